@@ -1,0 +1,217 @@
+//! The command line: clap definitions, the resolution of raw arguments into settings, and the edge
+//! where errors become messages and exit codes.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::{self, Context};
+use crate::config::{self, Target, DEFAULT_TARGET};
+use crate::logging::{self, LogFormat};
+use crate::summary::Summary;
+
+/// Load CSV files (and more sources to come) into typed, date-partitioned Parquet on S3 or a local
+/// folder.
+///
+/// Datasets are laid out as `datasets/<id>/data/part-0000.parquet` or
+/// `datasets/<id>/partitions/date=YYYY-MM-DD/part-0000.parquet`, readable as a Hive-partitioned table.
+#[derive(Debug, Parser)]
+#[command(name = "etl", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where datasets live: `s3://bucket[/prefix]` or a local folder [default: ./lake].
+    ///
+    /// S3 settings come from the usual AWS chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...);
+    /// AWS_ENDPOINT_URL points at MinIO or another S3-compatible server.
+    #[arg(long, env = "ETL_TARGET", global = true, value_name = "URL|DIR")]
+    target: Option<String>,
+
+    /// More detail in the logs (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    /// Log and summary format on stderr.
+    #[arg(long, value_enum, env = "ETL_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load one CSV file into a dataset, typing every column from all of its values.
+    UploadCsv(UploadCsvArgs),
+    /// Load the editor's team usage-events export into the `cursor-usage` dataset, partitioned by day.
+    LoadCursorUsage(LoadCursorUsageArgs),
+    /// Delete every object of one dataset (`datasets/<id>/`), and nothing else.
+    ClearDataset(ClearDatasetArgs),
+}
+
+/// Options shared by commands that write a dataset.
+#[derive(Debug, Args)]
+struct WriteArgs {
+    /// Split each partition into files of at most N rows (part-0000, part-0001, ...). By default
+    /// each partition is exactly one `part-0000.parquet`, which existing readers expect.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_rows_per_file: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct UploadCsvArgs {
+    /// The CSV file (UTF-8, comma-separated, with a header line).
+    csv_file: PathBuf,
+    /// The dataset to write: letters, digits, `.`, `_`, `-`.
+    #[arg(long)]
+    dataset_id: String,
+    /// Partition by the day of this date or timestamp column (UTC day for timestamps with offsets).
+    #[arg(long, value_name = "COLUMN")]
+    partition_col: Option<String>,
+    /// Field delimiter.
+    #[arg(long, default_value_t = ',')]
+    delimiter: char,
+    #[command(flatten)]
+    write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+struct LoadCursorUsageArgs {
+    /// The export to load [default: the last `team-usage-events-*.csv` by name in --source-dir].
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Where exports are dropped.
+    #[arg(long, default_value = "data_sources", value_name = "DIR")]
+    source_dir: PathBuf,
+    /// The dataset to write.
+    #[arg(long, default_value = "cursor-usage")]
+    dataset_id: String,
+    #[command(flatten)]
+    write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+struct ClearDatasetArgs {
+    /// The dataset whose objects are deleted.
+    id: String,
+    /// Only list the objects that would be deleted (on stdout).
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short)]
+    yes: bool,
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::UploadCsv(_) => "upload-csv",
+            Command::LoadCursorUsage(_) => "load-cursor-usage",
+            Command::ClearDataset(_) => "clear-dataset",
+        }
+    }
+}
+
+/// Parses `args`, runs the command and turns the outcome into an exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    // `.env` first, so that clap's `env = ...` options see its variables.
+    let dotenv = config::load_dotenv();
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    logging::init(cli.global.log_format, cli.global.verbose);
+    let started = Instant::now();
+    let name = cli.command.name();
+    let target_text = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
+    let result = dotenv.and_then(|()| Target::parse(&target_text)).map_err(anyhow::Error::from).and_then(|target| {
+        let ctx = Context { target, log_format: cli.global.log_format };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| anyhow::anyhow!("could not start the async runtime: {e}"))?;
+        runtime.block_on(dispatch(cli.command, &ctx)).map_err(anyhow::Error::from)
+    });
+    match result {
+        Ok(summary) => {
+            summary.print(cli.global.log_format);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            let usage = err.downcast_ref::<crate::Error>().is_some_and(crate::Error::is_usage);
+            let cancelled = matches!(err.downcast_ref::<crate::Error>(), Some(crate::Error::Cancelled));
+            let mut summary = Summary::new(name, target_text);
+            summary.status = if cancelled { "cancelled" } else { "failed" };
+            summary.seconds = started.elapsed().as_secs_f64();
+            summary.error = Some(format!("{err:#}"));
+            if cli.global.log_format == LogFormat::Text {
+                eprintln!("error: {err:#}");
+                summary.error = None;
+            }
+            summary.print(cli.global.log_format);
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Summary> {
+    match command {
+        Command::UploadCsv(args) => {
+            let settings = commands::upload_csv::Settings {
+                file: args.csv_file,
+                dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
+                partition_column: args.partition_col,
+                delimiter: delimiter_byte(args.delimiter)?,
+                max_rows_per_file: args.write.max_rows_per_file,
+            };
+            commands::upload_csv::run(settings, ctx).await
+        }
+        Command::LoadCursorUsage(args) => {
+            let settings = commands::load_cursor_usage::Settings {
+                file: args.file,
+                source_dir: args.source_dir,
+                dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
+                max_rows_per_file: args.write.max_rows_per_file,
+            };
+            commands::load_cursor_usage::run(settings, ctx).await
+        }
+        Command::ClearDataset(args) => {
+            let settings = commands::clear_dataset::Settings {
+                dataset: crate::load::layout::DatasetId::parse(&args.id)?,
+                dry_run: args.dry_run,
+                yes: args.yes,
+            };
+            commands::clear_dataset::run(settings, ctx).await
+        }
+    }
+}
+
+fn delimiter_byte(c: char) -> crate::Result<u8> {
+    if c.is_ascii() && c != '"' && c != '\n' && c != '\r' {
+        Ok(c as u8)
+    } else {
+        Err(crate::Error::Usage(format!("--delimiter must be one ASCII character other than a quote or line break, not {c:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,77 @@
+//! `etl clear-dataset <id>`: deletes every object under `datasets/<id>/` and nothing else, not
+//! `datasets/<id>-old/`, not other prefixes. The store pages through listings and deletes in batches.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Instant;
+
+use super::Context;
+use crate::error::{Error, Result};
+use crate::load::layout::DatasetId;
+use crate::summary::{human_bytes, Summary};
+
+/// Resolved arguments.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub dataset: DatasetId,
+    pub dry_run: bool,
+    pub yes: bool,
+}
+
+/// Runs the command.
+pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
+    let started = Instant::now();
+    let store = crate::store::open(&ctx.target).await?;
+    let prefix = settings.dataset.prefix();
+    let objects = store.list(&prefix).await?;
+    let bytes: u64 = objects.iter().map(|o| o.size).sum();
+    let mut summary = Summary::new("clear-dataset", store.url_of(&prefix));
+    summary.dataset = Some(settings.dataset.to_string());
+    summary.files = objects.len();
+    summary.bytes = bytes;
+
+    if objects.is_empty() {
+        tracing::info!("nothing to delete: no object under {}", store.url_of(&prefix));
+    } else if settings.dry_run {
+        let mut out = std::io::stdout().lock();
+        for object in &objects {
+            // A closed pipe (`| head`) is not an error.
+            if writeln!(out, "{}", object.key).is_err() {
+                break;
+            }
+        }
+        summary.status = "dry-run";
+        summary.notes.push(format!("would delete {} objects ({})", objects.len(), human_bytes(bytes)));
+    } else {
+        if !settings.yes {
+            confirm(&format!(
+                "Delete {} objects ({}) under {}?",
+                objects.len(),
+                human_bytes(bytes),
+                store.url_of(&prefix)
+            ))?;
+        }
+        let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
+        store.delete_many(&keys).await?;
+        summary.deleted = keys.len();
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Asks on the terminal; refuses when stdin is not one (cron, CI), where `--yes` must be explicit.
+fn confirm(question: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "refusing to delete without confirmation: stdin is not a terminal; pass --yes (or --dry-run to list)".into(),
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::io("<stdin>", e))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(Error::Cancelled)
+    }
+}

@@ -1,0 +1,38 @@
+//! `etl upload-csv`: one CSV file into one dataset, every column typed from all of its values.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{load_dataset, Context, LoadRequest};
+use crate::error::Result;
+use crate::extract::csv::{CsvFile, CsvOptions};
+use crate::load::layout::DatasetId;
+use crate::load::parquet::WriterOptions;
+use crate::summary::Summary;
+use crate::transform::Pins;
+
+/// Resolved arguments.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub file: PathBuf,
+    pub dataset: DatasetId,
+    pub partition_column: Option<String>,
+    pub delimiter: u8,
+    pub max_rows_per_file: Option<u64>,
+}
+
+/// Runs the command.
+pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
+    let source = CsvFile::new(&settings.file, CsvOptions { delimiter: settings.delimiter })?;
+    let size = fs_err::metadata(&settings.file).ok().map(|m| m.len());
+    let request = LoadRequest {
+        command: "upload-csv",
+        source: Arc::new(source),
+        source_size: size,
+        dataset: settings.dataset,
+        partition_column: settings.partition_column,
+        pins: Pins::none(),
+        writer: WriterOptions { max_rows_per_file: settings.max_rows_per_file, ..Default::default() },
+    };
+    load_dataset(request, ctx).await
+}

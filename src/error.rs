@@ -1,0 +1,72 @@
+//! Typed errors of the library. Each message says what went wrong and, where it can, what to do.
+
+use std::path::PathBuf;
+
+use crate::store::StoreError;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can make a run fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The dataset id is not usable as a key segment.
+    #[error("invalid dataset id `{id}`: {reason} (use letters, digits, `.`, `_` and `-`)")]
+    InvalidDatasetId { id: String, reason: &'static str },
+
+    /// `--target` / `ETL_TARGET` is neither `s3://bucket[/prefix]` nor a folder.
+    #[error("invalid target `{target}`: {reason}")]
+    InvalidTarget { target: String, reason: String },
+
+    /// Arguments that parse but do not make sense together, or name things that are not there.
+    #[error("{0}")]
+    Usage(String),
+
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The CSV input is malformed at a known place.
+    #[error("{source_name}:{line}: {message}")]
+    Csv { source_name: String, line: u64, message: String },
+
+    /// A value does not fit the type its column was given.
+    #[error("{source_name}:{line}: column `{column}`: {message}")]
+    Value { source_name: String, line: u64, column: String, message: String },
+
+    /// The partition column is missing or cannot be turned into a day.
+    #[error("partition column `{column}`: {message}")]
+    Partition { column: String, message: String },
+
+    /// Encoding Parquet failed.
+    #[error("writing Parquet: {0}")]
+    Parquet(#[from] polars::error::PolarsError),
+
+    /// The object store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// A bug: something that should not happen did.
+    #[error("internal error: {0} (please report this)")]
+    Internal(String),
+
+    /// The user declined a confirmation prompt.
+    #[error("cancelled: nothing was deleted")]
+    Cancelled,
+}
+
+impl Error {
+    /// Whether this is bad usage (exit code 2) rather than a failed run (exit code 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::InvalidDatasetId { .. } | Error::InvalidTarget { .. } | Error::Usage(_))
+    }
+
+    /// An I/O error that names its path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,26 @@
+//! `etl`: batch loads from CSV (and, later, Domo, REST APIs, PostgreSQL and raw S3 objects) into typed,
+//! Hive-partitioned Parquet on S3 or a local folder.
+//!
+//! The flow is always Extract → Transform → Load ([`pipeline`]): an extractor yields batches of text
+//! records, the transform types them (inferred from every value, or pinned by the command), and the
+//! loader writes Parquet into a staging folder and then publishes it through an [`store::ObjectStore`].
+//! All key naming lives in [`load::layout`].
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod load;
+pub mod logging;
+pub mod pipeline;
+pub mod store;
+pub mod summary;
+pub mod transform;
+
+pub use error::{Error, Result};
+
+/// Runs the command line and returns the process exit status (0 success, 1 failure, 2 bad usage).
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
+    cli::run(args)
+}

@@ -1,0 +1,186 @@
+//! Every object key the tool writes is named here, and nowhere else.
+//!
+//! ```text
+//! datasets/<id>/data/part-0000.parquet                          (unpartitioned)
+//! datasets/<id>/partitions/date=YYYY-MM-DD/part-0000.parquet    (partitioned by a date column)
+//! datasets/<id>/partitions/date=__HIVE_DEFAULT_PARTITION__/...  (rows whose partition value is null)
+//! ```
+//! The partition key lives only in the path (Hive style); files keep the source column itself.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// The folder name Hive, Spark and DuckDB use for a null partition value.
+pub const HIVE_NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// A validated dataset id: letters, digits, `.`, `_`, `-`; not empty, no `..`, no `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DatasetId(String);
+
+impl DatasetId {
+    /// Validates `id` for use as one key segment.
+    pub fn parse(id: &str) -> Result<Self> {
+        let fail = |reason| Err(Error::InvalidDatasetId { id: id.to_owned(), reason });
+        if id.is_empty() {
+            return fail("it is empty");
+        }
+        if id.len() > 200 {
+            return fail("it is longer than 200 characters");
+        }
+        if id.contains('/') {
+            return fail("it contains `/`");
+        }
+        if id.contains("..") {
+            return fail("it contains `..`");
+        }
+        if id.starts_with('.') {
+            return fail("it starts with `.`");
+        }
+        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+            return fail("it contains a character other than letters, digits, `.`, `_` and `-`");
+        }
+        Ok(DatasetId(id.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `datasets/<id>/`: every object of this dataset and of no other starts with it.
+    pub fn prefix(&self) -> String {
+        format!("datasets/{}/", self.0)
+    }
+
+    /// `datasets/<id>/data/`: the folder of an unpartitioned dataset's files.
+    pub fn data_prefix(&self) -> String {
+        format!("datasets/{}/data/", self.0)
+    }
+
+    /// `datasets/<id>/partitions/`: the folder holding one `date=...` folder per partition.
+    pub fn partitions_prefix(&self) -> String {
+        format!("datasets/{}/partitions/", self.0)
+    }
+
+    /// The folder (with trailing `/`) that holds the files of `partition`.
+    pub fn folder(&self, partition: &Partition) -> String {
+        match partition {
+            Partition::Unpartitioned => self.data_prefix(),
+            Partition::Day(_) | Partition::Null => {
+                format!("{}date={}/", self.partitions_prefix(), partition.value())
+            }
+        }
+    }
+
+    /// The key of file number `part` of `partition`.
+    pub fn file_key(&self, partition: &Partition, part: u32) -> String {
+        format!("{}{}", self.folder(partition), part_file_name(part))
+    }
+}
+
+impl fmt::Display for DatasetId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `part-0000.parquet`, `part-0001.parquet`, ...
+pub fn part_file_name(part: u32) -> String {
+    format!("part-{part:04}.parquet")
+}
+
+/// Which partition a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Partition {
+    /// The dataset has no partition column.
+    Unpartitioned,
+    /// The partition value was null.
+    Null,
+    /// A day, as days since 1970-01-01.
+    Day(i32),
+}
+
+impl Partition {
+    /// The value written after `date=`.
+    pub fn value(&self) -> String {
+        match self {
+            Partition::Unpartitioned => String::new(),
+            Partition::Null => HIVE_NULL_PARTITION.to_owned(),
+            Partition::Day(days) => format_day(*days),
+        }
+    }
+}
+
+/// Formats days since 1970-01-01 as `YYYY-MM-DD` (proleptic Gregorian).
+pub fn format_day(days: i32) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's `civil_from_days`.
+pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    ((y + i64::from(m <= 2)) as i32, m, d)
+}
+
+/// (year, month, day) to days since 1970-01-01; Howard Hinnant's `days_from_civil`.
+pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
+    let y = i64::from(y) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_documented_layout() {
+        let id = DatasetId::parse("cursor-usage").unwrap();
+        assert_eq!(id.file_key(&Partition::Unpartitioned, 0), "datasets/cursor-usage/data/part-0000.parquet");
+        let day = Partition::Day(days_from_civil(2026, 10, 31));
+        assert_eq!(
+            id.file_key(&day, 0),
+            "datasets/cursor-usage/partitions/date=2026-10-31/part-0000.parquet"
+        );
+        assert_eq!(
+            id.file_key(&Partition::Null, 12),
+            "datasets/cursor-usage/partitions/date=__HIVE_DEFAULT_PARTITION__/part-0012.parquet"
+        );
+        assert_eq!(id.prefix(), "datasets/cursor-usage/");
+    }
+
+    #[test]
+    fn dataset_ids_are_validated() {
+        for ok in ["a", "cursor-usage", "apac_dot.v2", "A-1"] {
+            assert!(DatasetId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "..", "a..b", "a/b", "/a", "a b", "é", ".hidden", "a\\b", "a*"] {
+            assert!(DatasetId::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn civil_dates_round_trip() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(format_day(-1), "1969-12-31");
+        assert_eq!(format_day(days_from_civil(2024, 2, 29)), "2024-02-29");
+        for days in -800_000..800_000 {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+}

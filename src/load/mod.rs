@@ -1,0 +1,89 @@
+//! Loading: typed frames → Parquet files in a staging folder → objects in the store.
+//!
+//! Nothing is visible to readers until [`publish`] moves finished files into place; only then are
+//! the objects this run replaced deleted.
+
+pub mod layout;
+pub mod parquet;
+pub mod partition;
+pub mod publish;
+
+use polars::prelude::DataFrame;
+
+use self::layout::{DatasetId, Partition};
+use self::parquet::{PartitionedWriter, StagedFile, WriterOptions};
+use crate::error::{Error, Result};
+use crate::pipeline::Load;
+use crate::transform::{convert::schema_of, ColumnPlan};
+
+pub use publish::{publish, PublishReport};
+
+/// Writes a dataset's Parquet files, partitioned by a date column or not, into a staging folder.
+pub struct ParquetLoad {
+    dataset: DatasetId,
+    partition_column: Option<String>,
+    options: WriterOptions,
+    staging: tempfile::TempDir,
+    writer: Option<PartitionedWriter>,
+}
+
+impl ParquetLoad {
+    /// A loader staging its files in a fresh hidden folder under `staging_parent`.
+    pub fn new(
+        dataset: DatasetId,
+        partition_column: Option<String>,
+        options: WriterOptions,
+        staging_parent: &std::path::Path,
+    ) -> Result<Self> {
+        fs_err::create_dir_all(staging_parent).map_err(|e| Error::io(staging_parent, e.into()))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".etl-staging-")
+            .tempdir_in(staging_parent)
+            .map_err(|e| Error::io(staging_parent, e))?;
+        Ok(ParquetLoad { dataset, partition_column, options, staging, writer: None })
+    }
+
+    /// The dataset written.
+    pub fn dataset(&self) -> &DatasetId {
+        &self.dataset
+    }
+
+    /// Whether the dataset is partitioned.
+    pub fn is_partitioned(&self) -> bool {
+        self.partition_column.is_some()
+    }
+}
+
+impl Load for ParquetLoad {
+    fn begin(&mut self, plans: &[ColumnPlan]) -> Result<()> {
+        if let Some(column) = &self.partition_column {
+            partition::check_partition_column(plans, column)?;
+        }
+        self.writer = Some(PartitionedWriter::new(
+            self.dataset.clone(),
+            self.staging.path(),
+            schema_of(plans),
+            self.options.clone(),
+        ));
+        Ok(())
+    }
+
+    fn write(&mut self, df: DataFrame) -> Result<()> {
+        let writer = self.writer.as_mut().expect("begin() comes before write()");
+        match &self.partition_column {
+            None => writer.write(Partition::Unpartitioned, df),
+            Some(column) => {
+                let keys = partition::partition_of_rows(&df, column)?;
+                for (partition, part) in partition::split_by_partition(df, &keys)? {
+                    writer.write(partition, part)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<Vec<StagedFile>> {
+        let writer = self.writer.take().expect("begin() comes before finish()");
+        writer.finish(self.partition_column.is_some())
+    }
+}

@@ -1,0 +1,118 @@
+//! Splitting typed rows by partition: pure, no I/O.
+
+use polars::prelude::*;
+use std::collections::HashMap;
+
+use super::layout::Partition;
+use crate::error::{Error, Result};
+use crate::transform::{values::day_of_micros, ColumnPlan, ColumnType};
+
+/// Checks, before any row is read twice, that `column` exists and holds days or timestamps.
+pub fn check_partition_column(plans: &[ColumnPlan], column: &str) -> Result<()> {
+    let Some(plan) = plans.iter().find(|p| p.name == column) else {
+        let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        return Err(Error::Partition {
+            column: column.to_owned(),
+            message: format!("no such column; the columns are: {}", names.join(", ")),
+        });
+    };
+    match plan.parser.column_type() {
+        ColumnType::Date | ColumnType::Datetime { .. } => Ok(()),
+        other => Err(Error::Partition {
+            column: column.to_owned(),
+            message: format!(
+                "its values were read as {other}, not as dates or timestamps; every non-empty value \
+                 must be a date (YYYY-MM-DD) or an ISO 8601 timestamp (run with -v to see the first \
+                 value that is not)"
+            ),
+        }),
+    }
+}
+
+/// The partition of every row: the UTC day of the column's value, or [`Partition::Null`].
+pub fn partition_of_rows(df: &DataFrame, column: &str) -> Result<Vec<Partition>> {
+    let col = df.column(column)?.as_materialized_series();
+    let physical = col.to_physical_repr();
+    Ok(match col.dtype() {
+        DataType::Date => physical.i32()?.iter().map(|d| d.map_or(Partition::Null, Partition::Day)).collect(),
+        DataType::Datetime(TimeUnit::Microseconds, _) => physical
+            .i64()?
+            .iter()
+            .map(|t| t.map_or(Partition::Null, |us| Partition::Day(day_of_micros(us))))
+            .collect(),
+        other => {
+            return Err(Error::Partition {
+                column: column.to_owned(),
+                message: format!("type {other} cannot give a day"),
+            })
+        }
+    })
+}
+
+/// Splits `df` into one frame per partition, in order of first appearance; rows keep source order.
+pub fn split_by_partition(df: DataFrame, keys: &[Partition]) -> Result<Vec<(Partition, DataFrame)>> {
+    let Some(&first) = keys.first() else { return Ok(vec![]) };
+    if keys.iter().all(|&k| k == first) {
+        return Ok(vec![(first, df)]);
+    }
+    let mut order: Vec<(Partition, Vec<IdxSize>)> = Vec::new();
+    let mut index: HashMap<Partition, usize> = HashMap::new();
+    for (row, &key) in keys.iter().enumerate() {
+        let slot = *index.entry(key).or_insert_with(|| {
+            order.push((key, Vec::new()));
+            order.len() - 1
+        });
+        order[slot].1.push(row as IdxSize);
+    }
+    order
+        .into_iter()
+        .map(|(key, rows)| {
+            let (start, len) = (rows[0] as usize, rows.len());
+            let contiguous = rows[len - 1] as usize == start + len - 1;
+            let part = if contiguous {
+                df.slice(start as i64, len)
+            } else {
+                df.take(&IdxCa::from_vec(PlSmallStr::EMPTY, rows))?
+            };
+            Ok((key, part))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_keep_source_order_and_first_appearance() {
+        let df = df!("v" => [1i64, 2, 3, 4, 5]).unwrap();
+        let keys = [Partition::Day(2), Partition::Day(1), Partition::Day(2), Partition::Null, Partition::Day(1)];
+        let parts = split_by_partition(df, &keys).unwrap();
+        let got: Vec<(Partition, Vec<i64>)> = parts
+            .iter()
+            .map(|(k, df)| (*k, df.column("v").unwrap().i64().unwrap().into_no_null_iter().collect()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Partition::Day(2), vec![1, 3]),
+                (Partition::Day(1), vec![2, 5]),
+                (Partition::Null, vec![4]),
+            ]
+        );
+    }
+
+    #[test]
+    fn days_come_from_utc_timestamps() {
+        let micros = Int64Chunked::from_iter_options(
+            "t".into(),
+            [Some(86_400_000_000i64 - 1), Some(86_400_000_000), None].into_iter(),
+        )
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
+        let df = DataFrame::new(3, vec![micros.into_series().into_column()]).unwrap();
+        assert_eq!(
+            partition_of_rows(&df, "t").unwrap(),
+            vec![Partition::Day(0), Partition::Day(1), Partition::Null]
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! Publishing staged files: upload (bounded concurrency), then delete what they replace.
+//!
+//! The run's files are all in place before anything is deleted. What is replaced:
+//! - unpartitioned: every other object under `datasets/<id>/data/` and `datasets/<id>/partitions/`;
+//! - partitioned: the other objects in the partition folders this run wrote (a partition that now
+//!   needs fewer part files loses the stale ones); partitions this run did not touch stay.
+
+use std::collections::{BTreeSet, HashSet};
+
+use futures::{StreamExt, TryStreamExt};
+
+use super::layout::{DatasetId, Partition};
+use super::parquet::StagedFile;
+use crate::error::Result;
+use crate::store::ObjectStore;
+
+/// Concurrent uploads.
+const UPLOADS_IN_FLIGHT: usize = 4;
+
+/// What a publish did.
+#[derive(Debug, Clone, Default)]
+pub struct PublishReport {
+    pub files: usize,
+    pub bytes: u64,
+    /// Objects of earlier runs that this run replaced.
+    pub deleted: usize,
+}
+
+/// Uploads `files` into `store`, then removes the objects they replace.
+pub async fn publish(
+    store: &dyn ObjectStore,
+    dataset: &DatasetId,
+    files: &[StagedFile],
+    partitioned: bool,
+) -> Result<PublishReport> {
+    let before = store.list(&dataset.prefix()).await?;
+
+    futures::stream::iter(files.iter().map(|f| async move {
+        tracing::debug!(key = %f.key, rows = f.rows, bytes = f.bytes, "uploading");
+        store.put_file(&f.key, &f.path).await
+    }))
+    .buffer_unordered(UPLOADS_IN_FLIGHT)
+    .try_collect::<Vec<()>>()
+    .await?;
+
+    let written: HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
+    let replaced_folders: BTreeSet<String> = if partitioned {
+        files.iter().map(|f| dataset.folder(&f.partition)).collect()
+    } else {
+        [dataset.data_prefix(), dataset.partitions_prefix()].into()
+    };
+    let stale: Vec<String> = before
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| !written.contains(k.as_str()) && replaced_folders.iter().any(|f| k.starts_with(f.as_str())))
+        .collect();
+    if !stale.is_empty() {
+        tracing::info!("removing {} object(s) replaced by this run", stale.len());
+        store.delete_many(&stale).await?;
+    }
+    Ok(PublishReport {
+        files: files.len(),
+        bytes: files.iter().map(|f| f.bytes).sum(),
+        deleted: stale.len(),
+    })
+}
+
+/// The partitions among `files` (for the summary).
+pub fn partitions_of(files: &[StagedFile]) -> usize {
+    files
+        .iter()
+        .map(|f| f.partition)
+        .filter(|p| *p != Partition::Unpartitioned)
+        .collect::<BTreeSet<_>>()
+        .len()
+}

@@ -1,0 +1,29 @@
+//! Logs on stderr: human text by default, one JSON object a line with `--log-format json`.
+//! `-v` / `-vv` raise the level of this crate's logs; `RUST_LOG` overrides everything.
+
+use tracing_subscriber::EnvFilter;
+
+/// How logs and the summary are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Installs the global subscriber.
+pub fn init(format: LogFormat, verbose: u8) {
+    let default = match verbose {
+        0 => "warn,etl=info",
+        1 => "warn,etl=debug",
+        _ => "info,etl=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.compact().try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

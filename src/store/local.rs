@@ -1,0 +1,135 @@
+//! A local folder standing in for a bucket. Writes go to a hidden temporary file beside the target and
+//! are renamed into place, so a reader never sees half a file.
+
+use std::path::{Path, PathBuf};
+
+use fs_err as fs;
+
+use super::{ObjectMeta, ObjectStore, StoreError};
+
+/// Objects as files under a root folder; key `a/b/c` is `root/a/b/c`.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// A store rooted at `root`, created if missing.
+    pub fn new(root: &Path) -> Result<Self, StoreError> {
+        fs::create_dir_all(root).map_err(|e| StoreError::io(root, e.into()))?;
+        let root = fs::canonicalize(root).map_err(|e| StoreError::io(root, e.into()))?;
+        Ok(LocalStore { root })
+    }
+
+    fn path_of(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+
+    fn parent_dir(&self, path: &Path) -> Result<PathBuf, StoreError> {
+        let parent = path.parent().unwrap_or(&self.root).to_owned();
+        fs::create_dir_all(&parent).map_err(|e| StoreError::io(&parent, e.into()))?;
+        Ok(parent)
+    }
+}
+
+/// Files and folders whose name starts with `.` are the store's own (temporary files, staging).
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_string_lossy().starts_with('.')
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for LocalStore {
+    fn url(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn staging_parent(&self) -> PathBuf {
+        self.root.clone()
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        let dest = self.path_of(key);
+        let dir = self.parent_dir(&dest)?;
+        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        std::io::Write::write_all(&mut tmp, &body).map_err(|e| StoreError::io(tmp.path(), e))?;
+        tmp.as_file().sync_all().map_err(|e| StoreError::io(&dest, e))?;
+        tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
+        Ok(())
+    }
+
+    async fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError> {
+        let dest = self.path_of(key);
+        let dir = self.parent_dir(&dest)?;
+        if std::fs::rename(path, &dest).is_ok() {
+            return Ok(());
+        }
+        // Another file system: copy beside the destination, then rename.
+        let tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        std::fs::copy(path, tmp.path()).map_err(|e| StoreError::io(path, e))?;
+        tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.path_of(key);
+        std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NotFound { store: self.url(), key: key.to_owned() },
+            _ => StoreError::io(&path, e),
+        })
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        // Walk only the folder the prefix points into.
+        let dir_part = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+        let start = self.path_of(dir_part);
+        let mut out = Vec::new();
+        let mut stack = vec![start];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io(&dir, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
+                if is_hidden(&entry.file_name()) {
+                    continue;
+                }
+                let path = entry.path();
+                let file_type = entry.file_type().map_err(|e| StoreError::io(&path, e))?;
+                if file_type.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let rel = path.strip_prefix(&self.root).expect("walk stays under the root");
+                let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                if key.starts_with(prefix) {
+                    let size = entry.metadata().map_err(|e| StoreError::io(&path, e))?.len();
+                    out.push(ObjectMeta { key, size });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        for key in keys {
+            let path = self.path_of(key);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io(&path, e)),
+            }
+            // Remove folders left empty, up to (not including) the root.
+            let mut dir = path.parent();
+            while let Some(d) = dir {
+                if d == self.root || std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,82 @@
+//! Object storage behind one small trait, with a local-folder and an S3 implementation.
+//!
+//! Guarantees every implementation keeps:
+//! - `put` and `put_file` are atomic: a reader sees the whole new object or none of it.
+//! - `list` returns every object whose key starts with `prefix`, in key order, paging as needed.
+//! - `delete_many` deletes exactly the given keys; a key that is already gone is not an error.
+//!
+//! Keys are relative to the target (`s3://bucket/prefix` or a folder) and use `/`.
+
+mod local;
+mod s3;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use local::LocalStore;
+pub use s3::{S3Location, S3Store};
+
+use crate::config::Target;
+
+/// An error from a store, naming the object or file it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A local file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The object does not exist.
+    #[error("`{key}` does not exist in {store}")]
+    NotFound { store: String, key: String },
+    /// An S3 request failed (after the SDK's retries).
+    #[error("S3 {operation} of `{key}` failed: {message}")]
+    S3 { operation: &'static str, key: String, message: String },
+}
+
+impl StoreError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StoreError::Io { path: path.into(), source }
+    }
+}
+
+/// One object found by [`ObjectStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+}
+
+/// A place objects are written to.
+#[async_trait::async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Where this store writes, for messages (`s3://bucket/prefix` or a folder path).
+    fn url(&self) -> String;
+    /// The URL of one key.
+    fn url_of(&self, key: &str) -> String {
+        format!("{}/{}", self.url().trim_end_matches('/'), key)
+    }
+    /// A local folder in which to stage files before `put_file`; for a local store it is on the same
+    /// file system, so publishing is a rename.
+    fn staging_parent(&self) -> PathBuf;
+    /// Stores `body` under `key`.
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
+    /// Stores the content of the local file `path` under `key`; the file may be moved away.
+    async fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError>;
+    /// Reads the object `key`.
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+    /// Every object whose key starts with `prefix`, in key order.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+    /// Deletes `keys` (in batches where the backend has a limit).
+    async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError>;
+}
+
+/// Opens the store a target names.
+pub async fn open(target: &Target) -> crate::Result<Arc<dyn ObjectStore>> {
+    Ok(match target {
+        Target::Local(path) => Arc::new(LocalStore::new(path)?),
+        Target::S3(location) => Arc::new(S3Store::from_env(location.clone()).await?),
+    })
+}

@@ -1,0 +1,302 @@
+//! S3 and S3-compatible servers (MinIO, Garage, ...) on aws-sdk-s3.
+//!
+//! Settings come from the usual AWS chain (env, `~/.aws`, instance roles). With `AWS_ENDPOINT_URL`
+//! set, requests use path-style addressing. Request checksums are sent only where an operation
+//! requires them: the SDK's default CRC32 checksums (since aws-sdk-rust v1.69) break several
+//! S3-compatible stores (awslabs/aws-sdk-rust#1240).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+use aws_sdk_s3::Client;
+use base64::Engine;
+use md5::{Digest, Md5};
+use tokio::io::AsyncReadExt;
+
+use super::{ObjectMeta, ObjectStore, StoreError};
+use crate::error::Error;
+
+/// Files larger than this are uploaded in parts.
+const MULTIPART_THRESHOLD: u64 = 32 << 20;
+/// Size of each part of a multipart upload.
+const PART_SIZE: usize = 16 << 20;
+/// DeleteObjects takes at most this many keys.
+const DELETE_BATCH: usize = 1000;
+
+/// `s3://bucket[/prefix]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Empty, or a prefix without leading or trailing `/`.
+    pub prefix: String,
+}
+
+/// A bucket (and optional prefix) on S3 or an S3-compatible server.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    location: S3Location,
+    endpoint: String,
+}
+
+impl S3Store {
+    /// Builds a client from the environment's AWS settings.
+    pub async fn from_env(location: S3Location) -> crate::Result<Self> {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(300))
+                    .build(),
+            )
+            .load()
+            .await;
+        let endpoint = sdk.endpoint_url().map(str::to_owned);
+        let mut config = aws_sdk_s3::config::Builder::from(&sdk)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if endpoint.is_some() {
+            config = config.force_path_style(true);
+        }
+        if sdk.region().is_none() {
+            if endpoint.is_some() {
+                // S3-compatible servers mostly ignore the region, but signing needs one.
+                config = config.region(aws_sdk_s3::config::Region::new("us-east-1"));
+            } else {
+                return Err(Error::Usage(
+                    "no AWS region is configured for the S3 target: set AWS_REGION (or a profile's region)".into(),
+                ));
+            }
+        }
+        if sdk.credentials_provider().is_none() {
+            return Err(Error::Usage(
+                "no AWS credentials provider is configured: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE".into(),
+            ));
+        }
+        let endpoint = endpoint.unwrap_or_else(|| "AWS S3".to_owned());
+        Ok(S3Store { client: Client::from_conf(config.build()), location, endpoint })
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        if self.location.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}/{}", self.location.prefix, key)
+        }
+    }
+
+    fn error<E>(&self, operation: &'static str, key: &str, err: aws_sdk_s3::error::SdkError<E>) -> StoreError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        use aws_sdk_s3::error::SdkError;
+        let hint = match &err {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => format!(
+                " (could not reach {}: is the server up, and are AWS_ENDPOINT_URL and the network right?)",
+                self.endpoint
+            ),
+            _ => String::new(),
+        };
+        StoreError::S3 {
+            operation,
+            key: format!("s3://{}/{}", self.location.bucket, self.full_key(key)),
+            message: format!("{}{hint}", DisplayErrorContext(&err)),
+        }
+    }
+
+    async fn multipart(&self, key: &str, path: &Path) -> Result<(), StoreError> {
+        let full = self.full_key(key);
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.location.bucket)
+            .key(&full)
+            .send()
+            .await
+            .map_err(|e| self.error("CreateMultipartUpload", key, e))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_owned();
+        let result = self.upload_parts(key, &full, &upload_id, path).await;
+        if result.is_err() {
+            // Leave no orphaned parts behind.
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.location.bucket)
+                .key(&full)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    async fn upload_parts(&self, key: &str, full: &str, upload_id: &str, path: &Path) -> Result<(), StoreError> {
+        let mut file = tokio::fs::File::open(path).await.map_err(|e| StoreError::io(path, e))?;
+        let mut parts = Vec::new();
+        for number in 1.. {
+            let mut buf = Vec::with_capacity(PART_SIZE);
+            (&mut file).take(PART_SIZE as u64).read_to_end(&mut buf).await.map_err(|e| StoreError::io(path, e))?;
+            if buf.is_empty() {
+                break;
+            }
+            let done = self
+                .client
+                .upload_part()
+                .bucket(&self.location.bucket)
+                .key(full)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(ByteStream::from(buf))
+                .send()
+                .await
+                .map_err(|e| self.error("UploadPart", key, e))?;
+            parts.push(CompletedPart::builder().part_number(number).set_e_tag(done.e_tag).build());
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.location.bucket)
+            .key(full)
+            .upload_id(upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map_err(|e| self.error("CompleteMultipartUpload", key, e))?;
+        Ok(())
+    }
+}
+
+/// Content-MD5 of a request body, base64: MinIO builds before 2025 refuse a DeleteObjects request
+/// without it (minio/minio#20845), whatever other checksum the SDK sends.
+fn add_content_md5(request: &mut aws_smithy_runtime_api::client::orchestrator::HttpRequest) {
+    if let Some(body) = request.body().bytes() {
+        let digest = base64::engine::general_purpose::STANDARD.encode(Md5::digest(body));
+        request.headers_mut().insert("Content-MD5", digest);
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for S3Store {
+    fn url(&self) -> String {
+        match self.location.prefix.as_str() {
+            "" => format!("s3://{}", self.location.bucket),
+            prefix => format!("s3://{}/{}", self.location.bucket, prefix),
+        }
+    }
+
+    fn staging_parent(&self) -> PathBuf {
+        std::env::temp_dir()
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.location.bucket)
+            .key(self.full_key(key))
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| self.error("PutObject", key, e))?;
+        Ok(())
+    }
+
+    async fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError> {
+        let size = tokio::fs::metadata(path).await.map_err(|e| StoreError::io(path, e))?.len();
+        if size > MULTIPART_THRESHOLD {
+            return self.multipart(key, path).await;
+        }
+        let body = ByteStream::from_path(path).await.map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
+        self.client
+            .put_object()
+            .bucket(&self.location.bucket)
+            .key(self.full_key(key))
+            .content_length(size as i64)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.error("PutObject", key, e))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.location.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_no_such_key() => StoreError::NotFound { store: self.url(), key: key.to_owned() },
+                _ => self.error("GetObject", key, e),
+            })?;
+        let bytes = out.body.collect().await.map_err(|e| StoreError::S3 {
+            operation: "GetObject",
+            key: key.to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(bytes.to_vec())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let strip = if self.location.prefix.is_empty() { 0 } else { self.location.prefix.len() + 1 };
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.location.bucket)
+            .prefix(self.full_key(prefix))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("ListObjectsV2", prefix, e))?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                out.push(ObjectMeta { key: key[strip..].to_owned(), size: object.size().unwrap_or(0) as u64 });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        for batch in keys.chunks(DELETE_BATCH) {
+            let objects = batch
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(self.full_key(k)).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::S3 { operation: "DeleteObjects", key: batch[0].clone(), message: e.to_string() })?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| StoreError::S3 { operation: "DeleteObjects", key: batch[0].clone(), message: e.to_string() })?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.location.bucket)
+                .delete(delete)
+                .customize()
+                .mutate_request(add_content_md5)
+                .send()
+                .await
+                .map_err(|e| self.error("DeleteObjects", &batch[0], e))?;
+            if let Some(failed) = out.errors().first() {
+                return Err(StoreError::S3 {
+                    operation: "DeleteObjects",
+                    key: failed.key().unwrap_or_default().to_owned(),
+                    message: format!(
+                        "{} ({} of {} keys in the batch failed)",
+                        failed.message().unwrap_or("unknown error"),
+                        out.errors().len(),
+                        batch.len()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}

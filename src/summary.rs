@@ -1,0 +1,158 @@
+//! What a person (or a machine) sees of a run: a progress line while it works, when stderr is a
+//! terminal, and one summary line at the end.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::logging::LogFormat;
+
+/// A progress line on stderr, redrawn at most a few times a second; silent when stderr is not a
+/// terminal or logs are JSON.
+pub struct Progress {
+    enabled: bool,
+    total: Option<u64>,
+    last: Mutex<Option<Instant>>,
+}
+
+impl Progress {
+    /// A progress display for a source of `total` bytes (if known).
+    pub fn new(format: LogFormat, total: Option<u64>) -> Self {
+        let enabled = format == LogFormat::Text && std::io::stderr().is_terminal();
+        Progress { enabled, total, last: Mutex::new(None) }
+    }
+
+    /// A display that never shows.
+    pub fn hidden() -> Self {
+        Progress { enabled: false, total: None, last: Mutex::new(None) }
+    }
+
+    /// Shows `phase` at `bytes` of the source.
+    pub fn update(&self, phase: &str, bytes: u64) {
+        if !self.enabled {
+            return;
+        }
+        let mut last = self.last.lock().expect("progress lock");
+        if last.is_some_and(|t| t.elapsed() < Duration::from_millis(200)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let done = match self.total {
+            Some(total) if total > 0 => format!("{} of {} ({:.0}%)", human_bytes(bytes), human_bytes(total), bytes as f64 * 100.0 / total as f64),
+            _ => human_bytes(bytes),
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{phase}: {done}");
+        let _ = err.flush();
+    }
+
+    /// Removes the progress line.
+    pub fn clear(&self) {
+        if self.enabled {
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+        }
+    }
+}
+
+/// `1.5 MiB`, `812 B`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The one line every run ends with.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub command: &'static str,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    pub rows_read: u64,
+    pub rows_written: u64,
+    pub partitions: usize,
+    pub files: usize,
+    pub bytes: u64,
+    /// Objects deleted: replaced by this run, or cleared.
+    pub deleted: usize,
+    pub seconds: f64,
+    pub target: String,
+    /// Extra facts worth a glance ("Cost: 12 values Included/Free/- made null").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Summary {
+    /// A summary with nothing done yet.
+    pub fn new(command: &'static str, target: String) -> Self {
+        Summary {
+            command,
+            status: "ok",
+            dataset: None,
+            rows_read: 0,
+            rows_written: 0,
+            partitions: 0,
+            files: 0,
+            bytes: 0,
+            deleted: 0,
+            seconds: 0.0,
+            target,
+            notes: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Prints the summary on stderr, as text or as one JSON object.
+    pub fn print(&self, format: LogFormat) {
+        let line = match format {
+            LogFormat::Json => serde_json::to_string(&serde_json::json!({ "event": "summary", "summary": self }))
+                .expect("summary serialises"),
+            LogFormat::Text => self.text(),
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+
+    fn text(&self) -> String {
+        let mut line = format!(
+            "etl {}: {}: {} rows read, {} rows written, {} partitions, {} files, {}",
+            self.command,
+            self.status,
+            self.rows_read,
+            self.rows_written,
+            self.partitions,
+            self.files,
+            human_bytes(self.bytes)
+        );
+        if self.deleted > 0 {
+            line += &format!(", {} objects deleted", self.deleted);
+        }
+        line += &format!(", {:.2} s, target {}", self.seconds, self.target);
+        for note in &self.notes {
+            line += &format!("; {note}");
+        }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_bytes(812), "812 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+    }
+}

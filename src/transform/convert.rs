@@ -1,0 +1,273 @@
+//! Turns a [`TextBatch`] into a typed polars [`DataFrame`] following one [`ColumnPlan`] per column.
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number};
+use super::ColumnType;
+use crate::error::{Error, Result};
+use crate::extract::TextBatch;
+
+/// How one column's text becomes values. Empty text is null for every parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parser {
+    /// Kept as text.
+    Text,
+    /// Int64 (leading zeros refused).
+    Int,
+    /// Float64.
+    Float,
+    /// `true` / `false` in any case.
+    Bool,
+    /// A date in the given format.
+    Date(DateFormat),
+    /// A timestamp in the given format; `true` when it carries offsets (stored as UTC).
+    Datetime(DatetimeFormat, bool),
+    /// `Yes` / `No` (and `true` / `false`) in any case, as Boolean.
+    YesNo,
+    /// An amount of money as Float64: `$` and thousands separators stripped; `Included`, `Free` and `-`
+    /// are null (and counted).
+    Money,
+}
+
+impl Parser {
+    /// The output type.
+    pub fn column_type(self) -> ColumnType {
+        match self {
+            Parser::Text => ColumnType::String,
+            Parser::Int => ColumnType::Int64,
+            Parser::Float | Parser::Money => ColumnType::Float64,
+            Parser::Bool | Parser::YesNo => ColumnType::Boolean,
+            Parser::Date(_) => ColumnType::Date,
+            Parser::Datetime(_, utc) => ColumnType::Datetime { utc },
+        }
+    }
+
+    /// The polars type of the output column.
+    pub fn dtype(self) -> DataType {
+        match self.column_type() {
+            ColumnType::String => DataType::String,
+            ColumnType::Int64 => DataType::Int64,
+            ColumnType::Float64 => DataType::Float64,
+            ColumnType::Boolean => DataType::Boolean,
+            ColumnType::Date => DataType::Date,
+            ColumnType::Datetime { utc } => {
+                DataType::Datetime(TimeUnit::Microseconds, utc.then_some(TimeZone::UTC))
+            }
+        }
+    }
+}
+
+/// A column's name and parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnPlan {
+    pub name: String,
+    pub parser: Parser,
+}
+
+/// The polars schema a list of plans produces.
+pub fn schema_of(plans: &[ColumnPlan]) -> Schema {
+    plans.iter().map(|p| Field::new(p.name.as_str().into(), p.parser.dtype())).collect()
+}
+
+/// Counts kept while converting: values that a parser deliberately turned into null.
+pub type NullCounts = Vec<u64>;
+
+/// A value that did not fit; the caller adds the source name.
+#[derive(Debug)]
+pub struct BadValue {
+    pub line: u64,
+    pub column: String,
+    pub message: String,
+}
+
+impl BadValue {
+    /// The error with the source's name.
+    pub fn into_error(self, source_name: &str) -> Error {
+        Error::Value { source_name: source_name.to_owned(), line: self.line, column: self.column, message: self.message }
+    }
+}
+
+/// Converts a batch, columns in parallel. Returns the frame and, per column, how many non-empty values
+/// were deliberately made null (see [`Parser::Money`]).
+pub fn convert_batch(plans: &[ColumnPlan], batch: &TextBatch) -> Result<(DataFrame, NullCounts), BadValue> {
+    let converted: Vec<(Column, u64)> = plans
+        .par_iter()
+        .enumerate()
+        .map(|(col, plan)| convert_column(plan, batch, col))
+        .collect::<Result<_, _>>()?;
+    let (columns, nulls): (Vec<Column>, Vec<u64>) = converted.into_iter().unzip();
+    let df = DataFrame::new(batch.len(), columns).expect("columns of one batch have equal lengths");
+    Ok((df, nulls))
+}
+
+fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(Column, u64), BadValue> {
+    let name = PlSmallStr::from_str(&plan.name);
+    let rows = 0..batch.len();
+    let bad = |row: usize, what: &str| BadValue {
+        line: batch.line(row),
+        column: plan.name.clone(),
+        message: format!("{:?} is not {what}", batch.text(row, col)),
+    };
+    let mut coerced = 0u64;
+    let series = match plan.parser {
+        Parser::Text => StringChunked::from_iter_options(
+            name,
+            rows.map(|r| Some(batch.text(r, col)).filter(|v| !v.is_empty())),
+        )
+        .into_series(),
+        Parser::Int => {
+            let values = collect(batch, col, |v| match parse_number(v) {
+                Number::Int(i) => Some(i),
+                _ => None,
+            })
+            .map_err(|r| bad(r, "an integer (Int64)"))?;
+            Int64Chunked::from_iter_options(name, values.into_iter()).into_series()
+        }
+        Parser::Float => {
+            let values = collect(batch, col, |v| match parse_number(v) {
+                Number::Int(i) => Some(i as f64),
+                Number::Float(f) => Some(f),
+                Number::No => None,
+            })
+            .map_err(|r| bad(r, "a number (Float64)"))?;
+            Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
+        }
+        Parser::Bool => {
+            let values = collect(batch, col, parse_bool).map_err(|r| bad(r, "true or false"))?;
+            BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
+        }
+        Parser::YesNo => {
+            let values = collect(batch, col, parse_yes_no).map_err(|r| bad(r, "Yes or No"))?;
+            BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
+        }
+        Parser::Money => {
+            let mut values = Vec::with_capacity(batch.len());
+            for r in 0..batch.len() {
+                let v = batch.field(r, col);
+                values.push(match parse_money(v) {
+                    Money::Amount(a) => Some(a),
+                    Money::Empty => None,
+                    Money::NoCharge => {
+                        coerced += 1;
+                        None
+                    }
+                    Money::Invalid => return Err(bad(r, "an amount of money")),
+                });
+            }
+            Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
+        }
+        Parser::Date(format) => {
+            let values = collect(batch, col, |v| format.parse(v)).map_err(|r| bad(r, "a date (YYYY-MM-DD)"))?;
+            Int32Chunked::from_iter_options(name, values.into_iter()).into_date().into_series()
+        }
+        Parser::Datetime(format, utc) => {
+            let values = collect(batch, col, |v| {
+                format.parse(v).filter(|t| t.has_offset == utc).map(|t| t.micros)
+            })
+            .map_err(|r| bad(r, if utc { "a timestamp with a UTC offset" } else { "a timestamp without offset" }))?;
+            Int64Chunked::from_iter_options(name, values.into_iter())
+                .into_datetime(TimeUnit::Microseconds, utc.then_some(TimeZone::UTC))
+                .into_series()
+        }
+    };
+    Ok((series.into_column(), coerced))
+}
+
+/// Parses every value of a column; empty is null; `Err(row)` for the first value `parse` refuses.
+fn collect<T>(batch: &TextBatch, col: usize, parse: impl Fn(&[u8]) -> Option<T>) -> Result<Vec<Option<T>>, usize> {
+    let mut out = Vec::with_capacity(batch.len());
+    for row in 0..batch.len() {
+        let v = batch.field(row, col);
+        if v.is_empty() {
+            out.push(None);
+        } else {
+            out.push(Some(parse(v).ok_or(row)?));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_yes_no(v: &[u8]) -> Option<bool> {
+    if v.eq_ignore_ascii_case(b"yes") {
+        Some(true)
+    } else if v.eq_ignore_ascii_case(b"no") {
+        Some(false)
+    } else {
+        parse_bool(v)
+    }
+}
+
+/// What a money field holds.
+#[derive(Debug, PartialEq)]
+pub enum Money {
+    Amount(f64),
+    Empty,
+    /// `Included`, `Free` or `-`: no charge, kept as null (a sum over the column stays right).
+    NoCharge,
+    Invalid,
+}
+
+/// Parses `$1,234.50`, `-$3`, `0.42`; `Included`, `Free`, `-` and empty are no amount.
+pub fn parse_money(v: &[u8]) -> Money {
+    let v = v.trim_ascii();
+    if v.is_empty() {
+        return Money::Empty;
+    }
+    if v == b"-" || v.eq_ignore_ascii_case(b"included") || v.eq_ignore_ascii_case(b"free") {
+        return Money::NoCharge;
+    }
+    let (negative, rest) = match v.strip_prefix(b"-") {
+        Some(r) => (true, r),
+        None => (false, v),
+    };
+    let rest = rest.strip_prefix(b"$").unwrap_or(rest);
+    let cleaned: String = rest.iter().filter(|&&b| b != b',').map(|&b| b as char).collect();
+    let well_formed = cleaned.bytes().any(|b| b.is_ascii_digit())
+        && cleaned.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && cleaned.bytes().filter(|&b| b == b'.').count() <= 1;
+    match cleaned.parse::<f64>() {
+        Ok(f) if well_formed => Money::Amount(if negative { -f } else { f }),
+        _ => Money::Invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money() {
+        assert_eq!(parse_money(b"$1,234.50"), Money::Amount(1234.5));
+        assert_eq!(parse_money(b"0.42"), Money::Amount(0.42));
+        assert_eq!(parse_money(b"-$3"), Money::Amount(-3.0));
+        assert_eq!(parse_money(b"Included"), Money::NoCharge);
+        assert_eq!(parse_money(b"free"), Money::NoCharge);
+        assert_eq!(parse_money(b"-"), Money::NoCharge);
+        assert_eq!(parse_money(b""), Money::Empty);
+        assert_eq!(parse_money(b"ten dollars"), Money::Invalid);
+        assert_eq!(parse_money(b"$--1"), Money::Invalid);
+    }
+
+    #[test]
+    fn converts_a_batch_and_reports_the_line_of_a_bad_value() {
+        let mut batch = TextBatch::new(3);
+        batch.push([&b"1"[..], b"2026-10-31T23:59:31.601Z", b"$1.50"], 2);
+        batch.push([&b""[..], b"2026-11-01T00:00:00Z", b"Included"], 3);
+        let plans = vec![
+            ColumnPlan { name: "n".into(), parser: Parser::Int },
+            ColumnPlan { name: "t".into(), parser: Parser::Datetime(DatetimeFormat::Iso, true) },
+            ColumnPlan { name: "c".into(), parser: Parser::Money },
+        ];
+        let (df, nulls) = convert_batch(&plans, &batch).unwrap();
+        assert_eq!(df.height(), 2);
+        assert_eq!(nulls, vec![0, 0, 1]);
+        assert_eq!(df.schema().get("t"), Some(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))));
+        assert_eq!(df.column("n").unwrap().i64().unwrap().get(1), None);
+        assert_eq!(df.column("c").unwrap().f64().unwrap().get(0), Some(1.5));
+
+        batch.push([&b"x"[..], b"", b""], 4);
+        let err = convert_batch(&plans, &batch).unwrap_err();
+        assert_eq!((err.line, err.column.as_str()), (4, "n"));
+    }
+}

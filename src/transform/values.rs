@@ -1,0 +1,286 @@
+//! Parsers for single CSV values: pure functions on bytes, shared by type inference and conversion,
+//! so that a column is only ever given a type whose parser accepts every one of its values.
+
+use crate::load::layout::days_from_civil;
+
+/// What a value looks like as a number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// An integer that fits Int64.
+    Int(i64),
+    /// A decimal or exponent number (or an integer that only fits as a float: never produced, see below).
+    Float(f64),
+    /// Not a number we may type: text, an identifier with leading zeros, or an integer beyond 64 bits
+    /// (which a Float64 would round).
+    No,
+}
+
+/// Classifies `v` as an integer, a float or neither.
+///
+/// Leading zeros ("007", "02134", "00.5") mean an identifier, never a number. `inf`/`NaN` are text.
+pub fn parse_number(v: &[u8]) -> Number {
+    let digits = match v.first() {
+        Some(b'+' | b'-') => &v[1..],
+        _ => v,
+    };
+    let int_len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    if int_len > 1 && digits[0] == b'0' {
+        return Number::No;
+    }
+    if int_len == digits.len() {
+        if int_len == 0 {
+            return Number::No;
+        }
+        // Safe: only ASCII digits and one sign.
+        let s = unsafe { std::str::from_utf8_unchecked(v) };
+        return match s.parse::<i64>() {
+            Ok(i) => Number::Int(i),
+            Err(_) => Number::No,
+        };
+    }
+    let mut rest = &digits[int_len..];
+    let mut frac_len = 0;
+    if rest.first() == Some(&b'.') {
+        frac_len = rest[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        rest = &rest[1 + frac_len..];
+    }
+    if int_len + frac_len == 0 {
+        return Number::No;
+    }
+    if let Some(b'e' | b'E') = rest.first() {
+        let exp = match rest.get(1) {
+            Some(b'+' | b'-') => &rest[2..],
+            _ => &rest[1..],
+        };
+        if exp.is_empty() || !exp.iter().all(u8::is_ascii_digit) {
+            return Number::No;
+        }
+        rest = &[];
+    }
+    if !rest.is_empty() {
+        return Number::No;
+    }
+    let s = unsafe { std::str::from_utf8_unchecked(v) };
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() => Number::Float(f),
+        _ => Number::No,
+    }
+}
+
+/// `true` / `false` in any case.
+pub fn parse_bool(v: &[u8]) -> Option<bool> {
+    if v.eq_ignore_ascii_case(b"true") {
+        Some(true)
+    } else if v.eq_ignore_ascii_case(b"false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Reads 1..=max ASCII digits from the front of `v`; returns the number and the rest.
+fn digits(v: &[u8], min: usize, max: usize) -> Option<(u32, &[u8])> {
+    let n = v.iter().take(max).take_while(|b| b.is_ascii_digit()).count();
+    if n < min {
+        return None;
+    }
+    let value = v[..n].iter().fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
+    Some((value, &v[n..]))
+}
+
+fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Parses an ISO date `YYYY-MM-DD` (month and day may drop their zero padding) at the front of `v`;
+/// returns days since 1970-01-01 and the rest.
+fn iso_date_prefix(v: &[u8]) -> Option<(i32, &[u8])> {
+    let (y, rest) = digits(v, 4, 4)?;
+    let rest = rest.strip_prefix(b"-")?;
+    let (m, rest) = digits(rest, 1, 2)?;
+    let rest = rest.strip_prefix(b"-")?;
+    let (d, rest) = digits(rest, 1, 2)?;
+    let y = y as i32;
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+        return None;
+    }
+    Some((days_from_civil(y, m, d), rest))
+}
+
+/// The date formats a column can have. A later issue adds more; each is detected once per column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateFormat {
+    /// `YYYY-MM-DD`.
+    Iso,
+}
+
+impl DateFormat {
+    /// Parses `v` as a date in this format: days since 1970-01-01.
+    pub fn parse(self, v: &[u8]) -> Option<i32> {
+        match self {
+            DateFormat::Iso => match iso_date_prefix(v)? {
+                (days, []) => Some(days),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A parsed timestamp: microseconds since the epoch, and whether the text carried a UTC offset (in
+/// which case the microseconds are already UTC-adjusted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp {
+    pub micros: i64,
+    pub has_offset: bool,
+}
+
+/// The timestamp formats a column can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatetimeFormat {
+    /// ISO 8601 / RFC 3339: `YYYY-MM-DD[T ]HH:MM[:SS[.fraction]][Z|±HH:MM|±HHMM|±HH]`, fractions up to
+    /// nanoseconds (kept to microseconds).
+    Iso,
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+impl DatetimeFormat {
+    /// Parses `v` as a timestamp in this format.
+    pub fn parse(self, v: &[u8]) -> Option<Timestamp> {
+        match self {
+            DatetimeFormat::Iso => parse_iso_datetime(v),
+        }
+    }
+}
+
+fn parse_iso_datetime(v: &[u8]) -> Option<Timestamp> {
+    let (days, rest) = iso_date_prefix(v)?;
+    let rest = match rest.first() {
+        Some(b'T' | b't' | b' ') => &rest[1..],
+        _ => return None,
+    };
+    let (h, rest) = digits(rest, 2, 2)?;
+    let rest = rest.strip_prefix(b":")?;
+    let (mi, mut rest) = digits(rest, 2, 2)?;
+    let mut s = 0;
+    let mut micros = 0i64;
+    if let Some(r) = rest.strip_prefix(b":") {
+        let (sec, r) = digits(r, 2, 2)?;
+        s = sec;
+        rest = r;
+        if let Some(r) = rest.strip_prefix(b".").or_else(|| rest.strip_prefix(b",")) {
+            let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
+            if n == 0 || n > 9 {
+                return None;
+            }
+            // Keep microseconds; digits beyond the sixth are dropped (Parquet readers want µs).
+            let mut frac = 0i64;
+            for (i, b) in r[..n.min(6)].iter().enumerate() {
+                frac += i64::from(b - b'0') * 10i64.pow(5 - i as u32);
+            }
+            micros = frac;
+            rest = &r[n..];
+        }
+    }
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let (offset_secs, has_offset) = match rest {
+        [] => (0i64, false),
+        [b'Z' | b'z'] => (0, true),
+        [sign @ (b'+' | b'-'), tail @ ..] => {
+            let (oh, r) = digits(tail, 2, 2)?;
+            let r = r.strip_prefix(b":").unwrap_or(r);
+            let (om, r) = if r.is_empty() { (0, r) } else { digits(r, 2, 2)? };
+            if !r.is_empty() || oh > 23 || om > 59 {
+                return None;
+            }
+            let secs = i64::from(oh * 3600 + om * 60);
+            (if *sign == b'-' { -secs } else { secs }, true)
+        }
+        _ => return None,
+    };
+    let local = i64::from(days) * MICROS_PER_DAY
+        + i64::from(h * 3600 + mi * 60 + s) * 1_000_000
+        + micros;
+    Some(Timestamp { micros: local - offset_secs * 1_000_000, has_offset })
+}
+
+/// The UTC day of a timestamp in microseconds.
+pub fn day_of_micros(micros: i64) -> i32 {
+    micros.div_euclid(MICROS_PER_DAY) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_and_identifiers() {
+        assert_eq!(parse_number(b"0"), Number::Int(0));
+        assert_eq!(parse_number(b"-42"), Number::Int(-42));
+        assert_eq!(parse_number(b"+7"), Number::Int(7));
+        assert_eq!(parse_number(b"9223372036854775807"), Number::Int(i64::MAX));
+        // Leading zeros are identifiers, an integer past 64 bits must not be rounded into a float.
+        for text in ["007", "02134", "00.5", "9223372036854775808", "", "-", "+", "1 000", "1,5"] {
+            assert_eq!(parse_number(text.as_bytes()), Number::No, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_number(b"1.5"), Number::Float(1.5));
+        assert_eq!(parse_number(b"-0.25"), Number::Float(-0.25));
+        assert_eq!(parse_number(b".5"), Number::Float(0.5));
+        assert_eq!(parse_number(b"1e3"), Number::Float(1000.0));
+        assert_eq!(parse_number(b"2.5E-2"), Number::Float(0.025));
+        for text in ["1e", "e5", ".", "inf", "NaN", "1.2.3", "1e400", "$1.00"] {
+            assert_eq!(parse_number(text.as_bytes()), Number::No, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn booleans() {
+        assert_eq!(parse_bool(b"TRUE"), Some(true));
+        assert_eq!(parse_bool(b"False"), Some(false));
+        assert_eq!(parse_bool(b"1"), None);
+        assert_eq!(parse_bool(b"yes"), None);
+    }
+
+    #[test]
+    fn dates() {
+        let d = |s: &str| DateFormat::Iso.parse(s.as_bytes());
+        assert_eq!(d("1970-01-02"), Some(1));
+        assert_eq!(d("2024-2-9"), Some(days_from_civil(2024, 2, 9)));
+        assert_eq!(d("2024-02-29"), Some(days_from_civil(2024, 2, 29)));
+        for bad in ["2023-02-29", "2024-13-01", "2024-00-10", "24-01-01", "2024-01-01T00:00", "2024/01/01"] {
+            assert_eq!(d(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        let t = |s: &str| DatetimeFormat::Iso.parse(s.as_bytes());
+        let base = i64::from(days_from_civil(2026, 10, 31)) * MICROS_PER_DAY;
+        let at = |h: i64, m: i64, s: i64, us: i64| base + ((h * 60 + m) * 60 + s) * 1_000_000 + us;
+        assert_eq!(
+            t("2026-10-31T23:59:31.601Z"),
+            Some(Timestamp { micros: at(23, 59, 31, 601_000), has_offset: true })
+        );
+        assert_eq!(t("2026-10-31 08:00:00"), Some(Timestamp { micros: at(8, 0, 0, 0), has_offset: false }));
+        assert_eq!(t("2026-10-31T08:00"), Some(Timestamp { micros: at(8, 0, 0, 0), has_offset: false }));
+        // Offsets are normalised to UTC; nanoseconds are cut to microseconds.
+        assert_eq!(t("2026-10-31T10:00:00+02:00").unwrap().micros, at(8, 0, 0, 0));
+        assert_eq!(t("2026-10-31T03:00:00.123456789-0500").unwrap().micros, at(8, 0, 0, 123_456));
+        for bad in ["2026-10-31", "2026-10-31T24:00:00", "2026-10-31T10:00:00+2", "2026-10-31T10:00:00 UTC"] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+        assert_eq!(day_of_micros(at(23, 59, 31, 601_000)), days_from_civil(2026, 10, 31));
+        assert_eq!(day_of_micros(-1), -1);
+    }
+}
