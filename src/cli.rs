@@ -37,7 +37,7 @@ pub struct GlobalArgs {
     #[arg(long, env = "ETL_TARGET", global = true, value_name = "URL|DIR")]
     target: Option<String>,
 
-    /// More detail in the logs (-v: debug, -vv: trace). RUST_LOG overrides.
+    /// More detail in the logs (-v: info, -vv: debug, -vvv: trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 

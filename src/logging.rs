@@ -1,5 +1,5 @@
 //! Logs on stderr: human text by default, one JSON object a line with `--log-format json`.
-//! `-v` / `-vv` raise the level of this crate's logs; `RUST_LOG` overrides everything.
+//! `-v` / `-vv` / `-vvv` raise the level of this crate's logs; `RUST_LOG` overrides everything.
 
 use tracing_subscriber::EnvFilter;
 
@@ -16,8 +16,9 @@ pub enum LogFormat {
 /// Installs the global subscriber.
 pub fn init(format: LogFormat, verbose: u8) {
     let default = match verbose {
-        0 => "warn,etl=info",
-        1 => "warn,etl=debug",
+        0 => "warn",
+        1 => "warn,etl=info",
+        2 => "warn,etl=debug",
         _ => "info,etl=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -127,9 +127,8 @@ pub async fn run(
     // The CPU-bound part runs off the async runtime.
     let staged = tokio::task::spawn_blocking(move || -> Result<_> {
         let plans = transform.prepare(source.as_ref(), &progress)?;
-        for plan in &plans {
-            tracing::info!(column = %plan.name, r#type = %plan.parser.column_type(), "column");
-        }
+        let schema: Vec<String> = plans.iter().map(|p| format!("{}: {}", p.name, p.parser.column_type())).collect();
+        tracing::info!("schema: {}", schema.join(", "));
         load.begin(&plans)?;
         let mut reader: Box<dyn BatchReader> = source.open()?;
         let mut batch = TextBatch::new(plans.len());

@@ -40,7 +40,7 @@ pub struct StagedFile {
     pub bytes: u64,
 }
 
-type FileSink = BatchedWriter<AppendFile>;
+type FileSink = polars::io::parquet::write::BatchedWriter<AppendFile>;
 
 #[derive(Default)]
 struct PartitionState {
