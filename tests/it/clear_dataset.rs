@@ -1,0 +1,64 @@
+use crate::util::*;
+
+/// Datasets whose names share a prefix with `a`, plus objects outside `datasets/`.
+const NEIGHBOURS: [&str; 5] = [
+    "datasets/a-old/data/part-0000.parquet",
+    "datasets/ab/data/part-0000.parquet",
+    "datasets/a.b/data/part-0000.parquet",
+    "datasets-a/x.parquet",
+    "other/datasets/a/data/part-0000.parquet",
+];
+
+fn seed(dir: &Dir) {
+    for key in NEIGHBOURS.iter().chain(&["datasets/a/data/part-0000.parquet", "datasets/a/partitions/date=2026-01-01/part-0000.parquet"]) {
+        dir.write(&format!("lake/{key}"), key);
+    }
+}
+
+#[test]
+fn clears_one_dataset_and_nothing_next_to_it() {
+    let dir = Dir::new();
+    seed(&dir);
+    let r = ok(dir.etl().args(["clear-dataset", "a", "--yes"]));
+    assert!(r.stderr.contains("2 objects deleted"), "{r:?}");
+    assert_eq!(dir.lake_keys(), {
+        let mut n: Vec<String> = NEIGHBOURS.iter().map(|s| s.to_string()).collect();
+        n.sort();
+        n
+    });
+    // Running it again finds nothing and succeeds.
+    ok(dir.etl().args(["clear-dataset", "a", "--yes"]));
+}
+
+#[test]
+fn dry_run_lists_and_deletes_nothing() {
+    let dir = Dir::new();
+    seed(&dir);
+    let r = ok(dir.etl().args(["clear-dataset", "a", "--dry-run"]));
+    assert_eq!(
+        r.stdout.lines().collect::<Vec<_>>(),
+        vec!["datasets/a/data/part-0000.parquet", "datasets/a/partitions/date=2026-01-01/part-0000.parquet"]
+    );
+    assert_eq!(dir.lake_keys().len(), NEIGHBOURS.len() + 2);
+}
+
+#[test]
+fn without_yes_and_without_a_terminal_it_refuses() {
+    let dir = Dir::new();
+    seed(&dir);
+    let r = run(dir.etl().args(["clear-dataset", "a"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("pass --yes"), "{r:?}");
+    assert_eq!(dir.lake_keys().len(), NEIGHBOURS.len() + 2);
+}
+
+#[test]
+fn ids_that_could_escape_the_dataset_are_refused() {
+    let dir = Dir::new();
+    seed(&dir);
+    for id in ["a/..", "..", "a*", ""] {
+        let r = run(dir.etl().args(["clear-dataset", id, "--yes"]));
+        assert_eq!(r.code, 2, "{id:?} {r:?}");
+    }
+    assert_eq!(dir.lake_keys().len(), NEIGHBOURS.len() + 2);
+}

@@ -1,0 +1,122 @@
+use polars::prelude::*;
+
+use crate::util::*;
+
+const EVENTS_CSV: &str = "\
+event,at,value
+a,2026-10-31T23:30:00Z,1
+b,2026-10-31T23:30:00-02:00,2
+c,,3
+d,2026-10-30T01:00:00Z,4.5
+";
+
+#[test]
+fn upload_csv_to_the_s3_server_and_read_it_back() {
+    let Some(s3) = s3_env() else { return };
+    let dir = Dir::new();
+    let csv = dir.write("events.csv", EVENTS_CSV);
+    let target = s3.target("upload");
+    let r = ok(s3.apply(&mut dir.etl()).args([
+        "upload-csv",
+        csv.to_str().unwrap(),
+        "--dataset-id",
+        "events",
+        "--partition-col",
+        "at",
+        "--target",
+        &target,
+    ]));
+    assert!(r.stderr.contains("4 rows read, 4 rows written, 4 partitions, 4 files"), "{r:?}");
+    assert!(r.stderr.contains(&format!("target {target}/datasets/events/")), "{r:?}");
+    assert!(!dir.path().join("lake").exists(), "nothing is written locally");
+
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        let keys: Vec<String> = store.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "datasets/events/partitions/date=2026-10-30/part-0000.parquet",
+                "datasets/events/partitions/date=2026-10-31/part-0000.parquet",
+                "datasets/events/partitions/date=2026-11-01/part-0000.parquet",
+                "datasets/events/partitions/date=__HIVE_DEFAULT_PARTITION__/part-0000.parquet",
+            ]
+        );
+        let df = read_parquet_bytes(store.get("datasets/events/partitions/date=2026-11-01/part-0000.parquet").await.unwrap());
+        assert_eq!(strings(&df, "event"), vec![Some("b".into())]);
+        assert_eq!(dtype(&df, "value"), DataType::Float64);
+        assert_eq!(micros(&df, "at"), vec![Some(utc(2026, 11, 1, 1, 30, 0, 0))]);
+    });
+}
+
+#[test]
+fn clear_dataset_on_the_s3_server_pages_batches_and_spares_neighbours() {
+    let Some(s3) = s3_env() else { return };
+    let target = s3.target("clear");
+    let neighbours = ["datasets/a-old/data/part-0000.parquet", "datasets/ab/x", "datasets-a/x", "other/datasets/a/x"];
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        let mine: Vec<String> = (0..2100).map(|i| format!("datasets/a/partitions/date=2026-01-01/part-{i:04}.parquet")).collect();
+        futures::future::try_join_all(
+            mine.iter().map(String::as_str).chain(neighbours).map(|k| store.put(k, b"x".to_vec())),
+        )
+        .await
+        .unwrap();
+    });
+    let dir = Dir::new();
+    let r = ok(s3.apply(&mut dir.etl()).args(["clear-dataset", "a", "--yes", "--target", &target]));
+    assert!(r.stderr.contains("2100 objects deleted"), "{r:?}");
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        let left: Vec<String> = store.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+        let mut expected: Vec<String> = neighbours.iter().map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(left, expected);
+        store.delete_many(&left).await.unwrap();
+    });
+}
+
+#[test]
+fn a_rerun_with_fewer_parts_replaces_them_on_s3() {
+    let Some(s3) = s3_env() else { return };
+    let dir = Dir::new();
+    let mut csv = String::from("at,n\n");
+    for i in 0..9 {
+        csv += &format!("2026-10-31T12:00:00Z,{i}\n");
+    }
+    let path = dir.write("nine.csv", csv);
+    let target = s3.target("rerun");
+    let load = |n: &str| {
+        ok(s3.apply(&mut dir.etl()).args([
+            "upload-csv", path.to_str().unwrap(), "--dataset-id", "nine", "--partition-col", "at",
+            "--max-rows-per-file", n, "--target", &target,
+        ]))
+    };
+    load("3");
+    let r = load("9");
+    assert!(r.stderr.contains("2 objects deleted"), "{r:?}");
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        let keys: Vec<String> = store.list("datasets/nine/").await.unwrap().into_iter().map(|o| o.key).collect();
+        assert_eq!(keys, vec!["datasets/nine/partitions/date=2026-10-31/part-0000.parquet"]);
+        let df = read_parquet_bytes(store.get(&keys[0]).await.unwrap());
+        assert_eq!(i64s(&df, "n"), (0..9).map(Some).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn an_unreachable_server_fails_fast_with_a_hint() {
+    let Some(s3) = s3_env() else { return };
+    let dir = Dir::new();
+    let csv = dir.write("events.csv", EVENTS_CSV);
+    let started = std::time::Instant::now();
+    let r = run(s3
+        .apply(&mut dir.etl())
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "events", "--target", "s3://nowhere/x"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("could not reach http://127.0.0.1:9"), "{r:?}");
+    assert!(started.elapsed().as_secs() < 60);
+    assert!(!r.stderr.contains(&s3.vars.iter().find(|(k, _)| k == "AWS_SECRET_ACCESS_KEY").unwrap().1), "secret printed");
+}

@@ -1,0 +1,227 @@
+use polars::prelude::*;
+
+use crate::util::*;
+
+/// Every type the inferrer knows, with the value that decides it on the last line.
+const TYPED_CSV: &str = "\
+id,zip,amount,flag,day,seen_at,local_at,note,late_float,empty
+1,02134,1.5,true,2026-01-31,2026-10-31T23:59:31.601Z,2026-10-31 08:00:00,\"plain\",1,
+2,00501,-2,FALSE,2026-2-1,2026-10-31T10:00:00+02:00,2026-10-31T09:30,\"with, comma\",2,
+3,10001,1e3,True,2024-02-29,2026-11-01T00:00:00.123456789Z,2026-10-31 10:00:00.5,\"with \"\"quotes\"\"\",3,
+4,,,,,,,\"two
+lines\",4.25,
+";
+
+#[test]
+fn infers_every_type_from_all_values_and_keeps_them_exact() {
+    let dir = Dir::new();
+    let csv = dir.write("typed.csv", TYPED_CSV);
+    ok(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "typed"]));
+
+    assert_eq!(dir.lake_keys(), vec!["datasets/typed/data/part-0000.parquet"]);
+    let df = read_parquet(&dir.lake("datasets/typed/data/part-0000.parquet"));
+    assert_eq!(df.height(), 4);
+    assert_eq!(dtype(&df, "id"), DataType::Int64);
+    // Leading zeros are identifiers: kept as text, zeros included.
+    assert_eq!(dtype(&df, "zip"), DataType::String);
+    assert_eq!(strings(&df, "zip"), vec![Some("02134".into()), Some("00501".into()), Some("10001".into()), None]);
+    assert_eq!(dtype(&df, "amount"), DataType::Float64);
+    assert_eq!(f64s(&df, "amount"), vec![Some(1.5), Some(-2.0), Some(1000.0), None]);
+    assert_eq!(dtype(&df, "flag"), DataType::Boolean);
+    assert_eq!(bools(&df, "flag"), vec![Some(true), Some(false), Some(true), None]);
+    assert_eq!(dtype(&df, "day"), DataType::Date);
+    assert_eq!(
+        days(&df, "day"),
+        vec![
+            Some(etl::load::layout::days_from_civil(2026, 1, 31)),
+            Some(etl::load::layout::days_from_civil(2026, 2, 1)),
+            Some(etl::load::layout::days_from_civil(2024, 2, 29)),
+            None
+        ]
+    );
+    // Offsets: UTC, microseconds, adjusted.
+    assert_eq!(dtype(&df, "seen_at"), DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)));
+    assert_eq!(
+        micros(&df, "seen_at"),
+        vec![
+            Some(utc(2026, 10, 31, 23, 59, 31, 601_000)),
+            Some(utc(2026, 10, 31, 8, 0, 0, 0)),
+            Some(utc(2026, 11, 1, 0, 0, 0, 123_456)),
+            None
+        ]
+    );
+    assert_eq!(dtype(&df, "local_at"), DataType::Datetime(TimeUnit::Microseconds, None));
+    assert_eq!(micros(&df, "local_at")[2], Some(utc(2026, 10, 31, 10, 0, 0, 500_000)));
+    // RFC 4180: delimiters, doubled quotes and line breaks inside quoted fields.
+    assert_eq!(
+        strings(&df, "note"),
+        vec![Some("plain".into()), Some("with, comma".into()), Some("with \"quotes\"".into()), Some("two\nlines".into())]
+    );
+    // A float on the last line makes the column Float64: never a failed load, never a null.
+    assert_eq!(dtype(&df, "late_float"), DataType::Float64);
+    assert_eq!(f64s(&df, "late_float"), vec![Some(1.0), Some(2.0), Some(3.0), Some(4.25)]);
+    assert_eq!(dtype(&df, "empty"), DataType::String);
+    assert_eq!(df.column("empty").unwrap().null_count(), 4);
+}
+
+#[test]
+fn a_value_on_the_last_of_many_lines_decides_the_type() {
+    let dir = Dir::new();
+    let mut csv = String::from("n,label\n");
+    for i in 0..200_000 {
+        csv += &format!("{i},{i}\n");
+    }
+    csv += "oops,1.5\n";
+    let path = dir.write("big.csv", csv);
+    ok(dir.etl().args(["upload-csv", path.to_str().unwrap(), "--dataset-id", "big"]));
+    let df = read_parquet(&dir.lake("datasets/big/data/part-0000.parquet"));
+    assert_eq!(df.height(), 200_001);
+    assert_eq!(dtype(&df, "n"), DataType::String);
+    assert_eq!(strings(&df, "n")[200_000].as_deref(), Some("oops"));
+    assert_eq!(dtype(&df, "label"), DataType::Float64);
+    assert_eq!(f64s(&df, "label")[199_999], Some(199_999.0));
+}
+
+const EVENTS_CSV: &str = "\
+event,at,value
+a,2026-10-31T23:30:00Z,1
+b,2026-10-31T23:30:00-02:00,2
+c,,3
+d,2026-10-30T01:00:00Z,4
+e,2026-10-31T00:00:00Z,5
+f,2026-11-01T00:00:00.000Z,6
+";
+
+#[test]
+fn partitions_by_the_utc_day_with_the_key_in_the_path_only() {
+    let dir = Dir::new();
+    let csv = dir.write("events.csv", EVENTS_CSV);
+    let r = ok(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "events", "--partition-col", "at"]));
+    assert!(r.stderr.contains("6 rows read, 6 rows written, 4 partitions, 4 files"), "{r:?}");
+
+    assert_eq!(
+        dir.lake_keys(),
+        vec![
+            "datasets/events/partitions/date=2026-10-30/part-0000.parquet",
+            "datasets/events/partitions/date=2026-10-31/part-0000.parquet",
+            "datasets/events/partitions/date=2026-11-01/part-0000.parquet",
+            "datasets/events/partitions/date=__HIVE_DEFAULT_PARTITION__/part-0000.parquet",
+        ]
+    );
+    let day = |d: &str| read_parquet(&dir.lake(&format!("datasets/events/partitions/date={d}/part-0000.parquet")));
+    // 23:30 at -02:00 is 01:30 UTC the next day; source order is kept inside a partition.
+    assert_eq!(strings(&day("2026-11-01"), "event"), vec![Some("b".into()), Some("f".into())]);
+    assert_eq!(strings(&day("2026-10-31"), "event"), vec![Some("a".into()), Some("e".into())]);
+    assert_eq!(strings(&day("__HIVE_DEFAULT_PARTITION__"), "event"), vec![Some("c".into())]);
+    let oct31 = day("2026-10-31");
+    // The source column stays, with its full value; no extra `date` column.
+    assert_eq!(oct31.get_column_names(), vec!["event", "at", "value"]);
+    assert_eq!(micros(&oct31, "at")[0], Some(utc(2026, 10, 31, 23, 30, 0, 0)));
+}
+
+#[test]
+fn max_rows_per_file_rolls_over_and_a_rerun_leaves_no_stale_parts() {
+    let dir = Dir::new();
+    let mut csv = String::from("at,n\n");
+    for i in 0..10 {
+        csv += &format!("2026-10-31,{i}\n");
+    }
+    let path = dir.write("ten.csv", &csv);
+    let load = |n: &str| {
+        ok(dir.etl().args(["upload-csv", path.to_str().unwrap(), "--dataset-id", "ten", "--partition-col", "at", "--max-rows-per-file", n]))
+    };
+    load("4");
+    let folder = "datasets/ten/partitions/date=2026-10-31/";
+    let keys: Vec<String> = (0..3).map(|i| format!("{folder}part-{i:04}.parquet")).collect();
+    assert_eq!(dir.lake_keys(), keys);
+    let rows: Vec<Vec<Option<i64>>> = keys.iter().map(|k| i64s(&read_parquet(&dir.lake(k)), "n")).collect();
+    assert_eq!(rows.concat(), (0..10).map(Some).collect::<Vec<_>>());
+    assert_eq!(rows.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
+
+    let r = load("5");
+    assert!(r.stderr.contains("1 objects deleted"), "{r:?}");
+    assert_eq!(dir.lake_keys(), keys[..2].to_vec());
+}
+
+#[test]
+fn rerunning_the_same_load_writes_identical_bytes() {
+    let dir = Dir::new();
+    let csv = dir.write("events.csv", EVENTS_CSV);
+    let args = ["upload-csv", csv.to_str().unwrap(), "--dataset-id", "events", "--partition-col", "at"];
+    ok(dir.etl().args(args));
+    let key = "datasets/events/partitions/date=2026-10-31/part-0000.parquet";
+    let first = std::fs::read(dir.lake(key)).unwrap();
+    ok(dir.etl().args(args));
+    assert_eq!(std::fs::read(dir.lake(key)).unwrap(), first);
+}
+
+#[test]
+fn a_ragged_row_fails_with_its_line_and_writes_nothing() {
+    let dir = Dir::new();
+    let csv = dir.write("bad.csv", "a,b\n1,2\n3,4,5\n");
+    let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "bad"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("bad.csv:3: expected 2 fields"), "{r:?}");
+    assert_eq!(dir.lake_keys(), Vec::<String>::new());
+}
+
+#[test]
+fn invalid_utf8_names_line_and_column() {
+    let dir = Dir::new();
+    let csv = dir.write("latin1.csv", b"name,city\nx,Caf\xe9\n");
+    let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "latin"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("latin1.csv:2: column `city`: not valid UTF-8"), "{r:?}");
+}
+
+#[test]
+fn a_partition_column_that_is_missing_or_not_temporal_is_a_clear_error() {
+    let dir = Dir::new();
+    let csv = dir.write("events.csv", EVENTS_CSV);
+    let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "e", "--partition-col", "when"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("partition column `when`: no such column; the columns are: event, at, value"), "{r:?}");
+    let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "e", "--partition-col", "event"]));
+    assert!(r.stderr.contains("were read as String, not as dates or timestamps"), "{r:?}");
+    assert_eq!(dir.lake_keys(), Vec::<String>::new());
+}
+
+#[test]
+fn bad_dataset_ids_are_usage_errors() {
+    let dir = Dir::new();
+    let csv = dir.write("events.csv", EVENTS_CSV);
+    for id in ["", "../x", "a/b", "a b"] {
+        let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", id]));
+        assert_eq!(r.code, 2, "{id:?}: {r:?}");
+        assert!(r.stderr.contains("invalid dataset id"), "{r:?}");
+    }
+    let r = run(dir.etl().args(["upload-csv", "missing.csv", "--dataset-id", "x"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("`missing.csv` does not exist"), "{r:?}");
+}
+
+#[test]
+fn header_only_and_empty_files() {
+    let dir = Dir::new();
+    let csv = dir.write("header.csv", "a,b\n");
+    ok(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "h"]));
+    let df = read_parquet(&dir.lake("datasets/h/data/part-0000.parquet"));
+    assert_eq!((df.height(), df.get_column_names().len()), (0, 2));
+
+    let csv = dir.write("empty.csv", "");
+    let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "empty"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("the file is empty"), "{r:?}");
+}
+
+#[test]
+fn the_target_comes_from_the_env_or_dotenv() {
+    let dir = Dir::new();
+    let csv = dir.write("events.csv", EVENTS_CSV);
+    dir.write(".env", "ETL_TARGET=./elsewhere\n");
+    ok(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "e"]));
+    assert!(dir.path().join("elsewhere/datasets/e/data/part-0000.parquet").exists());
+    ok(dir.etl().env("ETL_TARGET", "./third").args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "e"]));
+    assert!(dir.path().join("third/datasets/e/data/part-0000.parquet").exists());
+    assert!(!dir.path().join("lake").exists());
+}

@@ -1,0 +1,189 @@
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use polars::prelude::*;
+
+/// A temp working folder in which `etl` runs; `./lake` inside it is the default target.
+pub struct Dir {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Self {
+        Dir { tmp: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Writes a file (creating folders) and returns its path.
+    pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// `lake/<key>`.
+    pub fn lake(&self, key: &str) -> PathBuf {
+        self.path().join("lake").join(key)
+    }
+
+    /// Every file under `lake/`, as keys, sorted.
+    pub fn lake_keys(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let root = self.path().join("lake");
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for e in entries {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// A command running the built binary in this folder, with no AWS or ETL settings inherited.
+    pub fn etl(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_etl"));
+        cmd.current_dir(self.path()).stdin(Stdio::null());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AWS_") || key.starts_with("ETL_") || key == "RUST_LOG" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd
+    }
+}
+
+/// What a run printed and returned.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output { status, stdout, stderr } = cmd.output().expect("etl runs");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Runs and asserts exit 0.
+pub fn ok(cmd: &mut Command) -> Run {
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{r:?}");
+    r
+}
+
+pub fn read_parquet(path: &Path) -> DataFrame {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetReader::new(file).finish().unwrap()
+}
+
+pub fn read_parquet_bytes(bytes: Vec<u8>) -> DataFrame {
+    ParquetReader::new(std::io::Cursor::new(bytes)).finish().unwrap()
+}
+
+pub fn dtype(df: &DataFrame, column: &str) -> DataType {
+    df.column(column).unwrap().dtype().clone()
+}
+
+pub fn strings(df: &DataFrame, column: &str) -> Vec<Option<String>> {
+    df.column(column).unwrap().str().unwrap().iter().map(|v| v.map(str::to_owned)).collect()
+}
+
+pub fn i64s(df: &DataFrame, column: &str) -> Vec<Option<i64>> {
+    df.column(column).unwrap().i64().unwrap().iter().collect()
+}
+
+pub fn f64s(df: &DataFrame, column: &str) -> Vec<Option<f64>> {
+    df.column(column).unwrap().f64().unwrap().iter().collect()
+}
+
+pub fn bools(df: &DataFrame, column: &str) -> Vec<Option<bool>> {
+    df.column(column).unwrap().bool().unwrap().iter().collect()
+}
+
+/// Microseconds since the epoch of a timestamp column.
+pub fn micros(df: &DataFrame, column: &str) -> Vec<Option<i64>> {
+    let s = df.column(column).unwrap().as_materialized_series().to_physical_repr().into_owned();
+    s.i64().unwrap().iter().collect()
+}
+
+/// Days since the epoch of a date column.
+pub fn days(df: &DataFrame, column: &str) -> Vec<Option<i32>> {
+    let s = df.column(column).unwrap().as_materialized_series().to_physical_repr().into_owned();
+    s.i32().unwrap().iter().collect()
+}
+
+/// Microseconds of a UTC time, for expectations.
+pub fn utc(y: i32, m: u32, d: u32, h: i64, mi: i64, s: i64, us: i64) -> i64 {
+    i64::from(etl::load::layout::days_from_civil(y, m, d)) * 86_400_000_000 + ((h * 60 + mi) * 60 + s) * 1_000_000 + us
+}
+
+/// The S3-compatible server's settings, from scripts/s3-up.sh. `None` (test skipped) unless
+/// ETL_REQUIRE_S3=1, where a missing server is a failure.
+pub struct S3Env {
+    pub vars: Vec<(String, String)>,
+    pub bucket: String,
+}
+
+pub fn s3_env() -> Option<S3Env> {
+    let keys = ["AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ETL_TEST_BUCKET"];
+    let vars: Vec<(String, String)> =
+        keys.iter().filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))).collect();
+    if vars.len() != keys.len() {
+        assert!(
+            std::env::var("ETL_REQUIRE_S3").is_err(),
+            "ETL_REQUIRE_S3 is set but the S3 settings are not: run scripts/test.sh"
+        );
+        eprintln!("skipped: no S3 server configured (run scripts/test.sh)");
+        return None;
+    }
+    let bucket = vars.iter().find(|(k, _)| k == "ETL_TEST_BUCKET").unwrap().1.clone();
+    Some(S3Env { vars, bucket })
+}
+
+impl S3Env {
+    /// A target of its own for one test, so tests never see each other's objects.
+    pub fn target(&self, test: &str) -> String {
+        format!("s3://{}/{}-{}", self.bucket, test, std::process::id())
+    }
+
+    /// Gives `cmd` the S3 settings.
+    pub fn apply<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        for (k, v) in &self.vars {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// A store on `target`, through the library (the same code the binary uses).
+    pub async fn store(&self, target: &str) -> std::sync::Arc<dyn etl::store::ObjectStore> {
+        for (k, v) in &self.vars {
+            std::env::set_var(k, v);
+        }
+        etl::store::open(&etl::config::Target::parse(target).unwrap()).await.unwrap()
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
