@@ -30,7 +30,7 @@ rel = duckdb.sql("""SELECT count(*), count(DISTINCT date), min(date)::VARCHAR,
                            sum("Total Tokens"), round(sum("Cost"), 2),
                            count(*) FILTER (WHERE CAST("Date" AS DATE) <> date)
                     FROM read_parquet('{}', hive_partitioning = true)""")
-print(*rel.fetchone(), sep="|")
+print(*rel.fetchall()[0], sep="|")
 "#,
         glob.display()
     );
