@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 python3 -m pip install --quiet --disable-pip-version-check 'duckdb>=1.1' >&2
-eval "$(scripts/s3-up.sh)"
+s3_env=$(scripts/s3-up.sh)
+eval "$s3_env"
 trap 'scripts/s3-down.sh' EXIT
 export ETL_REQUIRE_S3=1 ETL_REQUIRE_DUCKDB=1
 cargo test --locked "$@"
