@@ -134,15 +134,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let started = Instant::now();
     let name = cli.command.name();
     let target_text = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
-    let result = dotenv.and_then(|()| Target::parse(&target_text)).map_err(anyhow::Error::from).and_then(|target| {
-        let ctx = Context { target, log_format: cli.global.log_format };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| anyhow::anyhow!("could not start the async runtime: {e}"))?;
-        runtime.block_on(dispatch(cli.command, &ctx)).map_err(anyhow::Error::from)
-    });
+    let result =
+        dotenv.and_then(|()| Target::parse(&target_text)).map_err(anyhow::Error::from).and_then(|target| {
+            let ctx = Context { target, log_format: cli.global.log_format };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| anyhow::anyhow!("could not start the async runtime: {e}"))?;
+            runtime.block_on(dispatch(cli.command, &ctx)).map_err(anyhow::Error::from)
+        });
     match result {
         Ok(summary) => {
             summary.print(cli.global.log_format);
@@ -201,7 +202,9 @@ fn delimiter_byte(c: char) -> crate::Result<u8> {
     if c.is_ascii() && c != '"' && c != '\n' && c != '\r' {
         Ok(c as u8)
     } else {
-        Err(crate::Error::Usage(format!("--delimiter must be one ASCII character other than a quote or line break, not {c:?}")))
+        Err(crate::Error::Usage(format!(
+            "--delimiter must be one ASCII character other than a quote or line break, not {c:?}"
+        )))
     }
 }
 

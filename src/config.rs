@@ -21,7 +21,8 @@ pub enum Target {
 impl Target {
     /// Parses `s3://bucket[/prefix]`, `file:///path` or a plain folder path.
     pub fn parse(text: &str) -> Result<Self> {
-        let invalid = |reason: &str| Error::InvalidTarget { target: text.to_owned(), reason: reason.to_owned() };
+        let invalid =
+            |reason: &str| Error::InvalidTarget { target: text.to_owned(), reason: reason.to_owned() };
         if let Some(rest) = text.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
@@ -65,7 +66,10 @@ mod tests {
             Target::parse("s3://bucket/a/b/").unwrap(),
             Target::S3(S3Location { bucket: "bucket".into(), prefix: "a/b".into() })
         );
-        assert_eq!(Target::parse("s3://bucket").unwrap(), Target::S3(S3Location { bucket: "bucket".into(), prefix: "".into() }));
+        assert_eq!(
+            Target::parse("s3://bucket").unwrap(),
+            Target::S3(S3Location { bucket: "bucket".into(), prefix: "".into() })
+        );
         assert_eq!(Target::parse("./lake").unwrap(), Target::Local("./lake".into()));
         assert_eq!(Target::parse("file:///tmp/x").unwrap(), Target::Local("/tmp/x".into()));
         for bad in ["s3://", "s3:///x", "gs://b", "", "s3://b/../x"] {

@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use polars::prelude::DataFrame;
 
+use crate::error::{Error, Result};
 pub use crate::extract::Extract;
 use crate::extract::{BatchReader, SourceInfo, TextBatch};
-use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
 use crate::load::parquet::StagedFile;
 use crate::load::publish::{partitions_of, publish};
@@ -69,9 +69,14 @@ impl Transform for TypeColumns {
         let columns = reader.columns().to_vec();
         let all_pinned = columns.iter().all(|c| self.pins.get(c).is_some());
         self.plans = if all_pinned {
-            columns.into_iter().map(|name| ColumnPlan { parser: self.pins.get(&name).expect("pinned"), name }).collect()
+            columns
+                .into_iter()
+                .map(|name| ColumnPlan { parser: self.pins.get(&name).expect("pinned"), name })
+                .collect()
         } else {
-            infer_plans(reader.as_mut(), &self.pins, BATCH_ROWS, |bytes| progress.update("reading types", bytes))?
+            infer_plans(reader.as_mut(), &self.pins, BATCH_ROWS, |bytes| {
+                progress.update("reading types", bytes)
+            })?
         };
         self.coerced = vec![0; self.plans.len()];
         Ok(self.plans.clone())
@@ -127,7 +132,8 @@ pub async fn run(
     // The CPU-bound part runs off the async runtime.
     let staged = tokio::task::spawn_blocking(move || -> Result<_> {
         let plans = transform.prepare(source.as_ref(), &progress)?;
-        let schema: Vec<String> = plans.iter().map(|p| format!("{}: {}", p.name, p.parser.column_type())).collect();
+        let schema: Vec<String> =
+            plans.iter().map(|p| format!("{}: {}", p.name, p.parser.column_type())).collect();
         tracing::info!("schema: {}", schema.join(", "));
         load.begin(&plans)?;
         let mut reader: Box<dyn BatchReader> = source.open()?;

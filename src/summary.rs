@@ -38,7 +38,12 @@ impl Progress {
         }
         *last = Some(Instant::now());
         let done = match self.total {
-            Some(total) if total > 0 => format!("{} of {} ({:.0}%)", human_bytes(bytes), human_bytes(total), bytes as f64 * 100.0 / total as f64),
+            Some(total) if total > 0 => format!(
+                "{} of {} ({:.0}%)",
+                human_bytes(bytes),
+                human_bytes(total),
+                bytes as f64 * 100.0 / total as f64
+            ),
             _ => human_bytes(bytes),
         };
         let mut err = std::io::stderr().lock();
@@ -116,8 +121,10 @@ impl Summary {
     /// Prints the summary on stderr, as text or as one JSON object.
     pub fn print(&self, format: LogFormat) {
         let line = match format {
-            LogFormat::Json => serde_json::to_string(&serde_json::json!({ "event": "summary", "summary": self }))
-                .expect("summary serialises"),
+            LogFormat::Json => {
+                serde_json::to_string(&serde_json::json!({ "event": "summary", "summary": self }))
+                    .expect("summary serialises")
+            }
             LogFormat::Text => self.text(),
         };
         let _ = writeln!(std::io::stderr().lock(), "{line}");

@@ -45,7 +45,9 @@ pub struct Settings {
 
 /// The types this command knows for the export's columns.
 pub fn pins() -> Pins {
-    let mut pins = Pins::none().pin(DATE_COLUMN, Parser::Datetime(DatetimeFormat::Iso, true)).pin("Max Mode", Parser::YesNo);
+    let mut pins = Pins::none()
+        .pin(DATE_COLUMN, Parser::Datetime(DatetimeFormat::Iso, true))
+        .pin("Max Mode", Parser::YesNo);
     for c in TEXT_COLUMNS {
         pins = pins.pin(c, Parser::Text);
     }
@@ -60,8 +62,11 @@ pub fn pins() -> Pins {
 
 /// The last `team-usage-events-*.csv` in `dir`, by file name (names end in the export date).
 pub fn latest_export(dir: &Path) -> Result<PathBuf> {
-    let entries = fs_err::read_dir(dir).map_err(|e| {
-        Error::Usage(format!("cannot read the export folder `{}`: {e}; pass --file or --source-dir", dir.display()))
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read the export folder `{}`: {e}; pass --file or --source-dir",
+            dir.display()
+        ))
     })?;
     let mut found: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
@@ -74,7 +79,10 @@ pub fn latest_export(dir: &Path) -> Result<PathBuf> {
         .collect();
     found.sort();
     found.pop().ok_or_else(|| {
-        Error::Usage(format!("no `{FILE_PREFIX}*.csv` file in `{}`; pass --file to choose one", dir.display()))
+        Error::Usage(format!(
+            "no `{FILE_PREFIX}*.csv` file in `{}`; pass --file to choose one",
+            dir.display()
+        ))
     })
 }
 
@@ -96,7 +104,7 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
     }
     let request = LoadRequest {
         command: "load-cursor-usage",
-        source_size: fs_err::metadata(&file).ok().map(|m| m.len()),
+        source_size: std::fs::metadata(&file).ok().map(|m| m.len()),
         source: Arc::new(source),
         dataset: settings.dataset,
         partition_column: Some(DATE_COLUMN.to_owned()),

@@ -24,7 +24,7 @@ pub struct Settings {
 /// Runs the command.
 pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
     let source = CsvFile::new(&settings.file, CsvOptions { delimiter: settings.delimiter })?;
-    let size = fs_err::metadata(&settings.file).ok().map(|m| m.len());
+    let size = std::fs::metadata(&settings.file).ok().map(|m| m.len());
     let request = LoadRequest {
         command: "upload-csv",
         source: Arc::new(source),

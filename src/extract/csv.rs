@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fs_err as fs;
+use std::fs;
 
 use super::{BatchReader, Extract, SourceInfo, TextBatch};
 use crate::error::{Error, Result};
@@ -37,7 +37,7 @@ impl CsvFile {
                 "`{}` does not exist; check the path (relative paths start at the current folder)",
                 path.display()
             )),
-            _ => Error::io(&path, e.into()),
+            _ => Error::io(&path, e),
         })?;
         if meta.is_dir() {
             return Err(Error::Usage(format!("`{}` is a folder, not a CSV file", path.display())));
@@ -61,7 +61,7 @@ impl Extract for CsvFile {
     }
 
     fn open(&self) -> Result<Box<dyn BatchReader>> {
-        let file = fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e.into()))?;
+        let file = fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -95,15 +95,16 @@ fn header_names(name: &str, header: &csv::ByteRecord) -> Result<Vec<String>> {
             message: format!("header field {} is not valid UTF-8; save the file as UTF-8", i + 1),
         })?;
         let text = text.trim();
-        let mut candidate =
-            if text.is_empty() { format!("column_{}", i + 1) } else { text.to_owned() };
+        let mut candidate = if text.is_empty() { format!("column_{}", i + 1) } else { text.to_owned() };
         if names.contains(&candidate) {
             let mut n = 2;
             while names.contains(&format!("{candidate}_{n}")) {
                 n += 1;
             }
             let renamed = format!("{candidate}_{n}");
-            tracing::warn!("{name}: column `{candidate}` appears more than once; the copy is named `{renamed}`");
+            tracing::warn!(
+                "{name}: column `{candidate}` appears more than once; the copy is named `{renamed}`"
+            );
             candidate = renamed;
         }
         names.push(candidate);
@@ -164,7 +165,8 @@ impl BatchReader for CsvReader {
     fn next_batch(&mut self, batch: &mut TextBatch, max_rows: usize) -> Result<bool> {
         batch.clear();
         while batch.len() < max_rows {
-            let more = self.reader.read_byte_record(&mut self.record).map_err(|e| csv_error(&self.name, &e))?;
+            let more =
+                self.reader.read_byte_record(&mut self.record).map_err(|e| csv_error(&self.name, &e))?;
             if !more {
                 break;
             }

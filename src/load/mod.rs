@@ -35,7 +35,7 @@ impl ParquetLoad {
         options: WriterOptions,
         staging_parent: &std::path::Path,
     ) -> Result<Self> {
-        fs_err::create_dir_all(staging_parent).map_err(|e| Error::io(staging_parent, e.into()))?;
+        std::fs::create_dir_all(staging_parent).map_err(|e| Error::io(staging_parent, e))?;
         let staging = tempfile::Builder::new()
             .prefix(".etl-staging-")
             .tempdir_in(staging_parent)

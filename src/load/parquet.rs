@@ -165,7 +165,7 @@ impl PartitionedWriter {
         let state = self.partitions.get_mut(&partition).expect("partition exists");
         if let Some((sink, path, rows)) = state.open.take() {
             sink.finish()?;
-            let bytes = fs_err::metadata(&path).map_err(|e| Error::io(&path, e.into()))?.len();
+            let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
             let key = self.dataset.file_key(&partition, state.next_part);
             state.next_part += 1;
             self.files.push(StagedFile { key, path, partition, rows, bytes });
@@ -187,7 +187,7 @@ impl PartitionedWriter {
             let mut sink = ParquetWriter::new(AppendFile::new(path.clone())).batched(&self.schema)?;
             sink.write_batch(&empty)?;
             sink.finish()?;
-            let bytes = fs_err::metadata(&path).map_err(|e| Error::io(&path, e.into()))?.len();
+            let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
             let key = self.dataset.file_key(&Partition::Unpartitioned, 0);
             self.files.push(StagedFile { key, path, partition: Partition::Unpartitioned, rows: 0, bytes });
         }

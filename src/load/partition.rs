@@ -86,7 +86,8 @@ mod tests {
     #[test]
     fn splits_keep_source_order_and_first_appearance() {
         let df = df!("v" => [1i64, 2, 3, 4, 5]).unwrap();
-        let keys = [Partition::Day(2), Partition::Day(1), Partition::Day(2), Partition::Null, Partition::Day(1)];
+        let keys =
+            [Partition::Day(2), Partition::Day(1), Partition::Day(2), Partition::Null, Partition::Day(1)];
         let parts = split_by_partition(df, &keys).unwrap();
         let got: Vec<(Partition, Vec<i64>)> = parts
             .iter()

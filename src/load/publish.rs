@@ -52,17 +52,15 @@ pub async fn publish(
     let stale: Vec<String> = before
         .into_iter()
         .map(|o| o.key)
-        .filter(|k| !written.contains(k.as_str()) && replaced_folders.iter().any(|f| k.starts_with(f.as_str())))
+        .filter(|k| {
+            !written.contains(k.as_str()) && replaced_folders.iter().any(|f| k.starts_with(f.as_str()))
+        })
         .collect();
     if !stale.is_empty() {
         tracing::info!("removing {} object(s) replaced by this run", stale.len());
         store.delete_many(&stale).await?;
     }
-    Ok(PublishReport {
-        files: files.len(),
-        bytes: files.iter().map(|f| f.bytes).sum(),
-        deleted: stale.len(),
-    })
+    Ok(PublishReport { files: files.len(), bytes: files.iter().map(|f| f.bytes).sum(), deleted: stale.len() })
 }
 
 /// The partitions among `files` (for the summary).

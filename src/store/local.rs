@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fs_err as fs;
+use std::fs;
 
 use super::{ObjectMeta, ObjectStore, StoreError};
 
@@ -16,8 +16,8 @@ pub struct LocalStore {
 impl LocalStore {
     /// A store rooted at `root`, created if missing.
     pub fn new(root: &Path) -> Result<Self, StoreError> {
-        fs::create_dir_all(root).map_err(|e| StoreError::io(root, e.into()))?;
-        let root = fs::canonicalize(root).map_err(|e| StoreError::io(root, e.into()))?;
+        fs::create_dir_all(root).map_err(|e| StoreError::io(root, e))?;
+        let root = fs::canonicalize(root).map_err(|e| StoreError::io(root, e))?;
         Ok(LocalStore { root })
     }
 
@@ -27,7 +27,7 @@ impl LocalStore {
 
     fn parent_dir(&self, path: &Path) -> Result<PathBuf, StoreError> {
         let parent = path.parent().unwrap_or(&self.root).to_owned();
-        fs::create_dir_all(&parent).map_err(|e| StoreError::io(&parent, e.into()))?;
+        fs::create_dir_all(&parent).map_err(|e| StoreError::io(&parent, e))?;
         Ok(parent)
     }
 }
@@ -50,7 +50,10 @@ impl ObjectStore for LocalStore {
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
         let dest = self.path_of(key);
         let dir = self.parent_dir(&dest)?;
-        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&dir)
+            .map_err(|e| StoreError::io(&dir, e))?;
         std::io::Write::write_all(&mut tmp, &body).map_err(|e| StoreError::io(tmp.path(), e))?;
         tmp.as_file().sync_all().map_err(|e| StoreError::io(&dest, e))?;
         tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
@@ -64,7 +67,10 @@ impl ObjectStore for LocalStore {
             return Ok(());
         }
         // Another file system: copy beside the destination, then rename.
-        let tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&dir)
+            .map_err(|e| StoreError::io(&dir, e))?;
         std::fs::copy(path, tmp.path()).map_err(|e| StoreError::io(path, e))?;
         tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
         Ok(())
@@ -102,7 +108,8 @@ impl ObjectStore for LocalStore {
                     continue;
                 }
                 let rel = path.strip_prefix(&self.root).expect("walk stays under the root");
-                let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                let key =
+                    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
                 if key.starts_with(prefix) {
                     let size = entry.metadata().map_err(|e| StoreError::io(&path, e))?.len();
                     out.push(ObjectMeta { key, size });

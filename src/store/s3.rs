@@ -68,7 +68,8 @@ impl S3Store {
                 config = config.region(aws_sdk_s3::config::Region::new("us-east-1"));
             } else {
                 return Err(Error::Usage(
-                    "no AWS region is configured for the S3 target: set AWS_REGION (or a profile's region)".into(),
+                    "no AWS region is configured for the S3 target: set AWS_REGION (or a profile's region)"
+                        .into(),
                 ));
             }
         }
@@ -134,12 +135,22 @@ impl S3Store {
         result
     }
 
-    async fn upload_parts(&self, key: &str, full: &str, upload_id: &str, path: &Path) -> Result<(), StoreError> {
+    async fn upload_parts(
+        &self,
+        key: &str,
+        full: &str,
+        upload_id: &str,
+        path: &Path,
+    ) -> Result<(), StoreError> {
         let mut file = tokio::fs::File::open(path).await.map_err(|e| StoreError::io(path, e))?;
         let mut parts = Vec::new();
         for number in 1.. {
             let mut buf = Vec::with_capacity(PART_SIZE);
-            (&mut file).take(PART_SIZE as u64).read_to_end(&mut buf).await.map_err(|e| StoreError::io(path, e))?;
+            (&mut file)
+                .take(PART_SIZE as u64)
+                .read_to_end(&mut buf)
+                .await
+                .map_err(|e| StoreError::io(path, e))?;
             if buf.is_empty() {
                 break;
             }
@@ -208,7 +219,8 @@ impl ObjectStore for S3Store {
         if size > MULTIPART_THRESHOLD {
             return self.multipart(key, path).await;
         }
-        let body = ByteStream::from_path(path).await.map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
+        let body =
+            ByteStream::from_path(path).await.map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
         self.client
             .put_object()
             .bucket(&self.location.bucket)
@@ -230,7 +242,9 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_no_such_key() => StoreError::NotFound { store: self.url(), key: key.to_owned() },
+                Some(se) if se.is_no_such_key() => {
+                    StoreError::NotFound { store: self.url(), key: key.to_owned() }
+                }
                 _ => self.error("GetObject", key, e),
             })?;
         let bytes = out.body.collect().await.map_err(|e| StoreError::S3 {
@@ -255,7 +269,10 @@ impl ObjectStore for S3Store {
             let page = page.map_err(|e| self.error("ListObjectsV2", prefix, e))?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
-                out.push(ObjectMeta { key: key[strip..].to_owned(), size: object.size().unwrap_or(0) as u64 });
+                out.push(ObjectMeta {
+                    key: key[strip..].to_owned(),
+                    size: object.size().unwrap_or(0) as u64,
+                });
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -268,12 +285,14 @@ impl ObjectStore for S3Store {
                 .iter()
                 .map(|k| ObjectIdentifier::builder().key(self.full_key(k)).build())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| StoreError::S3 { operation: "DeleteObjects", key: batch[0].clone(), message: e.to_string() })?;
-            let delete = Delete::builder()
-                .set_objects(Some(objects))
-                .quiet(true)
-                .build()
-                .map_err(|e| StoreError::S3 { operation: "DeleteObjects", key: batch[0].clone(), message: e.to_string() })?;
+                .map_err(|e| StoreError::S3 {
+                    operation: "DeleteObjects",
+                    key: batch[0].clone(),
+                    message: e.to_string(),
+                })?;
+            let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(|e| {
+                StoreError::S3 { operation: "DeleteObjects", key: batch[0].clone(), message: e.to_string() }
+            })?;
             let out = self
                 .client
                 .delete_objects()

@@ -84,7 +84,12 @@ pub struct BadValue {
 impl BadValue {
     /// The error with the source's name.
     pub fn into_error(self, source_name: &str) -> Error {
-        Error::Value { source_name: source_name.to_owned(), line: self.line, column: self.column, message: self.message }
+        Error::Value {
+            source_name: source_name.to_owned(),
+            line: self.line,
+            column: self.column,
+            message: self.message,
+        }
     }
 }
 
@@ -110,72 +115,80 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
         message: format!("{:?} is not {what}", batch.text(row, col)),
     };
     let mut coerced = 0u64;
-    let series = match plan.parser {
-        Parser::Text => StringChunked::from_iter_options(
-            name,
-            rows.map(|r| Some(batch.text(r, col)).filter(|v| !v.is_empty())),
-        )
-        .into_series(),
-        Parser::Int => {
-            let values = collect(batch, col, |v| match parse_number(v) {
-                Number::Int(i) => Some(i),
-                _ => None,
-            })
-            .map_err(|r| bad(r, "an integer (Int64)"))?;
-            Int64Chunked::from_iter_options(name, values.into_iter()).into_series()
-        }
-        Parser::Float => {
-            let values = collect(batch, col, |v| match parse_number(v) {
-                Number::Int(i) => Some(i as f64),
-                Number::Float(f) => Some(f),
-                Number::No => None,
-            })
-            .map_err(|r| bad(r, "a number (Float64)"))?;
-            Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
-        }
-        Parser::Bool => {
-            let values = collect(batch, col, parse_bool).map_err(|r| bad(r, "true or false"))?;
-            BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
-        }
-        Parser::YesNo => {
-            let values = collect(batch, col, parse_yes_no).map_err(|r| bad(r, "Yes or No"))?;
-            BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
-        }
-        Parser::Money => {
-            let mut values = Vec::with_capacity(batch.len());
-            for r in 0..batch.len() {
-                let v = batch.field(r, col);
-                values.push(match parse_money(v) {
-                    Money::Amount(a) => Some(a),
-                    Money::Empty => None,
-                    Money::NoCharge => {
-                        coerced += 1;
-                        None
-                    }
-                    Money::Invalid => return Err(bad(r, "an amount of money")),
-                });
+    let series =
+        match plan.parser {
+            Parser::Text => StringChunked::from_iter_options(
+                name,
+                rows.map(|r| Some(batch.text(r, col)).filter(|v| !v.is_empty())),
+            )
+            .into_series(),
+            Parser::Int => {
+                let values = collect(batch, col, |v| match parse_number(v) {
+                    Number::Int(i) => Some(i),
+                    _ => None,
+                })
+                .map_err(|r| bad(r, "an integer (Int64)"))?;
+                Int64Chunked::from_iter_options(name, values.into_iter()).into_series()
             }
-            Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
-        }
-        Parser::Date(format) => {
-            let values = collect(batch, col, |v| format.parse(v)).map_err(|r| bad(r, "a date (YYYY-MM-DD)"))?;
-            Int32Chunked::from_iter_options(name, values.into_iter()).into_date().into_series()
-        }
-        Parser::Datetime(format, utc) => {
-            let values = collect(batch, col, |v| {
-                format.parse(v).filter(|t| t.has_offset == utc).map(|t| t.micros)
-            })
-            .map_err(|r| bad(r, if utc { "a timestamp with a UTC offset" } else { "a timestamp without offset" }))?;
-            Int64Chunked::from_iter_options(name, values.into_iter())
-                .into_datetime(TimeUnit::Microseconds, utc.then_some(TimeZone::UTC))
-                .into_series()
-        }
-    };
+            Parser::Float => {
+                let values = collect(batch, col, |v| match parse_number(v) {
+                    Number::Int(i) => Some(i as f64),
+                    Number::Float(f) => Some(f),
+                    Number::No => None,
+                })
+                .map_err(|r| bad(r, "a number (Float64)"))?;
+                Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
+            }
+            Parser::Bool => {
+                let values = collect(batch, col, parse_bool).map_err(|r| bad(r, "true or false"))?;
+                BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
+            }
+            Parser::YesNo => {
+                let values = collect(batch, col, parse_yes_no).map_err(|r| bad(r, "Yes or No"))?;
+                BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
+            }
+            Parser::Money => {
+                let mut values = Vec::with_capacity(batch.len());
+                for r in 0..batch.len() {
+                    let v = batch.field(r, col);
+                    values.push(match parse_money(v) {
+                        Money::Amount(a) => Some(a),
+                        Money::Empty => None,
+                        Money::NoCharge => {
+                            coerced += 1;
+                            None
+                        }
+                        Money::Invalid => return Err(bad(r, "an amount of money")),
+                    });
+                }
+                Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
+            }
+            Parser::Date(format) => {
+                let values =
+                    collect(batch, col, |v| format.parse(v)).map_err(|r| bad(r, "a date (YYYY-MM-DD)"))?;
+                Int32Chunked::from_iter_options(name, values.into_iter()).into_date().into_series()
+            }
+            Parser::Datetime(format, utc) => {
+                let values = collect(batch, col, |v| {
+                    format.parse(v).filter(|t| t.has_offset == utc).map(|t| t.micros)
+                })
+                .map_err(|r| {
+                    bad(r, if utc { "a timestamp with a UTC offset" } else { "a timestamp without offset" })
+                })?;
+                Int64Chunked::from_iter_options(name, values.into_iter())
+                    .into_datetime(TimeUnit::Microseconds, utc.then_some(TimeZone::UTC))
+                    .into_series()
+            }
+        };
     Ok((series.into_column(), coerced))
 }
 
 /// Parses every value of a column; empty is null; `Err(row)` for the first value `parse` refuses.
-fn collect<T>(batch: &TextBatch, col: usize, parse: impl Fn(&[u8]) -> Option<T>) -> Result<Vec<Option<T>>, usize> {
+fn collect<T>(
+    batch: &TextBatch,
+    col: usize,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> Result<Vec<Option<T>>, usize> {
     let mut out = Vec::with_capacity(batch.len());
     for row in 0..batch.len() {
         let v = batch.field(row, col);
@@ -262,7 +275,10 @@ mod tests {
         let (df, nulls) = convert_batch(&plans, &batch).unwrap();
         assert_eq!(df.height(), 2);
         assert_eq!(nulls, vec![0, 0, 1]);
-        assert_eq!(df.schema().get("t"), Some(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))));
+        assert_eq!(
+            df.schema().get("t"),
+            Some(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))
+        );
         assert_eq!(df.column("n").unwrap().i64().unwrap().get(1), None);
         assert_eq!(df.column("c").unwrap().f64().unwrap().get(0), Some(1.5));
 

@@ -124,7 +124,9 @@ pub fn infer_plans(
         .map(|(name, state)| {
             let parser = pins.get(&name).unwrap_or_else(|| state.resolve());
             if let (Parser::Text, Some((line, value))) = (parser, state.reason()) {
-                tracing::debug!("column `{name}` is String: line {line} has {value:?}, which fits no other type");
+                tracing::debug!(
+                    "column `{name}` is String: line {line} has {value:?}, which fits no other type"
+                );
             }
             ColumnPlan { name, parser }
         })
@@ -175,8 +177,14 @@ mod tests {
         assert_eq!(infer(&["true", "FALSE", ""]), Parser::Bool);
         assert_eq!(infer(&["0", "1"]), Parser::Int);
         assert_eq!(infer(&["2026-01-01", "2026-1-2"]), Parser::Date(DateFormat::Iso));
-        assert_eq!(infer(&["2026-01-01T10:00:00Z", "2026-01-01T10:00:00.5+01:00"]), Parser::Datetime(DatetimeFormat::Iso, true));
-        assert_eq!(infer(&["2026-01-01 10:00:00", "2026-01-01T10:00"]), Parser::Datetime(DatetimeFormat::Iso, false));
+        assert_eq!(
+            infer(&["2026-01-01T10:00:00Z", "2026-01-01T10:00:00.5+01:00"]),
+            Parser::Datetime(DatetimeFormat::Iso, true)
+        );
+        assert_eq!(
+            infer(&["2026-01-01 10:00:00", "2026-01-01T10:00"]),
+            Parser::Datetime(DatetimeFormat::Iso, false)
+        );
         // Mixing zoned and naive timestamps, or dates and timestamps, would need a guess: String.
         assert_eq!(infer(&["2026-01-01T10:00:00Z", "2026-01-01T10:00:00"]), Parser::Text);
         assert_eq!(infer(&["2026-01-01", "2026-01-01T10:00:00"]), Parser::Text);

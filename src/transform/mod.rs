@@ -21,7 +21,9 @@ pub enum ColumnType {
     Boolean,
     Date,
     /// Microsecond timestamp; `utc` when the source carried offsets (stored UTC-adjusted).
-    Datetime { utc: bool },
+    Datetime {
+        utc: bool,
+    },
 }
 
 impl fmt::Display for ColumnType {

@@ -205,9 +205,7 @@ fn parse_iso_datetime(v: &[u8]) -> Option<Timestamp> {
         }
         _ => return None,
     };
-    let local = i64::from(days) * MICROS_PER_DAY
-        + i64::from(h * 3600 + mi * 60 + s) * 1_000_000
-        + micros;
+    let local = i64::from(days) * MICROS_PER_DAY + i64::from(h * 3600 + mi * 60 + s) * 1_000_000 + micros;
     Some(Timestamp { micros: local - offset_secs * 1_000_000, has_offset })
 }
 

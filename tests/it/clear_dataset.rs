@@ -10,7 +10,10 @@ const NEIGHBOURS: [&str; 5] = [
 ];
 
 fn seed(dir: &Dir) {
-    for key in NEIGHBOURS.iter().chain(&["datasets/a/data/part-0000.parquet", "datasets/a/partitions/date=2026-01-01/part-0000.parquet"]) {
+    for key in NEIGHBOURS.iter().chain(&[
+        "datasets/a/data/part-0000.parquet",
+        "datasets/a/partitions/date=2026-01-01/part-0000.parquet",
+    ]) {
         dir.write(&format!("lake/{key}"), key);
     }
 }

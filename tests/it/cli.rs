@@ -16,14 +16,26 @@ fn bad_usage_exits_two() {
     let dir = Dir::new();
     assert_eq!(run(dir.etl().arg("no-such-command")).code, 2);
     assert_eq!(run(dir.etl().args(["upload-csv", "x.csv"])).code, 2, "--dataset-id is required");
-    assert_eq!(run(dir.etl().args(["upload-csv", "x.csv", "--dataset-id", "x", "--target", "gs://b"])).code, 2);
+    assert_eq!(
+        run(dir.etl().args(["upload-csv", "x.csv", "--dataset-id", "x", "--target", "gs://b"])).code,
+        2
+    );
 }
 
 #[test]
 fn json_logs_end_with_a_machine_readable_summary() {
     let dir = Dir::new();
     let csv = dir.write("a.csv", "n,at\n1,2026-01-01\n2,2026-01-02\n");
-    let r = ok(dir.etl().args(["--log-format", "json", "upload-csv", csv.to_str().unwrap(), "--dataset-id", "a", "--partition-col", "at"]));
+    let r = ok(dir.etl().args([
+        "--log-format",
+        "json",
+        "upload-csv",
+        csv.to_str().unwrap(),
+        "--dataset-id",
+        "a",
+        "--partition-col",
+        "at",
+    ]));
     let last = r.stderr.lines().last().unwrap();
     let v: serde_json::Value = serde_json::from_str(last).unwrap();
     assert_eq!(v["event"], "summary");

@@ -39,7 +39,9 @@ fn loads_the_newest_export_with_pinned_types() {
     assert_eq!(micros(&df, "Date")[0], Some(utc(2026, 10, 31, 23, 59, 31, 601_000)));
     assert_eq!(dtype(&df, "Max Mode"), DataType::Boolean);
     assert_eq!(bools(&df, "Max Mode"), vec![Some(true), Some(false)]);
-    for tokens in ["Input (w/ Cache Write)", "Input (w/o Cache Write)", "Cache Read", "Output Tokens", "Total Tokens"] {
+    for tokens in
+        ["Input (w/ Cache Write)", "Input (w/o Cache Write)", "Cache Read", "Output Tokens", "Total Tokens"]
+    {
         assert_eq!(dtype(&df, tokens), DataType::Int64, "{tokens}");
     }
     assert_eq!(i64s(&df, "Total Tokens"), vec![Some(3160), Some(10)]);
@@ -57,7 +59,10 @@ fn the_legacy_header_is_matched_by_name() {
     let r = ok(dir.etl().args(["load-cursor-usage", "--file", file.to_str().unwrap()]));
     assert!(r.stderr.contains("2 rows written, 1 partitions"), "{r:?}");
     let df = read_parquet(&dir.lake("datasets/cursor-usage/partitions/date=2025-01-02/part-0000.parquet"));
-    assert_eq!(df.get_column_names(), vec!["Date", "User", "Kind", "Max Mode", "Model", "Tokens", "Cost ($)"]);
+    assert_eq!(
+        df.get_column_names(),
+        vec!["Date", "User", "Kind", "Max Mode", "Model", "Tokens", "Cost ($)"]
+    );
     assert_eq!(i64s(&df, "Tokens"), vec![Some(1234), Some(99)]);
     assert_eq!(f64s(&df, "Cost ($)"), vec![Some(0.10), None]);
     assert_eq!(bools(&df, "Max Mode"), vec![Some(false), Some(true)]);

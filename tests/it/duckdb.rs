@@ -8,7 +8,10 @@ use crate::util::*;
 fn duckdb(script: &str) -> Option<String> {
     let probe = Command::new("python3").args(["-c", "import duckdb"]).output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        assert!(std::env::var("ETL_REQUIRE_DUCKDB").is_err(), "ETL_REQUIRE_DUCKDB is set but `import duckdb` fails");
+        assert!(
+            std::env::var("ETL_REQUIRE_DUCKDB").is_err(),
+            "ETL_REQUIRE_DUCKDB is set but `import duckdb` fails"
+        );
         eprintln!("skipped: python3 -c 'import duckdb' fails");
         return None;
     }

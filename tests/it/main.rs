@@ -4,17 +4,17 @@
 /// Shared harness: temp folders, running the binary, reading Parquet back, the S3 server's settings.
 mod util;
 
-/// `upload-csv` on the local target: types, values, layout, partitions, errors.
-mod upload_csv;
-/// `load-cursor-usage`: the usage-events export and its header variants.
-mod cursor_usage;
 /// `clear-dataset`: deletes one dataset and provably nothing next to it.
 mod clear_dataset;
-/// The object-store contract, run against the local folder and the S3 server alike.
-mod store_contract;
-/// The same loads against the S3 server over HTTP.
-mod s3;
-/// Reading the output as a Hive-partitioned table with DuckDB.
-mod duckdb;
 /// `--help`, exit codes, JSON logs.
 mod cli;
+/// `load-cursor-usage`: the usage-events export and its header variants.
+mod cursor_usage;
+/// Reading the output as a Hive-partitioned table with DuckDB.
+mod duckdb;
+/// The same loads against the S3 server over HTTP.
+mod s3;
+/// The object-store contract, run against the local folder and the S3 server alike.
+mod store_contract;
+/// `upload-csv` on the local target: types, values, layout, partitions, errors.
+mod upload_csv;

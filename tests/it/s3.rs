@@ -42,7 +42,9 @@ fn upload_csv_to_the_s3_server_and_read_it_back() {
                 "datasets/events/partitions/date=__HIVE_DEFAULT_PARTITION__/part-0000.parquet",
             ]
         );
-        let df = read_parquet_bytes(store.get("datasets/events/partitions/date=2026-11-01/part-0000.parquet").await.unwrap());
+        let df = read_parquet_bytes(
+            store.get("datasets/events/partitions/date=2026-11-01/part-0000.parquet").await.unwrap(),
+        );
         assert_eq!(strings(&df, "event"), vec![Some("b".into())]);
         assert_eq!(dtype(&df, "value"), DataType::Float64);
         assert_eq!(micros(&df, "at"), vec![Some(utc(2026, 11, 1, 1, 30, 0, 0))]);
@@ -53,10 +55,12 @@ fn upload_csv_to_the_s3_server_and_read_it_back() {
 fn clear_dataset_on_the_s3_server_pages_batches_and_spares_neighbours() {
     let Some(s3) = s3_env() else { return };
     let target = s3.target("clear");
-    let neighbours = ["datasets/a-old/data/part-0000.parquet", "datasets/ab/x", "datasets-a/x", "other/datasets/a/x"];
+    let neighbours =
+        ["datasets/a-old/data/part-0000.parquet", "datasets/ab/x", "datasets-a/x", "other/datasets/a/x"];
     runtime().block_on(async {
         let store = s3.store(&target).await;
-        let mine: Vec<String> = (0..2100).map(|i| format!("datasets/a/partitions/date=2026-01-01/part-{i:04}.parquet")).collect();
+        let mine: Vec<String> =
+            (0..2100).map(|i| format!("datasets/a/partitions/date=2026-01-01/part-{i:04}.parquet")).collect();
         futures::future::try_join_all(
             mine.iter().map(String::as_str).chain(neighbours).map(|k| store.put(k, b"x".to_vec())),
         )
@@ -88,8 +92,16 @@ fn a_rerun_with_fewer_parts_replaces_them_on_s3() {
     let target = s3.target("rerun");
     let load = |n: &str| {
         ok(s3.apply(&mut dir.etl()).args([
-            "upload-csv", path.to_str().unwrap(), "--dataset-id", "nine", "--partition-col", "at",
-            "--max-rows-per-file", n, "--target", &target,
+            "upload-csv",
+            path.to_str().unwrap(),
+            "--dataset-id",
+            "nine",
+            "--partition-col",
+            "at",
+            "--max-rows-per-file",
+            n,
+            "--target",
+            &target,
         ]))
     };
     load("3");
@@ -97,7 +109,8 @@ fn a_rerun_with_fewer_parts_replaces_them_on_s3() {
     assert!(r.stderr.contains("2 objects deleted"), "{r:?}");
     runtime().block_on(async {
         let store = s3.store(&target).await;
-        let keys: Vec<String> = store.list("datasets/nine/").await.unwrap().into_iter().map(|o| o.key).collect();
+        let keys: Vec<String> =
+            store.list("datasets/nine/").await.unwrap().into_iter().map(|o| o.key).collect();
         assert_eq!(keys, vec!["datasets/nine/partitions/date=2026-10-31/part-0000.parquet"]);
         let df = read_parquet_bytes(store.get(&keys[0]).await.unwrap());
         assert_eq!(i64s(&df, "n"), (0..9).map(Some).collect::<Vec<_>>());
@@ -118,5 +131,8 @@ fn an_unreachable_server_fails_fast_with_a_hint() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("could not reach http://127.0.0.1:9"), "{r:?}");
     assert!(started.elapsed().as_secs() < 60);
-    assert!(!r.stderr.contains(&s3.vars.iter().find(|(k, _)| k == "AWS_SECRET_ACCESS_KEY").unwrap().1), "secret printed");
+    assert!(
+        !r.stderr.contains(&s3.vars.iter().find(|(k, _)| k == "AWS_SECRET_ACCESS_KEY").unwrap().1),
+        "secret printed"
+    );
 }

@@ -33,7 +33,11 @@ async fn contract(store: &dyn ObjectStore) {
 
     // deleting exactly the given keys; gone keys are fine
     store
-        .delete_many(&["datasets/x/a.txt".into(), "datasets/x/sub/b.parquet".into(), "datasets/x/never".into()])
+        .delete_many(&[
+            "datasets/x/a.txt".into(),
+            "datasets/x/sub/b.parquet".into(),
+            "datasets/x/never".into(),
+        ])
         .await
         .unwrap();
     assert!(store.list("datasets/x/").await.unwrap().is_empty());

@@ -24,7 +24,10 @@ fn infers_every_type_from_all_values_and_keeps_them_exact() {
     assert_eq!(dtype(&df, "id"), DataType::Int64);
     // Leading zeros are identifiers: kept as text, zeros included.
     assert_eq!(dtype(&df, "zip"), DataType::String);
-    assert_eq!(strings(&df, "zip"), vec![Some("02134".into()), Some("00501".into()), Some("10001".into()), None]);
+    assert_eq!(
+        strings(&df, "zip"),
+        vec![Some("02134".into()), Some("00501".into()), Some("10001".into()), None]
+    );
     assert_eq!(dtype(&df, "amount"), DataType::Float64);
     assert_eq!(f64s(&df, "amount"), vec![Some(1.5), Some(-2.0), Some(1000.0), None]);
     assert_eq!(dtype(&df, "flag"), DataType::Boolean);
@@ -55,7 +58,12 @@ fn infers_every_type_from_all_values_and_keeps_them_exact() {
     // RFC 4180: delimiters, doubled quotes and line breaks inside quoted fields.
     assert_eq!(
         strings(&df, "note"),
-        vec![Some("plain".into()), Some("with, comma".into()), Some("with \"quotes\"".into()), Some("two\nlines".into())]
+        vec![
+            Some("plain".into()),
+            Some("with, comma".into()),
+            Some("with \"quotes\"".into()),
+            Some("two\nlines".into())
+        ]
     );
     // A float on the last line makes the column Float64: never a failed load, never a null.
     assert_eq!(dtype(&df, "late_float"), DataType::Float64);
@@ -96,7 +104,14 @@ f,2026-11-01T00:00:00.000Z,6
 fn partitions_by_the_utc_day_with_the_key_in_the_path_only() {
     let dir = Dir::new();
     let csv = dir.write("events.csv", EVENTS_CSV);
-    let r = ok(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "events", "--partition-col", "at"]));
+    let r = ok(dir.etl().args([
+        "upload-csv",
+        csv.to_str().unwrap(),
+        "--dataset-id",
+        "events",
+        "--partition-col",
+        "at",
+    ]));
     assert!(r.stderr.contains("6 rows read, 6 rows written, 4 partitions, 4 files"), "{r:?}");
 
     assert_eq!(
@@ -108,7 +123,8 @@ fn partitions_by_the_utc_day_with_the_key_in_the_path_only() {
             "datasets/events/partitions/date=__HIVE_DEFAULT_PARTITION__/part-0000.parquet",
         ]
     );
-    let day = |d: &str| read_parquet(&dir.lake(&format!("datasets/events/partitions/date={d}/part-0000.parquet")));
+    let day =
+        |d: &str| read_parquet(&dir.lake(&format!("datasets/events/partitions/date={d}/part-0000.parquet")));
     // 23:30 at -02:00 is 01:30 UTC the next day; source order is kept inside a partition.
     assert_eq!(strings(&day("2026-11-01"), "event"), vec![Some("b".into()), Some("f".into())]);
     assert_eq!(strings(&day("2026-10-31"), "event"), vec![Some("a".into()), Some("e".into())]);
@@ -128,7 +144,16 @@ fn max_rows_per_file_rolls_over_and_a_rerun_leaves_no_stale_parts() {
     }
     let path = dir.write("ten.csv", &csv);
     let load = |n: &str| {
-        ok(dir.etl().args(["upload-csv", path.to_str().unwrap(), "--dataset-id", "ten", "--partition-col", "at", "--max-rows-per-file", n]))
+        ok(dir.etl().args([
+            "upload-csv",
+            path.to_str().unwrap(),
+            "--dataset-id",
+            "ten",
+            "--partition-col",
+            "at",
+            "--max-rows-per-file",
+            n,
+        ]))
     };
     load("4");
     let folder = "datasets/ten/partitions/date=2026-10-31/";
@@ -178,10 +203,27 @@ fn invalid_utf8_names_line_and_column() {
 fn a_partition_column_that_is_missing_or_not_temporal_is_a_clear_error() {
     let dir = Dir::new();
     let csv = dir.write("events.csv", EVENTS_CSV);
-    let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "e", "--partition-col", "when"]));
+    let r = run(dir.etl().args([
+        "upload-csv",
+        csv.to_str().unwrap(),
+        "--dataset-id",
+        "e",
+        "--partition-col",
+        "when",
+    ]));
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.contains("partition column `when`: no such column; the columns are: event, at, value"), "{r:?}");
-    let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "e", "--partition-col", "event"]));
+    assert!(
+        r.stderr.contains("partition column `when`: no such column; the columns are: event, at, value"),
+        "{r:?}"
+    );
+    let r = run(dir.etl().args([
+        "upload-csv",
+        csv.to_str().unwrap(),
+        "--dataset-id",
+        "e",
+        "--partition-col",
+        "event",
+    ]));
     assert!(r.stderr.contains("were read as String, not as dates or timestamps"), "{r:?}");
     assert_eq!(dir.lake_keys(), Vec::<String>::new());
 }
@@ -221,7 +263,12 @@ fn the_target_comes_from_the_env_or_dotenv() {
     dir.write(".env", "ETL_TARGET=./elsewhere\n");
     ok(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "e"]));
     assert!(dir.path().join("elsewhere/datasets/e/data/part-0000.parquet").exists());
-    ok(dir.etl().env("ETL_TARGET", "./third").args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "e"]));
+    ok(dir.etl().env("ETL_TARGET", "./third").args([
+        "upload-csv",
+        csv.to_str().unwrap(),
+        "--dataset-id",
+        "e",
+    ]));
     assert!(dir.path().join("third/datasets/e/data/part-0000.parquet").exists());
     assert!(!dir.path().join("lake").exists());
 }

@@ -135,7 +135,9 @@ pub fn days(df: &DataFrame, column: &str) -> Vec<Option<i32>> {
 
 /// Microseconds of a UTC time, for expectations.
 pub fn utc(y: i32, m: u32, d: u32, h: i64, mi: i64, s: i64, us: i64) -> i64 {
-    i64::from(etl::load::layout::days_from_civil(y, m, d)) * 86_400_000_000 + ((h * 60 + mi) * 60 + s) * 1_000_000 + us
+    i64::from(etl::load::layout::days_from_civil(y, m, d)) * 86_400_000_000
+        + ((h * 60 + mi) * 60 + s) * 1_000_000
+        + us
 }
 
 /// The S3-compatible server's settings, from scripts/s3-up.sh. `None` (test skipped) unless
@@ -146,7 +148,8 @@ pub struct S3Env {
 }
 
 pub fn s3_env() -> Option<S3Env> {
-    let keys = ["AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ETL_TEST_BUCKET"];
+    let keys =
+        ["AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ETL_TEST_BUCKET"];
     let vars: Vec<(String, String)> =
         keys.iter().filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))).collect();
     if vars.len() != keys.len() {
