@@ -66,6 +66,10 @@ impl Extract for CsvFile {
             .has_headers(false)
             .flexible(true)
             .delimiter(self.options.delimiter)
+            // Records end at `\n` only, and a `\r` before it is stripped below: with csv's default
+            // CRLF terminator the `\n` of `\r\n` is consumed with the next record, which puts every
+            // line number of a CRLF file one line early.
+            .terminator(csv::Terminator::Any(b'\n'))
             .buffer_capacity(1 << 20)
             .from_reader(file);
         let mut header = csv::ByteRecord::new();
@@ -79,7 +83,17 @@ impl Extract for CsvFile {
             });
         }
         let columns = header_names(&name, &header)?;
-        Ok(Box::new(CsvReader { name, reader, record: csv::ByteRecord::new(), columns }))
+        let next_line = reader.position().line();
+        let (len, ends_with_newline) = file_end(&self.path)?;
+        Ok(Box::new(CsvReader {
+            name,
+            reader,
+            record: csv::ByteRecord::new(),
+            columns,
+            next_line,
+            len,
+            ends_with_newline,
+        }))
     }
 }
 
@@ -122,6 +136,25 @@ struct CsvReader {
     reader: csv::Reader<fs::File>,
     record: csv::ByteRecord,
     columns: Vec<String>,
+    /// The line after the last record read: a record starting further down skipped blank lines.
+    next_line: u64,
+    /// The file's size, and whether its last byte is a line break (to know whether the last record
+    /// ended with one).
+    len: u64,
+    ends_with_newline: bool,
+}
+
+fn file_end(path: &Path) -> Result<(u64, bool)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut last = [0u8];
+    if len > 0 {
+        file.seek(SeekFrom::End(-1))
+            .and_then(|_| file.read_exact(&mut last))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    Ok((len, last[0] == b'\n'))
 }
 
 impl CsvReader {
@@ -140,9 +173,8 @@ impl CsvReader {
                 ),
             });
         }
-        if let Err(e) = std::str::from_utf8(record.as_slice()) {
-            let at = e.valid_up_to();
-            let col = (0..record.len()).find(|&i| record.range(i).is_some_and(|r| r.end > at)).unwrap_or(0);
+        // Each field on its own: two invalid halves can make a valid joined record (`\xC3,\xA9`).
+        if let Some(col) = record.iter().position(|field| std::str::from_utf8(field).is_err()) {
             return Err(Error::Value {
                 source_name: self.name.clone(),
                 line,
@@ -170,14 +202,102 @@ impl BatchReader for CsvReader {
             if !more {
                 break;
             }
-            let line = self.record.position().map_or(0, |p| p.line());
+            // The record's first line, counted back from where it ended: csv's own record position
+            // is where it started skipping blank lines, not where the record starts.
+            let end = self.reader.position();
+            let after = end.line();
+            let breaks = self.record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+            let terminated = end.byte() < self.len || self.ends_with_newline;
+            let line = after - breaks - u64::from(terminated);
+            let fields = self.record.len();
+            // The line's `\r` of a CRLF ending, if any, belongs to no field.
+            let cr = self.record.get(fields - 1).is_some_and(|f| f.ends_with(b"\r"));
+            if self.columns.len() == 1 {
+                // The csv parser skips blank lines; in a one-column file each one is an empty value
+                // (trailing blank lines, with no record after them, stay ignored).
+                for blank in self.next_line..line {
+                    batch.push([&b""[..]], blank);
+                }
+            } else if fields == 1 && self.record[0].len() == usize::from(cr) {
+                // A blank CRLF line.
+                self.next_line = after;
+                continue;
+            }
+            self.next_line = after;
             self.check_record(line)?;
-            batch.push(self.record.iter(), line);
+            let last = fields - 1;
+            let record = &self.record;
+            batch.push(
+                record.iter().enumerate().map(|(i, f)| if i == last && cr { &f[..f.len() - 1] } else { f }),
+                line,
+            );
         }
         Ok(!batch.is_empty())
     }
 
     fn bytes_read(&self) -> u64 {
         self.reader.position().byte()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(content: &[u8]) -> Result<Vec<(u64, Vec<String>)>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, content).unwrap();
+        let mut reader = CsvFile::new(&path, CsvOptions::default())?.open()?;
+        let mut batch = TextBatch::new(reader.columns().len());
+        let mut out = Vec::new();
+        while reader.next_batch(&mut batch, 2)? {
+            for row in 0..batch.len() {
+                out.push((
+                    batch.line(row),
+                    (0..batch.columns()).map(|c| batch.text(row, c).to_owned()).collect(),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn line_of(err: Error) -> u64 {
+        match err {
+            Error::Csv { line, .. } | Error::Value { line, .. } => line,
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn line_numbers_count_crlf_blank_lines_and_quoted_breaks() {
+        assert_eq!(line_of(read_all(b"a,b\r\n1,2\r\n3,4,5\r\n").unwrap_err()), 3);
+        assert_eq!(line_of(read_all(b"a,b\n1,2\n\n3,4,5\n").unwrap_err()), 4);
+        assert_eq!(line_of(read_all(b"a,b\n\"x\ny\",2\n3,4,5\n").unwrap_err()), 4);
+        let rows = read_all(b"a,b\r\n1,2\r\n\"x\r\ny\",3\r\n").unwrap();
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3]);
+    }
+
+    #[test]
+    fn blank_lines_in_a_one_column_file_are_null_values() {
+        let rows = read_all(b"a\n1\n\n2\n\n\n3\n\n").unwrap();
+        let values: Vec<&str> = rows.iter().map(|r| r.1[0].as_str()).collect();
+        assert_eq!(values, vec!["1", "", "2", "", "", "3"]);
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn split_invalid_utf8_is_caught_per_field() {
+        let err = read_all(b"a,b\n\xC3,\xA9\n").unwrap_err();
+        assert!(matches!(err, Error::Value { line: 2, ref column, .. } if column == "a"), "{err}");
+    }
+
+    #[test]
+    fn header_names_are_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, b"\xEF\xBB\xBF id , ,id,id\n1,2,3,4\n").unwrap();
+        let reader = CsvFile::new(&path, CsvOptions::default()).unwrap().open().unwrap();
+        assert_eq!(reader.columns(), ["id", "column_2", "id_2", "id_3"]);
     }
 }

@@ -3,11 +3,12 @@
 //! The run's files are all in place before anything is deleted. What is replaced:
 //! - unpartitioned: every other object under `datasets/<id>/data/` and `datasets/<id>/partitions/`;
 //! - partitioned: the other objects in the partition folders this run wrote (a partition that now
-//!   needs fewer part files loses the stale ones); partitions this run did not touch stay.
+//!   needs fewer part files loses the stale ones) and any unpartitioned `data/` copy; partitions
+//!   this run did not touch stay.
 
 use std::collections::{BTreeSet, HashSet};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 use super::layout::{DatasetId, Partition};
 use super::parquet::StagedFile;
@@ -40,12 +41,18 @@ pub async fn publish(
         store.put_file(&f.key, &f.path).await
     }))
     .buffer_unordered(UPLOADS_IN_FLIGHT)
-    .try_collect::<Vec<()>>()
-    .await?;
+    // Every upload runs to its end (a failed multipart upload aborts itself) before the first error
+    // is reported: dropping them mid-flight would orphan their parts.
+    .collect::<Vec<Result<(), _>>>()
+    .await
+    .into_iter()
+    .collect::<Result<Vec<()>, _>>()?;
 
     let written: HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
     let replaced_folders: BTreeSet<String> = if partitioned {
-        files.iter().map(|f| dataset.folder(&f.partition)).collect()
+        // An unpartitioned copy from an earlier run would make readers of the whole dataset see
+        // its rows twice.
+        files.iter().map(|f| dataset.folder(&f.partition)).chain([dataset.data_prefix()]).collect()
     } else {
         [dataset.data_prefix(), dataset.partitions_prefix()].into()
     };

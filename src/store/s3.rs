@@ -119,7 +119,13 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| self.error("CreateMultipartUpload", key, e))?;
-        let upload_id = created.upload_id().unwrap_or_default().to_owned();
+        let Some(upload_id) = created.upload_id().map(str::to_owned) else {
+            return Err(StoreError::S3 {
+                operation: "CreateMultipartUpload",
+                key: key.to_owned(),
+                message: "the server returned no upload id".into(),
+            });
+        };
         let result = self.upload_parts(key, &full, &upload_id, path).await;
         if result.is_err() {
             // Leave no orphaned parts behind.
@@ -256,7 +262,11 @@ impl ObjectStore for S3Store {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let strip = if self.location.prefix.is_empty() { 0 } else { self.location.prefix.len() + 1 };
+        let strip = if self.location.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.location.prefix)
+        };
         let mut pages = self
             .client
             .list_objects_v2()
@@ -268,11 +278,9 @@ impl ObjectStore for S3Store {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.error("ListObjectsV2", prefix, e))?;
             for object in page.contents() {
-                let Some(key) = object.key() else { continue };
-                out.push(ObjectMeta {
-                    key: key[strip..].to_owned(),
-                    size: object.size().unwrap_or(0) as u64,
-                });
+                // A server that answers with a key outside the prefix is ignored, not trusted.
+                let Some(key) = object.key().and_then(|k| k.strip_prefix(strip.as_str())) else { continue };
+                out.push(ObjectMeta { key: key.to_owned(), size: object.size().unwrap_or(0) as u64 });
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));

@@ -235,12 +235,22 @@ pub fn parse_money(v: &[u8]) -> Money {
         None => (false, v),
     };
     let rest = rest.strip_prefix(b"$").unwrap_or(rest);
-    let cleaned: String = rest.iter().filter(|&&b| b != b',').map(|&b| b as char).collect();
-    let well_formed = cleaned.bytes().any(|b| b.is_ascii_digit())
-        && cleaned.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && cleaned.bytes().filter(|&b| b == b'.').count() <= 1;
-    match cleaned.parse::<f64>() {
-        Ok(f) if well_formed => Money::Amount(if negative { -f } else { f }),
+    let Ok(text) = std::str::from_utf8(rest) else { return Money::Invalid };
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    // Commas only as thousands separators: `1,234.5`, never `0,42` or `1.234,56`.
+    let mut groups = whole.split(',');
+    let first = groups.next().unwrap_or("");
+    let grouped = groups.all(|g| g.len() == 3) && (!whole.contains(',') || (1..=3).contains(&first.len()));
+    let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !grouped
+        || !digits_only(&whole.replace(',', ""))
+        || !digits_only(fraction)
+        || whole.is_empty() && fraction.is_empty()
+    {
+        return Money::Invalid;
+    }
+    match format!("{}.{fraction}", whole.replace(',', "")).trim_end_matches('.').parse::<f64>() {
+        Ok(f) if f.is_finite() => Money::Amount(if negative { -f } else { f }),
         _ => Money::Invalid,
     }
 }
@@ -260,6 +270,11 @@ mod tests {
         assert_eq!(parse_money(b""), Money::Empty);
         assert_eq!(parse_money(b"ten dollars"), Money::Invalid);
         assert_eq!(parse_money(b"$--1"), Money::Invalid);
+        assert_eq!(parse_money(b"$1,234,567"), Money::Amount(1_234_567.0));
+        assert_eq!(parse_money(b".5"), Money::Amount(0.5));
+        for bad in ["0,42", "1.234,56", "12,34", "1,2345", ",123", "$", "1.2.3"] {
+            assert_eq!(parse_money(bad.as_bytes()), Money::Invalid, "{bad}");
+        }
     }
 
     #[test]

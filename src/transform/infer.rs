@@ -50,6 +50,8 @@ impl ColumnInference {
         let mut c = before;
         if c & (INT | FLOAT) != 0 {
             match parse_number(v) {
+                // Beyond 2^53 a Float64 would round the integer: it may only stay Int64.
+                Number::Int(i) if i.unsigned_abs() > 1 << 53 => c &= !FLOAT,
                 Number::Int(_) => {}
                 Number::Float(_) => c &= !INT,
                 Number::No => c &= !(INT | FLOAT),
@@ -191,6 +193,9 @@ mod tests {
         assert_eq!(infer(&["007", "12"]), Parser::Text);
         assert_eq!(infer(&["", ""]), Parser::Text);
         assert_eq!(infer(&["99999999999999999999"]), Parser::Text);
+        // 2^53 + 1 cannot be a Float64 without rounding: with a float beside it, the column is text.
+        assert_eq!(infer(&["9007199254740993", "1.5"]), Parser::Text);
+        assert_eq!(infer(&["9007199254740993", "1"]), Parser::Int);
     }
 
     #[test]

@@ -62,9 +62,16 @@ pub fn parse_number(v: &[u8]) -> Number {
     }
     let s = unsafe { std::str::from_utf8_unchecked(v) };
     match s.parse::<f64>() {
+        // A non-zero literal that underflows to 0 would be silently changed: text.
+        Ok(f) if f == 0.0 && mantissa_is_nonzero(digits) => Number::No,
         Ok(f) if f.is_finite() => Number::Float(f),
         _ => Number::No,
     }
+}
+
+/// Whether the digits before any exponent include a non-zero one.
+fn mantissa_is_nonzero(number: &[u8]) -> bool {
+    number.iter().take_while(|b| !matches!(b, b'e' | b'E')).any(|b| (b'1'..=b'9').contains(b))
 }
 
 /// `true` / `false` in any case.
@@ -237,7 +244,8 @@ mod tests {
         assert_eq!(parse_number(b".5"), Number::Float(0.5));
         assert_eq!(parse_number(b"1e3"), Number::Float(1000.0));
         assert_eq!(parse_number(b"2.5E-2"), Number::Float(0.025));
-        for text in ["1e", "e5", ".", "inf", "NaN", "1.2.3", "1e400", "$1.00"] {
+        assert_eq!(parse_number(b"0e5"), Number::Float(0.0));
+        for text in ["1e", "e5", ".", "inf", "NaN", "1.2.3", "1e400", "1e-400", "0.5e-400", "$1.00"] {
             assert_eq!(parse_number(text.as_bytes()), Number::No, "{text:?}");
         }
     }
