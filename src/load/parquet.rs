@@ -184,7 +184,9 @@ impl PartitionedWriter {
         if !partitioned && self.files.is_empty() {
             let empty = DataFrame::empty_with_schema(&self.schema);
             let path = self.staging.join("empty.parquet");
-            let mut sink = ParquetWriter::new(AppendFile::new(path.clone())).batched(&self.schema)?;
+            let mut sink = ParquetWriter::new(AppendFile::new(path.clone()))
+                .with_compression(ParquetCompression::Zstd(None))
+                .batched(&self.schema)?;
             sink.write_batch(&empty)?;
             sink.finish()?;
             let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();

@@ -202,8 +202,11 @@ fn parse_iso_datetime(v: &[u8]) -> Option<Timestamp> {
         [b'Z' | b'z'] => (0, true),
         [sign @ (b'+' | b'-'), tail @ ..] => {
             let (oh, r) = digits(tail, 2, 2)?;
-            let r = r.strip_prefix(b":").unwrap_or(r);
-            let (om, r) = if r.is_empty() { (0, r) } else { digits(r, 2, 2)? };
+            let (om, r) = match r {
+                [] => (0, r),
+                [b':', rest @ ..] => digits(rest, 2, 2)?,
+                _ => digits(r, 2, 2)?,
+            };
             if !r.is_empty() || oh > 23 || om > 59 {
                 return None;
             }
@@ -283,7 +286,13 @@ mod tests {
         // Offsets are normalised to UTC; nanoseconds are cut to microseconds.
         assert_eq!(t("2026-10-31T10:00:00+02:00").unwrap().micros, at(8, 0, 0, 0));
         assert_eq!(t("2026-10-31T03:00:00.123456789-0500").unwrap().micros, at(8, 0, 0, 123_456));
-        for bad in ["2026-10-31", "2026-10-31T24:00:00", "2026-10-31T10:00:00+2", "2026-10-31T10:00:00 UTC"] {
+        for bad in [
+            "2026-10-31",
+            "2026-10-31T24:00:00",
+            "2026-10-31T10:00:00+2",
+            "2026-10-31T10:00:00+05:",
+            "2026-10-31T10:00:00 UTC",
+        ] {
             assert_eq!(t(bad), None, "{bad}");
         }
         assert_eq!(day_of_micros(at(23, 59, 31, 601_000)), days_from_civil(2026, 10, 31));
