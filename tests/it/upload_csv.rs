@@ -90,16 +90,6 @@ fn a_value_on_the_last_of_many_lines_decides_the_type() {
     assert_eq!(f64s(&df, "label")[199_999], Some(199_999.0));
 }
 
-const EVENTS_CSV: &str = "\
-event,at,value
-a,2026-10-31T23:30:00Z,1
-b,2026-10-31T23:30:00-02:00,2
-c,,3
-d,2026-10-30T01:00:00Z,4
-e,2026-10-31T00:00:00Z,5
-f,2026-11-01T00:00:00.000Z,6
-";
-
 #[test]
 fn partitions_by_the_utc_day_with_the_key_in_the_path_only() {
     let dir = Dir::new();

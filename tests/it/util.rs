@@ -3,6 +3,17 @@ use std::process::{Command, Output, Stdio};
 
 use polars::prelude::*;
 
+/// Events around midnight UTC: offsets that move a row to the next day, and a null timestamp.
+pub const EVENTS_CSV: &str = "\
+event,at,value
+a,2026-10-31T23:30:00Z,1
+b,2026-10-31T23:30:00-02:00,2
+c,,3
+d,2026-10-30T01:00:00Z,4
+e,2026-10-31T00:00:00Z,5
+f,2026-11-01T00:00:00.000Z,6
+";
+
 /// A temp working folder in which `etl` runs; `./lake` inside it is the default target.
 pub struct Dir {
     pub tmp: tempfile::TempDir,
