@@ -22,11 +22,6 @@ impl Progress {
         Progress { enabled, total, last: Mutex::new(None) }
     }
 
-    /// A display that never shows.
-    pub fn hidden() -> Self {
-        Progress { enabled: false, total: None, last: Mutex::new(None) }
-    }
-
     /// Shows `phase` at `bytes` of the source.
     pub fn update(&self, phase: &str, bytes: u64) {
         if !self.enabled {

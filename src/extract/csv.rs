@@ -45,11 +45,6 @@ impl CsvFile {
         Ok(CsvFile { path, options })
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn name(&self) -> String {
         self.path.display().to_string()
     }

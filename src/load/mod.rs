@@ -42,16 +42,6 @@ impl ParquetLoad {
             .map_err(|e| Error::io(staging_parent, e))?;
         Ok(ParquetLoad { dataset, partition_column, options, staging, writer: None })
     }
-
-    /// The dataset written.
-    pub fn dataset(&self) -> &DatasetId {
-        &self.dataset
-    }
-
-    /// Whether the dataset is partitioned.
-    pub fn is_partitioned(&self) -> bool {
-        self.partition_column.is_some()
-    }
 }
 
 impl Load for ParquetLoad {
