@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -52,6 +52,14 @@ enum Command {
     UploadCsv(UploadCsvArgs),
     /// Load the editor's team usage-events export into the `cursor-usage` dataset, partitioned by day.
     LoadCursorUsage(LoadCursorUsageArgs),
+    /// Load Domo datasets listed in a catalog (config/domo_datasets.yaml) through Domo's API.
+    ///
+    /// Needs DOMO_CLIENT_ID and DOMO_CLIENT_SECRET (environment or .env) of an API client with the
+    /// `data` scope. Columns are typed from Domo's schema; columns it does not type are inferred.
+    LoadDomo(LoadDomoArgs),
+    /// Load CSV datasets listed in a catalog (config/csv_datasets.yaml): for each, the last file by
+    /// name in its folder that matches its pattern.
+    LoadCsv(LoadCsvArgs),
     /// Delete every object of one dataset (`datasets/<id>/`), and nothing else.
     ClearDataset(ClearDatasetArgs),
 }
@@ -97,6 +105,73 @@ struct LoadCursorUsageArgs {
     write: WriteArgs,
 }
 
+/// Which catalog entries to work on, and how.
+#[derive(Debug, Args)]
+#[group(id = "selection", required = true, multiple = false)]
+struct SelectArgs {
+    /// Print the catalog's datasets and exit (needs no credentials).
+    #[arg(long)]
+    list: bool,
+    /// Load this dataset, named by its `name`, its dataset id or its source id (repeatable). A
+    /// dataset disabled in the catalog is loaded when named.
+    #[arg(long, value_name = "NAME|ID")]
+    dataset: Vec<String>,
+    /// Load every enabled dataset of the catalog; one failure does not stop the others.
+    #[arg(long)]
+    all: bool,
+}
+
+/// Options of catalog-driven loads.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Datasets loaded at once with --all.
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
+    /// Do everything but the write: fetch, type, stage; print the schema, rows, partitions and the
+    /// keys that would be written and deleted (on stdout).
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct LoadDomoArgs {
+    #[command(flatten)]
+    select: SelectArgs,
+    /// The catalog of Domo datasets.
+    #[arg(long, default_value = "config/domo_datasets.yaml", value_name = "PATH")]
+    config: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Domo's API base URL.
+    #[arg(long, env = "DOMO_API_HOST", default_value = crate::extract::domo::DEFAULT_HOST, value_name = "URL")]
+    domo_host: String,
+    /// Seconds allowed for getting an access token (and for schema requests).
+    #[arg(long, env = "DOMO_TOKEN_TIMEOUT", default_value_t = 30, value_name = "SECS")]
+    token_timeout: u64,
+    /// Seconds allowed for downloading one dataset's export, start to end.
+    #[arg(long, env = "DOMO_EXPORT_TIMEOUT", default_value_t = 300, value_name = "SECS")]
+    export_timeout: u64,
+    /// Retries of a request that failed in a way worth retrying (connection errors, 429, 5xx), with
+    /// exponential backoff and jitter.
+    #[arg(long, env = "DOMO_RETRIES", default_value_t = 5, value_name = "N")]
+    retries: u32,
+    #[command(flatten)]
+    write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+struct LoadCsvArgs {
+    #[command(flatten)]
+    select: SelectArgs,
+    /// The catalog of CSV datasets.
+    #[arg(long, default_value = "config/csv_datasets.yaml", value_name = "PATH")]
+    config: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    write: WriteArgs,
+}
+
 #[derive(Debug, Args)]
 struct ClearDatasetArgs {
     /// The dataset whose objects are deleted.
@@ -114,6 +189,8 @@ impl Command {
         match self {
             Command::UploadCsv(_) => "upload-csv",
             Command::LoadCursorUsage(_) => "load-cursor-usage",
+            Command::LoadDomo(_) => "load-domo",
+            Command::LoadCsv(_) => "load-csv",
             Command::ClearDataset(_) => "clear-dataset",
         }
     }
@@ -145,9 +222,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             runtime.block_on(dispatch(cli.command, &ctx)).map_err(anyhow::Error::from)
         });
     match result {
-        Ok(summary) => {
+        // Listing prints its table and no summary.
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(summary)) => {
             summary.print(cli.global.log_format);
-            ExitCode::SUCCESS
+            if summary.status == "failed" {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(err) => {
             let usage = err.downcast_ref::<crate::Error>().is_some_and(crate::Error::is_usage);
@@ -166,8 +249,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
-async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Summary> {
-    match command {
+async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summary>> {
+    let summary = match command {
         Command::UploadCsv(args) => {
             let settings = commands::upload_csv::Settings {
                 file: args.csv_file,
@@ -176,7 +259,7 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Summary> {
                 delimiter: delimiter_byte(args.delimiter)?,
                 max_rows_per_file: args.write.max_rows_per_file,
             };
-            commands::upload_csv::run(settings, ctx).await
+            commands::upload_csv::run(settings, ctx).await?
         }
         Command::LoadCursorUsage(args) => {
             let settings = commands::load_cursor_usage::Settings {
@@ -185,7 +268,30 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Summary> {
                 dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
                 max_rows_per_file: args.write.max_rows_per_file,
             };
-            commands::load_cursor_usage::run(settings, ctx).await
+            commands::load_cursor_usage::run(settings, ctx).await?
+        }
+        Command::LoadDomo(args) => {
+            let domo = crate::extract::domo::DomoSettings {
+                host: args.domo_host,
+                token_timeout: Duration::from_secs(args.token_timeout),
+                export_timeout: Duration::from_secs(args.export_timeout),
+                retry: crate::http::RetryPolicy { retries: args.retries, ..Default::default() },
+            };
+            let settings = commands::load_domo::Settings {
+                config: args.config,
+                selection: selection(args.select, &args.run),
+                domo,
+                writer: writer_options(&args.write),
+            };
+            return commands::load_domo::run(settings, ctx).await;
+        }
+        Command::LoadCsv(args) => {
+            let settings = commands::load_csv::Settings {
+                config: args.config,
+                selection: selection(args.select, &args.run),
+                writer: writer_options(&args.write),
+            };
+            return commands::load_csv::run(settings, ctx).await;
         }
         Command::ClearDataset(args) => {
             let settings = commands::clear_dataset::Settings {
@@ -193,9 +299,24 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Summary> {
                 dry_run: args.dry_run,
                 yes: args.yes,
             };
-            commands::clear_dataset::run(settings, ctx).await
+            commands::clear_dataset::run(settings, ctx).await?
         }
+    };
+    Ok(Some(summary))
+}
+
+fn selection(select: SelectArgs, run: &RunArgs) -> commands::Selection {
+    commands::Selection {
+        list: select.list,
+        names: select.dataset,
+        all: select.all,
+        jobs: usize::from(run.jobs),
+        dry_run: run.dry_run,
     }
+}
+
+fn writer_options(args: &WriteArgs) -> crate::load::parquet::WriterOptions {
+    crate::load::parquet::WriterOptions { max_rows_per_file: args.max_rows_per_file, ..Default::default() }
 }
 
 fn delimiter_byte(c: char) -> crate::Result<u8> {

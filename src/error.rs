@@ -22,6 +22,14 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A dataset catalog (YAML) is malformed; the message names the entry and the field.
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+
+    /// A remote source (Domo, an HTTP API) failed or refused the request.
+    #[error("{source_name}: {message}")]
+    Remote { source_name: String, message: String },
+
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -62,7 +70,13 @@ pub enum Error {
 impl Error {
     /// Whether this is bad usage (exit code 2) rather than a failed run (exit code 1).
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::InvalidDatasetId { .. } | Error::InvalidTarget { .. } | Error::Usage(_))
+        matches!(
+            self,
+            Error::InvalidDatasetId { .. }
+                | Error::InvalidTarget { .. }
+                | Error::Usage(_)
+                | Error::Config { .. }
+        )
     }
 
     /// An I/O error that names its path.

@@ -6,14 +6,17 @@
 //! loader writes Parquet into a staging folder and then publishes it through an [`store::ObjectStore`].
 //! All key naming lives in [`load::layout`].
 
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod http;
 pub mod load;
 pub mod logging;
 pub mod pipeline;
+pub mod runner;
 pub mod store;
 pub mod summary;
 pub mod transform;

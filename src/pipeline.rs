@@ -4,6 +4,8 @@
 //! Extract::open ──TextBatch──▶ Transform::apply ──DataFrame──▶ Load::write ─▶ Load::finish ─▶ publish
 //!      ▲ (pass 1: Transform::prepare reads the source once to settle the column types)
 //! ```
+//! [`stage`] does everything up to the finished files in a staging folder; [`Staged::publish`] makes
+//! them visible, and [`Staged::plan`] only says what publishing would do (`--dry-run`).
 //! Sources that need no inference (every column pinned) are read once.
 
 use std::sync::Arc;
@@ -15,8 +17,7 @@ use crate::error::{Error, Result};
 pub use crate::extract::Extract;
 use crate::extract::{BatchReader, SourceInfo, TextBatch};
 use crate::load::layout::DatasetId;
-use crate::load::parquet::StagedFile;
-use crate::load::publish::{partitions_of, publish};
+use crate::load::{publish, stale_keys, StagedDataset};
 use crate::store::ObjectStore;
 use crate::summary::Progress;
 use crate::transform::convert::{convert_batch, ColumnPlan};
@@ -43,7 +44,7 @@ pub trait Load: Send {
     /// Takes a batch of typed rows.
     fn write(&mut self, df: DataFrame) -> Result<()>;
     /// Closes every file; returns them, ready to publish.
-    fn finish(&mut self) -> Result<Vec<StagedFile>>;
+    fn finish(&mut self) -> Result<StagedDataset>;
 }
 
 /// The standard transform: pinned columns as pinned, every other column inferred from all of its
@@ -117,20 +118,37 @@ pub struct RunReport {
     pub seconds: f64,
 }
 
-/// Runs extract → transform → load for one dataset and publishes the result into `store`.
-pub async fn run(
+/// A run's output, complete in the staging folder and not yet visible to anyone.
+pub struct Staged {
+    pub source: SourceInfo,
+    pub schema: Vec<ColumnPlan>,
+    pub rows_read: u64,
+    pub coerced_nulls: Vec<(String, u64)>,
+    pub output: StagedDataset,
+    /// Owns the staging folder, which must outlive the publish.
+    _load: Box<dyn Load>,
+    started: Instant,
+}
+
+/// What a publish would do: written to stdout by `--dry-run`.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub target: String,
+    pub writes: Vec<(String, u64, u64)>,
+    pub deletes: Vec<String>,
+}
+
+/// Reads the source, types it and stages the output files: everything but the publish.
+pub async fn stage(
     source: Arc<dyn Extract>,
     mut transform: Box<dyn Transform>,
     mut load: Box<dyn Load>,
-    dataset: DatasetId,
-    partitioned: bool,
-    store: Arc<dyn ObjectStore>,
     progress: Progress,
-) -> Result<RunReport> {
+) -> Result<Staged> {
     let started = Instant::now();
     let info = source.info();
     // The CPU-bound part runs off the async runtime.
-    let staged = tokio::task::spawn_blocking(move || -> Result<_> {
+    tokio::task::spawn_blocking(move || -> Result<_> {
         let plans = transform.prepare(source.as_ref(), &progress)?;
         let schema: Vec<String> =
             plans.iter().map(|p| format!("{}: {}", p.name, p.parser.column_type())).collect();
@@ -144,28 +162,54 @@ pub async fn run(
             load.write(transform.apply(&batch)?)?;
             progress.update("writing", reader.bytes_read());
         }
-        let files = load.finish()?;
+        let output = load.finish()?;
         progress.clear();
-        Ok((plans, rows, files, transform.coerced_nulls(), load))
+        Ok(Staged {
+            source: info,
+            schema: plans,
+            rows_read: rows,
+            coerced_nulls: transform.coerced_nulls(),
+            output,
+            _load: load,
+            started,
+        })
     })
     .await
-    .map_err(|e| Error::Internal(format!("the load task failed: {e}")))?;
-    // `_load` owns the staging folder: it must outlive the publish.
-    let (schema, rows_read, files, coerced_nulls, _load) = staged?;
-    let rows_written = files.iter().map(|f| f.rows).sum();
-    let published = publish(store.as_ref(), &dataset, &files, partitioned).await?;
-    Ok(RunReport {
-        source: info,
-        target: store.url_of(&dataset.prefix()),
-        dataset,
-        schema,
-        rows_read,
-        rows_written,
-        partitions: partitions_of(&files),
-        files: published.files,
-        bytes: published.bytes,
-        replaced: published.deleted,
-        coerced_nulls,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    .map_err(|e| Error::Internal(format!("the load task failed: {e}")))?
+}
+
+impl Staged {
+    /// Publishes the staged files into `store` and reports the run.
+    pub async fn publish(self, store: &dyn ObjectStore) -> Result<RunReport> {
+        let published = publish(store, &self.output).await?;
+        Ok(RunReport {
+            source: self.source,
+            target: store.url_of(&self.output.dataset.prefix()),
+            dataset: self.output.dataset.clone(),
+            schema: self.schema,
+            rows_read: self.rows_read,
+            rows_written: self.output.rows(),
+            partitions: self.output.partitions(),
+            files: published.files,
+            bytes: published.bytes,
+            replaced: published.deleted,
+            coerced_nulls: self.coerced_nulls,
+            seconds: self.started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// What [`Staged::publish`] would write and delete, found by listing the dataset (reads only).
+    pub async fn plan(&self, store: &dyn ObjectStore) -> Result<Plan> {
+        let existing = store.list(&self.output.dataset.prefix()).await?;
+        Ok(Plan {
+            target: store.url_of(&self.output.dataset.prefix()),
+            writes: self.output.files.iter().map(|f| (f.key.clone(), f.rows, f.bytes)).collect(),
+            deletes: stale_keys(existing, &self.output),
+        })
+    }
+
+    /// Seconds since the run started.
+    pub fn seconds(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::logging::LogFormat;
+use crate::pipeline::{Plan, Staged};
 
 /// A progress line on stderr, redrawn at most a few times a second; silent when stderr is not a
 /// terminal or logs are JSON.
@@ -20,6 +21,11 @@ impl Progress {
     pub fn new(format: LogFormat, total: Option<u64>) -> Self {
         let enabled = format == LogFormat::Text && std::io::stderr().is_terminal();
         Progress { enabled, total, last: Mutex::new(None) }
+    }
+
+    /// A progress display that shows nothing (several loads at once would garble one line).
+    pub fn disabled() -> Self {
+        Progress { enabled: false, total: None, last: Mutex::new(None) }
     }
 
     /// Shows `phase` at `bytes` of the source.
@@ -86,6 +92,9 @@ pub struct Summary {
     pub deleted: usize,
     pub seconds: f64,
     pub target: String,
+    /// One entry per dataset, for commands that load several (`--all`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub datasets: Vec<DatasetOutcome>,
     /// Extra facts worth a glance ("Cost: 12 values Included/Free/- made null").
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -108,6 +117,7 @@ impl Summary {
             deleted: 0,
             seconds: 0.0,
             target,
+            datasets: Vec::new(),
             notes: Vec::new(),
             error: None,
         }
@@ -120,14 +130,16 @@ impl Summary {
                 serde_json::to_string(&serde_json::json!({ "event": "summary", "summary": self }))
                     .expect("summary serialises")
             }
-            LogFormat::Text => self.text(),
+            LogFormat::Text if self.datasets.is_empty() => self.text(),
+            LogFormat::Text => format!("{}{}", outcome_table(&self.datasets), self.text()),
         };
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 
     fn text(&self) -> String {
+        let written = if self.status == "dry-run" { "to write" } else { "written" };
         let mut line = format!(
-            "etl {}: {}: {} rows read, {} rows written, {} partitions, {} files, {}",
+            "etl {}: {}: {} rows read, {} rows {written}, {} partitions, {} files, {}",
             self.command,
             self.status,
             self.rows_read,
@@ -147,6 +159,110 @@ impl Summary {
     }
 }
 
+/// How one dataset of a multi-dataset run went.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DatasetOutcome {
+    /// The catalog entry's name.
+    pub name: String,
+    pub dataset: String,
+    pub status: &'static str,
+    pub rows: u64,
+    pub partitions: usize,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn outcome_table(outcomes: &[DatasetOutcome]) -> String {
+    let rows: Vec<Vec<String>> = outcomes
+        .iter()
+        .map(|o| {
+            let failed = o.status == "failed";
+            vec![
+                o.name.clone(),
+                o.dataset.clone(),
+                o.status.to_owned(),
+                if failed { "-".into() } else { o.rows.to_string() },
+                if failed { "-".into() } else { o.partitions.to_string() },
+                format!("{:.1}", o.seconds),
+            ]
+        })
+        .collect();
+    table(&["DATASET", "ID", "STATUS", "ROWS", "PARTITIONS", "SECONDS"], &rows)
+}
+
+/// A plain text table, each column as wide as its widest cell, numbers right-aligned; ends in a
+/// line break.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let numeric: Vec<bool> = (0..header.len())
+        .map(|c| {
+            !rows.is_empty()
+                && rows.iter().all(|r| r[c] == "-" || r[c].chars().all(|ch| ch.is_ascii_digit() || ch == '.'))
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| {
+                let pad = " ".repeat(widths[c] - cell.chars().count());
+                if numeric[c] {
+                    format!("{pad}{cell}")
+                } else {
+                    format!("{cell}{pad}")
+                }
+            })
+            .collect();
+        padded.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out += &line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// Prints what a dry run would publish, on stdout: schema, rows, partitions, keys.
+pub fn print_plan(staged: &Staged, plan: &Plan, excluded: u64) {
+    let mut out = format!("dry run: {} {} → {}\n", staged.source.kind, staged.source.location, plan.target);
+    out += &format!("schema ({} columns):\n", staged.schema.len());
+    let schema: Vec<Vec<String>> = staged
+        .schema
+        .iter()
+        .map(|c| vec![format!("  {}", c.name), c.parser.column_type().to_string()])
+        .collect();
+    out += &table(&["", ""], &schema).split_once('\n').map_or(String::new(), |(_, rest)| rest.to_owned());
+    out += &format!("rows: {} read", staged.rows_read + excluded);
+    if excluded > 0 {
+        out += &format!(", {excluded} excluded by the filter");
+    }
+    out += &format!(", {} to write\n", staged.output.rows());
+    out += &format!("partitions: {}\n", staged.output.partitions());
+    out += &format!(
+        "would write {} files ({}):\n",
+        plan.writes.len(),
+        human_bytes(plan.writes.iter().map(|w| w.2).sum())
+    );
+    for (key, rows, bytes) in &plan.writes {
+        out += &format!("  {key}  ({rows} rows, {})\n", human_bytes(*bytes));
+    }
+    if plan.deletes.is_empty() {
+        out += "would delete nothing\n";
+    } else {
+        out += &format!("would delete {} objects it replaces:\n", plan.deletes.len());
+        for key in &plan.deletes {
+            out += &format!("  {key}\n");
+        }
+    }
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +272,11 @@ mod tests {
         assert_eq!(human_bytes(812), "812 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+    }
+
+    #[test]
+    fn tables_align() {
+        let rows = vec![vec!["a".to_owned(), "10".to_owned()], vec!["long name".to_owned(), "2".to_owned()]];
+        assert_eq!(table(&["NAME", "N"], &rows), "NAME        N\na          10\nlong name   2\n");
     }
 }

@@ -15,7 +15,7 @@ use crate::extract::Extract;
 use crate::load::layout::DatasetId;
 use crate::load::parquet::WriterOptions;
 use crate::summary::Summary;
-use crate::transform::values::DatetimeFormat;
+use crate::transform::values::{DatetimeFormat, Zone};
 use crate::transform::{Parser, Pins};
 
 /// File names of the export: `team-usage-events-<...><export date>.csv`.
@@ -46,7 +46,7 @@ pub struct Settings {
 /// The types this command knows for the export's columns.
 pub fn pins() -> Pins {
     let mut pins = Pins::none()
-        .pin(DATE_COLUMN, Parser::Datetime(DatetimeFormat::Iso, true))
+        .pin(DATE_COLUMN, Parser::Datetime(DatetimeFormat::Iso, Zone::Offset))
         .pin("Max Mode", Parser::YesNo);
     for c in TEXT_COLUMNS {
         pins = pins.pin(c, Parser::Text);
@@ -103,13 +103,11 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
         )));
     }
     let request = LoadRequest {
-        command: "load-cursor-usage",
         source_size: std::fs::metadata(&file).ok().map(|m| m.len()),
-        source: Arc::new(source),
-        dataset: settings.dataset,
         partition_column: Some(DATE_COLUMN.to_owned()),
         pins: pins(),
         writer: WriterOptions { max_rows_per_file: settings.max_rows_per_file, ..Default::default() },
+        ..LoadRequest::new("load-cursor-usage", Arc::new(source), settings.dataset)
     };
     load_dataset(request, ctx).await
 }

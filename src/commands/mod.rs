@@ -2,20 +2,24 @@
 //! extractor, a transform and a loader, and hand them to [`crate::pipeline::run`].
 
 pub mod clear_dataset;
+pub mod load_csv;
 pub mod load_cursor_usage;
+pub mod load_domo;
 pub mod upload_csv;
 
 use std::sync::Arc;
 
 use crate::config::Target;
 use crate::error::Result;
+use crate::extract::filter::KeepRows;
 use crate::extract::Extract;
 use crate::load::layout::DatasetId;
 use crate::load::parquet::WriterOptions;
 use crate::load::ParquetLoad;
 use crate::logging::LogFormat;
 use crate::pipeline::{self, TypeColumns};
-use crate::summary::{Progress, Summary};
+use crate::store::ObjectStore;
+use crate::summary::{print_plan, Progress, Summary};
 use crate::transform::Pins;
 
 /// What every command gets besides its own settings.
@@ -23,6 +27,31 @@ use crate::transform::Pins;
 pub struct Context {
     pub target: Target,
     pub log_format: LogFormat,
+}
+
+/// Which catalog entries a catalog-driven command (`load-domo`, `load-csv`) works on.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Only print the catalog.
+    pub list: bool,
+    /// Entries named by name, dataset id or source id.
+    pub names: Vec<String>,
+    /// Every enabled entry.
+    pub all: bool,
+    /// Loads at once.
+    pub jobs: usize,
+    pub dry_run: bool,
+}
+
+impl Selection {
+    /// How the runner runs the selected entries.
+    pub fn options(&self, ctx: &Context) -> crate::runner::RunOptions {
+        crate::runner::RunOptions {
+            jobs: self.jobs,
+            batch: self.all || self.names.len() > 1,
+            log_format: ctx.log_format,
+        }
+    }
 }
 
 /// What to load and how: the part shared by every loading command.
@@ -34,41 +63,95 @@ pub struct LoadRequest {
     pub partition_column: Option<String>,
     pub pins: Pins,
     pub writer: WriterOptions,
+    /// Keep only the records whose column (first) equals the value (second).
+    pub keep_rows: Option<(String, String)>,
+    /// Stage and plan, print the plan on stdout, publish nothing.
+    pub dry_run: bool,
+    /// Whether a progress line may be shown (not when several loads run at once).
+    pub progress: bool,
 }
 
-/// Runs a load and turns its report into the summary line.
+impl LoadRequest {
+    /// A request with the defaults: no pins, no filter, default files, progress shown, for real.
+    pub fn new(command: &'static str, source: Arc<dyn Extract>, dataset: DatasetId) -> Self {
+        LoadRequest {
+            command,
+            source,
+            source_size: None,
+            dataset,
+            partition_column: None,
+            pins: Pins::none(),
+            writer: WriterOptions::default(),
+            keep_rows: None,
+            dry_run: false,
+            progress: true,
+        }
+    }
+}
+
+/// Runs a load into `ctx`'s target and turns its report into the summary line.
 pub async fn load_dataset(request: LoadRequest, ctx: &Context) -> Result<Summary> {
     let store = crate::store::open(&ctx.target).await?;
-    let partitioned = request.partition_column.is_some();
+    load_into(request, ctx, store).await
+}
+
+/// Runs a load into `store` (opened once and shared when several datasets load in one run).
+pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn ObjectStore>) -> Result<Summary> {
     let load = ParquetLoad::new(
         request.dataset.clone(),
         request.partition_column,
         request.writer,
         &store.staging_parent(),
     )?;
-    let report = pipeline::run(
-        request.source,
-        Box::new(TypeColumns::new(request.pins)),
-        Box::new(load),
-        request.dataset,
-        partitioned,
-        store,
-        Progress::new(ctx.log_format, request.source_size),
-    )
-    .await?;
-    let mut summary = Summary::new(request.command, report.target);
-    summary.dataset = Some(report.dataset.to_string());
-    summary.rows_read = report.rows_read;
-    summary.rows_written = report.rows_written;
-    summary.partitions = report.partitions;
-    summary.files = report.files;
-    summary.bytes = report.bytes;
-    summary.deleted = report.replaced;
-    summary.seconds = report.seconds;
-    summary.notes = report
+    let filter = request
+        .keep_rows
+        .map(|(column, value)| Arc::new(KeepRows::new(request.source.clone(), &column, &value)));
+    let source: Arc<dyn Extract> = match &filter {
+        Some(filter) => filter.clone(),
+        None => request.source,
+    };
+    let progress = if request.progress {
+        Progress::new(ctx.log_format, request.source_size)
+    } else {
+        Progress::disabled()
+    };
+    let staged =
+        pipeline::stage(source, Box::new(TypeColumns::new(request.pins)), Box::new(load), progress).await?;
+    let excluded = filter.as_ref().map_or(0, |f| f.dropped());
+    let rows_read = staged.rows_read + excluded;
+    let mut notes: Vec<String> = staged
         .coerced_nulls
         .iter()
         .map(|(column, n)| format!("{column}: {n} no-charge values (Included/Free/-) stored as null"))
         .collect();
+    if excluded > 0 {
+        notes.push(format!("{excluded} rows excluded by the filter"));
+    }
+    let mut summary = if request.dry_run {
+        let plan = staged.plan(store.as_ref()).await?;
+        print_plan(&staged, &plan, excluded);
+        let mut summary = Summary::new(request.command, plan.target);
+        summary.status = "dry-run";
+        summary.rows_written = staged.output.rows();
+        summary.partitions = staged.output.partitions();
+        summary.files = staged.output.files.len();
+        summary.bytes = staged.output.bytes();
+        summary.seconds = staged.seconds();
+        notes.push("dry run: nothing was written or deleted".into());
+        summary
+    } else {
+        let report = staged.publish(store.as_ref()).await?;
+        let mut summary = Summary::new(request.command, report.target);
+        summary.rows_written = report.rows_written;
+        summary.partitions = report.partitions;
+        summary.files = report.files;
+        summary.bytes = report.bytes;
+        summary.deleted = report.replaced;
+        summary.seconds = report.seconds;
+        summary
+    };
+    summary.dataset = Some(request.dataset.to_string());
+    summary.rows_read = rows_read;
+    summary.notes = notes;
     Ok(summary)
 }

@@ -9,7 +9,6 @@ use crate::extract::csv::{CsvFile, CsvOptions};
 use crate::load::layout::DatasetId;
 use crate::load::parquet::WriterOptions;
 use crate::summary::Summary;
-use crate::transform::Pins;
 
 /// Resolved arguments.
 #[derive(Debug, Clone)]
@@ -26,13 +25,10 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
     let source = CsvFile::new(&settings.file, CsvOptions { delimiter: settings.delimiter })?;
     let size = std::fs::metadata(&settings.file).ok().map(|m| m.len());
     let request = LoadRequest {
-        command: "upload-csv",
-        source: Arc::new(source),
         source_size: size,
-        dataset: settings.dataset,
         partition_column: settings.partition_column,
-        pins: Pins::none(),
         writer: WriterOptions { max_rows_per_file: settings.max_rows_per_file, ..Default::default() },
+        ..LoadRequest::new("upload-csv", Arc::new(source), settings.dataset)
     };
     load_dataset(request, ctx).await
 }

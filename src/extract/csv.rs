@@ -26,6 +26,9 @@ impl Default for CsvOptions {
 pub struct CsvFile {
     path: PathBuf,
     options: CsvOptions,
+    /// How messages name the source, when the path alone would not tell a person what it is.
+    display_name: Option<String>,
+    kind: &'static str,
 }
 
 impl CsvFile {
@@ -42,17 +45,23 @@ impl CsvFile {
         if meta.is_dir() {
             return Err(Error::Usage(format!("`{}` is a folder, not a CSV file", path.display())));
         }
-        Ok(CsvFile { path, options })
+        Ok(CsvFile { path, options, display_name: None, kind: "csv" })
+    }
+
+    /// Names the source `name` (of kind `kind`) in messages, instead of by its path: a download is
+    /// better known by where it came from.
+    pub fn named(self, kind: &'static str, name: impl Into<String>) -> Self {
+        CsvFile { display_name: Some(name.into()), kind, ..self }
     }
 
     fn name(&self) -> String {
-        self.path.display().to_string()
+        self.display_name.clone().unwrap_or_else(|| self.path.display().to_string())
     }
 }
 
 impl Extract for CsvFile {
     fn info(&self) -> SourceInfo {
-        SourceInfo { kind: "csv", location: self.name() }
+        SourceInfo { kind: self.kind, location: self.name() }
     }
 
     fn open(&self) -> Result<Box<dyn BatchReader>> {

@@ -6,6 +6,8 @@
 //! local file first).
 
 pub mod csv;
+pub mod domo;
+pub mod filter;
 
 use crate::error::Result;
 

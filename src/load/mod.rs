@@ -16,7 +16,33 @@ use crate::error::{Error, Result};
 use crate::pipeline::Load;
 use crate::transform::{convert::schema_of, ColumnPlan};
 
-pub use publish::{publish, PublishReport};
+pub use publish::{publish, stale_keys, PublishReport};
+
+/// A dataset's finished files, in the staging folder, with what a publish needs to know.
+#[derive(Debug)]
+pub struct StagedDataset {
+    pub dataset: DatasetId,
+    /// Partitioned loads replace only the partitions they wrote; unpartitioned ones the whole dataset.
+    pub partitioned: bool,
+    pub files: Vec<StagedFile>,
+}
+
+impl StagedDataset {
+    /// Rows in all files.
+    pub fn rows(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+
+    /// Bytes in all files.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.bytes).sum()
+    }
+
+    /// Number of distinct partitions written (0 when unpartitioned).
+    pub fn partitions(&self) -> usize {
+        publish::partitions_of(&self.files)
+    }
+}
 
 /// Writes a dataset's Parquet files, partitioned by a date column or not, into a staging folder.
 pub struct ParquetLoad {
@@ -72,8 +98,9 @@ impl Load for ParquetLoad {
         }
     }
 
-    fn finish(&mut self) -> Result<Vec<StagedFile>> {
+    fn finish(&mut self) -> Result<StagedDataset> {
         let writer = self.writer.take().expect("begin() comes before finish()");
-        writer.finish(self.partition_column.is_some())
+        let partitioned = self.partition_column.is_some();
+        Ok(StagedDataset { dataset: self.dataset.clone(), partitioned, files: writer.finish(partitioned)? })
     }
 }

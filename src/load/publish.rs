@@ -10,10 +10,11 @@ use std::collections::{BTreeSet, HashSet};
 
 use futures::StreamExt;
 
-use super::layout::{DatasetId, Partition};
+use super::layout::Partition;
 use super::parquet::StagedFile;
+use super::StagedDataset;
 use crate::error::Result;
-use crate::store::ObjectStore;
+use crate::store::{ObjectMeta, ObjectStore};
 
 /// Concurrent uploads.
 const UPLOADS_IN_FLIGHT: usize = 4;
@@ -27,14 +28,10 @@ pub struct PublishReport {
     pub deleted: usize,
 }
 
-/// Uploads `files` into `store`, then removes the objects they replace.
-pub async fn publish(
-    store: &dyn ObjectStore,
-    dataset: &DatasetId,
-    files: &[StagedFile],
-    partitioned: bool,
-) -> Result<PublishReport> {
-    let before = store.list(&dataset.prefix()).await?;
+/// Uploads the staged files into `store`, then removes the objects they replace.
+pub async fn publish(store: &dyn ObjectStore, staged: &StagedDataset) -> Result<PublishReport> {
+    let before = store.list(&staged.dataset.prefix()).await?;
+    let files = &staged.files;
 
     futures::stream::iter(files.iter().map(|f| async move {
         tracing::debug!(key = %f.key, rows = f.rows, bytes = f.bytes, "uploading");
@@ -48,26 +45,32 @@ pub async fn publish(
     .into_iter()
     .collect::<Result<Vec<()>, _>>()?;
 
-    let written: HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
-    let replaced_folders: BTreeSet<String> = if partitioned {
-        // An unpartitioned copy from an earlier run would make readers of the whole dataset see
-        // its rows twice.
-        files.iter().map(|f| dataset.folder(&f.partition)).chain([dataset.data_prefix()]).collect()
-    } else {
-        [dataset.data_prefix(), dataset.partitions_prefix()].into()
-    };
-    let stale: Vec<String> = before
-        .into_iter()
-        .map(|o| o.key)
-        .filter(|k| {
-            !written.contains(k.as_str()) && replaced_folders.iter().any(|f| k.starts_with(f.as_str()))
-        })
-        .collect();
+    let stale = stale_keys(before, staged);
     if !stale.is_empty() {
         tracing::info!("removing {} object(s) replaced by this run", stale.len());
         store.delete_many(&stale).await?;
     }
     Ok(PublishReport { files: files.len(), bytes: files.iter().map(|f| f.bytes).sum(), deleted: stale.len() })
+}
+
+/// The objects of `existing` (a listing of the dataset) that publishing `staged` replaces.
+pub fn stale_keys(existing: Vec<ObjectMeta>, staged: &StagedDataset) -> Vec<String> {
+    let dataset = &staged.dataset;
+    let written: HashSet<&str> = staged.files.iter().map(|f| f.key.as_str()).collect();
+    let replaced_folders: BTreeSet<String> = if staged.partitioned {
+        // An unpartitioned copy from an earlier run would make readers of the whole dataset see
+        // its rows twice.
+        staged.files.iter().map(|f| dataset.folder(&f.partition)).chain([dataset.data_prefix()]).collect()
+    } else {
+        [dataset.data_prefix(), dataset.partitions_prefix()].into()
+    };
+    existing
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| {
+            !written.contains(k.as_str()) && replaced_folders.iter().any(|f| k.starts_with(f.as_str()))
+        })
+        .collect()
 }
 
 /// The partitions among `files` (for the summary).

@@ -3,7 +3,7 @@
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number};
+use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number, Zone};
 use super::ColumnType;
 use crate::error::{Error, Result};
 use crate::extract::TextBatch;
@@ -21,8 +21,8 @@ pub enum Parser {
     Bool,
     /// A date in the given format.
     Date(DateFormat),
-    /// A timestamp in the given format; `true` when it carries offsets (stored as UTC).
-    Datetime(DatetimeFormat, bool),
+    /// A timestamp in the given format, with offsets as [`Zone`] says.
+    Datetime(DatetimeFormat, Zone),
     /// `Yes` / `No` (and `true` / `false`) in any case, as Boolean.
     YesNo,
     /// An amount of money as Float64: `$` and thousands separators stripped; `Included`, `Free` and `-`
@@ -39,7 +39,7 @@ impl Parser {
             Parser::Float | Parser::Money => ColumnType::Float64,
             Parser::Bool | Parser::YesNo => ColumnType::Boolean,
             Parser::Date(_) => ColumnType::Date,
-            Parser::Datetime(_, utc) => ColumnType::Datetime { utc },
+            Parser::Datetime(_, zone) => ColumnType::Datetime { utc: zone != Zone::Naive },
         }
     }
 
@@ -55,6 +55,33 @@ impl Parser {
                 DataType::Datetime(TimeUnit::Microseconds, utc.then_some(TimeZone::UTC))
             }
         }
+    }
+}
+
+/// The type names a person can pin a column to (`types:` in YAML catalogs), with their parsers.
+pub const TYPE_NAMES: [(&str, Parser); 9] = [
+    ("string", Parser::Text),
+    ("int64", Parser::Int),
+    ("float64", Parser::Float),
+    ("boolean", Parser::Bool),
+    ("date", Parser::Date(DateFormat::Iso)),
+    ("datetime", Parser::Datetime(DatetimeFormat::Iso, Zone::Naive)),
+    ("datetime_utc", Parser::Datetime(DatetimeFormat::Iso, Zone::AssumeUtc)),
+    ("money", Parser::Money),
+    ("yes_no", Parser::YesNo),
+];
+
+impl std::str::FromStr for Parser {
+    type Err = String;
+
+    /// A parser from its type name (case-insensitive), or a message listing the names.
+    fn from_str(name: &str) -> Result<Self, String> {
+        TYPE_NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.trim())).map(|(_, p)| *p).ok_or_else(
+            || {
+                let names: Vec<&str> = TYPE_NAMES.iter().map(|(n, _)| *n).collect();
+                format!("unknown type `{name}`; use one of: {}", names.join(", "))
+            },
+        )
     }
 }
 
@@ -115,71 +142,68 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
         message: format!("{:?} is not {what}", batch.text(row, col)),
     };
     let mut coerced = 0u64;
-    let series =
-        match plan.parser {
-            Parser::Text => StringChunked::from_iter_options(
-                name,
-                rows.map(|r| Some(batch.text(r, col)).filter(|v| !v.is_empty())),
-            )
-            .into_series(),
-            Parser::Int => {
-                let values = collect(batch, col, |v| match parse_number(v) {
-                    Number::Int(i) => Some(i),
-                    _ => None,
-                })
-                .map_err(|r| bad(r, "an integer (Int64)"))?;
-                Int64Chunked::from_iter_options(name, values.into_iter()).into_series()
+    let series = match plan.parser {
+        Parser::Text => StringChunked::from_iter_options(
+            name,
+            rows.map(|r| Some(batch.text(r, col)).filter(|v| !v.is_empty())),
+        )
+        .into_series(),
+        Parser::Int => {
+            let values = collect(batch, col, |v| match parse_number(v) {
+                Number::Int(i) => Some(i),
+                _ => None,
+            })
+            .map_err(|r| bad(r, "an integer (Int64)"))?;
+            Int64Chunked::from_iter_options(name, values.into_iter()).into_series()
+        }
+        Parser::Float => {
+            let values = collect(batch, col, |v| match parse_number(v) {
+                Number::Int(i) => Some(i as f64),
+                Number::Float(f) => Some(f),
+                Number::No => None,
+            })
+            .map_err(|r| bad(r, "a number (Float64)"))?;
+            Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
+        }
+        Parser::Bool => {
+            let values = collect(batch, col, parse_bool).map_err(|r| bad(r, "true or false"))?;
+            BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
+        }
+        Parser::YesNo => {
+            let values = collect(batch, col, parse_yes_no).map_err(|r| bad(r, "Yes or No"))?;
+            BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
+        }
+        Parser::Money => {
+            let mut values = Vec::with_capacity(batch.len());
+            for r in 0..batch.len() {
+                let v = batch.field(r, col);
+                values.push(match parse_money(v) {
+                    Money::Amount(a) => Some(a),
+                    Money::Empty => None,
+                    Money::NoCharge => {
+                        coerced += 1;
+                        None
+                    }
+                    Money::Invalid => return Err(bad(r, "an amount of money")),
+                });
             }
-            Parser::Float => {
-                let values = collect(batch, col, |v| match parse_number(v) {
-                    Number::Int(i) => Some(i as f64),
-                    Number::Float(f) => Some(f),
-                    Number::No => None,
-                })
-                .map_err(|r| bad(r, "a number (Float64)"))?;
-                Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
-            }
-            Parser::Bool => {
-                let values = collect(batch, col, parse_bool).map_err(|r| bad(r, "true or false"))?;
-                BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
-            }
-            Parser::YesNo => {
-                let values = collect(batch, col, parse_yes_no).map_err(|r| bad(r, "Yes or No"))?;
-                BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
-            }
-            Parser::Money => {
-                let mut values = Vec::with_capacity(batch.len());
-                for r in 0..batch.len() {
-                    let v = batch.field(r, col);
-                    values.push(match parse_money(v) {
-                        Money::Amount(a) => Some(a),
-                        Money::Empty => None,
-                        Money::NoCharge => {
-                            coerced += 1;
-                            None
-                        }
-                        Money::Invalid => return Err(bad(r, "an amount of money")),
-                    });
-                }
-                Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
-            }
-            Parser::Date(format) => {
-                let values =
-                    collect(batch, col, |v| format.parse(v)).map_err(|r| bad(r, "a date (YYYY-MM-DD)"))?;
-                Int32Chunked::from_iter_options(name, values.into_iter()).into_date().into_series()
-            }
-            Parser::Datetime(format, utc) => {
-                let values = collect(batch, col, |v| {
-                    format.parse(v).filter(|t| t.has_offset == utc).map(|t| t.micros)
-                })
-                .map_err(|r| {
-                    bad(r, if utc { "a timestamp with a UTC offset" } else { "a timestamp without offset" })
-                })?;
-                Int64Chunked::from_iter_options(name, values.into_iter())
-                    .into_datetime(TimeUnit::Microseconds, utc.then_some(TimeZone::UTC))
-                    .into_series()
-            }
-        };
+            Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
+        }
+        Parser::Date(format) => {
+            let values =
+                collect(batch, col, |v| format.parse(v)).map_err(|r| bad(r, "a date (YYYY-MM-DD)"))?;
+            Int32Chunked::from_iter_options(name, values.into_iter()).into_date().into_series()
+        }
+        Parser::Datetime(format, zone) => {
+            let values =
+                collect(batch, col, |v| format.parse(v).filter(|t| zone.accepts(t)).map(|t| t.micros))
+                    .map_err(|r| bad(r, zone.expected()))?;
+            let utc = zone != Zone::Naive;
+            Int64Chunked::from_iter_options(name, values.into_iter())
+                .into_datetime(TimeUnit::Microseconds, utc.then_some(TimeZone::UTC))
+                .into_series()
+        }
+    };
     Ok((series.into_column(), coerced))
 }
 
@@ -284,7 +308,7 @@ mod tests {
         batch.push([&b""[..], b"2026-11-01T00:00:00Z", b"Included"], 3);
         let plans = vec![
             ColumnPlan { name: "n".into(), parser: Parser::Int },
-            ColumnPlan { name: "t".into(), parser: Parser::Datetime(DatetimeFormat::Iso, true) },
+            ColumnPlan { name: "t".into(), parser: Parser::Datetime(DatetimeFormat::Iso, Zone::Offset) },
             ColumnPlan { name: "c".into(), parser: Parser::Money },
         ];
         let (df, nulls) = convert_batch(&plans, &batch).unwrap();

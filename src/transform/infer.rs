@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use super::convert::{ColumnPlan, Parser};
-use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number};
+use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number, Zone};
 use super::Pins;
 use crate::error::Result;
 use crate::extract::{BatchReader, TextBatch};
@@ -90,9 +90,9 @@ impl ColumnInference {
         } else if c & DATE != 0 {
             Parser::Date(DateFormat::Iso)
         } else if c & DATETIME_UTC != 0 {
-            Parser::Datetime(DatetimeFormat::Iso, true)
+            Parser::Datetime(DatetimeFormat::Iso, Zone::Offset)
         } else if c & DATETIME_NAIVE != 0 {
-            Parser::Datetime(DatetimeFormat::Iso, false)
+            Parser::Datetime(DatetimeFormat::Iso, Zone::Naive)
         } else {
             Parser::Text
         }
@@ -181,11 +181,11 @@ mod tests {
         assert_eq!(infer(&["2026-01-01", "2026-1-2"]), Parser::Date(DateFormat::Iso));
         assert_eq!(
             infer(&["2026-01-01T10:00:00Z", "2026-01-01T10:00:00.5+01:00"]),
-            Parser::Datetime(DatetimeFormat::Iso, true)
+            Parser::Datetime(DatetimeFormat::Iso, Zone::Offset)
         );
         assert_eq!(
             infer(&["2026-01-01 10:00:00", "2026-01-01T10:00"]),
-            Parser::Datetime(DatetimeFormat::Iso, false)
+            Parser::Datetime(DatetimeFormat::Iso, Zone::Naive)
         );
         // Mixing zoned and naive timestamps, or dates and timestamps, would need a guess: String.
         assert_eq!(infer(&["2026-01-01T10:00:00Z", "2026-01-01T10:00:00"]), Parser::Text);

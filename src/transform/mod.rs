@@ -50,14 +50,20 @@ impl Pins {
         Pins::default()
     }
 
-    /// Pins column `name` (exact name after trimming) to `parser`.
+    /// Pins column `name` (exact name after trimming) to `parser`; a later pin of the same name wins.
     pub fn pin(mut self, name: &str, parser: Parser) -> Self {
         self.0.push((name.to_owned(), parser));
         self
     }
 
+    /// These pins, with `other`'s added on top (where both pin a column, `other` wins).
+    pub fn overridden_by(mut self, other: &Pins) -> Self {
+        self.0.extend(other.0.iter().cloned());
+        self
+    }
+
     /// The parser pinned for `name`, if any.
     pub fn get(&self, name: &str) -> Option<Parser> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, p)| *p)
+        self.0.iter().rev().find(|(n, _)| n == name).map(|(_, p)| *p)
     }
 }

@@ -154,6 +154,37 @@ pub enum DatetimeFormat {
     Iso,
 }
 
+/// What a timestamp column does with UTC offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    /// Every value is without offset; the column is a naive (wall-clock) Datetime.
+    Naive,
+    /// Every value carries an offset; the column is UTC.
+    Offset,
+    /// Values without offset are UTC (Domo's DATETIME); values with one are converted; the column is UTC.
+    AssumeUtc,
+}
+
+impl Zone {
+    /// Whether a parsed value is acceptable in a column of this kind.
+    pub fn accepts(self, t: &Timestamp) -> bool {
+        match self {
+            Zone::Naive => !t.has_offset,
+            Zone::Offset => t.has_offset,
+            Zone::AssumeUtc => true,
+        }
+    }
+
+    /// What a value must look like, for error messages.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Zone::Naive => "a timestamp without offset",
+            Zone::Offset => "a timestamp with a UTC offset",
+            Zone::AssumeUtc => "a timestamp",
+        }
+    }
+}
+
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 impl DatetimeFormat {

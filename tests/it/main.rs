@@ -10,8 +10,14 @@ mod clear_dataset;
 mod cli;
 /// `load-cursor-usage`: the usage-events export and its header variants.
 mod cursor_usage;
+/// `load-domo` against a real HTTP server playing Domo's API.
+mod domo;
 /// Reading the output as a Hive-partitioned table with DuckDB.
 mod duckdb;
+/// The HTTP server playing Domo.
+mod fake_domo;
+/// `load-csv`: catalog-driven CSV loads.
+mod load_csv;
 /// The same loads against the S3 server over HTTP.
 mod s3;
 /// The object-store contract, run against the local folder and the S3 server alike.

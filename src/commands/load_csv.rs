@@ -1,0 +1,62 @@
+//! `etl load-csv`: the CSV datasets listed in a catalog (`config/csv_datasets.yaml`), each loaded
+//! from the last file (by name) in its folder that matches its pattern.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{load_into, Context, LoadRequest, Selection};
+use crate::catalog::{Catalog, CsvEntry, RawCsvEntry};
+use crate::error::Result;
+use crate::extract::csv::{CsvFile, CsvOptions};
+use crate::load::parquet::WriterOptions;
+use crate::runner::run_entries;
+use crate::store::ObjectStore;
+use crate::summary::Summary;
+
+/// Resolved arguments.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: PathBuf,
+    pub selection: Selection,
+    pub writer: WriterOptions,
+}
+
+/// Runs the command; `None` when it only listed the catalog.
+pub async fn run(settings: Settings, ctx: &Context) -> Result<Option<Summary>> {
+    let catalog = Catalog::<CsvEntry>::load::<RawCsvEntry>(&settings.config)?;
+    let selection = &settings.selection;
+    if selection.list {
+        print!("{}", catalog.list());
+        return Ok(None);
+    }
+    let entries = catalog.select(&selection.names, selection.all)?;
+    let store = crate::store::open(&ctx.target).await?;
+    run_entries("load-csv", store.url(), entries, selection.options(ctx), |entry, progress| {
+        load_one(entry, store.clone(), &settings, ctx, progress)
+    })
+    .await
+    .map(Some)
+}
+
+async fn load_one(
+    entry: &CsvEntry,
+    store: Arc<dyn ObjectStore>,
+    settings: &Settings,
+    ctx: &Context,
+    progress: bool,
+) -> Result<Summary> {
+    let file = entry.latest_file()?;
+    tracing::info!("\"{}\": {} → {}", entry.name, file.display(), entry.dataset);
+    let source = CsvFile::new(&file, CsvOptions { delimiter: entry.delimiter })?;
+    let request = LoadRequest {
+        source_size: std::fs::metadata(&file).ok().map(|m| m.len()),
+        partition_column: entry.partition_column.clone(),
+        pins: entry.pins.clone(),
+        writer: settings.writer.clone(),
+        keep_rows: entry.keep_rows.clone(),
+        dry_run: settings.selection.dry_run,
+        progress,
+        ..LoadRequest::new("load-csv", Arc::new(source), entry.dataset.clone())
+    };
+    load_into(request, ctx, store).await
+}

@@ -1,0 +1,184 @@
+//! HTTP for remote sources: one client setup, and retries with exponential backoff and jitter on what
+//! is worth retrying (connection errors, timeouts, bodies cut short, 429 with its `Retry-After`, 5xx),
+//! never on other 4xx answers, which a retry would only repeat.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
+
+/// Longest wait a server's `Retry-After` can ask for; beyond it the wait is capped.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// How often and how patiently to retry.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// The first backoff; each retry doubles it, up to `max_delay`.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { retries: 5, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(30) }
+    }
+}
+
+/// Why an attempt failed, and whether another attempt may succeed.
+#[derive(Debug)]
+pub enum Attempt<E> {
+    /// Worth another try, after `after` if the server said so.
+    Retry { error: E, after: Option<Duration> },
+    /// Final.
+    Fail(E),
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0-based): the server's `Retry-After` if it gave one,
+    /// else an exponential backoff with "equal jitter" (half fixed, half random), so that many clients
+    /// failing together do not retry together.
+    pub fn delay(&self, retry: u32, after: Option<Duration>) -> Duration {
+        if let Some(after) = after {
+            return after.min(MAX_RETRY_AFTER);
+        }
+        let exp = self.base_delay.saturating_mul(1u32 << retry.min(20)).min(self.max_delay);
+        let half = exp / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retries are spent; logs each retry.
+    pub async fn run<T, E, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, E>
+    where
+        E: Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Attempt<E>>>,
+    {
+        let mut retry = 0;
+        loop {
+            match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(Attempt::Fail(error)) => return Err(error),
+                Err(Attempt::Retry { error, after }) => {
+                    if retry >= self.retries {
+                        tracing::warn!("{what}: {error}; giving up after {} attempts", retry + 1);
+                        return Err(error);
+                    }
+                    let wait = self.delay(retry, after);
+                    tracing::warn!(
+                        "{what}: {error}; retrying in {:.1} s ({}/{})",
+                        wait.as_secs_f64(),
+                        retry + 1,
+                        self.retries
+                    );
+                    tokio::time::sleep(wait).await;
+                    retry += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Whether an answer with this status is worth retrying: 429 and 5xx.
+pub fn is_retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// The server's `Retry-After`, when given in seconds. (An HTTP date falls back to the backoff.)
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    text.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// A transport error with its causes, without the noise of reqwest's own wording.
+pub fn describe(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        "timed out".to_owned()
+    } else if error.is_connect() {
+        "could not connect".to_owned()
+    } else if error.is_body() || error.is_decode() {
+        "the connection broke while reading the answer".to_owned()
+    } else {
+        "the request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text += &format!(": {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The start of a response body, on one line, for error messages.
+pub fn snippet(body: &str) -> String {
+    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let policy = RetryPolicy {
+            retries: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+        };
+        for retry in 0..10 {
+            let exp = Duration::from_millis((100u64 << retry).min(1000));
+            let d = policy.delay(retry, None);
+            assert!(d >= exp / 2 && d <= exp, "retry {retry}: {d:?} not within {exp:?}");
+        }
+        assert_eq!(policy.delay(0, Some(Duration::from_secs(7))), Duration::from_secs(7));
+        assert_eq!(policy.delay(0, Some(Duration::from_secs(100_000))), MAX_RETRY_AFTER);
+    }
+
+    #[test]
+    fn retry_after_in_seconds() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        headers.insert(RETRY_AFTER, "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn retries_only_what_is_worth_it() {
+        assert!(is_retryable(StatusCode::TOO_MANY_REQUESTS));
+        assert!(is_retryable(StatusCode::BAD_GATEWAY));
+        assert!(!is_retryable(StatusCode::UNAUTHORIZED));
+        assert!(!is_retryable(StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn gives_up_after_the_retries() {
+        let policy = RetryPolicy { retries: 2, base_delay: Duration::ZERO, max_delay: Duration::ZERO };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let mut calls = 0;
+        let out: Result<(), String> = rt.block_on(policy.run("test", || {
+            calls += 1;
+            async { Err(Attempt::Retry { error: "boom".to_owned(), after: None }) }
+        }));
+        assert_eq!(out, Err("boom".to_owned()));
+        assert_eq!(calls, 3);
+        let mut calls = 0;
+        let out: Result<(), String> = rt.block_on(policy.run("test", || {
+            calls += 1;
+            async { Err(Attempt::Fail("no".to_owned())) }
+        }));
+        assert_eq!(out, Err("no".to_owned()));
+        assert_eq!(calls, 1);
+    }
+}

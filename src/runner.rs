@@ -1,0 +1,118 @@
+//! Loading the entries of a catalog: one, several, or every enabled one (`--all`), each
+//! independently and at most `jobs` at a time. One failure does not stop the others; the run's
+//! summary lists every dataset, and fails if any did.
+
+use std::future::Future;
+use std::time::Instant;
+
+use futures::StreamExt;
+
+use crate::catalog::Entry;
+use crate::error::Result;
+use crate::logging::LogFormat;
+use crate::summary::{DatasetOutcome, Summary};
+
+/// How the selected entries run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Loads at once.
+    pub jobs: usize,
+    /// `--all` (or several names): report per dataset even when there is only one.
+    pub batch: bool,
+    pub log_format: LogFormat,
+}
+
+/// Runs `load` for each entry. An entry named alone returns its outcome as it is (its error is the
+/// run's error); with `--all` or several names, the outcomes are gathered into one summary with a
+/// line per dataset. `load` gets the entry and whether it may show progress.
+pub async fn run_entries<'a, E, F, Fut>(
+    command: &'static str,
+    target: String,
+    entries: Vec<&'a E>,
+    options: RunOptions,
+    load: F,
+) -> Result<Summary>
+where
+    E: Entry,
+    F: Fn(&'a E, bool) -> Fut,
+    Fut: Future<Output = Result<Summary>>,
+{
+    if let (false, [entry]) = (options.batch, entries.as_slice()) {
+        return load(entry, true).await;
+    }
+    let mut total = Summary::new(command, target);
+    if entries.is_empty() {
+        total.notes.push("no enabled dataset in the catalog: nothing to do".into());
+        return Ok(total);
+    }
+    let started = Instant::now();
+    let outcomes: Vec<(&'a E, f64, Result<Summary>)> = futures::stream::iter(entries)
+        .map(|entry| {
+            let load = &load;
+            async move {
+                let began = Instant::now();
+                // Several loads at once would garble a progress line: none is shown.
+                let outcome = load(entry, false).await;
+                if let Err(error) = &outcome {
+                    match options.log_format {
+                        LogFormat::Text => eprintln!("error: \"{}\": {error:#}", entry.name()),
+                        LogFormat::Json => {
+                            tracing::error!(
+                                dataset = entry.dataset().as_str(),
+                                "\"{}\": {error:#}",
+                                entry.name()
+                            )
+                        }
+                    }
+                }
+                (entry, began.elapsed().as_secs_f64(), outcome)
+            }
+        })
+        .buffered(options.jobs.max(1))
+        .collect()
+        .await;
+
+    let mut failed: Vec<String> = Vec::new();
+    for (entry, seconds, outcome) in outcomes {
+        let mut line = DatasetOutcome {
+            name: entry.name().to_owned(),
+            dataset: entry.dataset().to_string(),
+            status: "failed",
+            rows: 0,
+            partitions: 0,
+            seconds,
+            error: None,
+        };
+        match outcome {
+            Ok(s) => {
+                line.status = s.status;
+                line.rows = s.rows_written;
+                line.partitions = s.partitions;
+                total.rows_read += s.rows_read;
+                total.rows_written += s.rows_written;
+                total.partitions += s.partitions;
+                total.files += s.files;
+                total.bytes += s.bytes;
+                total.deleted += s.deleted;
+                total.notes.extend(s.notes.iter().map(|n| format!("\"{}\": {n}", entry.name())));
+                if s.status == "dry-run" {
+                    total.status = "dry-run";
+                }
+            }
+            Err(e) => {
+                failed.push(format!("\"{}\"", entry.name()));
+                line.error = Some(format!("{e:#}"));
+            }
+        }
+        total.datasets.push(line);
+    }
+    let count = total.datasets.len();
+    total.seconds = started.elapsed().as_secs_f64();
+    if failed.is_empty() {
+        total.notes.push(format!("{count} dataset{}", if count == 1 { "" } else { "s" }));
+    } else {
+        total.status = "failed";
+        total.notes.push(format!("{} of {count} datasets failed: {}", failed.len(), failed.join(", ")));
+    }
+    Ok(total)
+}
