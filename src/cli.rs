@@ -112,8 +112,8 @@ struct SelectArgs {
     /// Print the catalog's datasets and exit (needs no credentials).
     #[arg(long)]
     list: bool,
-    /// Load this dataset, named by its `name`, its dataset id or its source id (repeatable). A
-    /// dataset disabled in the catalog is loaded when named.
+    /// Load this dataset, named by its `name`, its dataset id (`minio_dataset_id`) or its Domo id
+    /// (repeatable). A dataset disabled in the catalog is loaded when named.
     #[arg(long, value_name = "NAME|ID")]
     dataset: Vec<String>,
     /// Load every enabled dataset of the catalog; one failure does not stop the others.

@@ -1,7 +1,6 @@
 //! `etl load-domo`: the Domo datasets listed in a catalog (`config/domo_datasets.yaml`), each
 //! exported as CSV, typed from Domo's schema (inference where it says nothing), filtered, and
-//! loaded whole (an unpartitioned dataset is replaced; a partitioned one has the partitions of the
-//! export replaced).
+//! loaded whole: the export is the whole dataset, so afterwards the dataset holds exactly its rows.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::extract::csv::{CsvFile, CsvOptions};
 use crate::extract::domo::{pins_from_schema, Credentials, DomoClient, DomoSettings};
 use crate::load::parquet::WriterOptions;
+use crate::load::WriteMode;
 use crate::runner::run_entries;
 use crate::store::ObjectStore;
 use crate::summary::{Progress, Summary};
@@ -80,6 +80,8 @@ async fn load_one(
         partition_column: entry.partition_column.clone(),
         pins: pins_from_schema(&columns).overridden_by(&entry.pins),
         writer: settings.writer.clone(),
+        // The export is the whole dataset: partitions gone from Domo go from the lake too.
+        mode: WriteMode::Replace,
         keep_rows: entry.keep_rows.clone(),
         dry_run: settings.selection.dry_run,
         progress,

@@ -15,7 +15,7 @@ use crate::extract::filter::KeepRows;
 use crate::extract::Extract;
 use crate::load::layout::DatasetId;
 use crate::load::parquet::WriterOptions;
-use crate::load::ParquetLoad;
+use crate::load::{ParquetLoad, WriteMode};
 use crate::logging::LogFormat;
 use crate::pipeline::{self, TypeColumns};
 use crate::store::ObjectStore;
@@ -63,6 +63,7 @@ pub struct LoadRequest {
     pub partition_column: Option<String>,
     pub pins: Pins,
     pub writer: WriterOptions,
+    pub mode: WriteMode,
     /// Keep only the records whose column (first) equals the value (second).
     pub keep_rows: Option<(String, String)>,
     /// Stage and plan, print the plan on stdout, publish nothing.
@@ -82,6 +83,7 @@ impl LoadRequest {
             partition_column: None,
             pins: Pins::none(),
             writer: WriterOptions::default(),
+            mode: WriteMode::Merge,
             keep_rows: None,
             dry_run: false,
             progress: true,
@@ -100,6 +102,7 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
     let load = ParquetLoad::new(
         request.dataset.clone(),
         request.partition_column,
+        request.mode,
         request.writer,
         &store.staging_parent(),
     )?;

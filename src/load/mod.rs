@@ -18,12 +18,23 @@ use crate::transform::{convert::schema_of, ColumnPlan};
 
 pub use publish::{publish, stale_keys, PublishReport};
 
+/// What a load replaces of the dataset's earlier objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// The partitions this run writes are replaced whole; the others stay. (For an unpartitioned
+    /// load, the whole dataset is one partition.)
+    #[default]
+    Merge,
+    /// Afterwards the dataset holds exactly this run's data: a source exported whole (Domo).
+    Replace,
+}
+
 /// A dataset's finished files, in the staging folder, with what a publish needs to know.
 #[derive(Debug)]
 pub struct StagedDataset {
     pub dataset: DatasetId,
-    /// Partitioned loads replace only the partitions they wrote; unpartitioned ones the whole dataset.
     pub partitioned: bool,
+    pub mode: WriteMode,
     pub files: Vec<StagedFile>,
 }
 
@@ -48,6 +59,7 @@ impl StagedDataset {
 pub struct ParquetLoad {
     dataset: DatasetId,
     partition_column: Option<String>,
+    mode: WriteMode,
     options: WriterOptions,
     staging: tempfile::TempDir,
     writer: Option<PartitionedWriter>,
@@ -58,6 +70,7 @@ impl ParquetLoad {
     pub fn new(
         dataset: DatasetId,
         partition_column: Option<String>,
+        mode: WriteMode,
         options: WriterOptions,
         staging_parent: &std::path::Path,
     ) -> Result<Self> {
@@ -66,7 +79,7 @@ impl ParquetLoad {
             .prefix(".etl-staging-")
             .tempdir_in(staging_parent)
             .map_err(|e| Error::io(staging_parent, e))?;
-        Ok(ParquetLoad { dataset, partition_column, options, staging, writer: None })
+        Ok(ParquetLoad { dataset, partition_column, mode, options, staging, writer: None })
     }
 }
 
@@ -101,6 +114,11 @@ impl Load for ParquetLoad {
     fn finish(&mut self) -> Result<StagedDataset> {
         let writer = self.writer.take().expect("begin() comes before finish()");
         let partitioned = self.partition_column.is_some();
-        Ok(StagedDataset { dataset: self.dataset.clone(), partitioned, files: writer.finish(partitioned)? })
+        Ok(StagedDataset {
+            dataset: self.dataset.clone(),
+            partitioned,
+            mode: self.mode,
+            files: writer.finish(partitioned)?,
+        })
     }
 }

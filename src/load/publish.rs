@@ -2,9 +2,11 @@
 //!
 //! The run's files are all in place before anything is deleted. What is replaced:
 //! - unpartitioned: every other object under `datasets/<id>/data/` and `datasets/<id>/partitions/`;
-//! - partitioned: the other objects in the partition folders this run wrote (a partition that now
-//!   needs fewer part files loses the stale ones) and any unpartitioned `data/` copy; partitions
-//!   this run did not touch stay.
+//! - partitioned, [`WriteMode::Merge`]: the other objects in the partition folders this run wrote (a
+//!   partition that now needs fewer part files loses the stale ones) and any unpartitioned `data/`
+//!   copy; partitions this run did not touch stay;
+//! - partitioned, [`WriteMode::Replace`]: every other object under `data/` and `partitions/`, so
+//!   that partitions gone from the source go from the dataset too.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -12,7 +14,7 @@ use futures::StreamExt;
 
 use super::layout::Partition;
 use super::parquet::StagedFile;
-use super::StagedDataset;
+use super::{StagedDataset, WriteMode};
 use crate::error::Result;
 use crate::store::{ObjectMeta, ObjectStore};
 
@@ -57,7 +59,7 @@ pub async fn publish(store: &dyn ObjectStore, staged: &StagedDataset) -> Result<
 pub fn stale_keys(existing: Vec<ObjectMeta>, staged: &StagedDataset) -> Vec<String> {
     let dataset = &staged.dataset;
     let written: HashSet<&str> = staged.files.iter().map(|f| f.key.as_str()).collect();
-    let replaced_folders: BTreeSet<String> = if staged.partitioned {
+    let replaced_folders: BTreeSet<String> = if staged.partitioned && staged.mode == WriteMode::Merge {
         // An unpartitioned copy from an earlier run would make readers of the whole dataset see
         // its rows twice.
         staged.files.iter().map(|f| dataset.folder(&f.partition)).chain([dataset.data_prefix()]).collect()

@@ -145,6 +145,26 @@ fn a_dataset_is_typed_by_domo_schema_partitioned_and_filtered() {
 }
 
 #[test]
+fn the_export_replaces_the_whole_dataset() {
+    let domo = FakeDomo::start(&[(ORDERS, orders())]);
+    let dir = Dir::new();
+    catalog(&dir);
+    ok(with_domo(dir.etl().args(["load-domo", "--dataset", "orders"]), &domo));
+    assert_eq!(dir.lake_keys().len(), 3);
+    // Domo's dataset now holds one day: the other partitions go from the lake as well.
+    domo.set_csv(
+        ORDERS,
+        "order_id,code,amount,delivery completed date,updated,exclude_flg,note\n\
+         9,x,1.5,2026-10-02,2026-10-02T10:00:00,Not Exclude,1\n",
+    );
+    let r = ok(with_domo(dir.etl().args(["load-domo", "--dataset", "orders"]), &domo));
+    assert!(r.stderr.contains("2 objects deleted"), "{r:?}");
+    assert_eq!(dir.lake_keys(), ["datasets/orders/partitions/date=2026-10-02/part-0000.parquet"]);
+    let df = read_parquet(&dir.lake("datasets/orders/partitions/date=2026-10-02/part-0000.parquet"));
+    assert_eq!(i64s(&df, "order_id"), [Some(9)]);
+}
+
+#[test]
 fn datasets_can_be_named_by_domo_id_or_dataset_id() {
     let domo = FakeDomo::start(&[(ORDERS, orders()), (RETURNS, returns())]);
     let dir = Dir::new();

@@ -82,6 +82,11 @@ impl FakeDomo {
         self.state.lock().unwrap().faults.entry(path.to_owned()).or_default().push_back(fault);
     }
 
+    /// Replaces the export of dataset `id` (as a new day's data would).
+    pub fn set_csv(&self, id: &str, csv: &str) {
+        self.state.lock().unwrap().datasets.get_mut(id).expect("a known dataset").csv = csv.to_owned();
+    }
+
     /// Every request so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
