@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::extract::csv::last_file_matching;
 use crate::extract::domo::DomoId;
 use crate::load::layout::DatasetId;
 use crate::transform::{Parser, Pins};
@@ -24,6 +25,8 @@ pub trait Entry {
     fn source_id(&self) -> Option<&str> {
         None
     }
+    /// The YAML field of that id.
+    const SOURCE_ID_FIELD: &'static str = "source id";
     /// Whether `--all` loads it.
     fn enabled(&self) -> bool;
     /// The column titles of `--list`.
@@ -35,6 +38,8 @@ pub trait Entry {
 /// An entry as written in YAML, before its fields are checked.
 pub trait RawEntry: DeserializeOwned {
     type Checked: Entry;
+    /// The entry's `name`, unchecked (for messages).
+    fn name(&self) -> &str;
     /// Checks the fields; on error, the field's name and what is wrong with it.
     fn check(self) -> std::result::Result<Self::Checked, (&'static str, String)>;
 }
@@ -79,8 +84,9 @@ impl<E: Entry> Catalog<E> {
             serde_yaml::from_str(text).map_err(|e| fail(describe_yaml_error(text, &e)))?;
         let mut entries: Vec<E> = Vec::with_capacity(file.datasets.len());
         for (i, raw) in file.datasets.into_iter().enumerate() {
+            let name = raw.name().to_owned();
             let entry = raw.check().map_err(|(field, message)| {
-                fail(format!("{}, field `{field}`: {message}", entry_label(i, None)))
+                fail(format!("{}, field `{field}`: {message}", entry_label(i, Some(&name))))
             })?;
             entries.push(entry);
         }
@@ -96,13 +102,17 @@ impl<E: Entry> Catalog<E> {
         }
         let mut chosen: Vec<&E> = Vec::new();
         for wanted in names {
-            let matches: Vec<&E> = self
-                .entries
-                .iter()
-                .filter(|e| {
-                    e.name() == wanted || e.dataset().as_str() == wanted || e.source_id() == Some(wanted)
-                })
-                .collect();
+            // A name wins over ids, so every entry can be picked by its name.
+            let by_name: Vec<&E> = self.entries.iter().filter(|e| e.name() == wanted).collect();
+            let matches: Vec<&E> = if by_name.is_empty() {
+                let source_id = normalise_source_id(wanted);
+                self.entries
+                    .iter()
+                    .filter(|e| e.dataset().as_str() == wanted || e.source_id() == Some(source_id.as_str()))
+                    .collect()
+            } else {
+                by_name
+            };
             let entry = match matches.as_slice() {
                 [one] => *one,
                 [] => {
@@ -142,6 +152,11 @@ impl<E: Entry> Catalog<E> {
     }
 }
 
+/// Source ids are compared as the catalog stores them (Domo ids in lower case).
+fn normalise_source_id(text: &str) -> String {
+    DomoId::parse(text).map(|id| id.as_str().to_owned()).unwrap_or_else(|_| text.to_owned())
+}
+
 fn entry_label(index: usize, name: Option<&str>) -> String {
     match name {
         Some(name) => format!("entry {} (\"{name}\")", index + 1),
@@ -151,8 +166,11 @@ fn entry_label(index: usize, name: Option<&str>) -> String {
 
 /// Two entries may not share a name, a dataset or a source.
 fn check_unique<E: Entry>(entries: &[E]) -> std::result::Result<(), String> {
-    let mut seen: [(&str, HashMap<&str, usize>); 3] =
-        [("name", HashMap::new()), ("dataset id", HashMap::new()), ("source id", HashMap::new())];
+    let mut seen: [(&str, HashMap<&str, usize>); 3] = [
+        ("name", HashMap::new()),
+        ("minio_dataset_id", HashMap::new()),
+        (E::SOURCE_ID_FIELD, HashMap::new()),
+    ];
     for (i, e) in entries.iter().enumerate() {
         let keys = [Some(e.name()), Some(e.dataset().as_str()), e.source_id()];
         for ((what, seen), key) in seen.iter_mut().zip(keys) {
@@ -302,6 +320,10 @@ pub struct DomoEntry {
 impl RawEntry for RawDomoEntry {
     type Checked = DomoEntry;
 
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     fn check(self) -> std::result::Result<DomoEntry, (&'static str, String)> {
         check_name(&self.name)?;
         check_column("partition_column", &self.partition_column)?;
@@ -328,6 +350,7 @@ impl Entry for DomoEntry {
     fn source_id(&self) -> Option<&str> {
         Some(self.domo_id.as_str())
     }
+    const SOURCE_ID_FIELD: &'static str = "domo_dataset_id";
     fn enabled(&self) -> bool {
         self.enabled
     }
@@ -425,6 +448,10 @@ fn check_encoding(text: Option<&str>) -> std::result::Result<(), (&'static str, 
 impl RawEntry for RawCsvEntry {
     type Checked = CsvEntry;
 
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     fn check(self) -> std::result::Result<CsvEntry, (&'static str, String)> {
         check_name(&self.name)?;
         check_column("partition_column", &self.partition_column)?;
@@ -484,21 +511,14 @@ impl CsvEntry {
     /// The file to load: the last match of the pattern in `source_dir`, by file name.
     pub fn latest_file(&self) -> Result<PathBuf> {
         let dir = &self.source_dir;
-        let entries = std::fs::read_dir(dir).map_err(|e| {
+        let found = last_file_matching(dir, |n| self.file_pattern.matches(n)).map_err(|e| {
             Error::Usage(format!(
                 "\"{}\": cannot read source_dir `{}`: {e} (relative folders start at the current folder)",
                 self.name,
                 dir.display()
             ))
         })?;
-        let mut found: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()))
-            .map(|e| e.path())
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| self.file_pattern.matches(n)))
-            .collect();
-        found.sort();
-        found.pop().ok_or_else(|| {
+        found.ok_or_else(|| {
             Error::Usage(format!(
                 "\"{}\": no file in `{}` matches `{}`",
                 self.name,
@@ -559,8 +579,22 @@ datasets:
         assert_eq!(pick("c1cddf9d-0000-0000-0000-000000000001").unwrap(), "Sales");
         assert_eq!(pick("Sales").unwrap(), "Sales");
         assert!(pick("nope").unwrap_err().to_string().contains("no dataset `nope`"));
+        assert_eq!(pick("C1CDDF9D-0000-0000-0000-000000000001").unwrap(), "Sales");
         // `--all` takes the enabled entries only.
         assert_eq!(catalog.select(&[], true).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_name_wins_over_an_id() {
+        // Entry 2's name is entry 1's dataset id: each can still be picked.
+        let text = DOMO.replace("name: \"Sales\"", "name: \"apac-dot-due-date\"");
+        let catalog = domo(&text).unwrap();
+        let pick = |w: &str| catalog.select(&[w.to_owned()], false).map(|v| v[0].domo_id.to_string());
+        assert_eq!(pick("apac-dot-due-date").unwrap(), "c1cddf9d-0000-0000-0000-000000000001");
+        assert_eq!(
+            pick("APAC DOT join Due Date change(first time)").unwrap(),
+            "c1cddf9d-0000-0000-0000-000000000000"
+        );
     }
 
     #[test]
@@ -582,7 +616,10 @@ datasets:
 
         let bad_id = DOMO.replace("\"sales\"", "\"sales/2026\"");
         let e = error(&bad_id);
-        assert!(e.contains("entry 2, field `minio_dataset_id`: invalid dataset id `sales/2026`"), "{e}");
+        assert!(
+            e.contains("entry 2 (\"Sales\"), field `minio_dataset_id`: invalid dataset id `sales/2026`"),
+            "{e}"
+        );
 
         let bad_domo = DOMO.replace("000000000001", "nope");
         assert!(error(&bad_domo).contains("field `domo_dataset_id`"));
@@ -590,7 +627,9 @@ datasets:
         let dup = DOMO.replace("\"sales\"", "\"apac-dot-due-date\"");
         let e = error(&dup);
         assert!(
-            e.contains("entry 2 (\"Sales\"): its dataset id `apac-dot-due-date` is also that of entry 1"),
+            e.contains(
+                "entry 2 (\"Sales\"): its minio_dataset_id `apac-dot-due-date` is also that of entry 1"
+            ),
             "{e}"
         );
 

@@ -155,6 +155,10 @@ struct LoadDomoArgs {
     /// exponential backoff and jitter.
     #[arg(long, env = "DOMO_RETRIES", default_value_t = 5, value_name = "N")]
     retries: u32,
+    /// Publish an export with no rows even over a dataset that has some, emptying it. Without it
+    /// such a run fails and changes nothing (an empty export is more often an upstream accident).
+    #[arg(long)]
+    allow_empty: bool,
     #[command(flatten)]
     write: WriteArgs,
 }
@@ -282,6 +286,7 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
                 selection: selection(args.select, &args.run),
                 domo,
                 writer: writer_options(&args.write),
+                allow_empty: args.allow_empty,
             };
             return commands::load_domo::run(settings, ctx).await;
         }

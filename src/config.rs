@@ -52,6 +52,22 @@ pub fn load_dotenv() -> Result<()> {
     match dotenvy::dotenv() {
         Ok(_) => Ok(()),
         Err(e) if e.not_found() => Ok(()),
+        // dotenvy's message quotes the whole line, which may hold a secret: say where, not what.
+        Err(dotenvy::Error::LineParse(line, index)) => {
+            let number = std::fs::read_to_string(".env")
+                .ok()
+                // The text reported starts at the faulty line (and may run on past it).
+                .and_then(|text| {
+                    let first = line.lines().next().unwrap_or_default();
+                    text.lines().position(|l| !first.is_empty() && l.starts_with(first))
+                })
+                .map_or_else(|| "a line".to_owned(), |n| format!("line {}", n + 1));
+            Err(Error::Usage(format!(
+                "`.env` in the current folder: {number} cannot be parsed (at character {}); expected \
+                 NAME=value (the line is not shown, as it may hold a secret)",
+                index + 1
+            )))
+        }
         Err(e) => Err(Error::Usage(format!("could not read `.env` in the current folder: {e}"))),
     }
 }

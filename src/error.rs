@@ -30,6 +30,11 @@ pub enum Error {
     #[error("{source_name}: {message}")]
     Remote { source_name: String, message: String },
 
+    /// The run stopped rather than publish something that would lose data (an empty export over a
+    /// full dataset, a filter that kept nothing).
+    #[error("{0}")]
+    Refused(String),
+
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -82,6 +82,16 @@ impl RetryPolicy {
     }
 }
 
+/// Sorts a transport error: connection failures, timeouts and broken bodies are worth retrying; a
+/// request that could not even be built (a bad URL) is not.
+pub fn attempt<E>(error: &reqwest::Error, wrapped: E) -> Attempt<E> {
+    if error.is_builder() {
+        Attempt::Fail(wrapped)
+    } else {
+        Attempt::Retry { error: wrapped, after: None }
+    }
+}
+
 /// Whether an answer with this status is worth retrying: 429 and 5xx.
 pub fn is_retryable(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()

@@ -19,7 +19,7 @@ use crate::extract::{BatchReader, SourceInfo, TextBatch};
 use crate::load::layout::DatasetId;
 use crate::load::{publish, stale_keys, StagedDataset};
 use crate::store::ObjectStore;
-use crate::summary::Progress;
+use crate::summary::{human_bytes, Progress};
 use crate::transform::convert::{convert_batch, ColumnPlan};
 use crate::transform::infer::infer_plans;
 use crate::transform::Pins;
@@ -133,9 +133,46 @@ pub struct Staged {
 /// What a publish would do: written to stdout by `--dry-run`.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    pub source: SourceInfo,
     pub target: String,
+    pub schema: Vec<ColumnPlan>,
+    pub rows_read: u64,
+    pub partitions: usize,
+    /// Key, rows, bytes of each file.
     pub writes: Vec<(String, u64, u64)>,
     pub deletes: Vec<String>,
+}
+
+impl Plan {
+    /// The plan for people: schema, rows (`excluded` by a filter before this pipeline saw them),
+    /// partitions, the keys to write and to delete.
+    pub fn render(&self, excluded: u64) -> String {
+        let mut out = format!("dry run: {} {} → {}\n", self.source.kind, self.source.location, self.target);
+        out += &format!("schema ({} columns):\n", self.schema.len());
+        for c in &self.schema {
+            out += &format!("  {}  {}\n", c.name, c.parser.column_type());
+        }
+        let rows: u64 = self.writes.iter().map(|w| w.1).sum();
+        out += &format!("rows: {} read", self.rows_read + excluded);
+        if excluded > 0 {
+            out += &format!(", {excluded} excluded by the filter");
+        }
+        out += &format!(", {rows} to write\npartitions: {}\n", self.partitions);
+        let bytes = self.writes.iter().map(|w| w.2).sum();
+        out += &format!("would write {} files ({}):\n", self.writes.len(), human_bytes(bytes));
+        for (key, rows, bytes) in &self.writes {
+            out += &format!("  {key}  ({rows} rows, {})\n", human_bytes(*bytes));
+        }
+        if self.deletes.is_empty() {
+            out += "would delete nothing\n";
+        } else {
+            out += &format!("would delete {} objects it replaces:\n", self.deletes.len());
+            for key in &self.deletes {
+                out += &format!("  {key}\n");
+            }
+        }
+        out
+    }
 }
 
 /// Reads the source, types it and stages the output files: everything but the publish.
@@ -202,7 +239,11 @@ impl Staged {
     pub async fn plan(&self, store: &dyn ObjectStore) -> Result<Plan> {
         let existing = store.list(&self.output.dataset.prefix()).await?;
         Ok(Plan {
+            source: self.source.clone(),
             target: store.url_of(&self.output.dataset.prefix()),
+            schema: self.schema.clone(),
+            rows_read: self.rows_read,
+            partitions: self.output.partitions(),
             writes: self.output.files.iter().map(|f| (f.key.clone(), f.rows, f.bytes)).collect(),
             deletes: stale_keys(existing, &self.output),
         })

@@ -12,6 +12,9 @@ use crate::error::Result;
 use crate::logging::LogFormat;
 use crate::summary::{DatasetOutcome, Summary};
 
+/// The note of a run that selected nothing.
+pub const NOTHING_TO_DO: &str = "no enabled dataset in the catalog: nothing to do";
+
 /// How the selected entries run.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
@@ -42,38 +45,42 @@ where
     }
     let mut total = Summary::new(command, target);
     if entries.is_empty() {
-        total.notes.push("no enabled dataset in the catalog: nothing to do".into());
+        total.notes.push(NOTHING_TO_DO.into());
         return Ok(total);
     }
     let started = Instant::now();
-    let outcomes: Vec<(&'a E, f64, Result<Summary>)> = futures::stream::iter(entries)
-        .map(|entry| {
-            let load = &load;
-            async move {
-                let began = Instant::now();
-                // Several loads at once would garble a progress line: none is shown.
-                let outcome = load(entry, false).await;
-                if let Err(error) = &outcome {
-                    match options.log_format {
-                        LogFormat::Text => eprintln!("error: \"{}\": {error:#}", entry.name()),
-                        LogFormat::Json => {
-                            tracing::error!(
-                                dataset = entry.dataset().as_str(),
-                                "\"{}\": {error:#}",
-                                entry.name()
-                            )
+    let mut outcomes: Vec<(usize, &'a E, f64, Result<Summary>)> =
+        futures::stream::iter(entries.into_iter().enumerate())
+            .map(|(index, entry)| {
+                let load = &load;
+                async move {
+                    let began = Instant::now();
+                    // Several loads at once would garble a progress line: none is shown.
+                    let outcome = load(entry, false).await;
+                    if let Err(error) = &outcome {
+                        match options.log_format {
+                            LogFormat::Text => eprintln!("error: \"{}\": {error:#}", entry.name()),
+                            LogFormat::Json => {
+                                tracing::error!(
+                                    dataset = entry.dataset().as_str(),
+                                    "\"{}\": {error:#}",
+                                    entry.name()
+                                )
+                            }
                         }
                     }
+                    (index, entry, began.elapsed().as_secs_f64(), outcome)
                 }
-                (entry, began.elapsed().as_secs_f64(), outcome)
-            }
-        })
-        .buffered(options.jobs.max(1))
-        .collect()
-        .await;
+            })
+            // Unordered: a slow dataset must not hold back the start of the next ones.
+            .buffer_unordered(options.jobs.max(1))
+            .collect()
+            .await;
+    // The table follows the catalog's order.
+    outcomes.sort_by_key(|(index, ..)| *index);
 
     let mut failed: Vec<String> = Vec::new();
-    for (entry, seconds, outcome) in outcomes {
+    for (_, entry, seconds, outcome) in outcomes {
         let mut line = DatasetOutcome {
             name: entry.name().to_owned(),
             dataset: entry.dataset().to_string(),

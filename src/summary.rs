@@ -6,7 +6,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::logging::LogFormat;
-use crate::pipeline::{Plan, Staged};
 
 /// A progress line on stderr, redrawn at most a few times a second; silent when stderr is not a
 /// terminal or logs are JSON.
@@ -226,41 +225,6 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         out += &line(row.iter().map(String::as_str).collect());
     }
     out
-}
-
-/// Prints what a dry run would publish, on stdout: schema, rows, partitions, keys.
-pub fn print_plan(staged: &Staged, plan: &Plan, excluded: u64) {
-    let mut out = format!("dry run: {} {} → {}\n", staged.source.kind, staged.source.location, plan.target);
-    out += &format!("schema ({} columns):\n", staged.schema.len());
-    let schema: Vec<Vec<String>> = staged
-        .schema
-        .iter()
-        .map(|c| vec![format!("  {}", c.name), c.parser.column_type().to_string()])
-        .collect();
-    out += &table(&["", ""], &schema).split_once('\n').map_or(String::new(), |(_, rest)| rest.to_owned());
-    out += &format!("rows: {} read", staged.rows_read + excluded);
-    if excluded > 0 {
-        out += &format!(", {excluded} excluded by the filter");
-    }
-    out += &format!(", {} to write\n", staged.output.rows());
-    out += &format!("partitions: {}\n", staged.output.partitions());
-    out += &format!(
-        "would write {} files ({}):\n",
-        plan.writes.len(),
-        human_bytes(plan.writes.iter().map(|w| w.2).sum())
-    );
-    for (key, rows, bytes) in &plan.writes {
-        out += &format!("  {key}  ({rows} rows, {})\n", human_bytes(*bytes));
-    }
-    if plan.deletes.is_empty() {
-        out += "would delete nothing\n";
-    } else {
-        out += &format!("would delete {} objects it replaces:\n", plan.deletes.len());
-        for key in &plan.deletes {
-            out += &format!("  {key}\n");
-        }
-    }
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
 }
 
 #[cfg(test)]

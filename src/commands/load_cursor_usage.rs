@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::{load_dataset, Context, LoadRequest};
 use crate::error::{Error, Result};
-use crate::extract::csv::{CsvFile, CsvOptions};
+use crate::extract::csv::{last_file_matching, CsvFile, CsvOptions};
 use crate::extract::Extract;
 use crate::load::layout::DatasetId;
 use crate::load::parquet::WriterOptions;
@@ -62,23 +62,14 @@ pub fn pins() -> Pins {
 
 /// The last `team-usage-events-*.csv` in `dir`, by file name (names end in the export date).
 pub fn latest_export(dir: &Path) -> Result<PathBuf> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        Error::Usage(format!(
-            "cannot read the export folder `{}`: {e}; pass --file or --source-dir",
-            dir.display()
-        ))
-    })?;
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(FILE_PREFIX) && n.ends_with(".csv"))
-        })
-        .collect();
-    found.sort();
-    found.pop().ok_or_else(|| {
+    let found =
+        last_file_matching(dir, |n| n.starts_with(FILE_PREFIX) && n.ends_with(".csv")).map_err(|e| {
+            Error::Usage(format!(
+                "cannot read the export folder `{}`: {e}; pass --file or --source-dir",
+                dir.display()
+            ))
+        })?;
+    found.ok_or_else(|| {
         Error::Usage(format!(
             "no `{FILE_PREFIX}*.csv` file in `{}`; pass --file to choose one",
             dir.display()

@@ -8,11 +8,10 @@ use std::sync::Arc;
 use super::{load_into, Context, LoadRequest, Selection};
 use crate::catalog::{Catalog, DomoEntry, RawDomoEntry};
 use crate::error::{Error, Result};
-use crate::extract::csv::{CsvFile, CsvOptions};
-use crate::extract::domo::{pins_from_schema, Credentials, DomoClient, DomoSettings};
+use crate::extract::domo::{check_columns, pins_from_schema, Credentials, DomoClient, DomoSettings};
 use crate::load::parquet::WriterOptions;
 use crate::load::WriteMode;
-use crate::runner::run_entries;
+use crate::runner::{run_entries, NOTHING_TO_DO};
 use crate::store::ObjectStore;
 use crate::summary::{Progress, Summary};
 
@@ -23,6 +22,8 @@ pub struct Settings {
     pub selection: Selection,
     pub domo: DomoSettings,
     pub writer: WriterOptions,
+    /// Publish an export with no rows over a dataset that has some (emptying it).
+    pub allow_empty: bool,
 }
 
 /// Runs the command; `None` when it only listed the catalog.
@@ -36,15 +37,13 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Option<Summary>> {
     let entries = catalog.select(&selection.names, selection.all)?;
     let store = crate::store::open(&ctx.target).await?;
     if entries.is_empty() {
-        return run_entries("load-domo", store.url(), entries, selection.options(ctx), |_, _| async {
-            unreachable!("there is no entry to load")
-        })
-        .await
-        .map(Some);
+        let mut summary = Summary::new("load-domo", store.url());
+        summary.notes.push(NOTHING_TO_DO.into());
+        return Ok(Some(summary));
     }
     let client = Arc::new(DomoClient::new(settings.domo.clone(), Credentials::from_env()?)?);
     // One token for the whole run; bad credentials fail here, once, before any dataset starts.
-    client.token(None).await?;
+    client.check_credentials().await?;
     let summary =
         run_entries("load-domo", store.url(), entries, selection.options(ctx), |entry, progress| {
             load_one(entry, client.clone(), store.clone(), &settings, ctx, progress)
@@ -63,30 +62,32 @@ async fn load_one(
     progress: bool,
 ) -> Result<Summary> {
     tracing::info!("\"{}\": Domo dataset {} → {}", entry.name, entry.domo_id, entry.dataset);
-    let columns = client.schema(&entry.domo_id).await?;
-    let staging = store.staging_parent();
-    std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-    let download = tempfile::Builder::new()
-        .prefix(".etl-download-")
-        .tempdir_in(&staging)
-        .map_err(|e| Error::io(&staging, e))?;
-    let path = download.path().join("export.csv");
+    let schema = client.schema(&entry.domo_id).await?;
+    let mut relied_on = Vec::new();
+    if let Some(column) = &entry.partition_column {
+        relied_on.push(("partition_column", column.as_str()));
+    }
+    if let Some((column, _)) = &entry.keep_rows {
+        relied_on.push(("exclude_filter column", column.as_str()));
+    }
+    check_columns(&schema, &relied_on).map_err(|message| {
+        Error::Usage(format!("{}: \"{}\": {message}", settings.config.display(), entry.name))
+    })?;
     let bar = if progress { Progress::new(ctx.log_format, None) } else { Progress::disabled() };
-    let size = client.export(&entry.domo_id, &path, &bar).await?;
-    let source = CsvFile::new(&path, CsvOptions::default())?
-        .named("domo", format!("Domo dataset {} (\"{}\")", entry.domo_id, entry.name));
+    let export = client.download(&entry.domo_id, &entry.name, &schema, &store.staging_parent(), &bar).await?;
     let request = LoadRequest {
-        source_size: Some(size),
+        source_size: Some(export.size()),
         partition_column: entry.partition_column.clone(),
-        pins: pins_from_schema(&columns).overridden_by(&entry.pins),
+        pins: pins_from_schema(&schema).overridden_by(&entry.pins),
         writer: settings.writer.clone(),
         // The export is the whole dataset: partitions gone from Domo go from the lake too.
         mode: WriteMode::Replace,
         keep_rows: entry.keep_rows.clone(),
         dry_run: settings.selection.dry_run,
+        allow_empty: settings.allow_empty,
         progress,
-        ..LoadRequest::new("load-domo", Arc::new(source), entry.dataset.clone())
+        ..LoadRequest::new("load-domo", Arc::new(export), entry.dataset.clone())
     };
-    // `download` is removed when this returns, after the load has read the export twice.
+    // The export's folder goes when the load has read it (twice) and drops it.
     load_into(request, ctx, store).await
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand. Commands are thin: they receive resolved settings, assemble an
-//! extractor, a transform and a loader, and hand them to [`crate::pipeline::run`].
+//! extractor, a transform and a loader, and hand them to [`crate::pipeline::stage`] (via
+//! [`load_into`]).
 
 pub mod clear_dataset;
 pub mod load_csv;
@@ -7,10 +8,11 @@ pub mod load_cursor_usage;
 pub mod load_domo;
 pub mod upload_csv;
 
+use std::io::Write;
 use std::sync::Arc;
 
 use crate::config::Target;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::extract::filter::KeepRows;
 use crate::extract::Extract;
 use crate::load::layout::DatasetId;
@@ -19,7 +21,7 @@ use crate::load::{ParquetLoad, WriteMode};
 use crate::logging::LogFormat;
 use crate::pipeline::{self, TypeColumns};
 use crate::store::ObjectStore;
-use crate::summary::{print_plan, Progress, Summary};
+use crate::summary::{Progress, Summary};
 use crate::transform::Pins;
 
 /// What every command gets besides its own settings.
@@ -66,6 +68,8 @@ pub struct LoadRequest {
     pub mode: WriteMode,
     /// Keep only the records whose column (first) equals the value (second).
     pub keep_rows: Option<(String, String)>,
+    /// With [`WriteMode::Replace`], publish even when there is no row (emptying the dataset).
+    pub allow_empty: bool,
     /// Stage and plan, print the plan on stdout, publish nothing.
     pub dry_run: bool,
     /// Whether a progress line may be shown (not when several loads run at once).
@@ -85,6 +89,7 @@ impl LoadRequest {
             writer: WriterOptions::default(),
             mode: WriteMode::Merge,
             keep_rows: None,
+            allow_empty: false,
             dry_run: false,
             progress: true,
         }
@@ -130,9 +135,30 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
     if excluded > 0 {
         notes.push(format!("{excluded} rows excluded by the filter"));
     }
+    if let Some(filter) = &filter {
+        if staged.rows_read == 0 && excluded > 0 {
+            return Err(Error::Refused(format!(
+                "the filter kept none of the {excluded} rows: no row has {}; check exclude_filter's \
+                 keep_value (nothing was written)",
+                filter.describe()
+            )));
+        }
+    }
+    if request.mode == WriteMode::Replace && staged.output.rows() == 0 && !request.allow_empty {
+        let existing = store.list(&request.dataset.prefix()).await?;
+        if !existing.is_empty() {
+            return Err(Error::Refused(format!(
+                "{} has no rows; publishing it would delete all {} objects of {}. Nothing was changed; \
+                 pass --allow-empty to empty the dataset",
+                staged.source.location,
+                existing.len(),
+                store.url_of(&request.dataset.prefix())
+            )));
+        }
+    }
     let mut summary = if request.dry_run {
         let plan = staged.plan(store.as_ref()).await?;
-        print_plan(&staged, &plan, excluded);
+        let _ = std::io::stdout().lock().write_all(plan.render(excluded).as_bytes());
         let mut summary = Summary::new(request.command, plan.target);
         summary.status = "dry-run";
         summary.rows_written = staged.output.rows();

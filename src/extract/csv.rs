@@ -8,6 +8,18 @@ use std::fs;
 use super::{BatchReader, Extract, SourceInfo, TextBatch};
 use crate::error::{Error, Result};
 
+/// The last file in `dir`, by file name, whose name `matches` (exports named by date sort by date).
+pub fn last_file_matching(dir: &Path, matches: impl Fn(&str) -> bool) -> std::io::Result<Option<PathBuf>> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&matches))
+        .collect();
+    found.sort();
+    Ok(found.pop())
+}
+
 /// How to read a CSV file.
 #[derive(Debug, Clone)]
 pub struct CsvOptions {

@@ -20,6 +20,8 @@ use reqwest::header::ACCEPT;
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 
+use super::csv::{CsvFile, CsvOptions};
+use super::{BatchReader, Extract, SourceInfo};
 use crate::error::{Error, Result};
 use crate::http::{self, Attempt, RetryPolicy};
 use crate::summary::Progress;
@@ -112,6 +114,27 @@ impl Default for DomoSettings {
     }
 }
 
+/// The API's base URL must be http(s), without user or password; plain http sends the client secret
+/// in the clear, which is only acceptable on this machine (a test server, a local proxy).
+fn check_host(host: &str) -> Result<()> {
+    let bad = |why: &str| Error::Usage(format!("DOMO_API_HOST / --domo-host `{host}`: {why}"));
+    let url =
+        reqwest::Url::parse(host).map_err(|e| bad(&format!("not a URL ({e}); use e.g. {DEFAULT_HOST}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("use an http:// or https:// URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("put the credentials in DOMO_CLIENT_ID and DOMO_CLIENT_SECRET, not in the URL"));
+    }
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if url.scheme() == "http" && !loopback {
+        tracing::warn!(
+            "DOMO_API_HOST `{host}` is plain http: the client secret and the data travel unencrypted"
+        );
+    }
+    Ok(())
+}
+
 /// One column of a Domo dataset's schema.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct DomoColumn {
@@ -151,6 +174,7 @@ impl fmt::Display for Failure {
 
 impl DomoClient {
     pub fn new(settings: DomoSettings, credentials: Credentials) -> Result<Self> {
+        check_host(&settings.host)?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("etl/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
@@ -175,9 +199,14 @@ impl DomoClient {
         Error::Remote { source_name: format!("Domo ({})", self.settings.host), message: message.into() }
     }
 
+    /// Gets the run's access token now, so that bad credentials fail the run once, before any dataset.
+    pub async fn check_credentials(&self) -> Result<()> {
+        self.token(None).await.map(|_| ())
+    }
+
     /// A valid token: the cached one, or a new one if there is none, it is about to expire, or it is
     /// `rejected` (the one a request was just refused with).
-    pub async fn token(&self, rejected: Option<&str>) -> Result<String> {
+    async fn token(&self, rejected: Option<&str>) -> Result<String> {
         let mut cached = self.token.lock().await;
         if let Some(token) = cached.as_ref() {
             let refused = rejected == Some(token.value.as_str());
@@ -211,9 +240,11 @@ impl DomoClient {
                     .timeout(self.settings.token_timeout)
                     .send()
                     .await
-                    .map_err(|e| Attempt::Retry {
-                        error: self.remote_error(format!("getting an access token: {}", http::describe(&e))),
-                        after: None,
+                    .map_err(|e| {
+                        http::attempt(
+                            &e,
+                            self.remote_error(format!("getting an access token: {}", http::describe(&e))),
+                        )
                     })?;
                 let status = response.status();
                 if matches!(
@@ -234,11 +265,16 @@ impl DomoClient {
                         Attempt::Fail(error)
                     });
                 }
-                response.json::<Answer>().await.map_err(|e| {
-                    Attempt::Fail(self.remote_error(format!(
-                        "the token answer is not the JSON expected ({})",
-                        http::describe(&e)
-                    )))
+                let body = response.bytes().await.map_err(|e| {
+                    http::attempt(
+                        &e,
+                        self.remote_error(format!("getting an access token: {}", http::describe(&e))),
+                    )
+                })?;
+                serde_json::from_slice::<Answer>(&body).map_err(|e| {
+                    Attempt::Fail(
+                        self.remote_error(format!("the token answer is not the JSON expected ({e})")),
+                    )
                 })
             })
             .await?;
@@ -247,7 +283,7 @@ impl DomoClient {
         tracing::debug!("got a Domo access token valid for {} s", lifetime.as_secs());
         Ok(Token {
             value: answer.access_token,
-            renew_at: Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
+            renew_at: Instant::now() + lifetime - TOKEN_MARGIN.min(lifetime / 2),
         })
     }
 
@@ -294,9 +330,11 @@ impl DomoClient {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| Attempt::Retry {
-                error: Failure::Other(self.remote_error(format!("{what}: {}", http::describe(&e)))),
-                after: None,
+            .map_err(|e| {
+                http::attempt(
+                    &e,
+                    Failure::Other(self.remote_error(format!("{what}: {}", http::describe(&e)))),
+                )
             })?;
         let status = response.status();
         if status.is_success() {
@@ -316,7 +354,8 @@ impl DomoClient {
         };
         let mut message = format!("{what}: HTTP {status}{hint}");
         if !body.trim().is_empty() {
-            message += &format!(": {}", http::snippet(&body));
+            // A proxy may echo the request: never let the token through.
+            message += &format!(": {}", http::snippet(&body.replace(token, "[redacted]")));
         }
         let error = Failure::Other(self.remote_error(message));
         Err(if http::is_retryable(status) { Attempt::Retry { error, after } } else { Attempt::Fail(error) })
@@ -342,11 +381,16 @@ impl DomoClient {
                 let (what, url) = (&what, &url);
                 async move {
                     let response = self.get(what, url, &token, "application/json", timeout).await?;
-                    response.json::<Dataset>().await.map_err(|e| Attempt::Retry {
-                        error: Failure::Other(
-                            self.remote_error(format!("{what}: unexpected answer: {}", http::describe(&e))),
-                        ),
-                        after: None,
+                    let body = response.bytes().await.map_err(|e| {
+                        http::attempt(
+                            &e,
+                            Failure::Other(self.remote_error(format!("{what}: {}", http::describe(&e)))),
+                        )
+                    })?;
+                    serde_json::from_slice::<Dataset>(&body).map_err(|e| {
+                        Attempt::Fail(Failure::Other(
+                            self.remote_error(format!("{what}: the answer is not the JSON expected ({e})")),
+                        ))
                     })
                 }
             })
@@ -354,11 +398,36 @@ impl DomoClient {
         Ok(dataset.schema.map(|s| s.columns).unwrap_or_default())
     }
 
+    /// Downloads dataset `id`'s export into a fresh hidden folder under `parent` and checks its header
+    /// against `schema`; the result is a source named after the catalog entry `label`.
+    pub async fn download(
+        &self,
+        id: &DomoId,
+        label: &str,
+        schema: &[DomoColumn],
+        parent: &Path,
+        progress: &Progress,
+    ) -> Result<DomoExport> {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let dir = tempfile::Builder::new()
+            .prefix(".etl-download-")
+            .tempdir_in(parent)
+            .map_err(|e| Error::io(parent, e))?;
+        let path = dir.path().join("export.csv");
+        let size = self.export(id, &path, progress).await?;
+        let csv = CsvFile::new(&path, CsvOptions::default())?
+            .named("domo", format!("Domo dataset {id} (\"{label}\")"));
+        let header = csv.open()?.columns().to_vec();
+        check_header(schema, &header)
+            .map_err(|message| self.remote_error(format!("Domo dataset {id}: {message}")))?;
+        Ok(DomoExport { csv, size, _dir: dir })
+    }
+
     /// Downloads the dataset's CSV export (with its header line) to `dest`; returns its size.
     ///
     /// An answer cut short (the connection dropped, fewer bytes than its `Content-Length`) is retried
     /// from the start, and is an error once the retries are spent: a partial export is never loaded.
-    pub async fn export(&self, id: &DomoId, dest: &Path, progress: &Progress) -> Result<u64> {
+    async fn export(&self, id: &DomoId, dest: &Path, progress: &Progress) -> Result<u64> {
         let what = format!("downloading Domo dataset {id}");
         let url = format!("{}/v1/datasets/{id}/data?includeHeader=true", self.settings.host);
         let timeout = self.settings.export_timeout;
@@ -382,8 +451,18 @@ impl DomoClient {
                         after: None,
                     };
                     while let Some(chunk) = body.next().await {
-                        let chunk =
-                            chunk.map_err(|e| cut_short(written, format!(" ({})", http::describe(&e))))?;
+                        let chunk = chunk.map_err(|e| {
+                            if e.is_timeout() {
+                                // The whole download has its time; starting again would not help.
+                                Attempt::Fail(Failure::Other(self.remote_error(format!(
+                                    "{what}: not finished after {} s ({written} bytes so far); raise \
+                                     --export-timeout (DOMO_EXPORT_TIMEOUT) for a dataset this large",
+                                    timeout.as_secs()
+                                ))))
+                            } else {
+                                cut_short(written, format!(" ({})", http::describe(&e)))
+                            }
+                        })?;
                         file.write_all(&chunk).await.map_err(|e| fail(Error::io(dest, e)))?;
                         written += chunk.len() as u64;
                         progress.update("downloading", written);
@@ -403,6 +482,74 @@ impl DomoClient {
         );
         Ok(bytes)
     }
+}
+
+/// A downloaded export: a CSV file in a temporary folder of its own, removed when this is dropped.
+pub struct DomoExport {
+    csv: CsvFile,
+    size: u64,
+    _dir: tempfile::TempDir,
+}
+
+impl DomoExport {
+    /// Bytes downloaded.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Extract for DomoExport {
+    fn info(&self) -> SourceInfo {
+        self.csv.info()
+    }
+
+    fn open(&self) -> Result<Box<dyn BatchReader>> {
+        self.csv.open()
+    }
+}
+
+/// The export's header against the schema: sharing no name means the body is not the CSV export with
+/// its header (an ignored `includeHeader`, an HTML page from a proxy), which would load as garbage.
+/// Partial differences are logged; the header decides the columns.
+fn check_header(schema: &[DomoColumn], header: &[String]) -> std::result::Result<(), String> {
+    if schema.is_empty() {
+        return Ok(());
+    }
+    let known = |name: &String| schema.iter().any(|c| c.name == *name);
+    if !header.iter().any(known) {
+        let first: Vec<&str> = header.iter().take(5).map(String::as_str).collect();
+        return Err(format!(
+            "the export's first line ({}) names none of the schema's columns: it is not the dataset's CSV \
+             with its header",
+            first.join(", ")
+        ));
+    }
+    let extra: Vec<&str> = header.iter().filter(|h| !known(h)).map(String::as_str).collect();
+    if !extra.is_empty() {
+        tracing::warn!(
+            "export columns not in Domo's schema (their types are inferred): {}",
+            extra.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Checks that the columns a catalog entry relies on (partition, filter) are in the dataset's
+/// schema, before anything is downloaded. (A schema Domo did not give checks nothing.)
+pub fn check_columns(schema: &[DomoColumn], wanted: &[(&str, &str)]) -> std::result::Result<(), String> {
+    if schema.is_empty() {
+        return Ok(());
+    }
+    for (what, name) in wanted {
+        if !schema.iter().any(|c| c.name == *name) {
+            let names: Vec<&str> = schema.iter().map(|c| c.name.as_str()).collect();
+            return Err(format!(
+                "{what} `{name}` is not a column of the dataset; its columns are: {}",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Column types from Domo's schema. Columns of a type not listed here are left to inference.

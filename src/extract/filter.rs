@@ -27,6 +27,11 @@ impl KeepRows {
         }
     }
 
+    /// What the filter keeps, for messages: `` `column` = "value" ``.
+    pub fn describe(&self) -> String {
+        format!("`{}` = {:?}", self.column, self.keep_value)
+    }
+
     /// Records the filter dropped in the latest complete pass over the source.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)

@@ -59,7 +59,7 @@ impl Parser {
 }
 
 /// The type names a person can pin a column to (`types:` in YAML catalogs), with their parsers.
-pub const TYPE_NAMES: [(&str, Parser); 9] = [
+pub const TYPE_NAMES: [(&str, Parser); 10] = [
     ("string", Parser::Text),
     ("int64", Parser::Int),
     ("float64", Parser::Float),
@@ -67,6 +67,7 @@ pub const TYPE_NAMES: [(&str, Parser); 9] = [
     ("date", Parser::Date(DateFormat::Iso)),
     ("datetime", Parser::Datetime(DatetimeFormat::Iso, Zone::Naive)),
     ("datetime_utc", Parser::Datetime(DatetimeFormat::Iso, Zone::AssumeUtc)),
+    ("datetime_offset", Parser::Datetime(DatetimeFormat::Iso, Zone::Offset)),
     ("money", Parser::Money),
     ("yes_no", Parser::YesNo),
 ];

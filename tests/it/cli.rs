@@ -49,3 +49,13 @@ fn json_logs_end_with_a_machine_readable_summary() {
     assert_eq!(v["summary"]["status"], "failed");
     assert!(v["summary"]["error"].as_str().unwrap().contains("missing.csv"));
 }
+
+#[test]
+fn a_malformed_env_file_is_reported_without_its_content() {
+    let dir = Dir::new();
+    dir.write(".env", "ETL_LOG_FORMAT=text\nDOMO_CLIENT_SECRET='never-print-this-secret\n");
+    let r = run(dir.etl().args(["load-domo", "--list"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("`.env` in the current folder: line 2 cannot be parsed"), "{r:?}");
+    assert!(!r.stderr.contains("never-print-this-secret"), "{r:?}");
+}

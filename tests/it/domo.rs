@@ -289,6 +289,106 @@ fn an_expired_token_is_renewed_mid_run() {
 }
 
 #[test]
+fn a_token_is_renewed_when_it_expires() {
+    let domo = FakeDomo::start(&[(ORDERS, orders())]);
+    let dir = Dir::new();
+    catalog(&dir);
+    // Tokens that expire at once: every request needs a new one, and none is refused.
+    domo.set_expires_in(0);
+    ok(with_domo(dir.etl().args(["load-domo", "--dataset", "orders"]), &domo));
+    assert_eq!(domo.tokens_issued(), 3, "the credential check, the schema and the export");
+    assert!(domo.seen().iter().all(|s| s.status == 200), "{:?}", domo.seen());
+}
+
+#[test]
+fn concurrent_datasets_share_one_renewal() {
+    let domo = FakeDomo::start(&[(ORDERS, orders()), (RETURNS, returns())]);
+    let dir = Dir::new();
+    catalog(&dir);
+    domo.fault(&format!("/v1/datasets/{RETURNS}"), Fault::RevokeTokens);
+    domo.fault(&orders_path(""), Fault::RevokeTokens);
+    ok(with_domo(dir.etl().args(["load-domo", "--all", "--jobs", "2"]), &domo));
+    // Both schema requests are refused the first token; one new token serves both.
+    assert_eq!(domo.tokens_issued(), 2, "{:?}", domo.seen());
+    assert_eq!(dir.lake_keys().len(), 4);
+}
+
+#[test]
+fn an_empty_export_does_not_empty_a_full_dataset_unless_asked() {
+    let domo = FakeDomo::start(&[(ORDERS, orders())]);
+    let dir = Dir::new();
+    catalog(&dir);
+    ok(with_domo(dir.etl().args(["load-domo", "--dataset", "orders"]), &domo));
+    let before = dir.lake_keys();
+    domo.set_csv(ORDERS, "order_id,code,amount,delivery completed date,updated,exclude_flg,note\n");
+    let r = run(with_domo(dir.etl().args(["load-domo", "--dataset", "orders"]), &domo));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("has no rows; publishing it would delete all 3 objects"), "{r:?}");
+    assert!(r.stderr.contains("--allow-empty"), "{r:?}");
+    assert_eq!(dir.lake_keys(), before);
+    ok(with_domo(dir.etl().args(["load-domo", "--dataset", "orders", "--allow-empty"]), &domo));
+    assert!(dir.lake_keys().is_empty(), "{:?}", dir.lake_keys());
+}
+
+#[test]
+fn a_filter_that_keeps_nothing_fails() {
+    let domo = FakeDomo::start(&[(ORDERS, orders())]);
+    let dir = Dir::new();
+    catalog(&dir);
+    let text = std::fs::read_to_string(dir.path().join("config/domo_datasets.yaml")).unwrap();
+    dir.write(
+        "config/domo_datasets.yaml",
+        text.replace("keep_value: \"Not Exclude\"", "keep_value: \"Not excluded\""),
+    );
+    let r = run(with_domo(dir.etl().args(["load-domo", "--dataset", "orders"]), &domo));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("the filter kept none of the 5 rows: no row has `exclude_flg` = \"Not excluded\""),
+        "{r:?}"
+    );
+    assert!(dir.lake_keys().is_empty());
+}
+
+#[test]
+fn columns_the_entry_relies_on_are_checked_before_the_download() {
+    let domo = FakeDomo::start(&[(ORDERS, orders())]);
+    let dir = Dir::new();
+    catalog(&dir);
+    let text = std::fs::read_to_string(dir.path().join("config/domo_datasets.yaml")).unwrap();
+    dir.write("config/domo_datasets.yaml", text.replace("\"delivery completed date\"", "\"delivered\""));
+    let r = run(with_domo(dir.etl().args(["load-domo", "--dataset", "orders"]), &domo));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("partition_column `delivered` is not a column of the dataset"), "{r:?}");
+    assert_eq!(domo.count(&orders_path("/data")), 0);
+}
+
+#[test]
+fn an_export_that_is_not_the_csv_is_refused() {
+    let domo = FakeDomo::start(&[(ORDERS, orders())]);
+    let dir = Dir::new();
+    catalog(&dir);
+    domo.set_csv(ORDERS, "<html><body>Sign in</body></html>\n");
+    let r = run(with_domo(dir.etl().args(["load-domo", "--dataset", "orders"]), &domo));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("names none of the schema's columns"), "{r:?}");
+    assert!(dir.lake_keys().is_empty());
+}
+
+#[test]
+fn a_bad_host_fails_at_once() {
+    let dir = Dir::new();
+    catalog(&dir);
+    let r = run(dir
+        .etl()
+        .args(["load-domo", "--all"])
+        .env("DOMO_API_HOST", "api.domo.com")
+        .env("DOMO_CLIENT_ID", "a")
+        .env("DOMO_CLIENT_SECRET", "b"));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("DOMO_API_HOST / --domo-host `api.domo.com`: not a URL"), "{r:?}");
+}
+
+#[test]
 fn all_goes_on_past_a_failing_dataset_and_fails_at_the_end() {
     let domo = FakeDomo::start(&[(ORDERS, orders()), (RETURNS, returns())]);
     let dir = Dir::new();
@@ -346,16 +446,16 @@ fn config_errors_are_reported_before_any_request() {
             text.replace("    minio_dataset_id: \"returns\"\n", ""),
             "entry 2 (\"Returns\"), line 12: missing field `minio_dataset_id`",
         ),
-        (text.replace("\"returns\"", "\"orders\""), "its dataset id `orders` is also that of entry 1"),
+        (text.replace("\"returns\"", "\"orders\""), "its minio_dataset_id `orders` is also that of entry 1"),
         (
             text.replace("\"Returns\"", "\"Orders (first time)\""),
             "its name `Orders (first time)` is also that of entry 1",
         ),
         (
             text.replace("\"returns\"", "\"../returns\""),
-            "entry 2, field `minio_dataset_id`: invalid dataset id",
+            "entry 2 (\"Returns\"), field `minio_dataset_id`: invalid dataset id",
         ),
-        (text.replace(RETURNS, "returns"), "entry 2, field `domo_dataset_id`"),
+        (text.replace(RETURNS, "returns"), "entry 2 (\"Returns\"), field `domo_dataset_id`"),
     ];
     for (yaml, expected) in cases {
         dir.write("config/domo_datasets.yaml", &yaml);

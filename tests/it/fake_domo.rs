@@ -47,6 +47,8 @@ struct State {
     faults: HashMap<String, VecDeque<Fault>>,
     tokens: HashSet<String>,
     issued: u32,
+    /// `expires_in` of the tokens issued (3599 unless set).
+    expires_in: Option<u64>,
     seen: Vec<Seen>,
 }
 
@@ -85,6 +87,11 @@ impl FakeDomo {
     /// Replaces the export of dataset `id` (as a new day's data would).
     pub fn set_csv(&self, id: &str, csv: &str) {
         self.state.lock().unwrap().datasets.get_mut(id).expect("a known dataset").csv = csv.to_owned();
+    }
+
+    /// Makes the tokens issued from now on live `seconds`.
+    pub fn set_expires_in(&self, seconds: u64) {
+        self.state.lock().unwrap().expires_in = Some(seconds);
     }
 
     /// Every request so far.
@@ -203,9 +210,10 @@ fn answer(
         st.issued += 1;
         let token = format!("token-{}-{}", st.issued, std::process::id());
         st.tokens.insert(token.clone());
+        let expires_in = st.expires_in.unwrap_or(3599);
         return json(
             200,
-            serde_json::json!({"access_token": token, "token_type": "bearer", "expires_in": 3599, "scope": "data"}),
+            serde_json::json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in, "scope": "data"}),
         );
     }
     let bearer = headers.get("authorization").and_then(|a| a.strip_prefix("Bearer ")).unwrap_or_default();
