@@ -46,7 +46,7 @@ pub struct Settings {
 /// The types this command knows for the export's columns.
 pub fn pins() -> Pins {
     let mut pins = Pins::none()
-        .pin(DATE_COLUMN, Parser::Datetime(DatetimeFormat::Iso, Zone::Offset))
+        .pin(DATE_COLUMN, Parser::Datetime(DatetimeFormat::ISO, Zone::Offset))
         .pin("Max Mode", Parser::YesNo);
     for c in TEXT_COLUMNS {
         pins = pins.pin(c, Parser::Text);

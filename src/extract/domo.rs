@@ -568,7 +568,7 @@ pub fn pins_from_schema(columns: &[DomoColumn]) -> Pins {
             "LONG" => Parser::Int,
             "DOUBLE" | "DECIMAL" => Parser::Float,
             "DATE" => Parser::Date(DateFormat::Iso),
-            "DATETIME" => Parser::Datetime(DatetimeFormat::Iso, Zone::AssumeUtc),
+            "DATETIME" => Parser::Datetime(DatetimeFormat::ISO, Zone::AssumeUtc),
             other => {
                 tracing::debug!("Domo column `{}` has type {other}: inferring its type", column.name);
                 return pins;
@@ -608,7 +608,7 @@ mod tests {
         assert_eq!(pins.get("l"), Some(Parser::Int));
         assert_eq!(pins.get("d"), Some(Parser::Float));
         assert_eq!(pins.get("day"), Some(Parser::Date(DateFormat::Iso)));
-        assert_eq!(pins.get("at"), Some(Parser::Datetime(DatetimeFormat::Iso, Zone::AssumeUtc)));
+        assert_eq!(pins.get("at"), Some(Parser::Datetime(DatetimeFormat::ISO, Zone::AssumeUtc)));
         assert_eq!(pins.get("odd"), None);
     }
 

@@ -15,6 +15,8 @@ pub enum Parser {
     Text,
     /// Int64 (leading zeros refused).
     Int,
+    /// Decimal(38, 0): integers of up to 38 digits.
+    Decimal,
     /// Float64.
     Float,
     /// `true` / `false` in any case.
@@ -36,6 +38,7 @@ impl Parser {
         match self {
             Parser::Text => ColumnType::String,
             Parser::Int => ColumnType::Int64,
+            Parser::Decimal => ColumnType::Decimal,
             Parser::Float | Parser::Money => ColumnType::Float64,
             Parser::Bool | Parser::YesNo => ColumnType::Boolean,
             Parser::Date(_) => ColumnType::Date,
@@ -48,6 +51,7 @@ impl Parser {
         match self.column_type() {
             ColumnType::String => DataType::String,
             ColumnType::Int64 => DataType::Int64,
+            ColumnType::Decimal => DataType::Decimal(DECIMAL_PRECISION, 0),
             ColumnType::Float64 => DataType::Float64,
             ColumnType::Boolean => DataType::Boolean,
             ColumnType::Date => DataType::Date,
@@ -59,15 +63,16 @@ impl Parser {
 }
 
 /// The type names a person can pin a column to (`types:` in YAML catalogs), with their parsers.
-pub const TYPE_NAMES: [(&str, Parser); 10] = [
+pub const TYPE_NAMES: [(&str, Parser); 11] = [
     ("string", Parser::Text),
     ("int64", Parser::Int),
+    ("decimal", Parser::Decimal),
     ("float64", Parser::Float),
     ("boolean", Parser::Bool),
     ("date", Parser::Date(DateFormat::Iso)),
-    ("datetime", Parser::Datetime(DatetimeFormat::Iso, Zone::Naive)),
-    ("datetime_utc", Parser::Datetime(DatetimeFormat::Iso, Zone::AssumeUtc)),
-    ("datetime_offset", Parser::Datetime(DatetimeFormat::Iso, Zone::Offset)),
+    ("datetime", Parser::Datetime(DatetimeFormat::ISO, Zone::Naive)),
+    ("datetime_utc", Parser::Datetime(DatetimeFormat::ISO, Zone::AssumeUtc)),
+    ("datetime_offset", Parser::Datetime(DatetimeFormat::ISO, Zone::Offset)),
     ("money", Parser::Money),
     ("yes_no", Parser::YesNo),
 ];
@@ -85,6 +90,9 @@ impl std::str::FromStr for Parser {
         )
     }
 }
+
+/// The precision of Decimal columns: 38 digits, the most a 128-bit decimal holds.
+pub const DECIMAL_PRECISION: usize = 38;
 
 /// A column's name and parser.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,11 +165,23 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
             .map_err(|r| bad(r, "an integer (Int64)"))?;
             Int64Chunked::from_iter_options(name, values.into_iter()).into_series()
         }
+        Parser::Decimal => {
+            let values = collect(batch, col, |v| match parse_number(v) {
+                Number::Int(i) => Some(i128::from(i)),
+                Number::Big(i) => Some(i),
+                _ => None,
+            })
+            .map_err(|r| bad(r, "an integer of at most 38 digits (Decimal)"))?;
+            Int128Chunked::from_iter_options(name, values.into_iter())
+                .into_decimal_unchecked(DECIMAL_PRECISION, 0)
+                .into_series()
+        }
         Parser::Float => {
             let values = collect(batch, col, |v| match parse_number(v) {
-                Number::Int(i) => Some(i as f64),
+                // Past 2^53 an integer would be rounded: inference never gets here, a pin refuses it.
+                Number::Int(i) if i.unsigned_abs() <= 1 << 53 => Some(i as f64),
                 Number::Float(f) => Some(f),
-                Number::No => None,
+                Number::Int(_) | Number::Big(_) | Number::No => None,
             })
             .map_err(|r| bad(r, "a number (Float64)"))?;
             Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
@@ -191,8 +211,8 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
             Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
         }
         Parser::Date(format) => {
-            let values =
-                collect(batch, col, |v| format.parse(v)).map_err(|r| bad(r, "a date (YYYY-MM-DD)"))?;
+            let values = collect(batch, col, |v| format.parse(v))
+                .map_err(|r| bad(r, &format!("a date ({})", format.pattern())))?;
             Int32Chunked::from_iter_options(name, values.into_iter()).into_date().into_series()
         }
         Parser::Datetime(format, zone) => {
@@ -309,7 +329,7 @@ mod tests {
         batch.push([&b""[..], b"2026-11-01T00:00:00Z", b"Included"], 3);
         let plans = vec![
             ColumnPlan { name: "n".into(), parser: Parser::Int },
-            ColumnPlan { name: "t".into(), parser: Parser::Datetime(DatetimeFormat::Iso, Zone::Offset) },
+            ColumnPlan { name: "t".into(), parser: Parser::Datetime(DatetimeFormat::ISO, Zone::Offset) },
             ColumnPlan { name: "c".into(), parser: Parser::Money },
         ];
         let (df, nulls) = convert_batch(&plans, &batch).unwrap();

@@ -1,7 +1,7 @@
 //! Whole-source type inference: every value of a column votes, not a sample.
 //!
 //! Each column starts with every candidate type and loses a candidate at the first value that type
-//! cannot parse; what is left at the end decides, in the order Int64, Float64, Boolean, Date,
+//! cannot parse; what is left at the end decides, in the order Int64, Decimal, Float64, Boolean, Date,
 //! Datetime, else String. Parsers are those of [`super::values`], shared with the conversion.
 
 use rayon::prelude::*;
@@ -12,18 +12,42 @@ use super::Pins;
 use crate::error::Result;
 use crate::extract::{BatchReader, TextBatch};
 
-const INT: u8 = 1;
-const FLOAT: u8 = 1 << 1;
-const BOOL: u8 = 1 << 2;
-const DATE: u8 = 1 << 3;
-const DATETIME_NAIVE: u8 = 1 << 4;
-const DATETIME_UTC: u8 = 1 << 5;
-const ALL: u8 = INT | FLOAT | BOOL | DATE | DATETIME_NAIVE | DATETIME_UTC;
+const INT: u32 = 1;
+const DECIMAL: u32 = 1 << 1;
+const FLOAT: u32 = 1 << 2;
+const BOOL: u32 = 1 << 3;
+const NUMBERS: u32 = INT | DECIMAL | FLOAT;
+/// One bit per date format, from bit 4; then one per timestamp format without offset, and one per
+/// timestamp format with offsets.
+const DATE0: u32 = 4;
+const FORMATS: u32 = DateFormat::ALL.len() as u32;
+const NAIVE0: u32 = DATE0 + FORMATS;
+const OFFSET0: u32 = NAIVE0 + FORMATS;
+const DATES: u32 = ((1 << FORMATS) - 1) << DATE0;
+const DATETIMES: u32 = ((1 << (2 * FORMATS)) - 1) << NAIVE0;
+const ALL: u32 = NUMBERS | BOOL | DATES | DATETIMES;
+
+const fn date_bit(i: usize) -> u32 {
+    1 << (DATE0 + i as u32)
+}
+const fn naive_bit(i: usize) -> u32 {
+    1 << (NAIVE0 + i as u32)
+}
+const fn offset_bit(i: usize) -> u32 {
+    1 << (OFFSET0 + i as u32)
+}
+
+/// The candidates a column keeps when its date format is given (`--date-format col=FMT`): numbers,
+/// booleans, and dates and timestamps in that format only.
+fn only_format(format: DateFormat) -> u32 {
+    let i = DateFormat::ALL.iter().position(|f| *f == format).expect("listed");
+    NUMBERS | BOOL | date_bit(i) | naive_bit(i) | offset_bit(i)
+}
 
 /// What is known about one column after some of its values.
 #[derive(Debug, Clone)]
 pub struct ColumnInference {
-    candidates: u8,
+    candidates: u32,
     non_null: u64,
     /// The value (and its line) that ruled out the last typed candidate.
     reason: Option<(u64, String)>,
@@ -36,6 +60,11 @@ impl Default for ColumnInference {
 }
 
 impl ColumnInference {
+    /// A column whose date format is known.
+    pub fn with_date_format(format: DateFormat) -> Self {
+        ColumnInference { candidates: only_format(format), ..Default::default() }
+    }
+
     /// Takes one value into account. Empty values are nulls and say nothing about the type.
     #[inline]
     pub fn observe(&mut self, v: &[u8], line: u64) {
@@ -48,26 +77,35 @@ impl ColumnInference {
             return;
         }
         let mut c = before;
-        if c & (INT | FLOAT) != 0 {
+        if c & NUMBERS != 0 {
             match parse_number(v) {
-                // Beyond 2^53 a Float64 would round the integer: it may only stay Int64.
+                // Beyond 2^53 a Float64 would round the integer.
                 Number::Int(i) if i.unsigned_abs() > 1 << 53 => c &= !FLOAT,
                 Number::Int(_) => {}
-                Number::Float(_) => c &= !INT,
-                Number::No => c &= !(INT | FLOAT),
+                Number::Big(_) => c &= !(INT | FLOAT),
+                Number::Float(_) => c &= !(INT | DECIMAL),
+                Number::No => c &= !NUMBERS,
             }
         }
         if c & BOOL != 0 && parse_bool(v).is_none() {
             c &= !BOOL;
         }
-        if c & DATE != 0 && DateFormat::Iso.parse(v).is_none() {
-            c &= !DATE;
-        }
-        if c & (DATETIME_NAIVE | DATETIME_UTC) != 0 {
-            match DatetimeFormat::Iso.parse(v) {
-                Some(t) if t.has_offset => c &= !DATETIME_NAIVE,
-                Some(_) => c &= !DATETIME_UTC,
-                None => c &= !(DATETIME_NAIVE | DATETIME_UTC),
+        if c & (DATES | DATETIMES) != 0 {
+            if !v[0].is_ascii_digit() {
+                c &= !(DATES | DATETIMES);
+            } else {
+                for (i, format) in DateFormat::ALL.into_iter().enumerate() {
+                    if c & date_bit(i) != 0 && format.parse(v).is_none() {
+                        c &= !date_bit(i);
+                    }
+                    if c & (naive_bit(i) | offset_bit(i)) != 0 {
+                        match (DatetimeFormat { date: format }).parse(v) {
+                            Some(t) if t.has_offset => c &= !naive_bit(i),
+                            Some(_) => c &= !offset_bit(i),
+                            None => c &= !(naive_bit(i) | offset_bit(i)),
+                        }
+                    }
+                }
             }
         }
         if c == 0 {
@@ -80,21 +118,49 @@ impl ColumnInference {
     pub fn resolve(&self) -> Parser {
         let c = self.candidates;
         if self.non_null == 0 {
-            Parser::Text
-        } else if c & INT != 0 {
-            Parser::Int
-        } else if c & FLOAT != 0 {
-            Parser::Float
-        } else if c & BOOL != 0 {
-            Parser::Bool
-        } else if c & DATE != 0 {
-            Parser::Date(DateFormat::Iso)
-        } else if c & DATETIME_UTC != 0 {
-            Parser::Datetime(DatetimeFormat::Iso, Zone::Offset)
-        } else if c & DATETIME_NAIVE != 0 {
-            Parser::Datetime(DatetimeFormat::Iso, Zone::Naive)
-        } else {
-            Parser::Text
+            return Parser::Text;
+        }
+        if c & INT != 0 {
+            return Parser::Int;
+        }
+        if c & DECIMAL != 0 {
+            return Parser::Decimal;
+        }
+        if c & FLOAT != 0 {
+            return Parser::Float;
+        }
+        if c & BOOL != 0 {
+            return Parser::Bool;
+        }
+        // In DateFormat::ALL's order: month-first wins over day-first when every value allows both.
+        for (i, format) in DateFormat::ALL.into_iter().enumerate() {
+            if c & date_bit(i) != 0 {
+                return Parser::Date(format);
+            }
+        }
+        for (i, format) in DateFormat::ALL.into_iter().enumerate() {
+            if c & offset_bit(i) != 0 {
+                return Parser::Datetime(DatetimeFormat { date: format }, Zone::Offset);
+            }
+            if c & naive_bit(i) != 0 {
+                return Parser::Datetime(DatetimeFormat { date: format }, Zone::Naive);
+            }
+        }
+        Parser::Text
+    }
+
+    /// Whether every slash date of the column reads both month-first and day-first (so month-first
+    /// was a guess).
+    pub fn ambiguous_day_month(&self) -> bool {
+        let mdy = DateFormat::ALL.iter().position(|f| *f == DateFormat::Mdy).expect("listed");
+        let dmy = DateFormat::ALL.iter().position(|f| *f == DateFormat::Dmy).expect("listed");
+        let c = self.candidates;
+        match self.resolve() {
+            Parser::Date(DateFormat::Mdy) => c & date_bit(dmy) != 0,
+            Parser::Datetime(DatetimeFormat { date: DateFormat::Mdy }, _) => {
+                c & (naive_bit(dmy) | offset_bit(dmy)) != 0 && c & (naive_bit(mdy) | offset_bit(mdy)) != 0
+            }
+            _ => false,
         }
     }
 
@@ -113,7 +179,10 @@ pub fn infer_plans(
     mut on_batch: impl FnMut(u64),
 ) -> Result<Vec<ColumnPlan>> {
     let columns = reader.columns().to_vec();
-    let mut states = vec![ColumnInference::default(); columns.len()];
+    let mut states: Vec<ColumnInference> = columns
+        .iter()
+        .map(|c| pins.date_format(c).map_or_else(ColumnInference::default, ColumnInference::with_date_format))
+        .collect();
     let pinned: Vec<bool> = columns.iter().map(|c| pins.get(c).is_some()).collect();
     let mut batch = TextBatch::new(columns.len());
     while reader.next_batch(&mut batch, batch_rows)? {
@@ -126,8 +195,15 @@ pub fn infer_plans(
         .map(|(name, state)| {
             let parser = pins.get(&name).unwrap_or_else(|| state.resolve());
             if let (Parser::Text, Some((line, value))) = (parser, state.reason()) {
-                tracing::debug!(
-                    "column `{name}` is String: line {line} has {value:?}, which fits no other type"
+                tracing::info!(
+                    "column `{name}` is String: line {line} has {value:?}, which fits no other type \
+                     that its earlier values fit"
+                );
+            }
+            if pins.get(&name).is_none() && state.ambiguous_day_month() {
+                tracing::warn!(
+                    "column `{name}`: every date reads both as month/day and as day/month; taken as \
+                     month first (MM/DD/YYYY). If that is wrong, pass --date-format '{name}=%d/%m/%Y'"
                 );
             }
             ColumnPlan { name, parser }
@@ -181,21 +257,59 @@ mod tests {
         assert_eq!(infer(&["2026-01-01", "2026-1-2"]), Parser::Date(DateFormat::Iso));
         assert_eq!(
             infer(&["2026-01-01T10:00:00Z", "2026-01-01T10:00:00.5+01:00"]),
-            Parser::Datetime(DatetimeFormat::Iso, Zone::Offset)
+            Parser::Datetime(DatetimeFormat::ISO, Zone::Offset)
         );
         assert_eq!(
             infer(&["2026-01-01 10:00:00", "2026-01-01T10:00"]),
-            Parser::Datetime(DatetimeFormat::Iso, Zone::Naive)
+            Parser::Datetime(DatetimeFormat::ISO, Zone::Naive)
         );
         // Mixing zoned and naive timestamps, or dates and timestamps, would need a guess: String.
         assert_eq!(infer(&["2026-01-01T10:00:00Z", "2026-01-01T10:00:00"]), Parser::Text);
         assert_eq!(infer(&["2026-01-01", "2026-01-01T10:00:00"]), Parser::Text);
         assert_eq!(infer(&["007", "12"]), Parser::Text);
         assert_eq!(infer(&["", ""]), Parser::Text);
-        assert_eq!(infer(&["99999999999999999999"]), Parser::Text);
+        assert_eq!(infer(&["99999999999999999999"]), Parser::Decimal);
+        assert_eq!(infer(&["99999999999999999999", "-1"]), Parser::Decimal);
+        assert_eq!(infer(&["99999999999999999999", "1.5"]), Parser::Text);
+        assert_eq!(infer(&["123456789012345678901234567890123456789"]), Parser::Text);
         // 2^53 + 1 cannot be a Float64 without rounding: with a float beside it, the column is text.
         assert_eq!(infer(&["9007199254740993", "1.5"]), Parser::Text);
         assert_eq!(infer(&["9007199254740993", "1"]), Parser::Int);
+    }
+
+    #[test]
+    fn date_formats_and_their_order() {
+        let date = Parser::Date;
+        assert_eq!(infer(&["2026/1/2", "2026/12/31"]), date(DateFormat::YmdSlash));
+        assert_eq!(infer(&["2026年1月2日"]), date(DateFormat::Japanese));
+        assert_eq!(infer(&["1.2.2026", "31.12.2026"]), date(DateFormat::DmyDot));
+        // A day past 12 proves the order; a column that proves both is text.
+        assert_eq!(infer(&["01/02/2026", "13/04/2026"]), date(DateFormat::Dmy));
+        assert_eq!(infer(&["01/02/2026", "12/31/2026"]), date(DateFormat::Mdy));
+        assert_eq!(infer(&["13/02/2026", "12/31/2026"]), Parser::Text);
+        // Ambiguous in every row: month first, flagged.
+        let mut s = ColumnInference::default();
+        for v in ["01/02/2026", "03/04/2026"] {
+            s.observe(v.as_bytes(), 2);
+        }
+        assert_eq!(s.resolve(), date(DateFormat::Mdy));
+        assert!(s.ambiguous_day_month());
+        // Unless the format is given.
+        let mut s = ColumnInference::with_date_format(DateFormat::Dmy);
+        for v in ["01/02/2026", "03/04/2026"] {
+            s.observe(v.as_bytes(), 2);
+        }
+        assert_eq!(s.resolve(), date(DateFormat::Dmy));
+        assert!(!s.ambiguous_day_month());
+        // Excel timestamps.
+        assert_eq!(
+            infer(&["1/2/2026 3:04 PM", "1/13/2026 10:00 AM"]),
+            Parser::Datetime(DatetimeFormat { date: DateFormat::Mdy }, Zone::Naive)
+        );
+        assert_eq!(
+            infer(&["2026/01/02 03:04:05+09:00"]),
+            Parser::Datetime(DatetimeFormat { date: DateFormat::YmdSlash }, Zone::Offset)
+        );
     }
 
     #[test]

@@ -11,12 +11,15 @@ pub mod values;
 use std::fmt;
 
 pub use convert::{ColumnPlan, Parser};
+use values::DateFormat;
 
 /// The logical type of an output column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
     String,
     Int64,
+    /// Decimal(38, 0): integers past 64 bits.
+    Decimal,
     Float64,
     Boolean,
     Date,
@@ -31,6 +34,7 @@ impl fmt::Display for ColumnType {
         f.write_str(match self {
             ColumnType::String => "String",
             ColumnType::Int64 => "Int64",
+            ColumnType::Decimal => "Decimal(38, 0)",
             ColumnType::Float64 => "Float64",
             ColumnType::Boolean => "Boolean",
             ColumnType::Date => "Date",
@@ -40,9 +44,13 @@ impl fmt::Display for ColumnType {
     }
 }
 
-/// Column types fixed by the caller instead of inferred, matched by column name.
+/// Column types fixed by the caller instead of inferred, matched by column name; and date formats
+/// given for columns whose type is still inferred (`--date-format`).
 #[derive(Debug, Clone, Default)]
-pub struct Pins(Vec<(String, Parser)>);
+pub struct Pins {
+    types: Vec<(String, Parser)>,
+    date_formats: Vec<(String, DateFormat)>,
+}
 
 impl Pins {
     /// No pinned column.
@@ -52,18 +60,30 @@ impl Pins {
 
     /// Pins column `name` (exact name after trimming) to `parser`; a later pin of the same name wins.
     pub fn pin(mut self, name: &str, parser: Parser) -> Self {
-        self.0.push((name.to_owned(), parser));
+        self.types.push((name.to_owned(), parser));
+        self
+    }
+
+    /// Says that column `name`'s dates (if it has dates) are in `format`.
+    pub fn date_format_of(mut self, name: &str, format: DateFormat) -> Self {
+        self.date_formats.push((name.to_owned(), format));
         self
     }
 
     /// These pins, with `other`'s added on top (where both pin a column, `other` wins).
     pub fn overridden_by(mut self, other: &Pins) -> Self {
-        self.0.extend(other.0.iter().cloned());
+        self.types.extend(other.types.iter().cloned());
+        self.date_formats.extend(other.date_formats.iter().cloned());
         self
     }
 
     /// The parser pinned for `name`, if any.
     pub fn get(&self, name: &str) -> Option<Parser> {
-        self.0.iter().rev().find(|(n, _)| n == name).map(|(_, p)| *p)
+        self.types.iter().rev().find(|(n, _)| n == name).map(|(_, p)| *p)
+    }
+
+    /// The date format given for `name`, if any.
+    pub fn date_format(&self, name: &str) -> Option<DateFormat> {
+        self.date_formats.iter().rev().find(|(n, _)| n == name).map(|(_, f)| *f)
     }
 }

@@ -8,10 +8,12 @@ use crate::load::layout::days_from_civil;
 pub enum Number {
     /// An integer that fits Int64.
     Int(i64),
+    /// An integer beyond Int64 that fits 38 digits: a Decimal(38, 0), never a rounded float.
+    Big(i128),
     /// A decimal or exponent number (or an integer that only fits as a float: never produced, see below).
     Float(f64),
-    /// Not a number we may type: text, an identifier with leading zeros, or an integer beyond 64 bits
-    /// (which a Float64 would round).
+    /// Not a number we may type: text, an identifier with leading zeros, or an integer beyond 38
+    /// digits.
     No,
 }
 
@@ -35,6 +37,7 @@ pub fn parse_number(v: &[u8]) -> Number {
         let s = unsafe { std::str::from_utf8_unchecked(v) };
         return match s.parse::<i64>() {
             Ok(i) => Number::Int(i),
+            Err(_) if int_len <= 38 => s.parse::<i128>().map_or(Number::No, Number::Big),
             Err(_) => Number::No,
         };
     }
@@ -104,36 +107,96 @@ fn days_in_month(y: i32, m: u32) -> u32 {
     }
 }
 
-/// Parses an ISO date `YYYY-MM-DD` (month and day may drop their zero padding) at the front of `v`;
-/// returns days since 1970-01-01 and the rest.
-fn iso_date_prefix(v: &[u8]) -> Option<(i32, &[u8])> {
-    let (y, rest) = digits(v, 4, 4)?;
-    let rest = rest.strip_prefix(b"-")?;
-    let (m, rest) = digits(rest, 1, 2)?;
-    let rest = rest.strip_prefix(b"-")?;
-    let (d, rest) = digits(rest, 1, 2)?;
-    let y = y as i32;
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
-        return None;
-    }
-    Some((days_from_civil(y, m, d), rest))
-}
-
-/// The date formats a column can have. A later issue adds more; each is detected once per column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The date formats a column can have. Month and day may drop their zero padding in every format;
+/// the year has four digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DateFormat {
     /// `YYYY-MM-DD`.
     Iso,
+    /// `YYYY/MM/DD`.
+    YmdSlash,
+    /// `YYYY年M月D日`.
+    Japanese,
+    /// `MM/DD/YYYY` (month first, as in the US).
+    Mdy,
+    /// `DD/MM/YYYY` (day first).
+    Dmy,
+    /// `DD.MM.YYYY`.
+    DmyDot,
 }
 
 impl DateFormat {
+    /// Every format, in the order inference prefers them.
+    pub const ALL: [DateFormat; 6] = [
+        DateFormat::Iso,
+        DateFormat::YmdSlash,
+        DateFormat::Japanese,
+        DateFormat::Mdy,
+        DateFormat::Dmy,
+        DateFormat::DmyDot,
+    ];
+
+    /// How a person writes this format (`--date-format col=FMT`).
+    pub fn pattern(self) -> &'static str {
+        match self {
+            DateFormat::Iso => "%Y-%m-%d",
+            DateFormat::YmdSlash => "%Y/%m/%d",
+            DateFormat::Japanese => "%Y年%m月%d日",
+            DateFormat::Mdy => "%m/%d/%Y",
+            DateFormat::Dmy => "%d/%m/%Y",
+            DateFormat::DmyDot => "%d.%m.%Y",
+        }
+    }
+
+    /// The format a pattern (or a short name: `ymd`, `mdy`, `dmy`) names.
+    pub fn from_pattern(text: &str) -> Option<Self> {
+        let text = text.trim();
+        match text.to_ascii_lowercase().as_str() {
+            "ymd" | "iso" => return Some(DateFormat::Iso),
+            "mdy" => return Some(DateFormat::Mdy),
+            "dmy" => return Some(DateFormat::Dmy),
+            _ => {}
+        }
+        DateFormat::ALL.into_iter().find(|f| f.pattern() == text)
+    }
+
+    /// Parses a date in this format at the front of `v`: days since 1970-01-01, and the rest.
+    fn parse_prefix(self, v: &[u8]) -> Option<(i32, &[u8])> {
+        let (y, m, d, rest) = match self {
+            DateFormat::Iso | DateFormat::YmdSlash | DateFormat::Japanese => {
+                let (sep1, sep2): (&[u8], &[u8]) = match self {
+                    DateFormat::Iso => (b"-", b"-"),
+                    DateFormat::YmdSlash => (b"/", b"/"),
+                    _ => ("年".as_bytes(), "月".as_bytes()),
+                };
+                let (y, rest) = digits(v, 4, 4)?;
+                let (m, rest) = digits(rest.strip_prefix(sep1)?, 1, 2)?;
+                let (d, rest) = digits(rest.strip_prefix(sep2)?, 1, 2)?;
+                let rest =
+                    if self == DateFormat::Japanese { rest.strip_prefix("日".as_bytes())? } else { rest };
+                (y, m, d, rest)
+            }
+            DateFormat::Mdy | DateFormat::Dmy | DateFormat::DmyDot => {
+                let sep: &[u8] = if self == DateFormat::DmyDot { b"." } else { b"/" };
+                let (a, rest) = digits(v, 1, 2)?;
+                let (b, rest) = digits(rest.strip_prefix(sep)?, 1, 2)?;
+                let (y, rest) = digits(rest.strip_prefix(sep)?, 4, 4)?;
+                let (m, d) = if self == DateFormat::Mdy { (a, b) } else { (b, a) };
+                (y, m, d, rest)
+            }
+        };
+        let y = y as i32;
+        if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+            return None;
+        }
+        Some((days_from_civil(y, m, d), rest))
+    }
+
     /// Parses `v` as a date in this format: days since 1970-01-01.
     pub fn parse(self, v: &[u8]) -> Option<i32> {
-        match self {
-            DateFormat::Iso => match iso_date_prefix(v)? {
-                (days, []) => Some(days),
-                _ => None,
-            },
+        match self.parse_prefix(v)? {
+            (days, []) => Some(days),
+            _ => None,
         }
     }
 }
@@ -146,12 +209,12 @@ pub struct Timestamp {
     pub has_offset: bool,
 }
 
-/// The timestamp formats a column can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatetimeFormat {
-    /// ISO 8601 / RFC 3339: `YYYY-MM-DD[T ]HH:MM[:SS[.fraction]][Z|±HH:MM|±HHMM|±HH]`, fractions up to
-    /// nanoseconds (kept to microseconds).
-    Iso,
+/// A timestamp format: a date in one of the [`DateFormat`]s, then `T` or a space, then
+/// `H:MM[:SS[.fraction]]` (fractions up to nanoseconds, kept to microseconds), an optional `AM`/`PM`
+/// (Excel's `1/2/2026 3:04 PM`), and an optional offset `Z`, `±HH:MM`, `±HHMM` or `±HH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DatetimeFormat {
+    pub date: DateFormat,
 }
 
 /// What a timestamp column does with UTC offsets.
@@ -188,66 +251,77 @@ impl Zone {
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 impl DatetimeFormat {
+    /// ISO 8601 / RFC 3339.
+    pub const ISO: DatetimeFormat = DatetimeFormat { date: DateFormat::Iso };
+
     /// Parses `v` as a timestamp in this format.
     pub fn parse(self, v: &[u8]) -> Option<Timestamp> {
-        match self {
-            DatetimeFormat::Iso => parse_iso_datetime(v),
-        }
-    }
-}
-
-fn parse_iso_datetime(v: &[u8]) -> Option<Timestamp> {
-    let (days, rest) = iso_date_prefix(v)?;
-    let rest = match rest.first() {
-        Some(b'T' | b't' | b' ') => &rest[1..],
-        _ => return None,
-    };
-    let (h, rest) = digits(rest, 2, 2)?;
-    let rest = rest.strip_prefix(b":")?;
-    let (mi, mut rest) = digits(rest, 2, 2)?;
-    let mut s = 0;
-    let mut micros = 0i64;
-    if let Some(r) = rest.strip_prefix(b":") {
-        let (sec, r) = digits(r, 2, 2)?;
-        s = sec;
-        rest = r;
-        if let Some(r) = rest.strip_prefix(b".").or_else(|| rest.strip_prefix(b",")) {
-            let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
-            if n == 0 || n > 9 {
-                return None;
+        let (days, rest) = self.date.parse_prefix(v)?;
+        let rest = match rest.first() {
+            Some(b'T' | b't' | b' ') => &rest[1..],
+            _ => return None,
+        };
+        let (mut h, rest) = digits(rest, 1, 2)?;
+        let rest = rest.strip_prefix(b":")?;
+        let (mi, mut rest) = digits(rest, 2, 2)?;
+        let mut s = 0;
+        let mut micros = 0i64;
+        if let Some(r) = rest.strip_prefix(b":") {
+            let (sec, r) = digits(r, 2, 2)?;
+            s = sec;
+            rest = r;
+            if let Some(r) = rest.strip_prefix(b".").or_else(|| rest.strip_prefix(b",")) {
+                let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
+                if n == 0 || n > 9 {
+                    return None;
+                }
+                // Keep microseconds; digits beyond the sixth are dropped (Parquet readers want µs).
+                let mut frac = 0i64;
+                for (i, b) in r[..n.min(6)].iter().enumerate() {
+                    frac += i64::from(b - b'0') * 10i64.pow(5 - i as u32);
+                }
+                micros = frac;
+                rest = &r[n..];
             }
-            // Keep microseconds; digits beyond the sixth are dropped (Parquet readers want µs).
-            let mut frac = 0i64;
-            for (i, b) in r[..n.min(6)].iter().enumerate() {
-                frac += i64::from(b - b'0') * 10i64.pow(5 - i as u32);
-            }
-            micros = frac;
-            rest = &r[n..];
         }
-    }
-    if h > 23 || mi > 59 || s > 59 {
-        return None;
-    }
-    let (offset_secs, has_offset) = match rest {
-        [] => (0i64, false),
-        [b'Z' | b'z'] => (0, true),
-        [sign @ (b'+' | b'-'), tail @ ..] => {
-            let (oh, r) = digits(tail, 2, 2)?;
-            let (om, r) = match r {
-                [] => (0, r),
-                [b':', rest @ ..] => digits(rest, 2, 2)?,
-                _ => digits(r, 2, 2)?,
+        // A 12-hour clock: `3:04 PM`, `12:30 am`.
+        let meridiem = rest.strip_prefix(b" ").unwrap_or(rest);
+        if meridiem.len() >= 2 && matches!(meridiem[1], b'M' | b'm') {
+            let pm = match meridiem[0] {
+                b'A' | b'a' => false,
+                b'P' | b'p' => true,
+                _ => return None,
             };
-            if !r.is_empty() || oh > 23 || om > 59 {
+            if !(1..=12).contains(&h) {
                 return None;
             }
-            let secs = i64::from(oh * 3600 + om * 60);
-            (if *sign == b'-' { -secs } else { secs }, true)
+            h = (h % 12) + if pm { 12 } else { 0 };
+            rest = &meridiem[2..];
         }
-        _ => return None,
-    };
-    let local = i64::from(days) * MICROS_PER_DAY + i64::from(h * 3600 + mi * 60 + s) * 1_000_000 + micros;
-    Some(Timestamp { micros: local - offset_secs * 1_000_000, has_offset })
+        if h > 23 || mi > 59 || s > 59 {
+            return None;
+        }
+        let (offset_secs, has_offset) = match rest {
+            [] => (0i64, false),
+            [b'Z' | b'z'] => (0, true),
+            [sign @ (b'+' | b'-'), tail @ ..] => {
+                let (oh, r) = digits(tail, 2, 2)?;
+                let (om, r) = match r {
+                    [] => (0, r),
+                    [b':', rest @ ..] => digits(rest, 2, 2)?,
+                    _ => digits(r, 2, 2)?,
+                };
+                if !r.is_empty() || oh > 23 || om > 59 {
+                    return None;
+                }
+                let secs = i64::from(oh * 3600 + om * 60);
+                (if *sign == b'-' { -secs } else { secs }, true)
+            }
+            _ => return None,
+        };
+        let local = i64::from(days) * MICROS_PER_DAY + i64::from(h * 3600 + mi * 60 + s) * 1_000_000 + micros;
+        Some(Timestamp { micros: local - offset_secs * 1_000_000, has_offset })
+    }
 }
 
 /// The UTC day of a timestamp in microseconds.
@@ -266,7 +340,14 @@ mod tests {
         assert_eq!(parse_number(b"+7"), Number::Int(7));
         assert_eq!(parse_number(b"9223372036854775807"), Number::Int(i64::MAX));
         // Leading zeros are identifiers, an integer past 64 bits must not be rounded into a float.
-        for text in ["007", "02134", "00.5", "9223372036854775808", "", "-", "+", "1 000", "1,5"] {
+        // Past 64 bits: a 38-digit decimal, never a rounded float; past 38 digits: text.
+        assert_eq!(parse_number(b"9223372036854775808"), Number::Big(9223372036854775808));
+        assert_eq!(
+            parse_number(b"-99999999999999999999999999999999999999"),
+            Number::Big(-(10i128.pow(38) - 1))
+        );
+        assert_eq!(parse_number(b"123456789012345678901234567890123456789"), Number::No);
+        for text in ["007", "02134", "00.5", "", "-", "+", "1 000", "1,5"] {
             assert_eq!(parse_number(text.as_bytes()), Number::No, "{text:?}");
         }
     }
@@ -304,8 +385,51 @@ mod tests {
     }
 
     #[test]
+    fn date_formats() {
+        let day = days_from_civil(2026, 3, 4);
+        let cases = [
+            (DateFormat::YmdSlash, "2026/03/04"),
+            (DateFormat::YmdSlash, "2026/3/4"),
+            (DateFormat::Japanese, "2026年3月4日"),
+            (DateFormat::Japanese, "2026年03月04日"),
+            (DateFormat::Mdy, "03/04/2026"),
+            (DateFormat::Mdy, "3/4/2026"),
+            (DateFormat::Dmy, "04/03/2026"),
+            (DateFormat::DmyDot, "4.3.2026"),
+            (DateFormat::DmyDot, "04.03.2026"),
+        ];
+        for (format, text) in cases {
+            assert_eq!(format.parse(text.as_bytes()), Some(day), "{format:?} {text}");
+        }
+        // A day past 12 proves the order.
+        assert_eq!(DateFormat::Mdy.parse(b"13/04/2026"), None);
+        assert_eq!(DateFormat::Dmy.parse(b"13/04/2026"), Some(days_from_civil(2026, 4, 13)));
+        assert_eq!(DateFormat::Dmy.parse(b"31/02/2026"), None);
+        assert_eq!(DateFormat::Japanese.parse("2026年3月4".as_bytes()), None);
+        assert_eq!(DateFormat::from_pattern("%d/%m/%Y"), Some(DateFormat::Dmy));
+        assert_eq!(DateFormat::from_pattern("MDY"), Some(DateFormat::Mdy));
+        assert_eq!(DateFormat::from_pattern("%Y%m%d"), None);
+    }
+
+    #[test]
+    fn excel_timestamps() {
+        let t = |f: DateFormat, s: &str| DatetimeFormat { date: f }.parse(s.as_bytes()).map(|t| t.micros);
+        let at = |h: i64, m: i64| {
+            i64::from(days_from_civil(2026, 1, 2)) * MICROS_PER_DAY + (h * 60 + m) * 60_000_000
+        };
+        assert_eq!(t(DateFormat::Mdy, "1/2/2026 3:04"), Some(at(3, 4)));
+        assert_eq!(t(DateFormat::Mdy, "1/2/2026 3:04 PM"), Some(at(15, 4)));
+        assert_eq!(t(DateFormat::Mdy, "1/2/2026 12:04 AM"), Some(at(0, 4)));
+        assert_eq!(t(DateFormat::Mdy, "1/2/2026 12:04 pm"), Some(at(12, 4)));
+        assert_eq!(t(DateFormat::Dmy, "2/1/2026 15:04:00"), Some(at(15, 4)));
+        assert_eq!(t(DateFormat::YmdSlash, "2026/01/02 03:04:00"), Some(at(3, 4)));
+        assert_eq!(t(DateFormat::Mdy, "1/2/2026 13:04 PM"), None);
+        assert_eq!(t(DateFormat::Mdy, "1/2/2026"), None);
+    }
+
+    #[test]
     fn timestamps() {
-        let t = |s: &str| DatetimeFormat::Iso.parse(s.as_bytes());
+        let t = |s: &str| DatetimeFormat::ISO.parse(s.as_bytes());
         let base = i64::from(days_from_civil(2026, 10, 31)) * MICROS_PER_DAY;
         let at = |h: i64, m: i64, s: i64, us: i64| base + ((h * 60 + m) * 60 + s) * 1_000_000 + us;
         assert_eq!(
