@@ -10,10 +10,11 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::extract::csv::last_file_matching;
+use crate::extract::csv::{last_file_matching, parse_delimiter, CsvOptions};
+use crate::extract::input::encoding_for_label;
 use crate::extract::domo::DomoId;
 use crate::load::layout::DatasetId;
-use crate::transform::{Parser, Pins};
+use crate::transform::{pins_from, Pins};
 
 /// What every checked catalog entry offers the runner.
 pub trait Entry {
@@ -267,10 +268,8 @@ fn check_column(
 
 /// `types:` pinned column types, by type name.
 fn check_types(types: &BTreeMap<String, String>) -> std::result::Result<Pins, (&'static str, String)> {
-    types.iter().try_fold(Pins::none(), |pins, (column, name)| {
-        let parser: Parser = name.parse().map_err(|e| ("types", format!("column `{column}`: {e}")))?;
-        Ok(pins.pin(column, parser))
-    })
+    let types: Vec<(String, String)> = types.iter().map(|(c, t)| (c.clone(), t.clone())).collect();
+    pins_from(&types, &[]).map_err(|e| ("types", e))
 }
 
 fn check_filter(
@@ -368,7 +367,7 @@ impl Entry for DomoEntry {
     }
 }
 
-/// `csv_options:` of a CSV catalog entry.
+/// `csv_options:` of a CSV catalog entry (each as the `upload-csv` flag of the same name).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCsvOptions {
@@ -376,6 +375,14 @@ pub struct RawCsvOptions {
     delimiter: Option<String>,
     #[serde(default)]
     encoding: Option<String>,
+    #[serde(default)]
+    header: Option<bool>,
+    #[serde(default)]
+    null_values: Option<Vec<String>>,
+    #[serde(default)]
+    on_bad_rows: Option<String>,
+    #[serde(default)]
+    normalize_columns: Option<bool>,
 }
 
 /// An entry of `config/csv_datasets.yaml`, as written.
@@ -398,6 +405,8 @@ pub struct RawCsvEntry {
     exclude_filter: Option<ExcludeFilter>,
     #[serde(default)]
     types: BTreeMap<String, String>,
+    #[serde(default)]
+    date_formats: BTreeMap<String, String>,
 }
 
 /// A checked CSV catalog entry.
@@ -412,37 +421,31 @@ pub struct CsvEntry {
     pub file_pattern: glob::Pattern,
     pub partition_column: Option<String>,
     pub enabled: bool,
-    pub delimiter: u8,
+    pub csv: CsvOptions,
     pub keep_rows: Option<(String, String)>,
     pub pins: Pins,
 }
 
-/// `,`, `;`, `|`, a tab (`"\t"` or `tab`), or another single ASCII character.
-fn check_delimiter(text: Option<&str>) -> std::result::Result<u8, (&'static str, String)> {
-    let Some(text) = text else { return Ok(b',') };
-    match text {
-        "tab" | "\\t" | "\t" => Ok(b'\t'),
-        _ if text.len() == 1 && text.is_ascii() && !matches!(text, "\"" | "\n" | "\r") => {
-            Ok(text.as_bytes()[0])
-        }
-        _ => Err((
-            "csv_options",
-            format!("delimiter `{text}` must be one ASCII character (`,` `;` `|` or `tab`), not a quote"),
-        )),
-    }
-}
-
-fn check_encoding(text: Option<&str>) -> std::result::Result<(), (&'static str, String)> {
-    match text.map(|t| t.trim().to_ascii_lowercase()) {
-        None => Ok(()),
-        Some(e) if matches!(e.as_str(), "utf-8" | "utf8" | "utf-8-sig") => Ok(()),
-        Some(e) => Err((
-            "csv_options",
-            format!(
-                "encoding `{e}` is not supported yet; only utf-8 files can be read (convert the file first)"
-            ),
-        )),
-    }
+fn check_csv_options(raw: RawCsvOptions) -> std::result::Result<CsvOptions, (&'static str, String)> {
+    let field = |e: String| ("csv_options", e);
+    let defaults = CsvOptions::default();
+    Ok(CsvOptions {
+        delimiter: raw.delimiter.as_deref().map(parse_delimiter).transpose().map_err(field)?,
+        encoding: raw
+            .encoding
+            .as_deref()
+            .map(|label| {
+                encoding_for_label(label).ok_or_else(|| {
+                    format!("encoding `{label}` is unknown; use e.g. utf-8, windows-1252, shift_jis, euc-jp")
+                })
+            })
+            .transpose()
+            .map_err(field)?,
+        header: raw.header.unwrap_or(true),
+        null_values: raw.null_values.unwrap_or(defaults.null_values),
+        bad_rows: raw.on_bad_rows.as_deref().map(str::parse).transpose().map_err(|e| field(format!("on_bad_rows: {e}")))?.unwrap_or_default(),
+        normalize_columns: raw.normalize_columns.unwrap_or(false),
+    })
 }
 
 impl RawEntry for RawCsvEntry {
@@ -466,13 +469,13 @@ impl RawEntry for RawCsvEntry {
         if self.source_dir.as_os_str().is_empty() {
             return Err(("source_dir", "it is empty; use `.` for the current folder".into()));
         }
-        let options = self.csv_options.unwrap_or_default();
-        check_encoding(options.encoding.as_deref())?;
+        let date_formats: Vec<(String, String)> = self.date_formats.into_iter().collect();
+        let pins = pins_from(&[], &date_formats).map_err(|e| ("date_formats", e))?;
         Ok(CsvEntry {
             dataset: check_dataset_id(&self.minio_dataset_id)?,
-            delimiter: check_delimiter(options.delimiter.as_deref())?,
+            csv: check_csv_options(self.csv_options.unwrap_or_default())?,
             keep_rows: check_filter(self.exclude_filter)?,
-            pins: check_types(&self.types)?,
+            pins: check_types(&self.types)?.overridden_by(&pins),
             name: self.name,
             description: self.description,
             source_dir: self.source_dir,
@@ -532,6 +535,7 @@ impl CsvEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transform::Parser;
 
     const DOMO: &str = r#"
 datasets:
@@ -658,12 +662,12 @@ datasets:
 "#;
         let catalog = Catalog::parse::<RawCsvEntry>(Path::new("csv.yaml"), text).unwrap();
         let e = &catalog.entries[0];
-        assert_eq!(e.delimiter, b';');
+        assert_eq!(e.csv.delimiter, Some(b';'));
         assert_eq!(e.pins.get("Cost"), Some(Parser::Money));
         assert!(e.file_pattern.matches("team-usage-events-2026-11-01.csv"));
-        let bad = text.replace("utf-8}", "shift_jis}");
+        let bad = text.replace("utf-8}", "klingon}");
         let e = Catalog::parse::<RawCsvEntry>(Path::new("csv.yaml"), &bad).unwrap_err().to_string();
-        assert!(e.contains("field `csv_options`: encoding `shift_jis`"), "{e}");
+        assert!(e.contains("field `csv_options`: encoding `klingon` is unknown"), "{e}");
         let bad = text.replace("\"team-usage-events-*.csv\"", "\"a/*.csv\"");
         assert!(Catalog::parse::<RawCsvEntry>(Path::new("csv.yaml"), &bad).is_err());
     }

@@ -10,6 +10,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{self, Context};
 use crate::config::{self, Target, DEFAULT_TARGET};
+use crate::extract::csv::{parse_delimiter, CsvOptions};
+use crate::extract::input::encoding_for_label;
+use crate::transform::{parse_assignments, pins_from, Pins};
 use crate::logging::{self, LogFormat};
 use crate::summary::Summary;
 
@@ -75,7 +78,7 @@ struct WriteArgs {
 
 #[derive(Debug, Args)]
 struct UploadCsvArgs {
-    /// The CSV file (UTF-8, comma-separated, with a header line).
+    /// The CSV file: any common encoding, `,` `;` tab or `|` delimited, plain, .gz or .zst.
     csv_file: PathBuf,
     /// The dataset to write: letters, digits, `.`, `_`, `-`.
     #[arg(long)]
@@ -83,11 +86,81 @@ struct UploadCsvArgs {
     /// Partition by the day of this date or timestamp column (UTC day for timestamps with offsets).
     #[arg(long, value_name = "COLUMN")]
     partition_col: Option<String>,
-    /// Field delimiter.
-    #[arg(long, default_value_t = ',')]
-    delimiter: char,
+    #[command(flatten)]
+    read: ReadArgs,
     #[command(flatten)]
     write: WriteArgs,
+}
+
+/// How a CSV file is read and typed.
+#[derive(Debug, Args)]
+struct ReadArgs {
+    /// Field delimiter: one character, or `tab` [default: sniffed among `,` `;` tab `|`].
+    #[arg(long, value_name = "CHAR")]
+    delimiter: Option<String>,
+    /// The file's encoding: utf-8, utf-16le, windows-1252 (latin1), shift_jis (cp932), euc-jp, ...
+    /// [default: detected from samples of the whole file].
+    #[arg(long, value_name = "LABEL")]
+    encoding: Option<String>,
+    /// The file has no header line: its first line is data, the columns are column_1, column_2, ...
+    #[arg(long)]
+    no_header: bool,
+    /// A row that does not fit (wrong field count, unclosed quote, a value that does not fit a
+    /// pinned type): fail (nothing written), skip (counted), or quarantine (kept in
+    /// datasets/<id>/_rejects/<run-id>.csv, and counted).
+    #[arg(long, value_name = "ACTION", default_value = "fail", value_parser = ["fail", "skip", "quarantine"])]
+    on_bad_rows: String,
+    /// Values read as null besides an empty field, comma-separated (`--null-values ''` for none).
+    #[arg(long, value_name = "LIST", default_value = "NULL,null,NA,N/A")]
+    null_values: String,
+    /// Pin column types instead of inferring them: `COL=TYPE,...` with TYPE one of string, int64,
+    /// decimal, float64, boolean, date, datetime, datetime_utc, datetime_offset, money, yes_no.
+    #[arg(long, value_name = "COL=TYPE,...")]
+    types: Vec<String>,
+    /// The date format of a column whose dates are ambiguous: `COL=FMT` with FMT %m/%d/%Y, %d/%m/%Y,
+    /// %d.%m.%Y, %Y-%m-%d, %Y/%m/%d (or mdy, dmy, ymd).
+    #[arg(long, value_name = "COL=FMT")]
+    date_format: Vec<String>,
+    /// Column names as snake_case ASCII (`Input (w/ Cache Write)` → `input_w_cache_write`); --types
+    /// and --partition-col then use the new names.
+    #[arg(long)]
+    normalize_columns: bool,
+}
+
+impl ReadArgs {
+    /// The reader's options and the pins, or a usage error naming the flag.
+    fn resolve(&self) -> crate::Result<(CsvOptions, Pins)> {
+        let usage = |flag: &str, e: String| crate::Error::Usage(format!("{flag}: {e}"));
+        let delimiter =
+            self.delimiter.as_deref().map(parse_delimiter).transpose().map_err(|e| usage("--delimiter", e))?;
+        let encoding = self
+            .encoding
+            .as_deref()
+            .map(|label| {
+                encoding_for_label(label).ok_or_else(|| {
+                    usage("--encoding", format!("`{label}` is unknown; use e.g. utf-8, windows-1252, shift_jis"))
+                })
+            })
+            .transpose()?;
+        let mut types = Vec::new();
+        for text in &self.types {
+            types.extend(parse_assignments(text).map_err(|e| usage("--types", e))?);
+        }
+        let mut date_formats = Vec::new();
+        for text in &self.date_format {
+            date_formats.extend(parse_assignments(text).map_err(|e| usage("--date-format", e))?);
+        }
+        let pins = pins_from(&types, &date_formats).map_err(|e| usage("--types/--date-format", e))?;
+        let options = CsvOptions {
+            delimiter,
+            encoding,
+            header: !self.no_header,
+            null_values: self.null_values.split(',').filter(|v| !v.is_empty()).map(str::to_owned).collect(),
+            bad_rows: self.on_bad_rows.parse().map_err(|e| usage("--on-bad-rows", e))?,
+            normalize_columns: self.normalize_columns,
+        };
+        Ok((options, pins))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -256,11 +329,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summary>> {
     let summary = match command {
         Command::UploadCsv(args) => {
+            let (csv, pins) = args.read.resolve()?;
             let settings = commands::upload_csv::Settings {
                 file: args.csv_file,
                 dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
                 partition_column: args.partition_col,
-                delimiter: delimiter_byte(args.delimiter)?,
+                csv,
+                pins,
                 max_rows_per_file: args.write.max_rows_per_file,
             };
             commands::upload_csv::run(settings, ctx).await?
@@ -322,16 +397,6 @@ fn selection(select: SelectArgs, run: &RunArgs) -> commands::Selection {
 
 fn writer_options(args: &WriteArgs) -> crate::load::parquet::WriterOptions {
     crate::load::parquet::WriterOptions { max_rows_per_file: args.max_rows_per_file, ..Default::default() }
-}
-
-fn delimiter_byte(c: char) -> crate::Result<u8> {
-    if c.is_ascii() && c != '"' && c != '\n' && c != '\r' {
-        Ok(c as u8)
-    } else {
-        Err(crate::Error::Usage(format!(
-            "--delimiter must be one ASCII character other than a quote or line break, not {c:?}"
-        )))
-    }
 }
 
 #[cfg(test)]

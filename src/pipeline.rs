@@ -15,7 +15,7 @@ use polars::prelude::DataFrame;
 
 use crate::error::{Error, Result};
 pub use crate::extract::Extract;
-use crate::extract::{BatchReader, SourceInfo, TextBatch};
+use crate::extract::{BadRows, BatchReader, Reject, SourceInfo, TextBatch};
 use crate::load::layout::DatasetId;
 use crate::load::{publish, stale_keys, StagedDataset};
 use crate::store::ObjectStore;
@@ -31,8 +31,9 @@ pub const BATCH_ROWS: usize = 65_536;
 pub trait Transform: Send {
     /// Settles the output columns, reading the source once if it must.
     fn prepare(&mut self, source: &dyn Extract, progress: &Progress) -> Result<Vec<ColumnPlan>>;
-    /// Types one batch.
-    fn apply(&mut self, batch: &TextBatch) -> Result<DataFrame>;
+    /// Types one batch. Records whose values do not fit their column are an error, or (as the
+    /// transform's [`BadRows`] says) are taken out of `batch` and added to `rejects`.
+    fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame>;
     /// Per column, the non-empty values deliberately made null (e.g. `Included` in a cost column).
     fn coerced_nulls(&self) -> Vec<(String, u64)>;
 }
@@ -43,6 +44,8 @@ pub trait Load: Send {
     fn begin(&mut self, plans: &[ColumnPlan]) -> Result<()>;
     /// Takes a batch of typed rows.
     fn write(&mut self, df: DataFrame) -> Result<()>;
+    /// Keeps records left out by `--on-bad-rows quarantine` (with the source's column names).
+    fn reject(&mut self, columns: &[String], rejects: &[Reject]) -> Result<()>;
     /// Closes every file; returns them, ready to publish.
     fn finish(&mut self) -> Result<StagedDataset>;
 }
@@ -51,15 +54,17 @@ pub trait Load: Send {
 /// values.
 pub struct TypeColumns {
     pins: Pins,
+    bad_rows: BadRows,
     plans: Vec<ColumnPlan>,
     coerced: Vec<u64>,
     source: String,
 }
 
 impl TypeColumns {
-    /// A transform with the given pinned columns.
-    pub fn new(pins: Pins) -> Self {
-        TypeColumns { pins, plans: Vec::new(), coerced: Vec::new(), source: String::new() }
+    /// A transform with the given pinned columns; values that do not fit them are handled as
+    /// `bad_rows` says.
+    pub fn new(pins: Pins, bad_rows: BadRows) -> Self {
+        TypeColumns { pins, bad_rows, plans: Vec::new(), coerced: Vec::new(), source: String::new() }
     }
 }
 
@@ -83,8 +88,30 @@ impl Transform for TypeColumns {
         Ok(self.plans.clone())
     }
 
-    fn apply(&mut self, batch: &TextBatch) -> Result<DataFrame> {
-        let (df, nulls) = convert_batch(&self.plans, batch).map_err(|bad| bad.into_error(&self.source))?;
+    fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame> {
+        // Each round takes out the rows one column refuses; a column's refusals are all found at once.
+        let (df, nulls) = loop {
+            match convert_batch(&self.plans, batch) {
+                Ok(done) => break done,
+                Err(bad) if self.bad_rows == BadRows::Fail => return Err(bad.into_error(&self.source)),
+                Err(bad) => {
+                    for &row in &bad.rows {
+                        rejects.push(Reject {
+                            line: batch.line(row),
+                            reason: format!(
+                                "column `{}`: {:?} does not fit its type {}",
+                                bad.column,
+                                batch.text(row, self.plans.iter().position(|p| p.name == bad.column).unwrap_or(0)),
+                                self.plans.iter().find(|p| p.name == bad.column).map_or(String::new(), |p| p.parser.column_type().to_string())
+                            ),
+                            raw: if self.bad_rows == BadRows::Quarantine { batch.record_as_csv(row) } else { Vec::new() },
+                        });
+                    }
+                    let refused: std::collections::HashSet<usize> = bad.rows.into_iter().collect();
+                    batch.retain(|row| !refused.contains(&row));
+                }
+            }
+        };
         for (total, n) in self.coerced.iter_mut().zip(nulls) {
             *total += n;
         }
@@ -122,7 +149,10 @@ pub struct RunReport {
 pub struct Staged {
     pub source: SourceInfo,
     pub schema: Vec<ColumnPlan>,
+    /// Rows delivered by the source (left-out bad rows not included).
     pub rows_read: u64,
+    /// Bad rows left out (skipped or quarantined).
+    pub rejected: u64,
     pub coerced_nulls: Vec<(String, u64)>,
     pub output: StagedDataset,
     /// Owns the staging folder, which must outlive the publish.
@@ -192,12 +222,27 @@ pub async fn stage(
         tracing::info!("schema: {}", schema.join(", "));
         load.begin(&plans)?;
         let mut reader: Box<dyn BatchReader> = source.open()?;
+        let columns = reader.columns().to_vec();
         let mut batch = TextBatch::new(plans.len());
-        let mut rows = 0u64;
-        while reader.next_batch(&mut batch, BATCH_ROWS)? {
-            rows += batch.len() as u64;
-            load.write(transform.apply(&batch)?)?;
+        let (mut rows, mut rejected) = (0u64, 0u64);
+        let mut rejects = Vec::new();
+        loop {
+            let more = reader.next_batch(&mut batch, BATCH_ROWS)?;
+            rejects.append(&mut reader.take_rejects());
+            if more {
+                let df = transform.apply(&mut batch, &mut rejects)?;
+                rows += batch.len() as u64;
+                load.write(df)?;
+            }
+            if !rejects.is_empty() {
+                rejected += rejects.len() as u64;
+                load.reject(&columns, &rejects)?;
+                rejects.clear();
+            }
             progress.update("writing", reader.bytes_read());
+            if !more {
+                break;
+            }
         }
         let output = load.finish()?;
         progress.clear();
@@ -205,6 +250,7 @@ pub async fn stage(
             source: info,
             schema: plans,
             rows_read: rows,
+            rejected,
             coerced_nulls: transform.coerced_nulls(),
             output,
             _load: load,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{load_into, Context, LoadRequest, Selection};
 use crate::catalog::{Catalog, CsvEntry, RawCsvEntry};
 use crate::error::Result;
-use crate::extract::csv::{CsvFile, CsvOptions};
+use crate::extract::csv::CsvFile;
 use crate::load::parquet::WriterOptions;
 use crate::runner::run_entries;
 use crate::store::ObjectStore;
@@ -47,11 +47,12 @@ async fn load_one(
 ) -> Result<Summary> {
     let file = entry.latest_file()?;
     tracing::info!("\"{}\": {} → {}", entry.name, file.display(), entry.dataset);
-    let source = CsvFile::new(&file, CsvOptions { delimiter: entry.delimiter })?;
+    let source = CsvFile::new(&file, entry.csv.clone())?;
     let request = LoadRequest {
         source_size: std::fs::metadata(&file).ok().map(|m| m.len()),
         partition_column: entry.partition_column.clone(),
         pins: entry.pins.clone(),
+        bad_rows: entry.csv.bad_rows,
         writer: settings.writer.clone(),
         keep_rows: entry.keep_rows.clone(),
         dry_run: settings.selection.dry_run,

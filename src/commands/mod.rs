@@ -14,8 +14,8 @@ use std::sync::Arc;
 use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::extract::filter::KeepRows;
-use crate::extract::Extract;
-use crate::load::layout::DatasetId;
+use crate::extract::{BadRows, Extract};
+use crate::load::layout::{new_run_id, DatasetId};
 use crate::load::parquet::WriterOptions;
 use crate::load::{ParquetLoad, WriteMode};
 use crate::logging::LogFormat;
@@ -66,6 +66,9 @@ pub struct LoadRequest {
     pub pins: Pins,
     pub writer: WriterOptions,
     pub mode: WriteMode,
+    /// What to do with values that do not fit a pinned type (the reader has its own copy for rows
+    /// that do not parse).
+    pub bad_rows: BadRows,
     /// Keep only the records whose column (first) equals the value (second).
     pub keep_rows: Option<(String, String)>,
     /// With [`WriteMode::Replace`], publish even when there is no row (emptying the dataset).
@@ -88,6 +91,7 @@ impl LoadRequest {
             pins: Pins::none(),
             writer: WriterOptions::default(),
             mode: WriteMode::Merge,
+            bad_rows: BadRows::Fail,
             keep_rows: None,
             allow_empty: false,
             dry_run: false,
@@ -104,12 +108,14 @@ pub async fn load_dataset(request: LoadRequest, ctx: &Context) -> Result<Summary
 
 /// Runs a load into `store` (opened once and shared when several datasets load in one run).
 pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn ObjectStore>) -> Result<Summary> {
+    let run_id = new_run_id();
     let load = ParquetLoad::new(
         request.dataset.clone(),
         request.partition_column,
         request.mode,
         request.writer,
         &store.staging_parent(),
+        &run_id,
     )?;
     let filter = request
         .keep_rows
@@ -123,10 +129,10 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
     } else {
         Progress::disabled()
     };
-    let staged =
-        pipeline::stage(source, Box::new(TypeColumns::new(request.pins)), Box::new(load), progress).await?;
+    let transform = TypeColumns::new(request.pins, request.bad_rows);
+    let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress).await?;
     let excluded = filter.as_ref().map_or(0, |f| f.dropped());
-    let rows_read = staged.rows_read + excluded;
+    let rows_read = staged.rows_read + excluded + staged.rejected;
     let mut notes: Vec<String> = staged
         .coerced_nulls
         .iter()
@@ -134,6 +140,14 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
         .collect();
     if excluded > 0 {
         notes.push(format!("{excluded} rows excluded by the filter"));
+    }
+    match (&staged.output.rejects, staged.rejected) {
+        (_, 0) => {}
+        (Some(file), n) => notes.push(format!("{n} bad rows quarantined in {}", store.url_of(&file.key))),
+        (None, n) => notes.push(format!("{n} bad rows skipped")),
+    }
+    if staged.rows_read == 0 && staged.rejected == 0 && excluded == 0 {
+        tracing::warn!("{}: no rows, only a header: the dataset gets none", staged.source.location);
     }
     if let Some(filter) = &filter {
         if staged.rows_read == 0 && excluded > 0 {

@@ -9,6 +9,7 @@ use crate::extract::csv::{CsvFile, CsvOptions};
 use crate::load::layout::DatasetId;
 use crate::load::parquet::WriterOptions;
 use crate::summary::Summary;
+use crate::transform::Pins;
 
 /// Resolved arguments.
 #[derive(Debug, Clone)]
@@ -16,17 +17,21 @@ pub struct Settings {
     pub file: PathBuf,
     pub dataset: DatasetId,
     pub partition_column: Option<String>,
-    pub delimiter: u8,
+    pub csv: CsvOptions,
+    /// `--types` and `--date-format`.
+    pub pins: Pins,
     pub max_rows_per_file: Option<u64>,
 }
 
 /// Runs the command.
 pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
-    let source = CsvFile::new(&settings.file, CsvOptions { delimiter: settings.delimiter })?;
+    let source = CsvFile::new(&settings.file, settings.csv.clone())?;
     let size = std::fs::metadata(&settings.file).ok().map(|m| m.len());
     let request = LoadRequest {
         source_size: size,
         partition_column: settings.partition_column,
+        pins: settings.pins,
+        bad_rows: settings.csv.bad_rows,
         writer: WriterOptions { max_rows_per_file: settings.max_rows_per_file, ..Default::default() },
         ..LoadRequest::new("upload-csv", Arc::new(source), settings.dataset)
     };

@@ -1,12 +1,80 @@
-//! CSV files: RFC 4180 quoting (delimiters, doubled quotes and line breaks inside quoted fields),
-//! CRLF or LF, an optional UTF-8 byte-order mark.
-
-use std::path::{Path, PathBuf};
+//! CSV files as people export them: any of the encodings [`super::input`] detects, gzip or zstd
+//! compressed, delimited by `,` `;` tab or `|` (sniffed), RFC 4180 quoting (delimiters, doubled quotes
+//! and line breaks inside quoted fields), CRLF or LF, with or without a header line. Records that do
+//! not fit (a wrong field count, an unclosed quote, bytes that are not text) fail the run, or are
+//! skipped or quarantined, as [`BadRows`] says.
 
 use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::{BatchReader, Extract, SourceInfo, TextBatch};
+use encoding_rs::Encoding;
+
+use super::input::{DecodeError, TextInput, Tracker};
+use super::sniff::sniff_delimiter;
+use super::{BadRows, BatchReader, Extract, Reject, SourceInfo, TextBatch};
 use crate::error::{Error, Result};
+
+/// Values read as null besides the empty field, unless told otherwise (`--null-values`).
+pub const DEFAULT_NULL_VALUES: [&str; 4] = ["NULL", "null", "NA", "N/A"];
+/// Text read to sniff the delimiter.
+const SNIFF_BYTES: usize = 256 << 10;
+
+/// How to read a CSV file.
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    /// Field delimiter; `None`: sniffed among `,` `;` tab `|`.
+    pub delimiter: Option<u8>,
+    /// The file's encoding; `None`: detected.
+    pub encoding: Option<&'static Encoding>,
+    /// Whether the first line names the columns (else they are `column_1`, `column_2`, ...).
+    pub header: bool,
+    /// Values that mean null, besides the empty field.
+    pub null_values: Vec<String>,
+    pub bad_rows: BadRows,
+    /// Column names as snake_case ASCII.
+    pub normalize_columns: bool,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: None,
+            encoding: None,
+            header: true,
+            null_values: DEFAULT_NULL_VALUES.iter().map(|s| s.to_string()).collect(),
+            bad_rows: BadRows::Fail,
+            normalize_columns: false,
+        }
+    }
+}
+
+impl CsvOptions {
+    /// Exactly RFC 4180 in UTF-8 with a header, where only an empty field is null: a machine's
+    /// export (Domo's), where `NA` is a value.
+    pub fn strict() -> Self {
+        CsvOptions {
+            delimiter: Some(b','),
+            encoding: Some(encoding_rs::UTF_8),
+            null_values: Vec::new(),
+            ..CsvOptions::default()
+        }
+    }
+}
+
+/// A delimiter as a person writes it: one ASCII character other than a quote or a line break, or
+/// `tab` / `\t`.
+pub fn parse_delimiter(text: &str) -> std::result::Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() && !matches!(text, "\"" | "\n" | "\r") => Ok(text.as_bytes()[0]),
+        _ => Err(format!(
+            "delimiter `{text}` must be one ASCII character other than a quote or a line break (`,` `;` `|`, \
+             or `tab`)"
+        )),
+    }
+}
 
 /// The last file in `dir`, by file name, whose name `matches` (exports named by date sort by date).
 pub fn last_file_matching(dir: &Path, matches: impl Fn(&str) -> bool) -> std::io::Result<Option<PathBuf>> {
@@ -20,31 +88,21 @@ pub fn last_file_matching(dir: &Path, matches: impl Fn(&str) -> bool) -> std::io
     Ok(found.pop())
 }
 
-/// How to read a CSV file.
-#[derive(Debug, Clone)]
-pub struct CsvOptions {
-    /// Field delimiter.
-    pub delimiter: u8,
-}
-
-impl Default for CsvOptions {
-    fn default() -> Self {
-        CsvOptions { delimiter: b',' }
-    }
-}
-
-/// A CSV file on the local disk.
+/// A CSV file on the local disk, its encoding and delimiter settled when it is opened first.
 #[derive(Debug, Clone)]
 pub struct CsvFile {
     path: PathBuf,
     options: CsvOptions,
+    input: TextInput,
+    delimiter: u8,
     /// How messages name the source, when the path alone would not tell a person what it is.
     display_name: Option<String>,
     kind: &'static str,
 }
 
 impl CsvFile {
-    /// A CSV source; fails early, with the path, if the file cannot be opened.
+    /// A CSV source; fails early, with the path, if the file cannot be opened, is not text, or its
+    /// encoding cannot be told.
     pub fn new(path: impl Into<PathBuf>, options: CsvOptions) -> Result<Self> {
         let path = path.into();
         let meta = fs::metadata(&path).map_err(|e| match e.kind() {
@@ -57,7 +115,21 @@ impl CsvFile {
         if meta.is_dir() {
             return Err(Error::Usage(format!("`{}` is a folder, not a CSV file", path.display())));
         }
-        Ok(CsvFile { path, options, display_name: None, kind: "csv" })
+        let input = TextInput::inspect(&path, options.encoding)?;
+        let delimiter = match options.delimiter {
+            Some(d) => d,
+            None => {
+                let head = input.head_text(SNIFF_BYTES)?;
+                sniff_delimiter(&head, head.len() < SNIFF_BYTES)
+            }
+        };
+        tracing::info!(
+            "{}: {}, delimiter {:?}",
+            path.display(),
+            input.describe(),
+            char::from(delimiter)
+        );
+        Ok(CsvFile { path, options, input, delimiter, display_name: None, kind: "csv" })
     }
 
     /// Names the source `name` (of kind `kind`) in messages, instead of by its path: a download is
@@ -77,20 +149,20 @@ impl Extract for CsvFile {
     }
 
     fn open(&self) -> Result<Box<dyn BatchReader>> {
-        let file = fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let (text, tracker) = self.input.open(self.options.bad_rows == BadRows::Quarantine)?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .delimiter(self.options.delimiter)
+            .delimiter(self.delimiter)
             // Records end at `\n` only, and a `\r` before it is stripped below: with csv's default
             // CRLF terminator the `\n` of `\r\n` is consumed with the next record, which puts every
             // line number of a CRLF file one line early.
             .terminator(csv::Terminator::Any(b'\n'))
             .buffer_capacity(1 << 20)
-            .from_reader(file);
-        let mut header = csv::ByteRecord::new();
+            .from_reader(text);
         let name = self.name();
-        let more = reader.read_byte_record(&mut header).map_err(|e| csv_error(&name, &e))?;
+        let mut first = csv::ByteRecord::new();
+        let more = reader.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e))?;
         if !more {
             return Err(Error::Csv {
                 source_name: name,
@@ -98,18 +170,33 @@ impl Extract for CsvFile {
                 message: "the file is empty: expected a header line with column names".into(),
             });
         }
-        let columns = header_names(&name, &header)?;
-        let next_line = reader.position().line();
-        let (len, ends_with_newline) = file_end(&self.path)?;
-        Ok(Box::new(CsvReader {
+        let (mut columns, pending) = if self.options.header {
+            (header_names(&name, &first)?, None)
+        } else {
+            ((1..=first.len()).map(|i| format!("column_{i}")).collect(), Some(first))
+        };
+        if self.options.normalize_columns {
+            columns = normalize_names(&columns);
+        }
+        let start = if pending.is_some() { 0 } else { reader.position().byte() };
+        let next_line = if pending.is_some() { 1 } else { reader.position().line() };
+        let mut csv_reader = CsvReader {
             name,
             reader,
             record: csv::ByteRecord::new(),
             columns,
             next_line,
-            len,
-            ends_with_newline,
-        }))
+            tracker,
+            record_start: start,
+            bad_rows: self.options.bad_rows,
+            null_values: self.options.null_values.iter().map(|v| v.as_bytes().to_vec()).collect(),
+            rejects: Vec::new(),
+            pending_first: pending.is_some(),
+        };
+        if let Some(first) = pending {
+            csv_reader.record = first;
+        }
+        Ok(Box::new(csv_reader))
     }
 }
 
@@ -117,90 +204,182 @@ impl Extract for CsvFile {
 /// gets `_2`, `_3`, ... (with a warning).
 fn header_names(name: &str, header: &csv::ByteRecord) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::with_capacity(header.len());
+    let last = header.len().saturating_sub(1);
     for (i, raw) in header.iter().enumerate() {
         let raw = if i == 0 { raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw) } else { raw };
+        let raw = if i == last { raw.strip_suffix(b"\r").unwrap_or(raw) } else { raw };
         let text = std::str::from_utf8(raw).map_err(|_| Error::Csv {
             source_name: name.to_owned(),
             line: 1,
-            message: format!("header field {} is not valid UTF-8; save the file as UTF-8", i + 1),
+            message: format!("header field {} is not valid UTF-8; pass --encoding with the file's encoding", i + 1),
         })?;
         let text = text.trim();
-        let mut candidate = if text.is_empty() { format!("column_{}", i + 1) } else { text.to_owned() };
-        if names.contains(&candidate) {
+        let candidate = if text.is_empty() { format!("column_{}", i + 1) } else { text.to_owned() };
+        names.push(candidate);
+    }
+    Ok(dedupe(name, names))
+}
+
+/// `_2`, `_3`, ... for names seen before (with a warning).
+fn dedupe(name: &str, raw: Vec<String>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::with_capacity(raw.len());
+    for candidate in raw {
+        let mut chosen = candidate.clone();
+        if names.contains(&chosen) {
             let mut n = 2;
             while names.contains(&format!("{candidate}_{n}")) {
                 n += 1;
             }
-            let renamed = format!("{candidate}_{n}");
-            tracing::warn!(
-                "{name}: column `{candidate}` appears more than once; the copy is named `{renamed}`"
-            );
-            candidate = renamed;
+            chosen = format!("{candidate}_{n}");
+            tracing::warn!("{name}: column `{candidate}` appears more than once; the copy is named `{chosen}`");
         }
-        names.push(candidate);
+        names.push(chosen);
     }
-    Ok(names)
+    names
+}
+
+/// Column names as snake_case ASCII (`Input (w/ Cache Write)` → `input_w_cache_write`), for engines
+/// that dislike spaces; a name left with nothing becomes `column_<n>`.
+pub fn normalize_names(names: &[String]) -> Vec<String> {
+    let raw: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut out = String::new();
+            let mut prev_lower = false;
+            for ch in name.chars() {
+                if ch.is_ascii_alphanumeric() {
+                    if ch.is_ascii_uppercase() && prev_lower && !out.ends_with('_') {
+                        out.push('_');
+                    }
+                    prev_lower = ch.is_ascii_lowercase() || ch.is_ascii_digit();
+                    out.push(ch.to_ascii_lowercase());
+                } else {
+                    prev_lower = false;
+                    if !out.is_empty() && !out.ends_with('_') {
+                        out.push('_');
+                    }
+                }
+            }
+            let out = out.trim_end_matches('_').to_owned();
+            if out.is_empty() { format!("column_{}", i + 1) } else { out }
+        })
+        .collect();
+    dedupe("normalized names", raw)
 }
 
 fn csv_error(name: &str, e: &csv::Error) -> Error {
+    if let csv::ErrorKind::Io(io) = e.kind() {
+        if let Some(decode) = io.get_ref().and_then(|inner| inner.downcast_ref::<DecodeError>()) {
+            return Error::Csv { source_name: name.to_owned(), line: decode.line, message: decode.message.clone() };
+        }
+        return Error::Csv { source_name: name.to_owned(), line: 0, message: format!("cannot read the file: {io}") };
+    }
     let line = e.position().map_or(0, |p| p.line());
     Error::Csv { source_name: name.to_owned(), line, message: e.to_string() }
 }
 
 struct CsvReader {
     name: String,
-    reader: csv::Reader<fs::File>,
+    reader: csv::Reader<Box<dyn Read + Send>>,
     record: csv::ByteRecord,
     columns: Vec<String>,
     /// The line after the last record read: a record starting further down skipped blank lines.
     next_line: u64,
-    /// The file's size, and whether its last byte is a line break (to know whether the last record
-    /// ended with one).
-    len: u64,
-    ends_with_newline: bool,
+    tracker: Arc<Tracker>,
+    /// Where in the text the record being read starts (after the previous one).
+    record_start: u64,
+    bad_rows: BadRows,
+    null_values: Vec<Vec<u8>>,
+    rejects: Vec<Reject>,
+    /// With no header line, the first record was read to count the columns and is still to deliver.
+    pending_first: bool,
 }
 
-fn file_end(path: &Path) -> Result<(u64, bool)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut last = [0u8];
-    if len > 0 {
-        file.seek(SeekFrom::End(-1))
-            .and_then(|_| file.read_exact(&mut last))
-            .map_err(|e| Error::io(path, e))?;
-    }
-    Ok((len, last[0] == b'\n'))
+/// What is wrong with a record.
+enum Fault {
+    /// In the given column.
+    Value(usize, String),
+    Record(String),
 }
 
 impl CsvReader {
-    fn check_record(&self, line: u64) -> Result<()> {
+    /// Whether the record ending at `end` has a quote that never closes: it swallowed the rest of the
+    /// text into its last field, so it ends the text, that field holds a line break, and the text
+    /// does not end with the closing quote.
+    fn unclosed_quote(&self, end: u64) -> bool {
+        self.tracker.text_len() == Some(end)
+            && self.record.iter().last().is_some_and(|f| f.contains(&b'\n'))
+            && self.tracker.last_content() != b'"'
+    }
+
+    /// What is wrong with the record that starts on `line`, if anything.
+    fn check_record(&self, line: u64, unclosed: bool) -> Option<Fault> {
         let record = &self.record;
+        if unclosed {
+            return Some(Fault::Record(format!(
+                "a quoted field opened on line {line} or after is never closed (a missing `\"`); the \
+                 rest of the file would be one value"
+            )));
+        }
         if record.len() != self.columns.len() {
-            // A blank line is one empty field: csv skips those, but a lone space is not blank.
-            return Err(Error::Csv {
-                source_name: self.name.clone(),
-                line,
-                message: format!(
-                    "expected {} fields (as in the header), found {}; a field that contains the \
-                     delimiter, a quote or a line break must be quoted",
-                    self.columns.len(),
-                    record.len()
-                ),
-            });
+            return Some(Fault::Record(format!(
+                "expected {} fields (as in the header), found {}; a field that contains the delimiter, \
+                 a quote or a line break must be quoted",
+                self.columns.len(),
+                record.len()
+            )));
         }
         // Each field on its own: two invalid halves can make a valid joined record (`\xC3,\xA9`).
-        if let Some(col) = record.iter().position(|field| std::str::from_utf8(field).is_err()) {
-            return Err(Error::Value {
-                source_name: self.name.clone(),
-                line,
-                column: self.columns[col].clone(),
-                message: "not valid UTF-8: the file is probably in a legacy encoding \
-                          (Windows-1252, Latin-1, Shift_JIS); convert it to UTF-8 first, e.g. \
-                          `iconv -f cp1252 -t utf-8 in.csv > out.csv`"
+        record.iter().position(|field| std::str::from_utf8(field).is_err()).map(|col| {
+            Fault::Value(
+                col,
+                "not valid UTF-8: the file mixes encodings, or is not in the one detected; pass \
+                 --encoding with the file's encoding"
                     .into(),
+            )
+        })
+    }
+
+    /// The first characters of the record, for messages.
+    fn snippet(&self) -> String {
+        let joined: Vec<String> = self.record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        let text = joined.join(",").replace('\n', "\\n").replace('\r', "");
+        match text.char_indices().nth(80) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text,
+        }
+    }
+
+    /// Handles a bad record as the policy says: an error, or a reject (with its text when
+    /// quarantining).
+    fn bad(&mut self, line: u64, fault: Fault, start: u64, end: u64) -> Result<()> {
+        let (column, message) = match fault {
+            Fault::Value(col, m) => (Some(self.columns[col].clone()), m),
+            Fault::Record(m) => (None, m),
+        };
+        if self.bad_rows == BadRows::Fail {
+            let message = format!(
+                "{message} (the row: {}); pass --on-bad-rows skip or quarantine to load the other rows",
+                self.snippet()
+            );
+            return Err(match column {
+                Some(column) => Error::Value { source_name: self.name.clone(), line, column, message },
+                None => Error::Csv { source_name: self.name.clone(), line, message },
             });
         }
+        let mut raw = self.tracker.take_captured(start, end);
+        // The text from the previous record's end: blank lines before, the line break after.
+        let lead = raw.iter().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+        raw.drain(..lead);
+        while raw.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+            raw.pop();
+        }
+        let reason = match column {
+            Some(column) => format!("column `{column}`: {message}"),
+            None => message,
+        };
+        self.rejects.push(Reject { line, reason, raw });
         Ok(())
     }
 }
@@ -213,18 +392,25 @@ impl BatchReader for CsvReader {
     fn next_batch(&mut self, batch: &mut TextBatch, max_rows: usize) -> Result<bool> {
         batch.clear();
         while batch.len() < max_rows {
-            let more =
-                self.reader.read_byte_record(&mut self.record).map_err(|e| csv_error(&self.name, &e))?;
-            if !more {
-                break;
-            }
-            // The record's first line, counted back from where it ended: csv's own record position
-            // is where it started skipping blank lines, not where the record starts.
-            let end = self.reader.position();
-            let after = end.line();
-            let breaks = self.record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
-            let terminated = end.byte() < self.len || self.ends_with_newline;
-            let line = after - breaks - u64::from(terminated);
+            let (line, start, end, after) = if self.pending_first {
+                self.pending_first = false;
+                let end = self.reader.position();
+                (1, 0, end.byte(), end.line())
+            } else {
+                let more =
+                    self.reader.read_byte_record(&mut self.record).map_err(|e| csv_error(&self.name, &e))?;
+                if !more {
+                    break;
+                }
+                // The record's first line, counted back from where it ended: csv's own record
+                // position is where it started skipping blank lines, not where the record starts.
+                let end = self.reader.position();
+                let breaks = self.record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+                // An unclosed quote took the final line break into its field.
+                let terminated = !self.tracker.ends_unterminated_at(end.byte()) && !self.unclosed_quote(end.byte());
+                (end.line() - breaks - u64::from(terminated), self.record_start, end.byte(), end.line())
+            };
+            self.record_start = end;
             let fields = self.record.len();
             // The line's `\r` of a CRLF ending, if any, belongs to no field.
             let cr = self.record.get(fields - 1).is_some_and(|f| f.ends_with(b"\r"));
@@ -237,14 +423,27 @@ impl BatchReader for CsvReader {
             } else if fields == 1 && self.record[0].len() == usize::from(cr) {
                 // A blank CRLF line.
                 self.next_line = after;
+                self.tracker.release(end);
                 continue;
             }
             self.next_line = after;
-            self.check_record(line)?;
+            if let Some(fault) = self.check_record(line, self.unclosed_quote(end)) {
+                self.bad(line, fault, start, end)?;
+                continue;
+            }
+            self.tracker.release(end);
             let last = fields - 1;
             let record = &self.record;
+            let nulls = &self.null_values;
             batch.push(
-                record.iter().enumerate().map(|(i, f)| if i == last && cr { &f[..f.len() - 1] } else { f }),
+                record.iter().enumerate().map(|(i, f)| {
+                    let f = if i == last && cr { &f[..f.len() - 1] } else { f };
+                    if !f.is_empty() && nulls.iter().any(|n| n.as_slice() == f) {
+                        &b""[..]
+                    } else {
+                        f
+                    }
+                }),
                 line,
             );
         }
@@ -252,7 +451,11 @@ impl BatchReader for CsvReader {
     }
 
     fn bytes_read(&self) -> u64 {
-        self.reader.position().byte()
+        self.tracker.file_bytes()
+    }
+
+    fn take_rejects(&mut self) -> Vec<Reject> {
+        std::mem::take(&mut self.rejects)
     }
 }
 
@@ -261,10 +464,15 @@ mod tests {
     use super::*;
 
     fn read_all(content: &[u8]) -> Result<Vec<(u64, Vec<String>)>> {
+        read_with(content, CsvOptions::default()).map(|(rows, _)| rows)
+    }
+
+    /// The rows (line, fields) and the rejects of a file with this content.
+    fn read_with(content: &[u8], options: CsvOptions) -> Result<(Vec<(u64, Vec<String>)>, Vec<Reject>)> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
         std::fs::write(&path, content).unwrap();
-        let mut reader = CsvFile::new(&path, CsvOptions::default())?.open()?;
+        let mut reader = CsvFile::new(&path, options)?.open()?;
         let mut batch = TextBatch::new(reader.columns().len());
         let mut out = Vec::new();
         while reader.next_batch(&mut batch, 2)? {
@@ -275,7 +483,7 @@ mod tests {
                 ));
             }
         }
-        Ok(out)
+        Ok((out, reader.take_rejects()))
     }
 
     fn line_of(err: Error) -> u64 {
@@ -304,7 +512,8 @@ mod tests {
 
     #[test]
     fn split_invalid_utf8_is_caught_per_field() {
-        let err = read_all(b"a,b\n\xC3,\xA9\n").unwrap_err();
+        let utf8 = CsvOptions { encoding: Some(encoding_rs::UTF_8), ..CsvOptions::default() };
+        let err = read_with(b"a,b\n\xC3,\xA9\n", utf8).unwrap_err();
         assert!(matches!(err, Error::Value { line: 2, ref column, .. } if column == "a"), "{err}");
     }
 
@@ -315,5 +524,37 @@ mod tests {
         std::fs::write(&path, b"\xEF\xBB\xBF id , ,id,id\n1,2,3,4\n").unwrap();
         let reader = CsvFile::new(&path, CsvOptions::default()).unwrap().open().unwrap();
         assert_eq!(reader.columns(), ["id", "column_2", "id_2", "id_3"]);
+    }
+
+    #[test]
+    fn names_normalize_to_snake_case() {
+        let names: Vec<String> =
+            ["Input (w/ Cache Write)", "userId", "東京", "Cost ($)", "cost"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(normalize_names(&names), ["input_w_cache_write", "user_id", "column_3", "cost", "cost_2"]);
+    }
+
+    #[test]
+    fn bad_rows_fail_skip_or_quarantine() {
+        let text = b"a,b\n1,2\n3,4,5\n6,7\n\"8,9\n10,11\n";
+        let err = read_all(text).unwrap_err();
+        assert!(err.to_string().contains(":3: expected 2 fields"), "{err}");
+        assert!(err.to_string().contains("(the row: 3,4,5)"), "{err}");
+        let skip = CsvOptions { bad_rows: BadRows::Skip, ..CsvOptions::default() };
+        let (rows, rejects) = read_with(text, skip).unwrap();
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(rejects.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 5]);
+        assert!(rejects[1].reason.contains("never closed"), "{:?}", rejects[1]);
+        assert!(rejects.iter().all(|r| r.raw.is_empty()));
+        let quarantine = CsvOptions { bad_rows: BadRows::Quarantine, ..CsvOptions::default() };
+        let (_, rejects) = read_with(text, quarantine).unwrap();
+        let raw: Vec<&[u8]> = rejects.iter().map(|r| r.raw.as_slice()).collect();
+        assert_eq!(raw, [&b"3,4,5"[..], &b"\"8,9\n10,11"[..]]);
+    }
+
+    #[test]
+    fn no_header_and_null_tokens() {
+        let options = CsvOptions { header: false, ..CsvOptions::default() };
+        let (rows, _) = read_with(b"1,NA\n2,x\n", options).unwrap();
+        assert_eq!(rows, [(1, vec!["1".to_owned(), "".to_owned()]), (2, vec!["2".to_owned(), "x".to_owned()])]);
     }
 }

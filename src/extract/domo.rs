@@ -415,7 +415,7 @@ impl DomoClient {
             .map_err(|e| Error::io(parent, e))?;
         let path = dir.path().join("export.csv");
         let size = self.export(id, &path, progress).await?;
-        let csv = CsvFile::new(&path, CsvOptions::default())?
+        let csv = CsvFile::new(&path, CsvOptions::strict())?
             .named("domo", format!("Domo dataset {id} (\"{label}\")"));
         let header = csv.open()?.columns().to_vec();
         check_header(schema, &header)

@@ -104,4 +104,8 @@ impl BatchReader for KeepRowsReader {
     fn bytes_read(&self) -> u64 {
         self.inner.bytes_read()
     }
+
+    fn take_rejects(&mut self) -> Vec<super::Reject> {
+        self.inner.take_rejects()
+    }
 }

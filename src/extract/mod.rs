@@ -8,6 +8,8 @@
 pub mod csv;
 pub mod domo;
 pub mod filter;
+pub mod input;
+pub mod sniff;
 
 use crate::error::Result;
 
@@ -28,6 +30,43 @@ pub trait Extract: Send + Sync {
     fn open(&self) -> Result<Box<dyn BatchReader>>;
 }
 
+/// What to do with a record that does not fit: a wrong number of fields, an unclosed quote, text
+/// that is not valid in the file's encoding, a value that does not fit its column's pinned type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BadRows {
+    /// Stop with an error that names the line (nothing is written).
+    #[default]
+    Fail,
+    /// Leave it out, and count it in the summary.
+    Skip,
+    /// Leave it out, count it, and keep its text in `datasets/<id>/_rejects/<run-id>.csv`.
+    Quarantine,
+}
+
+impl std::str::FromStr for BadRows {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "fail" => Ok(BadRows::Fail),
+            "skip" => Ok(BadRows::Skip),
+            "quarantine" => Ok(BadRows::Quarantine),
+            other => Err(format!("`{other}` is not fail, skip or quarantine")),
+        }
+    }
+}
+
+/// A record left out by [`BadRows::Skip`] or [`BadRows::Quarantine`].
+#[derive(Debug, Clone)]
+pub struct Reject {
+    /// The line it starts on.
+    pub line: u64,
+    /// What is wrong with it.
+    pub reason: String,
+    /// Its text as read (UTF-8), without its line break; empty unless quarantining.
+    pub raw: Vec<u8>,
+}
+
 /// One pass over a source's records.
 pub trait BatchReader: Send {
     /// Column names, cleaned (trimmed, unique, none empty).
@@ -36,6 +75,10 @@ pub trait BatchReader: Send {
     fn next_batch(&mut self, batch: &mut TextBatch, max_rows: usize) -> Result<bool>;
     /// Bytes of the source consumed so far (for progress).
     fn bytes_read(&self) -> u64;
+    /// The records left out since the last call (see [`BadRows`]).
+    fn take_rejects(&mut self) -> Vec<Reject> {
+        Vec::new()
+    }
 }
 
 /// A batch of records, stored as one byte buffer plus field ends: no allocation per field.
@@ -100,6 +143,25 @@ impl TextBatch {
     pub fn text(&self, row: usize, col: usize) -> &str {
         // The readers validate UTF-8 before pushing a record.
         unsafe { std::str::from_utf8_unchecked(self.field(row, col)) }
+    }
+
+    /// Keeps only the records for which `keep(row)` holds.
+    pub fn retain(&mut self, keep: impl Fn(usize) -> bool) {
+        let old = std::mem::take(self);
+        let mut kept = TextBatch { columns: old.columns, ..Default::default() };
+        for row in (0..old.len()).filter(|&r| keep(r)) {
+            kept.push((0..old.columns).map(|c| old.field(row, c)), old.line(row));
+        }
+        *self = kept;
+    }
+
+    /// The record's fields, written as one CSV line (quoted where needed), without a line break.
+    pub fn record_as_csv(&self, row: usize) -> Vec<u8> {
+        let mut writer = ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+        let _ = writer.write_record((0..self.columns).map(|c| self.field(row, c)));
+        let mut out = writer.into_inner().unwrap_or_default();
+        out.pop();
+        out
     }
 
     /// The source line on which record `row` starts (1-based, the header is line 1).

@@ -53,6 +53,12 @@ impl DatasetId {
         format!("datasets/{}/", self.0)
     }
 
+    /// `datasets/<id>/_rejects/<run-id>.csv`: the bad rows a run quarantined. (Outside `data/` and
+    /// `partitions/`: readers of the table never see it, and loads never replace it.)
+    pub fn rejects_key(&self, run_id: &str) -> String {
+        format!("datasets/{}/_rejects/{run_id}.csv", self.0)
+    }
+
     /// `datasets/<id>/data/`: the folder of an unpartitioned dataset's files.
     pub fn data_prefix(&self) -> String {
         format!("datasets/{}/data/", self.0)
@@ -110,6 +116,20 @@ impl Partition {
             Partition::Day(days) => format_day(*days),
         }
     }
+}
+
+/// A run's id: its UTC start time and a random suffix, `20261123T130426Z-3f9a`; ids sort by time.
+pub fn new_run_id() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let (y, m, d) = civil_from_days((now / 86_400) as i32);
+    let secs = now % 86_400;
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{:04x}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        fastrand::u16(..)
+    )
 }
 
 /// Formats days since 1970-01-01 as `YYYY-MM-DD` (proleptic Gregorian).

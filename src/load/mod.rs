@@ -13,6 +13,7 @@ use polars::prelude::DataFrame;
 use self::layout::{DatasetId, Partition};
 use self::parquet::{PartitionedWriter, StagedFile, WriterOptions};
 use crate::error::{Error, Result};
+use crate::extract::Reject;
 use crate::pipeline::Load;
 use crate::transform::{convert::schema_of, ColumnPlan};
 
@@ -36,6 +37,8 @@ pub struct StagedDataset {
     pub partitioned: bool,
     pub mode: WriteMode,
     pub files: Vec<StagedFile>,
+    /// The quarantined bad rows (`_rejects/<run-id>.csv`), if any.
+    pub rejects: Option<StagedFile>,
 }
 
 impl StagedDataset {
@@ -63,6 +66,9 @@ pub struct ParquetLoad {
     options: WriterOptions,
     staging: tempfile::TempDir,
     writer: Option<PartitionedWriter>,
+    run_id: String,
+    /// The quarantine file being written, and its rows.
+    rejects: Option<(std::io::BufWriter<std::fs::File>, u64)>,
 }
 
 impl ParquetLoad {
@@ -73,13 +79,27 @@ impl ParquetLoad {
         mode: WriteMode,
         options: WriterOptions,
         staging_parent: &std::path::Path,
+        run_id: &str,
     ) -> Result<Self> {
         std::fs::create_dir_all(staging_parent).map_err(|e| Error::io(staging_parent, e))?;
         let staging = tempfile::Builder::new()
             .prefix(".etl-staging-")
             .tempdir_in(staging_parent)
             .map_err(|e| Error::io(staging_parent, e))?;
-        Ok(ParquetLoad { dataset, partition_column, mode, options, staging, writer: None })
+        Ok(ParquetLoad {
+            dataset,
+            partition_column,
+            mode,
+            options,
+            staging,
+            writer: None,
+            run_id: run_id.to_owned(),
+            rejects: None,
+        })
+    }
+
+    fn rejects_path(&self) -> std::path::PathBuf {
+        self.staging.path().join("rejects.csv")
     }
 }
 
@@ -111,14 +131,47 @@ impl Load for ParquetLoad {
         }
     }
 
+    fn reject(&mut self, columns: &[String], rejects: &[Reject]) -> Result<()> {
+        use std::io::Write;
+        let path = self.rejects_path();
+        if self.rejects.is_none() {
+            let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+            let mut out = std::io::BufWriter::new(file);
+            // The source's own header, so that the file loads like the source once mended.
+            let mut header = csv::Writer::from_writer(Vec::new());
+            header.write_record(columns).map_err(|e| Error::Internal(e.to_string()))?;
+            let header = header.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
+            out.write_all(&header).map_err(|e| Error::io(&path, e))?;
+            self.rejects = Some((out, 0));
+        }
+        let (out, count) = self.rejects.as_mut().expect("opened above");
+        for reject in rejects.iter().filter(|r| !r.raw.is_empty()) {
+            out.write_all(&reject.raw).and_then(|()| out.write_all(b"\n")).map_err(|e| Error::io(&path, e))?;
+            *count += 1;
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<StagedDataset> {
+        use std::io::Write;
         let writer = self.writer.take().expect("begin() comes before finish()");
         let partitioned = self.partition_column.is_some();
+        let rejects = match self.rejects.take() {
+            Some((mut out, rows)) if rows > 0 => {
+                let path = self.rejects_path();
+                out.flush().map_err(|e| Error::io(&path, e))?;
+                let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+                let key = self.dataset.rejects_key(&self.run_id);
+                Some(StagedFile { key, path, partition: Partition::Unpartitioned, rows, bytes })
+            }
+            _ => None,
+        };
         Ok(StagedDataset {
             dataset: self.dataset.clone(),
             partitioned,
             mode: self.mode,
             files: writer.finish(partitioned)?,
+            rejects,
         })
     }
 }

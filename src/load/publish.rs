@@ -35,7 +35,7 @@ pub async fn publish(store: &dyn ObjectStore, staged: &StagedDataset) -> Result<
     let before = store.list(&staged.dataset.prefix()).await?;
     let files = &staged.files;
 
-    futures::stream::iter(files.iter().map(|f| async move {
+    futures::stream::iter(files.iter().chain(&staged.rejects).map(|f| async move {
         tracing::debug!(key = %f.key, rows = f.rows, bytes = f.bytes, "uploading");
         store.put_file(&f.key, &f.path).await
     }))

@@ -109,12 +109,15 @@ pub fn schema_of(plans: &[ColumnPlan]) -> Schema {
 /// Counts kept while converting: values that a parser deliberately turned into null.
 pub type NullCounts = Vec<u64>;
 
-/// A value that did not fit; the caller adds the source name.
+/// Values of one column that did not fit; the caller adds the source name.
 #[derive(Debug)]
 pub struct BadValue {
+    /// The first one's line, and what is wrong with it.
     pub line: u64,
     pub column: String,
     pub message: String,
+    /// Every row of the batch (0-based) whose value in this column does not fit.
+    pub rows: Vec<usize>,
 }
 
 impl BadValue {
@@ -145,10 +148,11 @@ pub fn convert_batch(plans: &[ColumnPlan], batch: &TextBatch) -> Result<(DataFra
 fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(Column, u64), BadValue> {
     let name = PlSmallStr::from_str(&plan.name);
     let rows = 0..batch.len();
-    let bad = |row: usize, what: &str| BadValue {
-        line: batch.line(row),
+    let bad = |rows: Vec<usize>, what: &str| BadValue {
+        line: batch.line(rows[0]),
         column: plan.name.clone(),
-        message: format!("{:?} is not {what}", batch.text(row, col)),
+        message: format!("{:?} is not {what}", batch.text(rows[0], col)),
+        rows,
     };
     let mut coerced = 0u64;
     let series = match plan.parser {
@@ -196,6 +200,7 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
         }
         Parser::Money => {
             let mut values = Vec::with_capacity(batch.len());
+            let mut invalid = Vec::new();
             for r in 0..batch.len() {
                 let v = batch.field(r, col);
                 values.push(match parse_money(v) {
@@ -205,8 +210,14 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
                         coerced += 1;
                         None
                     }
-                    Money::Invalid => return Err(bad(r, "an amount of money")),
+                    Money::Invalid => {
+                        invalid.push(r);
+                        None
+                    }
                 });
+            }
+            if !invalid.is_empty() {
+                return Err(bad(invalid, "an amount of money"));
             }
             Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
         }
@@ -228,22 +239,31 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
     Ok((series.into_column(), coerced))
 }
 
-/// Parses every value of a column; empty is null; `Err(row)` for the first value `parse` refuses.
+/// Parses every value of a column; empty is null; `Err(rows)`: every row whose value `parse` refuses.
 fn collect<T>(
     batch: &TextBatch,
     col: usize,
     parse: impl Fn(&[u8]) -> Option<T>,
-) -> Result<Vec<Option<T>>, usize> {
+) -> Result<Vec<Option<T>>, Vec<usize>> {
     let mut out = Vec::with_capacity(batch.len());
+    let mut refused = Vec::new();
     for row in 0..batch.len() {
         let v = batch.field(row, col);
         if v.is_empty() {
             out.push(None);
         } else {
-            out.push(Some(parse(v).ok_or(row)?));
+            let parsed = parse(v);
+            if parsed.is_none() {
+                refused.push(row);
+            }
+            out.push(parsed);
         }
     }
-    Ok(out)
+    if refused.is_empty() {
+        Ok(out)
+    } else {
+        Err(refused)
+    }
 }
 
 fn parse_yes_no(v: &[u8]) -> Option<bool> {

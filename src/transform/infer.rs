@@ -186,6 +186,8 @@ pub fn infer_plans(
     let pinned: Vec<bool> = columns.iter().map(|c| pins.get(c).is_some()).collect();
     let mut batch = TextBatch::new(columns.len());
     while reader.next_batch(&mut batch, batch_rows)? {
+        // Bad rows are dealt with on the writing pass; this one only leaves them out.
+        drop(reader.take_rejects());
         observe_batch(&mut states, &pinned, &batch);
         on_batch(reader.bytes_read());
     }

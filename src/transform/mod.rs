@@ -44,6 +44,52 @@ impl fmt::Display for ColumnType {
     }
 }
 
+/// `name=value` pairs separated by commas, as in `--types "id=int64,Cost (\$)=money"`. A column name
+/// may hold commas: a piece without `=` belongs to the next one.
+pub fn parse_assignments(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for piece in text.split(',') {
+        if !pending.is_empty() {
+            pending.push(',');
+        }
+        pending.push_str(piece);
+        if let Some((name, value)) = pending.rsplit_once('=') {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(format!("`{pending}` names no column; write COLUMN=VALUE"));
+            }
+            out.push((name.to_owned(), value.trim().to_owned()));
+            pending.clear();
+        }
+    }
+    if !pending.trim().is_empty() {
+        return Err(format!("`{pending}` has no `=`; write COLUMN=VALUE"));
+    }
+    Ok(out)
+}
+
+/// Pins from `--types` / `types:` (column → type name) and `--date-format` / `date_formats:`
+/// (column → date pattern).
+pub fn pins_from(
+    types: &[(String, String)],
+    date_formats: &[(String, String)],
+) -> std::result::Result<Pins, String> {
+    let mut pins = Pins::none();
+    for (column, name) in types {
+        let parser: Parser = name.parse().map_err(|e| format!("column `{column}`: {e}"))?;
+        pins = pins.pin(column, parser);
+    }
+    for (column, pattern) in date_formats {
+        let format = DateFormat::from_pattern(pattern).ok_or_else(|| {
+            let known: Vec<&str> = DateFormat::ALL.iter().map(|f| f.pattern()).collect();
+            format!("column `{column}`: unknown date format `{pattern}`; use one of {}, or ymd, mdy, dmy", known.join(", "))
+        })?;
+        pins = pins.date_format_of(column, format);
+    }
+    Ok(pins)
+}
+
 /// Column types fixed by the caller instead of inferred, matched by column name; and date formats
 /// given for columns whose type is still inferred (`--date-format`).
 #[derive(Debug, Clone, Default)]
@@ -85,5 +131,23 @@ impl Pins {
     /// The date format given for `name`, if any.
     pub fn date_format(&self, name: &str) -> Option<DateFormat> {
         self.date_formats.iter().rev().find(|(n, _)| n == name).map(|(_, f)| *f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignments_allow_commas_in_names() {
+        let got = parse_assignments("id=int64, Cost ($)=money,a, b=string").unwrap();
+        let want = [("id", "int64"), ("Cost ($)", "money"), ("a, b", "string")];
+        assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
+        assert!(parse_assignments("id").is_err());
+        assert!(parse_assignments("=int64").is_err());
+        let pins = pins_from(&got, &[("d".into(), "%d/%m/%Y".into())]).unwrap();
+        assert_eq!(pins.get("Cost ($)"), Some(Parser::Money));
+        assert_eq!(pins.date_format("d"), Some(DateFormat::Dmy));
+        assert!(pins_from(&[("x".into(), "wat".into())], &[]).is_err());
     }
 }

@@ -181,10 +181,13 @@ fn a_ragged_row_fails_with_its_line_and_writes_nothing() {
 }
 
 #[test]
-fn invalid_utf8_names_line_and_column() {
+fn latin1_is_detected_and_a_wrong_forced_encoding_names_line_and_column() {
     let dir = Dir::new();
     let csv = dir.write("latin1.csv", b"name,city\nx,Caf\xe9\n");
-    let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "latin"]));
+    ok(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "latin"]));
+    let df = read_parquet(&dir.lake("datasets/latin/data/part-0000.parquet"));
+    assert_eq!(strings(&df, "city"), [Some("Café".into())]);
+    let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "latin", "--encoding", "utf-8"]));
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("latin1.csv:2: column `city`: not valid UTF-8"), "{r:?}");
 }
