@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::extract::csv::{last_file_matching, parse_delimiter, CsvOptions};
-use crate::extract::input::encoding_for_label;
 use crate::extract::domo::DomoId;
+use crate::extract::input::encoding_for_label;
 use crate::load::layout::DatasetId;
 use crate::transform::{pins_from, Pins};
 
@@ -443,7 +443,13 @@ fn check_csv_options(raw: RawCsvOptions) -> std::result::Result<CsvOptions, (&'s
             .map_err(field)?,
         header: raw.header.unwrap_or(true),
         null_values: raw.null_values.unwrap_or(defaults.null_values),
-        bad_rows: raw.on_bad_rows.as_deref().map(str::parse).transpose().map_err(|e| field(format!("on_bad_rows: {e}")))?.unwrap_or_default(),
+        bad_rows: raw
+            .on_bad_rows
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| field(format!("on_bad_rows: {e}")))?
+            .unwrap_or_default(),
         normalize_columns: raw.normalize_columns.unwrap_or(false),
     })
 }

@@ -12,9 +12,9 @@ use crate::commands::{self, Context};
 use crate::config::{self, Target, DEFAULT_TARGET};
 use crate::extract::csv::{parse_delimiter, CsvOptions};
 use crate::extract::input::encoding_for_label;
-use crate::transform::{parse_assignments, pins_from, Pins};
 use crate::logging::{self, LogFormat};
 use crate::summary::Summary;
+use crate::transform::{parse_assignments, pins_from, Pins};
 
 /// Load CSV files (and more sources to come) into typed, date-partitioned Parquet on S3 or a local
 /// folder.
@@ -131,14 +131,21 @@ impl ReadArgs {
     /// The reader's options and the pins, or a usage error naming the flag.
     fn resolve(&self) -> crate::Result<(CsvOptions, Pins)> {
         let usage = |flag: &str, e: String| crate::Error::Usage(format!("{flag}: {e}"));
-        let delimiter =
-            self.delimiter.as_deref().map(parse_delimiter).transpose().map_err(|e| usage("--delimiter", e))?;
+        let delimiter = self
+            .delimiter
+            .as_deref()
+            .map(parse_delimiter)
+            .transpose()
+            .map_err(|e| usage("--delimiter", e))?;
         let encoding = self
             .encoding
             .as_deref()
             .map(|label| {
                 encoding_for_label(label).ok_or_else(|| {
-                    usage("--encoding", format!("`{label}` is unknown; use e.g. utf-8, windows-1252, shift_jis"))
+                    usage(
+                        "--encoding",
+                        format!("`{label}` is unknown; use e.g. utf-8, windows-1252, shift_jis"),
+                    )
                 })
             })
             .transpose()?;

@@ -101,10 +101,20 @@ impl Transform for TypeColumns {
                             reason: format!(
                                 "column `{}`: {:?} does not fit its type {}",
                                 bad.column,
-                                batch.text(row, self.plans.iter().position(|p| p.name == bad.column).unwrap_or(0)),
-                                self.plans.iter().find(|p| p.name == bad.column).map_or(String::new(), |p| p.parser.column_type().to_string())
+                                batch.text(
+                                    row,
+                                    self.plans.iter().position(|p| p.name == bad.column).unwrap_or(0)
+                                ),
+                                self.plans
+                                    .iter()
+                                    .find(|p| p.name == bad.column)
+                                    .map_or(String::new(), |p| p.parser.column_type().to_string())
                             ),
-                            raw: if self.bad_rows == BadRows::Quarantine { batch.record_as_csv(row) } else { Vec::new() },
+                            raw: if self.bad_rows == BadRows::Quarantine {
+                                batch.record_as_csv(row)
+                            } else {
+                                Vec::new()
+                            },
                         });
                     }
                     let refused: std::collections::HashSet<usize> = bad.rows.into_iter().collect();

@@ -68,7 +68,9 @@ impl CsvOptions {
 pub fn parse_delimiter(text: &str) -> std::result::Result<u8, String> {
     match text {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
-        _ if text.len() == 1 && text.is_ascii() && !matches!(text, "\"" | "\n" | "\r") => Ok(text.as_bytes()[0]),
+        _ if text.len() == 1 && text.is_ascii() && !matches!(text, "\"" | "\n" | "\r") => {
+            Ok(text.as_bytes()[0])
+        }
         _ => Err(format!(
             "delimiter `{text}` must be one ASCII character other than a quote or a line break (`,` `;` `|`, \
              or `tab`)"
@@ -123,12 +125,7 @@ impl CsvFile {
                 sniff_delimiter(&head, head.len() < SNIFF_BYTES)
             }
         };
-        tracing::info!(
-            "{}: {}, delimiter {:?}",
-            path.display(),
-            input.describe(),
-            char::from(delimiter)
-        );
+        tracing::info!("{}: {}, delimiter {:?}", path.display(), input.describe(), char::from(delimiter));
         Ok(CsvFile { path, options, input, delimiter, display_name: None, kind: "csv" })
     }
 
@@ -211,7 +208,10 @@ fn header_names(name: &str, header: &csv::ByteRecord) -> Result<Vec<String>> {
         let text = std::str::from_utf8(raw).map_err(|_| Error::Csv {
             source_name: name.to_owned(),
             line: 1,
-            message: format!("header field {} is not valid UTF-8; pass --encoding with the file's encoding", i + 1),
+            message: format!(
+                "header field {} is not valid UTF-8; pass --encoding with the file's encoding",
+                i + 1
+            ),
         })?;
         let text = text.trim();
         let candidate = if text.is_empty() { format!("column_{}", i + 1) } else { text.to_owned() };
@@ -231,7 +231,9 @@ fn dedupe(name: &str, raw: Vec<String>) -> Vec<String> {
                 n += 1;
             }
             chosen = format!("{candidate}_{n}");
-            tracing::warn!("{name}: column `{candidate}` appears more than once; the copy is named `{chosen}`");
+            tracing::warn!(
+                "{name}: column `{candidate}` appears more than once; the copy is named `{chosen}`"
+            );
         }
         names.push(chosen);
     }
@@ -262,7 +264,11 @@ pub fn normalize_names(names: &[String]) -> Vec<String> {
                 }
             }
             let out = out.trim_end_matches('_').to_owned();
-            if out.is_empty() { format!("column_{}", i + 1) } else { out }
+            if out.is_empty() {
+                format!("column_{}", i + 1)
+            } else {
+                out
+            }
         })
         .collect();
     dedupe("normalized names", raw)
@@ -271,9 +277,17 @@ pub fn normalize_names(names: &[String]) -> Vec<String> {
 fn csv_error(name: &str, e: &csv::Error) -> Error {
     if let csv::ErrorKind::Io(io) = e.kind() {
         if let Some(decode) = io.get_ref().and_then(|inner| inner.downcast_ref::<DecodeError>()) {
-            return Error::Csv { source_name: name.to_owned(), line: decode.line, message: decode.message.clone() };
+            return Error::Csv {
+                source_name: name.to_owned(),
+                line: decode.line,
+                message: decode.message.clone(),
+            };
         }
-        return Error::Csv { source_name: name.to_owned(), line: 0, message: format!("cannot read the file: {io}") };
+        return Error::Csv {
+            source_name: name.to_owned(),
+            line: 0,
+            message: format!("cannot read the file: {io}"),
+        };
     }
     let line = e.position().map_or(0, |p| p.line());
     Error::Csv { source_name: name.to_owned(), line, message: e.to_string() }
@@ -309,7 +323,7 @@ impl CsvReader {
     /// does not end with the closing quote.
     fn unclosed_quote(&self, end: u64) -> bool {
         self.tracker.text_len() == Some(end)
-            && self.record.iter().last().is_some_and(|f| f.contains(&b'\n'))
+            && self.record.iter().next_back().is_some_and(|f| f.contains(&b'\n'))
             && self.tracker.last_content() != b'"'
     }
 
@@ -343,7 +357,8 @@ impl CsvReader {
 
     /// The first characters of the record, for messages.
     fn snippet(&self) -> String {
-        let joined: Vec<String> = self.record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        let joined: Vec<String> =
+            self.record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
         let text = joined.join(",").replace('\n', "\\n").replace('\r', "");
         match text.char_indices().nth(80) {
             Some((cut, _)) => format!("{}…", &text[..cut]),
@@ -407,7 +422,8 @@ impl BatchReader for CsvReader {
                 let end = self.reader.position();
                 let breaks = self.record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
                 // An unclosed quote took the final line break into its field.
-                let terminated = !self.tracker.ends_unterminated_at(end.byte()) && !self.unclosed_quote(end.byte());
+                let terminated =
+                    !self.tracker.ends_unterminated_at(end.byte()) && !self.unclosed_quote(end.byte());
                 (end.line() - breaks - u64::from(terminated), self.record_start, end.byte(), end.line())
             };
             self.record_start = end;
@@ -468,7 +484,9 @@ mod tests {
     }
 
     /// The rows (line, fields) and the rejects of a file with this content.
-    fn read_with(content: &[u8], options: CsvOptions) -> Result<(Vec<(u64, Vec<String>)>, Vec<Reject>)> {
+    type Rows = Vec<(u64, Vec<String>)>;
+
+    fn read_with(content: &[u8], options: CsvOptions) -> Result<(Rows, Vec<Reject>)> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
         std::fs::write(&path, content).unwrap();
@@ -528,8 +546,10 @@ mod tests {
 
     #[test]
     fn names_normalize_to_snake_case() {
-        let names: Vec<String> =
-            ["Input (w/ Cache Write)", "userId", "東京", "Cost ($)", "cost"].iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = ["Input (w/ Cache Write)", "userId", "東京", "Cost ($)", "cost"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(normalize_names(&names), ["input_w_cache_write", "user_id", "column_3", "cost", "cost_2"]);
     }
 
@@ -555,6 +575,9 @@ mod tests {
     fn no_header_and_null_tokens() {
         let options = CsvOptions { header: false, ..CsvOptions::default() };
         let (rows, _) = read_with(b"1,NA\n2,x\n", options).unwrap();
-        assert_eq!(rows, [(1, vec!["1".to_owned(), "".to_owned()]), (2, vec!["2".to_owned(), "x".to_owned()])]);
+        assert_eq!(
+            rows,
+            [(1, vec!["1".to_owned(), "".to_owned()]), (2, vec!["2".to_owned(), "x".to_owned()])]
+        );
     }
 }

@@ -125,9 +125,9 @@ impl TextInput {
         let raw: Box<dyn Read + Send> = match self.compression {
             Compression::None => Box::new(counted),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(counted))),
-            Compression::Zstd => Box::new(
-                zstd::stream::read::Decoder::new(counted).map_err(|e| Error::io(&self.path, e))?,
-            ),
+            Compression::Zstd => {
+                Box::new(zstd::stream::read::Decoder::new(counted).map_err(|e| Error::io(&self.path, e))?)
+            }
         };
         let text: Box<dyn Read + Send> = if self.encoding == UTF_8 {
             // Passed through: the CSV reader checks each field, the header reader drops a BOM.
@@ -142,9 +142,21 @@ impl TextInput {
     pub fn head_text(&self, max: usize) -> Result<Vec<u8>> {
         let (mut text, _) = self.open(false)?;
         let mut out = vec![0; max];
-        let n = read_up_to(&mut text, &mut out).map_err(|e| Error::io(&self.path, e))?;
+        let n = read_up_to(&mut text, &mut out).map_err(|e| read_error(&self.path, e))?;
         out.truncate(n);
         Ok(out)
+    }
+}
+
+/// A read error: a decoding error as a CSV error on its line, else an I/O error.
+fn read_error(path: &Path, error: io::Error) -> Error {
+    match error.get_ref().and_then(|inner| inner.downcast_ref::<DecodeError>()) {
+        Some(decode) => Error::Csv {
+            source_name: path.display().to_string(),
+            line: decode.line,
+            message: decode.message.clone(),
+        },
+        None => Error::io(path, error),
     }
 }
 
@@ -172,8 +184,10 @@ fn sample(path: &Path, compression: Compression, len: u64) -> Result<Vec<Vec<u8>
             _ => Box::new(zstd::stream::read::Decoder::new(file).map_err(io_err)?),
         };
         let mut head = vec![0; COMPRESSED_SAMPLE];
-        let n = read_up_to(&mut reader, &mut head).map_err(|e| {
-            Error::Csv { source_name: path.display().to_string(), line: 1, message: format!("cannot decompress: {e}") }
+        let n = read_up_to(&mut reader, &mut head).map_err(|e| Error::Csv {
+            source_name: path.display().to_string(),
+            line: 1,
+            message: format!("cannot decompress: {e}"),
         })?;
         head.truncate(n);
         return Ok(vec![head]);
@@ -211,8 +225,11 @@ fn detect(chunks: &[Vec<u8>]) -> std::result::Result<&'static Encoding, String> 
     }
     let total: usize = chunks.iter().map(Vec::len).sum();
     let nul = chunks.iter().flatten().filter(|&&b| b == 0).count();
-    let controls =
-        chunks.iter().flatten().filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x1a)).count();
+    let controls = chunks
+        .iter()
+        .flatten()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x1a))
+        .count();
     if nul > 0 || controls * 20 > total {
         return Err("this looks like a binary file, not CSV text (it holds NUL or control bytes); if it is \
                     UTF-16 without a byte-order mark, pass --encoding utf-16le"
@@ -252,7 +269,8 @@ fn valid_utf8_chunk(chunk: &[u8], mid_file: bool) -> bool {
 /// Whether `chunk` decodes in `encoding` without a malformed sequence, away from its edges.
 fn decodes_cleanly(encoding: &'static Encoding, chunk: &[u8], mid_file: bool) -> bool {
     let mut decoder = encoding.new_decoder_without_bom_handling();
-    let mut out = vec![0u8; decoder.max_utf8_buffer_length_without_replacement(chunk.len()).unwrap_or(0) + 16];
+    let mut out =
+        vec![0u8; decoder.max_utf8_buffer_length_without_replacement(chunk.len()).unwrap_or(0) + 16];
     let mut src = chunk;
     let mut errors_inside = 0;
     let mut consumed = 0usize;

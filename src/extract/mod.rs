@@ -157,7 +157,8 @@ impl TextBatch {
 
     /// The record's fields, written as one CSV line (quoted where needed), without a line break.
     pub fn record_as_csv(&self, row: usize) -> Vec<u8> {
-        let mut writer = ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+        let mut writer =
+            ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
         let _ = writer.write_record((0..self.columns).map(|c| self.field(row, c)));
         let mut out = writer.into_inner().unwrap_or_default();
         out.pop();

@@ -120,7 +120,8 @@ impl Partition {
 
 /// A run's id: its UTC start time and a random suffix, `20261123T130426Z-3f9a`; ids sort by time.
 pub fn new_run_id() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
     let (y, m, d) = civil_from_days((now / 86_400) as i32);
     let secs = now % 86_400;
     format!(

@@ -146,7 +146,9 @@ impl Load for ParquetLoad {
         }
         let (out, count) = self.rejects.as_mut().expect("opened above");
         for reject in rejects.iter().filter(|r| !r.raw.is_empty()) {
-            out.write_all(&reject.raw).and_then(|()| out.write_all(b"\n")).map_err(|e| Error::io(&path, e))?;
+            out.write_all(&reject.raw)
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(|e| Error::io(&path, e))?;
             *count += 1;
         }
         Ok(())

@@ -83,7 +83,10 @@ pub fn pins_from(
     for (column, pattern) in date_formats {
         let format = DateFormat::from_pattern(pattern).ok_or_else(|| {
             let known: Vec<&str> = DateFormat::ALL.iter().map(|f| f.pattern()).collect();
-            format!("column `{column}`: unknown date format `{pattern}`; use one of {}, or ymd, mdy, dmy", known.join(", "))
+            format!(
+                "column `{column}`: unknown date format `{pattern}`; use one of {}, or ymd, mdy, dmy",
+                known.join(", ")
+            )
         })?;
         pins = pins.date_format_of(column, format);
     }

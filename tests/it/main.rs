@@ -8,6 +8,8 @@ mod util;
 mod clear_dataset;
 /// `--help`, exit codes, JSON logs.
 mod cli;
+/// The reading and typing rules, one small file each.
+mod corpus;
 /// `load-cursor-usage`: the usage-events export and its header variants.
 mod cursor_usage;
 /// `load-domo` against a real HTTP server playing Domo's API.

@@ -187,7 +187,14 @@ fn latin1_is_detected_and_a_wrong_forced_encoding_names_line_and_column() {
     ok(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "latin"]));
     let df = read_parquet(&dir.lake("datasets/latin/data/part-0000.parquet"));
     assert_eq!(strings(&df, "city"), [Some("Café".into())]);
-    let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "latin", "--encoding", "utf-8"]));
+    let r = run(dir.etl().args([
+        "upload-csv",
+        csv.to_str().unwrap(),
+        "--dataset-id",
+        "latin",
+        "--encoding",
+        "utf-8",
+    ]));
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("latin1.csv:2: column `city`: not valid UTF-8"), "{r:?}");
 }
