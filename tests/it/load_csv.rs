@@ -119,3 +119,34 @@ fn a_bad_catalog_is_a_usage_error_naming_the_entry() {
     let r = run(dir.etl().args(["load-csv", "--config", "catalog.yaml"]));
     assert_eq!(r.code, 2, "one of --list, --dataset or --all is required: {r:?}");
 }
+
+#[test]
+fn csv_options_reach_the_reader() {
+    let dir = Dir::new();
+    dir.write(
+        "catalog.yaml",
+        r#"
+datasets:
+  - name: jp
+    minio_dataset_id: jp
+    source_dir: in
+    file_pattern: "*.csv"
+    csv_options: {encoding: cp932, delimiter: tab, header: false, null_values: ["-"], on_bad_rows: skip}
+    date_formats: {column_3: "%d/%m/%Y"}
+"#,
+    );
+    let text = "東京\t-\t01/02/2026\n大阪\t5\t03/04/2026\n壊れた行\n";
+    dir.write("in/a.csv", encoding_rs::SHIFT_JIS.encode(text).0);
+    let r = ok(dir.etl().args(["load-csv", "--config", "catalog.yaml", "--dataset", "jp"]));
+    assert!(r.stderr.contains("1 bad rows skipped"), "{r:?}");
+    let df = read_parquet(&dir.lake("datasets/jp/data/part-0000.parquet"));
+    assert_eq!(strings(&df, "column_1"), [Some("東京".into()), Some("大阪".into())]);
+    assert_eq!(i64s(&df, "column_2"), [None, Some(5)]);
+    assert_eq!(
+        days(&df, "column_3"),
+        [
+            Some(etl::load::layout::days_from_civil(2026, 2, 1)),
+            Some(etl::load::layout::days_from_civil(2026, 4, 3))
+        ]
+    );
+}
