@@ -14,7 +14,7 @@ use crate::extract::csv::{last_file_matching, parse_delimiter, CsvOptions};
 use crate::extract::domo::DomoId;
 use crate::extract::input::encoding_for_label;
 use crate::load::layout::DatasetId;
-use crate::transform::{pins_from, Pins};
+use crate::transform::{pins_from, NullTokens, Pins};
 
 /// What every checked catalog entry offers the runner.
 pub trait Entry {
@@ -269,7 +269,7 @@ fn check_column(
 /// `types:` pinned column types, by type name.
 fn check_types(types: &BTreeMap<String, String>) -> std::result::Result<Pins, (&'static str, String)> {
     let types: Vec<(String, String)> = types.iter().map(|(c, t)| (c.clone(), t.clone())).collect();
-    pins_from(&types, &[]).map_err(|e| ("types", e))
+    pins_from(&types, &[]).map(Pins::lenient).map_err(|e| ("types", e))
 }
 
 fn check_filter(
@@ -422,14 +422,17 @@ pub struct CsvEntry {
     pub partition_column: Option<String>,
     pub enabled: bool,
     pub csv: CsvOptions,
+    pub null_values: NullTokens,
     pub keep_rows: Option<(String, String)>,
     pub pins: Pins,
 }
 
-fn check_csv_options(raw: RawCsvOptions) -> std::result::Result<CsvOptions, (&'static str, String)> {
+fn check_csv_options(
+    raw: RawCsvOptions,
+) -> std::result::Result<(CsvOptions, NullTokens), (&'static str, String)> {
     let field = |e: String| ("csv_options", e);
-    let defaults = CsvOptions::default();
-    Ok(CsvOptions {
+    let nulls = raw.null_values.as_deref().map_or_else(NullTokens::standard, NullTokens::new);
+    let options = CsvOptions {
         delimiter: raw.delimiter.as_deref().map(parse_delimiter).transpose().map_err(field)?,
         encoding: raw
             .encoding
@@ -442,7 +445,6 @@ fn check_csv_options(raw: RawCsvOptions) -> std::result::Result<CsvOptions, (&'s
             .transpose()
             .map_err(field)?,
         header: raw.header.unwrap_or(true),
-        null_values: raw.null_values.unwrap_or(defaults.null_values),
         bad_rows: raw
             .on_bad_rows
             .as_deref()
@@ -451,7 +453,8 @@ fn check_csv_options(raw: RawCsvOptions) -> std::result::Result<CsvOptions, (&'s
             .map_err(|e| field(format!("on_bad_rows: {e}")))?
             .unwrap_or_default(),
         normalize_columns: raw.normalize_columns.unwrap_or(false),
-    })
+    };
+    Ok((options, nulls))
 }
 
 impl RawEntry for RawCsvEntry {
@@ -477,9 +480,11 @@ impl RawEntry for RawCsvEntry {
         }
         let date_formats: Vec<(String, String)> = self.date_formats.into_iter().collect();
         let pins = pins_from(&[], &date_formats).map_err(|e| ("date_formats", e))?;
+        let (csv, null_values) = check_csv_options(self.csv_options.unwrap_or_default())?;
         Ok(CsvEntry {
             dataset: check_dataset_id(&self.minio_dataset_id)?,
-            csv: check_csv_options(self.csv_options.unwrap_or_default())?,
+            csv,
+            null_values,
             keep_rows: check_filter(self.exclude_filter)?,
             pins: check_types(&self.types)?.overridden_by(&pins),
             name: self.name,

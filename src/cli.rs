@@ -14,7 +14,7 @@ use crate::extract::csv::{parse_delimiter, CsvOptions};
 use crate::extract::input::encoding_for_label;
 use crate::logging::{self, LogFormat};
 use crate::summary::Summary;
-use crate::transform::{parse_assignments, pins_from, Pins};
+use crate::transform::{parse_assignments, pins_from, NullTokens, Pins};
 
 /// Load CSV files (and more sources to come) into typed, date-partitioned Parquet on S3 or a local
 /// folder.
@@ -110,9 +110,10 @@ struct ReadArgs {
     /// datasets/<id>/_rejects/<run-id>.csv, and counted).
     #[arg(long, value_name = "ACTION", default_value = "fail", value_parser = ["fail", "skip", "quarantine"])]
     on_bad_rows: String,
-    /// Values read as null besides an empty field, comma-separated (`--null-values ''` for none).
-    #[arg(long, value_name = "LIST", default_value = "NULL,null,NA,N/A")]
-    null_values: String,
+    /// Values read as null besides an empty field, comma-separated (`--null-values ''` for none)
+    /// [default: NULL,null,NA,N/A]. A column pinned to string keeps them as text.
+    #[arg(long, value_name = "LIST")]
+    null_values: Option<String>,
     /// Pin column types instead of inferring them: `COL=TYPE,...` with TYPE one of string, int64,
     /// decimal, float64, boolean, date, datetime, datetime_utc, datetime_offset, money, yes_no.
     #[arg(long, value_name = "COL=TYPE,...")]
@@ -129,7 +130,7 @@ struct ReadArgs {
 
 impl ReadArgs {
     /// The reader's options and the pins, or a usage error naming the flag.
-    fn resolve(&self) -> crate::Result<(CsvOptions, Pins)> {
+    fn resolve(&self) -> crate::Result<(CsvOptions, Pins, NullTokens)> {
         let usage = |flag: &str, e: String| crate::Error::Usage(format!("{flag}: {e}"));
         let delimiter = self
             .delimiter
@@ -162,11 +163,14 @@ impl ReadArgs {
             delimiter,
             encoding,
             header: !self.no_header,
-            null_values: self.null_values.split(',').filter(|v| !v.is_empty()).map(str::to_owned).collect(),
             bad_rows: self.on_bad_rows.parse().map_err(|e| usage("--on-bad-rows", e))?,
             normalize_columns: self.normalize_columns,
         };
-        Ok((options, pins))
+        let nulls = match &self.null_values {
+            Some(list) => NullTokens::new(&list.split(',').collect::<Vec<_>>()),
+            None => NullTokens::standard(),
+        };
+        Ok((options, pins, nulls))
     }
 }
 
@@ -336,13 +340,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summary>> {
     let summary = match command {
         Command::UploadCsv(args) => {
-            let (csv, pins) = args.read.resolve()?;
+            let (csv, pins, null_values) = args.read.resolve()?;
             let settings = commands::upload_csv::Settings {
                 file: args.csv_file,
                 dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
                 partition_column: args.partition_col,
                 csv,
                 pins,
+                null_values,
                 max_rows_per_file: args.write.max_rows_per_file,
             };
             commands::upload_csv::run(settings, ctx).await?

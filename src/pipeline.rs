@@ -22,7 +22,10 @@ use crate::store::ObjectStore;
 use crate::summary::{human_bytes, Progress};
 use crate::transform::convert::{convert_batch, ColumnPlan};
 use crate::transform::infer::infer_plans;
-use crate::transform::Pins;
+use crate::transform::{NullTokens, Parser, Pins};
+
+/// Bad rows logged as warnings; the others at `-v`.
+const SHOWN_REJECTS: u64 = 10;
 
 /// Rows per text batch.
 pub const BATCH_ROWS: usize = 65_536;
@@ -44,8 +47,9 @@ pub trait Load: Send {
     fn begin(&mut self, plans: &[ColumnPlan]) -> Result<()>;
     /// Takes a batch of typed rows.
     fn write(&mut self, df: DataFrame) -> Result<()>;
-    /// Keeps records left out by `--on-bad-rows quarantine` (with the source's column names).
-    fn reject(&mut self, columns: &[String], rejects: &[Reject]) -> Result<()>;
+    /// Keeps the text of records left out by `--on-bad-rows quarantine`, under the source's header
+    /// line (if it has one).
+    fn reject(&mut self, header: Option<&[u8]>, rejects: &[Reject]) -> Result<()>;
     /// Closes every file; returns them, ready to publish.
     fn finish(&mut self) -> Result<StagedDataset>;
 }
@@ -55,24 +59,45 @@ pub trait Load: Send {
 pub struct TypeColumns {
     pins: Pins,
     bad_rows: BadRows,
+    nulls: NullTokens,
     plans: Vec<ColumnPlan>,
+    /// Per column, what is null: a pinned String column keeps its `NA`s (only empty is null).
+    column_nulls: Vec<NullTokens>,
     coerced: Vec<u64>,
     source: String,
 }
 
 impl TypeColumns {
-    /// A transform with the given pinned columns; values that do not fit them are handled as
-    /// `bad_rows` says.
-    pub fn new(pins: Pins, bad_rows: BadRows) -> Self {
-        TypeColumns { pins, bad_rows, plans: Vec::new(), coerced: Vec::new(), source: String::new() }
+    /// A transform with the given pinned columns; `nulls` are null; values that do not fit their
+    /// pinned type are handled as `bad_rows` says.
+    pub fn new(pins: Pins, bad_rows: BadRows, nulls: NullTokens) -> Self {
+        TypeColumns {
+            pins,
+            bad_rows,
+            nulls,
+            plans: Vec::new(),
+            column_nulls: Vec::new(),
+            coerced: Vec::new(),
+            source: String::new(),
+        }
     }
 }
 
 impl Transform for TypeColumns {
     fn prepare(&mut self, source: &dyn Extract, progress: &Progress) -> Result<Vec<ColumnPlan>> {
         self.source = source.info().location;
-        let mut reader = source.open()?;
+        let mut reader = source.open_quiet()?;
         let columns = reader.columns().to_vec();
+        let unknown = self.pins.named_but_missing(&columns);
+        if !unknown.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: no column named {} (types and date formats name columns as the file's header does, \
+                 after --normalize-columns if given); its columns are: {}",
+                self.source,
+                unknown.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+                columns.join(", ")
+            )));
+        }
         let all_pinned = columns.iter().all(|c| self.pins.get(c).is_some());
         self.plans = if all_pinned {
             columns
@@ -80,49 +105,57 @@ impl Transform for TypeColumns {
                 .map(|name| ColumnPlan { parser: self.pins.get(&name).expect("pinned"), name })
                 .collect()
         } else {
-            infer_plans(reader.as_mut(), &self.pins, BATCH_ROWS, |bytes| {
+            infer_plans(reader.as_mut(), &self.pins, &self.nulls, BATCH_ROWS, |bytes| {
                 progress.update("reading types", bytes)
             })?
         };
+        self.column_nulls = self
+            .plans
+            .iter()
+            .map(|p| {
+                let pinned_text = p.parser == Parser::Text && self.pins.get(&p.name).is_some();
+                if pinned_text {
+                    NullTokens::empty_only()
+                } else {
+                    self.nulls.clone()
+                }
+            })
+            .collect();
         self.coerced = vec![0; self.plans.len()];
         Ok(self.plans.clone())
     }
 
     fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame> {
-        // Each round takes out the rows one column refuses; a column's refusals are all found at once.
-        let (df, nulls) = loop {
-            match convert_batch(&self.plans, batch) {
-                Ok(done) => break done,
-                Err(bad) if self.bad_rows == BadRows::Fail => return Err(bad.into_error(&self.source)),
-                Err(bad) => {
-                    for &row in &bad.rows {
-                        rejects.push(Reject {
-                            line: batch.line(row),
-                            reason: format!(
-                                "column `{}`: {:?} does not fit its type {}",
-                                bad.column,
-                                batch.text(
-                                    row,
-                                    self.plans.iter().position(|p| p.name == bad.column).unwrap_or(0)
-                                ),
-                                self.plans
-                                    .iter()
-                                    .find(|p| p.name == bad.column)
-                                    .map_or(String::new(), |p| p.parser.column_type().to_string())
-                            ),
-                            raw: if self.bad_rows == BadRows::Quarantine {
-                                batch.record_as_csv(row)
-                            } else {
-                                Vec::new()
-                            },
+        let (df, coerced) = match convert_batch(&self.plans, batch, &self.column_nulls) {
+            Ok(done) => done,
+            Err(mut bad) if self.bad_rows == BadRows::Fail => {
+                return Err(bad.remove(0).into_error(&self.source))
+            }
+            Err(bad) => {
+                // Every refused row, once, with the first reason found for it; then the rest.
+                let mut refused: std::collections::BTreeMap<usize, String> = Default::default();
+                for b in &bad {
+                    for &row in &b.rows {
+                        refused.entry(row).or_insert_with(|| {
+                            format!(
+                                "column `{}`: {:?} is not {}",
+                                b.column,
+                                batch.text(row, b.col),
+                                b.expected
+                            )
                         });
                     }
-                    let refused: std::collections::HashSet<usize> = bad.rows.into_iter().collect();
-                    batch.retain(|row| !refused.contains(&row));
                 }
+                for (&row, reason) in &refused {
+                    let raw = batch.raw_record(row).map(<[u8]>::to_vec).unwrap_or_default();
+                    rejects.push(Reject { line: batch.line(row), reason: reason.clone(), raw });
+                }
+                batch.retain(|row| !refused.contains_key(&row));
+                convert_batch(&self.plans, batch, &self.column_nulls)
+                    .map_err(|mut bad| bad.remove(0).into_error(&self.source))?
             }
         };
-        for (total, n) in self.coerced.iter_mut().zip(nulls) {
+        for (total, n) in self.coerced.iter_mut().zip(coerced) {
             *total += n;
         }
         Ok(df)
@@ -233,7 +266,7 @@ pub async fn stage(
         tracing::info!("schema: {}", schema.join(", "));
         load.begin(&plans)?;
         let mut reader: Box<dyn BatchReader> = source.open()?;
-        let columns = reader.columns().to_vec();
+        let header = reader.header_line().map(<[u8]>::to_vec);
         let mut batch = TextBatch::new(plans.len());
         let (mut rows, mut rejected) = (0u64, 0u64);
         let mut rejects = Vec::new();
@@ -246,8 +279,17 @@ pub async fn stage(
                 load.write(df)?;
             }
             if !rejects.is_empty() {
-                rejected += rejects.len() as u64;
-                load.reject(&columns, &rejects)?;
+                rejects.sort_by_key(|r| r.line);
+                for r in &rejects {
+                    // The first few for everyone; all of them with -v.
+                    if rejected < SHOWN_REJECTS {
+                        tracing::warn!("{}:{}: bad row left out: {}", info.location, r.line, r.reason);
+                    } else {
+                        tracing::info!("{}:{}: bad row left out: {}", info.location, r.line, r.reason);
+                    }
+                    rejected += 1;
+                }
+                load.reject(header.as_deref(), &rejects)?;
                 rejects.clear();
             }
             progress.update("writing", reader.bytes_read());
@@ -305,7 +347,13 @@ impl Staged {
             schema: self.schema.clone(),
             rows_read: self.rows_read,
             partitions: self.output.partitions(),
-            writes: self.output.files.iter().map(|f| (f.key.clone(), f.rows, f.bytes)).collect(),
+            writes: self
+                .output
+                .files
+                .iter()
+                .chain(&self.output.rejects)
+                .map(|f| (f.key.clone(), f.rows, f.bytes))
+                .collect(),
             deletes: stale_keys(existing, &self.output),
         })
     }

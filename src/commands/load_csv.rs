@@ -53,6 +53,7 @@ async fn load_one(
         partition_column: entry.partition_column.clone(),
         pins: entry.pins.clone(),
         bad_rows: entry.csv.bad_rows,
+        null_values: entry.null_values.clone(),
         writer: settings.writer.clone(),
         keep_rows: entry.keep_rows.clone(),
         dry_run: settings.selection.dry_run,

@@ -14,6 +14,7 @@ use crate::load::WriteMode;
 use crate::runner::{run_entries, NOTHING_TO_DO};
 use crate::store::ObjectStore;
 use crate::summary::{Progress, Summary};
+use crate::transform::NullTokens;
 
 /// Resolved arguments.
 #[derive(Debug, Clone)]
@@ -82,6 +83,8 @@ async fn load_one(
         writer: settings.writer.clone(),
         // The export is the whole dataset: partitions gone from Domo go from the lake too.
         mode: WriteMode::Replace,
+        // Domo writes nulls as empty fields; `NA` is a value.
+        null_values: NullTokens::empty_only(),
         keep_rows: entry.keep_rows.clone(),
         dry_run: settings.selection.dry_run,
         allow_empty: settings.allow_empty,

@@ -22,7 +22,7 @@ use crate::logging::LogFormat;
 use crate::pipeline::{self, TypeColumns};
 use crate::store::ObjectStore;
 use crate::summary::{Progress, Summary};
-use crate::transform::Pins;
+use crate::transform::{NullTokens, Pins};
 
 /// What every command gets besides its own settings.
 #[derive(Debug, Clone)]
@@ -69,6 +69,8 @@ pub struct LoadRequest {
     /// What to do with values that do not fit a pinned type (the reader has its own copy for rows
     /// that do not parse).
     pub bad_rows: BadRows,
+    /// What is null besides the empty field.
+    pub null_values: NullTokens,
     /// Keep only the records whose column (first) equals the value (second).
     pub keep_rows: Option<(String, String)>,
     /// With [`WriteMode::Replace`], publish even when there is no row (emptying the dataset).
@@ -92,6 +94,7 @@ impl LoadRequest {
             writer: WriterOptions::default(),
             mode: WriteMode::Merge,
             bad_rows: BadRows::Fail,
+            null_values: NullTokens::standard(),
             keep_rows: None,
             allow_empty: false,
             dry_run: false,
@@ -129,7 +132,7 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
     } else {
         Progress::disabled()
     };
-    let transform = TypeColumns::new(request.pins, request.bad_rows);
+    let transform = TypeColumns::new(request.pins, request.bad_rows, request.null_values);
     let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress).await?;
     let excluded = filter.as_ref().map_or(0, |f| f.dropped());
     let rows_read = staged.rows_read + excluded + staged.rejected;
@@ -143,6 +146,9 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
     }
     match (&staged.output.rejects, staged.rejected) {
         (_, 0) => {}
+        (Some(file), n) if request.dry_run => {
+            notes.push(format!("{n} bad rows would be quarantined in {}", store.url_of(&file.key)))
+        }
         (Some(file), n) => notes.push(format!("{n} bad rows quarantined in {}", store.url_of(&file.key))),
         (None, n) => notes.push(format!("{n} bad rows skipped")),
     }

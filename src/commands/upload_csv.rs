@@ -9,7 +9,7 @@ use crate::extract::csv::{CsvFile, CsvOptions};
 use crate::load::layout::DatasetId;
 use crate::load::parquet::WriterOptions;
 use crate::summary::Summary;
-use crate::transform::Pins;
+use crate::transform::{NullTokens, Pins};
 
 /// Resolved arguments.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct Settings {
     pub csv: CsvOptions,
     /// `--types` and `--date-format`.
     pub pins: Pins,
+    /// `--null-values`.
+    pub null_values: NullTokens,
     pub max_rows_per_file: Option<u64>,
 }
 
@@ -32,6 +34,7 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
         partition_column: settings.partition_column,
         pins: settings.pins,
         bad_rows: settings.csv.bad_rows,
+        null_values: settings.null_values,
         writer: WriterOptions { max_rows_per_file: settings.max_rows_per_file, ..Default::default() },
         ..LoadRequest::new("upload-csv", Arc::new(source), settings.dataset)
     };

@@ -11,13 +11,11 @@ use std::sync::Arc;
 
 use encoding_rs::Encoding;
 
-use super::input::{DecodeError, TextInput, Tracker};
+use super::input::{TextInput, Tracker};
 use super::sniff::sniff_delimiter;
 use super::{BadRows, BatchReader, Extract, Reject, SourceInfo, TextBatch};
 use crate::error::{Error, Result};
 
-/// Values read as null besides the empty field, unless told otherwise (`--null-values`).
-pub const DEFAULT_NULL_VALUES: [&str; 4] = ["NULL", "null", "NA", "N/A"];
 /// Text read to sniff the delimiter.
 const SNIFF_BYTES: usize = 256 << 10;
 
@@ -30,8 +28,6 @@ pub struct CsvOptions {
     pub encoding: Option<&'static Encoding>,
     /// Whether the first line names the columns (else they are `column_1`, `column_2`, ...).
     pub header: bool,
-    /// Values that mean null, besides the empty field.
-    pub null_values: Vec<String>,
     pub bad_rows: BadRows,
     /// Column names as snake_case ASCII.
     pub normalize_columns: bool,
@@ -43,7 +39,6 @@ impl Default for CsvOptions {
             delimiter: None,
             encoding: None,
             header: true,
-            null_values: DEFAULT_NULL_VALUES.iter().map(|s| s.to_string()).collect(),
             bad_rows: BadRows::Fail,
             normalize_columns: false,
         }
@@ -51,15 +46,9 @@ impl Default for CsvOptions {
 }
 
 impl CsvOptions {
-    /// Exactly RFC 4180 in UTF-8 with a header, where only an empty field is null: a machine's
-    /// export (Domo's), where `NA` is a value.
+    /// Exactly RFC 4180 in UTF-8 with a header: a machine's export (Domo's).
     pub fn strict() -> Self {
-        CsvOptions {
-            delimiter: Some(b','),
-            encoding: Some(encoding_rs::UTF_8),
-            null_values: Vec::new(),
-            ..CsvOptions::default()
-        }
+        CsvOptions { delimiter: Some(b','), encoding: Some(encoding_rs::UTF_8), ..CsvOptions::default() }
     }
 }
 
@@ -146,8 +135,66 @@ impl Extract for CsvFile {
     }
 
     fn open(&self) -> Result<Box<dyn BatchReader>> {
-        let (text, tracker) = self.input.open(self.options.bad_rows == BadRows::Quarantine)?;
-        let mut reader = csv::ReaderBuilder::new()
+        self.open_reader(self.options.bad_rows == BadRows::Quarantine)
+    }
+
+    fn open_quiet(&self) -> Result<Box<dyn BatchReader>> {
+        self.open_reader(false)
+    }
+}
+
+impl CsvFile {
+    /// A pass over the records; with `capture`, the text of each record is kept (to quarantine).
+    fn open_reader(&self, capture: bool) -> Result<Box<dyn BatchReader>> {
+        let name = self.name();
+        let mut reader = self.csv_reader(capture)?;
+        let mut first = csv::ByteRecord::new();
+        let more = reader.0.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e, 1))?;
+        if !more {
+            return Err(Error::Csv {
+                source_name: name,
+                line: 1,
+                message: "the file is empty: expected a header line with column names".into(),
+            });
+        }
+        let (mut columns, header_line) = if self.options.header {
+            let end = reader.0.position().byte();
+            let mut raw = reader.1.take_captured(0, end);
+            trim_record_text(&mut raw);
+            let raw = raw.strip_prefix(b"\xEF\xBB\xBF").map(<[u8]>::to_vec).unwrap_or(raw);
+            (header_names(&name, &first)?, capture.then_some(raw))
+        } else {
+            // The first line is data: read again from the start, with names for its fields.
+            let names = (1..=first.len()).map(|i| format!("column_{i}")).collect();
+            reader = self.csv_reader(capture)?;
+            (names, None)
+        };
+        if self.options.normalize_columns {
+            columns = normalize_names(&columns);
+        }
+        let (reader, tracker) = reader;
+        let position = reader.position().clone();
+        tracker.record_starts(position.byte(), position.line());
+        Ok(Box::new(CsvReader {
+            name,
+            reader,
+            record: csv::ByteRecord::new(),
+            columns,
+            next_line: position.line(),
+            tracker,
+            record_start: position.byte(),
+            delimiter: self.delimiter,
+            encoding: self.input.encoding().name(),
+            bad_rows: self.options.bad_rows,
+            capture,
+            header_line,
+            rejects: Vec::new(),
+        }))
+    }
+
+    fn csv_reader(&self, capture: bool) -> Result<(csv::Reader<Box<dyn Read + Send>>, Arc<Tracker>)> {
+        let (text, tracker) = self.input.open(capture)?;
+        let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .delimiter(self.delimiter)
@@ -157,43 +204,16 @@ impl Extract for CsvFile {
             .terminator(csv::Terminator::Any(b'\n'))
             .buffer_capacity(1 << 20)
             .from_reader(text);
-        let name = self.name();
-        let mut first = csv::ByteRecord::new();
-        let more = reader.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e))?;
-        if !more {
-            return Err(Error::Csv {
-                source_name: name,
-                line: 1,
-                message: "the file is empty: expected a header line with column names".into(),
-            });
-        }
-        let (mut columns, pending) = if self.options.header {
-            (header_names(&name, &first)?, None)
-        } else {
-            ((1..=first.len()).map(|i| format!("column_{i}")).collect(), Some(first))
-        };
-        if self.options.normalize_columns {
-            columns = normalize_names(&columns);
-        }
-        let start = if pending.is_some() { 0 } else { reader.position().byte() };
-        let next_line = if pending.is_some() { 1 } else { reader.position().line() };
-        let mut csv_reader = CsvReader {
-            name,
-            reader,
-            record: csv::ByteRecord::new(),
-            columns,
-            next_line,
-            tracker,
-            record_start: start,
-            bad_rows: self.options.bad_rows,
-            null_values: self.options.null_values.iter().map(|v| v.as_bytes().to_vec()).collect(),
-            rejects: Vec::new(),
-            pending_first: pending.is_some(),
-        };
-        if let Some(first) = pending {
-            csv_reader.record = first;
-        }
-        Ok(Box::new(csv_reader))
+        Ok((reader, tracker))
+    }
+}
+
+/// A record's text without the blank lines before it and the line break after it.
+fn trim_record_text(raw: &mut Vec<u8>) {
+    let lead = raw.iter().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+    raw.drain(..lead);
+    while raw.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+        raw.pop();
     }
 }
 
@@ -274,22 +294,15 @@ pub fn normalize_names(names: &[String]) -> Vec<String> {
     dedupe("normalized names", raw)
 }
 
-fn csv_error(name: &str, e: &csv::Error) -> Error {
+fn csv_error(name: &str, e: &csv::Error, line: u64) -> Error {
     if let csv::ErrorKind::Io(io) = e.kind() {
-        if let Some(decode) = io.get_ref().and_then(|inner| inner.downcast_ref::<DecodeError>()) {
-            return Error::Csv {
-                source_name: name.to_owned(),
-                line: decode.line,
-                message: decode.message.clone(),
-            };
-        }
         return Error::Csv {
             source_name: name.to_owned(),
-            line: 0,
+            line,
             message: format!("cannot read the file: {io}"),
         };
     }
-    let line = e.position().map_or(0, |p| p.line());
+    let line = e.position().map_or(line, |p| p.line());
     Error::Csv { source_name: name.to_owned(), line, message: e.to_string() }
 }
 
@@ -303,11 +316,14 @@ struct CsvReader {
     tracker: Arc<Tracker>,
     /// Where in the text the record being read starts (after the previous one).
     record_start: u64,
+    delimiter: u8,
+    /// The file's encoding, for messages.
+    encoding: &'static str,
     bad_rows: BadRows,
-    null_values: Vec<Vec<u8>>,
+    /// Whether each record's text is kept (to quarantine bad rows).
+    capture: bool,
+    header_line: Option<Vec<u8>>,
     rejects: Vec<Reject>,
-    /// With no header line, the first record was read to count the columns and is still to deliver.
-    pending_first: bool,
 }
 
 /// What is wrong with a record.
@@ -318,13 +334,19 @@ enum Fault {
 }
 
 impl CsvReader {
-    /// Whether the record ending at `end` has a quote that never closes: it swallowed the rest of the
-    /// text into its last field, so it ends the text, that field holds a line break, and the text
-    /// does not end with the closing quote.
+    /// Whether the record ending at `end` has a quote that never closes: it ends the text, and either
+    /// it swallowed line breaks into its last field without the text ending in the closing quote, or
+    /// (on one line) its last line leaves a quoted field open.
     fn unclosed_quote(&self, end: u64) -> bool {
-        self.tracker.text_len() == Some(end)
-            && self.record.iter().next_back().is_some_and(|f| f.contains(&b'\n'))
-            && self.tracker.last_content() != b'"'
+        if self.tracker.text_len() != Some(end) {
+            return false;
+        }
+        let multi_line = self.record.iter().next_back().is_some_and(|f| f.contains(&b'\n'));
+        if multi_line {
+            self.tracker.last_content() != b'"'
+        } else {
+            self.tracker.ends_unterminated_at(end) && self.tracker.last_line_leaves_quote_open(self.delimiter)
+        }
     }
 
     /// What is wrong with the record that starts on `line`, if anything.
@@ -348,9 +370,11 @@ impl CsvReader {
         record.iter().position(|field| std::str::from_utf8(field).is_err()).map(|col| {
             Fault::Value(
                 col,
-                "not valid UTF-8: the file mixes encodings, or is not in the one detected; pass \
-                 --encoding with the file's encoding"
-                    .into(),
+                format!(
+                    "bytes that are not valid {}: the file mixes encodings, or is not in the one \
+                     detected; pass --encoding with the file's encoding",
+                    self.encoding
+                ),
             )
         })
     }
@@ -359,7 +383,8 @@ impl CsvReader {
     fn snippet(&self) -> String {
         let joined: Vec<String> =
             self.record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
-        let text = joined.join(",").replace('\n', "\\n").replace('\r', "");
+        let text =
+            joined.join(&char::from(self.delimiter).to_string()).replace('\n', "\\n").replace('\r', "");
         match text.char_indices().nth(80) {
             Some((cut, _)) => format!("{}…", &text[..cut]),
             None => text,
@@ -384,12 +409,7 @@ impl CsvReader {
             });
         }
         let mut raw = self.tracker.take_captured(start, end);
-        // The text from the previous record's end: blank lines before, the line break after.
-        let lead = raw.iter().take_while(|b| matches!(b, b'\n' | b'\r')).count();
-        raw.drain(..lead);
-        while raw.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
-            raw.pop();
-        }
+        trim_record_text(&mut raw);
         let reason = match column {
             Some(column) => format!("column `{column}`: {message}"),
             None => message,
@@ -407,59 +427,59 @@ impl BatchReader for CsvReader {
     fn next_batch(&mut self, batch: &mut TextBatch, max_rows: usize) -> Result<bool> {
         batch.clear();
         while batch.len() < max_rows {
-            let (line, start, end, after) = if self.pending_first {
-                self.pending_first = false;
-                let end = self.reader.position();
-                (1, 0, end.byte(), end.line())
-            } else {
-                let more =
-                    self.reader.read_byte_record(&mut self.record).map_err(|e| csv_error(&self.name, &e))?;
-                if !more {
-                    break;
-                }
-                // The record's first line, counted back from where it ended: csv's own record
-                // position is where it started skipping blank lines, not where the record starts.
-                let end = self.reader.position();
-                let breaks = self.record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
-                // An unclosed quote took the final line break into its field.
-                let terminated =
-                    !self.tracker.ends_unterminated_at(end.byte()) && !self.unclosed_quote(end.byte());
-                (end.line() - breaks - u64::from(terminated), self.record_start, end.byte(), end.line())
-            };
-            self.record_start = end;
+            let more = self
+                .reader
+                .read_byte_record(&mut self.record)
+                .map_err(|e| csv_error(&self.name, &e, self.next_line))?;
+            if !more {
+                break;
+            }
+            // The record's first line, counted back from where it ended: csv's own record position
+            // is where it started skipping blank lines, not where the record starts.
+            let position = self.reader.position();
+            let (end, after) = (position.byte(), position.line());
+            let start = std::mem::replace(&mut self.record_start, end);
+            self.tracker.record_starts(end, after);
+            let breaks = self.record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+            let unclosed = self.unclosed_quote(end);
+            // A record that is not followed by a line break: the last, or one whose unclosed quote
+            // took the final line break into its field.
+            let terminated = !self.tracker.ends_unterminated_at(end) && !unclosed;
+            let line = after - breaks - u64::from(terminated);
             let fields = self.record.len();
             // The line's `\r` of a CRLF ending, if any, belongs to no field.
             let cr = self.record.get(fields - 1).is_some_and(|f| f.ends_with(b"\r"));
+            let blank_crlf = fields == 1 && cr && self.record[0].len() == 1;
+            if blank_crlf {
+                // Skipped like a blank LF line (csv skips those itself); in a one-column file it is
+                // an empty value once a record follows it.
+                self.tracker.release(end);
+                continue;
+            }
             if self.columns.len() == 1 {
                 // The csv parser skips blank lines; in a one-column file each one is an empty value
                 // (trailing blank lines, with no record after them, stay ignored).
                 for blank in self.next_line..line {
                     batch.push([&b""[..]], blank);
+                    if self.capture {
+                        batch.push_raw(b"");
+                    }
                 }
-            } else if fields == 1 && self.record[0].len() == usize::from(cr) {
-                // A blank CRLF line.
-                self.next_line = after;
-                self.tracker.release(end);
-                continue;
             }
             self.next_line = after;
-            if let Some(fault) = self.check_record(line, self.unclosed_quote(end)) {
+            if let Some(fault) = self.check_record(line, unclosed) {
                 self.bad(line, fault, start, end)?;
                 continue;
             }
-            self.tracker.release(end);
+            if self.capture {
+                let mut raw = self.tracker.take_captured(start, end);
+                trim_record_text(&mut raw);
+                batch.push_raw(&raw);
+            }
             let last = fields - 1;
             let record = &self.record;
-            let nulls = &self.null_values;
             batch.push(
-                record.iter().enumerate().map(|(i, f)| {
-                    let f = if i == last && cr { &f[..f.len() - 1] } else { f };
-                    if !f.is_empty() && nulls.iter().any(|n| n.as_slice() == f) {
-                        &b""[..]
-                    } else {
-                        f
-                    }
-                }),
+                record.iter().enumerate().map(|(i, f)| if i == last && cr { &f[..f.len() - 1] } else { f }),
                 line,
             );
         }
@@ -472,6 +492,10 @@ impl BatchReader for CsvReader {
 
     fn take_rejects(&mut self) -> Vec<Reject> {
         std::mem::take(&mut self.rejects)
+    }
+
+    fn header_line(&self) -> Option<&[u8]> {
+        self.header_line.as_deref()
     }
 }
 
@@ -572,12 +596,13 @@ mod tests {
     }
 
     #[test]
-    fn no_header_and_null_tokens() {
+    fn no_header_reads_the_first_line_as_data() {
         let options = CsvOptions { header: false, ..CsvOptions::default() };
-        let (rows, _) = read_with(b"1,NA\n2,x\n", options).unwrap();
+        let (rows, _) = read_with(b"\n1,NA\n2,x\n", options).unwrap();
+        // Null tokens are the transform's business: the reader keeps the text.
         assert_eq!(
             rows,
-            [(1, vec!["1".to_owned(), "".to_owned()]), (2, vec!["2".to_owned(), "x".to_owned()])]
+            [(2, vec!["1".to_owned(), "NA".to_owned()]), (3, vec!["2".to_owned(), "x".to_owned()])]
         );
     }
 }

@@ -44,7 +44,16 @@ impl Extract for KeepRows {
     }
 
     fn open(&self) -> Result<Box<dyn BatchReader>> {
-        let inner = self.inner.open()?;
+        self.wrap(self.inner.open()?)
+    }
+
+    fn open_quiet(&self) -> Result<Box<dyn BatchReader>> {
+        self.wrap(self.inner.open_quiet()?)
+    }
+}
+
+impl KeepRows {
+    fn wrap(&self, inner: Box<dyn BatchReader>) -> Result<Box<dyn BatchReader>> {
         let index = inner.columns().iter().position(|c| *c == self.column).ok_or_else(|| {
             Error::Usage(format!(
                 "{}: the filter column `{}` is not in the data; its columns are: {}",
@@ -89,10 +98,7 @@ impl BatchReader for KeepRowsReader {
             }
             for row in 0..self.scratch.len() {
                 if self.scratch.field(row, self.index) == self.keep_value.as_bytes() {
-                    batch.push(
-                        (0..self.scratch.columns()).map(|c| self.scratch.field(row, c)),
-                        self.scratch.line(row),
-                    );
+                    batch.copy_row(&self.scratch, row);
                 } else {
                     self.dropped += 1;
                 }
@@ -107,5 +113,9 @@ impl BatchReader for KeepRowsReader {
 
     fn take_rejects(&mut self) -> Vec<super::Reject> {
         self.inner.take_rejects()
+    }
+
+    fn header_line(&self) -> Option<&[u8]> {
+        self.inner.header_line()
     }
 }

@@ -1,7 +1,8 @@
 //! A file's bytes on their way to the CSV parser: decompressed (gzip and zstd, told by their magic
 //! bytes, read as a stream), decoded from the file's encoding to UTF-8 (detected from samples spread
-//! over the whole file, or given), strictly: a byte sequence the encoding does not define is an
-//! error with its line, never a replacement character.
+//! over the whole file, or given). A byte sequence the encoding does not define is never replaced by
+//! a plausible character: it becomes a byte that is not UTF-8, so the CSV reader's per-field check
+//! makes its row a bad row, with its line and column.
 //!
 //! ```text
 //! File ─▶ Counted (file bytes, for progress) ─▶ gzip / zstd ─▶ Decode (to UTF-8) ─▶ Tracked ─▶ csv
@@ -10,7 +11,6 @@
 //! length and its last bytes (to number lines and spot an unclosed quote), and, when bad rows are
 //! quarantined, the text of the record being read.
 
-use std::fmt;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -148,16 +148,9 @@ impl TextInput {
     }
 }
 
-/// A read error: a decoding error as a CSV error on its line, else an I/O error.
+/// A read error of the file (or of its decompression).
 fn read_error(path: &Path, error: io::Error) -> Error {
-    match error.get_ref().and_then(|inner| inner.downcast_ref::<DecodeError>()) {
-        Some(decode) => Error::Csv {
-            source_name: path.display().to_string(),
-            line: decode.line,
-            message: decode.message.clone(),
-        },
-        None => Error::io(path, error),
-    }
+    Error::io(path, error)
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -174,7 +167,9 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Raw (decompressed, not decoded) chunks of the file for detection: its start, and for an
-/// uncompressed file chunks spread evenly over the rest.
+/// uncompressed file chunks spread evenly over the rest. Each is cut to whole lines (a line break is
+/// never part of a character in the encodings detected), so no chunk starts or ends inside a
+/// character and their concatenation is well-formed text.
 fn sample(path: &Path, compression: Compression, len: u64) -> Result<Vec<Vec<u8>>> {
     let io_err = |e| Error::io(path, e);
     let mut file = fs::File::open(path).map_err(io_err)?;
@@ -190,13 +185,13 @@ fn sample(path: &Path, compression: Compression, len: u64) -> Result<Vec<Vec<u8>
             message: format!("cannot decompress: {e}"),
         })?;
         head.truncate(n);
-        return Ok(vec![head]);
+        return Ok(vec![whole_lines(head, false, n == COMPRESSED_SAMPLE)]);
     }
     let mut chunks = Vec::new();
     let mut head = vec![0; HEAD_SAMPLE];
     let n = read_up_to(&mut file, &mut head).map_err(io_err)?;
     head.truncate(n);
-    chunks.push(head);
+    chunks.push(whole_lines(head, false, (n as u64) < len));
     let rest = len.saturating_sub(HEAD_SAMPLE as u64);
     if rest > 0 {
         for i in 1..=SPREAD_CHUNKS {
@@ -205,10 +200,29 @@ fn sample(path: &Path, compression: Compression, len: u64) -> Result<Vec<Vec<u8>
             let mut chunk = vec![0; CHUNK];
             let n = read_up_to(&mut file, &mut chunk).map_err(io_err)?;
             chunk.truncate(n);
-            chunks.push(chunk);
+            chunks.push(whole_lines(chunk, true, at + (n as u64) < len));
         }
     }
     Ok(chunks)
+}
+
+/// `chunk` cut to whole lines: from after its first line break when it starts mid-file, to its last
+/// line break when more of the file follows.
+fn whole_lines(mut chunk: Vec<u8>, starts_mid_file: bool, more_follows: bool) -> Vec<u8> {
+    if more_follows {
+        match chunk.iter().rposition(|&b| b == b'\n') {
+            Some(last) => chunk.truncate(last + 1),
+            None if starts_mid_file => chunk.clear(),
+            None => {}
+        }
+    }
+    if starts_mid_file {
+        match chunk.iter().position(|&b| b == b'\n') {
+            Some(first) => drop(chunk.drain(..=first)),
+            None => chunk.clear(),
+        }
+    }
+    chunk
 }
 
 /// The encoding of text sampled in `chunks` (the first is the file's start).
@@ -230,12 +244,16 @@ fn detect(chunks: &[Vec<u8>]) -> std::result::Result<&'static Encoding, String> 
         .flatten()
         .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x1a))
         .count();
-    if nul > 0 || controls * 20 > total {
+    if nul * 100 > total || controls * 20 > total {
         return Err("this looks like a binary file, not CSV text (it holds NUL or control bytes); if it is \
                     UTF-16 without a byte-order mark, pass --encoding utf-16le"
             .into());
     }
-    if chunks.iter().enumerate().all(|(i, c)| valid_utf8_chunk(c, i > 0)) {
+    // UTF-8 when its multi-byte characters outnumber the bytes that cannot be UTF-8: a stray byte
+    // in a UTF-8 file is one bad row (its line named), not a reason to misread every other row.
+    let (valid, invalid) =
+        chunks.iter().map(|c| utf8_evidence(c)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    if invalid == 0 || valid > invalid {
         return Ok(UTF_8);
     }
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
@@ -245,7 +263,7 @@ fn detect(chunks: &[Vec<u8>]) -> std::result::Result<&'static Encoding, String> 
     detector.feed(&[], true);
     let guess = detector.guess(None, chardetng::Utf8Detection::Deny);
     // A guess that cannot decode its own evidence is no guess.
-    if chunks.iter().enumerate().all(|(i, c)| decodes_cleanly(guess, c, i > 0)) {
+    if chunks.iter().all(|c| decodes_cleanly(guess, c)) {
         Ok(guess)
     } else {
         Err(format!(
@@ -256,40 +274,40 @@ fn detect(chunks: &[Vec<u8>]) -> std::result::Result<&'static Encoding, String> 
     }
 }
 
-/// Whether a chunk is UTF-8, forgiving a character cut at its end (and, for a chunk taken from the
-/// middle of the file, at its start).
-fn valid_utf8_chunk(chunk: &[u8], mid_file: bool) -> bool {
-    let start = if mid_file { chunk.iter().take(3).take_while(|&&b| b & 0xC0 == 0x80).count() } else { 0 };
-    match std::str::from_utf8(&chunk[start..]) {
-        Ok(_) => true,
-        Err(e) => e.error_len().is_none(),
-    }
-}
-
-/// Whether `chunk` decodes in `encoding` without a malformed sequence, away from its edges.
-fn decodes_cleanly(encoding: &'static Encoding, chunk: &[u8], mid_file: bool) -> bool {
-    let mut decoder = encoding.new_decoder_without_bom_handling();
-    let mut out =
-        vec![0u8; decoder.max_utf8_buffer_length_without_replacement(chunk.len()).unwrap_or(0) + 16];
-    let mut src = chunk;
-    let mut errors_inside = 0;
-    let mut consumed = 0usize;
+/// In `text`: how many multi-byte UTF-8 characters it holds, and how many bytes are not UTF-8.
+fn utf8_evidence(mut text: &[u8]) -> (usize, usize) {
+    let (mut valid, mut invalid) = (0, 0);
     loop {
-        let (result, read, _) = decoder.decode_to_utf8_without_replacement(src, &mut out, false);
-        consumed += read;
-        src = &src[read..];
-        match result {
-            DecoderResult::InputEmpty => break,
-            DecoderResult::OutputFull => return true,
-            DecoderResult::Malformed(..) => {
-                // A cut character at the start of a chunk from the middle of the file is expected.
-                if !(mid_file && consumed <= 4) {
-                    errors_inside += 1;
-                }
+        match std::str::from_utf8(text) {
+            Ok(s) => {
+                valid += s.bytes().filter(|&b| b >= 0xC0).count();
+                return (valid, invalid);
+            }
+            Err(e) => {
+                let good = e.valid_up_to();
+                valid += text[..good].iter().filter(|&&b| b >= 0xC0).count();
+                let bad = e.error_len().unwrap_or(text.len() - good);
+                invalid += bad;
+                text = &text[good + bad..];
             }
         }
     }
-    errors_inside == 0
+}
+
+/// Whether `chunk` (whole lines) decodes in `encoding` without a malformed sequence.
+fn decodes_cleanly(encoding: &'static Encoding, chunk: &[u8]) -> bool {
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let mut out = vec![0u8; CHUNK];
+    let mut src = chunk;
+    loop {
+        let (result, read, _) = decoder.decode_to_utf8_without_replacement(src, &mut out, true);
+        src = &src[read..];
+        match result {
+            DecoderResult::InputEmpty => return true,
+            DecoderResult::OutputFull => {}
+            DecoderResult::Malformed(..) => return false,
+        }
+    }
 }
 
 /// What the CSV reader learns about the text stream.
@@ -303,8 +321,18 @@ pub struct Tracker {
     /// The text's last byte so far, and its last byte that is not a line break.
     last_byte: AtomicU8,
     last_content: AtomicU8,
+    /// The text after its last line break so far (up to [`TAIL_LIMIT`]).
+    tail: Mutex<Vec<u8>>,
+    /// Where the record being parsed starts, and its line (set by the CSV reader).
+    record_start: AtomicU64,
+    record_line: AtomicU64,
     capture: Option<Mutex<Captured>>,
 }
+
+/// Longest last line kept for the end-of-text quote check.
+const TAIL_LIMIT: usize = 1 << 20;
+/// Longest record: longer ones are almost always a quote that never closes, swallowing the file.
+pub const MAX_RECORD_BYTES: u64 = 256 << 20;
 
 /// Text kept for quarantining bad rows: the stream from `base` on.
 #[derive(Default)]
@@ -333,6 +361,40 @@ impl Tracker {
     /// The text's last byte other than a line break (meaningful once ended).
     pub fn last_content(&self) -> u8 {
         self.last_content.load(Ordering::Relaxed)
+    }
+
+    /// Says where the record now being parsed starts (text offset and line).
+    pub fn record_starts(&self, offset: u64, line: u64) {
+        self.record_start.store(offset, Ordering::Relaxed);
+        self.record_line.store(line, Ordering::Relaxed);
+    }
+
+    /// Whether the text's last line (after its last line break) leaves a quoted field open, by RFC
+    /// 4180 rules: a `"` opens a field only at its start, `""` inside is a quote.
+    pub fn last_line_leaves_quote_open(&self, delimiter: u8) -> bool {
+        let tail = self.tail.lock().expect("tail lock");
+        let (mut in_quotes, mut field_start, mut i) = (false, true, 0);
+        while i < tail.len() {
+            let b = tail[i];
+            if in_quotes {
+                if b == b'"' {
+                    if tail.get(i + 1) == Some(&b'"') {
+                        i += 1;
+                    } else {
+                        in_quotes = false;
+                    }
+                }
+            } else if b == delimiter {
+                field_start = true;
+                i += 1;
+                continue;
+            } else if b == b'"' && field_start {
+                in_quotes = true;
+            }
+            field_start = false;
+            i += 1;
+        }
+        in_quotes
     }
 
     /// The captured text of stream bytes `start..end` (empty without capture), and forgets the text
@@ -392,10 +454,28 @@ impl Read for Tracked {
             t.ended.store(true, Ordering::Relaxed);
             return Ok(0);
         }
-        t.text_bytes.fetch_add(n as u64, Ordering::Relaxed);
-        if n > 0 {
-            t.last_byte.store(buf[n - 1], Ordering::Relaxed);
+        let total = t.text_bytes.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if total - t.record_start.load(Ordering::Relaxed).min(total) > MAX_RECORD_BYTES + (1 << 20) {
+            return Err(io::Error::other(format!(
+                "the record starting on line {} is over {} MiB: a quote that is never closed, most likely",
+                t.record_line.load(Ordering::Relaxed),
+                MAX_RECORD_BYTES >> 20
+            )));
         }
+        let chunk = &buf[..n];
+        if n > 0 {
+            t.last_byte.store(chunk[n - 1], Ordering::Relaxed);
+            let mut tail = t.tail.lock().expect("tail lock");
+            match chunk.iter().rposition(|&b| b == b'\n') {
+                Some(last) => {
+                    tail.clear();
+                    tail.extend_from_slice(&chunk[last + 1..]);
+                }
+                None if tail.len() < TAIL_LIMIT => tail.extend_from_slice(chunk),
+                None => {}
+            }
+        }
+
         if let Some(&b) = buf[..n].iter().rev().find(|&&b| b != b'\n' && b != b'\r') {
             t.last_content.store(b, Ordering::Relaxed);
         }
@@ -406,26 +486,11 @@ impl Read for Tracked {
     }
 }
 
-/// A byte sequence the file's encoding does not define.
-#[derive(Debug)]
-pub struct DecodeError {
-    pub line: u64,
-    pub message: String,
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
-impl std::error::Error for DecodeError {}
-
-/// Decodes a stream to UTF-8, strictly.
+/// Decodes a stream to UTF-8. A malformed sequence becomes [`INVALID_MARK`], a byte that is never
+/// UTF-8, so that the reader's per-field check catches the row, with its line and column.
 struct Decode {
     inner: Box<dyn Read + Send>,
     decoder: encoding_rs::Decoder,
-    encoding: &'static Encoding,
     input: Vec<u8>,
     in_start: usize,
     in_end: usize,
@@ -433,19 +498,20 @@ struct Decode {
     output: Vec<u8>,
     out_start: usize,
     out_end: usize,
-    /// Line breaks decoded so far (for the line of a malformed sequence).
-    lines: u64,
     finished: bool,
 }
 
+/// What a byte sequence the encoding does not define becomes: never valid in UTF-8.
+pub const INVALID_MARK: u8 = 0xFF;
+
 impl Decode {
     fn new(inner: Box<dyn Read + Send>, encoding: &'static Encoding) -> Self {
-        let decoder = encoding.new_decoder_with_bom_removal();
+        // A byte-order mark, if any, wins over the encoding given.
+        let decoder = encoding.new_decoder();
         let out_len = decoder.max_utf8_buffer_length_without_replacement(CHUNK).unwrap_or(4 * CHUNK) + 16;
         Decode {
             inner,
             decoder,
-            encoding,
             input: vec![0; CHUNK],
             in_start: 0,
             in_end: 0,
@@ -453,7 +519,6 @@ impl Decode {
             output: vec![0; out_len],
             out_start: 0,
             out_end: 0,
-            lines: 0,
             finished: false,
         }
     }
@@ -485,20 +550,10 @@ impl Read for Decode {
             self.in_start += read;
             self.out_start = 0;
             self.out_end = written;
-            self.lines += self.output[..written].iter().filter(|&&b| b == b'\n').count() as u64;
             match result {
                 DecoderResult::Malformed(..) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        DecodeError {
-                            line: self.lines + 1,
-                            message: format!(
-                                "a byte sequence that is not valid {}: the file is not entirely in that \
-                                 encoding; pass --encoding with the right one",
-                                self.encoding.name()
-                            ),
-                        },
-                    ))
+                    self.output[self.out_end] = INVALID_MARK;
+                    self.out_end += 1;
                 }
                 DecoderResult::InputEmpty if self.input_done => self.finished = true,
                 DecoderResult::InputEmpty | DecoderResult::OutputFull => {}
@@ -540,12 +595,41 @@ mod tests {
     }
 
     #[test]
-    fn strict_decoding_names_the_line() {
+    fn undefined_bytes_become_a_mark_the_reader_catches() {
         let bytes = b"a\n\x82\xa0\n\x82\n".to_vec(); // Shift_JIS: a valid pair, then a cut one
         let mut d = Decode::new(Box::new(io::Cursor::new(bytes)), encoding_rs::SHIFT_JIS);
         let mut out = Vec::new();
-        let err = d.read_to_end(&mut out).unwrap_err();
-        let inner = err.get_ref().unwrap().downcast_ref::<DecodeError>().unwrap();
-        assert_eq!(inner.line, 3, "{inner}");
+        d.read_to_end(&mut out).unwrap();
+        assert_eq!(out, [&b"a\n"[..], "あ".as_bytes(), b"\n", &[INVALID_MARK], b"\n"].concat());
+    }
+
+    #[test]
+    fn samples_are_whole_lines() {
+        assert_eq!(whole_lines(b"cut\nwhole\nhal".to_vec(), true, true), b"whole\n");
+        assert_eq!(whole_lines(b"head\nhal".to_vec(), false, true), b"head\n");
+        assert_eq!(whole_lines(b"tail\nend".to_vec(), true, false), b"end");
+        assert_eq!(whole_lines(b"nobreak".to_vec(), true, true), b"");
+    }
+
+    #[test]
+    fn a_stray_byte_does_not_turn_utf8_into_latin1() {
+        let text = [&"München,Köln,Zürich\n".repeat(5).into_bytes()[..], b"Caf\xE9\n"].concat();
+        assert_eq!(detect_text(&text).unwrap(), "UTF-8");
+    }
+
+    #[test]
+    fn open_quotes_on_the_last_line() {
+        let t = Tracker::default();
+        let cases = [
+            ("1,\"x", true),
+            ("1,\"x\"", false),
+            ("1,\"a \"\"b\"\" c", true),
+            ("1,x\"y", false),
+            ("\"a,b\",\"c", true),
+        ];
+        for (line, open) in cases {
+            *t.tail.lock().unwrap() = line.as_bytes().to_vec();
+            assert_eq!(t.last_line_leaves_quote_open(b','), open, "{line}");
+        }
     }
 }

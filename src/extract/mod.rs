@@ -28,6 +28,11 @@ pub trait Extract: Send + Sync {
     fn info(&self) -> SourceInfo;
     /// Opens a fresh pass over every record.
     fn open(&self) -> Result<Box<dyn BatchReader>>;
+    /// Opens a pass that only looks at values (type inference): bad rows are left out, but their
+    /// text need not be kept.
+    fn open_quiet(&self) -> Result<Box<dyn BatchReader>> {
+        self.open()
+    }
 }
 
 /// What to do with a record that does not fit: a wrong number of fields, an unclosed quote, text
@@ -79,6 +84,11 @@ pub trait BatchReader: Send {
     fn take_rejects(&mut self) -> Vec<Reject> {
         Vec::new()
     }
+    /// The source's header line as written, when bad rows are being quarantined (their file starts
+    /// with it).
+    fn header_line(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// A batch of records, stored as one byte buffer plus field ends: no allocation per field.
@@ -90,6 +100,9 @@ pub struct TextBatch {
     data: Vec<u8>,
     ends: Vec<usize>,
     lines: Vec<u64>,
+    /// Each record's text as read, when the reader keeps it (to quarantine bad rows).
+    raw: Vec<u8>,
+    raw_ends: Vec<usize>,
 }
 
 impl TextBatch {
@@ -118,6 +131,21 @@ impl TextBatch {
         self.data.clear();
         self.ends.clear();
         self.lines.clear();
+        self.raw.clear();
+        self.raw_ends.clear();
+    }
+
+    /// Keeps the text of the record pushed next (or just pushed), as read.
+    pub fn push_raw(&mut self, raw: &[u8]) {
+        self.raw.extend_from_slice(raw);
+        self.raw_ends.push(self.raw.len());
+    }
+
+    /// Record `row`'s text as read, if the reader kept it.
+    pub fn raw_record(&self, row: usize) -> Option<&[u8]> {
+        let end = *self.raw_ends.get(row)?;
+        let start = if row == 0 { 0 } else { self.raw_ends[row - 1] };
+        Some(&self.raw[start..end])
     }
 
     /// Appends a record; `fields` must yield exactly `columns()` UTF-8 fields.
@@ -150,19 +178,17 @@ impl TextBatch {
         let old = std::mem::take(self);
         let mut kept = TextBatch { columns: old.columns, ..Default::default() };
         for row in (0..old.len()).filter(|&r| keep(r)) {
-            kept.push((0..old.columns).map(|c| old.field(row, c)), old.line(row));
+            kept.copy_row(&old, row);
         }
         *self = kept;
     }
 
-    /// The record's fields, written as one CSV line (quoted where needed), without a line break.
-    pub fn record_as_csv(&self, row: usize) -> Vec<u8> {
-        let mut writer =
-            ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-        let _ = writer.write_record((0..self.columns).map(|c| self.field(row, c)));
-        let mut out = writer.into_inner().unwrap_or_default();
-        out.pop();
-        out
+    /// Appends record `row` of `other` (with its text, if kept).
+    pub fn copy_row(&mut self, other: &TextBatch, row: usize) {
+        self.push((0..other.columns).map(|c| other.field(row, c)), other.line(row));
+        if let Some(raw) = other.raw_record(row) {
+            self.push_raw(raw);
+        }
     }
 
     /// The source line on which record `row` starts (1-based, the header is line 1).

@@ -131,21 +131,23 @@ impl Load for ParquetLoad {
         }
     }
 
-    fn reject(&mut self, columns: &[String], rejects: &[Reject]) -> Result<()> {
+    fn reject(&mut self, header: Option<&[u8]>, rejects: &[Reject]) -> Result<()> {
         use std::io::Write;
         let path = self.rejects_path();
-        if self.rejects.is_none() {
-            let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-            let mut out = std::io::BufWriter::new(file);
-            // The source's own header, so that the file loads like the source once mended.
-            let mut header = csv::Writer::from_writer(Vec::new());
-            header.write_record(columns).map_err(|e| Error::Internal(e.to_string()))?;
-            let header = header.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
-            out.write_all(&header).map_err(|e| Error::io(&path, e))?;
-            self.rejects = Some((out, 0));
-        }
-        let (out, count) = self.rejects.as_mut().expect("opened above");
         for reject in rejects.iter().filter(|r| !r.raw.is_empty()) {
+            if self.rejects.is_none() {
+                // Opened at the first text to keep: `skip` writes nothing.
+                let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+                let mut out = std::io::BufWriter::new(file);
+                // The source's own header line, so that the file loads like the source once mended.
+                if let Some(header) = header {
+                    out.write_all(header)
+                        .and_then(|()| out.write_all(b"\n"))
+                        .map_err(|e| Error::io(&path, e))?;
+                }
+                self.rejects = Some((out, 0));
+            }
+            let (out, count) = self.rejects.as_mut().expect("opened above");
             out.write_all(&reject.raw)
                 .and_then(|()| out.write_all(b"\n"))
                 .map_err(|e| Error::io(&path, e))?;

@@ -4,7 +4,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number, Zone};
-use super::ColumnType;
+use super::{ColumnType, NullTokens};
 use crate::error::{Error, Result};
 use crate::extract::TextBatch;
 
@@ -116,6 +116,9 @@ pub struct BadValue {
     pub line: u64,
     pub column: String,
     pub message: String,
+    /// The column's index, and what its values must be (`an integer (Int64)`).
+    pub col: usize,
+    pub expected: String,
     /// Every row of the batch (0-based) whose value in this column does not fit.
     pub rows: Vec<usize>,
 }
@@ -134,35 +137,64 @@ impl BadValue {
 
 /// Converts a batch, columns in parallel. Returns the frame and, per column, how many non-empty values
 /// were deliberately made null (see [`Parser::Money`]).
-pub fn convert_batch(plans: &[ColumnPlan], batch: &TextBatch) -> Result<(DataFrame, NullCounts), BadValue> {
-    let converted: Vec<(Column, u64)> = plans
+///
+/// `nulls` says, per column, what is null. On failure, every column's refused values, the earliest
+/// line first.
+pub fn convert_batch(
+    plans: &[ColumnPlan],
+    batch: &TextBatch,
+    nulls: &[NullTokens],
+) -> Result<(DataFrame, NullCounts), Vec<BadValue>> {
+    let converted: Vec<Result<(Column, u64), BadValue>> = plans
         .par_iter()
         .enumerate()
-        .map(|(col, plan)| convert_column(plan, batch, col))
-        .collect::<Result<_, _>>()?;
-    let (columns, nulls): (Vec<Column>, Vec<u64>) = converted.into_iter().unzip();
+        .map(|(col, plan)| convert_column(plan, batch, col, &nulls[col]))
+        .collect();
+    let mut bad: Vec<BadValue> = Vec::new();
+    let mut columns = Vec::with_capacity(plans.len());
+    let mut coerced = Vec::with_capacity(plans.len());
+    for result in converted {
+        match result {
+            Ok((column, n)) => {
+                columns.push(column);
+                coerced.push(n);
+            }
+            Err(b) => bad.push(b),
+        }
+    }
+    if !bad.is_empty() {
+        bad.sort_by_key(|b| b.line);
+        return Err(bad);
+    }
     let df = DataFrame::new(batch.len(), columns).expect("columns of one batch have equal lengths");
-    Ok((df, nulls))
+    Ok((df, coerced))
 }
 
-fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(Column, u64), BadValue> {
+fn convert_column(
+    plan: &ColumnPlan,
+    batch: &TextBatch,
+    col: usize,
+    nulls: &NullTokens,
+) -> Result<(Column, u64), BadValue> {
     let name = PlSmallStr::from_str(&plan.name);
     let rows = 0..batch.len();
     let bad = |rows: Vec<usize>, what: &str| BadValue {
         line: batch.line(rows[0]),
         column: plan.name.clone(),
         message: format!("{:?} is not {what}", batch.text(rows[0], col)),
+        col,
+        expected: what.to_owned(),
         rows,
     };
     let mut coerced = 0u64;
     let series = match plan.parser {
         Parser::Text => StringChunked::from_iter_options(
             name,
-            rows.map(|r| Some(batch.text(r, col)).filter(|v| !v.is_empty())),
+            rows.map(|r| Some(batch.text(r, col)).filter(|v| !nulls.is_null(v.as_bytes()))),
         )
         .into_series(),
         Parser::Int => {
-            let values = collect(batch, col, |v| match parse_number(v) {
+            let values = collect(batch, col, nulls, |v| match parse_number(v) {
                 Number::Int(i) => Some(i),
                 _ => None,
             })
@@ -170,7 +202,7 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
             Int64Chunked::from_iter_options(name, values.into_iter()).into_series()
         }
         Parser::Decimal => {
-            let values = collect(batch, col, |v| match parse_number(v) {
+            let values = collect(batch, col, nulls, |v| match parse_number(v) {
                 Number::Int(i) => Some(i128::from(i)),
                 Number::Big(i) => Some(i),
                 _ => None,
@@ -181,7 +213,7 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
                 .into_series()
         }
         Parser::Float => {
-            let values = collect(batch, col, |v| match parse_number(v) {
+            let values = collect(batch, col, nulls, |v| match parse_number(v) {
                 // Past 2^53 an integer would be rounded: inference never gets here, a pin refuses it.
                 Number::Int(i) if i.unsigned_abs() <= 1 << 53 => Some(i as f64),
                 Number::Float(f) => Some(f),
@@ -191,11 +223,11 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
             Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
         }
         Parser::Bool => {
-            let values = collect(batch, col, parse_bool).map_err(|r| bad(r, "true or false"))?;
+            let values = collect(batch, col, nulls, parse_bool).map_err(|r| bad(r, "true or false"))?;
             BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
         }
         Parser::YesNo => {
-            let values = collect(batch, col, parse_yes_no).map_err(|r| bad(r, "Yes or No"))?;
+            let values = collect(batch, col, nulls, parse_yes_no).map_err(|r| bad(r, "Yes or No"))?;
             BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
         }
         Parser::Money => {
@@ -203,6 +235,10 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
             let mut invalid = Vec::new();
             for r in 0..batch.len() {
                 let v = batch.field(r, col);
+                if nulls.is_null(v) {
+                    values.push(None);
+                    continue;
+                }
                 values.push(match parse_money(v) {
                     Money::Amount(a) => Some(a),
                     Money::Empty => None,
@@ -222,13 +258,13 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
             Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
         }
         Parser::Date(format) => {
-            let values = collect(batch, col, |v| format.parse(v))
+            let values = collect(batch, col, nulls, |v| format.parse(v))
                 .map_err(|r| bad(r, &format!("a date ({})", format.pattern())))?;
             Int32Chunked::from_iter_options(name, values.into_iter()).into_date().into_series()
         }
         Parser::Datetime(format, zone) => {
             let values =
-                collect(batch, col, |v| format.parse(v).filter(|t| zone.accepts(t)).map(|t| t.micros))
+                collect(batch, col, nulls, |v| format.parse(v).filter(|t| zone.accepts(t)).map(|t| t.micros))
                     .map_err(|r| bad(r, zone.expected()))?;
             let utc = zone != Zone::Naive;
             Int64Chunked::from_iter_options(name, values.into_iter())
@@ -243,13 +279,14 @@ fn convert_column(plan: &ColumnPlan, batch: &TextBatch, col: usize) -> Result<(C
 fn collect<T>(
     batch: &TextBatch,
     col: usize,
+    nulls: &NullTokens,
     parse: impl Fn(&[u8]) -> Option<T>,
 ) -> Result<Vec<Option<T>>, Vec<usize>> {
     let mut out = Vec::with_capacity(batch.len());
     let mut refused = Vec::new();
     for row in 0..batch.len() {
         let v = batch.field(row, col);
-        if v.is_empty() {
+        if nulls.is_null(v) {
             out.push(None);
         } else {
             let parsed = parse(v);
@@ -352,9 +389,10 @@ mod tests {
             ColumnPlan { name: "t".into(), parser: Parser::Datetime(DatetimeFormat::ISO, Zone::Offset) },
             ColumnPlan { name: "c".into(), parser: Parser::Money },
         ];
-        let (df, nulls) = convert_batch(&plans, &batch).unwrap();
+        let nulls = vec![NullTokens::standard(); 3];
+        let (df, coerced) = convert_batch(&plans, &batch, &nulls).unwrap();
         assert_eq!(df.height(), 2);
-        assert_eq!(nulls, vec![0, 0, 1]);
+        assert_eq!(coerced, vec![0, 0, 1]);
         assert_eq!(
             df.schema().get("t"),
             Some(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))
@@ -362,8 +400,17 @@ mod tests {
         assert_eq!(df.column("n").unwrap().i64().unwrap().get(1), None);
         assert_eq!(df.column("c").unwrap().f64().unwrap().get(0), Some(1.5));
 
-        batch.push([&b"x"[..], b"", b""], 4);
-        let err = convert_batch(&plans, &batch).unwrap_err();
-        assert_eq!((err.line, err.column.as_str()), (4, "n"));
+        batch.push([&b"NA"[..], b"", b"N/A"], 4);
+        assert!(convert_batch(&plans, &batch, &nulls).is_ok(), "null tokens are nulls");
+        batch.push([&b"x"[..], b"", b"?"], 5);
+        batch.push([&b"1"[..], b"", b"oops"], 6);
+        let err = convert_batch(&plans, &batch, &nulls).unwrap_err();
+        // Every column's refusals, the earliest line first.
+        let found: Vec<(u64, &str, Vec<usize>)> =
+            err.iter().map(|b| (b.line, b.column.as_str(), b.rows.clone())).collect();
+        assert!(
+            found == [(5, "n", vec![3]), (5, "c", vec![3, 4])]
+                || found == [(5, "c", vec![3, 4]), (5, "n", vec![3])]
+        );
     }
 }

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::convert::{ColumnPlan, Parser};
 use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number, Zone};
-use super::Pins;
+use super::{NullTokens, Pins};
 use crate::error::Result;
 use crate::extract::{BatchReader, TextBatch};
 
@@ -175,6 +175,7 @@ impl ColumnInference {
 pub fn infer_plans(
     reader: &mut dyn BatchReader,
     pins: &Pins,
+    nulls: &NullTokens,
     batch_rows: usize,
     mut on_batch: impl FnMut(u64),
 ) -> Result<Vec<ColumnPlan>> {
@@ -188,7 +189,7 @@ pub fn infer_plans(
     while reader.next_batch(&mut batch, batch_rows)? {
         // Bad rows are dealt with on the writing pass; this one only leaves them out.
         drop(reader.take_rejects());
-        observe_batch(&mut states, &pinned, &batch);
+        observe_batch(&mut states, &pinned, nulls, &batch);
         on_batch(reader.bytes_read());
     }
     Ok(columns
@@ -213,7 +214,7 @@ pub fn infer_plans(
         .collect())
 }
 
-fn observe_batch(states: &mut [ColumnInference], skip: &[bool], batch: &TextBatch) {
+fn observe_batch(states: &mut [ColumnInference], skip: &[bool], nulls: &NullTokens, batch: &TextBatch) {
     states.par_iter_mut().enumerate().for_each(|(col, state)| {
         if skip[col] {
             return;
@@ -222,7 +223,10 @@ fn observe_batch(states: &mut [ColumnInference], skip: &[bool], batch: &TextBatc
             if state.candidates == 0 {
                 break;
             }
-            state.observe(batch.field(row, col), batch.line(row));
+            let v = batch.field(row, col);
+            if !nulls.is_null(v) {
+                state.observe(v, batch.line(row));
+            }
         }
     });
 }

@@ -11,7 +11,7 @@ pub mod values;
 use std::fmt;
 
 pub use convert::{ColumnPlan, Parser};
-use values::DateFormat;
+use values::{DateFormat, DatetimeFormat};
 
 /// The logical type of an output column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,36 @@ impl fmt::Display for ColumnType {
             ColumnType::Datetime { utc: true } => "Datetime(us, UTC)",
             ColumnType::Datetime { utc: false } => "Datetime(us)",
         })
+    }
+}
+
+/// Values read as null besides the empty field, unless told otherwise (`--null-values`).
+pub const DEFAULT_NULL_VALUES: [&str; 4] = ["NULL", "null", "NA", "N/A"];
+
+/// What counts as null in a column: the empty field, and these tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NullTokens(Vec<Vec<u8>>);
+
+impl NullTokens {
+    /// The empty field and `tokens`.
+    pub fn new<S: AsRef<str>>(tokens: &[S]) -> Self {
+        NullTokens(tokens.iter().map(|t| t.as_ref().as_bytes().to_vec()).filter(|t| !t.is_empty()).collect())
+    }
+
+    /// The empty field and [`DEFAULT_NULL_VALUES`].
+    pub fn standard() -> Self {
+        NullTokens::new(&DEFAULT_NULL_VALUES)
+    }
+
+    /// Only the empty field (a machine's export, where `NA` is a value).
+    pub fn empty_only() -> Self {
+        NullTokens::default()
+    }
+
+    /// Whether `v` is null.
+    #[inline]
+    pub fn is_null(&self, v: &[u8]) -> bool {
+        v.is_empty() || self.0.iter().any(|t| t.as_slice() == v)
     }
 }
 
@@ -79,6 +109,7 @@ pub fn pins_from(
     for (column, name) in types {
         let parser: Parser = name.parse().map_err(|e| format!("column `{column}`: {e}"))?;
         pins = pins.pin(column, parser);
+        pins.named.push(column.clone());
     }
     for (column, pattern) in date_formats {
         let format = DateFormat::from_pattern(pattern).ok_or_else(|| {
@@ -89,6 +120,7 @@ pub fn pins_from(
             )
         })?;
         pins = pins.date_format_of(column, format);
+        pins.named.push(column.clone());
     }
     Ok(pins)
 }
@@ -99,6 +131,9 @@ pub fn pins_from(
 pub struct Pins {
     types: Vec<(String, Parser)>,
     date_formats: Vec<(String, DateFormat)>,
+    /// Columns a person named (`--types`, `types:`): the source must have them. (A command's own
+    /// pins cover header variants and may name columns a file lacks.)
+    named: Vec<String>,
 }
 
 impl Pins {
@@ -123,12 +158,33 @@ impl Pins {
     pub fn overridden_by(mut self, other: &Pins) -> Self {
         self.types.extend(other.types.iter().cloned());
         self.date_formats.extend(other.date_formats.iter().cloned());
+        self.named.extend(other.named.iter().cloned());
         self
     }
 
-    /// The parser pinned for `name`, if any.
+    /// The same pins, without requiring the columns to exist (a catalog entry may list the columns of
+    /// every variant of an export).
+    pub fn lenient(mut self) -> Self {
+        self.named.clear();
+        self
+    }
+
+    /// The columns a person named that are not among `columns`.
+    pub fn named_but_missing(&self, columns: &[String]) -> Vec<String> {
+        self.named.iter().filter(|n| !columns.contains(n)).cloned().collect()
+    }
+
+    /// The parser pinned for `name`, if any; a date format given for the column applies to a pinned
+    /// date or timestamp.
     pub fn get(&self, name: &str) -> Option<Parser> {
-        self.types.iter().rev().find(|(n, _)| n == name).map(|(_, p)| *p)
+        let parser = self.types.iter().rev().find(|(n, _)| n == name).map(|(_, p)| *p)?;
+        Some(match (parser, self.date_format(name)) {
+            (Parser::Date(_), Some(format)) => Parser::Date(format),
+            (Parser::Datetime(_, zone), Some(format)) => {
+                Parser::Datetime(DatetimeFormat { date: format }, zone)
+            }
+            (parser, _) => parser,
+        })
     }
 
     /// The date format given for `name`, if any.

@@ -196,7 +196,7 @@ fn latin1_is_detected_and_a_wrong_forced_encoding_names_line_and_column() {
         "utf-8",
     ]));
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.contains("latin1.csv:2: column `city`: not valid UTF-8"), "{r:?}");
+    assert!(r.stderr.contains("latin1.csv:2: column `city`: bytes that are not valid UTF-8"), "{r:?}");
 }
 
 #[test]
