@@ -573,3 +573,117 @@ fn t12_types_pinned() {
     );
     expect_error("pins.csv", b"a\n1\n", &["--types", "a=wat"], 2, &["--types", "unknown type `wat`"]);
 }
+
+// ---- Review additions: large files, stray bytes, verbatim quarantine ----
+
+/// More than 2 MiB of Japanese text: detection samples chunks from all over the file.
+fn big_japanese() -> String {
+    let mut text = "都市,人口,備考\n".to_owned();
+    let mut i = 0u64;
+    while text.len() < 3 << 20 {
+        text += &format!("東京都{i},{},首都の{i}番目の記録です\n", 1400 + i % 7);
+        i += 1;
+    }
+    text
+}
+
+#[test]
+fn e09_large_shift_jis_and_euc_jp() {
+    let text = big_japanese();
+    for encoding in [encoding_rs::SHIFT_JIS, encoding_rs::EUC_JP] {
+        let (r, df, _dir) = load("big.csv", &encode(encoding, &text), &["-v"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stderr.contains(&format!("{} (detected)", encoding.name())), "{r:?}");
+        let df = df.unwrap();
+        assert_eq!(texts(&df, "都市")[0], Some("東京都0".to_owned()));
+        assert_eq!(texts(&df, "備考")[1], Some("首都の1番目の記録です".to_owned()));
+        assert_eq!(df.height(), text.lines().count() - 1);
+    }
+}
+
+#[test]
+fn e10_a_stray_byte_in_a_utf8_file_is_one_bad_row() {
+    let mut bytes = "city,n\n".to_owned().into_bytes();
+    for i in 0..60_000 {
+        bytes.extend(format!("München,{i}\n").as_bytes());
+    }
+    let line = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
+    bytes.extend(b"Caf\xE9,1\n");
+    for i in 0..60_000 {
+        bytes.extend(format!("Zürich,{i}\n").as_bytes());
+    }
+    let needle = format!("stray.csv:{line}: column `city`: bytes that are not valid UTF-8");
+    expect_error("stray.csv", &bytes, &[], 1, &[&needle]);
+    let (r, df, _dir) = load("stray.csv", &bytes, &["--on-bad-rows", "skip"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("1 bad rows skipped"), "{r:?}");
+    let df = df.unwrap();
+    assert_eq!(texts(&df, "city")[0], Some("München".to_owned()));
+    assert_eq!(df.height(), 120_000);
+}
+
+#[test]
+fn b06_an_unclosed_quote_on_the_last_line_fails() {
+    expect_error("last.csv", b"a,b\n1,2\n3,\"four", &[], 1, &["last.csv:3:", "never closed"]);
+    expect_error("last.csv", b"a,b\n1,2\n3,\"4,5", &[], 1, &["last.csv:3:", "never closed"]);
+}
+
+#[test]
+fn b07_quarantine_keeps_the_source_text_and_header() {
+    let dir = Dir::new();
+    let path = dir.write("eu.csv", b"\xEF\xBB\xBFname;n;note\nA;1;NA\nB;two;NA\nC;3\nD;4;x\n");
+    let r = ok(dir.etl().args([
+        "upload-csv",
+        path.to_str().unwrap(),
+        "--dataset-id",
+        "c",
+        "--types",
+        "n=int64",
+        "--on-bad-rows",
+        "quarantine",
+    ]));
+    assert!(r.stderr.contains("eu.csv:3: bad row left out: column `n`: \"two\" is not"), "{r:?}");
+    assert!(r.stderr.contains("eu.csv:4: bad row left out: expected 3 fields"), "{r:?}");
+    let rejects: Vec<String> = dir.lake_keys().into_iter().filter(|k| k.contains("/_rejects/")).collect();
+    assert_eq!(std::fs::read_to_string(dir.lake(&rejects[0])).unwrap(), "name;n;note\nB;two;NA\nC;3\n");
+    let df = read_parquet(&dir.lake("datasets/c/data/part-0000.parquet"));
+    assert_eq!(texts(&df, "name"), [Some("A".to_owned()), Some("D".to_owned())]);
+    assert_eq!(texts(&df, "note"), [None, Some("x".to_owned())]);
+}
+
+#[test]
+fn t13_a_column_pinned_to_string_keeps_null_tokens() {
+    expect(
+        "cc.csv",
+        b"country,n\nNA,1\nDE,NA\n,2\n",
+        &["--types", "country=string"],
+        &[
+            ("country", DataType::String, &[Some("NA"), Some("DE"), None]),
+            ("n", DataType::Int64, &[Some("1"), None, Some("2")]),
+        ],
+    );
+}
+
+#[test]
+fn t14_a_date_format_applies_to_a_pinned_date() {
+    expect(
+        "dmy.csv",
+        b"d,t\n13/02/2026,13/02/2026 10:00\n",
+        &["--types", "d=date,t=datetime", "--date-format", "d=dmy,t=dmy"],
+        &[
+            ("d", DataType::Date, &[Some("2026-02-13")]),
+            ("t", naive_dt(), &[Some("2026-02-13 10:00:00.000000")]),
+        ],
+    );
+}
+
+#[test]
+fn t15_types_for_a_column_the_file_lacks_are_refused() {
+    expect_error(
+        "x.csv",
+        b"a,b\n1,2\n",
+        &["--types", "c=int64"],
+        2,
+        &["no column named `c`", "its columns are: a, b"],
+    );
+}
