@@ -553,6 +553,15 @@ mod tests {
     }
 
     #[test]
+    fn crlf_blank_lines_count_like_lf_ones() {
+        let rows = read_all(b"a\r\n1\r\n\r\n2\r\n\r\n").unwrap();
+        let values: Vec<(u64, &str)> = rows.iter().map(|r| (r.0, r.1[0].as_str())).collect();
+        assert_eq!(values, [(2, "1"), (3, ""), (4, "2")]);
+        // A line holding only `""` is a value, not a blank line: one field where two are expected.
+        assert_eq!(line_of(read_all(b"a,b\n1,2\n\"\"\n").unwrap_err()), 3);
+    }
+
+    #[test]
     fn split_invalid_utf8_is_caught_per_field() {
         let utf8 = CsvOptions { encoding: Some(encoding_rs::UTF_8), ..CsvOptions::default() };
         let err = read_with(b"a,b\n\xC3,\xA9\n", utf8).unwrap_err();
