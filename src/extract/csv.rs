@@ -192,7 +192,7 @@ impl CsvFile {
         }))
     }
 
-    fn csv_reader(&self, capture: bool) -> Result<(csv::Reader<Box<dyn Read + Send>>, Arc<Tracker>)> {
+    fn csv_reader(&self, capture: bool) -> Result<(TextReader, Arc<Tracker>)> {
         let (text, tracker) = self.input.open(capture)?;
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -207,6 +207,9 @@ impl CsvFile {
         Ok((reader, tracker))
     }
 }
+
+/// The csv parser over a file's UTF-8 text.
+type TextReader = csv::Reader<Box<dyn Read + Send>>;
 
 /// A record's text without the blank lines before it and the line break after it.
 fn trim_record_text(raw: &mut Vec<u8>) {
@@ -308,7 +311,7 @@ fn csv_error(name: &str, e: &csv::Error, line: u64) -> Error {
 
 struct CsvReader {
     name: String,
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: TextReader,
     record: csv::ByteRecord,
     columns: Vec<String>,
     /// The line after the last record read: a record starting further down skipped blank lines.
