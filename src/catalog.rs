@@ -14,6 +14,7 @@ use crate::extract::csv::{last_file_matching, parse_delimiter, CsvOptions};
 use crate::extract::domo::DomoId;
 use crate::extract::input::encoding_for_label;
 use crate::load::layout::DatasetId;
+use crate::load::WriteMode;
 use crate::transform::{pins_from, NullTokens, Pins};
 
 /// What every checked catalog entry offers the runner.
@@ -407,6 +408,9 @@ pub struct RawCsvEntry {
     types: BTreeMap<String, String>,
     #[serde(default)]
     date_formats: BTreeMap<String, String>,
+    /// `merge` or `replace`.
+    #[serde(default)]
+    mode: Option<String>,
 }
 
 /// A checked CSV catalog entry.
@@ -423,6 +427,8 @@ pub struct CsvEntry {
     pub enabled: bool,
     pub csv: CsvOptions,
     pub null_values: NullTokens,
+    /// The entry's `mode:` (`--mode` wins).
+    pub mode: Option<WriteMode>,
     pub keep_rows: Option<(String, String)>,
     pub pins: Pins,
 }
@@ -481,10 +487,17 @@ impl RawEntry for RawCsvEntry {
         let date_formats: Vec<(String, String)> = self.date_formats.into_iter().collect();
         let pins = pins_from(&[], &date_formats).map_err(|e| ("date_formats", e))?;
         let (csv, null_values) = check_csv_options(self.csv_options.unwrap_or_default())?;
+        let mode = match self.mode.as_deref() {
+            None => None,
+            Some("merge") => Some(WriteMode::Merge),
+            Some("replace") => Some(WriteMode::Replace),
+            Some(other) => return Err(("mode", format!("`{other}` is not merge or replace"))),
+        };
         Ok(CsvEntry {
             dataset: check_dataset_id(&self.minio_dataset_id)?,
             csv,
             null_values,
+            mode,
             keep_rows: check_filter(self.exclude_filter)?,
             pins: check_types(&self.types)?.overridden_by(&pins),
             name: self.name,

@@ -74,6 +74,15 @@ struct WriteArgs {
     /// each partition is exactly one `part-0000.parquet`, which existing readers expect.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_rows_per_file: Option<u64>,
+    /// merge: the partitions this run writes are replaced whole, the others stay (the default when
+    /// partitioned); replace: afterwards the dataset holds exactly this run's data (the default for
+    /// load-domo and for unpartitioned loads).
+    #[arg(long, value_name = "MODE", value_parser = ["merge", "replace"])]
+    mode: Option<String>,
+    /// Let a merge publish a schema that removes columns or changes types (the partitions it leaves
+    /// alone then disagree with the new ones).
+    #[arg(long)]
+    allow_schema_change: bool,
 }
 
 #[derive(Debug, Args)]
@@ -348,7 +357,7 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
                 csv,
                 pins,
                 null_values,
-                max_rows_per_file: args.write.max_rows_per_file,
+                write: write_settings(&args.write),
             };
             commands::upload_csv::run(settings, ctx).await?
         }
@@ -357,7 +366,7 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
                 file: args.file,
                 source_dir: args.source_dir,
                 dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
-                max_rows_per_file: args.write.max_rows_per_file,
+                write: write_settings(&args.write),
             };
             commands::load_cursor_usage::run(settings, ctx).await?
         }
@@ -372,7 +381,7 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
                 config: args.config,
                 selection: selection(args.select, &args.run),
                 domo,
-                writer: writer_options(&args.write),
+                write: write_settings(&args.write),
                 allow_empty: args.allow_empty,
             };
             return commands::load_domo::run(settings, ctx).await;
@@ -381,7 +390,7 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
             let settings = commands::load_csv::Settings {
                 config: args.config,
                 selection: selection(args.select, &args.run),
-                writer: writer_options(&args.write),
+                write: write_settings(&args.write),
             };
             return commands::load_csv::run(settings, ctx).await;
         }
@@ -407,8 +416,15 @@ fn selection(select: SelectArgs, run: &RunArgs) -> commands::Selection {
     }
 }
 
-fn writer_options(args: &WriteArgs) -> crate::load::parquet::WriterOptions {
-    crate::load::parquet::WriterOptions { max_rows_per_file: args.max_rows_per_file, ..Default::default() }
+fn write_settings(args: &WriteArgs) -> commands::WriteSettings {
+    commands::WriteSettings {
+        files: crate::load::parquet::WriterOptions { max_rows_per_file: args.max_rows_per_file, ..Default::default() },
+        mode: args.mode.as_deref().map(|m| match m {
+            "replace" => crate::load::WriteMode::Replace,
+            _ => crate::load::WriteMode::Merge,
+        }),
+        allow_schema_change: args.allow_schema_change,
+    }
 }
 
 #[cfg(test)]

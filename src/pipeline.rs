@@ -183,7 +183,8 @@ pub struct RunReport {
     pub partitions: usize,
     pub files: usize,
     pub bytes: u64,
-    pub replaced: usize,
+    /// The objects of earlier runs this run deleted.
+    pub replaced: Vec<String>,
     pub coerced_nulls: Vec<(String, u64)>,
     pub seconds: f64,
 }
@@ -196,11 +197,15 @@ pub struct Staged {
     pub rows_read: u64,
     /// Bad rows left out (skipped or quarantined).
     pub rejected: u64,
+    /// The source's size and SHA-256, when the source can tell.
+    pub source_digest: Option<(u64, String)>,
     pub coerced_nulls: Vec<(String, u64)>,
     pub output: StagedDataset,
     /// Owns the staging folder, which must outlive the publish.
     _load: Box<dyn Load>,
     started: Instant,
+    /// When the run started, for the run record.
+    pub started_at: std::time::SystemTime,
 }
 
 /// What a publish would do: written to stdout by `--dry-run`.
@@ -256,6 +261,7 @@ pub async fn stage(
     progress: Progress,
 ) -> Result<Staged> {
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let info = source.info();
     // The CPU-bound part runs off the async runtime.
     tokio::task::spawn_blocking(move || -> Result<_> {
@@ -297,6 +303,7 @@ pub async fn stage(
                 break;
             }
         }
+        let source_digest = reader.source_digest();
         let output = load.finish()?;
         progress.clear();
         tracing::info!(
@@ -308,10 +315,12 @@ pub async fn stage(
             schema: plans,
             rows_read: rows,
             rejected,
+            source_digest,
             coerced_nulls: transform.coerced_nulls(),
             output,
             _load: load,
             started,
+            started_at,
         })
     })
     .await

@@ -82,6 +82,9 @@ pub struct Summary {
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
+    /// The run's id (its record is `datasets/<id>/_runs/<run-id>.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     pub rows_read: u64,
     pub rows_written: u64,
     pub partitions: usize,
@@ -108,6 +111,7 @@ impl Summary {
             command,
             status: "ok",
             dataset: None,
+            run_id: None,
             rows_read: 0,
             rows_written: 0,
             partitions: 0,

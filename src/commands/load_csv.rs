@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{load_into, Context, LoadRequest, Selection};
+use super::{load_into, Context, LoadRequest, Selection, WriteSettings};
 use crate::catalog::{Catalog, CsvEntry, RawCsvEntry};
 use crate::error::Result;
 use crate::extract::csv::CsvFile;
-use crate::load::parquet::WriterOptions;
+use crate::load::WriteMode;
 use crate::runner::run_entries;
 use crate::store::ObjectStore;
 use crate::summary::Summary;
@@ -18,7 +18,7 @@ use crate::summary::Summary;
 pub struct Settings {
     pub config: PathBuf,
     pub selection: Selection,
-    pub writer: WriterOptions,
+    pub write: WriteSettings,
 }
 
 /// Runs the command; `None` when it only listed the catalog.
@@ -54,11 +54,11 @@ async fn load_one(
         pins: entry.pins.clone(),
         bad_rows: entry.csv.bad_rows,
         null_values: entry.null_values.clone(),
-        writer: settings.writer.clone(),
         keep_rows: entry.keep_rows.clone(),
         dry_run: settings.selection.dry_run,
         progress,
         ..LoadRequest::new("load-csv", Arc::new(source), entry.dataset.clone())
-    };
+    }
+    .written_as(&settings.write, entry.mode.unwrap_or(WriteMode::Merge));
     load_into(request, ctx, store).await
 }

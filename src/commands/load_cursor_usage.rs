@@ -8,12 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{load_dataset, Context, LoadRequest};
+use super::{load_dataset, Context, LoadRequest, WriteSettings};
 use crate::error::{Error, Result};
 use crate::extract::csv::{last_file_matching, CsvFile, CsvOptions};
 use crate::extract::Extract;
 use crate::load::layout::DatasetId;
-use crate::load::parquet::WriterOptions;
+use crate::load::WriteMode;
 use crate::summary::Summary;
 use crate::transform::values::{DatetimeFormat, Zone};
 use crate::transform::{Parser, Pins};
@@ -40,7 +40,7 @@ pub struct Settings {
     pub file: Option<PathBuf>,
     pub source_dir: PathBuf,
     pub dataset: DatasetId,
-    pub max_rows_per_file: Option<u64>,
+    pub write: WriteSettings,
 }
 
 /// The types this command knows for the export's columns.
@@ -97,8 +97,8 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
         source_size: std::fs::metadata(&file).ok().map(|m| m.len()),
         partition_column: Some(DATE_COLUMN.to_owned()),
         pins: pins(),
-        writer: WriterOptions { max_rows_per_file: settings.max_rows_per_file, ..Default::default() },
         ..LoadRequest::new("load-cursor-usage", Arc::new(source), settings.dataset)
-    };
+    }
+    .written_as(&settings.write, WriteMode::Merge);
     load_dataset(request, ctx).await
 }

@@ -5,11 +5,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{load_into, Context, LoadRequest, Selection};
+use super::{load_into, Context, LoadRequest, Selection, WriteSettings};
 use crate::catalog::{Catalog, DomoEntry, RawDomoEntry};
 use crate::error::{Error, Result};
 use crate::extract::domo::{check_columns, pins_from_schema, Credentials, DomoClient, DomoSettings};
-use crate::load::parquet::WriterOptions;
 use crate::load::WriteMode;
 use crate::runner::{run_entries, NOTHING_TO_DO};
 use crate::store::ObjectStore;
@@ -22,7 +21,7 @@ pub struct Settings {
     pub config: PathBuf,
     pub selection: Selection,
     pub domo: DomoSettings,
-    pub writer: WriterOptions,
+    pub write: WriteSettings,
     /// Publish an export with no rows over a dataset that has some (emptying it).
     pub allow_empty: bool,
 }
@@ -80,9 +79,6 @@ async fn load_one(
         source_size: Some(export.size()),
         partition_column: entry.partition_column.clone(),
         pins: pins_from_schema(&schema).overridden_by(&entry.pins),
-        writer: settings.writer.clone(),
-        // The export is the whole dataset: partitions gone from Domo go from the lake too.
-        mode: WriteMode::Replace,
         // Domo writes nulls as empty fields; `NA` is a value.
         null_values: NullTokens::empty_only(),
         keep_rows: entry.keep_rows.clone(),
@@ -90,7 +86,9 @@ async fn load_one(
         allow_empty: settings.allow_empty,
         progress,
         ..LoadRequest::new("load-domo", Arc::new(export), entry.dataset.clone())
-    };
+    }
+    // The export is the whole dataset: partitions gone from Domo go from the lake too.
+    .written_as(&settings.write, WriteMode::Replace);
     // The export's folder goes when the load has read it (twice) and drops it.
     load_into(request, ctx, store).await
 }

@@ -17,6 +17,7 @@ use crate::extract::filter::KeepRows;
 use crate::extract::{BadRows, Extract};
 use crate::load::layout::{new_run_id, DatasetId};
 use crate::load::parquet::WriterOptions;
+use crate::load::manifest::{self, Drift, FileRecord, Manifest, SourceRecord};
 use crate::load::{ParquetLoad, WriteMode};
 use crate::logging::LogFormat;
 use crate::pipeline::{self, TypeColumns};
@@ -56,6 +57,15 @@ impl Selection {
     }
 }
 
+/// How a loading command writes: `--max-rows-per-file`, `--mode`, `--allow-schema-change`.
+#[derive(Debug, Clone, Default)]
+pub struct WriteSettings {
+    pub files: WriterOptions,
+    /// `None`: the command's default (merge, or replace for a source exported whole).
+    pub mode: Option<WriteMode>,
+    pub allow_schema_change: bool,
+}
+
 /// What to load and how: the part shared by every loading command.
 pub struct LoadRequest {
     pub command: &'static str,
@@ -75,6 +85,8 @@ pub struct LoadRequest {
     pub keep_rows: Option<(String, String)>,
     /// With [`WriteMode::Replace`], publish even when there is no row (emptying the dataset).
     pub allow_empty: bool,
+    /// Let a merge publish a schema that removes columns or changes types.
+    pub allow_schema_change: bool,
     /// Stage and plan, print the plan on stdout, publish nothing.
     pub dry_run: bool,
     /// Whether a progress line may be shown (not when several loads run at once).
@@ -82,6 +94,16 @@ pub struct LoadRequest {
 }
 
 impl LoadRequest {
+    /// Takes the write settings; `default_mode` applies when `--mode` is not given.
+    pub fn written_as(self, write: &WriteSettings, default_mode: WriteMode) -> Self {
+        LoadRequest {
+            writer: write.files.clone(),
+            mode: write.mode.unwrap_or(default_mode),
+            allow_schema_change: write.allow_schema_change,
+            ..self
+        }
+    }
+
     /// A request with the defaults: no pins, no filter, default files, progress shown, for real.
     pub fn new(command: &'static str, source: Arc<dyn Extract>, dataset: DatasetId) -> Self {
         LoadRequest {
@@ -97,6 +119,7 @@ impl LoadRequest {
             null_values: NullTokens::standard(),
             keep_rows: None,
             allow_empty: false,
+            allow_schema_change: false,
             dry_run: false,
             progress: true,
         }
@@ -114,7 +137,7 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
     let run_id = new_run_id();
     let load = ParquetLoad::new(
         request.dataset.clone(),
-        request.partition_column,
+        request.partition_column.clone(),
         request.mode,
         request.writer,
         &store.staging_parent(),
@@ -166,15 +189,21 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
     }
     if request.mode == WriteMode::Replace && staged.output.rows() == 0 && !request.allow_empty {
         let existing = store.list(&request.dataset.prefix()).await?;
-        if !existing.is_empty() {
+        let lost = crate::load::stale_keys(existing, &staged.output);
+        if !lost.is_empty() {
             return Err(Error::Refused(format!(
-                "{} has no rows; publishing it would delete all {} objects of {}. Nothing was changed; \
+                "{} has no rows; publishing it would delete all {} data files of {}. Nothing was changed; \
                  pass --allow-empty to empty the dataset",
                 staged.source.location,
-                existing.len(),
+                lost.len(),
                 store.url_of(&request.dataset.prefix())
             )));
         }
+    }
+    let previous = manifest::read(store.as_ref(), &request.dataset).await?;
+    let schema = manifest::schema_record(&staged.schema);
+    if let Some(previous) = &previous {
+        check_schema_drift(previous, &schema, &staged.output, request.allow_schema_change)?;
     }
     let mut summary = if request.dry_run {
         let plan = staged.plan(store.as_ref()).await?;
@@ -189,18 +218,89 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
         notes.push("dry run: nothing was written or deleted".into());
         summary
     } else {
+        let mode = staged.output.mode;
+        let partition_column = request.partition_column.clone();
+        let new_files: Vec<FileRecord> = staged
+            .output
+            .files
+            .iter()
+            .map(|f| FileRecord {
+                key: f.key.clone(),
+                rows: f.rows,
+                bytes: f.bytes,
+                sha256: f.sha256.clone(),
+                run_id: run_id.clone(),
+            })
+            .collect();
+        let (source, started_at, digest) = (staged.source.clone(), staged.started_at, staged.source_digest.clone());
         let report = staged.publish(store.as_ref()).await?;
+        // The run record, then the manifest: written last, so that it only ever lists files in place.
+        let record = Manifest {
+            format: manifest::FORMAT,
+            run_id: run_id.clone(),
+            tool: format!("etl {}", env!("CARGO_PKG_VERSION")),
+            command: request.command.to_owned(),
+            source: SourceRecord {
+                kind: source.kind.to_owned(),
+                location: source.location,
+                bytes: digest.as_ref().map(|d| d.0).or(request.source_size),
+                sha256: digest.map(|d| d.1),
+            },
+            started: manifest::rfc3339(started_at),
+            finished: manifest::rfc3339(std::time::SystemTime::now()),
+            mode: match mode {
+                WriteMode::Merge => "merge".into(),
+                WriteMode::Replace => "replace".into(),
+            },
+            partition_column,
+            schema,
+            rows_written: report.rows_written,
+            deleted: report.replaced.len(),
+            files: manifest::files_after(previous.as_ref(), mode, new_files, &report.replaced),
+        };
+        let body = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
+        store.put(&request.dataset.run_key(&run_id), body.clone()).await?;
+        store.put(&request.dataset.manifest_key(), body).await?;
         let mut summary = Summary::new(request.command, report.target);
         summary.rows_written = report.rows_written;
         summary.partitions = report.partitions;
         summary.files = report.files;
         summary.bytes = report.bytes;
-        summary.deleted = report.replaced;
+        summary.deleted = report.replaced.len();
         summary.seconds = report.seconds;
+        summary.run_id = Some(run_id);
         summary
     };
     summary.dataset = Some(request.dataset.to_string());
     summary.rows_read = rows_read;
     summary.notes = notes;
     Ok(summary)
+}
+
+/// Compares the new schema with the previous run's: new columns pass with a warning; a removed column
+/// or a changed type fails a partitioned merge (old partitions would disagree with new ones) unless
+/// allowed, and warns otherwise.
+fn check_schema_drift(
+    previous: &Manifest,
+    schema: &[manifest::ColumnRecord],
+    output: &crate::load::StagedDataset,
+    allowed: bool,
+) -> Result<()> {
+    let drift = Drift::between(&previous.schema, schema);
+    if drift == Drift::default() {
+        return Ok(());
+    }
+    let merge = output.partitioned && output.mode == WriteMode::Merge;
+    if drift.is_breaking() && merge && !allowed {
+        return Err(Error::Refused(format!(
+            "the schema of {} changed since run {} ({}): the partitions this merge leaves would disagree \
+             with the ones it writes. Nothing was changed; reload everything with --mode replace, or pass \
+             --allow-schema-change",
+            output.dataset,
+            previous.run_id,
+            drift.describe()
+        )));
+    }
+    tracing::warn!("the schema of {} changed since run {}: {}", output.dataset, previous.run_id, drift.describe());
+    Ok(())
 }

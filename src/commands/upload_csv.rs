@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{load_dataset, Context, LoadRequest};
+use super::{load_dataset, Context, LoadRequest, WriteSettings};
 use crate::error::Result;
 use crate::extract::csv::{CsvFile, CsvOptions};
 use crate::load::layout::DatasetId;
-use crate::load::parquet::WriterOptions;
+use crate::load::WriteMode;
 use crate::summary::Summary;
 use crate::transform::{NullTokens, Pins};
 
@@ -22,7 +22,7 @@ pub struct Settings {
     pub pins: Pins,
     /// `--null-values`.
     pub null_values: NullTokens,
-    pub max_rows_per_file: Option<u64>,
+    pub write: WriteSettings,
 }
 
 /// Runs the command.
@@ -35,8 +35,8 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
         pins: settings.pins,
         bad_rows: settings.csv.bad_rows,
         null_values: settings.null_values,
-        writer: WriterOptions { max_rows_per_file: settings.max_rows_per_file, ..Default::default() },
         ..LoadRequest::new("upload-csv", Arc::new(source), settings.dataset)
-    };
+    }
+    .written_as(&settings.write, WriteMode::Merge);
     load_dataset(request, ctx).await
 }

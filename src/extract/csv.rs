@@ -135,19 +135,20 @@ impl Extract for CsvFile {
     }
 
     fn open(&self) -> Result<Box<dyn BatchReader>> {
-        self.open_reader(self.options.bad_rows == BadRows::Quarantine)
+        self.open_reader(self.options.bad_rows == BadRows::Quarantine, true)
     }
 
     fn open_quiet(&self) -> Result<Box<dyn BatchReader>> {
-        self.open_reader(false)
+        self.open_reader(false, false)
     }
 }
 
 impl CsvFile {
-    /// A pass over the records; with `capture`, the text of each record is kept (to quarantine).
-    fn open_reader(&self, capture: bool) -> Result<Box<dyn BatchReader>> {
+    /// A pass over the records; with `capture`, the text of each record is kept (to quarantine);
+    /// with `hash`, the file's checksum is taken on the way.
+    fn open_reader(&self, capture: bool, hash: bool) -> Result<Box<dyn BatchReader>> {
         let name = self.name();
-        let mut reader = self.csv_reader(capture)?;
+        let mut reader = self.csv_reader(capture, hash)?;
         let mut first = csv::ByteRecord::new();
         let more = reader.0.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e, 1))?;
         if !more {
@@ -166,7 +167,7 @@ impl CsvFile {
         } else {
             // The first line is data: read again from the start, with names for its fields.
             let names = (1..=first.len()).map(|i| format!("column_{i}")).collect();
-            reader = self.csv_reader(capture)?;
+            reader = self.csv_reader(capture, hash)?;
             (names, None)
         };
         if self.options.normalize_columns {
@@ -192,8 +193,8 @@ impl CsvFile {
         }))
     }
 
-    fn csv_reader(&self, capture: bool) -> Result<(TextReader, Arc<Tracker>)> {
-        let (text, tracker) = self.input.open(capture)?;
+    fn csv_reader(&self, capture: bool, hash: bool) -> Result<(TextReader, Arc<Tracker>)> {
+        let (text, tracker) = self.input.open(capture, hash)?;
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -499,6 +500,10 @@ impl BatchReader for CsvReader {
 
     fn header_line(&self) -> Option<&[u8]> {
         self.header_line.as_deref()
+    }
+
+    fn source_digest(&self) -> Option<(u64, String)> {
+        self.tracker.file_digest()
     }
 }
 

@@ -118,4 +118,8 @@ impl BatchReader for KeepRowsReader {
     fn header_line(&self) -> Option<&[u8]> {
         self.inner.header_line()
     }
+
+    fn source_digest(&self) -> Option<(u64, String)> {
+        self.inner.source_digest()
+    }
 }

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use encoding_rs::{DecoderResult, Encoding, UTF_16BE, UTF_16LE, UTF_8};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
@@ -117,9 +118,14 @@ impl TextInput {
     }
 
     /// Opens the text as a UTF-8 stream, and its tracker. With `capture`, the tracker keeps the text
-    /// read (see [`Tracker::take_captured`]).
-    pub fn open(&self, capture: bool) -> Result<(Box<dyn Read + Send>, Arc<Tracker>)> {
-        let tracker = Arc::new(Tracker { capture: capture.then(Mutex::default), ..Tracker::default() });
+    /// read (see [`Tracker::take_captured`]); with `hash`, it hashes the file's bytes (see
+    /// [`Tracker::file_digest`]).
+    pub fn open(&self, capture: bool, hash: bool) -> Result<(Box<dyn Read + Send>, Arc<Tracker>)> {
+        let tracker = Arc::new(Tracker {
+            capture: capture.then(Mutex::default),
+            hasher: hash.then(|| Mutex::new(Sha256::new())),
+            ..Tracker::default()
+        });
         let file = fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
         let counted = Counted { inner: file, tracker: tracker.clone() };
         let raw: Box<dyn Read + Send> = match self.compression {
@@ -140,7 +146,7 @@ impl TextInput {
 
     /// The first `max` bytes of the text, as UTF-8 (for sniffing the dialect).
     pub fn head_text(&self, max: usize) -> Result<Vec<u8>> {
-        let (mut text, _) = self.open(false)?;
+        let (mut text, _) = self.open(false, false)?;
         let mut out = vec![0; max];
         let n = read_up_to(&mut text, &mut out).map_err(|e| read_error(&self.path, e))?;
         out.truncate(n);
@@ -327,6 +333,8 @@ pub struct Tracker {
     record_start: AtomicU64,
     record_line: AtomicU64,
     capture: Option<Mutex<Captured>>,
+    /// The SHA-256 of the file's bytes so far, when asked for.
+    hasher: Option<Mutex<Sha256>>,
 }
 
 /// Longest last line kept for the end-of-text quote check.
@@ -345,6 +353,16 @@ impl Tracker {
     /// Bytes of the file read so far.
     pub fn file_bytes(&self) -> u64 {
         self.file_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The file's size and hex SHA-256, once it has been read to its end with hashing on.
+    pub fn file_digest(&self) -> Option<(u64, String)> {
+        let hasher = self.hasher.as_ref()?;
+        if !self.ended.load(Ordering::Relaxed) {
+            return None;
+        }
+        let digest = hasher.lock().expect("hasher lock").clone().finalize();
+        Some((self.file_bytes(), hex::encode(digest)))
     }
 
     /// The text's length, once it has been read to its end.
@@ -437,6 +455,9 @@ impl Read for Counted {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.tracker.file_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(hasher) = &self.tracker.hasher {
+            hasher.lock().expect("hasher lock").update(&buf[..n]);
+        }
         Ok(n)
     }
 }

@@ -89,6 +89,10 @@ pub trait BatchReader: Send {
     fn header_line(&self) -> Option<&[u8]> {
         None
     }
+    /// The source's size and hex SHA-256, once a full pass has read it (for the manifest).
+    fn source_digest(&self) -> Option<(u64, String)> {
+        None
+    }
 }
 
 /// A batch of records, stored as one byte buffer plus field ends: no allocation per field.

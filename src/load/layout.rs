@@ -4,6 +4,9 @@
 //! datasets/<id>/data/part-0000.parquet                          (unpartitioned)
 //! datasets/<id>/partitions/date=YYYY-MM-DD/part-0000.parquet    (partitioned by a date column)
 //! datasets/<id>/partitions/date=__HIVE_DEFAULT_PARTITION__/...  (rows whose partition value is null)
+//! datasets/<id>/_manifest.json                                   (the dataset as the last run left it)
+//! datasets/<id>/_runs/<run-id>.json                              (one record per run)
+//! datasets/<id>/_rejects/<run-id>.csv                            (bad rows a run quarantined)
 //! ```
 //! The partition key lives only in the path (Hive style); files keep the source column itself.
 
@@ -51,6 +54,21 @@ impl DatasetId {
     /// `datasets/<id>/`: every object of this dataset and of no other starts with it.
     pub fn prefix(&self) -> String {
         format!("datasets/{}/", self.0)
+    }
+
+    /// `datasets/<id>/_manifest.json`: the dataset as the last run left it.
+    pub fn manifest_key(&self) -> String {
+        format!("datasets/{}/_manifest.json", self.0)
+    }
+
+    /// `datasets/<id>/_runs/`: one record per run.
+    pub fn runs_prefix(&self) -> String {
+        format!("datasets/{}/_runs/", self.0)
+    }
+
+    /// `datasets/<id>/_runs/<run-id>.json`.
+    pub fn run_key(&self, run_id: &str) -> String {
+        format!("{}{run_id}.json", self.runs_prefix())
     }
 
     /// `datasets/<id>/_rejects/<run-id>.csv`: the bad rows a run quarantined. (Outside `data/` and

@@ -4,6 +4,7 @@
 //! the objects this run replaced deleted.
 
 pub mod layout;
+pub mod manifest;
 pub mod parquet;
 pub mod partition;
 pub mod publish;
@@ -164,9 +165,8 @@ impl Load for ParquetLoad {
             Some((mut out, rows)) if rows > 0 => {
                 let path = self.rejects_path();
                 out.flush().map_err(|e| Error::io(&path, e))?;
-                let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
                 let key = self.dataset.rejects_key(&self.run_id);
-                Some(StagedFile { key, path, partition: Partition::Unpartitioned, rows, bytes })
+                Some(StagedFile::finished(key, path, Partition::Unpartitioned, rows)?)
             }
             _ => None,
         };

@@ -38,6 +38,16 @@ pub struct StagedFile {
     pub partition: Partition,
     pub rows: u64,
     pub bytes: u64,
+    /// Hex SHA-256 of the file's bytes (for the manifest).
+    pub sha256: String,
+}
+
+impl StagedFile {
+    /// Describes the finished file at `path`, reading it once for its checksum.
+    pub fn finished(key: String, path: PathBuf, partition: Partition, rows: u64) -> Result<Self> {
+        let (bytes, sha256) = super::manifest::sha256_of_file(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(StagedFile { key, path, partition, rows, bytes, sha256 })
+    }
 }
 
 type FileSink = polars::io::parquet::write::BatchedWriter<AppendFile>;
@@ -165,10 +175,9 @@ impl PartitionedWriter {
         let state = self.partitions.get_mut(&partition).expect("partition exists");
         if let Some((sink, path, rows)) = state.open.take() {
             sink.finish()?;
-            let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
             let key = self.dataset.file_key(&partition, state.next_part);
             state.next_part += 1;
-            self.files.push(StagedFile { key, path, partition, rows, bytes });
+            self.files.push(StagedFile::finished(key, path, partition, rows)?);
         }
         Ok(())
     }
@@ -189,9 +198,8 @@ impl PartitionedWriter {
                 .batched(&self.schema)?;
             sink.write_batch(&empty)?;
             sink.finish()?;
-            let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
             let key = self.dataset.file_key(&Partition::Unpartitioned, 0);
-            self.files.push(StagedFile { key, path, partition: Partition::Unpartitioned, rows: 0, bytes });
+            self.files.push(StagedFile::finished(key, path, Partition::Unpartitioned, 0)?);
         }
         self.files.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(self.files)

@@ -27,7 +27,7 @@ pub struct PublishReport {
     pub files: usize,
     pub bytes: u64,
     /// Objects of earlier runs that this run replaced.
-    pub deleted: usize,
+    pub deleted: Vec<String>,
 }
 
 /// Uploads the staged files into `store`, then removes the objects they replace.
@@ -52,7 +52,7 @@ pub async fn publish(store: &dyn ObjectStore, staged: &StagedDataset) -> Result<
         tracing::info!("removing {} object(s) replaced by this run", stale.len());
         store.delete_many(&stale).await?;
     }
-    Ok(PublishReport { files: files.len(), bytes: files.iter().map(|f| f.bytes).sum(), deleted: stale.len() })
+    Ok(PublishReport { files: files.len(), bytes: files.iter().map(|f| f.bytes).sum(), deleted: stale })
 }
 
 /// The objects of `existing` (a listing of the dataset) that publishing `staged` replaces.

@@ -323,7 +323,7 @@ fn an_empty_export_does_not_empty_a_full_dataset_unless_asked() {
     domo.set_csv(ORDERS, "order_id,code,amount,delivery completed date,updated,exclude_flg,note\n");
     let r = run(with_domo(dir.etl().args(["load-domo", "--dataset", "orders"]), &domo));
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.contains("has no rows; publishing it would delete all 3 objects"), "{r:?}");
+    assert!(r.stderr.contains("has no rows; publishing it would delete all 3 data files"), "{r:?}");
     assert!(r.stderr.contains("--allow-empty"), "{r:?}");
     assert_eq!(dir.lake_keys(), before);
     ok(with_domo(dir.etl().args(["load-domo", "--dataset", "orders", "--allow-empty"]), &domo));

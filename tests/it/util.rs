@@ -41,8 +41,14 @@ impl Dir {
         self.path().join("lake").join(key)
     }
 
-    /// Every file under `lake/`, as keys, sorted.
+    /// Every file under `lake/`, as keys, sorted, without the run records (`_manifest.json`,
+    /// `_runs/`): the data a reader sees.
     pub fn lake_keys(&self) -> Vec<String> {
+        self.all_lake_keys().into_iter().filter(|k| !is_run_record(k)).collect()
+    }
+
+    /// Every file under `lake/`, run records included.
+    pub fn all_lake_keys(&self) -> Vec<String> {
         let mut out = Vec::new();
         let root = self.path().join("lake");
         let mut stack = vec![root.clone()];
@@ -72,6 +78,11 @@ impl Dir {
         }
         cmd
     }
+}
+
+/// Whether `key` is a run record (`datasets/<id>/_manifest.json` or `datasets/<id>/_runs/...`).
+pub fn is_run_record(key: &str) -> bool {
+    key.ends_with("/_manifest.json") || key.contains("/_runs/")
 }
 
 /// What a run printed and returned.

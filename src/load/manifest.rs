@@ -1,0 +1,253 @@
+//! Run records. `datasets/<id>/_manifest.json` describes the dataset as the last run left it (written
+//! last, after every data file is in place and every stale one is gone); `datasets/<id>/_runs/<run-id>.json`
+//! keeps one such record per run, the history. Readers that trust the manifest never see a file it
+//! does not list.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::layout::DatasetId;
+use super::WriteMode;
+use crate::store::{ObjectStore, StoreError};
+use crate::transform::ColumnPlan;
+
+/// The manifest format this tool writes.
+pub const FORMAT: u32 = 1;
+
+/// Where the data came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SourceRecord {
+    pub kind: String,
+    /// A path, URL or id; never a secret.
+    pub location: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// One column of the schema.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ColumnRecord {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// One data file of the dataset.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileRecord {
+    pub key: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    /// The run that wrote it.
+    pub run_id: String,
+}
+
+/// A run's record, and (as `_manifest.json`) the dataset's description.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub format: u32,
+    pub run_id: String,
+    /// `etl 0.1.0`.
+    pub tool: String,
+    pub command: String,
+    pub source: SourceRecord,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub finished: String,
+    /// `merge` or `replace`.
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_column: Option<String>,
+    pub schema: Vec<ColumnRecord>,
+    /// Rows this run wrote.
+    pub rows_written: u64,
+    /// Objects of earlier runs this run deleted.
+    pub deleted: usize,
+    /// Every data file of the dataset after this run (including those earlier runs wrote, in the
+    /// partitions a merge left alone), in key order.
+    pub files: Vec<FileRecord>,
+}
+
+impl Manifest {
+    /// Rows in the whole dataset.
+    pub fn rows(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+
+    /// Bytes in the whole dataset.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.bytes).sum()
+    }
+
+    /// The partition folders (`date=...`) of the dataset.
+    pub fn partitions(&self) -> BTreeSet<String> {
+        self.files
+            .iter()
+            .filter_map(|f| f.key.split('/').find(|seg| seg.starts_with("date=")).map(str::to_owned))
+            .collect()
+    }
+}
+
+/// The schema as recorded.
+pub fn schema_record(plans: &[ColumnPlan]) -> Vec<ColumnRecord> {
+    plans.iter().map(|p| ColumnRecord { name: p.name.clone(), kind: p.parser.column_type().to_string() }).collect()
+}
+
+/// Reads the dataset's manifest; `None` if there is none (or it is unreadable, which is logged).
+pub async fn read(store: &dyn ObjectStore, dataset: &DatasetId) -> crate::Result<Option<Manifest>> {
+    let key = dataset.manifest_key();
+    match store.get(&key).await {
+        Ok(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) => {
+                tracing::warn!("{}: not a manifest this tool can read ({e}); ignoring it", store.url_of(&key));
+                Ok(None)
+            }
+        },
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every run record of the dataset, newest first (unreadable ones are skipped with a warning).
+pub async fn history(store: &dyn ObjectStore, dataset: &DatasetId) -> crate::Result<Vec<Manifest>> {
+    let mut out = Vec::new();
+    for object in store.list(&dataset.runs_prefix()).await? {
+        let bytes = store.get(&object.key).await?;
+        match serde_json::from_slice::<Manifest>(&bytes) {
+            Ok(m) => out.push(m),
+            Err(e) => tracing::warn!("{}: unreadable run record ({e})", store.url_of(&object.key)),
+        }
+    }
+    // Run ids start with the UTC start time: they sort by time.
+    out.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+    Ok(out)
+}
+
+/// The files of the dataset after publishing `staged`: this run's, and the previous manifest's that
+/// the publish kept (`stale` are the keys it deleted).
+pub fn files_after(
+    previous: Option<&Manifest>,
+    mode: WriteMode,
+    new_files: Vec<FileRecord>,
+    stale: &[String],
+) -> Vec<FileRecord> {
+    let written: BTreeSet<&str> = new_files.iter().map(|f| f.key.as_str()).collect();
+    let gone: BTreeSet<&str> = stale.iter().map(String::as_str).collect();
+    let mut files: Vec<FileRecord> = match (previous, mode) {
+        (Some(prev), WriteMode::Merge) => prev
+            .files
+            .iter()
+            .filter(|f| !written.contains(f.key.as_str()) && !gone.contains(f.key.as_str()))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    files.extend(new_files);
+    files.sort_by(|a, b| a.key.cmp(&b.key));
+    files
+}
+
+/// How the new schema differs from the previous one.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Drift {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Column, old type, new type.
+    pub changed: Vec<(String, String, String)>,
+}
+
+impl Drift {
+    /// Compares schemas by column name.
+    pub fn between(old: &[ColumnRecord], new: &[ColumnRecord]) -> Self {
+        let mut drift = Drift::default();
+        for n in new {
+            match old.iter().find(|o| o.name == n.name) {
+                None => drift.added.push(n.name.clone()),
+                Some(o) if o.kind != n.kind => drift.changed.push((n.name.clone(), o.kind.clone(), n.kind.clone())),
+                Some(_) => {}
+            }
+        }
+        drift.removed = old.iter().filter(|o| !new.iter().any(|n| n.name == o.name)).map(|o| o.name.clone()).collect();
+        drift
+    }
+
+    /// Whether old partitions would disagree with new ones.
+    pub fn is_breaking(&self) -> bool {
+        !self.removed.is_empty() || !self.changed.is_empty()
+    }
+
+    /// `removed: a; changed: b Int64 → String`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.removed.is_empty() {
+            parts.push(format!("removed: {}", self.removed.join(", ")));
+        }
+        if !self.changed.is_empty() {
+            let changed: Vec<String> =
+                self.changed.iter().map(|(c, o, n)| format!("`{c}` {o} → {n}")).collect();
+            parts.push(format!("changed: {}", changed.join(", ")));
+        }
+        if !self.added.is_empty() {
+            parts.push(format!("added: {}", self.added.join(", ")));
+        }
+        parts.join("; ")
+    }
+}
+
+/// The size and hex SHA-256 of a file.
+pub fn sha256_of_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((total, hex::encode(hasher.finalize())))
+}
+
+/// `2026-11-23T13:04:26Z` for a system time.
+pub fn rfc3339(time: std::time::SystemTime) -> String {
+    let secs = time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let (y, m, d) = super::layout::civil_from_days((secs / 86_400) as i32);
+    let s = secs % 86_400;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, kind: &str) -> ColumnRecord {
+        ColumnRecord { name: name.into(), kind: kind.into() }
+    }
+
+    #[test]
+    fn drift_names_columns_and_types() {
+        let old = [col("a", "Int64"), col("b", "String"), col("c", "Date")];
+        let new = [col("a", "String"), col("c", "Date"), col("d", "Boolean")];
+        let drift = Drift::between(&old, &new);
+        assert!(drift.is_breaking());
+        assert_eq!(drift.describe(), "removed: b; changed: `a` Int64 → String; added: d");
+        let additive = Drift::between(&old, &[col("a", "Int64"), col("b", "String"), col("c", "Date"), col("x", "Int64")]);
+        assert!(!additive.is_breaking());
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_957_466);
+        assert_eq!(rfc3339(t), "2026-11-29T13:04:26Z");
+    }
+}
