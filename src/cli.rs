@@ -418,7 +418,10 @@ fn selection(select: SelectArgs, run: &RunArgs) -> commands::Selection {
 
 fn write_settings(args: &WriteArgs) -> commands::WriteSettings {
     commands::WriteSettings {
-        files: crate::load::parquet::WriterOptions { max_rows_per_file: args.max_rows_per_file, ..Default::default() },
+        files: crate::load::parquet::WriterOptions {
+            max_rows_per_file: args.max_rows_per_file,
+            ..Default::default()
+        },
         mode: args.mode.as_deref().map(|m| match m {
             "replace" => crate::load::WriteMode::Replace,
             _ => crate::load::WriteMode::Merge,

@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 use crate::extract::filter::KeepRows;
 use crate::extract::{BadRows, Extract};
 use crate::load::layout::{new_run_id, DatasetId};
-use crate::load::parquet::WriterOptions;
 use crate::load::manifest::{self, Drift, FileRecord, Manifest, SourceRecord};
+use crate::load::parquet::WriterOptions;
 use crate::load::{ParquetLoad, WriteMode};
 use crate::logging::LogFormat;
 use crate::pipeline::{self, TypeColumns};
@@ -232,7 +232,8 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
                 run_id: run_id.clone(),
             })
             .collect();
-        let (source, started_at, digest) = (staged.source.clone(), staged.started_at, staged.source_digest.clone());
+        let (source, started_at, digest) =
+            (staged.source.clone(), staged.started_at, staged.source_digest.clone());
         let report = staged.publish(store.as_ref()).await?;
         // The run record, then the manifest: written last, so that it only ever lists files in place.
         let record = Manifest {
@@ -301,6 +302,11 @@ fn check_schema_drift(
             drift.describe()
         )));
     }
-    tracing::warn!("the schema of {} changed since run {}: {}", output.dataset, previous.run_id, drift.describe());
+    tracing::warn!(
+        "the schema of {} changed since run {}: {}",
+        output.dataset,
+        previous.run_id,
+        drift.describe()
+    );
     Ok(())
 }

@@ -94,7 +94,10 @@ impl Manifest {
 
 /// The schema as recorded.
 pub fn schema_record(plans: &[ColumnPlan]) -> Vec<ColumnRecord> {
-    plans.iter().map(|p| ColumnRecord { name: p.name.clone(), kind: p.parser.column_type().to_string() }).collect()
+    plans
+        .iter()
+        .map(|p| ColumnRecord { name: p.name.clone(), kind: p.parser.column_type().to_string() })
+        .collect()
 }
 
 /// Reads the dataset's manifest; `None` if there is none (or it is unreadable, which is logged).
@@ -104,7 +107,10 @@ pub async fn read(store: &dyn ObjectStore, dataset: &DatasetId) -> crate::Result
         Ok(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
             Ok(m) => Ok(Some(m)),
             Err(e) => {
-                tracing::warn!("{}: not a manifest this tool can read ({e}); ignoring it", store.url_of(&key));
+                tracing::warn!(
+                    "{}: not a manifest this tool can read ({e}); ignoring it",
+                    store.url_of(&key)
+                );
                 Ok(None)
             }
         },
@@ -168,11 +174,14 @@ impl Drift {
         for n in new {
             match old.iter().find(|o| o.name == n.name) {
                 None => drift.added.push(n.name.clone()),
-                Some(o) if o.kind != n.kind => drift.changed.push((n.name.clone(), o.kind.clone(), n.kind.clone())),
+                Some(o) if o.kind != n.kind => {
+                    drift.changed.push((n.name.clone(), o.kind.clone(), n.kind.clone()))
+                }
                 Some(_) => {}
             }
         }
-        drift.removed = old.iter().filter(|o| !new.iter().any(|n| n.name == o.name)).map(|o| o.name.clone()).collect();
+        drift.removed =
+            old.iter().filter(|o| !new.iter().any(|n| n.name == o.name)).map(|o| o.name.clone()).collect();
         drift
     }
 
@@ -241,7 +250,10 @@ mod tests {
         let drift = Drift::between(&old, &new);
         assert!(drift.is_breaking());
         assert_eq!(drift.describe(), "removed: b; changed: `a` Int64 → String; added: d");
-        let additive = Drift::between(&old, &[col("a", "Int64"), col("b", "String"), col("c", "Date"), col("x", "Int64")]);
+        let additive = Drift::between(
+            &old,
+            &[col("a", "Int64"), col("b", "String"), col("c", "Date"), col("x", "Int64")],
+        );
         assert!(!additive.is_breaking());
     }
 

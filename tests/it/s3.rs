@@ -24,7 +24,15 @@ fn upload_csv_to_the_s3_server_and_read_it_back() {
 
     runtime().block_on(async {
         let store = s3.store(&target).await;
-        let keys: Vec<String> = store.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+        let all: Vec<String> = store.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+        // The run records sit beside the data: the manifest lists exactly the data files.
+        let keys: Vec<String> = all.iter().filter(|k| !is_run_record(k)).cloned().collect();
+        assert!(all.contains(&"datasets/events/_manifest.json".to_owned()), "{all:?}");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&store.get("datasets/events/_manifest.json").await.unwrap()).unwrap();
+        let listed: Vec<&str> =
+            manifest["files"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap()).collect();
+        assert_eq!(listed, keys);
         assert_eq!(
             keys,
             vec![
@@ -104,8 +112,14 @@ fn a_rerun_with_fewer_parts_replaces_them_on_s3() {
     assert!(r.stderr.contains("2 objects deleted"), "{r:?}");
     runtime().block_on(async {
         let store = s3.store(&target).await;
-        let keys: Vec<String> =
-            store.list("datasets/nine/").await.unwrap().into_iter().map(|o| o.key).collect();
+        let keys: Vec<String> = store
+            .list("datasets/nine/")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .filter(|k| !is_run_record(k))
+            .collect();
         assert_eq!(keys, vec!["datasets/nine/partitions/date=2026-10-31/part-0000.parquet"]);
         let df = read_parquet_bytes(store.get(&keys[0]).await.unwrap());
         assert_eq!(i64s(&df, "n"), (0..9).map(Some).collect::<Vec<_>>());
