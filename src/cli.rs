@@ -65,6 +65,10 @@ enum Command {
     LoadCsv(LoadCsvArgs),
     /// Delete every object of one dataset (`datasets/<id>/`), and nothing else.
     ClearDataset(ClearDatasetArgs),
+    /// Show a dataset: schema, partitions, rows, bytes and its last run (from its manifest).
+    Inspect(RecordArgs),
+    /// List a dataset's runs, newest first.
+    Runs(RecordArgs),
 }
 
 /// Options shared by commands that write a dataset.
@@ -270,6 +274,15 @@ struct LoadCsvArgs {
 }
 
 #[derive(Debug, Args)]
+struct RecordArgs {
+    /// The dataset.
+    id: String,
+    /// JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
 struct ClearDatasetArgs {
     /// The dataset whose objects are deleted.
     id: String,
@@ -289,6 +302,8 @@ impl Command {
             Command::LoadDomo(_) => "load-domo",
             Command::LoadCsv(_) => "load-csv",
             Command::ClearDataset(_) => "clear-dataset",
+            Command::Inspect(_) => "inspect",
+            Command::Runs(_) => "runs",
         }
     }
 }
@@ -393,6 +408,16 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
                 write: write_settings(&args.write),
             };
             return commands::load_csv::run(settings, ctx).await;
+        }
+        Command::Inspect(args) => {
+            let dataset = crate::load::layout::DatasetId::parse(&args.id)?;
+            commands::inspect::inspect(&dataset, args.json, ctx).await?;
+            return Ok(None);
+        }
+        Command::Runs(args) => {
+            let dataset = crate::load::layout::DatasetId::parse(&args.id)?;
+            commands::inspect::runs(&dataset, args.json, ctx).await?;
+            return Ok(None);
         }
         Command::ClearDataset(args) => {
             let settings = commands::clear_dataset::Settings {

@@ -3,6 +3,7 @@
 //! [`load_into`]).
 
 pub mod clear_dataset;
+pub mod inspect;
 pub mod load_csv;
 pub mod load_cursor_usage;
 pub mod load_domo;

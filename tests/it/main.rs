@@ -20,6 +20,8 @@ mod duckdb;
 mod fake_domo;
 /// `load-csv`: catalog-driven CSV loads.
 mod load_csv;
+/// Run records, write modes, schema drift, `inspect` and `runs`.
+mod records;
 /// The same loads against the S3 server over HTTP.
 mod s3;
 /// The object-store contract, run against the local folder and the S3 server alike.

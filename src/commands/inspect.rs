@@ -1,0 +1,142 @@
+//! `etl inspect <id>` and `etl runs <id>`: what a dataset holds and how it got there, from its run
+//! records (or, for a dataset written before them, from a listing).
+
+use super::Context;
+use crate::error::{Error, Result};
+use crate::load::layout::DatasetId;
+use crate::load::manifest::{self, Manifest};
+use crate::summary::{human_bytes, table};
+
+/// Prints the dataset's schema, partitions, rows, bytes and last run.
+pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<()> {
+    let store = crate::store::open(&ctx.target).await?;
+    let url = store.url_of(&dataset.prefix());
+    let out = match manifest::read(store.as_ref(), dataset).await? {
+        Some(m) if json => serde_json::to_string_pretty(&serde_json::json!({
+            "dataset": dataset.as_str(),
+            "target": url,
+            "schema": m.schema,
+            "partitions": m.partitions().len(),
+            "files": m.files.len(),
+            "rows": m.rows(),
+            "bytes": m.bytes(),
+            "last_run": last_run(&m),
+        }))
+        .map_err(|e| Error::Internal(e.to_string()))?,
+        Some(m) => describe(dataset, &url, &m),
+        None => {
+            let objects = store.list(&dataset.prefix()).await?;
+            if objects.is_empty() {
+                return Err(Error::Usage(format!("there is no dataset `{dataset}` in {}", store.url())));
+            }
+            let data: Vec<_> = objects.iter().filter(|o| o.key.ends_with(".parquet")).collect();
+            let partitions: std::collections::BTreeSet<&str> =
+                data.iter().filter_map(|o| o.key.split('/').find(|s| s.starts_with("date="))).collect();
+            let bytes: u64 = data.iter().map(|o| o.size).sum();
+            if json {
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "dataset": dataset.as_str(),
+                    "target": url,
+                    "partitions": partitions.len(),
+                    "files": data.len(),
+                    "bytes": bytes,
+                    "last_run": null,
+                }))
+                .map_err(|e| Error::Internal(e.to_string()))?
+            } else {
+                format!(
+                    "dataset {dataset} ({url})\nno run record (written before manifests): {} files, {} \
+                     partitions, {}\n",
+                    data.len(),
+                    partitions.len(),
+                    human_bytes(bytes)
+                )
+            }
+        }
+    };
+    print!("{out}");
+    if json {
+        println!();
+    }
+    Ok(())
+}
+
+fn last_run(m: &Manifest) -> serde_json::Value {
+    serde_json::json!({
+        "run_id": m.run_id,
+        "command": m.command,
+        "mode": m.mode,
+        "started": m.started,
+        "finished": m.finished,
+        "source": m.source,
+        "rows_written": m.rows_written,
+        "tool": m.tool,
+    })
+}
+
+fn describe(dataset: &DatasetId, url: &str, m: &Manifest) -> String {
+    let mut out = format!("dataset {dataset} ({url})\n");
+    let partitions = m.partitions();
+    out += &format!(
+        "{} rows in {} files, {}, {}\n",
+        m.rows(),
+        m.files.len(),
+        human_bytes(m.bytes()),
+        match (&m.partition_column, partitions.len()) {
+            (Some(column), n) => format!(
+                "partitioned by `{column}` into {n} partitions ({} … {})",
+                partitions.first().map_or("", |p| p.trim_start_matches("date=")),
+                partitions.last().map_or("", |p| p.trim_start_matches("date="))
+            ),
+            (None, _) => "unpartitioned".to_owned(),
+        }
+    );
+    out += "schema:\n";
+    let rows: Vec<Vec<String>> =
+        m.schema.iter().map(|c| vec![format!("  {}", c.name), c.kind.clone()]).collect();
+    out += table(&["", ""], &rows).split_once('\n').map_or("", |(_, rest)| rest);
+    out += &format!(
+        "last run: {} ({} {}, {} rows written, {} → {})\nsource: {} {}{}\n",
+        m.run_id,
+        m.command,
+        m.mode,
+        m.rows_written,
+        m.started,
+        m.finished,
+        m.source.kind,
+        m.source.location,
+        m.source.sha256.as_deref().map(|s| format!(" (sha256 {s})")).unwrap_or_default()
+    );
+    out
+}
+
+/// Prints the dataset's runs, newest first.
+pub async fn runs(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<()> {
+    let store = crate::store::open(&ctx.target).await?;
+    let history = manifest::history(store.as_ref(), dataset).await?;
+    if json {
+        let text = serde_json::to_string_pretty(&history).map_err(|e| Error::Internal(e.to_string()))?;
+        println!("{text}");
+        return Ok(());
+    }
+    if history.is_empty() {
+        println!("no run recorded for dataset `{dataset}` in {}", store.url());
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = history
+        .iter()
+        .map(|m| {
+            vec![
+                m.run_id.clone(),
+                m.finished.clone(),
+                m.command.clone(),
+                m.mode.clone(),
+                m.rows_written.to_string(),
+                m.deleted.to_string(),
+                m.source.location.clone(),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["RUN", "FINISHED", "COMMAND", "MODE", "ROWS", "DELETED", "SOURCE"], &rows));
+    Ok(())
+}
