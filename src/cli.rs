@@ -87,6 +87,9 @@ struct WriteArgs {
     /// alone then disagree with the new ones).
     #[arg(long)]
     allow_schema_change: bool,
+    /// When another run holds the dataset, wait up to SECS for it instead of failing at once (exit 75).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    wait_lock: u64,
 }
 
 #[derive(Debug, Args)]
@@ -345,7 +348,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             }
         }
         Err(err) => {
-            let usage = err.downcast_ref::<crate::Error>().is_some_and(crate::Error::is_usage);
+            let code = err.downcast_ref::<crate::Error>().map_or(1, crate::Error::exit_code);
             let cancelled = matches!(err.downcast_ref::<crate::Error>(), Some(crate::Error::Cancelled));
             let mut summary = Summary::new(name, target_text);
             summary.status = if cancelled { "cancelled" } else { "failed" };
@@ -356,7 +359,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 summary.error = None;
             }
             summary.print(cli.global.log_format);
-            ExitCode::from(if usage { 2 } else { 1 })
+            ExitCode::from(code)
         }
     }
 }
@@ -452,6 +455,7 @@ fn write_settings(args: &WriteArgs) -> commands::WriteSettings {
             _ => crate::load::WriteMode::Merge,
         }),
         allow_schema_change: args.allow_schema_change,
+        wait_lock: Duration::from_secs(args.wait_lock),
     }
 }
 

@@ -35,6 +35,10 @@ pub enum Error {
     #[error("{0}")]
     Refused(String),
 
+    /// Another run holds the dataset's lock.
+    #[error("{0}")]
+    Locked(String),
+
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -82,6 +86,16 @@ impl Error {
                 | Error::Usage(_)
                 | Error::Config { .. }
         )
+    }
+
+    /// The process exit code for this error: 2 bad usage, 75 (EX_TEMPFAIL: try again later) another
+    /// run holds the dataset, 1 any other failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            e if e.is_usage() => 2,
+            Error::Locked(_) => 75,
+            _ => 1,
+        }
     }
 
     /// An I/O error that names its path.

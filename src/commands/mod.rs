@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::extract::filter::KeepRows;
 use crate::extract::{BadRows, Extract};
 use crate::load::layout::{new_run_id, DatasetId};
+use crate::load::lock::DatasetLock;
 use crate::load::manifest::{self, Drift, FileRecord, Manifest, SourceRecord};
 use crate::load::parquet::WriterOptions;
 use crate::load::{ParquetLoad, WriteMode};
@@ -65,6 +66,8 @@ pub struct WriteSettings {
     /// `None`: the command's default (merge, or replace for a source exported whole).
     pub mode: Option<WriteMode>,
     pub allow_schema_change: bool,
+    /// How long to wait for another run's lock on the dataset.
+    pub wait_lock: std::time::Duration,
 }
 
 /// What to load and how: the part shared by every loading command.
@@ -88,6 +91,8 @@ pub struct LoadRequest {
     pub allow_empty: bool,
     /// Let a merge publish a schema that removes columns or changes types.
     pub allow_schema_change: bool,
+    /// How long to wait for another run's lock on the dataset.
+    pub wait_lock: std::time::Duration,
     /// Stage and plan, print the plan on stdout, publish nothing.
     pub dry_run: bool,
     /// Whether a progress line may be shown (not when several loads run at once).
@@ -101,6 +106,7 @@ impl LoadRequest {
             writer: write.files.clone(),
             mode: write.mode.unwrap_or(default_mode),
             allow_schema_change: write.allow_schema_change,
+            wait_lock: write.wait_lock,
             ..self
         }
     }
@@ -121,6 +127,7 @@ impl LoadRequest {
             keep_rows: None,
             allow_empty: false,
             allow_schema_change: false,
+            wait_lock: std::time::Duration::ZERO,
             dry_run: false,
             progress: true,
         }
@@ -133,9 +140,29 @@ pub async fn load_dataset(request: LoadRequest, ctx: &Context) -> Result<Summary
     load_into(request, ctx, store).await
 }
 
-/// Runs a load into `store` (opened once and shared when several datasets load in one run).
+/// Runs a load into `store` (opened once and shared when several datasets load in one run), holding
+/// the dataset's lock from start to end (a dry run writes nothing and takes none).
 pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn ObjectStore>) -> Result<Summary> {
     let run_id = new_run_id();
+    if request.dry_run {
+        return load_locked(request, ctx, store, run_id).await;
+    }
+    let lock =
+        DatasetLock::acquire(store.clone(), &request.dataset, &run_id, request.command, request.wait_lock)
+            .await?;
+    let result = load_locked(request, ctx, store, run_id).await;
+    if let Err(e) = lock.release().await {
+        tracing::warn!("could not release the dataset's lock: {e}");
+    }
+    result
+}
+
+async fn load_locked(
+    request: LoadRequest,
+    ctx: &Context,
+    store: Arc<dyn ObjectStore>,
+    run_id: String,
+) -> Result<Summary> {
     let load = ParquetLoad::new(
         request.dataset.clone(),
         request.partition_column.clone(),

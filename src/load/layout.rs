@@ -56,6 +56,11 @@ impl DatasetId {
         format!("datasets/{}/", self.0)
     }
 
+    /// `datasets/<id>/_lock`: held by the run that is writing the dataset.
+    pub fn lock_key(&self) -> String {
+        format!("datasets/{}/_lock", self.0)
+    }
+
     /// `datasets/<id>/_manifest.json`: the dataset as the last run left it.
     pub fn manifest_key(&self) -> String {
         format!("datasets/{}/_manifest.json", self.0)

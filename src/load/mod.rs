@@ -4,6 +4,7 @@
 //! the objects this run replaced deleted.
 
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod parquet;
 pub mod partition;

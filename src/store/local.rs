@@ -60,6 +60,22 @@ impl ObjectStore for LocalStore {
         Ok(())
     }
 
+    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        let dest = self.path_of(key);
+        let dir = self.parent_dir(&dest)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&dir)
+            .map_err(|e| StoreError::io(&dir, e))?;
+        std::io::Write::write_all(&mut tmp, &body).map_err(|e| StoreError::io(tmp.path(), e))?;
+        tmp.as_file().sync_all().map_err(|e| StoreError::io(&dest, e))?;
+        match tmp.persist_noclobber(&dest) {
+            Ok(_) => Ok(true),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(StoreError::io(&dest, e.error)),
+        }
+    }
+
     async fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError> {
         let dest = self.path_of(key);
         let dir = self.parent_dir(&dest)?;

@@ -2,6 +2,8 @@
 //!
 //! Guarantees every implementation keeps:
 //! - `put` and `put_file` are atomic: a reader sees the whole new object or none of it.
+//! - `put_if_absent` creates an object only if there is none, atomically where the backend can (a
+//!   local folder: link without clobbering; S3: `If-None-Match: *`).
 //! - `list` returns every object whose key starts with `prefix`, in key order, paging as needed.
 //! - `delete_many` deletes exactly the given keys; a key that is already gone is not an error.
 //!
@@ -63,6 +65,9 @@ pub trait ObjectStore: Send + Sync {
     fn staging_parent(&self) -> PathBuf;
     /// Stores `body` under `key`.
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
+    /// Stores `body` under `key` only if no object is there; `false` when one was. Stores that ignore
+    /// conditional writes (Garage) overwrite and answer `true`: see [`crate::load::lock`].
+    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError>;
     /// Stores the content of the local file `path` under `key`; the file may be moved away.
     async fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError>;
     /// Reads the object `key`.

@@ -220,6 +220,24 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
+    async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        let sent = self
+            .client
+            .put_object()
+            .bucket(&self.location.bucket)
+            .key(self.full_key(key))
+            .if_none_match("*")
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            // 412: an object is there; 409: another conditional write of it is in flight.
+            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => Ok(false),
+            Err(e) => Err(self.error("PutObject", key, e)),
+        }
+    }
+
     async fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError> {
         let size = tokio::fs::metadata(path).await.map_err(|e| StoreError::io(path, e))?.len();
         if size > MULTIPART_THRESHOLD {

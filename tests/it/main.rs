@@ -20,6 +20,8 @@ mod duckdb;
 mod fake_domo;
 /// `load-csv`: catalog-driven CSV loads.
 mod load_csv;
+/// One writer per dataset: the `_lock` object.
+mod locks;
 /// Run records, write modes, schema drift, `inspect` and `runs`.
 mod records;
 /// The same loads against the S3 server over HTTP.

@@ -1,0 +1,169 @@
+//! One writer per dataset. A run that writes `datasets/<id>/` first creates `datasets/<id>/_lock`
+//! (its run id, host, pid, command, start and expiry) with a create-only-if-absent write: an atomic
+//! no-clobber link on a local folder, `If-None-Match: *` on S3. A second run fails at once naming the
+//! holder, or waits (`--wait-lock`); an expired lock (its run died) is taken over, with a warning.
+//! The holder renews the expiry while it works and deletes the lock when it ends.
+//!
+//! Stores that ignore `If-None-Match` (Garage 2.5) let a second create overwrite the first: there the
+//! lock is read back after it is written, which catches most overlaps but not two runs starting
+//! within the same instant.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::layout::DatasetId;
+use super::manifest::rfc3339;
+use crate::error::{Error, Result};
+use crate::store::{ObjectStore, StoreError};
+
+/// How long a lock holds without renewal: a run killed outright blocks its dataset this long.
+pub const TTL: Duration = Duration::from_secs(10 * 60);
+/// How often a running holder renews its lock.
+const RENEW_EVERY: Duration = Duration::from_secs(2 * 60);
+/// How often a waiting run looks again.
+const POLL: Duration = Duration::from_millis(500);
+
+/// What the lock object says.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LockRecord {
+    pub run_id: String,
+    pub host: String,
+    pub pid: u32,
+    pub command: String,
+    pub started: String,
+    pub expires: String,
+    /// `expires` as seconds since the epoch (what is compared).
+    pub expires_unix: u64,
+}
+
+impl LockRecord {
+    fn new(run_id: &str, command: &str, started: SystemTime) -> Self {
+        let expires = SystemTime::now() + TTL;
+        LockRecord {
+            run_id: run_id.to_owned(),
+            host: hostname(),
+            pid: std::process::id(),
+            command: command.to_owned(),
+            started: rfc3339(started),
+            expires: rfc3339(expires),
+            expires_unix: expires.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
+        }
+    }
+
+    fn expired(&self) -> bool {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() > self.expires_unix
+    }
+
+    fn body(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a lock record serialises")
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "run {} ({} on {}, pid {}) since {}; its lock expires at {}",
+            self.run_id, self.command, self.host, self.pid, self.started, self.expires
+        )
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_owned())
+}
+
+/// A held lock; [`DatasetLock::release`] it when the run ends.
+pub struct DatasetLock {
+    store: Arc<dyn ObjectStore>,
+    key: String,
+    run_id: String,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+async fn read(store: &dyn ObjectStore, key: &str) -> Result<Option<LockRecord>> {
+    match store.get(key).await {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl DatasetLock {
+    /// Takes the dataset's lock for `run_id`, waiting up to `wait` for a live holder to finish.
+    pub async fn acquire(
+        store: Arc<dyn ObjectStore>,
+        dataset: &DatasetId,
+        run_id: &str,
+        command: &str,
+        wait: Duration,
+    ) -> Result<Self> {
+        let key = dataset.lock_key();
+        let started = SystemTime::now();
+        let deadline = Instant::now() + wait;
+        let mut said_waiting = false;
+        loop {
+            let record = LockRecord::new(run_id, command, started);
+            let holder = if store.put_if_absent(&key, record.body()).await? {
+                // Read back: a store that ignores the condition may have let another run overwrite.
+                match read(store.as_ref(), &key).await? {
+                    Some(back) if back.run_id == run_id => {
+                        let renewal = tokio::spawn(renew(store.clone(), key.clone(), record));
+                        return Ok(DatasetLock { store, key, run_id: run_id.to_owned(), renewal });
+                    }
+                    other => other,
+                }
+            } else {
+                read(store.as_ref(), &key).await?
+            };
+            let Some(holder) = holder else { continue };
+            if holder.expired() {
+                tracing::warn!("taking over the expired lock of {}: {}", dataset, holder.describe());
+                store.delete_many(std::slice::from_ref(&key)).await?;
+                continue;
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Locked(format!(
+                    "dataset {dataset} is being written by {}. Nothing was done; try again later, or pass \
+                     --wait-lock SECS to wait for it",
+                    holder.describe()
+                )));
+            }
+            if !said_waiting {
+                tracing::warn!("waiting for the lock of {dataset}, held by {}", holder.describe());
+                said_waiting = true;
+            }
+            tokio::time::sleep(POLL.min(deadline.saturating_duration_since(Instant::now()))).await;
+        }
+    }
+
+    /// Stops renewing and deletes the lock, if it is still this run's.
+    pub async fn release(self) -> Result<()> {
+        self.renewal.abort();
+        match read(self.store.as_ref(), &self.key).await? {
+            Some(held) if held.run_id == self.run_id => {
+                self.store.delete_many(std::slice::from_ref(&self.key)).await?;
+            }
+            Some(held) => tracing::warn!("the lock is no longer this run's: {}", held.describe()),
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+/// Pushes the lock's expiry forward while the run works.
+async fn renew(store: Arc<dyn ObjectStore>, key: String, mut record: LockRecord) {
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        let expires = SystemTime::now() + TTL;
+        record.expires = rfc3339(expires);
+        record.expires_unix = expires.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        if let Err(e) = store.put(&key, record.body()).await {
+            tracing::warn!("could not renew the lock {key}: {e}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! One writer per dataset: the `_lock` object on the local target (the S3 variant needs a store that
+//! honours `If-None-Match`, see the README).
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::util::*;
+
+fn lock_body(run_id: &str, expires_in: i64) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    serde_json::json!({
+        "run_id": run_id,
+        "host": "other-host",
+        "pid": 4242,
+        "command": "upload-csv",
+        "started": "2026-11-23T10:00:00Z",
+        "expires": "2026-11-23T10:10:00Z",
+        "expires_unix": now + expires_in,
+    })
+    .to_string()
+}
+
+fn upload(dir: &Dir, extra: &[&str]) -> std::process::Command {
+    let mut cmd = dir.etl();
+    cmd.args(["upload-csv", "in.csv", "--dataset-id", "d"]).args(extra);
+    cmd
+}
+
+#[test]
+fn a_held_lock_fails_a_second_run_at_once_naming_the_holder() {
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    dir.write("lake/datasets/d/_lock", lock_body("20261123T100000Z-beef", 600));
+    let started = Instant::now();
+    let r = run(&mut upload(&dir, &[]));
+    assert_eq!(r.code, 75, "{r:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        r.stderr.contains(
+            "dataset d is being written by run 20261123T100000Z-beef (upload-csv on other-host, pid 4242)"
+        ),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("--wait-lock"), "{r:?}");
+    assert_eq!(dir.all_lake_keys(), ["datasets/d/_lock"], "nothing written, the holder's lock kept");
+}
+
+#[test]
+fn an_expired_lock_is_taken_over_and_released() {
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    dir.write("lake/datasets/d/_lock", lock_body("20261123T100000Z-dead", -5));
+    let r = ok(&mut upload(&dir, &[]));
+    assert!(r.stderr.contains("taking over the expired lock of d: run 20261123T100000Z-dead"), "{r:?}");
+    assert!(!dir.lake("datasets/d/_lock").exists(), "released at the end");
+    assert_eq!(dir.lake_keys(), ["datasets/d/data/part-0000.parquet"]);
+}
+
+#[test]
+fn wait_lock_waits_for_the_holder() {
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    let lock = dir.write("lake/datasets/d/_lock", lock_body("20261123T100000Z-busy", 600));
+    let remover = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        std::fs::remove_file(lock).unwrap();
+    });
+    let started = Instant::now();
+    let r = ok(&mut upload(&dir, &["--wait-lock", "30"]));
+    remover.join().unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    assert!(r.stderr.contains("waiting for the lock of d"), "{r:?}");
+    assert_eq!(dir.lake_keys(), ["datasets/d/data/part-0000.parquet"]);
+}
+
+#[test]
+fn two_runs_started_at_once_never_interleave() {
+    let dir = Dir::new();
+    let mut csv = String::from("day,n,text\n");
+    for i in 0..300_000 {
+        csv += &format!("2026-01-{:02},{i},row number {i}\n", i % 28 + 1);
+    }
+    dir.write("in.csv", csv);
+    let start = || {
+        upload(&dir, &["--partition-col", "day"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(), start());
+    let codes: Vec<i32> =
+        [a, b].into_iter().map(|c| c.wait_with_output().unwrap().status.code().unwrap()).collect();
+    let mut sorted = codes.clone();
+    sorted.sort();
+    assert_eq!(sorted, [0, 75], "one loads, the other finds the lock: {codes:?}");
+    assert_eq!(dir.lake_keys().len(), 28);
+    assert!(!dir.lake("datasets/d/_lock").exists());
+}
