@@ -334,7 +334,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 .enable_all()
                 .build()
                 .map_err(|e| anyhow::anyhow!("could not start the async runtime: {e}"))?;
-            runtime.block_on(dispatch(cli.command, &ctx)).map_err(anyhow::Error::from)
+            let outcome = runtime.block_on(async {
+                crate::signals::listen();
+                dispatch(cli.command, &ctx).await
+            });
+            // Work still running on blocking threads after an error (a stopped stage) is not waited for.
+            runtime.shutdown_background();
+            outcome.map_err(anyhow::Error::from)
         });
     match result {
         // Listing prints its table and no summary.
@@ -349,7 +355,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
         Err(err) => {
             let code = err.downcast_ref::<crate::Error>().map_or(1, crate::Error::exit_code);
-            let cancelled = matches!(err.downcast_ref::<crate::Error>(), Some(crate::Error::Cancelled));
+            let cancelled = matches!(
+                err.downcast_ref::<crate::Error>(),
+                Some(crate::Error::Cancelled | crate::Error::Interrupted(_))
+            );
             let mut summary = Summary::new(name, target_text);
             summary.status = if cancelled { "cancelled" } else { "failed" };
             summary.seconds = started.elapsed().as_secs_f64();

@@ -35,6 +35,10 @@ pub enum Error {
     #[error("{0}")]
     Refused(String),
 
+    /// SIGINT or SIGTERM stopped the run.
+    #[error("stopped by {}: nothing half-written is visible (uploads aborted, the lock released)", crate::signals::name(*.0))]
+    Interrupted(i32),
+
     /// Another run holds the dataset's lock.
     #[error("{0}")]
     Locked(String),
@@ -89,11 +93,12 @@ impl Error {
     }
 
     /// The process exit code for this error: 2 bad usage, 75 (EX_TEMPFAIL: try again later) another
-    /// run holds the dataset, 1 any other failure.
+    /// run holds the dataset, 130 / 143 stopped by SIGINT / SIGTERM, 1 any other failure.
     pub fn exit_code(&self) -> u8 {
         match self {
             e if e.is_usage() => 2,
             Error::Locked(_) => 75,
+            Error::Interrupted(signo) | Error::Store(StoreError::Interrupted(signo)) => 128 + *signo as u8,
             _ => 1,
         }
     }

@@ -17,6 +17,7 @@ pub mod load;
 pub mod logging;
 pub mod pipeline;
 pub mod runner;
+pub mod signals;
 pub mod store;
 pub mod summary;
 pub mod transform;

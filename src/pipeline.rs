@@ -106,7 +106,8 @@ impl Transform for TypeColumns {
                 .collect()
         } else {
             infer_plans(reader.as_mut(), &self.pins, &self.nulls, BATCH_ROWS, |bytes| {
-                progress.update("reading types", bytes)
+                progress.update("reading types", bytes);
+                crate::signals::check()
             })?
         };
         self.column_nulls = self
@@ -277,6 +278,7 @@ pub async fn stage(
         let (mut rows, mut rejected) = (0u64, 0u64);
         let mut rejects = Vec::new();
         loop {
+            crate::signals::check()?;
             let more = reader.next_batch(&mut batch, BATCH_ROWS)?;
             rejects.append(&mut reader.take_rejects());
             if more {

@@ -143,6 +143,7 @@ pub async fn load_dataset(request: LoadRequest, ctx: &Context) -> Result<Summary
 /// Runs a load into `store` (opened once and shared when several datasets load in one run), holding
 /// the dataset's lock from start to end (a dry run writes nothing and takes none).
 pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn ObjectStore>) -> Result<Summary> {
+    crate::signals::check()?;
     let run_id = new_run_id();
     if request.dry_run {
         return load_locked(request, ctx, store, run_id).await;

@@ -463,6 +463,9 @@ impl DomoClient {
                                 cut_short(written, format!(" ({})", http::describe(&e)))
                             }
                         })?;
+                        if let Some(signo) = crate::signals::requested() {
+                            return Err(fail(Error::Interrupted(signo)));
+                        }
                         file.write_all(&chunk).await.map_err(|e| fail(Error::io(dest, e)))?;
                         written += chunk.len() as u64;
                         progress.update("downloading", written);

@@ -35,7 +35,11 @@ pub async fn publish(store: &dyn ObjectStore, staged: &StagedDataset) -> Result<
     let before = store.list(&staged.dataset.prefix()).await?;
     let files = &staged.files;
 
+    crate::signals::check()?;
     futures::stream::iter(files.iter().chain(&staged.rejects).map(|f| async move {
+        if let Some(signo) = crate::signals::requested() {
+            return Err(crate::store::StoreError::Interrupted(signo));
+        }
         tracing::debug!(key = %f.key, rows = f.rows, bytes = f.bytes, "uploading");
         store.put_file(&f.key, &f.path).await
     }))
@@ -47,6 +51,8 @@ pub async fn publish(store: &dyn ObjectStore, staged: &StagedDataset) -> Result<
     .into_iter()
     .collect::<Result<Vec<()>, _>>()?;
 
+    // Stopped before every new file is in place: delete nothing.
+    crate::signals::check()?;
     let stale = stale_keys(before, staged);
     if !stale.is_empty() {
         tracing::info!("removing {} object(s) replaced by this run", stale.len());

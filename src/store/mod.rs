@@ -33,6 +33,9 @@ pub enum StoreError {
     /// The object does not exist.
     #[error("`{key}` does not exist in {store}")]
     NotFound { store: String, key: String },
+    /// SIGINT or SIGTERM stopped the transfer (a multipart upload is aborted first).
+    #[error("stopped by {}", crate::signals::name(*.0))]
+    Interrupted(i32),
     /// An S3 request failed (after the SDK's retries).
     #[error("S3 {operation} of `{key}` failed: {message}")]
     S3 { operation: &'static str, key: String, message: String },

@@ -151,6 +151,9 @@ impl S3Store {
         let mut file = tokio::fs::File::open(path).await.map_err(|e| StoreError::io(path, e))?;
         let mut parts = Vec::new();
         for number in 1.. {
+            if let Some(signo) = crate::signals::requested() {
+                return Err(StoreError::Interrupted(signo));
+            }
             let mut buf = Vec::with_capacity(PART_SIZE);
             (&mut file)
                 .take(PART_SIZE as u64)

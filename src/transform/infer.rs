@@ -177,7 +177,7 @@ pub fn infer_plans(
     pins: &Pins,
     nulls: &NullTokens,
     batch_rows: usize,
-    mut on_batch: impl FnMut(u64),
+    mut on_batch: impl FnMut(u64) -> Result<()>,
 ) -> Result<Vec<ColumnPlan>> {
     let columns = reader.columns().to_vec();
     let mut states: Vec<ColumnInference> = columns
@@ -190,7 +190,7 @@ pub fn infer_plans(
         // Bad rows are dealt with on the writing pass; this one only leaves them out.
         drop(reader.take_rejects());
         observe_batch(&mut states, &pinned, nulls, &batch);
-        on_batch(reader.bytes_read());
+        on_batch(reader.bytes_read())?;
     }
     Ok(columns
         .into_iter()

@@ -26,6 +26,8 @@ mod locks;
 mod records;
 /// The same loads against the S3 server over HTTP.
 mod s3;
+/// SIGINT and SIGTERM sent to the running binary.
+mod signals;
 /// The object-store contract, run against the local folder and the S3 server alike.
 mod store_contract;
 /// `upload-csv` on the local target: types, values, layout, partitions, errors.

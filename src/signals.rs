@@ -1,0 +1,64 @@
+//! SIGINT and SIGTERM (Ctrl-C, cron's or CI's timeout): noted, then seen by every long-running step at
+//! its next check, which stops the run the clean way: staging folders removed, multipart uploads
+//! aborted, the dataset's lock released, nothing deleted that was not replaced. A second signal stops
+//! the process at once.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::error::{Error, Result};
+
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Starts listening for SIGINT and SIGTERM (call from within the async runtime).
+pub fn listen() {
+    #[cfg(unix)]
+    tokio::spawn(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut interrupt), Ok(mut terminate)) =
+            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+        else {
+            tracing::warn!("cannot listen for SIGINT and SIGTERM: a signal will stop the run abruptly");
+            return;
+        };
+        loop {
+            let signo = tokio::select! {
+                _ = interrupt.recv() => 2,
+                _ = terminate.recv() => 15,
+            };
+            if SIGNAL.swap(signo, Ordering::SeqCst) != 0 {
+                eprintln!("etl: {} again: stopping now", name(signo));
+                std::process::exit(128 + signo);
+            }
+            tracing::warn!(
+                "{} received: stopping at the next safe point (uploads aborted, lock released); send it \
+                 again to stop at once",
+                name(signo)
+            );
+        }
+    });
+}
+
+/// The signal received, if any.
+pub fn requested() -> Option<i32> {
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        signo => Some(signo),
+    }
+}
+
+/// `Err(Interrupted)` once a signal has been received.
+pub fn check() -> Result<()> {
+    match requested() {
+        Some(signo) => Err(Error::Interrupted(signo)),
+        None => Ok(()),
+    }
+}
+
+/// `SIGINT`, `SIGTERM`.
+pub fn name(signo: i32) -> &'static str {
+    match signo {
+        2 => "SIGINT",
+        15 => "SIGTERM",
+        _ => "a signal",
+    }
+}

@@ -1,0 +1,57 @@
+//! SIGINT and SIGTERM sent to the running binary: exit 130 / 143, nothing half-written, the lock
+//! released, the staging folder gone.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+fn big_csv(dir: &Dir) {
+    let mut csv = String::from("day,n,text\n");
+    for i in 0..1_500_000 {
+        csv += &format!("2026-01-{:02},{i},row number {i}\n", i % 28 + 1);
+    }
+    dir.write("big.csv", csv);
+}
+
+fn stopped_by(signal: &str, code: i32) {
+    let dir = Dir::new();
+    big_csv(&dir);
+    let child = dir
+        .etl()
+        .args(["upload-csv", "big.csv", "--dataset-id", "d", "--partition-col", "day"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The lock exists once the run is under way (and listening for signals).
+    let lock = dir.lake("datasets/d/_lock");
+    let started = Instant::now();
+    while !lock.exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the run never took its lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(stderr.contains("stopped by SIG"), "{stderr}");
+    // Nothing published, no lock, no staging folder left behind.
+    assert_eq!(dir.all_lake_keys(), Vec::<String>::new());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("lake"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.iter().all(|n| !n.starts_with(".etl-")), "{leftovers:?}");
+}
+
+#[test]
+fn sigint_stops_a_load_cleanly_with_130() {
+    stopped_by("-INT", 130);
+}
+
+#[test]
+fn sigterm_stops_a_load_cleanly_with_143() {
+    stopped_by("-TERM", 143);
+}
