@@ -96,3 +96,57 @@ fn two_runs_started_at_once_never_interleave() {
     assert_eq!(dir.lake_keys().len(), 28);
     assert!(!dir.lake("datasets/d/_lock").exists());
 }
+
+// ---- On S3, against s3s-fs (which honours If-None-Match, as MinIO does) ----
+
+#[test]
+fn s3_conditional_create_refuses_a_second_writer() {
+    let Some(s3) = s3s_env() else { return };
+    let target = s3.target("cond");
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        assert!(store.put_if_absent("datasets/x/_lock", b"first".to_vec()).await.unwrap());
+        assert!(!store.put_if_absent("datasets/x/_lock", b"second".to_vec()).await.unwrap());
+        assert_eq!(store.get("datasets/x/_lock").await.unwrap(), b"first");
+    });
+}
+
+#[test]
+fn s3_a_held_lock_fails_a_second_run_and_two_runs_never_interleave() {
+    let Some(s3) = s3s_env() else { return };
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    let target = s3.target("held");
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        store.put("datasets/d/_lock", lock_body("20261123T100000Z-s3", 600).into_bytes()).await.unwrap();
+    });
+    let r = run(s3.apply(&mut upload(&dir, &["--target", &target])));
+    assert_eq!(r.code, 75, "{r:?}");
+    assert!(r.stderr.contains("being written by run 20261123T100000Z-s3"), "{r:?}");
+
+    let mut csv = String::from("day,n\n");
+    for i in 0..200_000 {
+        csv += &format!("2026-01-{:02},{i}\n", i % 28 + 1);
+    }
+    dir.write("in.csv", csv);
+    let target = s3.target("race");
+    let start = || {
+        s3.apply(&mut upload(&dir, &["--target", &target, "--partition-col", "day"]))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(), start());
+    let mut codes: Vec<i32> =
+        [a, b].into_iter().map(|c| c.wait_with_output().unwrap().status.code().unwrap()).collect();
+    codes.sort();
+    assert_eq!(codes, [0, 75]);
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        let keys: Vec<String> = store.list("datasets/d/").await.unwrap().into_iter().map(|o| o.key).collect();
+        assert!(!keys.iter().any(|k| k.ends_with("/_lock")), "{keys:?}");
+        assert_eq!(keys.iter().filter(|k| k.ends_with(".parquet")).count(), 28);
+    });
+}

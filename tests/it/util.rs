@@ -200,12 +200,42 @@ impl S3Env {
         cmd
     }
 
-    /// A store on `target`, through the library (the same code the binary uses).
+    /// A store on `target`, through the library (the same code the binary uses). The SDK reads its
+    /// settings from the environment when the client is made: one test at a time does that.
     pub async fn store(&self, target: &str) -> std::sync::Arc<dyn etl::store::ObjectStore> {
+        static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
         for (k, v) in &self.vars {
             std::env::set_var(k, v);
         }
-        etl::store::open(&etl::config::Target::parse(target).unwrap()).await.unwrap()
+        let store = etl::store::open(&etl::config::Target::parse(target).unwrap()).await.unwrap();
+        drop(_guard);
+        store
+    }
+}
+
+/// The s3s-fs server's settings, from scripts/s3s-up.sh: a store that honours `If-None-Match`, for the
+/// lock tests. `None` (skipped) unless ETL_REQUIRE_S3S=1.
+pub fn s3s_env() -> Option<S3Env> {
+    let get = |k: &str| std::env::var(k).ok();
+    match (get("ETL_S3S_ENDPOINT"), get("ETL_S3S_BUCKET"), get("ETL_S3S_KEY"), get("ETL_S3S_SECRET")) {
+        (Some(endpoint), Some(bucket), Some(key), Some(secret)) => Some(S3Env {
+            vars: vec![
+                ("AWS_ENDPOINT_URL".into(), endpoint),
+                ("AWS_REGION".into(), "us-east-1".into()),
+                ("AWS_ACCESS_KEY_ID".into(), key),
+                ("AWS_SECRET_ACCESS_KEY".into(), secret),
+            ],
+            bucket,
+        }),
+        _ => {
+            assert!(
+                std::env::var("ETL_REQUIRE_S3S").is_err(),
+                "ETL_REQUIRE_S3S is set but the s3s-fs settings are not: run scripts/test.sh"
+            );
+            eprintln!("skipped: no s3s-fs server configured (run scripts/test.sh)");
+            None
+        }
     }
 }
 
