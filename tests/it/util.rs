@@ -203,13 +203,13 @@ impl S3Env {
     /// A store on `target`, through the library (the same code the binary uses). The SDK reads its
     /// settings from the environment when the client is made: one test at a time does that.
     pub async fn store(&self, target: &str) -> std::sync::Arc<dyn etl::store::ObjectStore> {
-        static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let guard = ENV.lock().await;
         for (k, v) in &self.vars {
             std::env::set_var(k, v);
         }
         let store = etl::store::open(&etl::config::Target::parse(target).unwrap()).await.unwrap();
-        drop(_guard);
+        drop(guard);
         store
     }
 }
