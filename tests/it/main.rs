@@ -18,10 +18,14 @@ mod domo;
 mod duckdb;
 /// The HTTP server playing Domo.
 mod fake_domo;
+/// The S3 server failing under a run: refused connections, uploads cut mid-body.
+mod faults;
 /// `load-csv`: catalog-driven CSV loads.
 mod load_csv;
 /// One writer per dataset: the `_lock` object.
 mod locks;
+/// A TCP proxy that misbehaves on demand.
+mod proxy;
 /// Run records, write modes, schema drift, `inspect` and `runs`.
 mod records;
 /// The same loads against the S3 server over HTTP.

@@ -1,0 +1,142 @@
+//! The S3 server failing under a run, for real: connections refused, uploads cut mid-body by a TCP
+//! proxy. The run fails with exit 1, no object is partial or orphaned, the previous manifest still
+//! describes the data, and a re-run after recovery gives exactly a clean run's data.
+
+use crate::proxy::{Mode, Proxy};
+use crate::util::*;
+
+/// The S3 settings with the endpoint replaced by the proxy's.
+fn through(s3: &S3Env, proxy: &Proxy) -> S3Env {
+    let vars =
+        s3.vars
+            .iter()
+            .map(|(k, v)| {
+                if k == "AWS_ENDPOINT_URL" {
+                    (k.clone(), proxy.url.clone())
+                } else {
+                    (k.clone(), v.clone())
+                }
+            })
+            .collect();
+    S3Env { vars, bucket: s3.bucket.clone() }
+}
+
+fn endpoint(s3: &S3Env) -> String {
+    s3.vars.iter().find(|(k, _)| k == "AWS_ENDPOINT_URL").unwrap().1.clone()
+}
+
+/// Multipart uploads in progress under `prefix`, straight from the server.
+async fn uploads_in_progress(s3: &S3Env, prefix: &str) -> usize {
+    let get = |k: &str| s3.vars.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .endpoint_url(get("AWS_ENDPOINT_URL"))
+        .region(aws_sdk_s3::config::Region::new(get("AWS_REGION")))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            get("AWS_ACCESS_KEY_ID"),
+            get("AWS_SECRET_ACCESS_KEY"),
+            None,
+            None,
+            "test",
+        ))
+        .force_path_style(true)
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(conf);
+    let out = client.list_multipart_uploads().bucket(&s3.bucket).prefix(prefix).send().await.unwrap();
+    out.uploads().len()
+}
+
+fn big_csv(dir: &Dir) -> std::path::PathBuf {
+    // About 75 MB of poorly compressible text: a Parquet file over the 32 MiB multipart threshold.
+    let mut csv = String::from("id,blob\n");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..500_000 {
+        let mut blob = String::with_capacity(140);
+        for _ in 0..9 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            blob += &format!("{x:016x}");
+        }
+        csv += &format!("{i},{blob}\n");
+    }
+    dir.write("big.csv", csv)
+}
+
+#[test]
+fn an_unreachable_server_fails_in_bounded_time_and_writes_nothing() {
+    let Some(s3) = s3_env() else { return };
+    let proxy = Proxy::start(&endpoint(&s3));
+    proxy.set(Mode::Refuse);
+    let via = through(&s3, &proxy);
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    let target = s3.target("refused");
+    let started = std::time::Instant::now();
+    let r =
+        run(via.apply(dir.etl().args(["upload-csv", "in.csv", "--dataset-id", "d", "--target", &target])));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(40), "took {:?}", started.elapsed());
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        assert!(store.list("").await.unwrap().is_empty());
+    });
+}
+
+#[test]
+fn an_upload_cut_mid_body_leaves_no_partial_object_and_a_rerun_recovers() {
+    let Some(s3) = s3_env() else { return };
+    let proxy = Proxy::start(&endpoint(&s3));
+    let via = through(&s3, &proxy);
+    let dir = Dir::new();
+    big_csv(&dir);
+    dir.write("small.csv", "id,blob\n1,first\n");
+    let target = s3.target("cut");
+    let load = |file: &str| {
+        run(via.apply(dir.etl().args(["upload-csv", file, "--dataset-id", "d", "--target", &target])))
+    };
+
+    // A first, clean run: the manifest to keep.
+    assert_eq!(load("small.csv").code, 0);
+    let (before, manifest_before) = runtime().block_on(async {
+        let store = s3.store(&target).await;
+        let keys: Vec<String> = store.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+        (keys, store.get("datasets/d/_manifest.json").await.unwrap())
+    });
+
+    // Every connection is reset once it has carried 8 MiB upstream: small requests pass, parts do not.
+    proxy.set(Mode::CutAfter(8 << 20));
+    let r = load("big.csv");
+    assert_eq!(r.code, 1, "{r:?}");
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        let keys: Vec<String> = store.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+        assert_eq!(
+            keys.iter().filter(|k| !k.ends_with("_lock")).collect::<Vec<_>>(),
+            before.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            store.get("datasets/d/_manifest.json").await.unwrap(),
+            manifest_before,
+            "the old manifest stands"
+        );
+        let old = read_parquet_bytes(store.get("datasets/d/data/part-0000.parquet").await.unwrap());
+        assert_eq!(old.height(), 1, "the previous data is still whole and readable");
+        let prefix = target.trim_start_matches(&format!("s3://{}/", s3.bucket)).to_owned();
+        assert_eq!(uploads_in_progress(&s3, &prefix).await, 0, "no orphaned parts");
+    });
+
+    // After recovery, a re-run gives exactly a clean run's data.
+    proxy.set(Mode::Pass);
+    let r = load("big.csv");
+    assert_eq!(r.code, 0, "{r:?}");
+    let clean = Dir::new();
+    big_csv(&clean);
+    ok(clean.etl().args(["upload-csv", "big.csv", "--dataset-id", "d"]));
+    let expected = std::fs::read(clean.lake("datasets/d/data/part-0000.parquet")).unwrap();
+    assert!(expected.len() > 32 << 20, "the file must take the multipart path: {} bytes", expected.len());
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        assert_eq!(store.get("datasets/d/data/part-0000.parquet").await.unwrap(), expected);
+    });
+}
