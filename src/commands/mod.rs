@@ -151,6 +151,14 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
     let lock =
         DatasetLock::acquire(store.clone(), &request.dataset, &run_id, request.command, request.wait_lock)
             .await?;
+    // With the lock held, an unfinished upload under the dataset belongs to a run that died.
+    match store.abort_unfinished_uploads(&request.dataset.prefix()).await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::warn!("aborted {n} unfinished upload(s) a stopped run left under {}", request.dataset)
+        }
+        Err(e) => tracing::warn!("could not look for unfinished uploads: {e}"),
+    }
     let result = load_locked(request, ctx, store, run_id).await;
     if let Err(e) = lock.release().await {
         tracing::warn!("could not release the dataset's lock: {e}");

@@ -77,6 +77,11 @@ pub trait ObjectStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
     /// Every object whose key starts with `prefix`, in key order.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+    /// Aborts the unfinished multipart uploads under `prefix` (a run that died mid-upload leaves its
+    /// parts behind); returns how many. Only call it while holding the dataset's lock.
+    async fn abort_unfinished_uploads(&self, _prefix: &str) -> Result<usize, StoreError> {
+        Ok(0)
+    }
     /// Deletes `keys` (in batches where the backend has a limit).
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError>;
 }

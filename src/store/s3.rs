@@ -223,6 +223,31 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
+    async fn abort_unfinished_uploads(&self, prefix: &str) -> Result<usize, StoreError> {
+        let listed = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.location.bucket)
+            .prefix(self.full_key(prefix))
+            .send()
+            .await
+            .map_err(|e| self.error("ListMultipartUploads", prefix, e))?;
+        let mut aborted = 0;
+        for upload in listed.uploads() {
+            let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else { continue };
+            self.client
+                .abort_multipart_upload()
+                .bucket(&self.location.bucket)
+                .key(key)
+                .upload_id(id)
+                .send()
+                .await
+                .map_err(|e| self.error("AbortMultipartUpload", key, e))?;
+            aborted += 1;
+        }
+        Ok(aborted)
+    }
+
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
         let sent = self
             .client

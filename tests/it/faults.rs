@@ -25,8 +25,8 @@ fn endpoint(s3: &S3Env) -> String {
     s3.vars.iter().find(|(k, _)| k == "AWS_ENDPOINT_URL").unwrap().1.clone()
 }
 
-/// Multipart uploads in progress under `prefix`, straight from the server.
-async fn uploads_in_progress(s3: &S3Env, prefix: &str) -> usize {
+/// An SDK client of the server, to look behind the tool's back.
+fn sdk_client(s3: &S3Env) -> aws_sdk_s3::Client {
     let get = |k: &str| s3.vars.iter().find(|(n, _)| n == k).unwrap().1.clone();
     let conf = aws_sdk_s3::config::Builder::new()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
@@ -41,8 +41,12 @@ async fn uploads_in_progress(s3: &S3Env, prefix: &str) -> usize {
         ))
         .force_path_style(true)
         .build();
-    let client = aws_sdk_s3::Client::from_conf(conf);
-    let out = client.list_multipart_uploads().bucket(&s3.bucket).prefix(prefix).send().await.unwrap();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Multipart uploads in progress under `prefix`, straight from the server.
+async fn uploads_in_progress(s3: &S3Env, prefix: &str) -> usize {
+    let out = sdk_client(s3).list_multipart_uploads().bucket(&s3.bucket).prefix(prefix).send().await.unwrap();
     out.uploads().len()
 }
 
@@ -139,4 +143,28 @@ fn an_upload_cut_mid_body_leaves_no_partial_object_and_a_rerun_recovers() {
         let store = s3.store(&target).await;
         assert_eq!(store.get("datasets/d/data/part-0000.parquet").await.unwrap(), expected);
     });
+}
+
+#[test]
+fn parts_a_dead_run_left_are_aborted_by_the_next_run() {
+    let Some(s3) = s3_env() else { return };
+    let target = s3.target("orphans");
+    let prefix = target.trim_start_matches(&format!("s3://{}/", s3.bucket)).to_owned();
+    runtime().block_on(async {
+        // A run that died mid-upload: a multipart upload started under the dataset, never finished.
+        let client = sdk_client(&s3);
+        client
+            .create_multipart_upload()
+            .bucket(&s3.bucket)
+            .key(format!("{prefix}/datasets/d/data/part-0000.parquet"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uploads_in_progress(&s3, &prefix).await, 1);
+    });
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    let r = ok(s3.apply(dir.etl().args(["upload-csv", "in.csv", "--dataset-id", "d", "--target", &target])));
+    assert!(r.stderr.contains("aborted 1 unfinished upload(s)"), "{r:?}");
+    runtime().block_on(async { assert_eq!(uploads_in_progress(&s3, &prefix).await, 0) });
 }
