@@ -1,7 +1,8 @@
 //! One writer per dataset. A run that writes `datasets/<id>/` first creates `datasets/<id>/_lock`
 //! (its run id, host, pid, command, start and expiry) with a create-only-if-absent write: an atomic
 //! no-clobber link on a local folder, `If-None-Match: *` on S3. A second run fails at once naming the
-//! holder, or waits (`--wait-lock`); an expired lock (its run died) is taken over, with a warning.
+//! holder, or waits (`--wait-lock`); an expired lock, or one whose process on this machine is gone,
+//! is taken over, with a warning.
 //! The holder renews the expiry while it works and deletes the lock when it ends.
 //!
 //! Stores that ignore `If-None-Match` (Garage 2.5) let a second create overwrite the first: there the
@@ -54,6 +55,16 @@ impl LockRecord {
 
     fn expired(&self) -> bool {
         SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() > self.expires_unix
+    }
+
+    /// Whether the holder is a process of this machine that no longer exists (a run killed outright,
+    /// or one that failed while the store was down and could not delete its lock).
+    fn holder_is_gone(&self) -> bool {
+        let proc = std::path::Path::new("/proc");
+        self.host == hostname()
+            && self.pid != std::process::id()
+            && proc.is_dir()
+            && !proc.join(self.pid.to_string()).exists()
     }
 
     fn body(&self) -> Vec<u8> {
@@ -121,8 +132,9 @@ impl DatasetLock {
                 read(store.as_ref(), &key).await?
             };
             let Some(holder) = holder else { continue };
-            if holder.expired() {
-                tracing::warn!("taking over the expired lock of {}: {}", dataset, holder.describe());
+            if holder.expired() || holder.holder_is_gone() {
+                let why = if holder.expired() { "expired" } else { "abandoned (its process is gone)" };
+                tracing::warn!("taking over the {why} lock of {}: {}", dataset, holder.describe());
                 store.delete_many(std::slice::from_ref(&key)).await?;
                 continue;
             }

@@ -168,3 +168,125 @@ fn parts_a_dead_run_left_are_aborted_by_the_next_run() {
     assert!(r.stderr.contains("aborted 1 unfinished upload(s)"), "{r:?}");
     runtime().block_on(async { assert_eq!(uploads_in_progress(&s3, &prefix).await, 0) });
 }
+
+/// An s3s-fs server of this test's own, on `dir`, that the test can stop and start again.
+struct OwnServer {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl OwnServer {
+    fn start(dir: &std::path::Path, port: u16) -> OwnServer {
+        std::fs::create_dir_all(dir.join("bucket")).unwrap();
+        let child = std::process::Command::new("s3s-fs")
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--access-key",
+                "k",
+                "--secret-key",
+                "s",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("s3s-fs is installed by scripts/test.sh");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        OwnServer { child, port, dir: dir.to_owned() }
+    }
+
+    fn env(&self) -> S3Env {
+        S3Env {
+            vars: vec![
+                ("AWS_ENDPOINT_URL".into(), format!("http://127.0.0.1:{}", self.port)),
+                ("AWS_REGION".into(), "us-east-1".into()),
+                ("AWS_ACCESS_KEY_ID".into(), "k".into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), "s".into()),
+            ],
+            bucket: "bucket".into(),
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[test]
+fn the_server_killed_mid_run_fails_the_run_and_a_rerun_after_recovery_is_clean() {
+    if s3s_env().is_none() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = OwnServer::start(data.path(), port);
+    let s3 = server.env();
+    let dir = Dir::new();
+    big_csv(&dir);
+    let target = "s3://bucket/killed";
+    let child = s3
+        .apply(dir.etl().args(["upload-csv", "big.csv", "--dataset-id", "d", "--target", target]))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop the server while the run works (it has taken its lock, and is staging or uploading).
+    let lock = server.dir.join("bucket/killed/datasets/d/_lock");
+    let started = std::time::Instant::now();
+    while !lock.exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the run never took its lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    server.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Back up: no data object of the failed run is visible, and a re-run is a clean run.
+    let server = OwnServer::start(data.path(), port);
+    let s3 = server.env();
+    let data_files: Vec<_> =
+        walk(&server.dir.join("bucket/killed")).into_iter().filter(|p| p.ends_with(".parquet")).collect();
+    assert!(data_files.is_empty(), "{data_files:?}");
+    let r = run(s3.apply(dir.etl().args(["upload-csv", "big.csv", "--dataset-id", "d", "--target", target])));
+    assert_eq!(r.code, 0, "{r:?}");
+    let clean = Dir::new();
+    big_csv(&clean);
+    ok(clean.etl().args(["upload-csv", "big.csv", "--dataset-id", "d"]));
+    let expected = std::fs::read(clean.lake("datasets/d/data/part-0000.parquet")).unwrap();
+    let written = std::fs::read(server.dir.join("bucket/killed/datasets/d/data/part-0000.parquet")).unwrap();
+    assert!(written == expected, "the re-run's file differs from a clean run's");
+}
+
+/// Every file under `root`, as paths relative to it.
+fn walk(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
+}

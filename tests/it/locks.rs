@@ -150,3 +150,24 @@ fn s3_a_held_lock_fails_a_second_run_and_two_runs_never_interleave() {
         assert_eq!(keys.iter().filter(|k| k.ends_with(".parquet")).count(), 28);
     });
 }
+
+#[test]
+fn the_lock_of_a_process_gone_from_this_machine_is_taken_over() {
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_owned());
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let mut body: serde_json::Value = serde_json::from_str(&lock_body("20261123T100000Z-gone", 600)).unwrap();
+    body["host"] = host.into();
+    body["pid"] = pid.into();
+    dir.write("lake/datasets/d/_lock", body.to_string());
+    let r = ok(&mut upload(&dir, &[]));
+    assert!(r.stderr.contains("taking over the abandoned (its process is gone) lock of d"), "{r:?}");
+}
