@@ -47,6 +47,10 @@ pub struct GlobalArgs {
     /// Log and summary format on stderr.
     #[arg(long, value_enum, env = "ETL_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+
+    /// Print the effective configuration (flags, environment, .env; secrets masked) and exit.
+    #[arg(long, global = true)]
+    print_config: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -323,6 +327,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     logging::init(cli.global.log_format, cli.global.verbose);
+    if cli.global.print_config {
+        let target = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
+        print!("{}", config::describe(cli.command.name(), &target, cli.global.log_format));
+        return ExitCode::SUCCESS;
+    }
     let started = Instant::now();
     let name = cli.command.name();
     let target_text = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());

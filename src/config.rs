@@ -47,6 +47,53 @@ impl Target {
     }
 }
 
+/// Settings read from the environment, and whether each is a secret (shown masked).
+const SETTINGS: [(&str, bool); 13] = [
+    ("ETL_TARGET", false),
+    ("ETL_LOG_FORMAT", false),
+    ("RUST_LOG", false),
+    ("AWS_ENDPOINT_URL", false),
+    ("AWS_REGION", false),
+    ("AWS_PROFILE", false),
+    ("AWS_ACCESS_KEY_ID", true),
+    ("AWS_SECRET_ACCESS_KEY", true),
+    ("AWS_SESSION_TOKEN", true),
+    ("DOMO_API_HOST", false),
+    ("DOMO_CLIENT_ID", true),
+    ("DOMO_CLIENT_SECRET", true),
+    ("DATABASE_URL", true),
+];
+
+/// The effective configuration, for `--print-config`: one `name: value` line each, secrets masked
+/// (`set, 40 characters`), a URL's password removed.
+pub fn describe(command: &str, target: &str, log_format: crate::logging::LogFormat) -> String {
+    let mut out = format!("command: {command}\ntarget: {}\nlog_format: {log_format:?}\n", mask_url(target));
+    for (name, secret) in SETTINGS {
+        let shown = match std::env::var(name) {
+            Ok(v) if v.is_empty() => continue,
+            Ok(v) if secret => format!("set ({} characters, masked)", v.chars().count()),
+            Ok(v) => mask_url(&v),
+            Err(_) => continue,
+        };
+        out += &format!("{name}: {shown}\n");
+    }
+    out
+}
+
+/// A URL with any password replaced by `****`.
+pub fn mask_url(text: &str) -> String {
+    match (text.find("://"), text.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &text[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &text[..scheme + 3], &text[at..]),
+                None => text.to_owned(),
+            }
+        }
+        _ => text.to_owned(),
+    }
+}
+
 /// Reads `.env` from the working folder, if there is one. Variables already set win.
 pub fn load_dotenv() -> Result<()> {
     match dotenvy::dotenv() {
@@ -75,6 +122,13 @@ pub fn load_dotenv() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_masked() {
+        assert_eq!(mask_url("postgres://etl:hunter2@db:5432/x"), "postgres://etl:****@db:5432/x");
+        assert_eq!(mask_url("s3://bucket/prefix"), "s3://bucket/prefix");
+        assert_eq!(mask_url("http://user@host"), "http://user@host");
+    }
 
     #[test]
     fn targets() {

@@ -59,3 +59,28 @@ fn a_malformed_env_file_is_reported_without_its_content() {
     assert!(r.stderr.contains("`.env` in the current folder: line 2 cannot be parsed"), "{r:?}");
     assert!(!r.stderr.contains("never-print-this-secret"), "{r:?}");
 }
+
+#[test]
+fn print_config_masks_secrets() {
+    let dir = Dir::new();
+    dir.write(".env", "DOMO_CLIENT_SECRET=dotenv-secret-value\nETL_TARGET=./somewhere\n");
+    let r = ok(dir
+        .etl()
+        .args(["--print-config", "load-domo", "--list"])
+        .env("AWS_SECRET_ACCESS_KEY", "aws-secret-value")
+        .env("AWS_REGION", "eu-west-1")
+        .env("DATABASE_URL", "postgres://etl:pg-password@db/x"));
+    for needle in [
+        "command: load-domo",
+        "target: ./somewhere",
+        "AWS_REGION: eu-west-1",
+        "AWS_SECRET_ACCESS_KEY: set (16 characters, masked)",
+        "DOMO_CLIENT_SECRET: set (19 characters, masked)",
+        "DATABASE_URL: set (",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle:?} missing from {r:?}");
+    }
+    for secret in ["aws-secret-value", "dotenv-secret-value", "pg-password"] {
+        assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret), "{secret} leaked: {r:?}");
+    }
+}
