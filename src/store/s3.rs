@@ -46,10 +46,18 @@ pub struct S3Store {
 impl S3Store {
     /// Builds a client from the environment's AWS settings.
     pub async fn from_env(location: S3Location) -> crate::Result<Self> {
+        // A server that accepts a request and then says nothing is given ETL_S3_READ_TIMEOUT seconds
+        // (60 by default) per wait, not the whole attempt's 5 minutes.
+        let read_timeout = std::env::var("ETL_S3_READ_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|&s| s > 0)
+            .map_or(Duration::from_secs(60), Duration::from_secs);
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
+                    .read_timeout(read_timeout)
                     .operation_attempt_timeout(Duration::from_secs(300))
                     .build(),
             )

@@ -290,3 +290,24 @@ fn walk(root: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn a_stalled_server_times_out_and_writes_nothing() {
+    let Some(s3) = s3_env() else { return };
+    let proxy = Proxy::start(&endpoint(&s3));
+    proxy.set(Mode::Stall);
+    let via = through(&s3, &proxy);
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    let target = s3.target("stalled");
+    let started = std::time::Instant::now();
+    let r = run(via
+        .apply(dir.etl().args(["upload-csv", "in.csv", "--dataset-id", "d", "--target", &target]))
+        .env("ETL_S3_READ_TIMEOUT", "1"));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        assert!(store.list("").await.unwrap().is_empty());
+    });
+}

@@ -15,6 +15,8 @@ pub enum Mode {
     Refuse,
     /// Cut a connection (both ways) once it has sent this many bytes upstream.
     CutAfter(u64),
+    /// Accept and read, but never forward or answer (a hung server).
+    Stall,
 }
 
 pub struct Proxy {
@@ -38,6 +40,12 @@ impl Proxy {
                 std::thread::spawn(move || {
                     if mode == Mode::Refuse {
                         let _ = client.shutdown(Shutdown::Both);
+                        return;
+                    }
+                    if mode == Mode::Stall {
+                        let mut sink = [0u8; 16 << 10];
+                        let mut client = client;
+                        while matches!(client.read(&mut sink), Ok(n) if n > 0) {}
                         return;
                     }
                     let Ok(server) = TcpStream::connect(&upstream) else { return };
