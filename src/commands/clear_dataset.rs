@@ -1,12 +1,14 @@
 //! `etl clear-dataset <id>`: deletes every object under `datasets/<id>/` and nothing else, not
-//! `datasets/<id>-old/`, not other prefixes. The store pages through listings and deletes in batches.
+//! `datasets/<id>-old/`, not other prefixes. The store pages through listings and deletes in batches,
+//! holding the dataset's lock, so a running load is never cleared from under it.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::Context;
 use crate::error::{Error, Result};
-use crate::load::layout::DatasetId;
+use crate::load::layout::{new_run_id, DatasetId};
+use crate::load::lock::DatasetLock;
 use crate::summary::{human_bytes, Summary};
 
 /// Resolved arguments.
@@ -50,8 +52,16 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
                 store.url_of(&prefix)
             ))?;
         }
-        let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
-        store.delete_many(&keys).await?;
+        // Not while a run writes it: take its lock, delete everything else, then the lock.
+        let run_id = new_run_id();
+        let lock =
+            DatasetLock::acquire(store.clone(), &settings.dataset, &run_id, "clear-dataset", Duration::ZERO)
+                .await?;
+        let lock_key = settings.dataset.lock_key();
+        let keys: Vec<String> = objects.into_iter().map(|o| o.key).filter(|k| *k != lock_key).collect();
+        let deleted = store.delete_many(&keys).await;
+        lock.release().await?;
+        deleted?;
         summary.deleted = keys.len();
     }
     summary.seconds = started.elapsed().as_secs_f64();

@@ -171,3 +171,17 @@ fn the_lock_of_a_process_gone_from_this_machine_is_taken_over() {
     let r = ok(&mut upload(&dir, &[]));
     assert!(r.stderr.contains("taking over the abandoned (its process is gone) lock of d"), "{r:?}");
 }
+
+#[test]
+fn clear_dataset_waits_for_no_one_and_refuses_a_held_dataset() {
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    ok(&mut upload(&dir, &[]));
+    dir.write("lake/datasets/d/_lock", lock_body("20261123T100000Z-busy", 600));
+    let r = run(dir.etl().args(["clear-dataset", "d", "--yes"]));
+    assert_eq!(r.code, 75, "{r:?}");
+    assert!(dir.lake("datasets/d/data/part-0000.parquet").exists());
+    std::fs::remove_file(dir.lake("datasets/d/_lock")).unwrap();
+    ok(dir.etl().args(["clear-dataset", "d", "--yes"]));
+    assert_eq!(dir.all_lake_keys(), Vec::<String>::new());
+}
