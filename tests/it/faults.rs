@@ -311,3 +311,22 @@ fn a_stalled_server_times_out_and_writes_nothing() {
         assert!(store.list("").await.unwrap().is_empty());
     });
 }
+
+#[test]
+fn a_server_answering_500_fails_the_run_after_its_retries_and_writes_nothing() {
+    let Some(s3) = s3_env() else { return };
+    let proxy = Proxy::start(&endpoint(&s3));
+    proxy.set(Mode::Fail500);
+    let via = through(&s3, &proxy);
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    let target = s3.target("fivehundred");
+    let r =
+        run(via.apply(dir.etl().args(["upload-csv", "in.csv", "--dataset-id", "d", "--target", &target])));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("500"), "{r:?}");
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        assert!(store.list("").await.unwrap().is_empty());
+    });
+}

@@ -17,6 +17,8 @@ pub enum Mode {
     CutAfter(u64),
     /// Accept and read, but never forward or answer (a hung server).
     Stall,
+    /// Answer every request with `500 Internal Server Error`.
+    Fail500,
 }
 
 pub struct Proxy {
@@ -39,6 +41,19 @@ impl Proxy {
                 let upstream = upstream.clone();
                 std::thread::spawn(move || {
                     if mode == Mode::Refuse {
+                        let _ = client.shutdown(Shutdown::Both);
+                        return;
+                    }
+                    if mode == Mode::Fail500 {
+                        let mut client = client;
+                        let mut head = Vec::new();
+                        let mut byte = [0u8; 1];
+                        while !head.ends_with(b"\r\n\r\n") && matches!(client.read(&mut byte), Ok(1)) {
+                            head.push(byte[0]);
+                        }
+                        let _ = client.write_all(
+                            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
                         let _ = client.shutdown(Shutdown::Both);
                         return;
                     }
