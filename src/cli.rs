@@ -356,17 +356,21 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(None) => ExitCode::SUCCESS,
         Ok(Some(summary)) => {
             summary.print(cli.global.log_format);
-            if summary.status == "failed" {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
+            match (summary.exit_code, summary.status) {
+                (Some(code), _) => ExitCode::from(code),
+                (None, "failed") => ExitCode::FAILURE,
+                _ => ExitCode::SUCCESS,
             }
         }
         Err(err) => {
             let code = err.downcast_ref::<crate::Error>().map_or(1, crate::Error::exit_code);
             let cancelled = matches!(
                 err.downcast_ref::<crate::Error>(),
-                Some(crate::Error::Cancelled | crate::Error::Interrupted(_))
+                Some(
+                    crate::Error::Cancelled
+                        | crate::Error::Interrupted(_)
+                        | crate::Error::Store(crate::store::StoreError::Interrupted(_))
+                )
             );
             let mut summary = Summary::new(name, target_text);
             summary.status = if cancelled { "cancelled" } else { "failed" };

@@ -80,18 +80,41 @@ pub fn describe(command: &str, target: &str, log_format: crate::logging::LogForm
     out
 }
 
-/// A URL with any password replaced by `****`.
+/// A URL with its secrets replaced by `****`: a password (or a user name that stands alone, often a
+/// token), and query values whose names say secret (`token`, `password`, `key`, `signature`, ...).
 pub fn mask_url(text: &str) -> String {
-    match (text.find("://"), text.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &text[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:****{}", &text[..scheme + 3], &text[at..]),
-                None => text.to_owned(),
-            }
+    let Some(scheme_end) = text.find("://").map(|i| i + 3) else { return text.to_owned() };
+    let authority_end = text[scheme_end..].find(['/', '?', '#']).map_or(text.len(), |i| scheme_end + i);
+    let authority = &text[scheme_end..authority_end];
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:****@{host}"),
+            None => format!("****@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let rest = &text[authority_end..];
+    let rest = match rest.split_once('?') {
+        Some((path, query)) => {
+            let masked: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if secret_name(name) => format!("{name}=****"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", masked.join("&"))
         }
-        _ => text.to_owned(),
-    }
+        None => rest.to_owned(),
+    };
+    format!("{}{authority}{rest}", &text[..scheme_end])
+}
+
+fn secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["token", "secret", "password", "passwd", "key", "signature", "credential", "auth"]
+        .iter()
+        .any(|word| name.contains(word))
 }
 
 /// Reads `.env` from the working folder, if there is one. Variables already set win.
@@ -127,7 +150,12 @@ mod tests {
     fn passwords_in_urls_are_masked() {
         assert_eq!(mask_url("postgres://etl:hunter2@db:5432/x"), "postgres://etl:****@db:5432/x");
         assert_eq!(mask_url("s3://bucket/prefix"), "s3://bucket/prefix");
-        assert_eq!(mask_url("http://user@host"), "http://user@host");
+        assert_eq!(mask_url("https://ghp_TOKEN@host/repo"), "https://****@host/repo");
+        assert_eq!(
+            mask_url("https://api/x?page=2&api_key=abc&X-Amz-Signature=f00"),
+            "https://api/x?page=2&api_key=****&X-Amz-Signature=****"
+        );
+        assert_eq!(mask_url("https://host/a@b"), "https://host/a@b");
     }
 
     #[test]

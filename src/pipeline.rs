@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 pub use crate::extract::Extract;
 use crate::extract::{BadRows, BatchReader, Reject, SourceInfo, TextBatch};
 use crate::load::layout::DatasetId;
-use crate::load::{publish, stale_keys, StagedDataset};
+use crate::load::{publish, stale_keys, Publishing, StagedDataset};
 use crate::store::ObjectStore;
 use crate::summary::{human_bytes, Progress};
 use crate::transform::convert::{convert_batch, ColumnPlan};
@@ -331,8 +331,13 @@ pub async fn stage(
 
 impl Staged {
     /// Publishes the staged files into `store` and reports the run.
-    pub async fn publish(self, store: &dyn ObjectStore) -> Result<RunReport> {
-        let published = publish(store, &self.output).await?;
+    /// `records` makes the run's records (see [`publish`]).
+    pub async fn publish(
+        self,
+        store: &dyn ObjectStore,
+        records: impl FnOnce(&Publishing) -> Result<Vec<(String, Vec<u8>)>>,
+    ) -> Result<RunReport> {
+        let published = publish(store, &self.output, records).await?;
         Ok(RunReport {
             source: self.source,
             target: store.url_of(&self.output.dataset.prefix()),

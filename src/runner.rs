@@ -80,6 +80,7 @@ where
     outcomes.sort_by_key(|(index, ..)| *index);
 
     let mut failed: Vec<String> = Vec::new();
+    let mut codes: Vec<u8> = Vec::new();
     for (_, entry, seconds, outcome) in outcomes {
         let mut line = DatasetOutcome {
             name: entry.name().to_owned(),
@@ -107,6 +108,7 @@ where
                 }
             }
             Err(e) => {
+                codes.push(e.exit_code());
                 failed.push(format!("\"{}\"", entry.name()));
                 line.error = Some(format!("{e:#}"));
             }
@@ -119,6 +121,13 @@ where
         total.notes.push(format!("{count} dataset{}", if count == 1 { "" } else { "s" }));
     } else {
         total.status = "failed";
+        // Stopped by a signal: 130/143, as a single load would; every failure a held lock: 75.
+        if let Some(&signal) = codes.iter().find(|&&c| c > 128) {
+            total.status = "cancelled";
+            total.exit_code = Some(signal);
+        } else if codes.iter().all(|&c| c == 75) {
+            total.exit_code = Some(75);
+        }
         total.notes.push(format!("{} of {count} datasets failed: {}", failed.len(), failed.join(", ")));
     }
     Ok(total)

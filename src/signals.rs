@@ -12,30 +12,33 @@ static SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// Starts listening for SIGINT and SIGTERM (call from within the async runtime).
 pub fn listen() {
     #[cfg(unix)]
-    tokio::spawn(async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
+        // Registered here, before any work starts, not in the task (which may run later).
         let (Ok(mut interrupt), Ok(mut terminate)) =
             (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
         else {
             tracing::warn!("cannot listen for SIGINT and SIGTERM: a signal will stop the run abruptly");
             return;
         };
-        loop {
-            let signo = tokio::select! {
-                _ = interrupt.recv() => 2,
-                _ = terminate.recv() => 15,
-            };
-            if SIGNAL.swap(signo, Ordering::SeqCst) != 0 {
-                eprintln!("etl: {} again: stopping now", name(signo));
-                std::process::exit(128 + signo);
-            }
-            tracing::warn!(
-                "{} received: stopping at the next safe point (uploads aborted, lock released); send it \
+        tokio::spawn(async move {
+            loop {
+                let signo = tokio::select! {
+                    _ = interrupt.recv() => 2,
+                    _ = terminate.recv() => 15,
+                };
+                if SIGNAL.swap(signo, Ordering::SeqCst) != 0 {
+                    eprintln!("etl: {} again: stopping now", name(signo));
+                    std::process::exit(128 + signo);
+                }
+                tracing::warn!(
+                    "{} received: stopping at the next safe point (uploads aborted, lock released); send it \
                  again to stop at once",
-                name(signo)
-            );
-        }
-    });
+                    name(signo)
+                );
+            }
+        });
+    }
 }
 
 /// The signal received, if any.

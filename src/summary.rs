@@ -102,6 +102,10 @@ pub struct Summary {
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The process exit code when it is not the status's usual one (a batch stopped by a signal, or
+    /// whose failures were all held locks).
+    #[serde(skip)]
+    pub exit_code: Option<u8>,
 }
 
 impl Summary {
@@ -123,6 +127,7 @@ impl Summary {
             datasets: Vec::new(),
             notes: Vec::new(),
             error: None,
+            exit_code: None,
         }
     }
 

@@ -58,6 +58,8 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
             DatasetLock::acquire(store.clone(), &settings.dataset, &run_id, "clear-dataset", Duration::ZERO)
                 .await?;
         let lock_key = settings.dataset.lock_key();
+        // Listed again under the lock: a run may have finished while the question was asked.
+        let objects = store.list(&prefix).await?;
         let keys: Vec<String> = objects.into_iter().map(|o| o.key).filter(|k| *k != lock_key).collect();
         let deleted = store.delete_many(&keys).await;
         lock.release().await?;

@@ -100,8 +100,10 @@ pub struct LoadRequest {
 }
 
 impl LoadRequest {
-    /// Takes the write settings; `default_mode` applies when `--mode` is not given.
+    /// Takes the write settings; `default_mode` applies to a partitioned load when `--mode` is not
+    /// given (an unpartitioned load replaces the dataset).
     pub fn written_as(self, write: &WriteSettings, default_mode: WriteMode) -> Self {
+        let default_mode = if self.partition_column.is_some() { default_mode } else { WriteMode::Replace };
         LoadRequest {
             writer: write.files.clone(),
             mode: write.mode.unwrap_or(default_mode),
@@ -146,7 +148,7 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
     crate::signals::check()?;
     let run_id = new_run_id();
     if request.dry_run {
-        return load_locked(request, ctx, store, run_id).await;
+        return load_locked(request, ctx, store, run_id, None).await;
     }
     let lock =
         DatasetLock::acquire(store.clone(), &request.dataset, &run_id, request.command, request.wait_lock)
@@ -159,7 +161,7 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
         }
         Err(e) => tracing::warn!("could not look for unfinished uploads: {e}"),
     }
-    let result = load_locked(request, ctx, store, run_id).await;
+    let result = load_locked(request, ctx, store, run_id, Some(&lock)).await;
     if let Err(e) = lock.release().await {
         tracing::warn!("could not release the dataset's lock: {e}");
     }
@@ -171,6 +173,7 @@ async fn load_locked(
     ctx: &Context,
     store: Arc<dyn ObjectStore>,
     run_id: String,
+    lock: Option<&DatasetLock>,
 ) -> Result<Summary> {
     let load = ParquetLoad::new(
         request.dataset.clone(),
@@ -256,49 +259,59 @@ async fn load_locked(
         summary
     } else {
         let mode = staged.output.mode;
-        let partition_column = request.partition_column.clone();
         let new_files: Vec<FileRecord> = staged
             .output
             .files
             .iter()
             .map(|f| FileRecord {
                 key: f.key.clone(),
-                rows: f.rows,
+                rows: Some(f.rows),
                 bytes: f.bytes,
-                sha256: f.sha256.clone(),
-                run_id: run_id.clone(),
+                sha256: Some(f.sha256.clone()),
+                run_id: Some(run_id.clone()),
             })
             .collect();
-        let (source, started_at, digest) =
-            (staged.source.clone(), staged.started_at, staged.source_digest.clone());
-        let report = staged.publish(store.as_ref()).await?;
-        // The run record, then the manifest: written last, so that it only ever lists files in place.
         let record = Manifest {
             format: manifest::FORMAT,
             run_id: run_id.clone(),
             tool: format!("etl {}", env!("CARGO_PKG_VERSION")),
             command: request.command.to_owned(),
             source: SourceRecord {
-                kind: source.kind.to_owned(),
-                location: source.location,
-                bytes: digest.as_ref().map(|d| d.0).or(request.source_size),
-                sha256: digest.map(|d| d.1),
+                kind: staged.source.kind.to_owned(),
+                location: crate::config::mask_url(&staged.source.location),
+                bytes: staged.source_digest.as_ref().map(|d| d.0).or(request.source_size),
+                sha256: staged.source_digest.as_ref().map(|d| d.1.clone()),
             },
-            started: manifest::rfc3339(started_at),
-            finished: manifest::rfc3339(std::time::SystemTime::now()),
+            started: manifest::rfc3339(staged.started_at),
+            finished: String::new(),
             mode: match mode {
                 WriteMode::Merge => "merge".into(),
                 WriteMode::Replace => "replace".into(),
             },
-            partition_column,
+            partition_column: request.partition_column.clone(),
             schema,
-            rows_written: report.rows_written,
-            deleted: report.replaced.len(),
-            files: manifest::files_after(previous.as_ref(), mode, new_files, &report.replaced),
+            rows_written: staged.output.rows(),
+            deleted: 0,
+            files: Vec::new(),
         };
-        let body = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
-        store.put(&request.dataset.run_key(&run_id), body.clone()).await?;
-        store.put(&request.dataset.manifest_key(), body).await?;
+        if let Some(lock) = lock {
+            lock.ensure_held().await?;
+        }
+        let (run_key, manifest_key) = (request.dataset.run_key(&run_id), request.dataset.manifest_key());
+        // The run record and the manifest go after the uploads and before the deletes: a manifest
+        // only ever lists files in place.
+        let report = staged
+            .publish(store.as_ref(), |publishing| {
+                let record = Manifest {
+                    finished: manifest::rfc3339(std::time::SystemTime::now()),
+                    deleted: publishing.stale.len(),
+                    files: manifest::files_after(previous.as_ref(), new_files, publishing),
+                    ..record
+                };
+                let body = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
+                Ok(vec![(run_key, body.clone()), (manifest_key, body)])
+            })
+            .await?;
         let mut summary = Summary::new(request.command, report.target);
         summary.rows_written = report.rows_written;
         summary.partitions = report.partitions;

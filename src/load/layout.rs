@@ -141,18 +141,19 @@ impl Partition {
     }
 }
 
-/// A run's id: its UTC start time and a random suffix, `20261123T130426Z-3f9a`; ids sort by time.
+/// A run's id: its UTC start time to the millisecond and a random suffix,
+/// `20261123T130426.123Z-3f9a1c07`; ids sort by time.
 pub fn new_run_id() -> String {
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-    let (y, m, d) = civil_from_days((now / 86_400) as i32);
-    let secs = now % 86_400;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let (secs, millis) = (now.as_secs(), now.subsec_millis());
+    let (y, m, d) = civil_from_days((secs / 86_400) as i32);
+    let s = secs % 86_400;
     format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{:04x}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        fastrand::u16(..)
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}.{millis:03}Z-{:08x}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        fastrand::u32(..)
     )
 }
 

@@ -9,6 +9,7 @@
 //! lock is read back after it is written, which catches most overlaps but not two runs starting
 //! within the same instant.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -37,6 +38,9 @@ pub struct LockRecord {
     pub expires: String,
     /// `expires` as seconds since the epoch (what is compared).
     pub expires_unix: u64,
+    /// The host's boot id and pid namespace: two processes with equal values see the same pids.
+    #[serde(default)]
+    pub machine: String,
 }
 
 impl LockRecord {
@@ -50,6 +54,7 @@ impl LockRecord {
             started: rfc3339(started),
             expires: rfc3339(expires),
             expires_unix: expires.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
+            machine: machine(),
         }
     }
 
@@ -61,7 +66,9 @@ impl LockRecord {
     /// or one that failed while the store was down and could not delete its lock).
     fn holder_is_gone(&self) -> bool {
         let proc = std::path::Path::new("/proc");
-        self.host == hostname()
+        let here = machine();
+        !here.is_empty()
+            && self.machine == here
             && self.pid != std::process::id()
             && proc.is_dir()
             && !proc.join(self.pid.to_string()).exists()
@@ -76,6 +83,18 @@ impl LockRecord {
             "run {} ({} on {}, pid {}) since {}; its lock expires at {}",
             self.run_id, self.command, self.host, self.pid, self.started, self.expires
         )
+    }
+}
+
+/// This kernel's boot id and this process's pid namespace (empty where they cannot be read): a lock
+/// from the same boot and namespace names a pid this process can look up.
+fn machine() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let pidns = std::fs::read_link("/proc/self/ns/pid").map(|p| p.display().to_string()).unwrap_or_default();
+    if boot.trim().is_empty() || pidns.is_empty() {
+        String::new()
+    } else {
+        format!("{}/{pidns}", boot.trim())
     }
 }
 
@@ -94,12 +113,22 @@ pub struct DatasetLock {
     key: String,
     run_id: String,
     renewal: tokio::task::JoinHandle<()>,
+    /// Set when the renewal finds the lock taken over.
+    lost: Arc<AtomicBool>,
 }
 
-async fn read(store: &dyn ObjectStore, key: &str) -> Result<Option<LockRecord>> {
+/// What is at the lock's key.
+enum Found {
+    Absent,
+    Lock(LockRecord),
+    /// Something this tool cannot read as a lock (a hand-made file, a future format).
+    Unreadable,
+}
+
+async fn read(store: &dyn ObjectStore, key: &str) -> Result<Found> {
     match store.get(key).await {
-        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
-        Err(StoreError::NotFound { .. }) => Ok(None),
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).map_or(Found::Unreadable, Found::Lock)),
+        Err(StoreError::NotFound { .. }) => Ok(Found::Absent),
         Err(e) => Err(e.into()),
     }
 }
@@ -118,20 +147,49 @@ impl DatasetLock {
         let deadline = Instant::now() + wait;
         let mut said_waiting = false;
         loop {
-            let record = LockRecord::new(run_id, command, started);
-            let holder = if store.put_if_absent(&key, record.body()).await? {
-                // Read back: a store that ignores the condition may have let another run overwrite.
-                match read(store.as_ref(), &key).await? {
-                    Some(back) if back.run_id == run_id => {
-                        let renewal = tokio::spawn(renew(store.clone(), key.clone(), record));
-                        return Ok(DatasetLock { store, key, run_id: run_id.to_owned(), renewal });
+            crate::signals::check()?;
+            // Look first: on a store that ignores `If-None-Match`, the create below would overwrite
+            // a live holder's lock.
+            let mut found = read(store.as_ref(), &key).await?;
+            if matches!(found, Found::Absent) {
+                let record = LockRecord::new(run_id, command, started);
+                let created = store.put_if_absent(&key, record.body()).await?;
+                // Read back: the store may have let another run overwrite (no `If-None-Match`), or a
+                // retried create of ours may have found our own first attempt.
+                found = match read(store.as_ref(), &key).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        if created {
+                            let _ = store.delete_many(std::slice::from_ref(&key)).await;
+                        }
+                        return Err(e);
                     }
-                    other => other,
+                };
+                if let Found::Lock(back) = &found {
+                    if back.run_id == run_id {
+                        let lost = Arc::new(AtomicBool::new(false));
+                        let renewal = tokio::spawn(renew(
+                            store.clone(),
+                            key.clone(),
+                            record,
+                            run_id.to_owned(),
+                            lost.clone(),
+                        ));
+                        return Ok(DatasetLock { store, key, run_id: run_id.to_owned(), renewal, lost });
+                    }
                 }
-            } else {
-                read(store.as_ref(), &key).await?
+            }
+            let holder = match found {
+                Found::Absent => continue,
+                Found::Lock(holder) => holder,
+                Found::Unreadable => {
+                    return Err(Error::Locked(format!(
+                        "{} exists but is not a lock this tool can read; if no run is writing dataset \
+                         {dataset}, delete it",
+                        store.url_of(&key)
+                    )))
+                }
             };
-            let Some(holder) = holder else { continue };
             if holder.expired() || holder.holder_is_gone() {
                 let why = if holder.expired() { "expired" } else { "abandoned (its process is gone)" };
                 tracing::warn!("taking over the {why} lock of {}: {}", dataset, holder.describe());
@@ -140,9 +198,9 @@ impl DatasetLock {
             }
             if Instant::now() >= deadline {
                 return Err(Error::Locked(format!(
-                    "dataset {dataset} is being written by {}. Nothing was done; try again later, or pass \
-                     --wait-lock SECS to wait for it",
-                    holder.describe()
+                    "dataset {dataset} is being written by {}. Nothing was done; try again later{}",
+                    holder.describe(),
+                    if command == "clear-dataset" { "" } else { ", or pass --wait-lock SECS to wait for it" }
                 )));
             }
             if !said_waiting {
@@ -153,24 +211,64 @@ impl DatasetLock {
         }
     }
 
+    /// Fails if the lock is no longer this run's (taken over after a renewal gap, or by a racing
+    /// takeover): checked before anything is published or deleted.
+    pub async fn ensure_held(&self) -> Result<()> {
+        let found = read(self.store.as_ref(), &self.key).await?;
+        let still = matches!(found, Found::Lock(held) if held.run_id == self.run_id);
+        if still && !self.lost.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.lost.store(true, Ordering::SeqCst);
+        Err(Error::Locked(format!(
+            "this run lost the lock of {} (another run took it over): it stops before publishing",
+            self.key.trim_end_matches("/_lock")
+        )))
+    }
+
     /// Stops renewing and deletes the lock, if it is still this run's.
     pub async fn release(self) -> Result<()> {
         self.renewal.abort();
         match read(self.store.as_ref(), &self.key).await? {
-            Some(held) if held.run_id == self.run_id => {
+            Found::Lock(held) if held.run_id == self.run_id => {
                 self.store.delete_many(std::slice::from_ref(&self.key)).await?;
             }
-            Some(held) => tracing::warn!("the lock is no longer this run's: {}", held.describe()),
-            None => {}
+            Found::Lock(held) => tracing::warn!("the lock is no longer this run's: {}", held.describe()),
+            Found::Absent | Found::Unreadable => {}
         }
         Ok(())
     }
 }
 
-/// Pushes the lock's expiry forward while the run works.
-async fn renew(store: Arc<dyn ObjectStore>, key: String, mut record: LockRecord) {
+impl Drop for DatasetLock {
+    fn drop(&mut self) {
+        self.renewal.abort();
+    }
+}
+
+/// Pushes the lock's expiry forward while the run works; stops, and marks the lock lost, if it is no
+/// longer this run's.
+async fn renew(
+    store: Arc<dyn ObjectStore>,
+    key: String,
+    mut record: LockRecord,
+    run_id: String,
+    lost: Arc<AtomicBool>,
+) {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
+        match read(store.as_ref(), &key).await {
+            Ok(Found::Lock(held)) if held.run_id == run_id => {}
+            Ok(_) => {
+                tracing::warn!("the lock {key} is no longer this run's: the run will stop before publishing");
+                lost.store(true, Ordering::SeqCst);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("could not check the lock {key}: {e}");
+                continue;
+            }
+        }
         let expires = SystemTime::now() + TTL;
         record.expires = rfc3339(expires);
         record.expires_unix = expires.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();

@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::layout::DatasetId;
-use super::WriteMode;
 use crate::store::{ObjectStore, StoreError};
 use crate::transform::ColumnPlan;
 
@@ -35,15 +34,19 @@ pub struct ColumnRecord {
     pub kind: String,
 }
 
-/// One data file of the dataset.
+/// One data file of the dataset. Files found in place that no earlier manifest described (written
+/// before manifests, or by a run that stopped before its own) have no rows, checksum or run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FileRecord {
     pub key: String,
-    pub rows: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
     pub bytes: u64,
-    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// The run that wrote it.
-    pub run_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
 
 /// A run's record, and (as `_manifest.json`) the dataset's description.
@@ -73,9 +76,9 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Rows in the whole dataset.
+    /// Rows in the whole dataset (of the files whose rows are known).
     pub fn rows(&self) -> u64 {
-        self.files.iter().map(|f| f.rows).sum()
+        self.files.iter().filter_map(|f| f.rows).sum()
     }
 
     /// Bytes in the whole dataset.
@@ -134,25 +137,35 @@ pub async fn history(store: &dyn ObjectStore, dataset: &DatasetId) -> crate::Res
     Ok(out)
 }
 
-/// The files of the dataset after publishing `staged`: this run's, and the previous manifest's that
-/// the publish kept (`stale` are the keys it deleted).
+/// The files of the dataset after a publish: this run's, and the data files in place before it that
+/// it keeps (a merge's other partitions), described from the previous manifest where it knows them.
 pub fn files_after(
     previous: Option<&Manifest>,
-    mode: WriteMode,
     new_files: Vec<FileRecord>,
-    stale: &[String],
+    publishing: &super::Publishing,
 ) -> Vec<FileRecord> {
     let written: BTreeSet<&str> = new_files.iter().map(|f| f.key.as_str()).collect();
-    let gone: BTreeSet<&str> = stale.iter().map(String::as_str).collect();
-    let mut files: Vec<FileRecord> = match (previous, mode) {
-        (Some(prev), WriteMode::Merge) => prev
-            .files
-            .iter()
-            .filter(|f| !written.contains(f.key.as_str()) && !gone.contains(f.key.as_str()))
-            .cloned()
-            .collect(),
-        _ => Vec::new(),
+    let gone: BTreeSet<&str> = publishing.stale.iter().map(String::as_str).collect();
+    let known = |key: &str, bytes: u64| {
+        previous.and_then(|p| p.files.iter().find(|f| f.key == key && f.bytes == bytes)).cloned()
     };
+    let mut files: Vec<FileRecord> = publishing
+        .before
+        .iter()
+        .filter(|o| {
+            o.key.ends_with(".parquet") && (o.key.contains("/data/") || o.key.contains("/partitions/"))
+        })
+        .filter(|o| !written.contains(o.key.as_str()) && !gone.contains(o.key.as_str()))
+        .map(|o| {
+            known(&o.key, o.size).unwrap_or(FileRecord {
+                key: o.key.clone(),
+                rows: None,
+                bytes: o.size,
+                sha256: None,
+                run_id: None,
+            })
+        })
+        .collect();
     files.extend(new_files);
     files.sort_by(|a, b| a.key.cmp(&b.key));
     files

@@ -19,7 +19,7 @@ use crate::extract::Reject;
 use crate::pipeline::Load;
 use crate::transform::{convert::schema_of, ColumnPlan};
 
-pub use publish::{publish, stale_keys, PublishReport};
+pub use publish::{publish, stale_keys, PublishReport, Publishing};
 
 /// What a load replaces of the dataset's earlier objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -30,9 +30,26 @@ pub struct PublishReport {
     pub deleted: Vec<String>,
 }
 
-/// Uploads the staged files into `store`, then removes the objects they replace.
-pub async fn publish(store: &dyn ObjectStore, staged: &StagedDataset) -> Result<PublishReport> {
+/// What a publish found and will replace, for the run records written between the uploads and the
+/// deletes.
+#[derive(Debug)]
+pub struct Publishing {
+    /// The dataset's objects before the run.
+    pub before: Vec<ObjectMeta>,
+    /// The objects the run replaces (deleted last).
+    pub stale: Vec<String>,
+}
+
+/// Uploads the staged files into `store`; then writes the objects `records` makes (the run record and
+/// the manifest), so that a manifest only ever lists files in place; then removes the objects the
+/// run replaced. A failure or a signal before the deletes deletes nothing.
+pub async fn publish(
+    store: &dyn ObjectStore,
+    staged: &StagedDataset,
+    records: impl FnOnce(&Publishing) -> Result<Vec<(String, Vec<u8>)>>,
+) -> Result<PublishReport> {
     let before = store.list(&staged.dataset.prefix()).await?;
+    let stale = stale_keys(before.clone(), staged);
     let files = &staged.files;
 
     crate::signals::check()?;
@@ -53,7 +70,9 @@ pub async fn publish(store: &dyn ObjectStore, staged: &StagedDataset) -> Result<
 
     // Stopped before every new file is in place: delete nothing.
     crate::signals::check()?;
-    let stale = stale_keys(before, staged);
+    for (key, body) in records(&Publishing { before, stale: stale.clone() })? {
+        store.put(&key, body).await?;
+    }
     if !stale.is_empty() {
         tracing::info!("removing {} object(s) replaced by this run", stale.len());
         store.delete_many(&stale).await?;

@@ -167,9 +167,30 @@ fn the_lock_of_a_process_gone_from_this_machine_is_taken_over() {
     let mut body: serde_json::Value = serde_json::from_str(&lock_body("20261123T100000Z-gone", 600)).unwrap();
     body["host"] = host.into();
     body["pid"] = pid.into();
+    // The same boot and pid namespace as the binary's (this process's own).
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let pidns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    body["machine"] = format!("{}/{}", boot.trim(), pidns.display()).into();
     dir.write("lake/datasets/d/_lock", body.to_string());
     let r = ok(&mut upload(&dir, &[]));
     assert!(r.stderr.contains("taking over the abandoned (its process is gone) lock of d"), "{r:?}");
+
+    // A lock from another machine (or one this process cannot vouch for) is never taken over so.
+    body["machine"] = "another-boot/pid:[1]".into();
+    dir.write("lake/datasets/d/_lock", body.to_string());
+    assert_eq!(run(&mut upload(&dir, &[])).code, 75);
+}
+
+#[test]
+fn an_unreadable_lock_is_reported_not_looped_on() {
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    dir.write("lake/datasets/d/_lock", "not json");
+    let started = Instant::now();
+    let r = run(&mut upload(&dir, &["--wait-lock", "30"]));
+    assert_eq!(r.code, 75, "{r:?}");
+    assert!(r.stderr.contains("is not a lock this tool can read"), "{r:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[test]
