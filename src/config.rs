@@ -48,17 +48,24 @@ impl Target {
 }
 
 /// Settings read from the environment, and whether each is a secret (shown masked).
-const SETTINGS: [(&str, bool); 13] = [
+const SETTINGS: [(&str, bool); 20] = [
     ("ETL_TARGET", false),
     ("ETL_LOG_FORMAT", false),
+    ("ETL_S3_READ_TIMEOUT", false),
     ("RUST_LOG", false),
     ("AWS_ENDPOINT_URL", false),
     ("AWS_REGION", false),
+    ("AWS_DEFAULT_REGION", false),
     ("AWS_PROFILE", false),
+    ("AWS_MAX_ATTEMPTS", false),
+    ("AWS_SHARED_CREDENTIALS_FILE", false),
     ("AWS_ACCESS_KEY_ID", true),
     ("AWS_SECRET_ACCESS_KEY", true),
     ("AWS_SESSION_TOKEN", true),
     ("DOMO_API_HOST", false),
+    ("DOMO_TOKEN_TIMEOUT", false),
+    ("DOMO_EXPORT_TIMEOUT", false),
+    ("DOMO_RETRIES", false),
     ("DOMO_CLIENT_ID", true),
     ("DOMO_CLIENT_SECRET", true),
     ("DATABASE_URL", true),

@@ -250,7 +250,10 @@ impl ObjectStore for S3Store {
                 .upload_id(id)
                 .send()
                 .await
-                .map_err(|e| self.error("AbortMultipartUpload", key, e))?;
+                .map_err(|e| {
+                    let relative = key.strip_prefix(&self.full_key("")).unwrap_or(key);
+                    self.error("AbortMultipartUpload", relative, e)
+                })?;
             aborted += 1;
         }
         Ok(aborted)
