@@ -14,6 +14,7 @@ use std::time::Instant;
 use polars::prelude::DataFrame;
 
 use crate::error::{Error, Result};
+use crate::extract::ahead::ReadAhead;
 pub use crate::extract::Extract;
 use crate::extract::{BadRows, BatchReader, Reject, SourceInfo, TextBatch};
 use crate::load::layout::DatasetId;
@@ -86,7 +87,7 @@ impl TypeColumns {
 impl Transform for TypeColumns {
     fn prepare(&mut self, source: &dyn Extract, progress: &Progress) -> Result<Vec<ColumnPlan>> {
         self.source = source.info().location;
-        let mut reader = source.open_quiet()?;
+        let mut reader: Box<dyn BatchReader> = Box::new(ReadAhead::new(source.open_quiet()?, BATCH_ROWS));
         let columns = reader.columns().to_vec();
         let unknown = self.pins.named_but_missing(&columns);
         if !unknown.is_empty() {
@@ -272,7 +273,7 @@ pub async fn stage(
             plans.iter().map(|p| format!("{}: {}", p.name, p.parser.column_type())).collect();
         tracing::info!("schema: {}", schema.join(", "));
         load.begin(&plans)?;
-        let mut reader: Box<dyn BatchReader> = source.open()?;
+        let mut reader: Box<dyn BatchReader> = Box::new(ReadAhead::new(source.open()?, BATCH_ROWS));
         let header = reader.header_line().map(<[u8]>::to_vec);
         let mut batch = TextBatch::new(plans.len());
         let (mut rows, mut rejected) = (0u64, 0u64);

@@ -5,6 +5,7 @@
 //! once, because whole-file type inference reads it twice (sources that cannot be re-read spool to a
 //! local file first).
 
+pub mod ahead;
 pub mod csv;
 pub mod domo;
 pub mod filter;
