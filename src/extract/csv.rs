@@ -370,7 +370,11 @@ impl CsvReader {
                 record.len()
             )));
         }
-        // Each field on its own: two invalid halves can make a valid joined record (`\xC3,\xA9`).
+        // ASCII (most records) is UTF-8 whatever the split. Otherwise each field on its own: two
+        // invalid halves can make a valid joined record (`\xC3,\xA9`).
+        if record.as_slice().is_ascii() {
+            return None;
+        }
         record.iter().position(|field| std::str::from_utf8(field).is_err()).map(|col| {
             Fault::Value(
                 col,
@@ -444,7 +448,9 @@ impl BatchReader for CsvReader {
             let (end, after) = (position.byte(), position.line());
             let start = std::mem::replace(&mut self.record_start, end);
             self.tracker.record_starts(end, after);
-            let breaks = self.record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+            let text = self.record.as_slice();
+            let breaks =
+                if text.contains(&b'\n') { text.iter().filter(|&&b| b == b'\n').count() as u64 } else { 0 };
             let unclosed = self.unclosed_quote(end);
             // A record that is not followed by a line break: the last, or one whose unclosed quote
             // took the final line break into its field.
