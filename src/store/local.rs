@@ -14,6 +14,23 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
+    /// `body` in a hidden temporary file beside `key`'s path, synced: ready to be renamed into place.
+    fn written_beside(
+        &self,
+        key: &str,
+        body: &[u8],
+    ) -> Result<(tempfile::NamedTempFile, PathBuf), StoreError> {
+        let dest = self.path_of(key);
+        let dir = self.parent_dir(&dest)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&dir)
+            .map_err(|e| StoreError::io(&dir, e))?;
+        std::io::Write::write_all(&mut tmp, body).map_err(|e| StoreError::io(tmp.path(), e))?;
+        tmp.as_file().sync_all().map_err(|e| StoreError::io(&dest, e))?;
+        Ok((tmp, dest))
+    }
+
     /// A store rooted at `root`, created if missing.
     pub fn new(root: &Path) -> Result<Self, StoreError> {
         fs::create_dir_all(root).map_err(|e| StoreError::io(root, e))?;
@@ -48,27 +65,13 @@ impl ObjectStore for LocalStore {
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        let dest = self.path_of(key);
-        let dir = self.parent_dir(&dest)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&dir)
-            .map_err(|e| StoreError::io(&dir, e))?;
-        std::io::Write::write_all(&mut tmp, &body).map_err(|e| StoreError::io(tmp.path(), e))?;
-        tmp.as_file().sync_all().map_err(|e| StoreError::io(&dest, e))?;
+        let (tmp, dest) = self.written_beside(key, &body)?;
         tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
         Ok(())
     }
 
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
-        let dest = self.path_of(key);
-        let dir = self.parent_dir(&dest)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&dir)
-            .map_err(|e| StoreError::io(&dir, e))?;
-        std::io::Write::write_all(&mut tmp, &body).map_err(|e| StoreError::io(tmp.path(), e))?;
-        tmp.as_file().sync_all().map_err(|e| StoreError::io(&dest, e))?;
+        let (tmp, dest) = self.written_beside(key, &body)?;
         match tmp.persist_noclobber(&dest) {
             Ok(_) => Ok(true),
             Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
