@@ -153,6 +153,7 @@ pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn Objec
     let lock =
         DatasetLock::acquire(store.clone(), &request.dataset, &run_id, request.command, request.wait_lock)
             .await?;
+    crate::load::sweep_stale_staging(&store.staging_parent());
     // With the lock held, an unfinished upload under the dataset belongs to a run that died.
     match store.abort_unfinished_uploads(&request.dataset.prefix()).await {
         Ok(0) => {}

@@ -60,6 +60,35 @@ impl StagedDataset {
     }
 }
 
+/// Staging and download folders older than this belong to runs that were killed outright (a second
+/// signal, SIGKILL, a power cut): they are removed when a later run starts.
+pub const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes `.etl-staging-*` and `.etl-download-*` folders under `parent` not modified for
+/// [`STALE_STAGING`]; returns how many.
+pub fn sweep_stale_staging(parent: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(parent) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with(".etl-staging-") || name.starts_with(".etl-download-")) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_STAGING);
+        if old && entry.file_type().is_ok_and(|t| t.is_dir()) && std::fs::remove_dir_all(entry.path()).is_ok()
+        {
+            tracing::info!("removed {}, left by a run that was killed", entry.path().display());
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// Writes a dataset's Parquet files, partitioned by a date column or not, into a staging folder.
 pub struct ParquetLoad {
     dataset: DatasetId,

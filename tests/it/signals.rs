@@ -55,3 +55,17 @@ fn sigint_stops_a_load_cleanly_with_130() {
 fn sigterm_stops_a_load_cleanly_with_143() {
     stopped_by("-TERM", 143);
 }
+
+#[test]
+fn staging_left_by_a_killed_run_is_swept_by_the_next() {
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    dir.write("lake/.etl-staging-killed/000000.parquet", "half a file");
+    dir.write("lake/.etl-staging-running/000000.parquet", "another run's, still young");
+    let old = dir.lake(".etl-staging-killed");
+    let touched = std::process::Command::new("touch").args(["-d", "3 days ago"]).arg(&old).status().unwrap();
+    assert!(touched.success());
+    ok(dir.etl().args(["upload-csv", "in.csv", "--dataset-id", "d"]));
+    assert!(!old.exists(), "a folder left days ago is removed");
+    assert!(dir.lake(".etl-staging-running").exists(), "a young one may be a live run's: kept");
+}
