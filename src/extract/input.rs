@@ -148,15 +148,10 @@ impl TextInput {
     pub fn head_text(&self, max: usize) -> Result<Vec<u8>> {
         let (mut text, _) = self.open(false, false)?;
         let mut out = vec![0; max];
-        let n = read_up_to(&mut text, &mut out).map_err(|e| read_error(&self.path, e))?;
+        let n = read_up_to(&mut text, &mut out).map_err(|e| Error::io(&self.path, e))?;
         out.truncate(n);
         Ok(out)
     }
-}
-
-/// A read error of the file (or of its decompression).
-fn read_error(path: &Path, error: io::Error) -> Error {
-    Error::io(path, error)
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {

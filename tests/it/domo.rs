@@ -530,14 +530,7 @@ fn a_domo_load_reads_back_from_s3() {
     let rt = runtime();
     rt.block_on(async {
         let store = s3.store(&target).await;
-        let keys: Vec<String> = store
-            .list("datasets/")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|o| o.key)
-            .filter(|k| !is_run_record(k))
-            .collect();
+        let keys = data_keys(store.as_ref(), "datasets/").await;
         assert_eq!(
             keys,
             [

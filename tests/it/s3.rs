@@ -112,14 +112,7 @@ fn a_rerun_with_fewer_parts_replaces_them_on_s3() {
     assert!(r.stderr.contains("2 objects deleted"), "{r:?}");
     runtime().block_on(async {
         let store = s3.store(&target).await;
-        let keys: Vec<String> = store
-            .list("datasets/nine/")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|o| o.key)
-            .filter(|k| !is_run_record(k))
-            .collect();
+        let keys = data_keys(store.as_ref(), "datasets/nine/").await;
         assert_eq!(keys, vec!["datasets/nine/partitions/date=2026-10-31/part-0000.parquet"]);
         let df = read_parquet_bytes(store.get(&keys[0]).await.unwrap());
         assert_eq!(i64s(&df, "n"), (0..9).map(Some).collect::<Vec<_>>());

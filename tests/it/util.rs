@@ -85,6 +85,11 @@ pub fn is_run_record(key: &str) -> bool {
     key.ends_with("/_manifest.json") || key.contains("/_runs/")
 }
 
+/// The keys under `prefix` in `store`, without the run records: the data a reader sees.
+pub async fn data_keys(store: &dyn etl::store::ObjectStore, prefix: &str) -> Vec<String> {
+    store.list(prefix).await.unwrap().into_iter().map(|o| o.key).filter(|k| !is_run_record(k)).collect()
+}
+
 /// What a run printed and returned.
 pub struct Run {
     pub code: i32,
