@@ -44,12 +44,9 @@ pub enum Error {
     Locked(String),
 
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    // The cause is part of the message, not a `source()`: `{:#}` would print it twice.
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
 
     /// The CSV input is malformed at a known place.
     #[error("{source_name}:{line}: {message}")]
@@ -65,7 +62,7 @@ pub enum Error {
 
     /// Encoding Parquet failed.
     #[error("writing Parquet: {0}")]
-    Parquet(#[from] polars::error::PolarsError),
+    Parquet(polars::error::PolarsError),
 
     /// The object store failed.
     #[error(transparent)]
@@ -105,6 +102,14 @@ impl Error {
 
     /// An I/O error that names its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), error: source }
+    }
+}
+
+/// By hand rather than `#[from]`, which would also make the polars error a `source()` that `{:#}`
+/// prints a second time.
+impl From<polars::error::PolarsError> for Error {
+    fn from(e: polars::error::PolarsError) -> Self {
+        Error::Parquet(e)
     }
 }

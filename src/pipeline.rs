@@ -1,12 +1,18 @@
 //! The Extract → Transform → Load run that every command drives.
 //!
 //! ```text
-//! Extract::open ──TextBatch──▶ Transform::apply ──DataFrame──▶ Load::write ─▶ Load::finish ─▶ publish
-//!      ▲ (pass 1: Transform::prepare reads the source once to settle the column types)
+//! Extract::open ──TextBatch──▶ Transform::observe ─▶ Transform::apply ──DataFrame──▶ Load::write
+//!                                                                 ─▶ Load::finish ─▶ publish
 //! ```
 //! [`stage`] does everything up to the finished files in a staging folder; [`Staged::publish`] makes
 //! them visible, and [`Staged::plan`] only says what publishing would do (`--dry-run`).
-//! Sources that need no inference (every column pinned) are read once.
+//!
+//! Every value of a column votes on its type, yet a source is usually read once. The first batch's
+//! vote is taken as the plan and the pass types and stages with it while every later batch votes
+//! too. A column's candidates only ever go away, so the vote can only move off the plan, never back
+//! onto it (String aside): when it moves, staging stops, the rest of the source only votes, and a
+//! second pass stages with the settled types. Either way the output is what the whole-source vote
+//! says, byte for byte. Sources whose columns are all pinned need no vote.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,7 +28,7 @@ use crate::load::{publish, stale_keys, Publishing, StagedDataset};
 use crate::store::ObjectStore;
 use crate::summary::{human_bytes, Progress};
 use crate::transform::convert::{convert_batch, ColumnPlan};
-use crate::transform::infer::infer_plans;
+use crate::transform::infer::Inference;
 use crate::transform::{NullTokens, Parser, Pins};
 
 /// Bad rows logged as warnings; the others at `-v`.
@@ -33,8 +39,16 @@ pub const BATCH_ROWS: usize = 65_536;
 
 /// Turns text batches into typed frames.
 pub trait Transform: Send {
-    /// Settles the output columns, reading the source once if it must.
-    fn prepare(&mut self, source: &dyn Extract, progress: &Progress) -> Result<Vec<ColumnPlan>>;
+    /// Starts a pass over a source with `columns`. Returns the plans when they are known without
+    /// reading a value (every column pinned).
+    fn start(&mut self, source: &str, columns: &[String]) -> Result<Option<Vec<ColumnPlan>>>;
+    /// Lets the values of a batch vote on the column types.
+    fn observe(&mut self, batch: &TextBatch);
+    /// The plans the values observed since [`Transform::start`] settle on. `last`: every value has
+    /// voted (says why a column is String, once).
+    fn inferred(&self, last: bool) -> Vec<ColumnPlan>;
+    /// Types batches with `plans` from now on.
+    fn use_plans(&mut self, plans: &[ColumnPlan]);
     /// Types one batch. Records whose values do not fit their column are an error, or (as the
     /// transform's [`BadRows`] says) are taken out of `batch` and added to `rejects`.
     fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame>;
@@ -44,7 +58,8 @@ pub trait Transform: Send {
 
 /// Receives typed frames and stages output files.
 pub trait Load: Send {
-    /// Called once with the final columns, before any row.
+    /// Called with the final columns before any row; called again, it starts over (whatever was
+    /// staged is dropped).
     fn begin(&mut self, plans: &[ColumnPlan]) -> Result<()>;
     /// Takes a batch of typed rows.
     fn write(&mut self, df: DataFrame) -> Result<()>;
@@ -61,6 +76,7 @@ pub struct TypeColumns {
     pins: Pins,
     bad_rows: BadRows,
     nulls: NullTokens,
+    inference: Option<Inference>,
     plans: Vec<ColumnPlan>,
     /// Per column, what is null: a pinned String column keeps its `NA`s (only empty is null).
     column_nulls: Vec<NullTokens>,
@@ -76,6 +92,7 @@ impl TypeColumns {
             pins,
             bad_rows,
             nulls,
+            inference: None,
             plans: Vec::new(),
             column_nulls: Vec::new(),
             coerced: Vec::new(),
@@ -85,11 +102,9 @@ impl TypeColumns {
 }
 
 impl Transform for TypeColumns {
-    fn prepare(&mut self, source: &dyn Extract, progress: &Progress) -> Result<Vec<ColumnPlan>> {
-        self.source = source.info().location;
-        let mut reader: Box<dyn BatchReader> = Box::new(ReadAhead::new(source.open_quiet()?, BATCH_ROWS));
-        let columns = reader.columns().to_vec();
-        let unknown = self.pins.named_but_missing(&columns);
+    fn start(&mut self, source: &str, columns: &[String]) -> Result<Option<Vec<ColumnPlan>>> {
+        self.source = source.to_owned();
+        let unknown = self.pins.named_but_missing(columns);
         if !unknown.is_empty() {
             return Err(Error::Usage(format!(
                 "{}: no column named {} (types and date formats name columns as the file's header does, \
@@ -99,18 +114,27 @@ impl Transform for TypeColumns {
                 columns.join(", ")
             )));
         }
+        let inference = Inference::new(columns, &self.pins);
         let all_pinned = columns.iter().all(|c| self.pins.get(c).is_some());
-        self.plans = if all_pinned {
-            columns
-                .into_iter()
-                .map(|name| ColumnPlan { parser: self.pins.get(&name).expect("pinned"), name })
-                .collect()
-        } else {
-            infer_plans(reader.as_mut(), &self.pins, &self.nulls, BATCH_ROWS, |bytes| {
-                progress.update("reading types", bytes);
-                crate::signals::check()
-            })?
-        };
+        let known = all_pinned.then(|| inference.plans());
+        self.inference = Some(inference);
+        Ok(known)
+    }
+
+    fn observe(&mut self, batch: &TextBatch) {
+        self.inference.as_mut().expect("start() comes first").observe(&self.nulls, batch);
+    }
+
+    fn inferred(&self, last: bool) -> Vec<ColumnPlan> {
+        let inference = self.inference.as_ref().expect("start() comes first");
+        if last {
+            inference.report();
+        }
+        inference.plans()
+    }
+
+    fn use_plans(&mut self, plans: &[ColumnPlan]) {
+        self.plans = plans.to_vec();
         self.column_nulls = self
             .plans
             .iter()
@@ -124,7 +148,6 @@ impl Transform for TypeColumns {
             })
             .collect();
         self.coerced = vec![0; self.plans.len()];
-        Ok(self.plans.clone())
     }
 
     fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame> {
@@ -267,57 +290,41 @@ pub async fn stage(
     let info = source.info();
     // The CPU-bound part runs off the async runtime.
     tokio::task::spawn_blocking(move || -> Result<_> {
-        let plans = transform.prepare(source.as_ref(), &progress)?;
-        let typed = started.elapsed().as_secs_f64();
-        let schema: Vec<String> =
-            plans.iter().map(|p| format!("{}: {}", p.name, p.parser.column_type())).collect();
-        tracing::info!("schema: {}", schema.join(", "));
-        load.begin(&plans)?;
+        let mut shown = Shown::default();
+        let mut pass = Pass {
+            transform: transform.as_mut(),
+            load: load.as_mut(),
+            progress: &progress,
+            location: &info.location,
+            shown: &mut shown,
+        };
         let mut reader: Box<dyn BatchReader> = Box::new(ReadAhead::new(source.open()?, BATCH_ROWS));
-        let header = reader.header_line().map(<[u8]>::to_vec);
-        let mut batch = TextBatch::new(plans.len());
-        let (mut rows, mut rejected) = (0u64, 0u64);
-        let mut rejects = Vec::new();
-        loop {
-            crate::signals::check()?;
-            let more = reader.next_batch(&mut batch, BATCH_ROWS)?;
-            rejects.append(&mut reader.take_rejects());
-            if more {
-                let df = transform.apply(&mut batch, &mut rejects)?;
-                rows += batch.len() as u64;
-                load.write(df)?;
-            }
-            if !rejects.is_empty() {
-                rejects.sort_by_key(|r| r.line);
-                for r in &rejects {
-                    // The first few for everyone; all of them with -v.
-                    if rejected < SHOWN_REJECTS {
-                        tracing::warn!("{}:{}: bad row left out: {}", info.location, r.line, r.reason);
-                    } else {
-                        tracing::info!("{}:{}: bad row left out: {}", info.location, r.line, r.reason);
-                    }
-                    rejected += 1;
+        let known = pass.transform.start(&info.location, reader.columns())?;
+        let infer = known.is_none();
+        let staged = match pass.run(reader.as_mut(), known, infer)? {
+            PassEnd::Staged(staged) => staged,
+            PassEnd::Retype(plans) => {
+                drop(reader);
+                reader = Box::new(ReadAhead::new(source.open()?, BATCH_ROWS));
+                pass.transform.start(&info.location, reader.columns())?;
+                match pass.run(reader.as_mut(), Some(plans), false)? {
+                    PassEnd::Staged(staged) => staged,
+                    PassEnd::Retype(_) => unreachable!("a pass that does not vote cannot retype"),
                 }
-                load.reject(header.as_deref(), &rejects)?;
-                rejects.clear();
             }
-            progress.update("writing", reader.bytes_read());
-            if !more {
-                break;
-            }
-        }
+        };
+        let schema: Vec<String> =
+            staged.plans.iter().map(|p| format!("{}: {}", p.name, p.parser.column_type())).collect();
+        tracing::info!("schema: {}", schema.join(", "));
         let source_digest = reader.source_digest();
         let output = load.finish()?;
         progress.clear();
-        tracing::info!(
-            "types settled in {typed:.2} s; rows typed and written in {:.2} s",
-            started.elapsed().as_secs_f64() - typed
-        );
+        tracing::info!("rows typed and staged in {:.2} s", started.elapsed().as_secs_f64());
         Ok(Staged {
             source: info,
-            schema: plans,
-            rows_read: rows,
-            rejected,
+            schema: staged.plans,
+            rows_read: staged.rows,
+            rejected: staged.rejected,
             source_digest,
             coerced_nulls: transform.coerced_nulls(),
             output,
@@ -328,6 +335,148 @@ pub async fn stage(
     })
     .await
     .map_err(|e| Error::Internal(format!("the load task failed: {e}")))?
+}
+
+/// Bad rows already logged, so that a second pass does not log them again.
+#[derive(Default)]
+struct Shown {
+    through_line: u64,
+    count: u64,
+}
+
+/// What one pass over the source needs.
+struct Pass<'a> {
+    transform: &'a mut dyn Transform,
+    load: &'a mut dyn Load,
+    progress: &'a Progress,
+    location: &'a str,
+    shown: &'a mut Shown,
+}
+
+/// How a pass ended.
+enum PassEnd {
+    /// Every row typed and staged with `plans`.
+    Staged(PassRows),
+    /// The vote of the whole source departed from the plans the pass staged with: stage again with
+    /// these.
+    Retype(Vec<ColumnPlan>),
+}
+
+struct PassRows {
+    plans: Vec<ColumnPlan>,
+    rows: u64,
+    rejected: u64,
+}
+
+impl Pass<'_> {
+    /// Reads `reader` to the end, typing and staging every batch with `plans`. With `infer`, every
+    /// batch votes first; `plans` (if `None`, the first batch's vote) hold while the vote agrees.
+    fn run(
+        &mut self,
+        reader: &mut dyn BatchReader,
+        mut plans: Option<Vec<ColumnPlan>>,
+        infer: bool,
+    ) -> Result<PassEnd> {
+        if let Some(plans) = &plans {
+            self.transform.use_plans(plans);
+            self.load.begin(plans)?;
+        }
+        let header = reader.header_line().map(<[u8]>::to_vec);
+        let mut batch = TextBatch::new(reader.columns().len());
+        let (mut rows, mut rejected) = (0u64, 0u64);
+        let mut rejects = Vec::new();
+        // Cleared when the vote leaves the plans: the rest of the source only votes.
+        let mut staging = true;
+        loop {
+            crate::signals::check()?;
+            let more = reader.next_batch(&mut batch, BATCH_ROWS)?;
+            rejects.append(&mut reader.take_rejects());
+            if more && infer {
+                self.transform.observe(&batch);
+                let vote = self.transform.inferred(false);
+                match &plans {
+                    None => {
+                        self.transform.use_plans(&vote);
+                        // A partition column that the first batch cannot settle (all empty, say)
+                        // is judged on the whole source's vote.
+                        staging = self.load.begin(&vote).is_ok();
+                        plans = Some(vote);
+                    }
+                    Some(p) if staging && *p != vote => {
+                        let moved: Vec<String> = p
+                            .iter()
+                            .zip(&vote)
+                            .filter(|(a, b)| a != b)
+                            .map(|(a, b)| {
+                                format!("`{}` {} → {}", a.name, a.parser.column_type(), b.parser.column_type())
+                            })
+                            .collect();
+                        tracing::info!(
+                            "{}: types changed by line {}: {}; reading on to settle them, then writing again",
+                            self.location,
+                            batch.line(batch.len() - 1),
+                            moved.join(", ")
+                        );
+                        staging = false;
+                    }
+                    Some(_) => {}
+                }
+            }
+            if !staging {
+                rejects.clear();
+                self.progress.update("reading types", reader.bytes_read());
+                if more {
+                    continue;
+                }
+                break;
+            }
+            if more {
+                let df = self.transform.apply(&mut batch, &mut rejects)?;
+                rows += batch.len() as u64;
+                self.load.write(df)?;
+            }
+            if !rejects.is_empty() {
+                rejects.sort_by_key(|r| r.line);
+                for r in &rejects {
+                    self.show(r);
+                    rejected += 1;
+                }
+                self.load.reject(header.as_deref(), &rejects)?;
+                rejects.clear();
+            }
+            self.progress.update("writing", reader.bytes_read());
+            if !more {
+                break;
+            }
+        }
+        if infer {
+            let settled = self.transform.inferred(true);
+            if !staging || plans.as_ref().is_some_and(|p| *p != settled) {
+                return Ok(PassEnd::Retype(settled));
+            }
+            if plans.is_none() {
+                // No rows at all.
+                self.transform.use_plans(&settled);
+                self.load.begin(&settled)?;
+                plans = Some(settled);
+            }
+        }
+        Ok(PassEnd::Staged(PassRows { plans: plans.expect("settled above"), rows, rejected }))
+    }
+
+    /// Logs a bad row left out: the first few for everyone, all of them with -v; each once.
+    fn show(&mut self, r: &Reject) {
+        if r.line <= self.shown.through_line {
+            return;
+        }
+        self.shown.through_line = r.line;
+        if self.shown.count < SHOWN_REJECTS {
+            tracing::warn!("{}:{}: bad row left out: {}", self.location, r.line, r.reason);
+        } else {
+            tracing::info!("{}:{}: bad row left out: {}", self.location, r.line, r.reason);
+        }
+        self.shown.count += 1;
+    }
 }
 
 impl Staged {

@@ -139,6 +139,15 @@ impl Load for ParquetLoad {
         if let Some(column) = &self.partition_column {
             partition::check_partition_column(plans, column)?;
         }
+        let (writer, rejects) = (self.writer.take(), self.rejects.take());
+        if writer.is_some() || rejects.is_some() {
+            drop((writer, rejects));
+            // Starting over: nothing staged so far is kept.
+            let dir = self.staging.path();
+            for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
+                std::fs::remove_file(entry.path()).map_err(|e| Error::io(&entry.path(), e))?;
+            }
+        }
         self.writer = Some(PartitionedWriter::new(
             self.dataset.clone(),
             self.staging.path(),

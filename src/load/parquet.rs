@@ -26,7 +26,7 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { row_group_rows: 122_880, max_rows_per_file: None, buffer_bytes: 256 << 20 }
+        WriterOptions { row_group_rows: 122_880, max_rows_per_file: None, buffer_bytes: 64 << 20 }
     }
 }
 
@@ -55,13 +55,16 @@ type FileSink = polars::io::parquet::write::BatchedWriter<AppendFile>;
 #[derive(Default)]
 struct PartitionState {
     next_part: u32,
-    open: Option<(FileSink, PathBuf, u64)>,
+    /// The file being written: its number and rows so far.
+    open: Option<(u64, u64)>,
     buffer: Vec<DataFrame>,
     buffered_rows: usize,
     buffered_bytes: usize,
 }
 
-/// Writes frames into one or more part files per partition.
+/// Writes frames into one or more part files per partition. Deciding what goes where happens on the
+/// caller's thread; encoding and compressing happen on an [`Encoder`] thread, so that the two
+/// overlap.
 pub struct PartitionedWriter {
     dataset: DatasetId,
     staging: PathBuf,
@@ -69,13 +72,14 @@ pub struct PartitionedWriter {
     options: WriterOptions,
     partitions: BTreeMap<Partition, PartitionState>,
     buffered_bytes: usize,
-    files: Vec<StagedFile>,
     files_started: u64,
+    encoder: Encoder,
 }
 
 impl PartitionedWriter {
     /// A writer that stages files under `staging`.
     pub fn new(dataset: DatasetId, staging: &Path, schema: Schema, options: WriterOptions) -> Self {
+        let encoder = Encoder::start(schema.clone());
         PartitionedWriter {
             dataset,
             staging: staging.to_owned(),
@@ -83,8 +87,8 @@ impl PartitionedWriter {
             options,
             partitions: BTreeMap::new(),
             buffered_bytes: 0,
-            files: Vec::new(),
             files_started: 0,
+            encoder,
         }
     }
 
@@ -146,24 +150,27 @@ impl PartitionedWriter {
         let mut offset = 0usize;
         while offset < df.height() {
             let state = self.partitions.get_mut(&partition).expect("partition exists");
-            if state.open.is_none() {
-                let path = self.staging.join(format!("{:06}.parquet", self.files_started));
-                self.files_started += 1;
-                let sink = ParquetWriter::new(AppendFile::new(path.clone()))
-                    .with_compression(ParquetCompression::Zstd(None))
-                    .set_parallel(true)
-                    .batched(&self.schema)?;
-                state.open = Some((sink, path, 0));
-            }
-            let (sink, _, file_rows) = state.open.as_mut().expect("opened above");
-            let room = self.options.max_rows_per_file.map_or(usize::MAX, |max| (max - *file_rows) as usize);
+            let (file, file_rows) = match state.open {
+                Some(open) => open,
+                None => {
+                    let file = self.files_started;
+                    self.files_started += 1;
+                    let path = self.staging.join(format!("{file:06}.parquet"));
+                    let key = self.dataset.file_key(&partition, state.next_part);
+                    state.next_part += 1;
+                    self.encoder.send(Job::Open { file, path, key, partition })?;
+                    (file, 0)
+                }
+            };
+            let room = self.options.max_rows_per_file.map_or(usize::MAX, |max| (max - file_rows) as usize);
             let take = rg.min(room).min(df.height() - offset);
             let mut group = df.slice(offset as i64, take);
             group.rechunk_mut();
-            sink.write_batch(&group)?;
-            *file_rows += take as u64;
+            self.encoder.send(Job::Write { file, group })?;
+            let file_rows = file_rows + take as u64;
+            state.open = Some((file, file_rows));
             offset += take;
-            if self.options.max_rows_per_file == Some(*file_rows) {
+            if self.options.max_rows_per_file == Some(file_rows) {
                 self.close(partition)?;
             }
         }
@@ -173,11 +180,8 @@ impl PartitionedWriter {
     /// Finishes the open file of `partition`, if any.
     fn close(&mut self, partition: Partition) -> Result<()> {
         let state = self.partitions.get_mut(&partition).expect("partition exists");
-        if let Some((sink, path, rows)) = state.open.take() {
-            sink.finish()?;
-            let key = self.dataset.file_key(&partition, state.next_part);
-            state.next_part += 1;
-            self.files.push(StagedFile::finished(key, path, partition, rows)?);
+        if let Some((file, rows)) = state.open.take() {
+            self.encoder.send(Job::Close { file, rows })?;
         }
         Ok(())
     }
@@ -190,19 +194,107 @@ impl PartitionedWriter {
             self.flush(p, true)?;
             self.close(p)?;
         }
-        if !partitioned && self.files.is_empty() {
+        let mut files = self.encoder.finish()?;
+        if !partitioned && files.is_empty() {
             let empty = DataFrame::empty_with_schema(&self.schema);
             let path = self.staging.join("empty.parquet");
-            let mut sink = ParquetWriter::new(AppendFile::new(path.clone()))
-                .with_compression(ParquetCompression::Zstd(None))
-                .batched(&self.schema)?;
+            let mut sink = sink_at(&path, &self.schema)?;
             sink.write_batch(&empty)?;
             sink.finish()?;
             let key = self.dataset.file_key(&Partition::Unpartitioned, 0);
-            self.files.push(StagedFile::finished(key, path, Partition::Unpartitioned, 0)?);
+            files.push(StagedFile::finished(key, path, Partition::Unpartitioned, 0)?);
         }
-        self.files.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(self.files)
+        files.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(files)
+    }
+}
+
+fn sink_at(path: &Path, schema: &Schema) -> Result<FileSink> {
+    Ok(ParquetWriter::new(AppendFile::new(path.to_owned()))
+        .with_compression(ParquetCompression::Zstd(None))
+        .set_parallel(true)
+        .batched(schema)?)
+}
+
+/// What the encoder thread is asked to do.
+enum Job {
+    Open { file: u64, path: PathBuf, key: String, partition: Partition },
+    Write { file: u64, group: DataFrame },
+    Close { file: u64, rows: u64 },
+}
+
+/// Jobs queued for the encoder: enough to keep it busy while the next batch is typed.
+const QUEUED_JOBS: usize = 8;
+
+/// A thread that encodes row groups into their files, in the order they are sent.
+struct Encoder {
+    jobs: Option<std::sync::mpsc::SyncSender<Job>>,
+    thread: Option<std::thread::JoinHandle<Result<Vec<StagedFile>>>>,
+}
+
+impl Encoder {
+    fn start(schema: Schema) -> Self {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUED_JOBS);
+        let thread = std::thread::Builder::new()
+            .name("etl-encoder".into())
+            .spawn(move || {
+                let mut open: std::collections::HashMap<u64, (FileSink, PathBuf, String, Partition)> =
+                    Default::default();
+                let mut files = Vec::new();
+                for job in queue {
+                    match job {
+                        Job::Open { file, path, key, partition } => {
+                            open.insert(file, (sink_at(&path, &schema)?, path, key, partition));
+                        }
+                        Job::Write { file, group } => {
+                            open.get_mut(&file).expect("opened first").0.write_batch(&group)?;
+                        }
+                        Job::Close { file, rows } => {
+                            let (sink, path, key, partition) = open.remove(&file).expect("opened first");
+                            sink.finish()?;
+                            files.push(StagedFile::finished(key, path, partition, rows)?);
+                        }
+                    }
+                }
+                Ok(files)
+            })
+            .expect("the encoder thread starts");
+        Encoder { jobs: Some(jobs), thread: Some(thread) }
+    }
+
+    /// Queues a job; when the thread has stopped on an error, returns that error.
+    fn send(&mut self, job: Job) -> Result<()> {
+        let jobs = self.jobs.as_ref().expect("not finished");
+        if jobs.send(job).is_err() {
+            return Err(self.join().err().unwrap_or_else(|| {
+                Error::Internal("the Parquet encoder stopped without an error".into())
+            }));
+        }
+        Ok(())
+    }
+
+    /// Waits for every queued job; returns the finished files.
+    fn finish(&mut self) -> Result<Vec<StagedFile>> {
+        self.jobs = None;
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<Vec<StagedFile>> {
+        self.jobs = None;
+        match self.thread.take().expect("joined once").join() {
+            Ok(result) => result,
+            Err(_) => Err(Error::Internal("the Parquet encoder panicked".into())),
+        }
+    }
+}
+
+impl Drop for Encoder {
+    /// A writer dropped unfinished (an error, a signal) stops its thread before its files go.
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

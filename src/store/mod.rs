@@ -24,12 +24,9 @@ use crate::config::Target;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A local file operation failed.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    // The cause is part of the message, not a `source()`: `{:#}` would print it twice.
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     /// The object does not exist.
     #[error("`{key}` does not exist in {store}")]
     NotFound { store: String, key: String },
@@ -43,7 +40,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        StoreError::Io { path: path.into(), source }
+        StoreError::Io { path: path.into(), error: source }
     }
 }
 

@@ -9,8 +9,7 @@ use rayon::prelude::*;
 use super::convert::{ColumnPlan, Parser};
 use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number, Zone};
 use super::{NullTokens, Pins};
-use crate::error::Result;
-use crate::extract::{BatchReader, TextBatch};
+use crate::extract::TextBatch;
 
 const INT: u32 = 1;
 const DECIMAL: u32 = 1 << 1;
@@ -170,48 +169,66 @@ impl ColumnInference {
     }
 }
 
-/// Reads the whole source once and returns a plan for every column: pinned columns as pinned, the
-/// others inferred from all of their values.
-pub fn infer_plans(
-    reader: &mut dyn BatchReader,
-    pins: &Pins,
-    nulls: &NullTokens,
-    batch_rows: usize,
-    mut on_batch: impl FnMut(u64) -> Result<()>,
-) -> Result<Vec<ColumnPlan>> {
-    let columns = reader.columns().to_vec();
-    let mut states: Vec<ColumnInference> = columns
-        .iter()
-        .map(|c| pins.date_format(c).map_or_else(ColumnInference::default, ColumnInference::with_date_format))
-        .collect();
-    let pinned: Vec<bool> = columns.iter().map(|c| pins.get(c).is_some()).collect();
-    let mut batch = TextBatch::new(columns.len());
-    while reader.next_batch(&mut batch, batch_rows)? {
-        // Bad rows are dealt with on the writing pass; this one only leaves them out.
-        drop(reader.take_rejects());
-        observe_batch(&mut states, &pinned, nulls, &batch);
-        on_batch(reader.bytes_read())?;
+/// The vote of every value seen so far, column by column. Pinned columns do not vote.
+#[derive(Debug, Clone)]
+pub struct Inference {
+    columns: Vec<String>,
+    states: Vec<ColumnInference>,
+    pinned: Vec<Option<Parser>>,
+}
+
+impl Inference {
+    /// No value seen yet.
+    pub fn new(columns: &[String], pins: &Pins) -> Self {
+        Inference {
+            columns: columns.to_vec(),
+            states: columns
+                .iter()
+                .map(|c| {
+                    pins.date_format(c).map_or_else(ColumnInference::default, ColumnInference::with_date_format)
+                })
+                .collect(),
+            pinned: columns.iter().map(|c| pins.get(c)).collect(),
+        }
     }
-    Ok(columns
-        .into_iter()
-        .zip(states)
-        .map(|(name, state)| {
-            let parser = pins.get(&name).unwrap_or_else(|| state.resolve());
-            if let (Parser::Text, Some((line, value))) = (parser, state.reason()) {
+
+    /// Lets every value of `batch` vote (columns in parallel).
+    pub fn observe(&mut self, nulls: &NullTokens, batch: &TextBatch) {
+        let skip: Vec<bool> = self.pinned.iter().map(Option::is_some).collect();
+        observe_batch(&mut self.states, &skip, nulls, batch);
+    }
+
+    /// The plan of every column given the values seen so far: pinned columns as pinned.
+    pub fn plans(&self) -> Vec<ColumnPlan> {
+        self.columns
+            .iter()
+            .zip(&self.states)
+            .zip(&self.pinned)
+            .map(|((name, state), pin)| ColumnPlan { name: name.clone(), parser: pin.unwrap_or_else(|| state.resolve()) })
+            .collect()
+    }
+
+    /// Says (at `-v`) why a column is String, and warns about month-first guesses: once, when every
+    /// value has voted.
+    pub fn report(&self) {
+        for ((name, state), pin) in self.columns.iter().zip(&self.states).zip(&self.pinned) {
+            if pin.is_some() {
+                continue;
+            }
+            if let (Parser::Text, Some((line, value))) = (state.resolve(), state.reason()) {
                 tracing::info!(
                     "column `{name}` is String: line {line} has {value:?}, which fits no other type \
                      that its earlier values fit"
                 );
             }
-            if pins.get(&name).is_none() && state.ambiguous_day_month() {
+            if state.ambiguous_day_month() {
                 tracing::warn!(
                     "column `{name}`: every date reads both as month/day and as day/month; taken as \
                      month first (MM/DD/YYYY). If that is wrong, pass --date-format '{name}=%d/%m/%Y'"
                 );
             }
-            ColumnPlan { name, parser }
-        })
-        .collect())
+        }
+    }
 }
 
 fn observe_batch(states: &mut [ColumnInference], skip: &[bool], nulls: &NullTokens, batch: &TextBatch) {

@@ -49,12 +49,15 @@ pub const DEFAULT_NULL_VALUES: [&str; 4] = ["NULL", "null", "NA", "N/A"];
 
 /// What counts as null in a column: the empty field, and these tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NullTokens(Vec<Vec<u8>>);
+pub struct NullTokens(Vec<Vec<u8>>, usize);
 
 impl NullTokens {
     /// The empty field and `tokens`.
     pub fn new<S: AsRef<str>>(tokens: &[S]) -> Self {
-        NullTokens(tokens.iter().map(|t| t.as_ref().as_bytes().to_vec()).filter(|t| !t.is_empty()).collect())
+        let tokens: Vec<Vec<u8>> =
+            tokens.iter().map(|t| t.as_ref().as_bytes().to_vec()).filter(|t| !t.is_empty()).collect();
+        let longest = tokens.iter().map(Vec::len).max().unwrap_or(0);
+        NullTokens(tokens, longest)
     }
 
     /// The empty field and [`DEFAULT_NULL_VALUES`].
@@ -70,7 +73,8 @@ impl NullTokens {
     /// Whether `v` is null.
     #[inline]
     pub fn is_null(&self, v: &[u8]) -> bool {
-        v.is_empty() || self.0.iter().any(|t| t.as_slice() == v)
+        // Most values are longer than every token: one comparison.
+        v.is_empty() || (v.len() <= self.1 && self.0.iter().any(|t| t.as_slice() == v))
     }
 }
 

@@ -25,13 +25,27 @@ pub fn parse_number(v: &[u8]) -> Number {
         Some(b'+' | b'-') => &v[1..],
         _ => v,
     };
-    let int_len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    // The digits are summed as they are scanned: up to 18 of them cannot overflow an i64.
+    let mut int_len = 0;
+    let mut sum = 0i64;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        if int_len < 18 {
+            sum = sum * 10 + i64::from(b - b'0');
+        }
+        int_len += 1;
+    }
     if int_len > 1 && digits[0] == b'0' {
         return Number::No;
     }
     if int_len == digits.len() {
         if int_len == 0 {
             return Number::No;
+        }
+        if int_len <= 18 {
+            return Number::Int(if v[0] == b'-' { -sum } else { sum });
         }
         // Safe: only ASCII digits and one sign.
         let s = unsafe { std::str::from_utf8_unchecked(v) };

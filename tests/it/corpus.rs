@@ -687,3 +687,57 @@ fn t15_types_for_a_column_the_file_lacks_are_refused() {
         &["no column named `c`", "its columns are: a, b"],
     );
 }
+
+#[test]
+fn t16_a_value_past_the_first_batch_still_settles_the_type() {
+    // The first 65,536 rows suggest Int64 and an empty column; rows further on say Float64 and Date.
+    // Bad rows on both sides of the change are kept once each.
+    let mut text = "n,late,name\n".to_owned();
+    for i in 0..100_000u32 {
+        match i {
+            9 => text += "9,bad row\n",
+            80_000 => text += "80000,2026-01-01,x,too many\n",
+            90_000 => text += "2.5,2026-02-03,z\n",
+            i if i >= 70_000 => text += &format!("{i},2026-01-02,y\n"),
+            i => text += &format!("{i},,x\n"),
+        }
+    }
+    let dir = Dir::new();
+    let path = dir.write("late.csv", text.as_bytes());
+    let r = ok(dir.etl().args(["upload-csv", path.to_str().unwrap(), "--dataset-id", "c", "-v"]).args([
+        "--on-bad-rows",
+        "quarantine",
+    ]));
+    assert!(r.stderr.contains("types changed by line"), "{r:?}");
+    assert_eq!(r.stderr.matches("late.csv:11: bad row left out").count(), 1, "{r:?}");
+    assert_eq!(r.stderr.matches("late.csv:80002: bad row left out").count(), 1, "{r:?}");
+    assert!(r.stderr.contains("2 bad rows quarantined"), "{r:?}");
+    let rejects: Vec<String> = dir.lake_keys().into_iter().filter(|k| k.contains("/_rejects/")).collect();
+    assert_eq!(
+        std::fs::read_to_string(dir.lake(&rejects[0])).unwrap(),
+        "n,late,name\n9,bad row\n80000,2026-01-01,x,too many\n"
+    );
+    let df = read_parquet(&dir.lake("datasets/c/data/part-0000.parquet"));
+    assert_eq!(df.height(), 99_998);
+    assert_eq!(dtype_of(&df, "n"), DataType::Float64);
+    assert_eq!(dtype_of(&df, "late"), DataType::Date);
+    let n = df.column("n").unwrap().f64().unwrap();
+    assert_eq!((n.get(0), n.get(89_998), n.get(99_997)), (Some(0.0), Some(2.5), Some(99_999.0)));
+    let late = texts(&df, "late");
+    assert_eq!((late[69_998].clone(), late[69_999].clone()), (None, Some("2026-01-02".to_owned())));
+}
+
+#[test]
+fn t17_a_partition_column_empty_in_the_first_batch() {
+    let mut text = "day,v\n".to_owned();
+    for i in 0..70_000u32 {
+        text += &if i < 66_000 { format!(",{i}\n") } else { format!("2026-03-0{},{i}\n", 1 + i % 2) };
+    }
+    let dir = Dir::new();
+    let path = dir.write("p.csv", text.as_bytes());
+    ok(dir.etl().args(["upload-csv", path.to_str().unwrap(), "--dataset-id", "p", "--partition-col", "day"]));
+    let days: Vec<String> = dir.lake_keys().into_iter().filter(|k| k.ends_with(".parquet")).collect();
+    assert_eq!(days.len(), 3, "{days:?}");
+    let df = read_parquet(&dir.lake("datasets/p/partitions/date=2026-03-01/part-0000.parquet"));
+    assert_eq!(df.height(), 2_000);
+}
