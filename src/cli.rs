@@ -110,6 +110,10 @@ struct UploadCsvArgs {
     read: ReadArgs,
     #[command(flatten)]
     write: WriteArgs,
+    /// Do everything but the write: read, type, stage; print the schema, rows, partitions and the
+    /// keys that would be written, left unchanged and deleted (on stdout).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// How a CSV file is read and typed.
@@ -207,6 +211,10 @@ struct LoadCursorUsageArgs {
     dataset_id: String,
     #[command(flatten)]
     write: WriteArgs,
+    /// Do everything but the write: read, type, stage; print the schema, rows, partitions and the
+    /// keys that would be written, left unchanged and deleted (on stdout).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// Which catalog entries to work on, and how.
@@ -397,7 +405,7 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
                 csv,
                 pins,
                 null_values,
-                write: write_settings(&args.write),
+                write: commands::WriteSettings { dry_run: args.dry_run, ..write_settings(&args.write) },
             };
             commands::upload_csv::run(settings, ctx).await?
         }
@@ -406,7 +414,7 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
                 file: args.file,
                 source_dir: args.source_dir,
                 dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
-                write: write_settings(&args.write),
+                write: commands::WriteSettings { dry_run: args.dry_run, ..write_settings(&args.write) },
             };
             commands::load_cursor_usage::run(settings, ctx).await?
         }
@@ -478,6 +486,7 @@ fn write_settings(args: &WriteArgs) -> commands::WriteSettings {
         }),
         allow_schema_change: args.allow_schema_change,
         wait_lock: Duration::from_secs(args.wait_lock),
+        dry_run: false,
     }
 }
 

@@ -24,6 +24,8 @@ use crate::extract::ahead::ReadAhead;
 pub use crate::extract::Extract;
 use crate::extract::{BadRows, BatchReader, Reject, SourceInfo, TextBatch};
 use crate::load::layout::DatasetId;
+use crate::load::manifest::Manifest;
+use crate::load::publish::unchanged_files;
 use crate::load::{publish, stale_keys, Publishing, StagedDataset};
 use crate::store::ObjectStore;
 use crate::summary::{human_bytes, Progress};
@@ -208,6 +210,8 @@ pub struct RunReport {
     pub partitions: usize,
     pub files: usize,
     pub bytes: u64,
+    /// Files whose bytes were already in place (not uploaded).
+    pub unchanged: usize,
     /// The objects of earlier runs this run deleted.
     pub replaced: Vec<String>,
     pub coerced_nulls: Vec<(String, u64)>,
@@ -241,8 +245,10 @@ pub struct Plan {
     pub schema: Vec<ColumnPlan>,
     pub rows_read: u64,
     pub partitions: usize,
-    /// Key, rows, bytes of each file.
+    /// Key, rows, bytes of each file to upload.
     pub writes: Vec<(String, u64, u64)>,
+    /// Files whose bytes are already in place (left as they are).
+    pub unchanged: usize,
     pub deletes: Vec<String>,
 }
 
@@ -265,6 +271,9 @@ impl Plan {
         out += &format!("would write {} files ({}):\n", self.writes.len(), human_bytes(bytes));
         for (key, rows, bytes) in &self.writes {
             out += &format!("  {key}  ({rows} rows, {})\n", human_bytes(*bytes));
+        }
+        if self.unchanged > 0 {
+            out += &format!("would leave {} unchanged files as they are\n", self.unchanged);
         }
         if self.deletes.is_empty() {
             out += "would delete nothing\n";
@@ -408,7 +417,12 @@ impl Pass<'_> {
                             .zip(&vote)
                             .filter(|(a, b)| a != b)
                             .map(|(a, b)| {
-                                format!("`{}` {} → {}", a.name, a.parser.column_type(), b.parser.column_type())
+                                format!(
+                                    "`{}` {} → {}",
+                                    a.name,
+                                    a.parser.column_type(),
+                                    b.parser.column_type()
+                                )
                             })
                             .collect();
                         tracing::info!(
@@ -482,12 +496,14 @@ impl Pass<'_> {
 impl Staged {
     /// Publishes the staged files into `store` and reports the run.
     /// `records` makes the run's records (see [`publish`]).
+    /// `previous` is the dataset's manifest before the run (it says which files are unchanged).
     pub async fn publish(
         self,
         store: &dyn ObjectStore,
+        previous: Option<&Manifest>,
         records: impl FnOnce(&Publishing) -> Result<Vec<(String, Vec<u8>)>>,
     ) -> Result<RunReport> {
-        let published = publish(store, &self.output, records).await?;
+        let published = publish(store, &self.output, previous, records).await?;
         Ok(RunReport {
             source: self.source,
             target: store.url_of(&self.output.dataset.prefix()),
@@ -498,6 +514,7 @@ impl Staged {
             partitions: self.output.partitions(),
             files: published.files,
             bytes: published.bytes,
+            unchanged: published.unchanged,
             replaced: published.deleted,
             coerced_nulls: self.coerced_nulls,
             seconds: self.started.elapsed().as_secs_f64(),
@@ -505,8 +522,9 @@ impl Staged {
     }
 
     /// What [`Staged::publish`] would write and delete, found by listing the dataset (reads only).
-    pub async fn plan(&self, store: &dyn ObjectStore) -> Result<Plan> {
+    pub async fn plan(&self, store: &dyn ObjectStore, previous: Option<&Manifest>) -> Result<Plan> {
         let existing = store.list(&self.output.dataset.prefix()).await?;
+        let unchanged = unchanged_files(&self.output, previous, &existing);
         Ok(Plan {
             source: self.source.clone(),
             target: store.url_of(&self.output.dataset.prefix()),
@@ -518,8 +536,10 @@ impl Staged {
                 .files
                 .iter()
                 .chain(&self.output.rejects)
+                .filter(|f| !unchanged.contains(&f.key))
                 .map(|f| (f.key.clone(), f.rows, f.bytes))
                 .collect(),
+            unchanged: unchanged.len(),
             deletes: stale_keys(existing, &self.output),
         })
     }

@@ -90,6 +90,8 @@ pub struct Summary {
     pub partitions: usize,
     pub files: usize,
     pub bytes: u64,
+    /// Of `files`, those whose bytes were already stored (not uploaded again).
+    pub unchanged: usize,
     /// Objects deleted: replaced by this run, or cleared.
     pub deleted: usize,
     pub seconds: f64,
@@ -121,6 +123,7 @@ impl Summary {
             partitions: 0,
             files: 0,
             bytes: 0,
+            unchanged: 0,
             deleted: 0,
             seconds: 0.0,
             target,
@@ -156,6 +159,9 @@ impl Summary {
             self.files,
             human_bytes(self.bytes)
         );
+        if self.unchanged > 0 {
+            line += &format!(" ({} unchanged, not uploaded)", self.unchanged);
+        }
         if self.deleted > 0 {
             line += &format!(", {} objects deleted", self.deleted);
         }

@@ -68,6 +68,8 @@ pub struct WriteSettings {
     pub allow_schema_change: bool,
     /// How long to wait for another run's lock on the dataset.
     pub wait_lock: std::time::Duration,
+    /// Stage and plan only (`--dry-run` of single-file commands; catalogs select it per run).
+    pub dry_run: bool,
 }
 
 /// What to load and how: the part shared by every loading command.
@@ -109,6 +111,7 @@ impl LoadRequest {
             mode: write.mode.unwrap_or(default_mode),
             allow_schema_change: write.allow_schema_change,
             wait_lock: write.wait_lock,
+            dry_run: self.dry_run || write.dry_run,
             ..self
         }
     }
@@ -247,7 +250,7 @@ async fn load_locked(
         check_schema_drift(previous, &schema, &staged.output, request.allow_schema_change)?;
     }
     let mut summary = if request.dry_run {
-        let plan = staged.plan(store.as_ref()).await?;
+        let plan = staged.plan(store.as_ref(), previous.as_ref()).await?;
         let _ = std::io::stdout().lock().write_all(plan.render(excluded).as_bytes());
         let mut summary = Summary::new(request.command, plan.target);
         summary.status = "dry-run";
@@ -302,7 +305,7 @@ async fn load_locked(
         // The run record and the manifest go after the uploads and before the deletes: a manifest
         // only ever lists files in place.
         let report = staged
-            .publish(store.as_ref(), |publishing| {
+            .publish(store.as_ref(), previous.as_ref(), |publishing| {
                 let record = Manifest {
                     finished: manifest::rfc3339(std::time::SystemTime::now()),
                     deleted: publishing.stale.len(),
@@ -318,6 +321,7 @@ async fn load_locked(
         summary.partitions = report.partitions;
         summary.files = report.files;
         summary.bytes = report.bytes;
+        summary.unchanged = report.unchanged;
         summary.deleted = report.replaced.len();
         summary.seconds = report.seconds;
         summary.run_id = Some(run_id);

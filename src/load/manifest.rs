@@ -166,7 +166,11 @@ pub fn files_after(
             })
         })
         .collect();
-    files.extend(new_files);
+    // A file left in place keeps the record of the run that wrote its bytes.
+    files.extend(new_files.into_iter().map(|f| match publishing.unchanged.contains(&f.key) {
+        true => known(&f.key, f.bytes).unwrap_or(f),
+        false => f,
+    }));
     files.sort_by(|a, b| a.key.cmp(&b.key));
     files
 }

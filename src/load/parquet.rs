@@ -107,11 +107,14 @@ impl PartitionedWriter {
             self.flush(partition, false)?;
         }
         while self.buffered_bytes > self.options.buffer_bytes {
+            // The largest buffer other than the one just added to: in a file sorted by the partition
+            // column that is a finished partition, written whole as one row group, so its bytes do
+            // not depend on where the file starts (unchanged partitions are then left in place).
             let largest = self
                 .partitions
                 .iter()
                 .filter(|(_, s)| s.buffered_rows > 0)
-                .max_by_key(|(p, s)| (s.buffered_bytes, std::cmp::Reverse(**p)))
+                .max_by_key(|(p, s)| (**p != partition, s.buffered_bytes, std::cmp::Reverse(**p)))
                 .map(|(p, _)| *p);
             match largest {
                 Some(p) => self.flush(p, true)?,
@@ -266,9 +269,10 @@ impl Encoder {
     fn send(&mut self, job: Job) -> Result<()> {
         let jobs = self.jobs.as_ref().expect("not finished");
         if jobs.send(job).is_err() {
-            return Err(self.join().err().unwrap_or_else(|| {
-                Error::Internal("the Parquet encoder stopped without an error".into())
-            }));
+            return Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| Error::Internal("the Parquet encoder stopped without an error".into())));
         }
         Ok(())
     }

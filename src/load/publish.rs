@@ -1,6 +1,9 @@
 //! Publishing staged files: upload (bounded concurrency), then delete what they replace.
 //!
-//! The run's files are all in place before anything is deleted. What is replaced:
+//! The run's files are all in place before anything is deleted. A staged file whose bytes the stored
+//! object already has (same key, size and SHA-256 as the previous manifest records, and the listing
+//! agrees on the size) is not uploaded again: the writer is deterministic, so a daily load of an
+//! export that gained one day uploads about one partition. What is replaced:
 //! - unpartitioned: every other object under `datasets/<id>/data/` and `datasets/<id>/partitions/`;
 //! - partitioned, [`WriteMode::Merge`]: the other objects in the partition folders this run wrote (a
 //!   partition that now needs fewer part files loses the stale ones) and any unpartitioned `data/`
@@ -13,6 +16,7 @@ use std::collections::{BTreeSet, HashSet};
 use futures::StreamExt;
 
 use super::layout::Partition;
+use super::manifest::Manifest;
 use super::parquet::StagedFile;
 use super::{StagedDataset, WriteMode};
 use crate::error::Result;
@@ -26,6 +30,8 @@ const UPLOADS_IN_FLIGHT: usize = 4;
 pub struct PublishReport {
     pub files: usize,
     pub bytes: u64,
+    /// Files left as they were: the stored object already had their bytes.
+    pub unchanged: usize,
     /// Objects of earlier runs that this run replaced.
     pub deleted: Vec<String>,
 }
@@ -38,6 +44,30 @@ pub struct Publishing {
     pub before: Vec<ObjectMeta>,
     /// The objects the run replaces (deleted last).
     pub stale: Vec<String>,
+    /// The run's files that were already in place, byte for byte (not uploaded).
+    pub unchanged: BTreeSet<String>,
+}
+
+/// The staged files whose bytes the store already holds under the same key, as far as the previous
+/// manifest and the listing `before` tell.
+pub fn unchanged_files(
+    staged: &StagedDataset,
+    previous: Option<&Manifest>,
+    before: &[ObjectMeta],
+) -> BTreeSet<String> {
+    let Some(previous) = previous else { return BTreeSet::new() };
+    staged
+        .files
+        .iter()
+        .filter(|f| {
+            let recorded = previous.files.iter().any(|r| {
+                r.key == f.key && r.bytes == f.bytes && r.sha256.as_deref() == Some(f.sha256.as_str())
+            });
+            let stored = before.iter().any(|o| o.key == f.key && o.size == f.bytes);
+            recorded && stored
+        })
+        .map(|f| f.key.clone())
+        .collect()
 }
 
 /// Uploads the staged files into `store`; then writes the objects `records` makes (the run record and
@@ -46,14 +76,24 @@ pub struct Publishing {
 pub async fn publish(
     store: &dyn ObjectStore,
     staged: &StagedDataset,
+    previous: Option<&Manifest>,
     records: impl FnOnce(&Publishing) -> Result<Vec<(String, Vec<u8>)>>,
 ) -> Result<PublishReport> {
     let before = store.list(&staged.dataset.prefix()).await?;
     let stale = stale_keys(before.clone(), staged);
+    let unchanged = unchanged_files(staged, previous, &before);
     let files = &staged.files;
+    if !unchanged.is_empty() {
+        tracing::info!(
+            "{} of {} files unchanged since the last run: not uploaded",
+            unchanged.len(),
+            files.len()
+        );
+    }
+    let uploads = files.iter().filter(|f| !unchanged.contains(&f.key)).chain(&staged.rejects);
 
     crate::signals::check()?;
-    futures::stream::iter(files.iter().chain(&staged.rejects).map(|f| async move {
+    futures::stream::iter(uploads.map(|f| async move {
         if let Some(signo) = crate::signals::requested() {
             return Err(crate::store::StoreError::Interrupted(signo));
         }
@@ -70,14 +110,20 @@ pub async fn publish(
 
     // Every new file is in place: the records and the deletes (seconds) finish even if a signal came,
     // so that what a reader sees matches the manifest.
-    for (key, body) in records(&Publishing { before, stale: stale.clone() })? {
+    let unchanged_count = unchanged.len();
+    for (key, body) in records(&Publishing { before, stale: stale.clone(), unchanged })? {
         store.put(&key, body).await?;
     }
     if !stale.is_empty() {
         tracing::info!("removing {} object(s) replaced by this run", stale.len());
         store.delete_many(&stale).await?;
     }
-    Ok(PublishReport { files: files.len(), bytes: files.iter().map(|f| f.bytes).sum(), deleted: stale })
+    Ok(PublishReport {
+        files: files.len(),
+        bytes: files.iter().map(|f| f.bytes).sum(),
+        unchanged: unchanged_count,
+        deleted: stale,
+    })
 }
 
 /// The objects of `existing` (a listing of the dataset) that publishing `staged` replaces.

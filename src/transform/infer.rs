@@ -185,7 +185,8 @@ impl Inference {
             states: columns
                 .iter()
                 .map(|c| {
-                    pins.date_format(c).map_or_else(ColumnInference::default, ColumnInference::with_date_format)
+                    pins.date_format(c)
+                        .map_or_else(ColumnInference::default, ColumnInference::with_date_format)
                 })
                 .collect(),
             pinned: columns.iter().map(|c| pins.get(c)).collect(),
@@ -204,7 +205,10 @@ impl Inference {
             .iter()
             .zip(&self.states)
             .zip(&self.pinned)
-            .map(|((name, state), pin)| ColumnPlan { name: name.clone(), parser: pin.unwrap_or_else(|| state.resolve()) })
+            .map(|((name, state), pin)| ColumnPlan {
+                name: name.clone(),
+                parser: pin.unwrap_or_else(|| state.resolve()),
+            })
             .collect()
     }
 

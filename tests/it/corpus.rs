@@ -704,10 +704,10 @@ fn t16_a_value_past_the_first_batch_still_settles_the_type() {
     }
     let dir = Dir::new();
     let path = dir.write("late.csv", text.as_bytes());
-    let r = ok(dir.etl().args(["upload-csv", path.to_str().unwrap(), "--dataset-id", "c", "-v"]).args([
-        "--on-bad-rows",
-        "quarantine",
-    ]));
+    let r = ok(dir
+        .etl()
+        .args(["upload-csv", path.to_str().unwrap(), "--dataset-id", "c", "-v"])
+        .args(["--on-bad-rows", "quarantine"]));
     assert!(r.stderr.contains("types changed by line"), "{r:?}");
     assert_eq!(r.stderr.matches("late.csv:11: bad row left out").count(), 1, "{r:?}");
     assert_eq!(r.stderr.matches("late.csv:80002: bad row left out").count(), 1, "{r:?}");
