@@ -94,6 +94,12 @@ struct WriteArgs {
     /// When another run holds the dataset, wait up to SECS for it instead of failing at once (exit 75).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     wait_lock: u64,
+    /// Write only the partitions of these days, both included (`2026-10-01..2026-10-31`; either end
+    /// may be left out): rows of other days are left out and counted. With --mode replace, the days
+    /// of the range hold exactly this run's data afterwards and no other day is touched. One job per
+    /// range lets a scheduler split a backfill.
+    #[arg(long, value_name = "FROM..TO")]
+    partition_range: Option<crate::load::layout::PartitionRange>,
 }
 
 #[derive(Debug, Args)]
@@ -487,6 +493,7 @@ fn write_settings(args: &WriteArgs) -> commands::WriteSettings {
         allow_schema_change: args.allow_schema_change,
         wait_lock: Duration::from_secs(args.wait_lock),
         dry_run: false,
+        partition_range: args.partition_range,
     }
 }
 

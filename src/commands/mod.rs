@@ -16,7 +16,7 @@ use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::extract::filter::KeepRows;
 use crate::extract::{BadRows, Extract};
-use crate::load::layout::{new_run_id, DatasetId};
+use crate::load::layout::{new_run_id, DatasetId, PartitionRange};
 use crate::load::lock::DatasetLock;
 use crate::load::manifest::{self, Drift, FileRecord, Manifest, SourceRecord};
 use crate::load::parquet::WriterOptions;
@@ -70,6 +70,8 @@ pub struct WriteSettings {
     pub wait_lock: std::time::Duration,
     /// Stage and plan only (`--dry-run` of single-file commands; catalogs select it per run).
     pub dry_run: bool,
+    /// Only these days are written (and, with replace, replaced).
+    pub partition_range: Option<PartitionRange>,
 }
 
 /// What to load and how: the part shared by every loading command.
@@ -79,6 +81,8 @@ pub struct LoadRequest {
     pub source_size: Option<u64>,
     pub dataset: DatasetId,
     pub partition_column: Option<String>,
+    /// Only rows of these days are written (`--partition-range`).
+    pub partition_range: Option<PartitionRange>,
     pub pins: Pins,
     pub writer: WriterOptions,
     pub mode: WriteMode,
@@ -112,6 +116,7 @@ impl LoadRequest {
             allow_schema_change: write.allow_schema_change,
             wait_lock: write.wait_lock,
             dry_run: self.dry_run || write.dry_run,
+            partition_range: write.partition_range,
             ..self
         }
     }
@@ -124,6 +129,7 @@ impl LoadRequest {
             source_size: None,
             dataset,
             partition_column: None,
+            partition_range: None,
             pins: Pins::none(),
             writer: WriterOptions::default(),
             mode: WriteMode::Merge,
@@ -179,9 +185,16 @@ async fn load_locked(
     run_id: String,
     lock: Option<&DatasetLock>,
 ) -> Result<Summary> {
+    if let (Some(range), None) = (request.partition_range, &request.partition_column) {
+        return Err(Error::Usage(format!(
+            "--partition-range {range} needs a partitioned load: {} has no partition column",
+            request.dataset
+        )));
+    }
     let load = ParquetLoad::new(
         request.dataset.clone(),
         request.partition_column.clone(),
+        request.partition_range,
         request.mode,
         request.writer,
         &store.staging_parent(),
@@ -210,6 +223,9 @@ async fn load_locked(
         .collect();
     if excluded > 0 {
         notes.push(format!("{excluded} rows excluded by the filter"));
+    }
+    if let Some((range, outside)) = staged.output.range.filter(|(_, n)| *n > 0) {
+        notes.push(format!("{outside} rows outside --partition-range {range} left out"));
     }
     match (&staged.output.rejects, staged.rejected) {
         (_, 0) => {}

@@ -141,6 +141,69 @@ impl Partition {
     }
 }
 
+/// The days a run may write (`--partition-range FROM..TO`: both ends included, either may be left
+/// open). Rows of other days, and rows whose partition value is null, are left out; a replace run
+/// replaces only the partitions in the range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionRange {
+    pub from: Option<i32>,
+    pub to: Option<i32>,
+}
+
+impl PartitionRange {
+    /// Whether rows of `partition` belong to the run.
+    pub fn contains(&self, partition: &Partition) -> bool {
+        match partition {
+            Partition::Day(d) => self.from.is_none_or(|f| *d >= f) && self.to.is_none_or(|t| *d <= t),
+            Partition::Null | Partition::Unpartitioned => false,
+        }
+    }
+}
+
+impl fmt::Display for PartitionRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let day = |d: Option<i32>| d.map(format_day).unwrap_or_default();
+        write!(f, "{}..{}", day(self.from), day(self.to))
+    }
+}
+
+impl std::str::FromStr for PartitionRange {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let usage = || {
+            format!("`{text}` is not a range of days: use FROM..TO, e.g. 2026-10-01..2026-10-31 (either end may be left out)")
+        };
+        let (from, to) = text.split_once("..").ok_or_else(usage)?;
+        let day = |s: &str| -> std::result::Result<Option<i32>, String> {
+            match s.trim() {
+                "" => Ok(None),
+                s => {
+                    crate::transform::values::DateFormat::Iso.parse(s.as_bytes()).map(Some).ok_or_else(usage)
+                }
+            }
+        };
+        let range = PartitionRange { from: day(from)?, to: day(to)? };
+        match (range.from, range.to) {
+            (None, None) => Err(usage()),
+            (Some(f), Some(t)) if f > t => Err(format!("`{text}`: the range ends before it starts")),
+            _ => Ok(range),
+        }
+    }
+}
+
+impl DatasetId {
+    /// The partition whose folder holds `key`, if `key` lies in this dataset's partition folders.
+    pub fn partition_of_key(&self, key: &str) -> Option<Partition> {
+        let rest = key.strip_prefix(&self.partitions_prefix())?.strip_prefix("date=")?;
+        let (value, _) = rest.split_once('/')?;
+        if value == HIVE_NULL_PARTITION {
+            return Some(Partition::Null);
+        }
+        crate::transform::values::DateFormat::Iso.parse(value.as_bytes()).map(Partition::Day)
+    }
+}
+
 /// A run's id: its UTC start time to the millisecond and a random suffix,
 /// `20261123T130426.123Z-3f9a1c07`; ids sort by time.
 pub fn new_run_id() -> String {
@@ -216,6 +279,28 @@ mod tests {
         for bad in ["", "..", "a..b", "a/b", "/a", "a b", "é", ".hidden", "a\\b", "a*"] {
             assert!(DatasetId::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn partition_ranges() {
+        let r: PartitionRange = "2026-10-01..2026-10-31".parse().unwrap();
+        let day =
+            |s: &str| Partition::Day(crate::transform::values::DateFormat::Iso.parse(s.as_bytes()).unwrap());
+        assert!(r.contains(&day("2026-10-01")) && r.contains(&day("2026-10-31")));
+        assert!(!r.contains(&day("2026-11-01")) && !r.contains(&Partition::Null));
+        assert_eq!(r.to_string(), "2026-10-01..2026-10-31");
+        let open: PartitionRange = "2026-10-01..".parse().unwrap();
+        assert!(open.contains(&day("2099-01-01")) && !open.contains(&day("2026-09-30")));
+        for bad in ["", "..", "2026-10-01", "2026-10-31..2026-10-01", "yesterday..today"] {
+            assert!(bad.parse::<PartitionRange>().is_err(), "{bad}");
+        }
+        let id = DatasetId::parse("a").unwrap();
+        assert_eq!(
+            id.partition_of_key("datasets/a/partitions/date=2026-10-01/part-0000.parquet"),
+            Some(day("2026-10-01"))
+        );
+        assert_eq!(id.partition_of_key("datasets/a/data/part-0000.parquet"), None);
+        assert_eq!(id.partition_of_key("datasets/ab/partitions/date=2026-10-01/x"), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod publish;
 
 use polars::prelude::DataFrame;
 
-use self::layout::{DatasetId, Partition};
+use self::layout::{DatasetId, Partition, PartitionRange};
 use self::parquet::{PartitionedWriter, StagedFile, WriterOptions};
 use crate::error::{Error, Result};
 use crate::extract::Reject;
@@ -41,6 +41,8 @@ pub struct StagedDataset {
     pub files: Vec<StagedFile>,
     /// The quarantined bad rows (`_rejects/<run-id>.csv`), if any.
     pub rejects: Option<StagedFile>,
+    /// The days the run was limited to, and the rows it left out for being outside them.
+    pub range: Option<(PartitionRange, u64)>,
 }
 
 impl StagedDataset {
@@ -93,6 +95,8 @@ pub fn sweep_stale_staging(parent: &std::path::Path) -> usize {
 pub struct ParquetLoad {
     dataset: DatasetId,
     partition_column: Option<String>,
+    /// Only these days are written; the count of rows left out.
+    range: Option<(PartitionRange, u64)>,
     mode: WriteMode,
     options: WriterOptions,
     staging: tempfile::TempDir,
@@ -103,10 +107,12 @@ pub struct ParquetLoad {
 }
 
 impl ParquetLoad {
-    /// A loader staging its files in a fresh hidden folder under `staging_parent`.
+    /// A loader staging its files in a fresh hidden folder under `staging_parent`; with `range`, only
+    /// rows of those days are written (it needs a partition column).
     pub fn new(
         dataset: DatasetId,
         partition_column: Option<String>,
+        range: Option<PartitionRange>,
         mode: WriteMode,
         options: WriterOptions,
         staging_parent: &std::path::Path,
@@ -120,6 +126,7 @@ impl ParquetLoad {
         Ok(ParquetLoad {
             dataset,
             partition_column,
+            range: range.map(|r| (r, 0)),
             mode,
             options,
             staging,
@@ -142,6 +149,9 @@ impl Load for ParquetLoad {
         let (writer, rejects) = (self.writer.take(), self.rejects.take());
         if writer.is_some() || rejects.is_some() {
             drop((writer, rejects));
+            if let Some((_, outside)) = &mut self.range {
+                *outside = 0;
+            }
             // Starting over: nothing staged so far is kept.
             let dir = self.staging.path();
             for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
@@ -164,7 +174,12 @@ impl Load for ParquetLoad {
             Some(column) => {
                 let keys = partition::partition_of_rows(&df, column)?;
                 for (partition, part) in partition::split_by_partition(df, &keys)? {
-                    writer.write(partition, part)?;
+                    match &mut self.range {
+                        Some((range, outside)) if !range.contains(&partition) => {
+                            *outside += part.height() as u64
+                        }
+                        _ => writer.write(partition, part)?,
+                    }
                 }
                 Ok(())
             }
@@ -215,6 +230,7 @@ impl Load for ParquetLoad {
             mode: self.mode,
             files: writer.finish(partitioned)?,
             rejects,
+            range: self.range,
         })
     }
 }

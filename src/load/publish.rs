@@ -9,7 +9,8 @@
 //!   partition that now needs fewer part files loses the stale ones) and any unpartitioned `data/`
 //!   copy; partitions this run did not touch stay;
 //! - partitioned, [`WriteMode::Replace`]: every other object under `data/` and `partitions/`, so
-//!   that partitions gone from the source go from the dataset too.
+//!   that partitions gone from the source go from the dataset too; with a partition range, every
+//!   other object in the partition folders of the range's days, and nothing outside them.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -130,6 +131,15 @@ pub async fn publish(
 pub fn stale_keys(existing: Vec<ObjectMeta>, staged: &StagedDataset) -> Vec<String> {
     let dataset = &staged.dataset;
     let written: HashSet<&str> = staged.files.iter().map(|f| f.key.as_str()).collect();
+    if let (Some((range, _)), WriteMode::Replace) = (staged.range, staged.mode) {
+        // Replacing a range of days: every other file of those days goes, nothing outside them.
+        return existing
+            .into_iter()
+            .map(|o| o.key)
+            .filter(|k| !written.contains(k.as_str()))
+            .filter(|k| dataset.partition_of_key(k).is_some_and(|p| range.contains(&p)))
+            .collect();
+    }
     let replaced_folders: BTreeSet<String> = if staged.partitioned && staged.mode == WriteMode::Merge {
         // An unpartitioned copy from an earlier run would make readers of the whole dataset see
         // its rows twice.

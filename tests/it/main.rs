@@ -34,7 +34,7 @@ mod s3;
 mod signals;
 /// The object-store contract, run against the local folder and the S3 server alike.
 mod store_contract;
-/// Re-runs leave unchanged partitions in place.
+/// Re-runs leave unchanged partitions in place; partition ranges.
 mod unchanged;
 /// `upload-csv` on the local target: types, values, layout, partitions, errors.
 mod upload_csv;

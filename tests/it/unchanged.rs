@@ -1,5 +1,6 @@
-//! Unchanged partitions are left in place: a re-run uploads only the files whose bytes differ from
-//! what the previous manifest records and the store holds.
+//! Unchanged partitions are left in place (a re-run uploads only the files whose bytes differ from
+//! what the previous manifest records and the store holds), and `--partition-range` limits a run to
+//! some days.
 
 use std::os::unix::fs::MetadataExt;
 
@@ -124,4 +125,51 @@ fn unchanged_partitions_stay_on_the_s3_server_and_dry_run_says_so() {
             assert_eq!(read_parquet_bytes(store.get(key).await.unwrap()).height(), 200);
         }
     });
+}
+
+#[test]
+fn a_partition_range_writes_and_replaces_only_its_days() {
+    let dir = Dir::new();
+    let first = dir.write("1.csv", export(&[1, 2, 3, 4, 5], 10, |d, _| f64::from(d) + 0.125));
+    load(&dir, &first, &[]);
+    let costs = |day: u32| f64s(&read_parquet(&dir.lake(&partition(day))), "Cost")[0];
+
+    // A corrected export of every day, loaded for days 2 and 3 only.
+    let fixed = dir.write("2.csv", export(&[1, 2, 3, 4, 5], 10, |d, _| f64::from(d) + 0.5));
+    let r = load(&dir, &fixed, &["--partition-range", "2026-10-02..2026-10-03"]);
+    let s = summary(&r);
+    assert_eq!(s["rows_written"].as_u64(), Some(20), "{s}");
+    assert!(
+        s["notes"][0].as_str().unwrap().contains("30 rows outside --partition-range 2026-10-02..2026-10-03"),
+        "{s}"
+    );
+    assert_eq!([1, 2, 3, 4, 5].map(costs), [Some(1.125), Some(2.5), Some(3.5), Some(4.125), Some(5.125)]);
+
+    // Replace within days 4 and 5 from an export that no longer has day 5: day 5 goes, 1-3 stay.
+    let shorter = dir.write("3.csv", export(&[1, 4], 10, |d, _| f64::from(d) + 0.25));
+    load(&dir, &shorter, &["--mode", "replace", "--partition-range", "2026-10-04.."]);
+    let keys: Vec<String> = dir.lake_keys().into_iter().filter(|k| k.ends_with(".parquet")).collect();
+    assert_eq!(keys, [1, 2, 3, 4].map(partition).to_vec());
+    assert_eq!([1, 2, 3, 4].map(costs), [Some(1.125), Some(2.5), Some(3.5), Some(4.25)]);
+}
+
+#[test]
+fn a_partition_range_needs_a_partitioned_load_and_a_valid_range() {
+    let dir = Dir::new();
+    let csv = dir.write("a.csv", export(&[1], 3, |_, _| 1.0));
+    let r = run(dir
+        .etl()
+        .args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "u"])
+        .args(["--partition-range", "2026-10-01.."]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("needs a partitioned load"), "{r:?}");
+    let r = run(dir.etl().args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "u"]).args([
+        "--partition-col",
+        "Date",
+        "--partition-range",
+        "2026-10-31..2026-10-01",
+    ]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("ends before it starts"), "{r:?}");
+    assert!(dir.lake_keys().is_empty());
 }
