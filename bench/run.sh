@@ -37,6 +37,13 @@ DATA=$PWD/bench/data
 mkdir -p "$DATA"
 csv_of() {
   local rows=$1 file="$DATA/usage_$1.csv"
+  if [ ! -s "$file" ] && [ "$rows" -gt 10000000 ]; then
+    # The generator holds every row in memory: past 10 M rows, copies of the 10 M file (its days
+    # repeat, so every partition is visited again by each copy).
+    local base
+    base=$(csv_of 10000000)
+    { head -1 "$base"; for _ in $(seq $((rows / 10000000))); do tail -n +2 "$base"; done; } >"$file"
+  fi
   [ -s "$file" ] || python3 "$PEERS/gen_usage_csv.py" "$file" --rows "$rows" >&2
   echo "$file"
 }

@@ -155,7 +155,7 @@ impl Load for ParquetLoad {
             // Starting over: nothing staged so far is kept.
             let dir = self.staging.path();
             for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
-                std::fs::remove_file(entry.path()).map_err(|e| Error::io(&entry.path(), e))?;
+                std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
             }
         }
         self.writer = Some(PartitionedWriter::new(
