@@ -232,31 +232,42 @@ impl ObjectStore for S3Store {
     }
 
     async fn abort_unfinished_uploads(&self, prefix: &str) -> Result<usize, StoreError> {
-        let listed = self
-            .client
-            .list_multipart_uploads()
-            .bucket(&self.location.bucket)
-            .prefix(self.full_key(prefix))
-            .send()
-            .await
-            .map_err(|e| self.error("ListMultipartUploads", prefix, e))?;
         let mut aborted = 0;
-        for upload in listed.uploads() {
-            let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else { continue };
-            self.client
-                .abort_multipart_upload()
+        // Pages of up to 1,000 uploads, followed by their markers.
+        let mut markers: (Option<String>, Option<String>) = (None, None);
+        loop {
+            let listed = self
+                .client
+                .list_multipart_uploads()
                 .bucket(&self.location.bucket)
-                .key(key)
-                .upload_id(id)
+                .prefix(self.full_key(prefix))
+                .set_key_marker(markers.0.take())
+                .set_upload_id_marker(markers.1.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    let relative = key.strip_prefix(&self.full_key("")).unwrap_or(key);
-                    self.error("AbortMultipartUpload", relative, e)
-                })?;
-            aborted += 1;
+                .map_err(|e| self.error("ListMultipartUploads", prefix, e))?;
+            for upload in listed.uploads() {
+                let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else { continue };
+                self.client
+                    .abort_multipart_upload()
+                    .bucket(&self.location.bucket)
+                    .key(key)
+                    .upload_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        let relative = key.strip_prefix(&self.full_key("")).unwrap_or(key);
+                        self.error("AbortMultipartUpload", relative, e)
+                    })?;
+                aborted += 1;
+            }
+            match (listed.is_truncated(), listed.next_key_marker(), listed.next_upload_id_marker()) {
+                (Some(true), Some(key), id) if !key.is_empty() => {
+                    markers = (Some(key.to_owned()), id.map(str::to_owned));
+                }
+                _ => return Ok(aborted),
+            }
         }
-        Ok(aborted)
     }
 
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {

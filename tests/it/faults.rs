@@ -149,21 +149,28 @@ fn parts_a_dead_run_left_are_aborted_by_the_next_run() {
     let target = s3.target("orphans");
     let prefix = target.trim_start_matches(&format!("s3://{}/", s3.bucket)).to_owned();
     runtime().block_on(async {
-        // A run that died mid-upload: a multipart upload started under the dataset, never finished.
+        // Runs that died mid-upload: multipart uploads started under the dataset, never finished;
+        // more than one page of the listing (1,000).
+        use futures::StreamExt;
         let client = sdk_client(&s3);
-        client
-            .create_multipart_upload()
-            .bucket(&s3.bucket)
-            .key(format!("{prefix}/datasets/d/data/part-0000.parquet"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(uploads_in_progress(&s3, &prefix).await, 1);
+        let started: Vec<_> = futures::stream::iter(0..1005)
+            .map(|i| {
+                client
+                    .create_multipart_upload()
+                    .bucket(&s3.bucket)
+                    .key(format!("{prefix}/datasets/d/partitions/date=2026-01-01/part-{i:04}.parquet"))
+                    .send()
+            })
+            .buffer_unordered(32)
+            .collect()
+            .await;
+        assert!(started.iter().all(Result::is_ok));
+        assert!(uploads_in_progress(&s3, &prefix).await > 0);
     });
     let dir = Dir::new();
     dir.write("in.csv", "a\n1\n");
     let r = ok(s3.apply(dir.etl().args(["upload-csv", "in.csv", "--dataset-id", "d", "--target", &target])));
-    assert!(r.stderr.contains("aborted 1 unfinished upload(s)"), "{r:?}");
+    assert!(r.stderr.contains("aborted 1005 unfinished upload(s)"), "{r:?}");
     runtime().block_on(async { assert_eq!(uploads_in_progress(&s3, &prefix).await, 0) });
 }
 
