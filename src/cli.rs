@@ -377,15 +377,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             }
         }
         Err(err) => {
-            let code = err.downcast_ref::<crate::Error>().map_or(1, crate::Error::exit_code);
-            let cancelled = matches!(
-                err.downcast_ref::<crate::Error>(),
-                Some(
-                    crate::Error::Cancelled
-                        | crate::Error::Interrupted(_)
-                        | crate::Error::Store(crate::store::StoreError::Interrupted(_))
-                )
-            );
+            // A run stopped by a signal says so, whatever error the stop surfaced as (a Domo request
+            // whose retries the signal ended, say).
+            let signal = crate::signals::requested();
+            let code = match signal {
+                Some(signo) => 128 + signo as u8,
+                None => err.downcast_ref::<crate::Error>().map_or(1, crate::Error::exit_code),
+            };
+            let cancelled = signal.is_some()
+                || matches!(
+                    err.downcast_ref::<crate::Error>(),
+                    Some(
+                        crate::Error::Cancelled
+                            | crate::Error::Interrupted(_)
+                            | crate::Error::Store(crate::store::StoreError::Interrupted(_))
+                    )
+                );
             let mut summary = Summary::new(name, target_text);
             summary.status = if cancelled { "cancelled" } else { "failed" };
             summary.seconds = started.elapsed().as_secs_f64();

@@ -74,7 +74,10 @@ impl RetryPolicy {
                         retry + 1,
                         self.retries
                     );
-                    tokio::time::sleep(wait).await;
+                    // A signal ends the wait, and the retries: the caller stops with the last error.
+                    if crate::signals::sleep(wait).await.is_some() {
+                        return Err(error);
+                    }
                     retry += 1;
                 }
             }

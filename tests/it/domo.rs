@@ -549,3 +549,31 @@ fn a_domo_load_reads_back_from_s3() {
         assert_eq!(strings(&df, "reason"), [Some("damaged".into()), Some("late".into())]);
     });
 }
+
+#[test]
+fn a_signal_ends_a_retry_wait_at_once() {
+    let domo = FakeDomo::start(&[(ORDERS, orders())]);
+    let dir = Dir::new();
+    catalog(&dir);
+    domo.fault(&orders_path("/data"), Fault::Status(429, Some(60)));
+    let child = with_domo(dir.etl().args(["load-domo", "--dataset", "orders"]), &domo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while domo.count(&orders_path("/data")) == 0 {
+        assert!(started.elapsed().as_secs() < 30, "the export was never asked for");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let waited = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(waited.elapsed().as_secs() < 5, "the 60 s Retry-After was waited out: {stderr}");
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert_eq!(domo.count(&orders_path("/data")), 1);
+    assert!(dir.lake_keys().iter().all(|k| !k.starts_with("datasets/orders/")), "{:?}", dir.lake_keys());
+}
