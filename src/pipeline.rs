@@ -41,8 +41,8 @@ pub const BATCH_ROWS: usize = 65_536;
 
 /// Turns text batches into typed frames.
 pub trait Transform: Send {
-    /// Starts a pass over a source with `columns`. Returns the plans when they are known without
-    /// reading a value (every column pinned).
+    /// Starts on a source with `columns` (once, however many passes follow). Returns the plans when
+    /// they are known without reading a value (every column pinned).
     fn start(&mut self, source: &str, columns: &[String]) -> Result<Option<Vec<ColumnPlan>>>;
     /// Lets the values of a batch vote on the column types.
     fn observe(&mut self, batch: &TextBatch);
@@ -309,14 +309,12 @@ pub async fn stage(
         };
         let mut reader: Box<dyn BatchReader> = Box::new(ReadAhead::new(source.open()?, BATCH_ROWS));
         let known = pass.transform.start(&info.location, reader.columns())?;
-        let infer = known.is_none();
-        let staged = match pass.run(reader.as_mut(), known, infer)? {
+        let staged = match pass.run(reader.as_mut(), known)? {
             PassEnd::Staged(staged) => staged,
             PassEnd::Retype(plans) => {
                 drop(reader);
                 reader = Box::new(ReadAhead::new(source.open()?, BATCH_ROWS));
-                pass.transform.start(&info.location, reader.columns())?;
-                match pass.run(reader.as_mut(), Some(plans), false)? {
+                match pass.run(reader.as_mut(), Some(plans))? {
                     PassEnd::Staged(staged) => staged,
                     PassEnd::Retype(_) => unreachable!("a pass that does not vote cannot retype"),
                 }
@@ -378,14 +376,10 @@ struct PassRows {
 }
 
 impl Pass<'_> {
-    /// Reads `reader` to the end, typing and staging every batch with `plans`. With `infer`, every
-    /// batch votes first; `plans` (if `None`, the first batch's vote) hold while the vote agrees.
-    fn run(
-        &mut self,
-        reader: &mut dyn BatchReader,
-        mut plans: Option<Vec<ColumnPlan>>,
-        infer: bool,
-    ) -> Result<PassEnd> {
+    /// Reads `reader` to the end, typing and staging every batch with `plans`. Without `plans`,
+    /// every batch votes first, and the first batch's vote holds while the votes agree.
+    fn run(&mut self, reader: &mut dyn BatchReader, mut plans: Option<Vec<ColumnPlan>>) -> Result<PassEnd> {
+        let infer = plans.is_none();
         if let Some(plans) = &plans {
             self.transform.use_plans(plans);
             self.load.begin(plans)?;

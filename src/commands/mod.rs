@@ -155,6 +155,12 @@ pub async fn load_dataset(request: LoadRequest, ctx: &Context) -> Result<Summary
 /// the dataset's lock from start to end (a dry run writes nothing and takes none).
 pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn ObjectStore>) -> Result<Summary> {
     crate::signals::check()?;
+    if let (Some(range), None) = (request.partition_range, &request.partition_column) {
+        return Err(Error::Usage(format!(
+            "--partition-range {range} needs a partitioned load: {} has no partition column",
+            request.dataset
+        )));
+    }
     let run_id = new_run_id();
     if request.dry_run {
         return load_locked(request, ctx, store, run_id, None).await;
@@ -185,12 +191,6 @@ async fn load_locked(
     run_id: String,
     lock: Option<&DatasetLock>,
 ) -> Result<Summary> {
-    if let (Some(range), None) = (request.partition_range, &request.partition_column) {
-        return Err(Error::Usage(format!(
-            "--partition-range {range} needs a partitioned load: {} has no partition column",
-            request.dataset
-        )));
-    }
     let load = ParquetLoad::new(
         request.dataset.clone(),
         request.partition_column.clone(),

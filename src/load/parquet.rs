@@ -270,20 +270,15 @@ impl Encoder {
         let jobs = self.jobs.as_ref().expect("not finished");
         if jobs.send(job).is_err() {
             return Err(self
-                .join()
+                .finish()
                 .err()
                 .unwrap_or_else(|| Error::Internal("the Parquet encoder stopped without an error".into())));
         }
         Ok(())
     }
 
-    /// Waits for every queued job; returns the finished files.
+    /// Waits for every queued job; returns the finished files (or the error that stopped the thread).
     fn finish(&mut self) -> Result<Vec<StagedFile>> {
-        self.jobs = None;
-        self.join()
-    }
-
-    fn join(&mut self) -> Result<Vec<StagedFile>> {
         self.jobs = None;
         match self.thread.take().expect("joined once").join() {
             Ok(result) => result,

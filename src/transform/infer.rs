@@ -195,8 +195,7 @@ impl Inference {
 
     /// Lets every value of `batch` vote (columns in parallel).
     pub fn observe(&mut self, nulls: &NullTokens, batch: &TextBatch) {
-        let skip: Vec<bool> = self.pinned.iter().map(Option::is_some).collect();
-        observe_batch(&mut self.states, &skip, nulls, batch);
+        observe_batch(&mut self.states, &self.pinned, nulls, batch);
     }
 
     /// The plan of every column given the values seen so far: pinned columns as pinned.
@@ -235,9 +234,14 @@ impl Inference {
     }
 }
 
-fn observe_batch(states: &mut [ColumnInference], skip: &[bool], nulls: &NullTokens, batch: &TextBatch) {
+fn observe_batch(
+    states: &mut [ColumnInference],
+    pinned: &[Option<Parser>],
+    nulls: &NullTokens,
+    batch: &TextBatch,
+) {
     states.par_iter_mut().enumerate().for_each(|(col, state)| {
-        if skip[col] {
+        if pinned[col].is_some() {
             return;
         }
         for row in 0..batch.len() {
