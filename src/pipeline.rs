@@ -29,7 +29,7 @@ use crate::load::publish::unchanged_files;
 use crate::load::{publish, stale_keys, Publishing, StagedDataset};
 use crate::store::ObjectStore;
 use crate::summary::{human_bytes, Progress};
-use crate::transform::convert::{convert_batch, ColumnPlan};
+use crate::transform::convert::{convert_batch, ColumnPlan, Converted};
 use crate::transform::infer::Inference;
 use crate::transform::{NullTokens, Parser, Pins};
 
@@ -44,7 +44,8 @@ pub trait Transform: Send {
     /// Starts on a source with `columns` (once, however many passes follow). Returns the plans when
     /// they are known without reading a value (every column pinned).
     fn start(&mut self, source: &str, columns: &[String]) -> Result<Option<Vec<ColumnPlan>>>;
-    /// Lets the values of a batch vote on the column types.
+    /// Lets the values of a batch vote on the column types. (It may type columns of the batch on the
+    /// way, for the [`Transform::apply`] of the same batch.)
     fn observe(&mut self, batch: &TextBatch);
     /// The plans the values observed since [`Transform::start`] settle on. `last`: every value has
     /// voted (says why a column is String, once).
@@ -83,6 +84,8 @@ pub struct TypeColumns {
     /// Per column, what is null: a pinned String column keeps its `NA`s (only empty is null).
     column_nulls: Vec<NullTokens>,
     coerced: Vec<u64>,
+    /// Columns of the batch last observed that the vote converted already.
+    ready: Vec<Option<Converted>>,
     source: String,
 }
 
@@ -98,6 +101,7 @@ impl TypeColumns {
             plans: Vec::new(),
             column_nulls: Vec::new(),
             coerced: Vec::new(),
+            ready: Vec::new(),
             source: String::new(),
         }
     }
@@ -124,7 +128,11 @@ impl Transform for TypeColumns {
     }
 
     fn observe(&mut self, batch: &TextBatch) {
-        self.inference.as_mut().expect("start() comes first").observe(&self.nulls, batch);
+        let inference = self.inference.as_mut().expect("start() comes first");
+        // While the vote is on the plans, columns that vote by being converted are converted here,
+        // once, and kept for `apply`.
+        let on_plans = !self.plans.is_empty() && inference.plans() == self.plans;
+        self.ready = inference.observe(&self.nulls, batch, on_plans.then_some(&self.plans[..]));
     }
 
     fn inferred(&self, last: bool) -> Vec<ColumnPlan> {
@@ -137,6 +145,7 @@ impl Transform for TypeColumns {
 
     fn use_plans(&mut self, plans: &[ColumnPlan]) {
         self.plans = plans.to_vec();
+        self.ready.clear();
         self.column_nulls = self
             .plans
             .iter()
@@ -153,7 +162,8 @@ impl Transform for TypeColumns {
     }
 
     fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame> {
-        let (df, coerced) = match convert_batch(&self.plans, batch, &self.column_nulls) {
+        let ready = std::mem::take(&mut self.ready);
+        let (df, coerced) = match convert_batch(&self.plans, batch, &self.column_nulls, ready) {
             Ok(done) => done,
             Err(mut bad) if self.bad_rows == BadRows::Fail => {
                 return Err(bad.remove(0).into_error(&self.source))
@@ -178,7 +188,7 @@ impl Transform for TypeColumns {
                     rejects.push(Reject { line: batch.line(row), reason: reason.clone(), raw });
                 }
                 batch.retain(|row| !refused.contains_key(&row));
-                convert_batch(&self.plans, batch, &self.column_nulls)
+                convert_batch(&self.plans, batch, &self.column_nulls, Vec::new())
                     .map_err(|mut bad| bad.remove(0).into_error(&self.source))?
             }
         };

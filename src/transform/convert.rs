@@ -135,20 +135,30 @@ impl BadValue {
     }
 }
 
+/// A column converted, and how many of its non-empty values were deliberately made null.
+pub type Converted = (Column, u64);
+
 /// Converts a batch, columns in parallel. Returns the frame and, per column, how many non-empty values
 /// were deliberately made null (see [`Parser::Money`]).
 ///
-/// `nulls` says, per column, what is null. On failure, every column's refused values, the earliest
-/// line first.
+/// `nulls` says, per column, what is null. `ready` holds columns of this batch converted already (by
+/// the vote, see [`super::infer::Inference::observe`]); it may be shorter than `plans`. On failure,
+/// every column's refused values, the earliest line first.
 pub fn convert_batch(
     plans: &[ColumnPlan],
     batch: &TextBatch,
     nulls: &[NullTokens],
+    mut ready: Vec<Option<Converted>>,
 ) -> Result<(DataFrame, NullCounts), Vec<BadValue>> {
-    let converted: Vec<Result<(Column, u64), BadValue>> = plans
+    ready.resize_with(plans.len(), || None);
+    let converted: Vec<Result<Converted, BadValue>> = plans
         .par_iter()
+        .zip(ready)
         .enumerate()
-        .map(|(col, plan)| convert_column(plan, batch, col, &nulls[col]))
+        .map(|(col, (plan, ready))| match ready {
+            Some(done) => Ok(done),
+            None => convert_column(plan, batch, col, &nulls[col]),
+        })
         .collect();
     let mut bad: Vec<BadValue> = Vec::new();
     let mut columns = Vec::with_capacity(plans.len());
@@ -170,12 +180,13 @@ pub fn convert_batch(
     Ok((df, coerced))
 }
 
-fn convert_column(
+/// Converts column `col` of `batch`; `nulls` says what is null.
+pub fn convert_column(
     plan: &ColumnPlan,
     batch: &TextBatch,
     col: usize,
     nulls: &NullTokens,
-) -> Result<(Column, u64), BadValue> {
+) -> Result<Converted, BadValue> {
     let name = PlSmallStr::from_str(&plan.name);
     let rows = 0..batch.len();
     let bad = |rows: Vec<usize>, what: &str| BadValue {
@@ -390,7 +401,7 @@ mod tests {
             ColumnPlan { name: "c".into(), parser: Parser::Money },
         ];
         let nulls = vec![NullTokens::standard(); 3];
-        let (df, coerced) = convert_batch(&plans, &batch, &nulls).unwrap();
+        let (df, coerced) = convert_batch(&plans, &batch, &nulls, Vec::new()).unwrap();
         assert_eq!(df.height(), 2);
         assert_eq!(coerced, vec![0, 0, 1]);
         assert_eq!(
@@ -401,10 +412,10 @@ mod tests {
         assert_eq!(df.column("c").unwrap().f64().unwrap().get(0), Some(1.5));
 
         batch.push([&b"NA"[..], b"", b"N/A"], 4);
-        assert!(convert_batch(&plans, &batch, &nulls).is_ok(), "null tokens are nulls");
+        assert!(convert_batch(&plans, &batch, &nulls, Vec::new()).is_ok(), "null tokens are nulls");
         batch.push([&b"x"[..], b"", b"?"], 5);
         batch.push([&b"1"[..], b"", b"oops"], 6);
-        let err = convert_batch(&plans, &batch, &nulls).unwrap_err();
+        let err = convert_batch(&plans, &batch, &nulls, Vec::new()).unwrap_err();
         // Every column's refusals, the earliest line first.
         let found: Vec<(u64, &str, Vec<usize>)> =
             err.iter().map(|b| (b.line, b.column.as_str(), b.rows.clone())).collect();

@@ -3,10 +3,15 @@
 //! Each column starts with every candidate type and loses a candidate at the first value that type
 //! cannot parse; what is left at the end decides, in the order Int64, Decimal, Float64, Boolean, Date,
 //! Datetime, else String. Parsers are those of [`super::values`], shared with the conversion.
+//!
+//! Once a column's candidates are exactly what its plan's parser accepts, converting a value and
+//! voting with it are the same test: such a column votes by being converted (one parse per value, not
+//! two), and only a value the parser refuses makes it vote value by value again.
 
+use polars::prelude::{ChunkAgg, Column, DataType};
 use rayon::prelude::*;
 
-use super::convert::{ColumnPlan, Parser};
+use super::convert::{convert_column, ColumnPlan, Converted, Parser};
 use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number, Zone};
 use super::{NullTokens, Pins};
 use crate::extract::TextBatch;
@@ -36,10 +41,14 @@ const fn offset_bit(i: usize) -> u32 {
     1 << (OFFSET0 + i as u32)
 }
 
+fn format_index(format: DateFormat) -> usize {
+    DateFormat::ALL.iter().position(|f| *f == format).expect("listed")
+}
+
 /// The candidates a column keeps when its date format is given (`--date-format col=FMT`): numbers,
 /// booleans, and dates and timestamps in that format only.
 fn only_format(format: DateFormat) -> u32 {
-    let i = DateFormat::ALL.iter().position(|f| *f == format).expect("listed");
+    let i = format_index(format);
     NUMBERS | BOOL | date_bit(i) | naive_bit(i) | offset_bit(i)
 }
 
@@ -113,6 +122,50 @@ impl ColumnInference {
         self.candidates = c;
     }
 
+    /// Whether converting values with `parser` votes as they would: the parser accepts a value exactly
+    /// when the vote keeps `parser`'s type, and the candidates left beside it are ones that
+    /// [`ColumnInference::converted`] can update from the converted column.
+    fn votes_by_converting(&self, parser: Parser) -> bool {
+        let c = self.candidates;
+        match parser {
+            // An integer keeps Decimal, and Float64 up to 2^53.
+            Parser::Int => c & INT != 0 && c & !NUMBERS == 0,
+            Parser::Decimal => c == DECIMAL,
+            Parser::Float => c == FLOAT,
+            Parser::Bool => c == BOOL,
+            Parser::Date(format) => c == date_bit(format_index(format)),
+            Parser::Datetime(format, Zone::Offset) => c == offset_bit(format_index(format.date)),
+            Parser::Datetime(format, Zone::Naive) => c == naive_bit(format_index(format.date)),
+            _ => false,
+        }
+    }
+
+    /// Takes into account a batch's values that `parser` converted into `column` without a refusal,
+    /// when [`ColumnInference::votes_by_converting`] allowed it.
+    fn converted(&mut self, parser: Parser, column: &Column) {
+        self.non_null += (column.len() - column.null_count()) as u64;
+        if parser == Parser::Int && self.candidates & FLOAT != 0 && *column.dtype() == DataType::Int64 {
+            let ints = column.as_materialized_series().i64().expect("an Int64 column");
+            let beyond = |i: Option<i64>| i.is_some_and(|i| i.unsigned_abs() > 1 << 53);
+            if beyond(ints.min()) || beyond(ints.max()) {
+                self.candidates &= !FLOAT;
+            }
+        }
+    }
+
+    /// Lets the values of column `col` of `batch` vote one by one.
+    fn observe_column(&mut self, nulls: &NullTokens, batch: &TextBatch, col: usize) {
+        for row in 0..batch.len() {
+            if self.candidates == 0 {
+                break;
+            }
+            let v = batch.field(row, col);
+            if !nulls.is_null(v) {
+                self.observe(v, batch.line(row));
+            }
+        }
+    }
+
     /// The parser for the column, given everything observed.
     pub fn resolve(&self) -> Parser {
         let c = self.candidates;
@@ -151,8 +204,8 @@ impl ColumnInference {
     /// Whether every slash date of the column reads both month-first and day-first (so month-first
     /// was a guess).
     pub fn ambiguous_day_month(&self) -> bool {
-        let mdy = DateFormat::ALL.iter().position(|f| *f == DateFormat::Mdy).expect("listed");
-        let dmy = DateFormat::ALL.iter().position(|f| *f == DateFormat::Dmy).expect("listed");
+        let mdy = format_index(DateFormat::Mdy);
+        let dmy = format_index(DateFormat::Dmy);
         let c = self.candidates;
         match self.resolve() {
             Parser::Date(DateFormat::Mdy) => c & date_bit(dmy) != 0,
@@ -193,9 +246,35 @@ impl Inference {
         }
     }
 
-    /// Lets every value of `batch` vote (columns in parallel).
-    pub fn observe(&mut self, nulls: &NullTokens, batch: &TextBatch) {
-        observe_batch(&mut self.states, &self.pinned, nulls, batch);
+    /// Lets every value of `batch` vote (columns in parallel). `plans`, when given, must be the
+    /// current vote ([`Inference::plans`]): a column whose vote its plan's conversion tells is converted
+    /// instead, and returned (the others are `None`) for [`super::convert::convert_batch`].
+    pub fn observe(
+        &mut self,
+        nulls: &NullTokens,
+        batch: &TextBatch,
+        plans: Option<&[ColumnPlan]>,
+    ) -> Vec<Option<Converted>> {
+        let pinned = &self.pinned;
+        self.states
+            .par_iter_mut()
+            .enumerate()
+            .map(|(col, state)| {
+                if pinned[col].is_some() {
+                    return None;
+                }
+                if let Some(plan) = plans.map(|p| &p[col]).filter(|p| state.votes_by_converting(p.parser)) {
+                    // A refused value moves the vote off the plan: it votes value by value below, which
+                    // names the line that moved it.
+                    if let Ok(done) = convert_column(plan, batch, col, nulls) {
+                        state.converted(plan.parser, &done.0);
+                        return Some(done);
+                    }
+                }
+                state.observe_column(nulls, batch, col);
+                None
+            })
+            .collect()
     }
 
     /// The plan of every column given the values seen so far: pinned columns as pinned.
@@ -232,28 +311,6 @@ impl Inference {
             }
         }
     }
-}
-
-fn observe_batch(
-    states: &mut [ColumnInference],
-    pinned: &[Option<Parser>],
-    nulls: &NullTokens,
-    batch: &TextBatch,
-) {
-    states.par_iter_mut().enumerate().for_each(|(col, state)| {
-        if pinned[col].is_some() {
-            return;
-        }
-        for row in 0..batch.len() {
-            if state.candidates == 0 {
-                break;
-            }
-            let v = batch.field(row, col);
-            if !nulls.is_null(v) {
-                state.observe(v, batch.line(row));
-            }
-        }
-    });
 }
 
 #[cfg(test)]
@@ -341,6 +398,55 @@ mod tests {
             infer(&["2026/01/02 03:04:05+09:00"]),
             Parser::Datetime(DatetimeFormat { date: DateFormat::YmdSlash }, Zone::Offset)
         );
+    }
+
+    /// Votes `batches` of one-column rows twice: value by value, and converting while the vote is on
+    /// the plan (as a pass does). Both must agree after every batch; returns the last vote and reason.
+    fn vote_both_ways(batches: &[&[&str]]) -> (Parser, Option<(u64, String)>) {
+        let columns = vec!["c".to_owned()];
+        let nulls = NullTokens::standard();
+        let (mut plain, mut fused) =
+            (Inference::new(&columns, &Pins::none()), Inference::new(&columns, &Pins::none()));
+        let mut plans: Option<Vec<ColumnPlan>> = None;
+        let mut line = 2;
+        for values in batches {
+            let mut batch = TextBatch::new(1);
+            for v in *values {
+                batch.push([v.as_bytes()], line);
+                line += 1;
+            }
+            plain.observe(&nulls, &batch, None);
+            let on_plan = plans.as_ref().filter(|p| **p == fused.plans());
+            let ready = fused.observe(&nulls, &batch, on_plan.map(Vec::as_slice));
+            assert_eq!(plain.plans(), fused.plans(), "after {values:?}");
+            assert_eq!(plain.states[0].candidates, fused.states[0].candidates, "after {values:?}");
+            if ready[0].is_some() {
+                assert_eq!(ready[0].as_ref().unwrap().0.len(), values.len());
+            }
+            plans.get_or_insert_with(|| fused.plans());
+        }
+        (fused.states[0].resolve(), fused.states[0].reason().cloned())
+    }
+
+    #[test]
+    fn converting_votes_as_every_value_does() {
+        assert_eq!(vote_both_ways(&[&["1", "2"], &["3", ""], &["4"]]).0, Parser::Int);
+        // An integer past 2^53 converts, yet rules Float64 out for later.
+        assert_eq!(vote_both_ways(&[&["1"], &["9007199254740993"], &["1.5"]]).0, Parser::Text);
+        assert_eq!(vote_both_ways(&[&["1"], &["2"], &["1.5"]]).0, Parser::Float);
+        assert_eq!(vote_both_ways(&[&["1.5"], &["2"], &["9007199254740993"]]).0, Parser::Text);
+        assert_eq!(vote_both_ways(&[&["99999999999999999999"], &["1"]]).0, Parser::Decimal);
+        assert_eq!(vote_both_ways(&[&["true"], &["NA", "false"]]).0, Parser::Bool);
+        let (parser, reason) = vote_both_ways(&[&["2026-01-01"], &["2026-01-02", "soon"], &["later"]]);
+        assert_eq!((parser, reason), (Parser::Text, Some((4, "soon".to_owned()))));
+        let zoned = Parser::Datetime(DatetimeFormat::ISO, Zone::Offset);
+        assert_eq!(vote_both_ways(&[&["2026-01-01T10:00:00Z"], &["2026-01-01T11:00:00+01:00"]]).0, zoned);
+        assert_eq!(vote_both_ways(&[&["2026-01-01T10:00:00Z"], &["2026-01-01T11:00:00"]]).0, Parser::Text);
+        // Both orders of day and month still open: voted value by value.
+        let (parser, _) = vote_both_ways(&[&["01/02/2026"], &["03/04/2026"], &["13/04/2026"]]);
+        assert_eq!(parser, Parser::Date(DateFormat::Dmy));
+        // Empty in the first batch: String until a value says otherwise.
+        assert_eq!(vote_both_ways(&[&[""], &["1"], &["2"]]).0, Parser::Int);
     }
 
     #[test]

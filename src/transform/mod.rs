@@ -49,7 +49,12 @@ pub const DEFAULT_NULL_VALUES: [&str; 4] = ["NULL", "null", "NA", "N/A"];
 
 /// What counts as null in a column: the empty field, and these tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NullTokens(Vec<Vec<u8>>, usize);
+pub struct NullTokens {
+    tokens: Vec<Vec<u8>>,
+    longest: usize,
+    /// A bit per byte that starts a token.
+    first: [u64; 4],
+}
 
 impl NullTokens {
     /// The empty field and `tokens`.
@@ -57,7 +62,11 @@ impl NullTokens {
         let tokens: Vec<Vec<u8>> =
             tokens.iter().map(|t| t.as_ref().as_bytes().to_vec()).filter(|t| !t.is_empty()).collect();
         let longest = tokens.iter().map(Vec::len).max().unwrap_or(0);
-        NullTokens(tokens, longest)
+        let mut first = [0u64; 4];
+        for t in &tokens {
+            first[usize::from(t[0] >> 6)] |= 1 << (t[0] & 63);
+        }
+        NullTokens { tokens, longest, first }
     }
 
     /// The empty field and [`DEFAULT_NULL_VALUES`].
@@ -73,8 +82,11 @@ impl NullTokens {
     /// Whether `v` is null.
     #[inline]
     pub fn is_null(&self, v: &[u8]) -> bool {
-        // Most values are longer than every token: one comparison.
-        v.is_empty() || (v.len() <= self.1 && self.0.iter().any(|t| t.as_slice() == v))
+        // Most values are longer than every token, or start with a byte no token starts with.
+        let Some(&b) = v.first() else { return true };
+        v.len() <= self.longest
+            && self.first[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+            && self.tokens.iter().any(|t| t.as_slice() == v)
     }
 }
 
@@ -200,6 +212,20 @@ impl Pins {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn null_tokens() {
+        let standard = NullTokens::standard();
+        for (v, null) in
+            [("", true), ("NA", true), ("N/A", true), ("null", true), ("NB", false), ("2.2", false)]
+        {
+            assert_eq!(standard.is_null(v.as_bytes()), null, "{v:?}");
+        }
+        let custom = NullTokens::new(&["-", "", "#N/A"]);
+        assert!(custom.is_null(b"-") && custom.is_null(b"#N/A") && custom.is_null(b""));
+        assert!(!custom.is_null(b"NA") && !custom.is_null(b"-1"));
+        assert!(!NullTokens::empty_only().is_null(b"NA"));
+    }
 
     #[test]
     fn assignments_allow_commas_in_names() {
