@@ -7,7 +7,7 @@
 #   bash bench/run.sh [--rows N] [--runs K] [--no-polars] [--s3] [--scale]
 #
 #   --rows N      rows of the CSV (default 10000000: 1.09 GB)
-#   --runs K      runs per case; the median is printed (default 1)
+#   --runs K      runs per case, the cases taking turns; the median is printed (default 1)
 #   --no-polars   skip polars (about 24 s a run at 10 M rows)
 #   --s3          also load into the S3-compatible server of scripts/s3-up.sh (started if needed)
 #   --scale       also time etl at 1 M, 10 M and 100 M rows (100 M needs 11 GB of disk)
@@ -47,41 +47,52 @@ csv_of() {
   [ -s "$file" ] || python3 "$PEERS/gen_usage_csv.py" "$file" --rows "$rows" >&2
   echo "$file"
 }
-# Runs a command K times; prints "median_wall_seconds peak_rss_mb".
-measure() {
-  local walls=() rss=0 out
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -o "$OUT/time" -f "%e %M" "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-    out=$(tail -1 "$OUT/time")
-    walls+=("${out% *}")
-    local kb=${out#* }
-    [ "$kb" -gt "$rss" ] && rss=$kb
-  done
-  local median
-  median=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  echo "$median $((rss / 1024))"
+# Runs a command once; appends "wall_seconds peak_rss_mb" to $OUT/<name>.
+measure_once() {
+  local name=$1; shift
+  /usr/bin/time -o "$OUT/time" -f "%e %M" "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+  local out
+  out=$(tail -1 "$OUT/time")
+  echo "${out% *} $((${out#* } / 1024))" >>"$OUT/$name.runs"
+  echo "  $name: ${out% *} s, $((${out#* } / 1024)) MB" >&2
+}
+# Prints "median_wall_seconds max_peak_rss_mb" of a case's runs.
+summarize() {
+  sort -n "$OUT/$1.runs" | awk '{w[NR]=$1; if ($2 > r) r=$2} END {print w[int((NR+1)/2)], r}'
 }
 CSV=$(csv_of "$ROWS")
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 SIZE=$(du -mL "$CSV" | cut -f1)
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); input: $ROWS rows, $SIZE MB; runs per case: $RUNS"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); input: $ROWS rows, $SIZE MB; runs per case: $RUNS (alternating)"
+[ "$S3" = 1 ] && eval "$(scripts/s3-up.sh)"
 declare -A WALL RSS
+CASES=(duckdb "etl local")
+[ "$S3" = 1 ] && CASES+=("etl s3")
+[ "$POLARS" = 1 ] && CASES+=(polars)
+S3_ENV=()
+[ "$S3" = 1 ] && S3_ENV=(env AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" AWS_REGION="$AWS_REGION"
+  AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY")
+# Every run starts from an empty target (a re-run would find its files unchanged and skip them).
 run_case() {
-  local name=$1; shift
-  read -r w r < <(measure "$@")
-  WALL[$name]=$w RSS[$name]=$r
-  echo "  $name: $w s, $r MB" >&2
+  rm -rf "$OUT/lake"
+  [ "$1" = "etl s3" ] && "${S3_ENV[@]}" "$ETL" clear-dataset usage -y --target "s3://$ETL_TEST_BUCKET/bench" >/dev/null 2>&1
+  case "$1" in
+    duckdb) measure_once duckdb python3 "$PEERS/peers.py" duckdb "$CSV" "$OUT/duck" Date ;;
+    "etl local") measure_once local "$ETL" upload-csv "$CSV" --dataset-id usage --partition-col Date --target "$OUT/lake" ;;
+    "etl s3") measure_once s3 "${S3_ENV[@]}" "$ETL" upload-csv "$CSV" --dataset-id usage --partition-col Date --target "s3://$ETL_TEST_BUCKET/bench" ;;
+    polars) measure_once polars python3 "$PEERS/peers.py" polars "$CSV" "$OUT/pl" Date ;;
+  esac
 }
-run_case duckdb python3 "$PEERS/peers.py" duckdb "$CSV" "$OUT/duck" Date
-run_case "etl local" "$ETL" upload-csv "$CSV" --dataset-id usage --partition-col Date --target "$OUT/lake"
-[ "$POLARS" = 1 ] && run_case polars python3 "$PEERS/peers.py" polars "$CSV" "$OUT/pl" Date
-if [ "$S3" = 1 ]; then
-  eval "$(scripts/s3-up.sh)"
-  run_case "etl s3" env AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" AWS_REGION="$AWS_REGION" \
-    AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
-    "$ETL" upload-csv "$CSV" --dataset-id usage --partition-col Date --target "s3://$ETL_TEST_BUCKET/bench"
-fi
+file_of() { case "$1" in "etl local") echo local ;; "etl s3") echo s3 ;; *) echo "$1" ;; esac; }
+# The cases take turns, run after run, so that the machine's noise falls on all of them alike.
+for _ in $(seq "$RUNS"); do
+  for name in "${CASES[@]}"; do run_case "$name"; done
+done
+for name in "${CASES[@]}"; do
+  read -r w r < <(summarize "$(file_of "$name")")
+  WALL[$name]=$w RSS[$name]=$r
+done
 printf '\n| case | wall | peak RSS | wall / DuckDB |\n|---|---|---|---|\n'
 for name in duckdb "etl local" "etl s3" polars; do
   [ -n "${WALL[$name]:-}" ] || continue
@@ -92,7 +103,12 @@ if [ "$SCALE" = 1 ]; then
   printf '\n| rows | etl wall | peak RSS | seconds per M rows |\n|---|---|---|---|\n'
   for rows in 1000000 10000000 100000000; do
     f=$(csv_of "$rows")
-    read -r w r < <(measure "$ETL" upload-csv "$f" --dataset-id usage --partition-col Date --target "$OUT/scale")
+    rm -f "$OUT/scale.runs"
+    for _ in $(seq "$RUNS"); do
+      rm -rf "$OUT/scale"
+      measure_once scale "$ETL" upload-csv "$f" --dataset-id usage --partition-col Date --target "$OUT/scale"
+    done
+    read -r w r < <(summarize scale)
     printf '| %s | %s s | %s MB | %s |\n' "$rows" "$w" "$r" "$(awk -v w="$w" -v n="$rows" 'BEGIN {printf "%.2f", w / (n / 1e6)}')"
   done
 fi

@@ -22,6 +22,8 @@ metadata_dir = "$DIR/meta"
 data_dir = "$DIR/data"
 db_engine = "sqlite"
 replication_factor = 1
+# Like MinIO by default, blocks are stored as sent (Parquet is compressed already).
+compression_level = "none"
 rpc_bind_addr = "127.0.0.1:$((PORT + 1))"
 rpc_public_addr = "127.0.0.1:$((PORT + 1))"
 rpc_secret = "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"

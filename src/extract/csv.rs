@@ -486,12 +486,11 @@ impl BatchReader for CsvReader {
                 trim_record_text(&mut raw);
                 batch.push_raw(&raw);
             }
-            let last = fields - 1;
             let record = &self.record;
-            batch.push(
-                record.iter().enumerate().map(|(i, f)| if i == last && cr { &f[..f.len() - 1] } else { f }),
-                line,
-            );
+            let text = record.as_slice();
+            let text = if cr { &text[..text.len() - 1] } else { text };
+            let n = text.len();
+            batch.push_packed(text, (0..fields).map(|i| record.range(i).expect("a field").end.min(n)), line);
         }
         Ok(!batch.is_empty())
     }

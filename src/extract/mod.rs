@@ -163,6 +163,16 @@ impl TextBatch {
         debug_assert_eq!(self.ends.len(), self.lines.len() * self.columns);
     }
 
+    /// Appends a record whose fields lie back to back in `text`, field `i` ending at `ends[i]` (one
+    /// copy for the whole record); `ends` must yield exactly `columns()` offsets of UTF-8 fields.
+    pub fn push_packed(&mut self, text: &[u8], ends: impl IntoIterator<Item = usize>, line: u64) {
+        let base = self.data.len();
+        self.data.extend_from_slice(text);
+        self.ends.extend(ends.into_iter().map(|e| base + e));
+        self.lines.push(line);
+        debug_assert_eq!(self.ends.len(), self.lines.len() * self.columns);
+    }
+
     /// Field `col` of record `row`.
     #[inline]
     pub fn field(&self, row: usize, col: usize) -> &[u8] {

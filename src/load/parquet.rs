@@ -50,6 +50,9 @@ impl StagedFile {
     }
 }
 
+/// The size and SHA-256 of what went through an [`AppendFile`], shared with whoever finishes it.
+type Digest = std::sync::Arc<std::sync::Mutex<(u64, sha2::Sha256)>>;
+
 type FileSink = polars::io::parquet::write::BatchedWriter<AppendFile>;
 
 #[derive(Default)]
@@ -73,13 +76,17 @@ pub struct PartitionedWriter {
     partitions: BTreeMap<Partition, PartitionState>,
     buffered_bytes: usize,
     files_started: u64,
-    encoder: Encoder,
+    /// File `n` is encoded by `encoders[n % len]`, so each file's row groups keep their order.
+    encoders: Vec<Encoder>,
 }
+
+/// Encoder threads: two keep both cores busy when the last row groups are written at the end.
+const ENCODERS: usize = 2;
 
 impl PartitionedWriter {
     /// A writer that stages files under `staging`.
     pub fn new(dataset: DatasetId, staging: &Path, schema: Schema, options: WriterOptions) -> Self {
-        let encoder = Encoder::start(schema.clone());
+        let encoders = (0..ENCODERS).map(|_| Encoder::start(schema.clone())).collect();
         PartitionedWriter {
             dataset,
             staging: staging.to_owned(),
@@ -88,7 +95,7 @@ impl PartitionedWriter {
             partitions: BTreeMap::new(),
             buffered_bytes: 0,
             files_started: 0,
-            encoder,
+            encoders,
         }
     }
 
@@ -161,7 +168,7 @@ impl PartitionedWriter {
                     let path = self.staging.join(format!("{file:06}.parquet"));
                     let key = self.dataset.file_key(&partition, state.next_part);
                     state.next_part += 1;
-                    self.encoder.send(Job::Open { file, path, key, partition })?;
+                    send(&mut self.encoders, file, Job::Open { file, path, key, partition })?;
                     (file, 0)
                 }
             };
@@ -169,7 +176,7 @@ impl PartitionedWriter {
             let take = rg.min(room).min(df.height() - offset);
             let mut group = df.slice(offset as i64, take);
             group.rechunk_mut();
-            self.encoder.send(Job::Write { file, group })?;
+            send(&mut self.encoders, file, Job::Write { file, group })?;
             let file_rows = file_rows + take as u64;
             state.open = Some((file, file_rows));
             offset += take;
@@ -184,7 +191,7 @@ impl PartitionedWriter {
     fn close(&mut self, partition: Partition) -> Result<()> {
         let state = self.partitions.get_mut(&partition).expect("partition exists");
         if let Some((file, rows)) = state.open.take() {
-            self.encoder.send(Job::Close { file, rows })?;
+            send(&mut self.encoders, file, Job::Close { file, rows })?;
         }
         Ok(())
     }
@@ -197,11 +204,14 @@ impl PartitionedWriter {
             self.flush(p, true)?;
             self.close(p)?;
         }
-        let mut files = self.encoder.finish()?;
+        let mut files = Vec::new();
+        for encoder in &mut self.encoders {
+            files.append(&mut encoder.finish()?);
+        }
         if !partitioned && files.is_empty() {
             let empty = DataFrame::empty_with_schema(&self.schema);
             let path = self.staging.join("empty.parquet");
-            let mut sink = sink_at(&path, &self.schema)?;
+            let (mut sink, _) = sink_at(&path, &self.schema)?;
             sink.write_batch(&empty)?;
             sink.finish()?;
             let key = self.dataset.file_key(&Partition::Unpartitioned, 0);
@@ -212,11 +222,21 @@ impl PartitionedWriter {
     }
 }
 
-fn sink_at(path: &Path, schema: &Schema) -> Result<FileSink> {
-    Ok(ParquetWriter::new(AppendFile::new(path.to_owned()))
+/// A Parquet writer into a new file at `path`, and the digest of the bytes it writes.
+fn sink_at(path: &Path, schema: &Schema) -> Result<(FileSink, Digest)> {
+    let file = AppendFile::new(path.to_owned());
+    let digest = file.digest.clone();
+    let sink = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
         .set_parallel(true)
-        .batched(schema)?)
+        .batched(schema)?;
+    Ok((sink, digest))
+}
+
+/// Queues a job for the encoder of `file`.
+fn send(encoders: &mut [Encoder], file: u64, job: Job) -> Result<()> {
+    let n = encoders.len() as u64;
+    encoders[(file % n) as usize].send(job)
 }
 
 /// What the encoder thread is asked to do.
@@ -241,21 +261,26 @@ impl Encoder {
         let thread = std::thread::Builder::new()
             .name("etl-encoder".into())
             .spawn(move || {
-                let mut open: std::collections::HashMap<u64, (FileSink, PathBuf, String, Partition)> =
+                let mut open: std::collections::HashMap<u64, (FileSink, Digest, PathBuf, String, Partition)> =
                     Default::default();
                 let mut files = Vec::new();
                 for job in queue {
                     match job {
                         Job::Open { file, path, key, partition } => {
-                            open.insert(file, (sink_at(&path, &schema)?, path, key, partition));
+                            let (sink, digest) = sink_at(&path, &schema)?;
+                            open.insert(file, (sink, digest, path, key, partition));
                         }
                         Job::Write { file, group } => {
                             open.get_mut(&file).expect("opened first").0.write_batch(&group)?;
                         }
                         Job::Close { file, rows } => {
-                            let (sink, path, key, partition) = open.remove(&file).expect("opened first");
+                            let (sink, digest, path, key, partition) =
+                                open.remove(&file).expect("opened first");
                             sink.finish()?;
-                            files.push(StagedFile::finished(key, path, partition, rows)?);
+                            drop(sink);
+                            let (bytes, hasher) = &*digest.lock().expect("digest lock");
+                            let sha256 = hex::encode(sha2::Digest::finalize(hasher.clone()));
+                            files.push(StagedFile { key, path, partition, rows, bytes: *bytes, sha256 });
                         }
                     }
                 }
@@ -302,18 +327,24 @@ impl Drop for Encoder {
 pub struct AppendFile {
     path: PathBuf,
     buf: Vec<u8>,
+    /// Every byte written, hashed on the way (the file is not read again for its checksum).
+    digest: Digest,
 }
 
 const APPEND_BUFFER: usize = 64 << 10;
 
 impl AppendFile {
     fn new(path: PathBuf) -> Self {
-        AppendFile { path, buf: Vec::new() }
+        AppendFile { path, buf: Vec::new(), digest: Default::default() }
     }
 
     fn append(&self, data: &[u8]) -> std::io::Result<()> {
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
-        file.write_all(data)
+        file.write_all(data)?;
+        let mut digest = self.digest.lock().expect("digest lock");
+        digest.0 += data.len() as u64;
+        sha2::Digest::update(&mut digest.1, data);
+        Ok(())
     }
 }
 

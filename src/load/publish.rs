@@ -24,7 +24,7 @@ use crate::error::Result;
 use crate::store::{ObjectMeta, ObjectStore};
 
 /// Concurrent uploads.
-const UPLOADS_IN_FLIGHT: usize = 4;
+const UPLOADS_IN_FLIGHT: usize = 16;
 
 /// What a publish did.
 #[derive(Debug, Clone, Default)]
