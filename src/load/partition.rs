@@ -57,11 +57,18 @@ pub fn split_by_partition(df: DataFrame, keys: &[Partition]) -> Result<Vec<(Part
     }
     let mut order: Vec<(Partition, Vec<IdxSize>)> = Vec::new();
     let mut index: HashMap<Partition, usize> = HashMap::new();
+    // Rows of one day usually come in runs: the previous row's slot is tried first.
+    let mut last = (first, 0);
     for (row, &key) in keys.iter().enumerate() {
-        let slot = *index.entry(key).or_insert_with(|| {
-            order.push((key, Vec::new()));
-            order.len() - 1
-        });
+        let slot = if row > 0 && key == last.0 {
+            last.1
+        } else {
+            *index.entry(key).or_insert_with(|| {
+                order.push((key, Vec::new()));
+                order.len() - 1
+            })
+        };
+        last = (key, slot);
         order[slot].1.push(row as IdxSize);
     }
     order

@@ -204,34 +204,29 @@ pub fn convert_column(
             rows.map(|r| Some(batch.text(r, col)).filter(|v| !nulls.is_null(v.as_bytes()))),
         )
         .into_series(),
-        Parser::Int => {
-            let values = collect(batch, col, nulls, |v| match parse_number(v) {
-                Number::Int(i) => Some(i),
-                _ => None,
-            })
-            .map_err(|r| bad(r, "an integer (Int64)"))?;
-            Int64Chunked::from_iter_options(name, values.into_iter()).into_series()
-        }
-        Parser::Decimal => {
-            let values = collect(batch, col, nulls, |v| match parse_number(v) {
-                Number::Int(i) => Some(i128::from(i)),
-                Number::Big(i) => Some(i),
-                _ => None,
-            })
-            .map_err(|r| bad(r, "an integer of at most 38 digits (Decimal)"))?;
-            Int128Chunked::from_iter_options(name, values.into_iter())
-                .into_decimal_unchecked(DECIMAL_PRECISION, 0)
-                .into_series()
-        }
+        Parser::Int => collect_native::<Int64Type>(name, batch, col, nulls, |v| match parse_number(v) {
+            Number::Int(i) => Some(i),
+            _ => None,
+        })
+        .map_err(|r| bad(r, "an integer (Int64)"))?
+        .into_series(),
+        Parser::Decimal => collect_native::<Int128Type>(name, batch, col, nulls, |v| match parse_number(v) {
+            Number::Int(i) => Some(i128::from(i)),
+            Number::Big(i) => Some(i),
+            _ => None,
+        })
+        .map_err(|r| bad(r, "an integer of at most 38 digits (Decimal)"))?
+        .into_decimal_unchecked(DECIMAL_PRECISION, 0)
+        .into_series(),
         Parser::Float => {
-            let values = collect(batch, col, nulls, |v| match parse_number(v) {
+            collect_native::<Float64Type>(name, batch, col, nulls, |v| match parse_number(v) {
                 // Past 2^53 an integer would be rounded: inference never gets here, a pin refuses it.
                 Number::Int(i) if i.unsigned_abs() <= 1 << 53 => Some(i as f64),
                 Number::Float(f) => Some(f),
                 Number::Int(_) | Number::Big(_) | Number::No => None,
             })
-            .map_err(|r| bad(r, "a number (Float64)"))?;
-            Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
+            .map_err(|r| bad(r, "a number (Float64)"))?
+            .into_series()
         }
         Parser::Bool => {
             let values = collect(batch, col, nulls, parse_bool).map_err(|r| bad(r, "true or false"))?;
@@ -268,19 +263,18 @@ pub fn convert_column(
             }
             Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
         }
-        Parser::Date(format) => {
-            let values = collect(batch, col, nulls, |v| format.parse(v))
-                .map_err(|r| bad(r, &format!("a date ({})", format.pattern())))?;
-            Int32Chunked::from_iter_options(name, values.into_iter()).into_date().into_series()
-        }
+        Parser::Date(format) => collect_native::<Int32Type>(name, batch, col, nulls, |v| format.parse(v))
+            .map_err(|r| bad(r, &format!("a date ({})", format.pattern())))?
+            .into_date()
+            .into_series(),
         Parser::Datetime(format, zone) => {
-            let values =
-                collect(batch, col, nulls, |v| format.parse(v).filter(|t| zone.accepts(t)).map(|t| t.micros))
-                    .map_err(|r| bad(r, zone.expected()))?;
             let utc = zone != Zone::Naive;
-            Int64Chunked::from_iter_options(name, values.into_iter())
-                .into_datetime(TimeUnit::Microseconds, utc.then_some(TimeZone::UTC))
-                .into_series()
+            collect_native::<Int64Type>(name, batch, col, nulls, |v| {
+                format.parse(v).filter(|t| zone.accepts(t)).map(|t| t.micros)
+            })
+            .map_err(|r| bad(r, zone.expected()))?
+            .into_datetime(TimeUnit::Microseconds, utc.then_some(TimeZone::UTC))
+            .into_series()
         }
     };
     Ok((series.into_column(), coerced))
@@ -312,6 +306,54 @@ fn collect<T>(
     } else {
         Err(refused)
     }
+}
+
+/// As [`collect`], into a numeric column: values and a validity mask built side by side (no
+/// per-value builder; a column without nulls gets no mask).
+fn collect_native<T: PolarsNumericType>(
+    name: PlSmallStr,
+    batch: &TextBatch,
+    col: usize,
+    nulls: &NullTokens,
+    parse: impl Fn(&[u8]) -> Option<T::Native>,
+) -> Result<ChunkedArray<T>, Vec<usize>> {
+    let mut values: Vec<T::Native> = Vec::with_capacity(batch.len());
+    let mut validity: Option<polars_arrow::bitmap::MutableBitmap> = None;
+    let mut refused = Vec::new();
+    for row in 0..batch.len() {
+        let v = batch.field(row, col);
+        let parsed = if nulls.is_null(v) {
+            None
+        } else {
+            let parsed = parse(v);
+            if parsed.is_none() {
+                refused.push(row);
+            }
+            parsed
+        };
+        match parsed {
+            Some(x) => {
+                values.push(x);
+                if let Some(mask) = &mut validity {
+                    mask.push(true);
+                }
+            }
+            None => {
+                values.push(T::Native::default());
+                validity
+                    .get_or_insert_with(|| {
+                        let mut mask = polars_arrow::bitmap::MutableBitmap::with_capacity(batch.len());
+                        mask.extend_constant(row, true);
+                        mask
+                    })
+                    .push(false);
+            }
+        }
+    }
+    if !refused.is_empty() {
+        return Err(refused);
+    }
+    Ok(ChunkedArray::from_vec_validity(name, values, validity.map(Into::into)))
 }
 
 fn parse_yes_no(v: &[u8]) -> Option<bool> {
