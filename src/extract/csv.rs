@@ -449,8 +449,16 @@ impl BatchReader for CsvReader {
             let start = std::mem::replace(&mut self.record_start, end);
             self.tracker.record_starts(end, after);
             let text = self.record.as_slice();
-            let breaks =
-                if text.contains(&b'\n') { text.iter().filter(|&&b| b == b'\n').count() as u64 } else { 0 };
+            // Without quotes a record spans its fields, their delimiters and one `\n`, and holds no
+            // line break; quotes or blank lines before it make the span longer, and then it is looked
+            // at. (The text's last record may open a quote it never closes: always looked at.)
+            let plain = end - start <= (text.len() + self.record.len()) as u64
+                && self.tracker.text_len() != Some(end);
+            let breaks = if !plain && text.contains(&b'\n') {
+                text.iter().filter(|&&b| b == b'\n').count() as u64
+            } else {
+                0
+            };
             let unclosed = self.unclosed_quote(end);
             // A record that is not followed by a line break: the last, or one whose unclosed quote
             // took the final line break into its field.
