@@ -487,12 +487,7 @@ impl RawEntry for RawCsvEntry {
         let date_formats: Vec<(String, String)> = self.date_formats.into_iter().collect();
         let pins = pins_from(&[], &date_formats).map_err(|e| ("date_formats", e))?;
         let (csv, null_values) = check_csv_options(self.csv_options.unwrap_or_default())?;
-        let mode = match self.mode.as_deref() {
-            None => None,
-            Some("merge") => Some(WriteMode::Merge),
-            Some("replace") => Some(WriteMode::Replace),
-            Some(other) => return Err(("mode", format!("`{other}` is not merge or replace"))),
-        };
+        let mode = self.mode.as_deref().map(str::parse::<WriteMode>).transpose().map_err(|e| ("mode", e))?;
         Ok(CsvEntry {
             dataset: check_dataset_id(&self.minio_dataset_id)?,
             csv,

@@ -84,8 +84,9 @@ struct WriteArgs {
     max_rows_per_file: Option<u64>,
     /// merge: the partitions this run writes are replaced whole, the others stay (the default when
     /// partitioned); replace: afterwards the dataset holds exactly this run's data (the default for
-    /// load-domo and for unpartitioned loads).
-    #[arg(long, value_name = "MODE", value_parser = ["merge", "replace"])]
+    /// load-domo and for unpartitioned loads); append: this run's files are added beside the
+    /// dataset's, nothing is replaced (the default for load-s3).
+    #[arg(long, value_name = "MODE", value_parser = ["merge", "replace", "append"])]
     mode: Option<String>,
     /// Let a merge publish a schema that removes columns or changes types (the partitions it leaves
     /// alone then disagree with the new ones).
@@ -493,10 +494,7 @@ fn write_settings(args: &WriteArgs) -> commands::WriteSettings {
             max_rows_per_file: args.max_rows_per_file,
             ..Default::default()
         },
-        mode: args.mode.as_deref().map(|m| match m {
-            "replace" => crate::load::WriteMode::Replace,
-            _ => crate::load::WriteMode::Merge,
-        }),
+        mode: args.mode.as_deref().and_then(|m| m.parse().ok()),
         allow_schema_change: args.allow_schema_change,
         wait_lock: Duration::from_secs(args.wait_lock),
         dry_run: false,

@@ -103,6 +103,8 @@ pub struct LoadRequest {
     pub dry_run: bool,
     /// Whether a progress line may be shown (not when several loads run at once).
     pub progress: bool,
+    /// The dataset's state once this load is published (`_state.json`, written with the manifest).
+    pub state: Option<crate::load::state::State>,
 }
 
 impl LoadRequest {
@@ -141,6 +143,7 @@ impl LoadRequest {
             wait_lock: std::time::Duration::ZERO,
             dry_run: false,
             progress: true,
+            state: None,
         }
     }
 }
@@ -191,7 +194,7 @@ async fn load_locked(
     run_id: String,
     lock: Option<&DatasetLock>,
 ) -> Result<Summary> {
-    let load = ParquetLoad::new(
+    let mut load = ParquetLoad::new(
         request.dataset.clone(),
         request.partition_column.clone(),
         request.partition_range,
@@ -200,6 +203,9 @@ async fn load_locked(
         &store.staging_parent(),
         &run_id,
     )?;
+    if request.mode == WriteMode::Append {
+        load = load.numbered_after(&appendable(store.as_ref(), &request.dataset, lock.is_some()).await?);
+    }
     let filter = request
         .keep_rows
         .map(|(column, value)| Arc::new(KeepRows::new(request.source.clone(), &column, &value)));
@@ -304,10 +310,7 @@ async fn load_locked(
             },
             started: manifest::rfc3339(staged.started_at),
             finished: String::new(),
-            mode: match mode {
-                WriteMode::Merge => "merge".into(),
-                WriteMode::Replace => "replace".into(),
-            },
+            mode: mode.name().into(),
             partition_column: request.partition_column.clone(),
             schema,
             rows_written: staged.output.rows(),
@@ -318,6 +321,8 @@ async fn load_locked(
             lock.ensure_held().await?;
         }
         let (run_key, manifest_key) = (request.dataset.run_key(&run_id), request.dataset.manifest_key());
+        let state = request.state.as_ref().map(|s| s.body(&run_id)).transpose()?;
+        let state_key = request.dataset.state_key();
         // The run record and the manifest go after the uploads and before the deletes: a manifest
         // only ever lists files in place.
         let report = staged
@@ -329,7 +334,11 @@ async fn load_locked(
                     ..record
                 };
                 let body = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
-                Ok(vec![(run_key, body.clone()), (manifest_key, body)])
+                // The state before the manifest: see `crate::load::state`.
+                let mut records = vec![(run_key, body.clone())];
+                records.extend(state.map(|state| (state_key, state)));
+                records.push((manifest_key, body));
+                Ok(records)
             })
             .await?;
         let mut summary = Summary::new(request.command, report.target);
@@ -349,6 +358,32 @@ async fn load_locked(
     Ok(summary)
 }
 
+/// The dataset's data files that an append numbers its files after. Files its manifest does not list
+/// were uploaded by an append that stopped before its manifest: with the lock held (`locked`) they are
+/// deleted, so that loading the same source again does not add its rows twice.
+async fn appendable(
+    store: &dyn ObjectStore,
+    dataset: &DatasetId,
+    locked: bool,
+) -> Result<Vec<crate::store::ObjectMeta>> {
+    let existing = store.list(&dataset.prefix()).await?;
+    let Some(manifest) = manifest::read(store, dataset).await? else { return Ok(existing) };
+    let listed: std::collections::HashSet<&str> = manifest.files.iter().map(|f| f.key.as_str()).collect();
+    let (orphans, kept): (Vec<_>, Vec<_>) = existing
+        .into_iter()
+        .partition(|o| dataset.part_of_key(&o.key).is_some() && !listed.contains(o.key.as_str()));
+    if locked && !orphans.is_empty() {
+        let keys: Vec<String> = orphans.into_iter().map(|o| o.key).collect();
+        tracing::warn!(
+            "removing {} data file(s) of {dataset} that a stopped append uploaded without its manifest",
+            keys.len()
+        );
+        store.delete_many(&keys).await?;
+        return Ok(kept);
+    }
+    Ok(kept.into_iter().chain(orphans).collect())
+}
+
 /// Compares the new schema with the previous run's: new columns pass with a warning; a removed column
 /// or a changed type fails a partitioned merge (old partitions would disagree with new ones) unless
 /// allowed, and warns otherwise.
@@ -362,7 +397,8 @@ fn check_schema_drift(
     if drift == Drift::default() {
         return Ok(());
     }
-    let merge = output.partitioned && output.mode == WriteMode::Merge;
+    // Files this run leaves in place must agree with the ones it writes.
+    let merge = output.mode == WriteMode::Append || (output.partitioned && output.mode == WriteMode::Merge);
     if drift.is_breaking() && merge && !allowed {
         return Err(Error::Refused(format!(
             "the schema of {} changed since run {} ({}): the partitions this merge leaves would disagree \

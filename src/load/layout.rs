@@ -66,6 +66,11 @@ impl DatasetId {
         format!("datasets/{}/_manifest.json", self.0)
     }
 
+    /// `datasets/<id>/_state.json`: what incremental sources have loaded so far (objects, checkpoint).
+    pub fn state_key(&self) -> String {
+        format!("datasets/{}/_state.json", self.0)
+    }
+
     /// `datasets/<id>/_runs/`: one record per run.
     pub fn runs_prefix(&self) -> String {
         format!("datasets/{}/_runs/", self.0)
@@ -202,6 +207,18 @@ impl DatasetId {
         }
         crate::transform::values::DateFormat::Iso.parse(value.as_bytes()).map(Partition::Day)
     }
+
+    /// The partition and part number of a data file's key (`.../part-0003.parquet`).
+    pub fn part_of_key(&self, key: &str) -> Option<(Partition, u32)> {
+        let (folder, name) = key.rsplit_once('/')?;
+        let part = name.strip_prefix("part-")?.strip_suffix(".parquet")?.parse().ok()?;
+        let partition = if format!("{folder}/") == self.data_prefix() {
+            Partition::Unpartitioned
+        } else {
+            self.partition_of_key(key)?
+        };
+        Some((partition, part))
+    }
 }
 
 /// A run's id: its UTC start time to the millisecond and a random suffix,
@@ -301,6 +318,14 @@ mod tests {
         );
         assert_eq!(id.partition_of_key("datasets/a/data/part-0000.parquet"), None);
         assert_eq!(id.partition_of_key("datasets/ab/partitions/date=2026-10-01/x"), None);
+        assert_eq!(
+            id.part_of_key("datasets/a/partitions/date=2026-10-01/part-0012.parquet"),
+            Some((day("2026-10-01"), 12))
+        );
+        assert_eq!(id.part_of_key("datasets/a/data/part-0003.parquet"), Some((Partition::Unpartitioned, 3)));
+        assert_eq!(id.part_of_key("datasets/a/_state.json"), None);
+        assert_eq!(id.part_of_key("datasets/a/data/other.parquet"), None);
+        assert_eq!(id.state_key(), "datasets/a/_state.json");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod parquet;
 pub mod partition;
 pub mod publish;
+pub mod state;
 
 use polars::prelude::DataFrame;
 
@@ -30,6 +31,33 @@ pub enum WriteMode {
     Merge,
     /// Afterwards the dataset holds exactly this run's data: a source exported whole (Domo).
     Replace,
+    /// This run's files are added beside the dataset's (new part numbers); nothing is replaced: new
+    /// objects of a drop folder (`load-s3`).
+    Append,
+}
+
+impl WriteMode {
+    /// `merge`, `replace` or `append`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WriteMode::Merge => "merge",
+            WriteMode::Replace => "replace",
+            WriteMode::Append => "append",
+        }
+    }
+}
+
+impl std::str::FromStr for WriteMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text.trim() {
+            "merge" => Ok(WriteMode::Merge),
+            "replace" => Ok(WriteMode::Replace),
+            "append" => Ok(WriteMode::Append),
+            other => Err(format!("`{other}` is not merge, replace or append")),
+        }
+    }
 }
 
 /// A dataset's finished files, in the staging folder, with what a publish needs to know.
@@ -104,6 +132,8 @@ pub struct ParquetLoad {
     run_id: String,
     /// The quarantine file being written, and its rows.
     rejects: Option<(std::io::BufWriter<std::fs::File>, u64)>,
+    /// The first part number of each partition's files (after the dataset's own, when appending).
+    first_parts: std::collections::BTreeMap<Partition, u32>,
 }
 
 impl ParquetLoad {
@@ -133,7 +163,17 @@ impl ParquetLoad {
             writer: None,
             run_id: run_id.to_owned(),
             rejects: None,
+            first_parts: Default::default(),
         })
+    }
+
+    /// Numbers new files after the dataset's `existing` data files (for [`WriteMode::Append`]).
+    pub fn numbered_after(mut self, existing: &[crate::store::ObjectMeta]) -> Self {
+        for (partition, part) in existing.iter().filter_map(|o| self.dataset.part_of_key(&o.key)) {
+            let next = self.first_parts.entry(partition).or_insert(0);
+            *next = (*next).max(part + 1);
+        }
+        self
     }
 
     fn rejects_path(&self) -> std::path::PathBuf {
@@ -163,6 +203,7 @@ impl Load for ParquetLoad {
             self.staging.path(),
             schema_of(plans),
             self.options.clone(),
+            self.first_parts.clone(),
         ));
         Ok(())
     }

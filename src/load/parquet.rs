@@ -78,6 +78,8 @@ pub struct PartitionedWriter {
     files_started: u64,
     /// File `n` is encoded by `encoders[n % len]`, so each file's row groups keep their order.
     encoders: Vec<Encoder>,
+    /// The first part number of each partition (0 unless appending to a dataset).
+    first_parts: BTreeMap<Partition, u32>,
 }
 
 /// Encoder threads: two keep both cores busy when the last row groups are written at the end.
@@ -85,7 +87,13 @@ const ENCODERS: usize = 2;
 
 impl PartitionedWriter {
     /// A writer that stages files under `staging`.
-    pub fn new(dataset: DatasetId, staging: &Path, schema: Schema, options: WriterOptions) -> Self {
+    pub fn new(
+        dataset: DatasetId,
+        staging: &Path,
+        schema: Schema,
+        options: WriterOptions,
+        first_parts: BTreeMap<Partition, u32>,
+    ) -> Self {
         let encoders = (0..ENCODERS).map(|_| Encoder::start(schema.clone())).collect();
         PartitionedWriter {
             dataset,
@@ -96,6 +104,7 @@ impl PartitionedWriter {
             buffered_bytes: 0,
             files_started: 0,
             encoders,
+            first_parts,
         }
     }
 
@@ -105,7 +114,11 @@ impl PartitionedWriter {
             return Ok(());
         }
         let size = df.estimated_size();
-        let state = self.partitions.entry(partition).or_default();
+        let first_part = self.first_parts.get(&partition).copied().unwrap_or(0);
+        let state = self
+            .partitions
+            .entry(partition)
+            .or_insert_with(|| PartitionState { next_part: first_part, ..Default::default() });
         state.buffered_rows += df.height();
         state.buffered_bytes += size;
         state.buffer.push(df);
@@ -214,7 +227,8 @@ impl PartitionedWriter {
             let (mut sink, _) = sink_at(&path, &self.schema)?;
             sink.write_batch(&empty)?;
             sink.finish()?;
-            let key = self.dataset.file_key(&Partition::Unpartitioned, 0);
+            let part = self.first_parts.get(&Partition::Unpartitioned).copied().unwrap_or(0);
+            let key = self.dataset.file_key(&Partition::Unpartitioned, part);
             files.push(StagedFile::finished(key, path, Partition::Unpartitioned, 0)?);
         }
         files.sort_by(|a, b| a.key.cmp(&b.key));

@@ -130,6 +130,9 @@ pub async fn publish(
 /// The objects of `existing` (a listing of the dataset) that publishing `staged` replaces.
 pub fn stale_keys(existing: Vec<ObjectMeta>, staged: &StagedDataset) -> Vec<String> {
     let dataset = &staged.dataset;
+    if staged.mode == WriteMode::Append {
+        return Vec::new();
+    }
     let written: HashSet<&str> = staged.files.iter().map(|f| f.key.as_str()).collect();
     if let (Some((range, _)), WriteMode::Replace) = (staged.range, staged.mode) {
         // Replacing a range of days: every other file of those days goes, nothing outside them.

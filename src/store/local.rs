@@ -131,7 +131,7 @@ impl ObjectStore for LocalStore {
                     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
                 if key.starts_with(prefix) {
                     let size = entry.metadata().map_err(|e| StoreError::io(&path, e))?.len();
-                    out.push(ObjectMeta { key, size });
+                    out.push(ObjectMeta { key, size, etag: None });
                 }
             }
         }

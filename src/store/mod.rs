@@ -49,6 +49,8 @@ impl StoreError {
 pub struct ObjectMeta {
     pub key: String,
     pub size: u64,
+    /// The object's ETag as the server gives it (quotes removed); `None` from a local folder.
+    pub etag: Option<String>,
 }
 
 /// A place objects are written to.
@@ -72,6 +74,12 @@ pub trait ObjectStore: Send + Sync {
     async fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError>;
     /// Reads the object `key`.
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+    /// Writes the object `key` into the local file `path` (streamed where the backend can).
+    async fn get_to_file(&self, key: &str, path: &Path) -> Result<u64, StoreError> {
+        let body = self.get(key).await?;
+        tokio::fs::write(path, &body).await.map_err(|e| StoreError::io(path, e))?;
+        Ok(body.len() as u64)
+    }
     /// Every object whose key starts with `prefix`, in key order.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
     /// Aborts the unfinished multipart uploads under `prefix` (a run that died mid-upload leaves its

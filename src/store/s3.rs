@@ -329,6 +329,36 @@ impl ObjectStore for S3Store {
         Ok(bytes.to_vec())
     }
 
+    async fn get_to_file(&self, key: &str, path: &Path) -> Result<u64, StoreError> {
+        use tokio::io::AsyncWriteExt;
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.location.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_no_such_key() => {
+                    StoreError::NotFound { store: self.url(), key: key.to_owned() }
+                }
+                _ => self.error("GetObject", key, e),
+            })?;
+        let mut file = tokio::fs::File::create(path).await.map_err(|e| StoreError::io(path, e))?;
+        let mut body = out.body;
+        let mut written = 0u64;
+        while let Some(chunk) = body.try_next().await.map_err(|e| StoreError::S3 {
+            operation: "GetObject",
+            key: key.to_owned(),
+            message: e.to_string(),
+        })? {
+            file.write_all(&chunk).await.map_err(|e| StoreError::io(path, e))?;
+            written += chunk.len() as u64;
+        }
+        file.flush().await.map_err(|e| StoreError::io(path, e))?;
+        Ok(written)
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         let strip = if self.location.prefix.is_empty() {
             String::new()
@@ -348,7 +378,11 @@ impl ObjectStore for S3Store {
             for object in page.contents() {
                 // A server that answers with a key outside the prefix is ignored, not trusted.
                 let Some(key) = object.key().and_then(|k| k.strip_prefix(strip.as_str())) else { continue };
-                out.push(ObjectMeta { key: key.to_owned(), size: object.size().unwrap_or(0) as u64 });
+                out.push(ObjectMeta {
+                    key: key.to_owned(),
+                    size: object.size().unwrap_or(0) as u64,
+                    etag: object.e_tag().map(|t| t.trim_matches('"').to_owned()),
+                });
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
