@@ -67,6 +67,13 @@ enum Command {
     /// Load CSV datasets listed in a catalog (config/csv_datasets.yaml): for each, the last file by
     /// name in its folder that matches its pattern.
     LoadCsv(LoadCsvArgs),
+    /// Load the CSV objects of a drop folder (`s3://bucket/drop/*.csv`) into one dataset; objects
+    /// loaded before (same key and ETag, kept in datasets/<id>/_state.json) are skipped.
+    ///
+    /// New objects are appended (new part files); if an object loaded before has changed, every
+    /// matching object is loaded again and replaces the dataset. Uses the same AWS settings as the
+    /// target (AWS_ENDPOINT_URL, credentials).
+    LoadS3(LoadS3Args),
     /// Delete every object of one dataset (`datasets/<id>/`), and nothing else.
     ClearDataset(ClearDatasetArgs),
     /// Show a dataset: schema, partitions, rows, bytes and its last run (from its manifest).
@@ -119,6 +126,27 @@ struct UploadCsvArgs {
     write: WriteArgs,
     /// Do everything but the write: read, type, stage; print the schema, rows, partitions and the
     /// keys that would be written, left unchanged and deleted (on stdout).
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct LoadS3Args {
+    /// The objects: `s3://bucket/folder/*.csv` (`*` within a folder, `**` across folders, `?` one
+    /// character); plain, .gz or .zst, all with the same header.
+    #[arg(long, value_name = "S3_GLOB")]
+    source: crate::extract::objects::ObjectGlob,
+    /// The dataset to write: letters, digits, `.`, `_`, `-`.
+    #[arg(long)]
+    dataset_id: String,
+    /// Partition by the day of this date or timestamp column (UTC day for timestamps with offsets).
+    #[arg(long, value_name = "COLUMN")]
+    partition_col: Option<String>,
+    #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
+    write: WriteArgs,
+    /// Do everything but the write: list, download, read, type, stage; print what would be written.
     #[arg(long)]
     dry_run: bool,
 }
@@ -323,6 +351,7 @@ impl Command {
             Command::LoadCursorUsage(_) => "load-cursor-usage",
             Command::LoadDomo(_) => "load-domo",
             Command::LoadCsv(_) => "load-csv",
+            Command::LoadS3(_) => "load-s3",
             Command::ClearDataset(_) => "clear-dataset",
             Command::Inspect(_) => "inspect",
             Command::Runs(_) => "runs",
@@ -455,6 +484,19 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
                 write: write_settings(&args.write),
             };
             return commands::load_csv::run(settings, ctx).await;
+        }
+        Command::LoadS3(args) => {
+            let (csv, pins, null_values) = args.read.resolve()?;
+            let settings = commands::load_s3::Settings {
+                source: args.source,
+                dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
+                partition_column: args.partition_col,
+                csv,
+                pins,
+                null_values,
+                write: commands::WriteSettings { dry_run: args.dry_run, ..write_settings(&args.write) },
+            };
+            commands::load_s3::run(settings, ctx).await?
         }
         Command::Inspect(args) => {
             let dataset = crate::load::layout::DatasetId::parse(&args.id)?;

@@ -185,7 +185,7 @@ impl Transform for TypeColumns {
                 }
                 for (&row, reason) in &refused {
                     let raw = batch.raw_record(row).map(<[u8]>::to_vec).unwrap_or_default();
-                    rejects.push(Reject { line: batch.line(row), reason: reason.clone(), raw });
+                    rejects.push(Reject { line: batch.line(row), reason: reason.clone(), raw, part: None });
                 }
                 batch.retain(|row| !refused.contains_key(&row));
                 convert_batch(&self.plans, batch, &self.column_nulls, Vec::new())
@@ -357,7 +357,8 @@ pub async fn stage(
 /// Bad rows already logged, so that a second pass does not log them again.
 #[derive(Default)]
 struct Shown {
-    through_line: u64,
+    /// The last one logged: its file (when the source is several) and line.
+    through: (usize, u64),
     count: u64,
 }
 
@@ -449,12 +450,23 @@ impl Pass<'_> {
                 break;
             }
             if more {
-                let df = self.transform.apply(&mut batch, &mut rejects)?;
+                let typed = self.transform.apply(&mut batch, &mut rejects);
+                // A source of several files: the value's own file names it, and its rows.
+                let part = reader.part().map(|(i, name)| (i, name.to_owned()));
+                for r in rejects.iter_mut().filter(|r| r.part.is_none()) {
+                    r.part = part.clone();
+                }
+                let df = typed.map_err(|e| match (e, &part) {
+                    (Error::Value { line, column, message, .. }, Some((_, name))) => {
+                        Error::Value { source_name: name.clone(), line, column, message }
+                    }
+                    (e, _) => e,
+                })?;
                 rows += batch.len() as u64;
                 self.load.write(df)?;
             }
             if !rejects.is_empty() {
-                rejects.sort_by_key(|r| r.line);
+                rejects.sort_by_key(|r| (r.part.as_ref().map_or(0, |p| p.0), r.line));
                 for r in &rejects {
                     self.show(r);
                     rejected += 1;
@@ -484,14 +496,16 @@ impl Pass<'_> {
 
     /// Logs a bad row left out: the first few for everyone, all of them with -v; each once.
     fn show(&mut self, r: &Reject) {
-        if r.line <= self.shown.through_line {
+        let at = (r.part.as_ref().map_or(0, |p| p.0), r.line);
+        if at <= self.shown.through {
             return;
         }
-        self.shown.through_line = r.line;
+        self.shown.through = at;
+        let file = r.part.as_ref().map_or(self.location, |p| p.1.as_str());
         if self.shown.count < SHOWN_REJECTS {
-            tracing::warn!("{}:{}: bad row left out: {}", self.location, r.line, r.reason);
+            tracing::warn!("{file}:{}: bad row left out: {}", r.line, r.reason);
         } else {
-            tracing::info!("{}:{}: bad row left out: {}", self.location, r.line, r.reason);
+            tracing::info!("{file}:{}: bad row left out: {}", r.line, r.reason);
         }
         self.shown.count += 1;
     }

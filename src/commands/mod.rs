@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod load_csv;
 pub mod load_cursor_usage;
 pub mod load_domo;
+pub mod load_s3;
 pub mod upload_csv;
 
 use std::io::Write;
@@ -104,7 +105,7 @@ pub struct LoadRequest {
     /// Whether a progress line may be shown (not when several loads run at once).
     pub progress: bool,
     /// The dataset's state once this load is published (`_state.json`, written with the manifest).
-    pub state: Option<crate::load::state::State>,
+    pub state: Option<crate::load::state::StateUpdate>,
 }
 
 impl LoadRequest {
@@ -194,6 +195,18 @@ async fn load_locked(
     run_id: String,
     lock: Option<&DatasetLock>,
 ) -> Result<Summary> {
+    if let (Some(update), Some(_)) = (&request.state, lock) {
+        // Read before the lock was taken: another run may have loaded the same things meanwhile.
+        let now = crate::load::state::read(store.as_ref(), &request.dataset).await?.map(|s| s.run_id);
+        if now != update.based_on {
+            return Err(Error::Locked(format!(
+                "run {} updated {}'s state while this run waited for the lock; nothing was written: \
+                 run again to load what is still new",
+                now.unwrap_or_default(),
+                request.dataset
+            )));
+        }
+    }
     let mut load = ParquetLoad::new(
         request.dataset.clone(),
         request.partition_column.clone(),
@@ -321,7 +334,7 @@ async fn load_locked(
             lock.ensure_held().await?;
         }
         let (run_key, manifest_key) = (request.dataset.run_key(&run_id), request.dataset.manifest_key());
-        let state = request.state.as_ref().map(|s| s.body(&run_id)).transpose()?;
+        let state = request.state.as_ref().map(|s| s.next.body(&run_id)).transpose()?;
         let state_key = request.dataset.state_key();
         // The run record and the manifest go after the uploads and before the deletes: a manifest
         // only ever lists files in place.

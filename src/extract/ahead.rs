@@ -11,7 +11,7 @@ const AHEAD: usize = 2;
 
 /// What the reading thread hands over.
 enum Message {
-    Batch { batch: TextBatch, rejects: Vec<Reject>, bytes: u64 },
+    Batch { batch: TextBatch, rejects: Vec<Reject>, bytes: u64, part: Option<(usize, String)> },
     End { rejects: Vec<Reject>, bytes: u64, digest: Option<(u64, String)> },
 }
 
@@ -25,6 +25,8 @@ pub struct ReadAhead {
     rejects: Vec<Reject>,
     bytes: u64,
     digest: Option<(u64, String)>,
+    /// The file the last batch came from (see [`BatchReader::part`]).
+    part: Option<(usize, String)>,
     done: bool,
 }
 
@@ -43,7 +45,8 @@ impl ReadAhead {
                     let rejects = inner.take_rejects();
                     let bytes = inner.bytes_read();
                     if more {
-                        Message::Batch { batch, rejects, bytes }
+                        let part = inner.part().map(|(i, name)| (i, name.to_owned()));
+                        Message::Batch { batch, rejects, bytes, part }
                     } else {
                         Message::End { rejects, bytes, digest: inner.source_digest() }
                     }
@@ -62,6 +65,7 @@ impl ReadAhead {
             rejects: Vec::new(),
             bytes: 0,
             digest: None,
+            part: None,
             done: false,
         }
     }
@@ -82,7 +86,8 @@ impl BatchReader for ReadAhead {
             .recv()
             .map_err(|_| crate::Error::Internal("the reading thread stopped without a word".into()))??;
         match message {
-            Message::Batch { batch: mut filled, rejects, bytes } => {
+            Message::Batch { batch: mut filled, rejects, bytes, part } => {
+                self.part = part;
                 std::mem::swap(batch, &mut filled);
                 filled.clear();
                 let _ = self.spare.try_send(filled);
@@ -114,5 +119,9 @@ impl BatchReader for ReadAhead {
 
     fn source_digest(&self) -> Option<(u64, String)> {
         self.digest.clone()
+    }
+
+    fn part(&self) -> Option<(usize, &str)> {
+        self.part.as_ref().map(|(i, name)| (*i, name.as_str()))
     }
 }

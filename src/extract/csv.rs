@@ -422,7 +422,7 @@ impl CsvReader {
             Some(column) => format!("column `{column}`: {message}"),
             None => message,
         };
-        self.rejects.push(Reject { line, reason, raw });
+        self.rejects.push(Reject { line, reason, raw, part: None });
         Ok(())
     }
 }

@@ -10,6 +10,8 @@ pub mod csv;
 pub mod domo;
 pub mod filter;
 pub mod input;
+pub mod objects;
+pub mod parts;
 pub mod sniff;
 
 use crate::error::Result;
@@ -71,6 +73,8 @@ pub struct Reject {
     pub reason: String,
     /// Its text as read (UTF-8), without its line break; empty unless quarantining.
     pub raw: Vec<u8>,
+    /// The file it is in, when the source is several files (see [`BatchReader::part`]).
+    pub part: Option<(usize, String)>,
 }
 
 /// One pass over a source's records.
@@ -92,6 +96,11 @@ pub trait BatchReader: Send {
     }
     /// The source's size and hex SHA-256, once a full pass has read it (for the manifest).
     fn source_digest(&self) -> Option<(u64, String)> {
+        None
+    }
+    /// When the source is several files: the number and name of the one the last batch came from
+    /// (its line numbers are that file's).
+    fn part(&self) -> Option<(usize, &str)> {
         None
     }
 }

@@ -76,6 +76,15 @@ impl State {
     }
 }
 
+/// The state a load writes when it publishes, and the state it was computed from.
+#[derive(Debug, Clone)]
+pub struct StateUpdate {
+    pub next: State,
+    /// The run id of the state read before the load (`None`: there was none). If another run
+    /// changed the state meanwhile, the load is refused rather than load the same things twice.
+    pub based_on: Option<String>,
+}
+
 /// The dataset's state, or `None` before its first incremental run. A state that cannot be read is
 /// an error: loading as if there were none could load everything twice.
 pub async fn read(store: &dyn ObjectStore, dataset: &DatasetId) -> Result<Option<State>> {

@@ -22,6 +22,8 @@ mod fake_domo;
 mod faults;
 /// `load-csv`: catalog-driven CSV loads.
 mod load_csv;
+/// `load-s3`: a drop folder on the S3 server, each object loaded once.
+mod load_s3;
 /// One writer per dataset: the `_lock` object.
 mod locks;
 /// A TCP proxy that misbehaves on demand.

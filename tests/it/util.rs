@@ -80,9 +80,9 @@ impl Dir {
     }
 }
 
-/// Whether `key` is a run record (`datasets/<id>/_manifest.json` or `datasets/<id>/_runs/...`).
+/// Whether `key` is a run record (`datasets/<id>/_manifest.json`, `_state.json` or `_runs/...`).
 pub fn is_run_record(key: &str) -> bool {
-    key.ends_with("/_manifest.json") || key.contains("/_runs/")
+    key.ends_with("/_manifest.json") || key.ends_with("/_state.json") || key.contains("/_runs/")
 }
 
 /// The keys under `prefix` in `store`, without the run records: the data a reader sees.
