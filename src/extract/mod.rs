@@ -6,10 +6,12 @@
 //! local file first).
 
 pub mod ahead;
+pub mod api;
 pub mod csv;
 pub mod domo;
 pub mod filter;
 pub mod input;
+pub mod json;
 pub mod objects;
 pub mod parts;
 pub mod sniff;

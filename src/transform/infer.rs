@@ -238,8 +238,13 @@ impl Inference {
             states: columns
                 .iter()
                 .map(|c| {
-                    pins.date_format(c)
-                        .map_or_else(ColumnInference::default, ColumnInference::with_date_format)
+                    let mut state = pins
+                        .date_format(c)
+                        .map_or_else(ColumnInference::default, ColumnInference::with_date_format);
+                    if pins.is_temporal(c) {
+                        state.candidates &= DATES | DATETIMES;
+                    }
+                    state
                 })
                 .collect(),
             pinned: columns.iter().map(|c| pins.get(c)).collect(),

@@ -150,6 +150,9 @@ pub struct Pins {
     /// Columns a person named (`--types`, `types:`): the source must have them. (A command's own
     /// pins cover header variants and may name columns a file lacks.)
     named: Vec<String>,
+    /// Columns whose values are text by nature (JSON strings): inferred as dates or timestamps, else
+    /// String, never as numbers or booleans.
+    temporal: Vec<String>,
 }
 
 impl Pins {
@@ -175,7 +178,20 @@ impl Pins {
         self.types.extend(other.types.iter().cloned());
         self.date_formats.extend(other.date_formats.iter().cloned());
         self.named.extend(other.named.iter().cloned());
+        self.temporal.extend(other.temporal.iter().cloned());
         self
+    }
+
+    /// Says that column `name` holds text by nature: it is a date or timestamp column if every value
+    /// reads as one, else String.
+    pub fn temporal_or_text(mut self, name: &str) -> Self {
+        self.temporal.push(name.to_owned());
+        self
+    }
+
+    /// Whether [`Pins::temporal_or_text`] was said of `name`.
+    pub fn is_temporal(&self, name: &str) -> bool {
+        self.temporal.iter().any(|n| n == name)
     }
 
     /// The same pins, without requiring the columns to exist (a catalog entry may list the columns of

@@ -1,0 +1,485 @@
+//! A JSON REST API as a source (`load-api`): every page fetched (page numbers, offsets, a cursor from
+//! the body, or `Link: <...>; rel="next"` headers), the records found at a path in each body, spooled
+//! by [`super::json`]. Requests are retried like every remote source's ([`crate::http`]) and spaced to
+//! `max_rps`; secrets come from the environment only and are never printed.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::Value;
+
+use super::json::{describe, JsonRecords, Spool};
+use crate::error::{Error, Result};
+use crate::http::{self, Attempt, RetryPolicy};
+
+/// A secret read from the environment: printed as its variable's name only.
+#[derive(Clone)]
+pub struct Secret {
+    var: String,
+    value: String,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "${}", self.var)
+    }
+}
+
+impl Secret {
+    /// The value of environment variable `var` (`.env` is loaded before); a usage error naming the
+    /// variable when it is not set.
+    pub fn from_env(var: &str, what: &str) -> Result<Self> {
+        match std::env::var(var) {
+            Ok(value) if !value.is_empty() => Ok(Secret { var: var.to_owned(), value }),
+            _ => Err(Error::Usage(format!("{what}: set {var} in the environment or in .env"))),
+        }
+    }
+}
+
+/// How requests prove who they are.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    /// The key in a header (`X-Api-Key: ...`).
+    KeyHeader {
+        name: String,
+        key: Secret,
+    },
+    /// The key as a query parameter (`?api_key=...`).
+    KeyQuery {
+        name: String,
+        key: Secret,
+    },
+    Bearer(Secret),
+    Basic {
+        user: Secret,
+        password: Secret,
+    },
+    /// OAuth2 client credentials: a token from `token_url`, sent as a bearer token.
+    OAuth2 {
+        token_url: Url,
+        client_id: Secret,
+        client_secret: Secret,
+        scope: Option<String>,
+    },
+}
+
+/// How the next page is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paging {
+    /// One request.
+    None,
+    /// `?page=N` from `start`, until a page has no records (or fewer than `size`, when given).
+    Page { param: String, start: u64, size: Option<(String, u64)> },
+    /// `?offset=N&limit=L`, until a page has fewer than `limit` records.
+    Offset { offset_param: String, limit_param: String, limit: u64 },
+    /// `?cursor=...` with the value found at `path` in the last body, until there is none.
+    Cursor { path: String, param: String },
+    /// The URL of the `Link` header's `rel="next"`, until there is none.
+    Link,
+}
+
+/// Everything a fetch needs.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub url: Url,
+    pub method: Method,
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub auth: Auth,
+    /// Where the records are in a body: `data.items`; empty: the body is the array.
+    pub records: String,
+    pub paging: Paging,
+    /// More pages than this is an error (nothing is written), not a silent cut.
+    pub max_pages: u64,
+    /// Requests per second at most.
+    pub max_rps: Option<f64>,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+}
+
+/// The value at a dotted `path` in `body` (`None` when a step is missing).
+pub fn at_path<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').filter(|s| !s.is_empty()).try_fold(body, |v, step| match v {
+        Value::Object(map) => map.get(step),
+        Value::Array(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+/// The `rel="next"` URL of an RFC 8288 `Link` header.
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
+    for value in headers.get_all(reqwest::header::LINK) {
+        for link in value.to_str().ok()?.split(',') {
+            let (target, params) = link.split_once(';').unwrap_or((link, ""));
+            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+            let next = params.split(';').any(|p| {
+                let p = p.trim().to_ascii_lowercase();
+                p == "rel=\"next\"" || p == "rel=next" || (p.starts_with("rel=\"") && p.contains(" next"))
+            });
+            if next {
+                return Some(target.to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// Fetches every page into a spool file in `dir`; the records are then a source.
+pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("etl/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(settings.timeout)
+        .build()
+        .map_err(|e| Error::Internal(format!("could not set up the HTTP client: {e}")))?;
+    let mut fetcher = Fetcher { settings, client, token: None, last_request: None };
+    let name = format!("{} {}", settings.method, settings.url);
+    let mut spool = Spool::create(&dir.join("records.jsonl"))?;
+    let mut url = settings.url.clone();
+    let mut query = settings.query.clone();
+    let (mut page, mut offset) = match &settings.paging {
+        Paging::Page { start, .. } => (*start, 0),
+        _ => (0, 0),
+    };
+    let mut cursor: Option<String> = None;
+    for fetched in 0.. {
+        crate::signals::check()?;
+        if fetched == settings.max_pages {
+            return Err(Error::Remote {
+                source_name: name,
+                message: format!(
+                    "more than {} pages (--max-pages): nothing was written; raise --max-pages if the API \
+                     really has that many",
+                    settings.max_pages
+                ),
+            });
+        }
+        let mut params = query.clone();
+        match &settings.paging {
+            Paging::Page { param, size, .. } => {
+                params.push((param.clone(), page.to_string()));
+                if let Some((size_param, size)) = size {
+                    params.push((size_param.clone(), size.to_string()));
+                }
+            }
+            Paging::Offset { offset_param, limit_param, limit } => {
+                params.push((offset_param.clone(), offset.to_string()));
+                params.push((limit_param.clone(), limit.to_string()));
+            }
+            Paging::Cursor { param, .. } => {
+                if let Some(c) = &cursor {
+                    params.push((param.clone(), c.clone()));
+                }
+            }
+            Paging::None | Paging::Link => {}
+        }
+        let (body, headers) = fetcher.page(&url, &params).await?;
+        let records =
+            if settings.records.is_empty() { Some(&body) } else { at_path(&body, &settings.records) };
+        let before = spool.records();
+        match records {
+            Some(Value::Array(items)) => {
+                for item in items {
+                    spool.push(item).map_err(|message| Error::Remote {
+                        source_name: name.clone(),
+                        message: format!("page {}: {message}", fetched + 1),
+                    })?;
+                }
+            }
+            // An empty page may say so with a null.
+            Some(Value::Null) | None if fetched > 0 => {}
+            other => {
+                return Err(Error::Remote {
+                    source_name: name,
+                    message: format!(
+                        "page {}: expected an array of records at `{}`, found {}; set --records to where \
+                         the records are",
+                        fetched + 1,
+                        if settings.records.is_empty() { "the top of the body" } else { &settings.records },
+                        other.map_or("nothing", describe)
+                    ),
+                })
+            }
+        }
+        let got = spool.records() - before;
+        tracing::debug!(page = fetched + 1, records = got, "fetched");
+        let more = match &settings.paging {
+            Paging::None => false,
+            Paging::Page { size, .. } => got > 0 && size.as_ref().is_none_or(|(_, size)| got >= *size),
+            Paging::Offset { limit, .. } => got >= *limit,
+            Paging::Cursor { path, .. } => {
+                let next = at_path(&body, path).and_then(|v| match v {
+                    Value::String(s) if !s.is_empty() => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                });
+                let same = next.is_some() && next == cursor;
+                cursor = next;
+                cursor.is_some() && !same && got > 0
+            }
+            Paging::Link => match next_link(&headers) {
+                Some(next) => {
+                    url = url.join(&next).map_err(|e| Error::Remote {
+                        source_name: name.clone(),
+                        message: format!("the Link header's next URL `{next}` is not a URL: {e}"),
+                    })?;
+                    // The next URL carries its own query.
+                    query.clear();
+                    true
+                }
+                None => false,
+            },
+        };
+        page += 1;
+        offset += got;
+        if !more {
+            break;
+        }
+    }
+    tracing::info!("{name}: {} records", spool.records());
+    spool.finish("api", name)
+}
+
+/// Why a request failed.
+enum Failure {
+    /// 401 with an OAuth2 token: get a new one and try again, once.
+    Unauthorized(Error),
+    Other(Error),
+}
+
+struct Fetcher<'a> {
+    settings: &'a ApiSettings,
+    client: reqwest::Client,
+    token: Option<String>,
+    last_request: Option<Instant>,
+}
+
+impl Fetcher<'_> {
+    fn remote(&self, message: String) -> Error {
+        Error::Remote { source_name: format!("{} {}", self.settings.method, self.settings.url), message }
+    }
+
+    /// Waits until a request is allowed by `max_rps`.
+    async fn pace(&mut self) -> Result<()> {
+        if let (Some(rps), Some(last)) = (self.settings.max_rps, self.last_request) {
+            let gap = Duration::from_secs_f64(1.0 / rps);
+            let since = last.elapsed();
+            if since < gap {
+                if let Some(signo) = crate::signals::sleep(gap - since).await {
+                    return Err(Error::Interrupted(signo));
+                }
+            }
+        }
+        self.last_request = Some(Instant::now());
+        Ok(())
+    }
+
+    /// One page's body (JSON) and headers, retried as [`crate::http`] says.
+    async fn page(&mut self, url: &Url, params: &[(String, String)]) -> Result<(Value, HeaderMap)> {
+        let mut renewed = false;
+        loop {
+            if matches!(self.settings.auth, Auth::OAuth2 { .. }) && self.token.is_none() {
+                self.token = Some(self.oauth2_token().await?);
+            }
+            // Paced per page; the retries of a page are spaced by their backoff.
+            self.pace().await?;
+            let what = format!("{} {}", self.settings.method, url_shown(url));
+            let this = &*self;
+            let result = this
+                .settings
+                .retry
+                .run(&what, || {
+                    let (url, params) = (url.clone(), params.to_vec());
+                    async move { this.request(url, params).await }
+                })
+                .await;
+            match result {
+                Ok(page) => return Ok(page),
+                Err(Failure::Unauthorized(_)) if !renewed => {
+                    tracing::info!("the API answered 401: getting a new token");
+                    self.token = None;
+                    renewed = true;
+                }
+                Err(Failure::Unauthorized(e) | Failure::Other(e)) => return Err(e),
+            }
+        }
+    }
+
+    async fn request(
+        &self,
+        url: Url,
+        params: Vec<(String, String)>,
+    ) -> std::result::Result<(Value, HeaderMap), Attempt<Failure>> {
+        let fail = |e: Error| Attempt::Fail(Failure::Other(e));
+        let mut request = self.client.request(self.settings.method.clone(), url.clone()).query(&params);
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.settings.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| fail(self.remote(format!("header `{name}`: {e}"))))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| fail(self.remote(format!("header `{name}`: {e}"))))?;
+            headers.append(name, value);
+        }
+        let mut secret_values: Vec<&str> = Vec::new();
+        match &self.settings.auth {
+            Auth::None => {}
+            Auth::KeyHeader { name, key } => {
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|e| fail(self.remote(format!("header `{name}`: {e}"))))?;
+                let mut value = HeaderValue::from_str(&key.value)
+                    .map_err(|_| fail(self.remote(format!("${} is not a valid header value", key.var))))?;
+                value.set_sensitive(true);
+                headers.insert(name, value);
+                secret_values.push(&key.value);
+            }
+            Auth::KeyQuery { name, key } => {
+                request = request.query(&[(name, &key.value)]);
+                secret_values.push(&key.value);
+            }
+            Auth::Bearer(token) => {
+                request = request.bearer_auth(&token.value);
+                secret_values.push(&token.value);
+            }
+            Auth::Basic { user, password } => {
+                request = request.basic_auth(&user.value, Some(&password.value));
+                secret_values.push(&password.value);
+            }
+            Auth::OAuth2 { .. } => {
+                let token = self.token.as_deref().unwrap_or_default();
+                request = request.bearer_auth(token);
+                secret_values.push(token);
+            }
+        }
+        let response = request.headers(headers).send().await.map_err(|e| {
+            http::attempt(
+                &e,
+                Failure::Other(self.remote(format!("{}: {}", url_shown(&url), http::describe(&e)))),
+            )
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(|e| Attempt::Retry {
+            error: Failure::Other(self.remote(format!("{}: {}", url_shown(&url), http::describe(&e)))),
+            after: None,
+        })?;
+        if !status.is_success() {
+            let mut body = http::snippet(&text);
+            for secret in secret_values.iter().filter(|s| !s.is_empty()) {
+                body = body.replace(secret, "[redacted]");
+            }
+            let error = self.remote(format!("{} answered {status}: {body}", url_shown(&url)));
+            if status == StatusCode::UNAUTHORIZED && matches!(self.settings.auth, Auth::OAuth2 { .. }) {
+                return Err(Attempt::Fail(Failure::Unauthorized(error)));
+            }
+            return Err(if http::is_retryable(status) {
+                Attempt::Retry { error: Failure::Other(error), after: http::retry_after(&headers) }
+            } else {
+                Attempt::Fail(Failure::Other(error))
+            });
+        }
+        let body: Value = serde_json::from_str(&text).map_err(|e| {
+            fail(self.remote(format!(
+                "{}: the answer is not JSON ({e}): {}",
+                url_shown(&url),
+                http::snippet(&text)
+            )))
+        })?;
+        Ok((body, headers))
+    }
+
+    /// A token from the OAuth2 token endpoint (client credentials, HTTP Basic auth).
+    async fn oauth2_token(&self) -> Result<String> {
+        let Auth::OAuth2 { token_url, client_id, client_secret, scope } = &self.settings.auth else {
+            return Err(Error::Internal("no OAuth2 settings".into()));
+        };
+        let what = format!("getting a token from {token_url}");
+        self.settings
+            .retry
+            .run(&what, || async {
+                let mut form = vec![("grant_type", "client_credentials")];
+                if let Some(scope) = scope {
+                    form.push(("scope", scope));
+                }
+                let response = self
+                    .client
+                    .post(token_url.clone())
+                    .basic_auth(&client_id.value, Some(&client_secret.value))
+                    .form(&form)
+                    .send()
+                    .await
+                    .map_err(|e| http::attempt(&e, self.remote(format!("{what}: {}", http::describe(&e)))))?;
+                let status = response.status();
+                let after = http::retry_after(response.headers());
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                if !status.is_success() {
+                    let error = self.remote(format!(
+                        "{what}: answered {status}; check ${} and ${}",
+                        client_id.var, client_secret.var
+                    ));
+                    return Err(if http::is_retryable(status) {
+                        Attempt::Retry { error, after }
+                    } else {
+                        Attempt::Fail(error)
+                    });
+                }
+                match body.get("access_token").and_then(Value::as_str) {
+                    Some(token) => Ok(token.to_owned()),
+                    None => {
+                        Err(Attempt::Fail(self.remote(format!("{what}: the answer has no access_token"))))
+                    }
+                }
+            })
+            .await
+    }
+}
+
+/// A URL for messages: without its query (which may hold a key).
+fn url_shown(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.to_string()
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Unauthorized(e) | Failure::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_and_links() {
+        let body = json!({"data": {"items": [1, 2]}, "meta": {"next": "abc"}, "list": [{"x": 1}]});
+        assert_eq!(at_path(&body, "data.items"), Some(&json!([1, 2])));
+        assert_eq!(at_path(&body, "meta.next"), Some(&json!("abc")));
+        assert_eq!(at_path(&body, "list.0.x"), Some(&json!(1)));
+        assert_eq!(at_path(&body, "data.none"), None);
+        assert_eq!(at_path(&body, ""), Some(&body));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::LINK,
+            r#"<https://api.test/items?page=3>; rel="next", <https://api.test/items?page=1>; rel="first""#
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(next_link(&headers).as_deref(), Some("https://api.test/items?page=3"));
+        headers
+            .insert(reqwest::header::LINK, r#"<https://api.test/items?page=1>; rel="prev""#.parse().unwrap());
+        assert_eq!(next_link(&headers), None);
+    }
+
+    #[test]
+    fn secrets_print_as_their_variable() {
+        let secret = Secret { var: "API_TOKEN".into(), value: "hunter2".into() };
+        assert_eq!(format!("{:?}", Auth::Bearer(secret)), "Bearer($API_TOKEN)");
+    }
+}
