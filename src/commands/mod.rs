@@ -198,11 +198,11 @@ async fn load_locked(
     if let (Some(update), Some(_)) = (&request.state, lock) {
         // Read before the lock was taken: another run may have loaded the same things meanwhile.
         let now = crate::load::state::read(store.as_ref(), &request.dataset).await?.map(|s| s.run_id);
-        if now != update.based_on {
+        let published = manifest::read(store.as_ref(), &request.dataset).await?.map(|m| m.run_id);
+        if now != update.based_on || published != update.published {
             return Err(Error::Locked(format!(
-                "run {} updated {}'s state while this run waited for the lock; nothing was written: \
-                 run again to load what is still new",
-                now.unwrap_or_default(),
+                "another run wrote {} while this one waited for the lock; nothing was written: run \
+                 again to load what is still new",
                 request.dataset
             )));
         }

@@ -310,7 +310,7 @@ mod tests {
         assert_eq!(parser(&[big.clone(), json!(1)]), Some(Parser::Decimal));
         assert_eq!(parser(&[big, json!(1.5)]), Some(Parser::Text));
         let wide: Value = serde_json::from_str("9007199254740993").unwrap();
-        assert_eq!(parser(&[wide.clone()]), Some(Parser::Int));
+        assert_eq!(parser(std::slice::from_ref(&wide)), Some(Parser::Int));
         assert_eq!(parser(&[wide, json!(0.5)]), Some(Parser::Text), "a Float64 would round it");
         assert_eq!(parser(&[json!(null)]), None);
     }

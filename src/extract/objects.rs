@@ -83,6 +83,15 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     while i < pattern.len() {
         let mut next = vec![false; text.len() + 1];
         match pattern[i] {
+            b'*' if pattern[i..].starts_with(b"**/") => {
+                // `**/`: no folder, or any folders.
+                let mut on = false;
+                for j in 0..=text.len() {
+                    next[j] = reach[j] || (on && text[j - 1] == b'/');
+                    on |= reach[j];
+                }
+                i += 2;
+            }
             b'*' if pattern.get(i + 1) == Some(&b'*') => {
                 // `**`: anything, `/` included.
                 let mut on = false;
@@ -143,6 +152,8 @@ mod tests {
         assert!(!m("drop/*.csv", "drop/a.csv.gz"));
         assert!(m("drop/**.csv", "drop/sub/a.csv"));
         assert!(m("drop/**/*.csv", "drop/x/y/a.csv"));
+        assert!(m("drop/**/*.csv", "drop/a.csv"), "`**/` may stand for no folder");
+        assert!(!m("drop/**/*.csv", "dropa.csv"));
         assert!(m("drop/2026-??-*.csv", "drop/2026-11-23.csv"));
         assert!(!m("drop/?.csv", "drop/ab.csv"));
         assert!(m("drop/a.csv", "drop/a.csv") && !m("drop/a.csv", "drop/b.csv"));

@@ -80,9 +80,11 @@ impl State {
 #[derive(Debug, Clone)]
 pub struct StateUpdate {
     pub next: State,
-    /// The run id of the state read before the load (`None`: there was none). If another run
-    /// changed the state meanwhile, the load is refused rather than load the same things twice.
+    /// The run ids of the state and of the manifest read before the load (`None`: there was none).
+    /// If another run changed either meanwhile, the load is refused rather than load the same things
+    /// twice.
     pub based_on: Option<String>,
+    pub published: Option<String>,
 }
 
 /// The dataset's state, or `None` before its first incremental run. A state that cannot be read is

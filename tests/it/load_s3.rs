@@ -57,7 +57,7 @@ fn a_drop_folder_loads_each_object_once_and_appends_new_ones() {
 
     let r = ok(&mut load(&dir));
     assert!(r.stderr.contains("4 rows read, 4 rows written, 2 partitions, 2 files"), "{r:?}");
-    assert!(r.stderr.contains("2 new objects loaded, 0 loaded before"), "{r:?}");
+    assert!(r.stderr.contains("all 2 matching objects loaded"), "{r:?}");
 
     // Nothing new: nothing read, nothing written.
     let r = ok(&mut load(&dir));
@@ -72,11 +72,6 @@ fn a_drop_folder_loads_each_object_once_and_appends_new_ones() {
         assert!(state["objects"][0]["etag"].as_str().is_some_and(|e| !e.is_empty()), "{state}");
         let runs = store.list("datasets/drops/_runs/").await.unwrap();
         assert_eq!(runs.len(), 1, "the second run wrote nothing: {runs:?}");
-        // A file an append uploaded before it stopped (not in the manifest): removed by the next run.
-        store
-            .put("datasets/drops/partitions/date=2026-11-02/part-0007.parquet", b"half".to_vec())
-            .await
-            .unwrap();
         let drop = s3.store(&folder).await;
         drop.put("day3.csv", b"at,event\n2026-11-02,e\n2026-11-03,f\n".to_vec()).await.unwrap();
     });
@@ -84,7 +79,6 @@ fn a_drop_folder_loads_each_object_once_and_appends_new_ones() {
     let r = ok(&mut load(&dir));
     assert!(r.stderr.contains("2 rows read, 2 rows written, 2 partitions, 2 files"), "{r:?}");
     assert!(r.stderr.contains("1 new objects loaded, 2 loaded before"), "{r:?}");
-    assert!(r.stderr.contains("a stopped append uploaded without its manifest"), "{r:?}");
     runtime().block_on(async {
         let store = s3.store(&target).await;
         assert_eq!(
@@ -108,14 +102,35 @@ fn a_drop_folder_loads_each_object_once_and_appends_new_ones() {
                 day("2026-11-03", "f"),
             ]
         );
+        // A file an append uploaded before it stopped (the manifest does not list it): the next
+        // run cannot trust the files, and loads every object again.
+        store
+            .put("datasets/drops/partitions/date=2026-11-02/part-0007.parquet", b"half".to_vec())
+            .await
+            .unwrap();
+        let drop = s3.store(&folder).await;
+        drop.put("day4.csv", b"at,event\n2026-11-04,g\n".to_vec()).await.unwrap();
+    });
+    let r = ok(&mut load(&dir));
+    assert!(r.stderr.contains("differ from what its manifest lists"), "{r:?}");
+    assert!(r.stderr.contains("all 4 matching objects loaded"), "{r:?}");
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        let keys = data_keys(store.as_ref(), "datasets/drops/").await;
+        assert!(!keys.iter().any(|k| k.ends_with("part-0007.parquet")), "{keys:?}");
+        assert_eq!(rows_of(store.as_ref(), "drops").await.len(), 7);
         // An object that changed since it was loaded: everything is loaded again, once.
         let drop = s3.store(&folder).await;
+        drop.put("day4.csv", b"at,event\n2026-11-04,g2\n".to_vec()).await.unwrap();
         drop.put("day1.csv", b"at,event\n2026-11-01,a2\n".to_vec()).await.unwrap();
     });
 
     let r = ok(&mut load(&dir));
-    assert!(r.stderr.contains("changed since it was loaded: loading all 3 matching objects again"), "{r:?}");
-    assert!(r.stderr.contains("all 3 matching objects loaded"), "{r:?}");
+    assert!(
+        r.stderr.contains("changed since they were loaded: loading all 4 matching objects again"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("all 4 matching objects loaded"), "{r:?}");
     runtime().block_on(async {
         let store = s3.store(&target).await;
         let day = |d: &str, e: &str| (format!("date={d}"), e.to_owned());
@@ -127,12 +142,28 @@ fn a_drop_folder_loads_each_object_once_and_appends_new_ones() {
                 day("2026-11-02", "d"),
                 day("2026-11-02", "e"),
                 day("2026-11-03", "f"),
+                day("2026-11-04", "g2"),
             ]
         );
         let state: serde_json::Value =
             serde_json::from_slice(&store.get("datasets/drops/_state.json").await.unwrap()).unwrap();
-        assert_eq!(state_urls(&state).len(), 3);
+        assert_eq!(state_urls(&state).len(), 4);
     });
+}
+
+#[test]
+fn merge_and_partition_ranges_are_refused() {
+    let Some(s3) = s3_env() else { return };
+    let dir = Dir::new();
+    let (_, glob) = drop_folder(&s3, "usage");
+    for extra in [["--mode", "merge"], ["--partition-range", "2026-11-01..2026-11-02"]] {
+        let r = run(s3
+            .apply(&mut dir.etl())
+            .args(["load-s3", "--source", &glob, "--dataset-id", "u"])
+            .args(extra));
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stderr.contains("load-s3"), "{r:?}");
+    }
 }
 
 #[test]
