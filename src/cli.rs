@@ -67,6 +67,12 @@ enum Command {
     /// Load CSV datasets listed in a catalog (config/csv_datasets.yaml): for each, the last file by
     /// name in its folder that matches its pattern.
     LoadCsv(LoadCsvArgs),
+    /// Load the records of a JSON REST API into one dataset: every page, nested objects flattened to
+    /// `parent.child` columns, typed from the JSON values.
+    ///
+    /// Secrets come from the environment or .env only (API_KEY, API_TOKEN, API_USER / API_PASSWORD,
+    /// API_CLIENT_ID / API_CLIENT_SECRET by default; the --*-env options name other variables).
+    LoadApi(Box<LoadApiArgs>),
     /// Load the CSV objects of a drop folder (`s3://bucket/drop/*.csv`) into one dataset; objects
     /// loaded before (same key and ETag, kept in datasets/<id>/_state.json) are skipped.
     ///
@@ -128,6 +134,211 @@ struct UploadCsvArgs {
     /// keys that would be written, left unchanged and deleted (on stdout).
     #[arg(long)]
     dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct LoadApiArgs {
+    /// The first page's URL (http or https).
+    #[arg(long)]
+    url: String,
+    /// The dataset to write: letters, digits, `.`, `_`, `-`.
+    #[arg(long)]
+    dataset_id: String,
+    /// The HTTP method.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// A request header, `Name: value` (repeatable; not for secrets: see --auth).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// A query parameter, `name=value` (repeatable).
+    #[arg(long = "query", value_name = "NAME=VALUE")]
+    query: Vec<String>,
+    /// How requests authenticate: none, api-key (--api-key-header or --api-key-query, key in
+    /// --api-key-env), bearer (--token-env), basic (--user-env, --password-env), oauth2 (client
+    /// credentials at --token-url; --client-id-env, --client-secret-env, --scope).
+    #[arg(long, default_value = "none", value_parser = ["none", "api-key", "bearer", "basic", "oauth2"])]
+    auth: String,
+    /// api-key: the header that carries the key [default: X-Api-Key, unless --api-key-query].
+    #[arg(long, value_name = "NAME")]
+    api_key_header: Option<String>,
+    /// api-key: send the key as this query parameter instead of a header.
+    #[arg(long, value_name = "NAME")]
+    api_key_query: Option<String>,
+    #[arg(long, value_name = "VAR", default_value = "API_KEY")]
+    api_key_env: String,
+    #[arg(long, value_name = "VAR", default_value = "API_TOKEN")]
+    token_env: String,
+    #[arg(long, value_name = "VAR", default_value = "API_USER")]
+    user_env: String,
+    #[arg(long, value_name = "VAR", default_value = "API_PASSWORD")]
+    password_env: String,
+    /// oauth2: the token endpoint.
+    #[arg(long, value_name = "URL")]
+    token_url: Option<String>,
+    #[arg(long, value_name = "VAR", default_value = "API_CLIENT_ID")]
+    client_id_env: String,
+    #[arg(long, value_name = "VAR", default_value = "API_CLIENT_SECRET")]
+    client_secret_env: String,
+    #[arg(long)]
+    scope: Option<String>,
+    /// Where the records are in each answer, as a dotted path (`data.items`) [default: the answer
+    /// is the array of records].
+    #[arg(long, value_name = "PATH", default_value = "")]
+    records: String,
+    /// How pages are asked for: none, page (?page=N), offset (?offset=N&limit=L), cursor (a value
+    /// from the answer, --cursor-path, sent as --cursor-param), link (the Link header's rel="next").
+    #[arg(long, default_value = "none", value_parser = ["none", "page", "offset", "cursor", "link"])]
+    paginate: String,
+    #[arg(long, value_name = "NAME", default_value = "page")]
+    page_param: String,
+    /// The first page's number.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    page_start: u64,
+    /// Records per page: sent as --page-size-param (page) or --limit-param (offset); a shorter page
+    /// is the last.
+    #[arg(long, value_name = "N")]
+    page_size: Option<u64>,
+    #[arg(long, value_name = "NAME")]
+    page_size_param: Option<String>,
+    #[arg(long, value_name = "NAME", default_value = "offset")]
+    offset_param: String,
+    #[arg(long, value_name = "NAME", default_value = "limit")]
+    limit_param: String,
+    /// cursor: where the next cursor is in an answer (`meta.next_cursor`); none, null or empty ends.
+    #[arg(long, value_name = "PATH")]
+    cursor_path: Option<String>,
+    #[arg(long, value_name = "NAME", default_value = "cursor")]
+    cursor_param: String,
+    /// More pages than this is an error (nothing is written), not a silent cut.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_pages: u64,
+    /// At most this many requests per second.
+    #[arg(long, value_name = "N")]
+    max_rps: Option<f64>,
+    /// Retries of a failed request (connection errors, 429, 5xx), with backoff and jitter.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    retries: u32,
+    /// Seconds one request may take.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    timeout: u64,
+    /// Partition by the day of this date or timestamp column (a flattened name: `event.at`).
+    #[arg(long, value_name = "COLUMN")]
+    partition_col: Option<String>,
+    /// Pin column types: `COL=TYPE,...` (see upload-csv --help).
+    #[arg(long, value_name = "COL=TYPE,...")]
+    types: Vec<String>,
+    /// The date format of a column of ambiguous dates: `COL=FMT`.
+    #[arg(long, value_name = "COL=FMT")]
+    date_format: Vec<String>,
+    #[command(flatten)]
+    write: WriteArgs,
+    /// Fetch, type and stage; print what would be written (on stdout), write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl LoadApiArgs {
+    fn resolve(&self) -> crate::Result<crate::extract::api::ApiSettings> {
+        use crate::extract::api::{ApiSettings, Auth, Paging, Secret};
+        let usage = |flag: &str, e: String| crate::Error::Usage(format!("{flag}: {e}"));
+        let url = reqwest::Url::parse(&self.url).map_err(|e| usage("--url", e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some()
+        {
+            return Err(usage("--url", "use an http(s) URL without a user or password (see --auth)".into()));
+        }
+        let method = reqwest::Method::from_bytes(self.method.to_ascii_uppercase().as_bytes())
+            .map_err(|e| usage("--method", e.to_string()))?;
+        let headers = self
+            .headers
+            .iter()
+            .map(|h| {
+                h.split_once(':')
+                    .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                    .ok_or_else(|| usage("--header", format!("`{h}` is not `Name: value`")))
+            })
+            .collect::<crate::Result<Vec<_>>>()?;
+        let query = self
+            .query
+            .iter()
+            .map(|q| {
+                q.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .ok_or_else(|| usage("--query", format!("`{q}` is not `name=value`")))
+            })
+            .collect::<crate::Result<Vec<_>>>()?;
+        let auth = match self.auth.as_str() {
+            "api-key" => {
+                let key = Secret::from_env(&self.api_key_env, "--auth api-key")?;
+                match &self.api_key_query {
+                    Some(name) => Auth::KeyQuery { name: name.clone(), key },
+                    None => Auth::KeyHeader {
+                        name: self.api_key_header.clone().unwrap_or_else(|| "X-Api-Key".into()),
+                        key,
+                    },
+                }
+            }
+            "bearer" => Auth::Bearer(Secret::from_env(&self.token_env, "--auth bearer")?),
+            "basic" => Auth::Basic {
+                user: Secret::from_env(&self.user_env, "--auth basic")?,
+                password: Secret::from_env(&self.password_env, "--auth basic")?,
+            },
+            "oauth2" => {
+                let token_url = self
+                    .token_url
+                    .as_deref()
+                    .ok_or_else(|| usage("--auth oauth2", "needs --token-url".into()))?;
+                Auth::OAuth2 {
+                    token_url: reqwest::Url::parse(token_url)
+                        .map_err(|e| usage("--token-url", e.to_string()))?,
+                    client_id: Secret::from_env(&self.client_id_env, "--auth oauth2")?,
+                    client_secret: Secret::from_env(&self.client_secret_env, "--auth oauth2")?,
+                    scope: self.scope.clone(),
+                }
+            }
+            _ => Auth::None,
+        };
+        let paging = match self.paginate.as_str() {
+            "page" => Paging::Page {
+                param: self.page_param.clone(),
+                start: self.page_start,
+                size: self
+                    .page_size
+                    .map(|n| (self.page_size_param.clone().unwrap_or_else(|| "per_page".into()), n)),
+            },
+            "offset" => Paging::Offset {
+                offset_param: self.offset_param.clone(),
+                limit_param: self.limit_param.clone(),
+                limit: self
+                    .page_size
+                    .ok_or_else(|| usage("--paginate offset", "needs --page-size".into()))?,
+            },
+            "cursor" => Paging::Cursor {
+                path: self
+                    .cursor_path
+                    .clone()
+                    .ok_or_else(|| usage("--paginate cursor", "needs --cursor-path".into()))?,
+                param: self.cursor_param.clone(),
+            },
+            "link" => Paging::Link,
+            _ => Paging::None,
+        };
+        if self.max_rps.is_some_and(|r| r.is_nan() || r <= 0.0) {
+            return Err(usage("--max-rps", "must be more than 0".into()));
+        }
+        Ok(ApiSettings {
+            url,
+            method,
+            headers,
+            query,
+            auth,
+            records: self.records.clone(),
+            paging,
+            max_pages: self.max_pages.max(1),
+            max_rps: self.max_rps,
+            retry: crate::http::RetryPolicy { retries: self.retries, ..Default::default() },
+            timeout: Duration::from_secs(self.timeout.max(1)),
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -351,6 +562,7 @@ impl Command {
             Command::LoadCursorUsage(_) => "load-cursor-usage",
             Command::LoadDomo(_) => "load-domo",
             Command::LoadCsv(_) => "load-csv",
+            Command::LoadApi(_) => "load-api",
             Command::LoadS3(_) => "load-s3",
             Command::ClearDataset(_) => "clear-dataset",
             Command::Inspect(_) => "inspect",
@@ -484,6 +696,21 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
                 write: write_settings(&args.write),
             };
             return commands::load_csv::run(settings, ctx).await;
+        }
+        Command::LoadApi(args) => {
+            let types = crate::transform::parse_assignments(&args.types.join(","))
+                .map_err(|e| crate::Error::Usage(format!("--types: {e}")))?;
+            let formats = crate::transform::parse_assignments(&args.date_format.join(","))
+                .map_err(|e| crate::Error::Usage(format!("--date-format: {e}")))?;
+            let pins = crate::transform::pins_from(&types, &formats).map_err(crate::Error::Usage)?;
+            let settings = commands::load_api::Settings {
+                api: args.resolve()?,
+                dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
+                partition_column: args.partition_col.clone(),
+                pins,
+                write: commands::WriteSettings { dry_run: args.dry_run, ..write_settings(&args.write) },
+            };
+            commands::load_api::run(settings, ctx).await?
         }
         Command::LoadS3(args) => {
             let (csv, pins, null_values) = args.read.resolve()?;

@@ -4,6 +4,7 @@
 
 pub mod clear_dataset;
 pub mod inspect;
+pub mod load_api;
 pub mod load_csv;
 pub mod load_cursor_usage;
 pub mod load_domo;

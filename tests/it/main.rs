@@ -16,10 +16,14 @@ mod cursor_usage;
 mod domo;
 /// Reading the output as a Hive-partitioned table with DuckDB.
 mod duckdb;
+/// A real HTTP server playing a REST API, one handler per test.
+mod fake_api;
 /// The HTTP server playing Domo.
 mod fake_domo;
 /// The S3 server failing under a run: refused connections, uploads cut mid-body.
 mod faults;
+/// `load-api`: a REST API on 127.0.0.1 with pages, auth and faults.
+mod load_api;
 /// `load-csv`: catalog-driven CSV loads.
 mod load_csv;
 /// `load-s3`: a drop folder on the S3 server, each object loaded once.

@@ -72,7 +72,7 @@ impl Dir {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_etl"));
         cmd.current_dir(self.path()).stdin(Stdio::null());
         for (key, _) in std::env::vars() {
-            if ["AWS_", "ETL_", "DOMO_"].iter().any(|p| key.starts_with(p)) || key == "RUST_LOG" {
+            if ["AWS_", "ETL_", "DOMO_", "API_"].iter().any(|p| key.starts_with(p)) || key == "RUST_LOG" {
                 cmd.env_remove(key);
             }
         }
