@@ -224,6 +224,16 @@ struct LoadApiArgs {
     /// Partition by the day of this date or timestamp column (a flattened name: `event.at`).
     #[arg(long, value_name = "COLUMN")]
     partition_col: Option<String>,
+    /// Load only what is new: the highest value of this field (a flattened name) is kept in
+    /// datasets/<id>/_state.json and sent next time as --since-param; new records are appended.
+    #[arg(long, value_name = "FIELD", requires = "since_param")]
+    incremental_field: Option<String>,
+    /// The query parameter that asks the API for records after a value (`updated_since`).
+    #[arg(long, value_name = "NAME", requires = "incremental_field")]
+    since_param: Option<String>,
+    /// With --incremental-field: ignore the checkpoint, fetch everything and replace the dataset.
+    #[arg(long, requires = "incremental_field")]
+    full_refresh: bool,
     /// Pin column types: `COL=TYPE,...` (see upload-csv --help).
     #[arg(long, value_name = "COL=TYPE,...")]
     types: Vec<String>,
@@ -337,6 +347,8 @@ impl LoadApiArgs {
             max_rps: self.max_rps,
             retry: crate::http::RetryPolicy { retries: self.retries, ..Default::default() },
             timeout: Duration::from_secs(self.timeout.max(1)),
+            since: None,
+            track: None,
         })
     }
 }
@@ -707,6 +719,13 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
                 api: args.resolve()?,
                 dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
                 partition_column: args.partition_col.clone(),
+                incremental: args.incremental_field.clone().zip(args.since_param.clone()).map(
+                    |(field, param)| commands::load_api::Incremental {
+                        field,
+                        param,
+                        full_refresh: args.full_refresh,
+                    },
+                ),
                 pins,
                 write: commands::WriteSettings { dry_run: args.dry_run, ..write_settings(&args.write) },
             };

@@ -98,6 +98,10 @@ pub struct ApiSettings {
     pub max_rps: Option<f64>,
     pub retry: RetryPolicy,
     pub timeout: Duration,
+    /// An incremental load's query parameter and checkpoint, sent with every request.
+    pub since: Option<(String, String)>,
+    /// The flattened field whose highest value becomes the next checkpoint.
+    pub track: Option<String>,
 }
 
 /// The value at a dotted `path` in `body` (`None` when a step is missing).
@@ -138,8 +142,12 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
     let mut fetcher = Fetcher { settings, client, token: None, last_request: None };
     let name = format!("{} {}", settings.method, settings.url);
     let mut spool = Spool::create(&dir.join("records.jsonl"))?;
+    if let Some(field) = &settings.track {
+        spool = spool.track(field);
+    }
     let mut url = settings.url.clone();
     let mut query = settings.query.clone();
+    query.extend(settings.since.clone());
     let (mut page, mut offset) = match &settings.paging {
         Paging::Page { start, .. } => (*start, 0),
         _ => (0, 0),

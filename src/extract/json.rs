@@ -102,9 +102,39 @@ pub struct Spool {
     index: HashMap<String, usize>,
     kinds: Vec<u8>,
     records: u64,
+    /// The field whose highest value is kept (an incremental load's checkpoint), and that value.
+    tracked: Option<(String, Option<Value>)>,
+}
+
+/// Whether `a` comes after `b`: numbers by value, anything else by its text (ISO 8601 timestamps in
+/// one zone sort by text).
+pub fn later(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            match (x.to_string().parse::<f64>(), y.to_string().parse::<f64>()) {
+                (Ok(x), Ok(y)) => x > y,
+                _ => false,
+            }
+        }
+        _ => text_of(a) > text_of(b),
+    }
+}
+
+/// [`later`] for values known only by their text: numbers by value when both are numbers.
+pub fn later_text(a: &str, b: &str) -> bool {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x > y,
+        _ => a > b,
+    }
 }
 
 impl Spool {
+    /// Keeps the highest value of the flattened field `name` (see [`JsonRecords::highest`]).
+    pub fn track(mut self, name: &str) -> Self {
+        self.tracked = Some((name.to_owned(), None));
+        self
+    }
+
     /// A new spool file at `path`.
     pub fn create(path: &Path) -> Result<Self> {
         let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
@@ -115,6 +145,7 @@ impl Spool {
             index: HashMap::new(),
             kinds: Vec::new(),
             records: 0,
+            tracked: None,
         })
     }
 
@@ -136,6 +167,11 @@ impl Spool {
                 self.columns.len() - 1
             });
             self.kinds[col] |= kind_of(value);
+            if let Some((field, highest)) = &mut self.tracked {
+                if *field == name && !value.is_null() && highest.as_ref().is_none_or(|h| later(value, h)) {
+                    *highest = Some(value.clone());
+                }
+            }
             flat.insert(name, value.clone());
         }
         serde_json::to_writer(&mut self.out, &flat).map_err(|e| e.to_string())?;
@@ -154,6 +190,7 @@ impl Spool {
             columns: Arc::new(self.columns),
             kinds: self.kinds,
             records: self.records,
+            highest: self.tracked.and_then(|(_, h)| h).map(|h| text_of(&h)),
         })
     }
 }
@@ -178,9 +215,15 @@ pub struct JsonRecords {
     columns: Arc<Vec<String>>,
     kinds: Vec<u8>,
     records: u64,
+    highest: Option<String>,
 }
 
 impl JsonRecords {
+    /// The highest value of the tracked field (see [`Spool::track`]), as text.
+    pub fn highest(&self) -> Option<&str> {
+        self.highest.as_deref()
+    }
+
     /// Number of records.
     pub fn records(&self) -> u64 {
         self.records
@@ -335,5 +378,19 @@ mod tests {
         assert_eq!(pins.get("d"), Some(Parser::Bool));
         assert_eq!(pins.get("b.c"), None);
         assert!(pins.is_temporal("b.c"));
+    }
+
+    #[test]
+    fn keeps_the_highest_value_of_a_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::create(&dir.path().join("s.jsonl")).unwrap().track("meta.at");
+        for at in ["2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z", "2026-11-01T00:00:00Z"] {
+            spool.push(&json!({"meta": {"at": at}})).unwrap();
+        }
+        spool.push(&json!({"meta": {"at": null}})).unwrap();
+        assert_eq!(spool.finish("api", "t".into()).unwrap().highest(), Some("2026-11-03T00:00:00Z"));
+        assert!(later(&json!(10), &json!(9)), "numbers by value");
+        assert!(!later(&json!("10"), &json!("9")), "strings by text");
+        assert!(later_text("10", "9") && later_text("2026-11-02", "2026-11-01"));
     }
 }

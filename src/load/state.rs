@@ -28,7 +28,26 @@ pub struct State {
     /// Objects loaded so far (`load-s3`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<LoadedObject>,
+    /// The highest value of the incremental field loaded so far, newest last (`load-api`); a few
+    /// earlier ones are kept so that [`State::trusted`] can step back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkpoints: Vec<Checkpoint>,
 }
+
+/// How far an incremental load has come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The field compared (`updated_at`).
+    pub field: String,
+    /// Its highest value loaded, as the source wrote it.
+    pub value: String,
+    /// The run that loaded it (filled in when the state is written).
+    #[serde(default)]
+    pub run_id: String,
+}
+
+/// Checkpoints kept in the state.
+const CHECKPOINTS_KEPT: usize = 5;
 
 /// An object loaded by an earlier run: loaded again only if its ETag changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +77,20 @@ impl State {
     pub fn trusted(mut self, published: Option<&str>) -> Self {
         // Run ids sort by time.
         self.objects.retain(|o| published.is_some_and(|p| o.run_id.as_str() <= p));
+        self.checkpoints.retain(|c| published.is_some_and(|p| c.run_id.as_str() <= p));
+        self
+    }
+
+    /// The checkpoint of `field`, if the last one is of that field.
+    pub fn checkpoint(&self, field: &str) -> Option<&str> {
+        self.checkpoints.last().filter(|c| c.field == field).map(|c| c.value.as_str())
+    }
+
+    /// This state with `value` as the new checkpoint of `field`.
+    pub fn moved_to(mut self, field: &str, value: String) -> Self {
+        self.checkpoints.push(Checkpoint { field: field.to_owned(), value, run_id: String::new() });
+        let extra = self.checkpoints.len().saturating_sub(CHECKPOINTS_KEPT);
+        self.checkpoints.drain(..extra);
         self
     }
 
@@ -71,6 +104,9 @@ impl State {
         };
         for object in state.objects.iter_mut().filter(|o| o.run_id.is_empty()) {
             object.run_id = run_id.to_owned();
+        }
+        for checkpoint in state.checkpoints.iter_mut().filter(|c| c.run_id.is_empty()) {
+            checkpoint.run_id = run_id.to_owned();
         }
         serde_json::to_vec_pretty(&state).map_err(|e| Error::Internal(e.to_string()))
     }
@@ -139,5 +175,23 @@ mod tests {
         assert_eq!(trusted.objects.len(), 1);
         assert!(back.clone().trusted(None).objects.is_empty());
         assert_eq!(back.clone().trusted(Some("20261102T000000.000Z-2")).objects.len(), 2);
+
+        // Checkpoints: the newest the manifest backs.
+        let one = State::default().moved_to("updated", "2026-11-01".into());
+        let one: State = serde_json::from_slice(&one.body("20261101T000000.000Z-1").unwrap()).unwrap();
+        let two = one.moved_to("updated", "2026-11-02".into());
+        let two: State = serde_json::from_slice(&two.body("20261102T000000.000Z-2").unwrap()).unwrap();
+        assert_eq!(two.checkpoint("updated"), Some("2026-11-02"));
+        assert_eq!(two.checkpoint("other"), None);
+        assert_eq!(
+            two.clone().trusted(Some("20261101T000000.000Z-1")).checkpoint("updated"),
+            Some("2026-11-01")
+        );
+        let mut many = two;
+        for i in 0..10 {
+            many = many.moved_to("updated", format!("v{i}"));
+        }
+        assert_eq!(many.checkpoints.len(), CHECKPOINTS_KEPT);
+        assert_eq!(many.checkpoint("updated"), Some("v9"));
     }
 }

@@ -234,3 +234,68 @@ fn failures_write_nothing_and_say_why() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("API_TOKEN"), "{r:?}");
 }
+
+#[test]
+fn incremental_loads_fetch_only_what_is_new() {
+    let events = Arc::new(std::sync::Mutex::new(vec![
+        json!({"id": 1, "updated_at": "2026-11-01T10:00:00Z"}),
+        json!({"id": 2, "updated_at": "2026-11-02T10:00:00Z"}),
+    ]));
+    let served = events.clone();
+    let api = FakeApi::start(move |req, _| {
+        let since = req.param("updated_since").unwrap_or("");
+        let newer: Vec<_> = served
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["updated_at"].as_str().unwrap() > since)
+            .cloned()
+            .collect();
+        Response::json(json!({"events": newer}))
+    });
+    let dir = Dir::new();
+    let load = |extra: &[&str]| {
+        let mut cmd = dir.etl();
+        cmd.args([
+            "load-api",
+            "--url",
+            &format!("{}/events", api.url),
+            "--records",
+            "events",
+            "--dataset-id",
+            "ev",
+            "--incremental-field",
+            "updated_at",
+            "--since-param",
+            "updated_since",
+        ])
+        .args(extra);
+        ok(&mut cmd)
+    };
+    let ids = |dir: &Dir| {
+        let mut ids: Vec<i64> = i64s(&dataset_frame(dir, "ev"), "id").into_iter().flatten().collect();
+        ids.sort();
+        ids
+    };
+    let r = load(&[]);
+    assert!(r.stderr.contains("2 rows written"), "{r:?}");
+    assert!(r.stderr.contains("checkpoint updated_at = 2026-11-02T10:00:00Z"), "{r:?}");
+    assert_eq!(api.seen()[0].param("updated_since"), None, "the first run asks for everything");
+
+    events.lock().unwrap().push(json!({"id": 3, "updated_at": "2026-11-03T10:00:00Z"}));
+    let r = load(&[]);
+    assert!(r.stderr.contains("1 rows written"), "{r:?}");
+    assert_eq!(api.seen()[1].param("updated_since"), Some("2026-11-02T10:00:00Z"));
+    assert_eq!(ids(&dir), [1, 2, 3]);
+
+    let r = load(&[]);
+    assert!(r.stderr.contains("nothing new after updated_at = 2026-11-03T10:00:00Z"), "{r:?}");
+
+    // A full refresh fetches everything again and replaces the dataset: no row twice.
+    let r = load(&["--full-refresh"]);
+    assert!(r.stderr.contains("3 rows written"), "{r:?}");
+    assert_eq!(ids(&dir), [1, 2, 3]);
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.lake("datasets/ev/_state.json")).unwrap()).unwrap();
+    assert_eq!(state["checkpoints"].as_array().unwrap().last().unwrap()["value"], "2026-11-03T10:00:00Z");
+}
