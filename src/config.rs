@@ -48,7 +48,7 @@ impl Target {
 }
 
 /// Settings read from the environment, and whether each is a secret (shown masked).
-const SETTINGS: [(&str, bool); 20] = [
+const SETTINGS: [(&str, bool); 26] = [
     ("ETL_TARGET", false),
     ("ETL_LOG_FORMAT", false),
     ("ETL_S3_READ_TIMEOUT", false),
@@ -69,6 +69,12 @@ const SETTINGS: [(&str, bool); 20] = [
     ("DOMO_CLIENT_ID", true),
     ("DOMO_CLIENT_SECRET", true),
     ("DATABASE_URL", true),
+    ("API_KEY", true),
+    ("API_TOKEN", true),
+    ("API_USER", false),
+    ("API_PASSWORD", true),
+    ("API_CLIENT_ID", true),
+    ("API_CLIENT_SECRET", true),
 ];
 
 /// The effective configuration, for `--print-config`: one `name: value` line each, secrets masked
