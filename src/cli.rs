@@ -80,6 +80,9 @@ enum Command {
     /// matching object is loaded again and replaces the dataset. Uses the same AWS settings as the
     /// target (AWS_ENDPOINT_URL, credentials).
     LoadS3(LoadS3Args),
+    /// Run the jobs of a job file (any sources: csv, s3, api, domo), so that one crontab line runs a
+    /// team's whole load: --list, --job NAME, or --all; --jobs N at once.
+    Run(JobsArgs),
     /// Delete every object of one dataset (`datasets/<id>/`), and nothing else.
     ClearDataset(ClearDatasetArgs),
     /// Show a dataset: schema, partitions, rows, bytes and its last run (from its manifest).
@@ -547,6 +550,23 @@ struct LoadCsvArgs {
 }
 
 #[derive(Debug, Args)]
+struct JobsArgs {
+    /// The job file (YAML; see README "Job files").
+    file: PathBuf,
+    /// Print the file's jobs and exit.
+    #[arg(long)]
+    list: bool,
+    /// Run this job, by name or dataset id (repeatable); a disabled job runs when named.
+    #[arg(long = "job", value_name = "NAME")]
+    job: Vec<String>,
+    /// Run every enabled job; one failure does not stop the others.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Args)]
 struct RecordArgs {
     /// The dataset.
     id: String,
@@ -576,6 +596,7 @@ impl Command {
             Command::LoadCsv(_) => "load-csv",
             Command::LoadApi(_) => "load-api",
             Command::LoadS3(_) => "load-s3",
+            Command::Run(_) => "run",
             Command::ClearDataset(_) => "clear-dataset",
             Command::Inspect(_) => "inspect",
             Command::Runs(_) => "runs",
@@ -744,6 +765,7 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
             };
             commands::load_s3::run(settings, ctx).await?
         }
+        Command::Run(args) => return run_jobs(args, ctx).await,
         Command::Inspect(args) => {
             let dataset = crate::load::layout::DatasetId::parse(&args.id)?;
             commands::inspect::inspect(&dataset, args.json, ctx).await?;
@@ -764,6 +786,48 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
         }
     };
     Ok(Some(summary))
+}
+
+/// A job's command, parsed by the CLI's own parser (`argv` without `etl`).
+fn job_command(argv: &[String]) -> std::result::Result<Command, String> {
+    let cli =
+        Cli::try_parse_from(std::iter::once("etl".to_owned()).chain(argv.iter().cloned())).map_err(|e| {
+            e.render().to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned()
+        })?;
+    match cli.command {
+        Command::UploadCsv(_) | Command::LoadS3(_) | Command::LoadApi(_) | Command::LoadDomo(_) => {
+            Ok(cli.command)
+        }
+        _ => Err("not a load".into()),
+    }
+}
+
+/// `etl run`: the selected jobs of a job file, each as its own command would run it.
+async fn run_jobs(args: JobsArgs, ctx: &Context) -> crate::Result<Option<Summary>> {
+    let jobs = crate::jobs::load(&args.file, |argv| job_command(argv).map(|_| ()))?;
+    let catalog = crate::catalog::Catalog { path: args.file.clone(), entries: jobs };
+    if args.list {
+        print!("{}", catalog.list());
+        return Ok(None);
+    }
+    let selection = selection(SelectArgs { list: false, dataset: args.job, all: args.all }, &args.run);
+    let entries = catalog.select(&selection.names, selection.all)?;
+    let dry_run = selection.dry_run;
+    let target = crate::store::open(&ctx.target).await?.url();
+    crate::runner::run_entries("run", target, entries, selection.options(ctx), |job, _progress| async move {
+        let mut argv = job.command_line()?;
+        if dry_run {
+            argv.push("--dry-run".into());
+        }
+        tracing::info!("job \"{}\": etl {}", job.name, argv.join(" "));
+        let command =
+            job_command(&argv).map_err(|e| crate::Error::Usage(format!("job \"{}\": {e}", job.name)))?;
+        Box::pin(dispatch(command, ctx))
+            .await?
+            .ok_or_else(|| crate::Error::Internal("a load without a summary".into()))
+    })
+    .await
+    .map(Some)
 }
 
 fn selection(select: SelectArgs, run: &RunArgs) -> commands::Selection {

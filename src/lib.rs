@@ -1,4 +1,4 @@
-//! `etl`: batch loads from CSV (and, later, Domo, REST APIs, PostgreSQL and raw S3 objects) into typed,
+//! `etl`: batch loads from CSV files, S3 drop folders, REST APIs and Domo (PostgreSQL later) into typed,
 //! Hive-partitioned Parquet on S3 or a local folder.
 //!
 //! The flow is always Extract → Transform → Load ([`pipeline`]): an extractor yields batches of text
@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod jobs;
 pub mod load;
 pub mod logging;
 pub mod pipeline;

@@ -22,6 +22,8 @@ mod fake_api;
 mod fake_domo;
 /// The S3 server failing under a run: refused connections, uploads cut mid-body.
 mod faults;
+/// `etl run`: a job file mixing every kind of source.
+mod jobs;
 /// `load-api`: a REST API on 127.0.0.1 with pages, auth and faults.
 mod load_api;
 /// `load-csv`: catalog-driven CSV loads.
