@@ -197,9 +197,9 @@ struct LoadApiArgs {
     /// The first page's number.
     #[arg(long, value_name = "N", default_value_t = 1)]
     page_start: u64,
-    /// Records per page: sent as --page-size-param (page) or --limit-param (offset); a shorter page
+    /// Records per page: sent as --page-size-param (page) or --limit-param (offset); an empty page
     /// is the last.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     page_size: Option<u64>,
     #[arg(long, value_name = "NAME")]
     page_size_param: Option<String>,
@@ -335,8 +335,8 @@ impl LoadApiArgs {
             "link" => Paging::Link,
             _ => Paging::None,
         };
-        if self.max_rps.is_some_and(|r| r.is_nan() || r <= 0.0) {
-            return Err(usage("--max-rps", "must be more than 0".into()));
+        if self.max_rps.is_some_and(|r| r.is_nan() || !(0.001..=10_000.0).contains(&r)) {
+            return Err(usage("--max-rps", "must be between 0.001 and 10000".into()));
         }
         Ok(ApiSettings {
             url,

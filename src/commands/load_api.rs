@@ -37,6 +37,7 @@ pub async fn run(mut settings: Settings, ctx: &Context) -> Result<Summary> {
     let target = crate::store::open(&ctx.target).await?;
     // An incremental load starts from the checkpoint its manifest backs.
     let mut incremental = None;
+    let mut schema: Vec<manifest::ColumnRecord> = Vec::new();
     if let Some(inc) = &settings.incremental {
         if settings.write.mode.is_some() || settings.write.partition_range.is_some() {
             return Err(Error::Usage(
@@ -46,7 +47,9 @@ pub async fn run(mut settings: Settings, ctx: &Context) -> Result<Summary> {
             ));
         }
         let previous = state::read(target.as_ref(), &settings.dataset).await?;
-        let published = manifest::read(target.as_ref(), &settings.dataset).await?.map(|m| m.run_id);
+        let last = manifest::read(target.as_ref(), &settings.dataset).await?;
+        let published = last.as_ref().map(|m| m.run_id.clone());
+        schema = last.map(|m| m.schema).unwrap_or_default();
         let known = previous.clone().map(|s| s.trusted(published.as_deref())).unwrap_or_default();
         let checkpoint = known.checkpoint(&inc.field).filter(|_| !inc.full_refresh).map(str::to_owned);
         match &checkpoint {
@@ -101,8 +104,20 @@ pub async fn run(mut settings: Settings, ctx: &Context) -> Result<Summary> {
             (Some(mode), Some(StateUpdate { next, based_on: previous.map(|s| s.run_id), published }))
         }
     };
+    // An append keeps the dataset's columns and types: the new records alone could say otherwise
+    // (a column they lack, a price that happens to be whole).
+    let (records, pins) = if mode == Some(WriteMode::Append) {
+        let names: Vec<String> = schema.iter().map(|c| c.name.clone()).collect();
+        let kept = schema.iter().fold(Pins::none(), |pins, c| match manifest::parser_of_type(&c.kind) {
+            Some(parser) => pins.pin(&c.name, parser),
+            None => pins,
+        });
+        (records.with_columns(&names), kept.overridden_by(&settings.pins))
+    } else {
+        (records, settings.pins.clone())
+    };
     let request = LoadRequest {
-        pins: records.pins(&settings.pins),
+        pins: records.pins(&pins),
         partition_column: settings.partition_column,
         // JSON has its own null: a string "NA" is text.
         null_values: NullTokens::empty_only(),

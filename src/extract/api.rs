@@ -113,34 +113,57 @@ pub fn at_path<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
     })
 }
 
-/// The `rel="next"` URL of an RFC 8288 `Link` header.
+/// The `rel="next"` URL of an RFC 8288 `Link` header (URLs may hold commas: each link is read from
+/// its `<...>`).
 pub fn next_link(headers: &HeaderMap) -> Option<String> {
     for value in headers.get_all(reqwest::header::LINK) {
-        for link in value.to_str().ok()?.split(',') {
-            let (target, params) = link.split_once(';').unwrap_or((link, ""));
-            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let Ok(mut rest) = value.to_str() else { continue };
+        while let Some(open) = rest.find('<') {
+            let Some(close) = rest[open..].find('>') else { break };
+            let target = &rest[open + 1..open + close];
+            let after = &rest[open + close + 1..];
+            let params = &after[..after.find('<').unwrap_or(after.len())];
             let next = params.split(';').any(|p| {
-                let p = p.trim().to_ascii_lowercase();
-                p == "rel=\"next\"" || p == "rel=next" || (p.starts_with("rel=\"") && p.contains(" next"))
+                let p = p.trim().trim_end_matches(',').trim();
+                p.get(..4).is_some_and(|k| k.eq_ignore_ascii_case("rel="))
+                    && p[4..].trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
             });
             if next {
                 return Some(target.to_owned());
             }
+            rest = after;
         }
     }
     None
 }
 
+/// Whether two URLs share scheme, host and port (credentials are only ever sent to the origin of
+/// `--url`).
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
 /// Fetches every page into a spool file in `dir`; the records are then a source.
 pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
+    let origin = settings.url.clone();
     let client = reqwest::Client::builder()
+        // A redirect elsewhere would take the credentials along: it is answered as it is (an error).
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() < 10 && same_origin(&origin, attempt.url()) {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }))
         .user_agent(concat!("etl/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .timeout(settings.timeout)
         .build()
         .map_err(|e| Error::Internal(format!("could not set up the HTTP client: {e}")))?;
-    let mut fetcher = Fetcher { settings, client, token: None, last_request: None };
-    let name = format!("{} {}", settings.method, settings.url);
+    let mut fetcher = Fetcher { settings, client, token: None, last_request: std::sync::Mutex::new(None) };
+    let name = format!("{} {}", settings.method, url_shown(&settings.url));
     let mut spool = Spool::create(&dir.join("records.jsonl"))?;
     if let Some(field) = &settings.track {
         spool = spool.track(field);
@@ -216,8 +239,8 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
         tracing::debug!(page = fetched + 1, records = got, "fetched");
         let more = match &settings.paging {
             Paging::None => false,
-            Paging::Page { size, .. } => got > 0 && size.as_ref().is_none_or(|(_, size)| got >= *size),
-            Paging::Offset { limit, .. } => got >= *limit,
+            // Only an empty page ends: an API may cap the page size below the one asked for.
+            Paging::Page { .. } | Paging::Offset { .. } => got > 0,
             Paging::Cursor { path, .. } => {
                 let next = at_path(&body, path).and_then(|v| match v {
                     Value::String(s) if !s.is_empty() => Some(s.clone()),
@@ -226,17 +249,34 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
                 });
                 let same = next.is_some() && next == cursor;
                 cursor = next;
-                cursor.is_some() && !same && got > 0
+                // A page may be empty and still carry a cursor.
+                cursor.is_some() && !same
             }
             Paging::Link => match next_link(&headers) {
                 Some(next) => {
-                    url = url.join(&next).map_err(|e| Error::Remote {
+                    let next = url.join(&next).map_err(|e| Error::Remote {
                         source_name: name.clone(),
-                        message: format!("the Link header's next URL `{next}` is not a URL: {e}"),
+                        message: format!(
+                            "page {}: the Link header's next URL is not a URL: {e}",
+                            fetched + 1
+                        ),
                     })?;
+                    if !same_origin(&settings.url, &next) {
+                        return Err(Error::Remote {
+                            source_name: name,
+                            message: format!(
+                                "page {}: the next page is on another host ({}); credentials are only sent \
+                                 to the host of --url",
+                                fetched + 1,
+                                next.host_str().unwrap_or("?")
+                            ),
+                        });
+                    }
                     // The next URL carries its own query.
                     query.clear();
-                    true
+                    let moved = next != url;
+                    url = next;
+                    moved
                 }
                 None => false,
             },
@@ -262,27 +302,33 @@ struct Fetcher<'a> {
     settings: &'a ApiSettings,
     client: reqwest::Client,
     token: Option<String>,
-    last_request: Option<Instant>,
+    /// When the last request (or retry) started, for `max_rps`.
+    last_request: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Fetcher<'_> {
     fn remote(&self, message: String) -> Error {
-        Error::Remote { source_name: format!("{} {}", self.settings.method, self.settings.url), message }
+        Error::Remote {
+            source_name: format!("{} {}", self.settings.method, url_shown(&self.settings.url)),
+            message,
+        }
     }
 
-    /// Waits until a request is allowed by `max_rps`.
-    async fn pace(&mut self) -> Result<()> {
-        if let (Some(rps), Some(last)) = (self.settings.max_rps, self.last_request) {
-            let gap = Duration::from_secs_f64(1.0 / rps);
-            let since = last.elapsed();
-            if since < gap {
-                if let Some(signo) = crate::signals::sleep(gap - since).await {
-                    return Err(Error::Interrupted(signo));
-                }
-            }
+    /// Waits until a request is allowed by `max_rps` (retries included); `Err` on a signal.
+    async fn pace(&self) -> std::result::Result<(), i32> {
+        let Some(rps) = self.settings.max_rps else { return Ok(()) };
+        let gap = Duration::from_secs_f64(1.0 / rps);
+        let wait = {
+            let mut last = self.last_request.lock().expect("pacing lock");
+            let now = Instant::now();
+            let start = last.map_or(now, |l| (l + gap).max(now));
+            *last = Some(start);
+            start - now
+        };
+        match crate::signals::sleep(wait).await {
+            Some(signo) => Err(signo),
+            None => Ok(()),
         }
-        self.last_request = Some(Instant::now());
-        Ok(())
     }
 
     /// One page's body (JSON) and headers, retried as [`crate::http`] says.
@@ -292,8 +338,6 @@ impl Fetcher<'_> {
             if matches!(self.settings.auth, Auth::OAuth2 { .. }) && self.token.is_none() {
                 self.token = Some(self.oauth2_token().await?);
             }
-            // Paced per page; the retries of a page are spaced by their backoff.
-            self.pace().await?;
             let what = format!("{} {}", self.settings.method, url_shown(url));
             let this = &*self;
             let result = this
@@ -322,6 +366,7 @@ impl Fetcher<'_> {
         params: Vec<(String, String)>,
     ) -> std::result::Result<(Value, HeaderMap), Attempt<Failure>> {
         let fail = |e: Error| Attempt::Fail(Failure::Other(e));
+        self.pace().await.map_err(|signo| fail(Error::Interrupted(signo)))?;
         let mut request = self.client.request(self.settings.method.clone(), url.clone()).query(&params);
         let mut headers = HeaderMap::new();
         for (name, value) in &self.settings.headers {
@@ -344,7 +389,10 @@ impl Fetcher<'_> {
                 secret_values.push(&key.value);
             }
             Auth::KeyQuery { name, key } => {
-                request = request.query(&[(name, &key.value)]);
+                // A next-page URL may carry the key already.
+                if !url.query_pairs().any(|(k, _)| k == name.as_str()) {
+                    request = request.query(&[(name, &key.value)]);
+                }
                 secret_values.push(&key.value);
             }
             Auth::Bearer(token) => {

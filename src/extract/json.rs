@@ -29,6 +29,8 @@ const INT: u8 = 1 << 1;
 const WIDE: u8 = 1 << 2;
 /// An integer past 64 bits.
 const BIG: u8 = 1 << 3;
+/// An integer past 38 digits (more than a Decimal holds).
+const HUGE: u8 = 1 << 7;
 const FLOAT: u8 = 1 << 4;
 const STRING: u8 = 1 << 5;
 const JSON: u8 = 1 << 6;
@@ -46,6 +48,7 @@ fn kind_of(value: &Value) -> u8 {
                 match text.parse::<i64>() {
                     Ok(i) if i.unsigned_abs() > 1 << 53 => INT | WIDE,
                     Ok(_) => INT,
+                    Err(_) if text.trim_start_matches('-').len() > 38 => INT | WIDE | BIG | HUGE,
                     Err(_) => INT | WIDE | BIG,
                 }
             }
@@ -60,6 +63,7 @@ fn parser_of(kinds: u8) -> Option<Parser> {
     Some(match kinds {
         0 | STRING => return None,
         BOOL => Parser::Bool,
+        k if k & HUGE != 0 => Parser::Text,
         k if k & !(INT | WIDE) == 0 => Parser::Int,
         k if k & !(INT | WIDE | BIG) == 0 => Parser::Decimal,
         k if k & !(INT | FLOAT) == 0 => Parser::Float,
@@ -106,24 +110,30 @@ pub struct Spool {
     tracked: Option<(String, Option<Value>)>,
 }
 
-/// Whether `a` comes after `b`: numbers by value, anything else by its text (ISO 8601 timestamps in
-/// one zone sort by text).
+/// Whether `a` comes after `b` (see [`later_text`]).
 pub fn later(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            match (x.to_string().parse::<f64>(), y.to_string().parse::<f64>()) {
-                (Ok(x), Ok(y)) => x > y,
-                _ => false,
-            }
-        }
-        _ => text_of(a) > text_of(b),
-    }
+    later_text(&text_of(a), &text_of(b))
 }
 
-/// [`later`] for values known only by their text: numbers by value when both are numbers.
+/// Whether the value written `a` comes after the one written `b`: integers exactly, other numbers by
+/// value, ISO 8601 timestamps and dates by instant (whatever their offsets and fractions), anything
+/// else by text.
 pub fn later_text(a: &str, b: &str) -> bool {
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x > y,
+    use crate::transform::values::{DateFormat, DatetimeFormat};
+    if let (Ok(x), Ok(y)) = (a.parse::<i128>(), b.parse::<i128>()) {
+        return x > y;
+    }
+    if let (Ok(x), Ok(y)) = (a.parse::<f64>(), b.parse::<f64>()) {
+        return x > y;
+    }
+    let instant = |v: &str| {
+        DatetimeFormat::ISO
+            .parse(v.as_bytes())
+            .map(|t| t.micros)
+            .or_else(|| DateFormat::Iso.parse(v.as_bytes()).map(|d| i64::from(d) * 86_400_000_000))
+    };
+    match (instant(a), instant(b)) {
+        (Some(x), Some(y)) => x > y,
         _ => a > b,
     }
 }
@@ -160,7 +170,15 @@ impl Spool {
             return Err(format!("a record is {}, not an object", describe(record)));
         };
         let mut flat = Map::new();
-        for (name, value) in flatten(map) {
+        let leaves = flatten(map);
+        let mut names = std::collections::HashSet::new();
+        if let Some((name, _)) = leaves.iter().find(|(name, _)| !names.insert(name.as_str())) {
+            return Err(format!(
+                "record {}: a key `{name}` and a nested key make the same column `{name}`",
+                self.records + 1
+            ));
+        }
+        for (name, value) in leaves {
             let col = *self.index.entry(name.clone()).or_insert_with(|| {
                 self.columns.push(name.clone());
                 self.kinds.push(0);
@@ -232,6 +250,20 @@ impl JsonRecords {
     /// The columns, in the order their keys first appeared.
     pub fn columns(&self) -> &[String] {
         &self.columns
+    }
+
+    /// These records with `columns` added where they lack them (null in every record): an append
+    /// keeps the dataset's columns even when no new record has a value for one.
+    pub fn with_columns(mut self, columns: &[String]) -> Self {
+        let mut all = (*self.columns).clone();
+        for name in columns {
+            if !all.contains(name) {
+                all.push(name.clone());
+                self.kinds.push(0);
+            }
+        }
+        self.columns = Arc::new(all);
+        self
     }
 
     /// The types the JSON kinds give (see the module's table), under `pins` (which win).
@@ -356,6 +388,8 @@ mod tests {
         assert_eq!(parser(std::slice::from_ref(&wide)), Some(Parser::Int));
         assert_eq!(parser(&[wide, json!(0.5)]), Some(Parser::Text), "a Float64 would round it");
         assert_eq!(parser(&[json!(null)]), None);
+        let huge: Value = serde_json::from_str(&"9".repeat(40)).unwrap();
+        assert_eq!(parser(&[huge]), Some(Parser::Text), "past 38 digits: text, every digit kept");
     }
 
     #[test]
@@ -365,6 +399,8 @@ mod tests {
         spool.push(&json!({"a": 1, "b": {"c": "x"}})).unwrap();
         spool.push(&json!({"d": true, "a": 2})).unwrap();
         assert!(spool.push(&json!([1])).unwrap_err().contains("an array"));
+        let clash = spool.push(&json!({"a.b": 1, "a": {"b": 2}})).unwrap_err();
+        assert!(clash.contains("same column `a.b`"), "{clash}");
         let records = spool.finish("api", "test".into()).unwrap();
         assert_eq!(records.columns(), ["a", "b.c", "d"]);
         let mut reader = records.open().unwrap();
@@ -390,7 +426,11 @@ mod tests {
         spool.push(&json!({"meta": {"at": null}})).unwrap();
         assert_eq!(spool.finish("api", "t".into()).unwrap().highest(), Some("2026-11-03T00:00:00Z"));
         assert!(later(&json!(10), &json!(9)), "numbers by value");
-        assert!(!later(&json!("10"), &json!("9")), "strings by text");
+        assert!(later(&json!("10"), &json!("9")), "numbers by value, written as strings too");
+        assert!(later(&json!("b"), &json!("a")), "text by text");
         assert!(later_text("10", "9") && later_text("2026-11-02", "2026-11-01"));
+        assert!(later_text("2026-11-01T00:00:00.5Z", "2026-11-01T00:00:00Z"), "by instant, not text");
+        assert!(later_text("2026-11-01T01:00:00Z", "2026-11-01T01:30:00+01:00"));
+        assert!(later_text("9007199254740993", "9007199254740992"), "integers exactly");
     }
 }

@@ -103,6 +103,24 @@ pub fn schema_record(plans: &[ColumnPlan]) -> Vec<ColumnRecord> {
         .collect()
 }
 
+/// The parser that gives a column of a recorded type back (timestamps read as ISO 8601), for loads
+/// that must keep a dataset's types (appends).
+pub fn parser_of_type(kind: &str) -> Option<crate::transform::Parser> {
+    use crate::transform::values::{DateFormat, DatetimeFormat, Zone};
+    use crate::transform::Parser;
+    Some(match kind {
+        "String" => Parser::Text,
+        "Int64" => Parser::Int,
+        "Decimal(38, 0)" => Parser::Decimal,
+        "Float64" => Parser::Float,
+        "Boolean" => Parser::Bool,
+        "Date" => Parser::Date(DateFormat::Iso),
+        "Datetime(us, UTC)" => Parser::Datetime(DatetimeFormat::ISO, Zone::AssumeUtc),
+        "Datetime(us)" => Parser::Datetime(DatetimeFormat::ISO, Zone::Naive),
+        _ => return None,
+    })
+}
+
 /// Reads the dataset's manifest; `None` if there is none (or it is unreadable, which is logged).
 pub async fn read(store: &dyn ObjectStore, dataset: &DatasetId) -> crate::Result<Option<Manifest>> {
     let key = dataset.manifest_key();

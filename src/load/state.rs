@@ -78,6 +78,11 @@ impl State {
         // Run ids sort by time.
         self.objects.retain(|o| published.is_some_and(|p| o.run_id.as_str() <= p));
         self.checkpoints.retain(|c| published.is_some_and(|p| c.run_id.as_str() <= p));
+        // A checkpoint only describes the dataset its own run left: a later run that wrote without
+        // one (a plain load, replacing the data) makes it meaningless.
+        if self.checkpoints.last().is_some_and(|c| Some(c.run_id.as_str()) != published) {
+            self.checkpoints.clear();
+        }
         self
     }
 
@@ -187,6 +192,8 @@ mod tests {
             two.clone().trusted(Some("20261101T000000.000Z-1")).checkpoint("updated"),
             Some("2026-11-01")
         );
+        // A later run that wrote no checkpoint: none holds.
+        assert_eq!(two.clone().trusted(Some("20261103T000000.000Z-3")).checkpoint("updated"), None);
         let mut many = two;
         for i in 0..10 {
             many = many.moved_to("updated", format!("v{i}"));
