@@ -188,6 +188,11 @@ struct LoadApiArgs {
     /// is the array of records].
     #[arg(long, value_name = "PATH", default_value = "")]
     records: String,
+    /// Explode this array field (a flattened name): one record per element, its objects flattened
+    /// under the field's name (`lines.sku`), the record's other fields repeated. Other arrays stay
+    /// JSON text.
+    #[arg(long, value_name = "FIELD")]
+    explode: Option<String>,
     /// How pages are asked for: none, page (?page=N), offset (?offset=N&limit=L), cursor (a value
     /// from the answer, --cursor-path, sent as --cursor-param), link (the Link header's rel="next").
     #[arg(long, default_value = "none", value_parser = ["none", "page", "offset", "cursor", "link"])]
@@ -352,6 +357,7 @@ impl LoadApiArgs {
             timeout: Duration::from_secs(self.timeout.max(1)),
             since: None,
             track: None,
+            explode: self.explode.clone(),
         })
     }
 }

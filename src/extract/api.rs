@@ -102,6 +102,8 @@ pub struct ApiSettings {
     pub since: Option<(String, String)>,
     /// The flattened field whose highest value becomes the next checkpoint.
     pub track: Option<String>,
+    /// An array field exploded into one record per element.
+    pub explode: Option<String>,
 }
 
 /// The value at a dotted `path` in `body` (`None` when a step is missing).
@@ -167,6 +169,9 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
     let mut spool = Spool::create(&dir.join("records.jsonl"))?;
     if let Some(field) = &settings.track {
         spool = spool.track(field);
+    }
+    if let Some(field) = &settings.explode {
+        spool = spool.exploding(field);
     }
     let mut url = settings.url.clone();
     let mut query = settings.query.clone();

@@ -10,7 +10,8 @@
 //! | strings | dates and timestamps as CSV infers them, else String (`"123"` stays text) |
 //! | arrays, objects, or a mix of kinds | String (the JSON text) |
 //!
-//! `null` is null, and so is a missing key.
+//! `null` is null, and so is a missing key. An array field may instead be exploded: one record per
+//! element, its objects flattened under the field's name (`items.sku`), the other fields repeated.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -108,6 +109,8 @@ pub struct Spool {
     records: u64,
     /// The field whose highest value is kept (an incremental load's checkpoint), and that value.
     tracked: Option<(String, Option<Value>)>,
+    /// The array field exploded into one record per element.
+    explode: Option<String>,
 }
 
 /// Whether `a` comes after `b` (see [`later_text`]).
@@ -156,6 +159,7 @@ impl Spool {
             kinds: Vec::new(),
             records: 0,
             tracked: None,
+            explode: None,
         })
     }
 
@@ -169,8 +173,39 @@ impl Spool {
         let Value::Object(map) = record else {
             return Err(format!("a record is {}, not an object", describe(record)));
         };
-        let mut flat = Map::new();
         let leaves = flatten(map);
+        // An exploded array gives one record per element (and one, with nothing there, when empty).
+        let exploded = self.explode.as_ref().and_then(|field| {
+            leaves.iter().position(|(name, v)| name == field && v.is_array()).map(|i| (field.clone(), i))
+        });
+        let Some((field, at)) = exploded else { return self.push_leaves(leaves) };
+        let items = leaves[at].1.as_array().expect("an array").clone();
+        let mut rest = leaves;
+        rest.remove(at);
+        if items.is_empty() {
+            return self.push_leaves(rest);
+        }
+        for item in &items {
+            let mut one = rest.clone();
+            match item {
+                Value::Object(inner) if !inner.is_empty() => {
+                    one.extend(flatten(inner).into_iter().map(|(k, v)| (format!("{field}.{k}"), v)))
+                }
+                other => one.push((field.clone(), other)),
+            }
+            self.push_leaves(one)?;
+        }
+        Ok(())
+    }
+
+    /// Explodes the array at the flattened field `name`: one record per element (see the module).
+    pub fn exploding(mut self, name: &str) -> Self {
+        self.explode = Some(name.to_owned());
+        self
+    }
+
+    fn push_leaves(&mut self, leaves: Vec<(String, &Value)>) -> std::result::Result<(), String> {
+        let mut flat = Map::new();
         let mut names = std::collections::HashSet::new();
         if let Some((name, _)) = leaves.iter().find(|(name, _)| !names.insert(name.as_str())) {
             return Err(format!(
@@ -414,6 +449,25 @@ mod tests {
         assert_eq!(pins.get("d"), Some(Parser::Bool));
         assert_eq!(pins.get("b.c"), None);
         assert!(pins.is_temporal("b.c"));
+    }
+
+    #[test]
+    fn explodes_an_array_into_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::create(&dir.path().join("s.jsonl")).unwrap().exploding("lines");
+        spool.push(&json!({"order": 1, "lines": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 1}]})).unwrap();
+        spool.push(&json!({"order": 2, "lines": []})).unwrap();
+        spool.push(&json!({"order": 3, "lines": ["x"]})).unwrap();
+        let records = spool.finish("api", "t".into()).unwrap();
+        assert_eq!(records.records(), 4);
+        assert_eq!(records.columns(), ["order", "lines.sku", "lines.qty", "lines"]);
+        let mut batch = TextBatch::new(4);
+        records.open().unwrap().next_batch(&mut batch, 10).unwrap();
+        let row = |r: usize| (0..4).map(|c| batch.text(r, c).to_owned()).collect::<Vec<_>>();
+        assert_eq!(row(0), ["1", "a", "2", ""]);
+        assert_eq!(row(1), ["1", "b", "1", ""]);
+        assert_eq!(row(2), ["2", "", "", ""]);
+        assert_eq!(row(3), ["3", "", "", "x"]);
     }
 
     #[test]
