@@ -73,6 +73,11 @@ enum Command {
     /// Secrets come from the environment or .env only (API_KEY, API_TOKEN, API_USER / API_PASSWORD,
     /// API_CLIENT_ID / API_CLIENT_SECRET by default; the --*-env options name other variables).
     LoadApi(Box<LoadApiArgs>),
+    /// Load the rows of a PostgreSQL query or table into one dataset, typed by PostgreSQL.
+    ///
+    /// The URL comes from --url or DATABASE_URL (environment or .env); TLS when it says
+    /// sslmode=require (or prefer). Its password is never printed.
+    LoadPostgres(LoadPostgresArgs),
     /// Load the CSV objects of a drop folder (`s3://bucket/drop/*.csv`) into one dataset; objects
     /// loaded before (same key and ETag, kept in datasets/<id>/_state.json) are skipped.
     ///
@@ -80,7 +85,7 @@ enum Command {
     /// matching object is loaded again and replaces the dataset. Uses the same AWS settings as the
     /// target (AWS_ENDPOINT_URL, credentials).
     LoadS3(LoadS3Args),
-    /// Run the jobs of a job file (any sources: csv, s3, api, domo), so that one crontab line runs a
+    /// Run the jobs of a job file (any sources: csv, s3, api, postgres, domo), so that one crontab line runs a
     /// team's whole load: --list, --job NAME, or --all; --jobs N at once.
     Run(JobsArgs),
     /// Delete every object of one dataset (`datasets/<id>/`), and nothing else.
@@ -363,6 +368,40 @@ impl LoadApiArgs {
 }
 
 #[derive(Debug, Args)]
+struct LoadPostgresArgs {
+    /// postgres://user[:password]@host[:port]/database[?sslmode=require].
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    url: String,
+    /// The query whose rows are loaded.
+    #[arg(long, conflicts_with = "table", required_unless_present = "table")]
+    query: Option<String>,
+    /// A table (or view) whose rows are loaded: `name` or `schema.name`.
+    #[arg(long)]
+    table: Option<String>,
+    /// The dataset to write: letters, digits, `.`, `_`, `-`.
+    #[arg(long)]
+    dataset_id: String,
+    /// Partition by the day of this date or timestamp column.
+    #[arg(long, value_name = "COLUMN")]
+    partition_col: Option<String>,
+    /// Load only what is new: rows whose COLUMN is above the highest value loaded before (kept in
+    /// datasets/<id>/_state.json); new rows are appended.
+    #[arg(long, value_name = "COLUMN")]
+    incremental_column: Option<String>,
+    /// With --incremental-column: ignore the checkpoint, read everything and replace the dataset.
+    #[arg(long, requires = "incremental_column")]
+    full_refresh: bool,
+    /// Pin column types over PostgreSQL's: `COL=TYPE,...` (see upload-csv --help).
+    #[arg(long, value_name = "COL=TYPE,...")]
+    types: Vec<String>,
+    #[command(flatten)]
+    write: WriteArgs,
+    /// Read, type and stage; print what would be written (on stdout), write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
 struct LoadS3Args {
     /// The objects: `s3://bucket/folder/*.csv` (`*` within a folder, `**` across folders, `?` one
     /// character); plain, .gz or .zst, all with the same header.
@@ -601,6 +640,7 @@ impl Command {
             Command::LoadDomo(_) => "load-domo",
             Command::LoadCsv(_) => "load-csv",
             Command::LoadApi(_) => "load-api",
+            Command::LoadPostgres(_) => "load-postgres",
             Command::LoadS3(_) => "load-s3",
             Command::Run(_) => "run",
             Command::ClearDataset(_) => "clear-dataset",
@@ -758,6 +798,28 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
             };
             commands::load_api::run(settings, ctx).await?
         }
+        Command::LoadPostgres(args) => {
+            let types = crate::transform::parse_assignments(&args.types.join(","))
+                .map_err(|e| crate::Error::Usage(format!("--types: {e}")))?;
+            let pins = crate::transform::pins_from(&types, &[]).map_err(crate::Error::Usage)?;
+            let query = match (&args.query, &args.table) {
+                (Some(query), _) => query.clone(),
+                (None, Some(table)) => format!(
+                    "SELECT * FROM {}",
+                    table.split('.').map(crate::extract::postgres::quote_ident).collect::<Vec<_>>().join(".")
+                ),
+                (None, None) => return Err(crate::Error::Usage("give --query or --table".into())),
+            };
+            let settings = commands::load_postgres::Settings {
+                source: crate::extract::postgres::PgSource { url: args.url, query, incremental: None },
+                dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
+                partition_column: args.partition_col,
+                pins,
+                write: commands::WriteSettings { dry_run: args.dry_run, ..write_settings(&args.write) },
+                incremental: args.incremental_column.map(|c| (c, args.full_refresh)),
+            };
+            commands::load_postgres::run(settings, ctx).await?
+        }
         Command::LoadS3(args) => {
             let (csv, pins, null_values) = args.read.resolve()?;
             let settings = commands::load_s3::Settings {
@@ -801,9 +863,11 @@ fn job_command(argv: &[String]) -> std::result::Result<Command, String> {
             e.render().to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned()
         })?;
     match cli.command {
-        Command::UploadCsv(_) | Command::LoadS3(_) | Command::LoadApi(_) | Command::LoadDomo(_) => {
-            Ok(cli.command)
-        }
+        Command::UploadCsv(_)
+        | Command::LoadS3(_)
+        | Command::LoadApi(_)
+        | Command::LoadDomo(_)
+        | Command::LoadPostgres(_) => Ok(cli.command),
         _ => Err("not a load".into()),
     }
 }

@@ -11,12 +11,13 @@
 //!     types: {total: float64}      # optional, as --types
 //!     date_formats: {day: "%d/%m/%Y"}
 //!     source:
-//!       kind: api                  # csv, s3, api or domo
+//!       kind: api                  # csv, s3, api, postgres or domo
 //!       url: https://api.example.com/v1/orders
 //!       records: data.items        # every other key is the command's long option
 //! ```
 //!
-//! A source's keys are the long options of its command (`upload-csv`, `load-s3`, `load-api`), with `_`
+//! A source's keys are the long options of its command (`upload-csv`, `load-s3`, `load-api`,
+//! `load-postgres`), with `_`
 //! or `-`: `true` gives the flag, a list repeats it, a map gives `key=value` items. A `csv` source
 //! names its file with `path`, or with `source_dir` and `file_pattern` (the last matching file by
 //! name, found when the job runs). A `domo` source names the Domo dataset with `domo_dataset_id`.
@@ -166,7 +167,7 @@ fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
     let mut source = raw.source;
     let kind = match source.remove("kind") {
         Some(Value::String(kind)) => kind,
-        _ => return Err("source: `kind` is missing (csv, s3, api or domo)".into()),
+        _ => return Err("source: `kind` is missing (csv, s3, api, postgres or domo)".into()),
     };
     let mut argv: Vec<String> = Vec::new();
     let mut latest_in = None;
@@ -212,6 +213,10 @@ fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
             argv.push("load-api".into());
             common(&mut argv);
         }
+        "postgres" => {
+            argv.push("load-postgres".into());
+            common(&mut argv);
+        }
         "domo" => {
             // load-domo reads a catalog: this job's entry, written to a file of its own.
             let id = source
@@ -251,7 +256,7 @@ fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
             }
             catalog = Some(dir);
         }
-        other => return Err(format!("source: kind `{other}` is not csv, s3, api or domo")),
+        other => return Err(format!("source: kind `{other}` is not csv, s3, api, postgres or domo")),
     }
     for (key, value) in source {
         let flag = format!("--{}", key.replace('_', "-"));

@@ -8,6 +8,7 @@ pub mod load_api;
 pub mod load_csv;
 pub mod load_cursor_usage;
 pub mod load_domo;
+pub mod load_postgres;
 pub mod load_s3;
 pub mod upload_csv;
 

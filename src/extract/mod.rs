@@ -14,6 +14,7 @@ pub mod input;
 pub mod json;
 pub mod objects;
 pub mod parts;
+pub mod postgres;
 pub mod sniff;
 
 use crate::error::Result;

@@ -54,6 +54,13 @@ fn one_job_file_runs_every_kind_of_source() {
             "  - name: s3\n    dataset_id: s3\n    source: {{kind: s3, source: \"{folder}/*.csv\"}}\n"
         );
     }
+    let pg = pg_url().map(|server| pg_database(&server, "jobs"));
+    if let Some(url) = &pg {
+        pg_exec(url, "CREATE TABLE t (n int, at date); INSERT INTO t VALUES (1, '2026-11-05')");
+        jobs += &format!(
+            "  - name: pg\n    dataset_id: pg\n    partition_column: at\n    source: {{kind: postgres, url: \"{url}\", table: t}}\n"
+        );
+    }
     let file = dir.write("jobs.yaml", jobs);
     let with_env = |cmd: &mut std::process::Command| {
         for (k, v) in domo.env() {
@@ -74,7 +81,7 @@ fn one_job_file_runs_every_kind_of_source() {
     all.args(["run", file.to_str().unwrap(), "--all", "--jobs", "2", "--target", "lake"]);
     with_env(&mut all);
     let r = ok(&mut all);
-    let kinds = if s3.is_some() { 5 } else { 4 };
+    let kinds = 4 + usize::from(s3.is_some()) + usize::from(pg.is_some());
     assert!(r.stderr.contains(&format!("{kinds} datasets")), "{r:?}");
     let keys = dir.lake_keys();
     for key in [
@@ -90,6 +97,12 @@ fn one_job_file_runs_every_kind_of_source() {
     assert!(!keys.iter().any(|k| k.starts_with("datasets/off/")), "a disabled job does not run");
     if s3.is_some() {
         assert!(keys.contains(&"datasets/s3/data/part-0000.parquet".to_owned()), "{keys:?}");
+    }
+    if pg.is_some() {
+        assert!(
+            keys.contains(&"datasets/pg/partitions/date=2026-11-05/part-0000.parquet".to_owned()),
+            "{keys:?}"
+        );
     }
     let one = read_parquet(&dir.lake("datasets/one/data/part-0000.parquet"));
     assert_eq!(strings(&one, "a"), vec![Some("1".into())], "the job's types pin the column");

@@ -28,6 +28,8 @@ mod jobs;
 mod load_api;
 /// `load-csv`: catalog-driven CSV loads.
 mod load_csv;
+/// `load-postgres`: a real PostgreSQL server, types from its catalog, incremental reads.
+mod load_postgres;
 /// `load-s3`: a drop folder on the S3 server, each object loaded once.
 mod load_s3;
 /// One writer per dataset: the `_lock` object.

@@ -72,7 +72,10 @@ impl Dir {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_etl"));
         cmd.current_dir(self.path()).stdin(Stdio::null());
         for (key, _) in std::env::vars() {
-            if ["AWS_", "ETL_", "DOMO_", "API_"].iter().any(|p| key.starts_with(p)) || key == "RUST_LOG" {
+            if ["AWS_", "ETL_", "DOMO_", "API_"].iter().any(|p| key.starts_with(p))
+                || key == "RUST_LOG"
+                || key == "DATABASE_URL"
+            {
                 cmd.env_remove(key);
             }
         }
@@ -241,6 +244,42 @@ pub fn s3s_env() -> Option<S3Env> {
             eprintln!("skipped: no s3s-fs server configured (run scripts/test.sh)");
             None
         }
+    }
+}
+
+/// The PostgreSQL server's URL, from scripts/pg-up.sh. `None` (test skipped) unless ETL_REQUIRE_PG=1,
+/// where a missing server is a failure.
+pub fn pg_url() -> Option<String> {
+    match std::env::var("ETL_TEST_DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var("ETL_REQUIRE_PG").is_err(),
+                "ETL_REQUIRE_PG is set but ETL_TEST_DATABASE_URL is not: run scripts/test.sh"
+            );
+            eprintln!("skipped: no PostgreSQL configured (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+/// Runs SQL statements on the test server (a database of the test's own is made by the caller).
+pub fn pg_exec(url: &str, sql: &str) {
+    runtime().block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+    });
+}
+
+/// A database of its own for one test, on the test server: its URL.
+pub fn pg_database(url: &str, name: &str) -> String {
+    let db = format!("{name}_{}", std::process::id());
+    pg_exec(url, &format!("DROP DATABASE IF EXISTS {db}"));
+    pg_exec(url, &format!("CREATE DATABASE {db}"));
+    match url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{db}"),
+        None => url.to_owned(),
     }
 }
 

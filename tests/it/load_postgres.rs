@@ -1,0 +1,146 @@
+use polars::prelude::*;
+
+use crate::util::*;
+
+#[test]
+fn a_table_is_typed_by_postgres_and_partitioned() {
+    let Some(server) = pg_url() else { return };
+    let url = pg_database(&server, "types");
+    pg_exec(
+        &url,
+        r#"
+        CREATE TABLE "Orders" (
+            id int8, small int2, name text, price numeric(10, 2), ratio float8, paid bool,
+            day date, at timestamptz, local timestamp, tags text[], meta jsonb, uid uuid, code text
+        );
+        SET TimeZone = 'Asia/Tokyo';
+        INSERT INTO "Orders" VALUES
+            (1, 2, 'NA', 12.50, 0.5, true, '2026-11-01', '2026-11-01 09:00:00+09', '2026-11-01 09:00:00',
+             '{a,b}', '{"k": [1, 2]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '007'),
+            (2, NULL, 'it''s', 99999999.99, NULL, false, NULL, '2026-11-02 23:30:00+00', NULL,
+             '{}', NULL, NULL, NULL),
+            (3, -3, NULL, NULL, 1e300, NULL, '1999-12-31', NULL, NULL, NULL, 'null', NULL, '');
+        "#,
+    );
+    let dir = Dir::new();
+    let r = ok(dir.etl().env("DATABASE_URL", &url).args([
+        "load-postgres",
+        "--table",
+        "Orders",
+        "--dataset-id",
+        "orders",
+        "--partition-col",
+        "at",
+    ]));
+    assert!(r.stderr.contains("3 rows read, 3 rows written, 3 partitions"), "{r:?}");
+    let keys = dir.lake_keys();
+    assert!(
+        keys.contains(&"datasets/orders/partitions/date=2026-11-01/part-0000.parquet".to_owned()),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&"datasets/orders/partitions/date=2026-11-02/part-0000.parquet".to_owned()),
+        "{keys:?}"
+    );
+
+    let mut df = read_parquet(&dir.lake("datasets/orders/partitions/date=2026-11-01/part-0000.parquet"));
+    for more in ["date=2026-11-02", "date=__HIVE_DEFAULT_PARTITION__"] {
+        df.vstack_mut(&read_parquet(
+            &dir.lake(&format!("datasets/orders/partitions/{more}/part-0000.parquet")),
+        ))
+        .unwrap();
+    }
+    assert_eq!(dtype(&df, "id"), DataType::Int64);
+    assert_eq!(dtype(&df, "small"), DataType::Int64);
+    assert_eq!(dtype(&df, "ratio"), DataType::Float64);
+    assert_eq!(dtype(&df, "paid"), DataType::Boolean);
+    assert_eq!(dtype(&df, "day"), DataType::Date);
+    assert_eq!(dtype(&df, "at"), DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)));
+    assert_eq!(dtype(&df, "local"), DataType::Datetime(TimeUnit::Microseconds, None));
+    assert_eq!(i64s(&df, "id"), vec![Some(1), Some(2), Some(3)]);
+    assert_eq!(strings(&df, "name"), vec![Some("NA".into()), Some("it's".into()), None], "text stays text");
+    assert_eq!(strings(&df, "price"), vec![Some("12.50".into()), Some("99999999.99".into()), None]);
+    assert_eq!(bools(&df, "paid"), vec![Some(true), Some(false), None]);
+    // 09:00 in Tokyo is 00:00 UTC; the naive timestamp is kept as written.
+    assert_eq!(micros(&df, "at")[0], Some(utc(2026, 11, 1, 0, 0, 0, 0)));
+    assert_eq!(micros(&df, "local")[0], Some(utc(2026, 11, 1, 9, 0, 0, 0)));
+    assert_eq!(strings(&df, "tags"), vec![Some(r#"["a","b"]"#.into()), Some("[]".into()), None]);
+    assert_eq!(strings(&df, "meta")[0].as_deref(), Some(r#"{"k": [1, 2]}"#));
+    assert_eq!(strings(&df, "uid")[0].as_deref(), Some("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+    assert_eq!(strings(&df, "code")[0].as_deref(), Some("007"), "a text column of digits stays text");
+    assert_eq!(f64s(&df, "ratio")[2], Some(1e300));
+}
+
+#[test]
+fn incremental_reads_only_new_rows() {
+    let Some(server) = pg_url() else { return };
+    let url = pg_database(&server, "incr");
+    pg_exec(
+        &url,
+        "CREATE TABLE events (id int, updated_at timestamptz);
+         INSERT INTO events VALUES (1, '2026-11-01T10:00:00Z'), (2, '2026-11-02T10:00:00Z');",
+    );
+    let dir = Dir::new();
+    let load = |dir: &Dir| {
+        let mut cmd = dir.etl();
+        cmd.args([
+            "load-postgres",
+            "--url",
+            &url,
+            "--query",
+            "SELECT id, updated_at FROM events WHERE id > 0;",
+            "--dataset-id",
+            "events",
+            "--incremental-column",
+            "updated_at",
+        ]);
+        ok(&mut cmd)
+    };
+    let r = load(&dir);
+    assert!(r.stderr.contains("2 rows written"), "{r:?}");
+    pg_exec(&url, "INSERT INTO events VALUES (3, '2026-11-03T10:00:00Z')");
+    let r = load(&dir);
+    assert!(r.stderr.contains("1 rows written"), "{r:?}");
+    let r = load(&dir);
+    assert!(r.stderr.contains("nothing new after updated_at"), "{r:?}");
+    let mut ids: Vec<i64> = Vec::new();
+    for key in dir.lake_keys().iter().filter(|k| k.ends_with(".parquet")) {
+        ids.extend(i64s(&read_parquet(&dir.lake(key)), "id").into_iter().flatten());
+    }
+    ids.sort();
+    assert_eq!(ids, [1, 2, 3], "each row once");
+}
+
+#[test]
+fn errors_name_the_problem_and_never_the_password() {
+    let Some(server) = pg_url() else { return };
+    // Trust authentication ignores the password: it is only there to be hidden.
+    let url = server.replacen("etl@", "etl:pw-secret-7@", 1);
+    let dir = Dir::new();
+    let r = run(dir.etl().args([
+        "load-postgres",
+        "--url",
+        &url,
+        "--table",
+        "no_such_table",
+        "--dataset-id",
+        "x",
+    ]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("no_such_table") && r.stderr.contains("does not exist"), "{r:?}");
+    assert!(!r.stderr.contains("pw-secret-7"), "{r:?}");
+    let r = run(dir.etl().args(["load-postgres", "--url", &url, "--query", "SELEKT 1", "--dataset-id", "x"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("syntax error"), "{r:?}");
+    let r = run(dir.etl().args([
+        "load-postgres",
+        "--url",
+        "postgres://etl@127.0.0.1:9/x",
+        "--query",
+        "SELECT 1",
+        "--dataset-id",
+        "x",
+    ]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(dir.lake_keys().is_empty());
+}
