@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Start a throwaway PostgreSQL (Debian's package, installed first if missing) on 127.0.0.1:5433 with
-# trust authentication for user `etl`, data under $ETL_PG_DIR (/tmp/etl-pg). Prints the variable to
+# Start a throwaway PostgreSQL (Debian's package, installed first if missing) on 127.0.0.1:5433 for
+# user `etl` with a random password, data under $ETL_PG_DIR (/tmp/etl-pg). Prints the variable to
 # export:   eval "$(scripts/pg-up.sh)"      Stop it with scripts/pg-down.sh.
 set -euo pipefail
 DIR=${ETL_PG_DIR:-/tmp/etl-pg}
 PORT=${ETL_PG_PORT:-5433}
-bin_dir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+# The newest installed server (a version with only its client installed has no initdb).
+bin_dir() { ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1 | xargs -r dirname; }
 BIN=$(bin_dir || true)
 if [ -z "$BIN" ] || [ ! -x "$BIN/initdb" ]; then
   echo "installing postgresql (Debian package)..." >&2
@@ -23,10 +24,16 @@ if [ "$(id -u)" = 0 ]; then
 fi
 rm -rf "$DIR"
 mkdir -p "$DIR"
+chmod 700 "$DIR"
 [ "$(id -u)" != 0 ] || chown postgres "$DIR"
-"${RUN[@]}" "$BIN/initdb" -D "$DIR/data" -U etl -A trust --no-sync >"$DIR/initdb.log" 2>&1 ||
-  { cat "$DIR/initdb.log" >&2; exit 1; }
+# A password of this run's own (no other local user gets in), scram over loopback only.
+PASSWORD=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '%s\n' "$PASSWORD" >"$DIR/pw"
+[ "$(id -u)" != 0 ] || chown postgres "$DIR/pw"
+"${RUN[@]}" "$BIN/initdb" -D "$DIR/data" -U etl -A scram-sha-256 --pwfile="$DIR/pw" --no-sync \
+  >"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; exit 1; }
+rm -f "$DIR/pw"
 "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
   -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null ||
   { cat "$DIR/server.log" >&2; exit 1; }
-echo "export ETL_TEST_DATABASE_URL=postgres://etl@127.0.0.1:$PORT/postgres"
+echo "export ETL_TEST_DATABASE_URL=postgres://etl:$PASSWORD@127.0.0.1:$PORT/postgres"

@@ -369,9 +369,14 @@ impl LoadApiArgs {
 
 #[derive(Debug, Args)]
 struct LoadPostgresArgs {
-    /// postgres://user[:password]@host[:port]/database[?sslmode=require].
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
-    url: String,
+    /// postgres://user[:password]@host[:port]/database[?sslmode=require] [default: $DATABASE_URL,
+    /// or the variable --url-env names].
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// The environment variable (or .env entry) holding the URL, for a job file that reads several
+    /// databases without writing their passwords down.
+    #[arg(long, value_name = "VAR", default_value = "DATABASE_URL")]
+    url_env: String,
     /// The query whose rows are loaded.
     #[arg(long, conflicts_with = "table", required_unless_present = "table")]
     query: Option<String>,
@@ -804,14 +809,22 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
             let pins = crate::transform::pins_from(&types, &[]).map_err(crate::Error::Usage)?;
             let query = match (&args.query, &args.table) {
                 (Some(query), _) => query.clone(),
-                (None, Some(table)) => format!(
-                    "SELECT * FROM {}",
-                    table.split('.').map(crate::extract::postgres::quote_ident).collect::<Vec<_>>().join(".")
-                ),
+                (None, Some(table)) => {
+                    format!("SELECT * FROM {}", crate::extract::postgres::table_name(table))
+                }
                 (None, None) => return Err(crate::Error::Usage("give --query or --table".into())),
             };
+            let url = match args.url {
+                Some(url) => url,
+                None => std::env::var(&args.url_env).map_err(|_| {
+                    crate::Error::Usage(format!(
+                        "no PostgreSQL URL: pass --url, or set {} in the environment or .env",
+                        args.url_env
+                    ))
+                })?,
+            };
             let settings = commands::load_postgres::Settings {
-                source: crate::extract::postgres::PgSource { url: args.url, query, incremental: None },
+                source: crate::extract::postgres::PgSource { url, query, incremental: None },
                 dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
                 partition_column: args.partition_col,
                 pins,
@@ -886,10 +899,11 @@ async fn run_jobs(args: JobsArgs, ctx: &Context) -> crate::Result<Option<Summary
     let target = crate::store::open(&ctx.target).await?.url();
     crate::runner::run_entries("run", target, entries, selection.options(ctx), |job, _progress| async move {
         let mut argv = job.command_line()?;
-        if dry_run {
+        if dry_run && !argv.iter().any(|a| a == "--dry-run") {
             argv.push("--dry-run".into());
         }
-        tracing::info!("job \"{}\": etl {}", job.name, argv.join(" "));
+        let shown: Vec<String> = argv.iter().map(|a| crate::config::mask_url(a)).collect();
+        tracing::info!("job \"{}\": etl {}", job.name, shown.join(" "));
         let command =
             job_command(&argv).map_err(|e| crate::Error::Usage(format!("job \"{}\": {e}", job.name)))?;
         Box::pin(dispatch(command, ctx))

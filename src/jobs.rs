@@ -260,6 +260,11 @@ fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
     }
     for (key, value) in source {
         let flag = format!("--{}", key.replace('_', "-"));
+        if ["--target", "--log-format", "--verbose", "--print-config"].contains(&flag.as_str()) {
+            return Err(format!(
+                "source: `{key}` is an option of the whole run (etl {flag} ... run), not of one job"
+            ));
+        }
         match value {
             Value::Bool(true) => argv.push(flag),
             Value::Bool(false) | Value::Null => {}
@@ -381,5 +386,7 @@ jobs:
         assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: s3}\n  - name: a\n    dataset_id: b\n    source: {kind: s3}\n")
             .contains("two jobs are named \"a\""));
         assert!(err("jobs:\n  - name: a\n    dataset: a\n    source: {kind: s3}\n").contains("unknown field"));
+        assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: s3, target: s3://x}\n")
+            .contains("of the whole run"));
     }
 }

@@ -55,22 +55,23 @@ pub async fn run(mut settings: Settings, ctx: &Context) -> Result<Summary> {
     let mut notes = Vec::new();
     let (mode, state) = match update {
         None => (None, None),
-        Some((column, previous, published, known, checkpoint)) => {
-            let Some(highest) = rows.highest.clone() else {
+        Some((column, previous, published, known, checkpoint)) => match (rows.highest.clone(), &checkpoint) {
+            (Some(highest), _) => {
+                notes.push(format!("checkpoint {column} = {highest}"));
+                let mode = if checkpoint.is_some() { WriteMode::Append } else { WriteMode::Replace };
+                let next = known.moved_to(&column, highest);
+                (Some(mode), Some(StateUpdate { next, based_on: previous.map(|s| s.run_id), published }))
+            }
+            // Everything was read and no row has a value: the dataset is replaced, no checkpoint kept.
+            (None, None) => (Some(WriteMode::Replace), None),
+            (None, Some(c)) => {
                 let mut summary = Summary::new("load-postgres", target.url_of(&settings.dataset.prefix()));
                 summary.dataset = Some(settings.dataset.to_string());
                 summary.seconds = started.elapsed().as_secs_f64();
-                summary.notes.push(match checkpoint {
-                    Some(c) => format!("nothing new after {column} = {c}"),
-                    None => format!("no rows (or `{column}` is null in all of them): nothing written"),
-                });
+                summary.notes.push(format!("nothing new after {column} = {c}"));
                 return Ok(summary);
-            };
-            notes.push(format!("checkpoint {column} = {highest}"));
-            let mode = if checkpoint.is_some() { WriteMode::Append } else { WriteMode::Replace };
-            let next = known.moved_to(&column, highest);
-            (Some(mode), Some(StateUpdate { next, based_on: previous.map(|s| s.run_id), published }))
-        }
+            }
+        },
     };
     let request = LoadRequest {
         source_size: Some(rows.bytes),

@@ -31,6 +31,23 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A `--table` name as SQL: each dot-separated part that is a plain identifier is left as it is
+/// (PostgreSQL folds it to lower case, as `psql` would), any other part is quoted; a name that holds
+/// a quote already is taken as written.
+pub fn table_name(name: &str) -> String {
+    if name.contains('"') {
+        return name.to_owned();
+    }
+    let plain = |p: &str| {
+        p.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+    };
+    name.split('.')
+        .map(|p| if plain(p) { p.to_owned() } else { quote_ident(p) })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// `'text'`, with `'` doubled (standard_conforming_strings is on since PostgreSQL 9.1).
 pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -44,12 +61,20 @@ pub fn column_of(ty: &Type, col: &str) -> (String, Parser) {
         Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => (text, Parser::Int),
         Type::FLOAT4 | Type::FLOAT8 => (text, Parser::Float),
         Type::DATE => (text, Parser::Date(DateFormat::Iso)),
+        // `infinity` and dates before year 1 keep their own text, which the typing refuses (named
+        // with its row) rather than misread: `to_char` would print 44 BC as year 44.
         Type::TIMESTAMP => (
-            format!("to_char({col}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"),
+            format!(
+                "CASE WHEN isfinite({col}) AND {col} >= '0001-01-01' \
+                 THEN to_char({col}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US') ELSE {text} END"
+            ),
             Parser::Datetime(DatetimeFormat::ISO, Zone::Naive),
         ),
         Type::TIMESTAMPTZ => (
-            format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"),
+            format!(
+                "CASE WHEN isfinite({col}) AND {col} >= '0001-01-01 00:00:00+00' \
+                 THEN to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') ELSE {text} END"
+            ),
             Parser::Datetime(DatetimeFormat::ISO, Zone::Offset),
         ),
         // Decimal(38, 0) holds integers: a numeric with a fraction stays exact as text.
@@ -62,9 +87,69 @@ pub fn column_of(ty: &Type, col: &str) -> (String, Parser) {
     }
 }
 
-/// The URL with its password removed, for messages.
+/// The URL as messages and the manifest show it: user, hosts and database only (never a password,
+/// however the URL is written).
 pub fn shown(url: &str) -> String {
-    crate::config::mask_url(url)
+    match url.parse::<tokio_postgres::Config>() {
+        Ok(config) => {
+            let hosts: Vec<String> = config
+                .get_hosts()
+                .iter()
+                .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+                .map(|(host, port)| match host {
+                    tokio_postgres::config::Host::Tcp(h) => format!("{h}:{port}"),
+                    tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+                })
+                .collect();
+            format!(
+                "postgres://{}@{}/{}",
+                config.get_user().unwrap_or(""),
+                hosts.join(","),
+                config.get_dbname().unwrap_or("")
+            )
+        }
+        Err(_) => "a PostgreSQL URL that does not parse".to_owned(),
+    }
+}
+
+/// Accepts any server certificate: `sslmode=prefer` and `require` encrypt without verifying, as libpq
+/// does (a server's certificate is often self-signed, or from a CA of its own, as RDS's is).
+#[derive(Debug)]
+struct EncryptOnly(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 async fn connect(url: &str) -> Result<tokio_postgres::Client> {
@@ -81,8 +166,14 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client> {
         });
         client
     } else {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::with_webpki_roots();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls_config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| remote(format!("TLS: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(EncryptOnly(provider)))
+            .with_no_client_auth();
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config);
         let (client, connection) = config.connect(tls).await.map_err(|e| remote(describe(&e)))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -91,6 +182,14 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client> {
         });
         client
     };
+    // Text forms that do not depend on the server's or the role's settings.
+    client
+        .batch_execute(
+            "SET datestyle = 'ISO, YMD'; SET extra_float_digits = 3; SET standard_conforming_strings = on; \
+             SET intervalstyle = 'postgres'",
+        )
+        .await
+        .map_err(|e| remote(describe(&e)))?;
     Ok(client)
 }
 
@@ -174,14 +273,14 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
             .await
             .map_err(|e| remote(format!("the incremental column's highest value: {}", describe(&e))))?;
         highest = row.get::<_, Option<String>>(0);
-        let upper = highest.as_ref().map(|h| format!("{col} <= {}", quote_literal(h)));
-        let conditions: Vec<String> = lower.into_iter().chain(upper).collect();
-        if !conditions.is_empty() {
-            filter = format!(" WHERE {}", conditions.join(" AND "));
-        }
-        if highest.is_none() {
-            filter = " WHERE false".into();
-        }
+        filter = match (&lower, &highest) {
+            // After the checkpoint, up to the highest value now.
+            (Some(lower), Some(h)) => format!(" WHERE {lower} AND {col} <= {}", quote_literal(h)),
+            (Some(_), None) => " WHERE false".into(),
+            // Everything (rows without a value too), but rows written after the highest value was read.
+            (None, Some(h)) => format!(" WHERE {col} <= {} OR {col} IS NULL", quote_literal(h)),
+            (None, None) => String::new(),
+        };
     }
     let copy = format!(
         "COPY (SELECT {} FROM {inner}{filter}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')",
@@ -211,6 +310,9 @@ mod tests {
     fn quoting() {
         assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
         assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(table_name("public.Orders"), "public.Orders");
+        assert_eq!(table_name("my table"), "\"my table\"");
+        assert_eq!(table_name(r#""Orders""#), r#""Orders""#);
         let (expr, parser) = column_of(&Type::TIMESTAMPTZ, "\"at\"");
         assert!(expr.contains("AT TIME ZONE 'UTC'"), "{expr}");
         assert_eq!(parser, Parser::Datetime(DatetimeFormat::ISO, Zone::Offset));

@@ -26,7 +26,7 @@ fn a_table_is_typed_by_postgres_and_partitioned() {
     let r = ok(dir.etl().env("DATABASE_URL", &url).args([
         "load-postgres",
         "--table",
-        "Orders",
+        r#""Orders""#,
         "--dataset-id",
         "orders",
         "--partition-col",
@@ -113,34 +113,37 @@ fn incremental_reads_only_new_rows() {
 
 #[test]
 fn errors_name_the_problem_and_never_the_password() {
-    let Some(server) = pg_url() else { return };
-    // Trust authentication ignores the password: it is only there to be hidden.
-    let url = server.replacen("etl@", "etl:pw-secret-7@", 1);
+    let Some(url) = pg_url() else { return };
+    let password =
+        url.split_once("://").unwrap().1.split_once('@').unwrap().0.split_once(':').unwrap().1.to_owned();
     let dir = Dir::new();
-    let r = run(dir.etl().args([
-        "load-postgres",
-        "--url",
-        &url,
-        "--table",
-        "no_such_table",
-        "--dataset-id",
-        "x",
-    ]));
-    assert_eq!(r.code, 1, "{r:?}");
+    let fail = |args: &[&str]| {
+        let r = run(dir.etl().arg("-vv").arg("load-postgres").args(args).args(["--dataset-id", "x"]));
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(!r.stderr.contains(&password), "the password is never printed: {r:?}");
+        r
+    };
+    let r = fail(&["--url", &url, "--table", "no_such_table"]);
     assert!(r.stderr.contains("no_such_table") && r.stderr.contains("does not exist"), "{r:?}");
-    assert!(!r.stderr.contains("pw-secret-7"), "{r:?}");
-    let r = run(dir.etl().args(["load-postgres", "--url", &url, "--query", "SELEKT 1", "--dataset-id", "x"]));
-    assert_eq!(r.code, 1, "{r:?}");
+    let r = fail(&["--url", &url, "--query", "SELEKT 1"]);
     assert!(r.stderr.contains("syntax error"), "{r:?}");
-    let r = run(dir.etl().args([
+    // A wrong password is refused by the server, and not printed either.
+    let wrong = url.replacen(&password, "pw-secret-7", 1);
+    let r = fail(&["--url", &wrong, "--query", "SELECT 1"]);
+    assert!(r.stderr.contains("password authentication failed"), "{r:?}");
+    assert!(!r.stderr.contains("pw-secret-7"), "{r:?}");
+    fail(&["--url", "postgres://etl@127.0.0.1:9/x", "--query", "SELECT 1"]);
+    // The URL may come from a variable a job names.
+    let r = run(dir.etl().env("SHOP_DB", &url).args([
         "load-postgres",
-        "--url",
-        "postgres://etl@127.0.0.1:9/x",
+        "--url-env",
+        "SHOP_DB",
         "--query",
-        "SELECT 1",
+        "SELECT 1 AS one",
         "--dataset-id",
-        "x",
+        "one",
     ]));
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(dir.lake_keys().is_empty());
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stderr.contains(&password), "{r:?}");
+    assert_eq!(dir.lake_keys().iter().filter(|k| k.ends_with(".parquet")).count(), 1);
 }
