@@ -1,6 +1,7 @@
 //! A PostgreSQL query as a source (`load-postgres`). Types come from PostgreSQL, not from inference:
 //! each column is selected in a text form the typing reads exactly (booleans as `true`/`false`,
-//! timestamps as ISO 8601, `timestamptz` in UTC, arrays and JSON as JSON text) and pinned to its type.
+//! timestamps as ISO 8601, `timestamptz` in UTC, arrays and JSON as JSON text) and pinned to its type;
+//! a `numeric` column becomes a Decimal with as many decimals as its values have.
 //! Rows stream out through `COPY (...) TO STDOUT (FORMAT csv)` into a local file (never held in
 //! memory), then are read as CSV.
 
@@ -77,8 +78,8 @@ pub fn column_of(ty: &Type, col: &str) -> (String, Parser) {
             ),
             Parser::Datetime(DatetimeFormat::ISO, Zone::Offset),
         ),
-        // Decimal(38, 0) holds integers: a numeric with a fraction stays exact as text.
-        Type::NUMERIC => (text, Parser::Text),
+        // Its scale comes from the values (see `numeric_scales`).
+        Type::NUMERIC => (text, Parser::Decimal),
         Type::JSON | Type::JSONB => (text, Parser::Text),
         _ if matches!(ty.kind(), tokio_postgres::types::Kind::Array(_)) => {
             (format!("to_json({col})::text"), Parser::Text)
@@ -249,6 +250,34 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
     }
     if select.is_empty() {
         return Err(remote("the query returns no columns".into()));
+    }
+    // `numeric` has no scale of its own (or one per column that a query can lose): the values say
+    // how many decimals a Decimal needs, and whether 38 digits hold them.
+    let numeric: Vec<&str> =
+        statement.columns().iter().filter(|c| *c.type_() == Type::NUMERIC).map(|c| c.name()).collect();
+    if !numeric.is_empty() {
+        let stats: Vec<String> = numeric
+            .iter()
+            .map(|c| {
+                let c = quote_ident(c);
+                format!("max(scale({c}))::int8, max(length(trunc(abs({c}))::text))::int8")
+            })
+            .collect();
+        let row = client
+            .query_one(&format!("SELECT {} FROM {inner}", stats.join(", ")), &[])
+            .await
+            .map_err(|e| remote(format!("the scale of numeric columns: {}", describe(&e))))?;
+        for (i, name) in numeric.iter().enumerate() {
+            let scale = row.get::<_, Option<i64>>(2 * i).unwrap_or(0);
+            let digits = row.get::<_, Option<i64>>(2 * i + 1).unwrap_or(1);
+            let parser = match u8::try_from(scale) {
+                Ok(0) if digits <= 38 => Parser::Decimal,
+                Ok(scale) if digits + i64::from(scale) <= 38 => Parser::Fixed(scale),
+                // More than a Decimal holds: the exact text.
+                _ => Parser::Text,
+            };
+            pins = pins.pin(name, parser);
+        }
     }
     // Incremental: rows after the checkpoint, up to the highest value now (rows written while the
     // copy runs wait for the next run instead of being half-seen).

@@ -112,6 +112,9 @@ pub fn parser_of_type(kind: &str) -> Option<crate::transform::Parser> {
         "String" => Parser::Text,
         "Int64" => Parser::Int,
         "Decimal(38, 0)" => Parser::Decimal,
+        other if other.starts_with("Decimal(38, ") => {
+            Parser::Fixed(other.strip_prefix("Decimal(38, ")?.strip_suffix(')')?.parse().ok()?)
+        }
         "Float64" => Parser::Float,
         "Boolean" => Parser::Bool,
         "Date" => Parser::Date(DateFormat::Iso),

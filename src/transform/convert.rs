@@ -3,7 +3,7 @@
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number, Zone};
+use super::values::{parse_bool, parse_fixed, parse_number, DateFormat, DatetimeFormat, Number, Zone};
 use super::{ColumnType, NullTokens};
 use crate::error::{Error, Result};
 use crate::extract::TextBatch;
@@ -17,6 +17,8 @@ pub enum Parser {
     Int,
     /// Decimal(38, 0): integers of up to 38 digits.
     Decimal,
+    /// Decimal(38, s): exact numbers with at most `s` fraction digits (PostgreSQL's `numeric`).
+    Fixed(u8),
     /// Float64.
     Float,
     /// `true` / `false` in any case.
@@ -38,7 +40,8 @@ impl Parser {
         match self {
             Parser::Text => ColumnType::String,
             Parser::Int => ColumnType::Int64,
-            Parser::Decimal => ColumnType::Decimal,
+            Parser::Decimal => ColumnType::Decimal(0),
+            Parser::Fixed(scale) => ColumnType::Decimal(scale),
             Parser::Float | Parser::Money => ColumnType::Float64,
             Parser::Bool | Parser::YesNo => ColumnType::Boolean,
             Parser::Date(_) => ColumnType::Date,
@@ -51,7 +54,7 @@ impl Parser {
         match self.column_type() {
             ColumnType::String => DataType::String,
             ColumnType::Int64 => DataType::Int64,
-            ColumnType::Decimal => DataType::Decimal(DECIMAL_PRECISION, 0),
+            ColumnType::Decimal(scale) => DataType::Decimal(DECIMAL_PRECISION, usize::from(scale)),
             ColumnType::Float64 => DataType::Float64,
             ColumnType::Boolean => DataType::Boolean,
             ColumnType::Date => DataType::Date,
@@ -218,6 +221,14 @@ pub fn convert_column(
         .map_err(|r| bad(r, "an integer of at most 38 digits (Decimal)"))?
         .into_decimal_unchecked(DECIMAL_PRECISION, 0)
         .into_series(),
+        Parser::Fixed(scale) => {
+            collect_native::<Int128Type>(name, batch, col, nulls, |v| parse_fixed(v, scale))
+                .map_err(|r| {
+                    bad(r, &format!("a number with at most {scale} decimals (Decimal(38, {scale}))"))
+                })?
+                .into_decimal_unchecked(DECIMAL_PRECISION, usize::from(scale))
+                .into_series()
+        }
         Parser::Float => {
             collect_native::<Float64Type>(name, batch, col, nulls, |v| match parse_number(v) {
                 // Past 2^53 an integer would be rounded: inference never gets here, a pin refuses it.

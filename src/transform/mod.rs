@@ -18,8 +18,9 @@ use values::{DateFormat, DatetimeFormat};
 pub enum ColumnType {
     String,
     Int64,
-    /// Decimal(38, 0): integers past 64 bits.
-    Decimal,
+    /// Decimal(38, scale): integers past 64 bits (scale 0), or exact numbers with `scale` fraction
+    /// digits (PostgreSQL's `numeric`).
+    Decimal(u8),
     Float64,
     Boolean,
     Date,
@@ -31,10 +32,13 @@ pub enum ColumnType {
 
 impl fmt::Display for ColumnType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let ColumnType::Decimal(scale) = self {
+            return write!(f, "Decimal(38, {scale})");
+        }
         f.write_str(match self {
             ColumnType::String => "String",
             ColumnType::Int64 => "Int64",
-            ColumnType::Decimal => "Decimal(38, 0)",
+            ColumnType::Decimal(_) => unreachable!("written above"),
             ColumnType::Float64 => "Float64",
             ColumnType::Boolean => "Boolean",
             ColumnType::Date => "Date",

@@ -17,6 +17,36 @@ pub enum Number {
     No,
 }
 
+/// `v` as an exact number with at most `scale` fraction digits, scaled by 10^scale (`12.5` at scale 2
+/// is 1250); at most 38 digits in all. Anything else (an exponent, more decimals, text) is `None`.
+pub fn parse_fixed(v: &[u8], scale: u8) -> Option<i128> {
+    let (negative, body) = match v.first()? {
+        b'-' => (true, &v[1..]),
+        b'+' => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let (int, frac) = match body.iter().position(|&b| b == b'.') {
+        Some(dot) => (&body[..dot], &body[dot + 1..]),
+        None => (body, &body[body.len()..]),
+    };
+    if (int.is_empty() && frac.is_empty())
+        || frac.len() > usize::from(scale)
+        || !int.iter().chain(frac).all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let significant = int.iter().skip_while(|&&b| b == b'0').count();
+    if significant + usize::from(scale) > 38 {
+        return None;
+    }
+    let mut value: i128 = 0;
+    for &b in int.iter().chain(frac) {
+        value = value * 10 + i128::from(b - b'0');
+    }
+    value *= 10i128.pow(u32::from(scale) - frac.len() as u32);
+    Some(if negative { -value } else { value })
+}
+
 /// Classifies `v` as an integer, a float or neither.
 ///
 /// Leading zeros ("007", "02134", "00.5") mean an identifier, never a number. `inf`/`NaN` are text.
@@ -346,6 +376,20 @@ pub fn day_of_micros(micros: i64) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_point_numbers_are_exact() {
+        assert_eq!(parse_fixed(b"12.5", 2), Some(1250));
+        assert_eq!(parse_fixed(b"-0.01", 2), Some(-1));
+        assert_eq!(parse_fixed(b"7", 3), Some(7000));
+        assert_eq!(parse_fixed(b"99999999.99", 2), Some(9_999_999_999));
+        assert_eq!(parse_fixed(b"1.234", 2), None, "more decimals than the scale");
+        for bad in ["", "-", ".", "1e3", "1.2.3", "abc", "NaN", " 1"] {
+            assert_eq!(parse_fixed(bad.as_bytes(), 2), None, "{bad:?}");
+        }
+        assert!(parse_fixed("9".repeat(36).as_bytes(), 2).is_some());
+        assert_eq!(parse_fixed("9".repeat(37).as_bytes(), 2), None, "39 digits");
+    }
 
     #[test]
     fn integers_and_identifiers() {
