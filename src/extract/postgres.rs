@@ -1,6 +1,7 @@
 //! A PostgreSQL query as a source (`load-postgres`). Types come from PostgreSQL, not from inference:
 //! each column is selected in a text form the typing reads exactly (booleans as `true`/`false`,
-//! timestamps as ISO 8601, `timestamptz` in UTC, arrays and JSON as JSON text) and pinned to its type;
+//! timestamps as ISO 8601, `timestamptz` in UTC, arrays and JSON as JSON text) and pinned to its type
+//! (arrays of numbers, booleans and text become lists);
 //! a `numeric` column becomes a Decimal with as many decimals as its values have.
 //! Rows stream out through `COPY (...) TO STDOUT (FORMAT csv)` into a local file (never held in
 //! memory), then are read as CSV.
@@ -14,7 +15,7 @@ use tokio_postgres::types::Type;
 use super::csv::{CsvFile, CsvOptions};
 use crate::error::{Error, Result};
 use crate::transform::values::{DateFormat, DatetimeFormat, Zone};
-use crate::transform::{Parser, Pins};
+use crate::transform::{ListOf, Parser, Pins};
 
 /// What to read.
 #[derive(Debug, Clone)]
@@ -57,6 +58,7 @@ pub fn quote_literal(text: &str) -> String {
 /// How a column of type `ty` is selected (`col` quoted) and pinned.
 pub fn column_of(ty: &Type, col: &str) -> (String, Parser) {
     let text = format!("({col})::text");
+    let json = format!("to_json({col})::text");
     match *ty {
         Type::BOOL => (text, Parser::Bool),
         Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => (text, Parser::Int),
@@ -81,9 +83,14 @@ pub fn column_of(ty: &Type, col: &str) -> (String, Parser) {
         // Its scale comes from the values (see `numeric_scales`).
         Type::NUMERIC => (text, Parser::Decimal),
         Type::JSON | Type::JSONB => (text, Parser::Text),
-        _ if matches!(ty.kind(), tokio_postgres::types::Kind::Array(_)) => {
-            (format!("to_json({col})::text"), Parser::Text)
+        Type::INT2_ARRAY | Type::INT4_ARRAY | Type::INT8_ARRAY => (json, Parser::List(ListOf::Int64)),
+        Type::FLOAT4_ARRAY | Type::FLOAT8_ARRAY => (json, Parser::List(ListOf::Float64)),
+        Type::BOOL_ARRAY => (json, Parser::List(ListOf::Boolean)),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY | Type::NAME_ARRAY => {
+            (json, Parser::List(ListOf::String))
         }
+        // Arrays of other types: their JSON text.
+        _ if matches!(ty.kind(), tokio_postgres::types::Kind::Array(_)) => (json, Parser::Text),
         _ => (text, Parser::Text),
     }
 }
@@ -346,6 +353,7 @@ mod tests {
         assert!(expr.contains("AT TIME ZONE 'UTC'"), "{expr}");
         assert_eq!(parser, Parser::Datetime(DatetimeFormat::ISO, Zone::Offset));
         assert_eq!(column_of(&Type::BOOL, "\"b\""), ("(\"b\")::text".into(), Parser::Bool));
-        assert_eq!(column_of(&Type::INT4_ARRAY, "\"xs\"").1, Parser::Text);
+        assert_eq!(column_of(&Type::INT4_ARRAY, "\"xs\"").1, Parser::List(ListOf::Int64));
+        assert_eq!(column_of(&Type::DATE_ARRAY, "\"ds\"").1, Parser::Text);
     }
 }

@@ -112,6 +112,10 @@ pub fn parser_of_type(kind: &str) -> Option<crate::transform::Parser> {
         "String" => Parser::Text,
         "Int64" => Parser::Int,
         "Decimal(38, 0)" => Parser::Decimal,
+        "List(Int64)" => Parser::List(crate::transform::ListOf::Int64),
+        "List(Float64)" => Parser::List(crate::transform::ListOf::Float64),
+        "List(Boolean)" => Parser::List(crate::transform::ListOf::Boolean),
+        "List(String)" => Parser::List(crate::transform::ListOf::String),
         other if other.starts_with("Decimal(38, ") => {
             Parser::Fixed(other.strip_prefix("Decimal(38, ")?.strip_suffix(')')?.parse().ok()?)
         }

@@ -19,6 +19,8 @@ pub enum Parser {
     Decimal,
     /// Decimal(38, s): exact numbers with at most `s` fraction digits (PostgreSQL's `numeric`).
     Fixed(u8),
+    /// A list, written as a JSON array (`[1, 2, null]`), of elements of one type.
+    List(super::ListOf),
     /// Float64.
     Float,
     /// `true` / `false` in any case.
@@ -35,6 +37,16 @@ pub enum Parser {
 }
 
 impl Parser {
+    /// The parser of a list's elements.
+    fn element_parser(of: super::ListOf) -> Parser {
+        match of {
+            super::ListOf::Int64 => Parser::Int,
+            super::ListOf::Float64 => Parser::Float,
+            super::ListOf::Boolean => Parser::Bool,
+            super::ListOf::String => Parser::Text,
+        }
+    }
+
     /// The output type.
     pub fn column_type(self) -> ColumnType {
         match self {
@@ -42,6 +54,7 @@ impl Parser {
             Parser::Int => ColumnType::Int64,
             Parser::Decimal => ColumnType::Decimal(0),
             Parser::Fixed(scale) => ColumnType::Decimal(scale),
+            Parser::List(of) => ColumnType::List(of),
             Parser::Float | Parser::Money => ColumnType::Float64,
             Parser::Bool | Parser::YesNo => ColumnType::Boolean,
             Parser::Date(_) => ColumnType::Date,
@@ -55,6 +68,7 @@ impl Parser {
             ColumnType::String => DataType::String,
             ColumnType::Int64 => DataType::Int64,
             ColumnType::Decimal(scale) => DataType::Decimal(DECIMAL_PRECISION, usize::from(scale)),
+            ColumnType::List(of) => DataType::List(Box::new(Parser::element_parser(of).dtype())),
             ColumnType::Float64 => DataType::Float64,
             ColumnType::Boolean => DataType::Boolean,
             ColumnType::Date => DataType::Date,
@@ -229,6 +243,47 @@ pub fn convert_column(
                 .into_decimal_unchecked(DECIMAL_PRECISION, usize::from(scale))
                 .into_series()
         }
+        Parser::List(of) => {
+            let mut refused = Vec::new();
+            let mut builder: Box<dyn ListBuilderTrait> = match of {
+                super::ListOf::Int64 => Box::new(ListPrimitiveChunkedBuilder::<Int64Type>::new(
+                    name,
+                    batch.len(),
+                    batch.len() * 4,
+                    DataType::Int64,
+                )),
+                super::ListOf::Float64 => Box::new(ListPrimitiveChunkedBuilder::<Float64Type>::new(
+                    name,
+                    batch.len(),
+                    batch.len() * 4,
+                    DataType::Float64,
+                )),
+                super::ListOf::Boolean => {
+                    Box::new(ListBooleanChunkedBuilder::new(name, batch.len(), batch.len() * 4))
+                }
+                super::ListOf::String => {
+                    Box::new(ListStringChunkedBuilder::new(name, batch.len(), batch.len() * 16))
+                }
+            };
+            for row in 0..batch.len() {
+                let v = batch.field(row, col);
+                if nulls.is_null(v) {
+                    builder.append_null();
+                    continue;
+                }
+                match list_series(v, of) {
+                    Some(items) => builder.append_series(&items).expect("elements of the list's type"),
+                    None => {
+                        refused.push(row);
+                        builder.append_null();
+                    }
+                }
+            }
+            if !refused.is_empty() {
+                return Err(bad(refused, &format!("a JSON array of {} values", of.element())));
+            }
+            builder.finish().into_series()
+        }
         Parser::Float => {
             collect_native::<Float64Type>(name, batch, col, nulls, |v| match parse_number(v) {
                 // Past 2^53 an integer would be rounded: inference never gets here, a pin refuses it.
@@ -365,6 +420,53 @@ fn collect_native<T: PolarsNumericType>(
         return Err(refused);
     }
     Ok(ChunkedArray::from_vec_validity(name, values, validity.map(Into::into)))
+}
+
+/// A JSON array's elements as a series of the list's element type; `None` when it is not an array
+/// of such values (`null` elements are null).
+fn list_series(v: &[u8], of: super::ListOf) -> Option<Series> {
+    use serde_json::Value;
+    let items: Vec<Value> = serde_json::from_slice(v).ok()?;
+    let name = PlSmallStr::EMPTY;
+    Some(match of {
+        super::ListOf::Int64 => {
+            let values: Option<Vec<Option<i64>>> =
+                items.iter().map(|i| if i.is_null() { Some(None) } else { i.as_i64().map(Some) }).collect();
+            Int64Chunked::from_iter_options(name, values?.into_iter()).into_series()
+        }
+        super::ListOf::Float64 => {
+            let values: Option<Vec<Option<f64>>> = items
+                .iter()
+                .map(|i| match i {
+                    Value::Null => Some(None),
+                    Value::Number(n) => n.to_string().parse().ok().map(Some),
+                    // PostgreSQL writes these floats as strings in JSON.
+                    Value::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
+                        s.parse::<f64>().ok().map(Some)
+                    }
+                    _ => None,
+                })
+                .collect();
+            Float64Chunked::from_iter_options(name, values?.into_iter()).into_series()
+        }
+        super::ListOf::Boolean => {
+            let values: Option<Vec<Option<bool>>> =
+                items.iter().map(|i| if i.is_null() { Some(None) } else { i.as_bool().map(Some) }).collect();
+            BooleanChunked::from_iter_options(name, values?.into_iter()).into_series()
+        }
+        super::ListOf::String => {
+            let values: Option<Vec<Option<String>>> = items
+                .iter()
+                .map(|i| match i {
+                    Value::Null => Some(None),
+                    Value::String(s) => Some(Some(s.clone())),
+                    Value::Array(_) => None,
+                    other => Some(Some(other.to_string())),
+                })
+                .collect();
+            StringChunked::from_iter_options(name, values?.into_iter()).into_series()
+        }
+    })
 }
 
 fn parse_yes_no(v: &[u8]) -> Option<bool> {

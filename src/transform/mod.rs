@@ -28,6 +28,29 @@ pub enum ColumnType {
     Datetime {
         utc: bool,
     },
+    /// A list of values (PostgreSQL arrays).
+    List(ListOf),
+}
+
+/// What a list column's elements are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListOf {
+    Int64,
+    Float64,
+    Boolean,
+    String,
+}
+
+impl ListOf {
+    /// The element's type, as a column type.
+    pub fn element(self) -> ColumnType {
+        match self {
+            ListOf::Int64 => ColumnType::Int64,
+            ListOf::Float64 => ColumnType::Float64,
+            ListOf::Boolean => ColumnType::Boolean,
+            ListOf::String => ColumnType::String,
+        }
+    }
 }
 
 impl fmt::Display for ColumnType {
@@ -35,10 +58,13 @@ impl fmt::Display for ColumnType {
         if let ColumnType::Decimal(scale) = self {
             return write!(f, "Decimal(38, {scale})");
         }
+        if let ColumnType::List(of) = self {
+            return write!(f, "List({})", of.element());
+        }
         f.write_str(match self {
             ColumnType::String => "String",
             ColumnType::Int64 => "Int64",
-            ColumnType::Decimal(_) => unreachable!("written above"),
+            ColumnType::Decimal(_) | ColumnType::List(_) => unreachable!("written above"),
             ColumnType::Float64 => "Float64",
             ColumnType::Boolean => "Boolean",
             ColumnType::Date => "Date",

@@ -11,15 +11,17 @@ fn a_table_is_typed_by_postgres_and_partitioned() {
         r#"
         CREATE TABLE "Orders" (
             id int8, small int2, name text, price numeric(10, 2), ratio float8, paid bool,
-            day date, at timestamptz, local timestamp, tags text[], meta jsonb, uid uuid, code text
+            day date, at timestamptz, local timestamp, tags text[], meta jsonb, uid uuid, code text,
+            scores int4[], days date[]
         );
         SET TimeZone = 'Asia/Tokyo';
         INSERT INTO "Orders" VALUES
             (1, 2, 'NA', 12.50, 0.5, true, '2026-11-01', '2026-11-01 09:00:00+09', '2026-11-01 09:00:00',
-             '{a,b}', '{"k": [1, 2]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '007'),
+             '{a,b}', '{"k": [1, 2]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '007', '{1,NULL,3}',
+             '{2026-01-01}'),
             (2, NULL, 'it''s', 99999999.99, NULL, false, NULL, '2026-11-02 23:30:00+00', NULL,
-             '{}', NULL, NULL, NULL),
-            (3, -3, NULL, NULL, 1e300, NULL, '1999-12-31', NULL, NULL, NULL, 'null', NULL, '');
+             '{}', NULL, NULL, NULL, '{}', NULL),
+            (3, -3, NULL, NULL, 1e300, NULL, '1999-12-31', NULL, NULL, NULL, 'null', NULL, '', NULL, NULL);
         "#,
     );
     let dir = Dir::new();
@@ -67,7 +69,18 @@ fn a_table_is_typed_by_postgres_and_partitioned() {
     // 09:00 in Tokyo is 00:00 UTC; the naive timestamp is kept as written.
     assert_eq!(micros(&df, "at")[0], Some(utc(2026, 11, 1, 0, 0, 0, 0)));
     assert_eq!(micros(&df, "local")[0], Some(utc(2026, 11, 1, 9, 0, 0, 0)));
-    assert_eq!(strings(&df, "tags"), vec![Some(r#"["a","b"]"#.into()), Some("[]".into()), None]);
+    // Arrays of numbers and text are lists; of other types, their JSON text.
+    assert_eq!(dtype(&df, "tags"), DataType::List(Box::new(DataType::String)));
+    assert_eq!(dtype(&df, "scores"), DataType::List(Box::new(DataType::Int64)));
+    let scores = df.column("scores").unwrap().list().unwrap().clone();
+    let first: Vec<Option<i64>> = scores.get_as_series(0).unwrap().i64().unwrap().iter().collect();
+    assert_eq!(first, [Some(1), None, Some(3)]);
+    assert_eq!(scores.get_as_series(1).unwrap().len(), 0, "an empty array is an empty list");
+    assert!(scores.get_as_series(2).is_none(), "a null array is null");
+    let tags = df.column("tags").unwrap().list().unwrap().get_as_series(0).unwrap();
+    let tags: Vec<Option<&str>> = tags.str().unwrap().iter().collect();
+    assert_eq!(tags, [Some("a"), Some("b")]);
+    assert_eq!(strings(&df, "days")[0].as_deref(), Some(r#"["2026-01-01"]"#));
     assert_eq!(strings(&df, "meta")[0].as_deref(), Some(r#"{"k": [1, 2]}"#));
     assert_eq!(strings(&df, "uid")[0].as_deref(), Some("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
     assert_eq!(strings(&df, "code")[0].as_deref(), Some("007"), "a text column of digits stays text");
