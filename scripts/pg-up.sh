@@ -33,7 +33,13 @@ printf '%s\n' "$PASSWORD" >"$DIR/pw"
 "${RUN[@]}" "$BIN/initdb" -D "$DIR/data" -U etl -A scram-sha-256 --pwfile="$DIR/pw" --no-sync \
   >"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; exit 1; }
 rm -f "$DIR/pw"
+# TLS with a self-signed certificate, so that sslmode=require is tested for real.
+command -v openssl >/dev/null || (export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq openssl) >&2
+openssl req -new -x509 -days 2 -nodes -subj /CN=localhost -keyout "$DIR/data/server.key" \
+  -out "$DIR/data/server.crt" >/dev/null 2>&1
+chmod 600 "$DIR/data/server.key"
+[ "$(id -u)" != 0 ] || chown postgres "$DIR/data/server.key" "$DIR/data/server.crt"
 "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
-  -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null ||
+  -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on" start >/dev/null ||
   { cat "$DIR/server.log" >&2; exit 1; }
 echo "export ETL_TEST_DATABASE_URL=postgres://etl:$PASSWORD@127.0.0.1:$PORT/postgres"

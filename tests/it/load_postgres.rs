@@ -163,3 +163,26 @@ fn errors_name_the_problem_and_never_the_password() {
     assert!(!r.stderr.contains(&password), "{r:?}");
     assert_eq!(dir.lake_keys().iter().filter(|k| k.ends_with(".parquet")).count(), 1);
 }
+
+#[test]
+fn sslmode_require_encrypts_and_disable_does_not() {
+    let Some(url) = pg_url() else { return };
+    let dir = Dir::new();
+    // The server's own view of this connection: its certificate is self-signed, and require does
+    // not verify it (as libpq).
+    let query = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    for (mode, encrypted) in [("require", true), ("disable", false)] {
+        let dataset = format!("ssl-{mode}");
+        ok(dir.etl().args([
+            "load-postgres",
+            "--url",
+            &format!("{url}?sslmode={mode}"),
+            "--query",
+            query,
+            "--dataset-id",
+            &dataset,
+        ]));
+        let df = read_parquet(&dir.lake(&format!("datasets/{dataset}/data/part-0000.parquet")));
+        assert_eq!(bools(&df, "ssl"), vec![Some(encrypted)], "sslmode={mode}");
+    }
+}
