@@ -16,8 +16,8 @@ use crate::logging::{self, LogFormat};
 use crate::summary::Summary;
 use crate::transform::{parse_assignments, pins_from, NullTokens, Pins};
 
-/// Load CSV files (and more sources to come) into typed, date-partitioned Parquet on S3 or a local
-/// folder.
+/// Load CSV files, S3 drop folders, REST APIs, PostgreSQL and Domo into typed, date-partitioned
+/// Parquet on S3 or a local folder.
 ///
 /// Datasets are laid out as `datasets/<id>/data/part-0000.parquet` or
 /// `datasets/<id>/partitions/date=YYYY-MM-DD/part-0000.parquet`, readable as a Hive-partitioned table.
