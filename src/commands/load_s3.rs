@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{load_into, Context, LoadRequest, WriteSettings};
+use super::{download_dir, load_into, nothing_done, Context, LoadRequest, WriteSettings};
 use crate::error::{Error, Result};
 use crate::extract::csv::{CsvFile, CsvOptions};
 use crate::extract::objects::{self, ObjectGlob};
@@ -74,13 +74,7 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
         objects.iter().filter(|o| known.etag_of(&url(o)).is_some_and(|e| e != etag(o))).collect();
     let new: Vec<&ObjectMeta> = objects.iter().filter(|o| known.etag_of(&url(o)).is_none()).collect();
 
-    let nothing = |note: String| {
-        let mut summary = Summary::new("load-s3", target.url_of(&dataset.prefix()));
-        summary.dataset = Some(dataset.to_string());
-        summary.seconds = started.elapsed().as_secs_f64();
-        summary.notes.push(note);
-        Ok(summary)
-    };
+    let nothing = |note: String| Ok(nothing_done("load-s3", target.as_ref(), dataset, started, note));
     if objects.is_empty() {
         tracing::warn!("no object matches {}", settings.source);
         return nothing(format!("no object matches {}: nothing to load", settings.source));
@@ -130,12 +124,7 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
     let next = State::with_objects(kept.into_iter().chain(loaded).collect());
     tracing::info!("{} of {} matching objects to load", load.len(), objects.len());
 
-    let staging = target.staging_parent();
-    std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-    let downloads = tempfile::Builder::new()
-        .prefix(".etl-download-")
-        .tempdir_in(&staging)
-        .map_err(|e| Error::io(&staging, e))?;
+    let downloads = download_dir(target.as_ref())?;
     let picked: Vec<ObjectMeta> = load.iter().map(|o| (*o).clone()).collect();
     let files = objects::download(bucket.as_ref(), &picked, downloads.path()).await?;
     let parts = files

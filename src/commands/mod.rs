@@ -3,6 +3,7 @@
 //! [`load_into`]).
 
 pub mod clear_dataset;
+pub mod incremental;
 pub mod inspect;
 pub mod load_api;
 pub mod load_csv;
@@ -149,6 +150,29 @@ impl LoadRequest {
             state: None,
         }
     }
+}
+
+/// A fresh hidden folder next to `store`'s staging folder, for a source's download or spool (removed
+/// when dropped; a killed run's is swept by [`crate::load::sweep_stale_staging`]).
+pub fn download_dir(store: &dyn ObjectStore) -> Result<tempfile::TempDir> {
+    let staging = store.staging_parent();
+    std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+    tempfile::Builder::new().prefix(".etl-download-").tempdir_in(&staging).map_err(|e| Error::io(&staging, e))
+}
+
+/// The summary of a load that found nothing to do: nothing read or written, one note.
+pub fn nothing_done(
+    command: &'static str,
+    store: &dyn ObjectStore,
+    dataset: &DatasetId,
+    started: std::time::Instant,
+    note: String,
+) -> Summary {
+    let mut summary = Summary::new(command, store.url_of(&dataset.prefix()));
+    summary.dataset = Some(dataset.to_string());
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.notes.push(note);
+    summary
 }
 
 /// Runs a load into `ctx`'s target and turns its report into the summary line.

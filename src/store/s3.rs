@@ -44,6 +44,21 @@ pub struct S3Store {
 }
 
 impl S3Store {
+    /// A GetObject of `key`, its body not read yet; a missing key is [`StoreError::NotFound`].
+    async fn get_object(
+        &self,
+        key: &str,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StoreError> {
+        self.client.get_object().bucket(&self.location.bucket).key(self.full_key(key)).send().await.map_err(
+            |e| match e.as_service_error() {
+                Some(se) if se.is_no_such_key() => {
+                    StoreError::NotFound { store: self.url(), key: key.to_owned() }
+                }
+                _ => self.error("GetObject", key, e),
+            },
+        )
+    }
+
     /// Builds a client from the environment's AWS settings.
     pub async fn from_env(location: S3Location) -> crate::Result<Self> {
         // A server that accepts a request and then says nothing is given ETL_S3_READ_TIMEOUT seconds
@@ -308,19 +323,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.location.bucket)
-            .key(self.full_key(key))
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_no_such_key() => {
-                    StoreError::NotFound { store: self.url(), key: key.to_owned() }
-                }
-                _ => self.error("GetObject", key, e),
-            })?;
+        let out = self.get_object(key).await?;
         let bytes = out.body.collect().await.map_err(|e| StoreError::S3 {
             operation: "GetObject",
             key: key.to_owned(),
@@ -331,19 +334,7 @@ impl ObjectStore for S3Store {
 
     async fn get_to_file(&self, key: &str, path: &Path) -> Result<u64, StoreError> {
         use tokio::io::AsyncWriteExt;
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.location.bucket)
-            .key(self.full_key(key))
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_no_such_key() => {
-                    StoreError::NotFound { store: self.url(), key: key.to_owned() }
-                }
-                _ => self.error("GetObject", key, e),
-            })?;
+        let out = self.get_object(key).await?;
         let mut file = tokio::fs::File::create(path).await.map_err(|e| StoreError::io(path, e))?;
         let mut body = out.body;
         let mut written = 0u64;
