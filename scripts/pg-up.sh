@@ -34,7 +34,11 @@ printf '%s\n' "$PASSWORD" >"$DIR/pw"
   >"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; exit 1; }
 rm -f "$DIR/pw"
 # TLS with a self-signed certificate, so that sslmode=require is tested for real.
-command -v openssl >/dev/null || (export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq openssl) >&2
+if ! command -v openssl >/dev/null; then
+  SUDO=()
+  [ "$(id -u)" = 0 ] || SUDO=(sudo)
+  (export DEBIAN_FRONTEND=noninteractive; "${SUDO[@]}" apt-get update -qq && "${SUDO[@]}" apt-get install -y -qq openssl) >&2
+fi
 openssl req -new -x509 -days 2 -nodes -subj /CN=localhost -keyout "$DIR/data/server.key" \
   -out "$DIR/data/server.crt" >/dev/null 2>&1
 chmod 600 "$DIR/data/server.key"

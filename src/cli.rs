@@ -485,15 +485,7 @@ impl ReadArgs {
                 })
             })
             .transpose()?;
-        let mut types = Vec::new();
-        for text in &self.types {
-            types.extend(parse_assignments(text).map_err(|e| usage("--types", e))?);
-        }
-        let mut date_formats = Vec::new();
-        for text in &self.date_format {
-            date_formats.extend(parse_assignments(text).map_err(|e| usage("--date-format", e))?);
-        }
-        let pins = pins_from(&types, &date_formats).map_err(|e| usage("--types/--date-format", e))?;
+        let pins = pins_of(&self.types, &self.date_format)?;
         let options = CsvOptions {
             delimiter,
             encoding,
@@ -782,11 +774,7 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
             return commands::load_csv::run(settings, ctx).await;
         }
         Command::LoadApi(args) => {
-            let types = crate::transform::parse_assignments(&args.types.join(","))
-                .map_err(|e| crate::Error::Usage(format!("--types: {e}")))?;
-            let formats = crate::transform::parse_assignments(&args.date_format.join(","))
-                .map_err(|e| crate::Error::Usage(format!("--date-format: {e}")))?;
-            let pins = crate::transform::pins_from(&types, &formats).map_err(crate::Error::Usage)?;
+            let pins = pins_of(&args.types, &args.date_format)?;
             let settings = commands::load_api::Settings {
                 api: args.resolve()?,
                 dataset: crate::load::layout::DatasetId::parse(&args.dataset_id)?,
@@ -804,9 +792,7 @@ async fn dispatch(command: Command, ctx: &Context) -> crate::Result<Option<Summa
             commands::load_api::run(settings, ctx).await?
         }
         Command::LoadPostgres(args) => {
-            let types = crate::transform::parse_assignments(&args.types.join(","))
-                .map_err(|e| crate::Error::Usage(format!("--types: {e}")))?;
-            let pins = crate::transform::pins_from(&types, &[]).map_err(crate::Error::Usage)?;
+            let pins = pins_of(&args.types, &[])?;
             let query = match (&args.query, &args.table) {
                 (Some(query), _) => query.clone(),
                 (None, Some(table)) => {
@@ -912,6 +898,20 @@ async fn run_jobs(args: JobsArgs, ctx: &Context) -> crate::Result<Option<Summary
     })
     .await
     .map(Some)
+}
+
+/// The pins of `--types` and `--date-format` (each repeatable, each a `COL=VALUE,...` list).
+fn pins_of(types: &[String], date_formats: &[String]) -> crate::Result<Pins> {
+    let usage = |flag: &str, e: String| crate::Error::Usage(format!("{flag}: {e}"));
+    let mut pairs = Vec::new();
+    for text in types {
+        pairs.extend(parse_assignments(text).map_err(|e| usage("--types", e))?);
+    }
+    let mut formats = Vec::new();
+    for text in date_formats {
+        formats.extend(parse_assignments(text).map_err(|e| usage("--date-format", e))?);
+    }
+    pins_from(&pairs, &formats).map_err(|e| usage("--types/--date-format", e))
 }
 
 fn selection(select: SelectArgs, run: &RunArgs) -> commands::Selection {

@@ -221,10 +221,12 @@ async fn load_locked(
     run_id: String,
     lock: Option<&DatasetLock>,
 ) -> Result<Summary> {
+    // The dataset as the last finished run left it (read once: the lock keeps it so until publish).
+    let previous = manifest::read(store.as_ref(), &request.dataset).await?;
     if let (Some(update), Some(_)) = (&request.state, lock) {
         // Read before the lock was taken: another run may have loaded the same things meanwhile.
         let now = crate::load::state::read(store.as_ref(), &request.dataset).await?.map(|s| s.run_id);
-        let published = manifest::read(store.as_ref(), &request.dataset).await?.map(|m| m.run_id);
+        let published = previous.as_ref().map(|m| m.run_id.clone());
         if now != update.based_on || published != update.published {
             return Err(Error::Locked(format!(
                 "another run wrote {} while this one waited for the lock; nothing was written: run \
@@ -243,7 +245,9 @@ async fn load_locked(
         &run_id,
     )?;
     if request.mode == WriteMode::Append {
-        load = load.numbered_after(&appendable(store.as_ref(), &request.dataset, lock.is_some()).await?);
+        let existing =
+            appendable(store.as_ref(), &request.dataset, previous.as_ref(), lock.is_some()).await?;
+        load = load.numbered_after(&existing);
     }
     let filter = request
         .keep_rows
@@ -305,7 +309,6 @@ async fn load_locked(
             )));
         }
     }
-    let previous = manifest::read(store.as_ref(), &request.dataset).await?;
     let schema = manifest::schema_record(&staged.schema);
     if let Some(previous) = &previous {
         check_schema_drift(previous, &schema, &staged.output, request.allow_schema_change)?;
@@ -397,16 +400,17 @@ async fn load_locked(
     Ok(summary)
 }
 
-/// The dataset's data files that an append numbers its files after. Files its manifest does not list
+/// The dataset's data files that an append numbers its files after. Files its `manifest` does not list
 /// were uploaded by an append that stopped before its manifest: with the lock held (`locked`) they are
 /// deleted, so that loading the same source again does not add its rows twice.
 async fn appendable(
     store: &dyn ObjectStore,
     dataset: &DatasetId,
+    manifest: Option<&Manifest>,
     locked: bool,
 ) -> Result<Vec<crate::store::ObjectMeta>> {
     let existing = store.list(&dataset.prefix()).await?;
-    let Some(manifest) = manifest::read(store, dataset).await? else { return Ok(existing) };
+    let Some(manifest) = manifest else { return Ok(existing) };
     let listed: std::collections::HashSet<&str> = manifest.files.iter().map(|f| f.key.as_str()).collect();
     let (orphans, kept): (Vec<_>, Vec<_>) = existing
         .into_iter()
