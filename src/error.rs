@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::signals::Interrupted;
 use crate::store::StoreError;
 
 /// Result alias used throughout the library.
@@ -13,10 +14,6 @@ pub enum Error {
     /// The dataset id is not usable as a key segment.
     #[error("invalid dataset id `{id}`: {reason} (use letters, digits, `.`, `_` and `-`)")]
     InvalidDatasetId { id: String, reason: &'static str },
-
-    /// `--target` / `ETL_TARGET` is neither `s3://bucket[/prefix]` nor a folder.
-    #[error("invalid target `{target}`: {reason}")]
-    InvalidTarget { target: String, reason: String },
 
     /// Arguments that parse but do not make sense together, or name things that are not there.
     #[error("{0}")]
@@ -36,8 +33,8 @@ pub enum Error {
     Refused(String),
 
     /// SIGINT or SIGTERM stopped the run.
-    #[error("stopped by {}: nothing half-written is visible (uploads aborted, the lock released)", crate::signals::name(*.0))]
-    Interrupted(i32),
+    #[error("{0}: nothing half-written is visible (uploads aborted, the lock released)")]
+    Interrupted(#[from] Interrupted),
 
     /// Another run holds the dataset's lock.
     #[error("{0}")]
@@ -82,11 +79,8 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Error::InvalidDatasetId { .. }
-                | Error::InvalidTarget { .. }
-                | Error::Usage(_)
-                | Error::Config { .. }
-        )
+            Error::InvalidDatasetId { .. } | Error::Usage(_) | Error::Config { .. }
+        ) || matches!(self, Error::Store(e) if e.is_usage())
     }
 
     /// The process exit code for this error: 2 bad usage, 75 (EX_TEMPFAIL: try again later) another
@@ -95,8 +89,15 @@ impl Error {
         match self {
             e if e.is_usage() => 2,
             Error::Locked(_) => 75,
-            Error::Interrupted(signo) | Error::Store(StoreError::Interrupted(signo)) => 128 + *signo as u8,
-            _ => 1,
+            e => e.interrupted().map_or(1, Interrupted::exit_code),
+        }
+    }
+
+    /// The signal that stopped the run, whichever layer it surfaced in.
+    pub fn interrupted(&self) -> Option<Interrupted> {
+        match self {
+            Error::Interrupted(signal) | Error::Store(StoreError::Interrupted(signal)) => Some(*signal),
+            _ => None,
         }
     }
 

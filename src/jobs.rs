@@ -17,21 +17,29 @@
 //! ```
 //!
 //! A source's keys are the long options of its command (`upload-csv`, `load-s3`, `load-api`,
-//! `load-postgres`), with `_`
-//! or `-`: `true` gives the flag, a list repeats it, a map gives `key=value` items. A `csv` source
-//! names its file with `path`, or with `source_dir` and `file_pattern` (the last matching file by
-//! name, found when the job runs). A `domo` source names the Domo dataset with `domo_dataset_id`.
-//! Every job is checked (with the command's own parser) before any runs.
+//! `load-postgres`, `load-domo`), with `_` or `-`: `true` gives the flag, a list repeats it, a map
+//! gives `key=value` items. A `csv` source names its file with `path`, or with `source_dir` and
+//! `file_pattern` (the last matching file by name, found when the job runs). A `domo` source names the
+//! Domo dataset with `domo_dataset_id` (and may filter rows with `exclude_filter`).
+//!
+//! Each job becomes its command's own arguments ([`crate::cli::args`]) directly from the YAML: the
+//! keys are checked against the command's options (clap's definition says which exist and which
+//! take a list), the values read as the options' types, and the whole checked by
+//! [`crate::settings::check`], before any job runs. Nothing is turned back into a command line.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use clap::{ArgAction, Args};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_yaml::{Mapping, Value};
 
-use crate::catalog::Entry;
+use crate::catalog::{DomoEntry, Entry, RawDomoEntry, RawEntry};
+use crate::cli::args::{DomoArgs, LoadApiArgs, LoadPostgresArgs, LoadS3Args, UploadCsvArgs, WriteArgs};
 use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
+use crate::settings::check;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,34 +77,40 @@ pub struct Job {
     pub name: String,
     pub description: Option<String>,
     pub dataset: DatasetId,
+    /// `csv`, `s3`, `api`, `postgres` or `domo`.
     pub kind: String,
     pub enabled: bool,
-    /// The command line it runs (without `etl`), but for a `csv` source's file.
-    pub argv: Vec<String>,
-    /// A `csv` source's folder and pattern: the file is the last match when the job runs.
-    pub latest_in: Option<(PathBuf, glob::Pattern)>,
-    /// A `domo` job's one-entry catalog, written when the file is read.
-    _catalog: Option<tempfile::TempDir>,
+    /// What it loads, as its command's arguments.
+    pub load: JobLoad,
+}
+
+/// A job's load: the arguments of the command its source's `kind` runs.
+#[derive(Debug)]
+pub enum JobLoad {
+    /// `upload-csv`; with `latest_in`, the file is the last one by name in that folder matching that
+    /// pattern, found when the job runs.
+    Csv { args: UploadCsvArgs, latest_in: Option<(PathBuf, glob::Pattern)> },
+    S3(LoadS3Args),
+    Api(Box<LoadApiArgs>),
+    Postgres(LoadPostgresArgs),
+    /// `load-domo` of one dataset, the job's own catalog entry.
+    Domo { entry: DomoEntry, domo: DomoArgs, write: WriteArgs, dry_run: bool },
 }
 
 impl Job {
-    /// The full command line (`upload-csv <file> ...`), finding a `csv` source's latest file.
-    pub fn command_line(&self) -> Result<Vec<String>> {
-        let mut argv = self.argv.clone();
-        if let Some((dir, pattern)) = &self.latest_in {
-            let file = crate::extract::csv::last_file_matching(dir, |name| pattern.matches(name))
-                .map_err(|e| Error::io(dir, e))?
-                .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "job \"{}\": no file in {} matches `{}`",
-                        self.name,
-                        dir.display(),
-                        pattern.as_str()
-                    ))
-                })?;
-            argv.insert(1, file.to_string_lossy().into_owned());
-        }
-        Ok(argv)
+    /// A `csv` job's file: its `path`, or the latest match of its pattern.
+    pub fn csv_file(&self, args: &UploadCsvArgs, latest_in: &Option<(PathBuf, glob::Pattern)>) -> Result<PathBuf> {
+        let Some((dir, pattern)) = latest_in else { return Ok(args.csv_file.clone()) };
+        crate::extract::csv::last_file_matching(dir, |name| pattern.matches(name))
+            .map_err(|e| Error::io(dir, e))?
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "job \"{}\": no file in {} matches `{}`",
+                    self.name,
+                    dir.display(),
+                    pattern.as_str()
+                ))
+            })
     }
 }
 
@@ -128,9 +142,8 @@ impl Entry for Job {
     }
 }
 
-/// Reads the job file at `path`; `check` parses each job's command line (the CLI's own parser) and
-/// says what is wrong with it. Every error names the file and the job.
-pub fn load(path: &Path, check: impl Fn(&[String]) -> std::result::Result<(), String>) -> Result<Vec<Job>> {
+/// Reads and checks the job file at `path`. Every error names the file and the job.
+pub fn load(path: &Path) -> Result<Vec<Job>> {
     let config_error = |message: String| Error::Config { path: path.to_owned(), message };
     let text = std::fs::read_to_string(path).map_err(|e| {
         config_error(match e.kind() {
@@ -146,158 +159,242 @@ pub fn load(path: &Path, check: impl Fn(&[String]) -> std::result::Result<(), St
         if jobs.iter().any(|j| j.name == job.name) {
             return Err(config_error(format!("two jobs are named \"{name}\"")));
         }
-        if job.latest_in.is_none() {
-            check(&job.argv).map_err(|e| config_error(format!("job \"{name}\": {e}")))?;
-        } else {
-            // The file is found when the job runs; check the rest with a stand-in.
-            let mut argv = job.argv.clone();
-            argv.insert(1, "file.csv".into());
-            check(&argv).map_err(|e| config_error(format!("job \"{name}\": {e}")))?;
-        }
         jobs.push(job);
     }
     Ok(jobs)
 }
+
+/// Options that belong to the whole run, not to one job.
+const RUN_WIDE: [&str; 4] = ["target", "log-format", "verbose", "print-config"];
 
 fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
     if raw.name.trim().is_empty() {
         return Err("`name` is empty".into());
     }
     let dataset = DatasetId::parse(&raw.dataset_id).map_err(|e| format!("dataset_id: {e}"))?;
-    let mut source = raw.source;
+    let mut source = raw.source.clone();
     let kind = match source.remove("kind") {
         Some(Value::String(kind)) => kind,
         _ => return Err("source: `kind` is missing (csv, s3, api, postgres or domo)".into()),
     };
-    let mut argv: Vec<String> = Vec::new();
-    let mut latest_in = None;
-    let mut catalog = None;
-    let common = |argv: &mut Vec<String>| {
-        argv.extend(["--dataset-id".into(), raw.dataset_id.clone()]);
-        if let Some(col) = &raw.partition_column {
-            argv.extend(["--partition-col".into(), col.clone()]);
-        }
-        if let Some(mode) = &raw.mode {
-            argv.extend(["--mode".into(), mode.clone()]);
-        }
-        for (column, ty) in &raw.types {
-            argv.extend(["--types".into(), format!("{column}={ty}")]);
-        }
-        for (column, format) in &raw.date_formats {
-            argv.extend(["--date-format".into(), format!("{column}={format}")]);
-        }
-    };
-    match kind.as_str() {
+    let load = match kind.as_str() {
         "csv" => {
-            argv.push("upload-csv".into());
-            match (source.remove("path"), source.remove("source_dir"), source.remove("file_pattern")) {
-                (Some(path), None, None) => argv.push(scalar(&path).ok_or("source: `path` is not a path")?),
-                (None, Some(dir), Some(pattern)) => {
-                    let dir = scalar(&dir).ok_or("source: `source_dir` is not a folder")?;
-                    let pattern = scalar(&pattern).ok_or("source: `file_pattern` is not a pattern")?;
-                    let pattern =
-                        glob::Pattern::new(&pattern).map_err(|e| format!("source: file_pattern: {e}"))?;
-                    latest_in = Some((PathBuf::from(dir), pattern));
-                }
-                _ => {
-                    return Err("source: a csv source needs `path`, or `source_dir` and `file_pattern`".into())
-                }
-            }
-            common(&mut argv);
+            let (path, latest_in) =
+                match (source.remove("path"), source.remove("source_dir"), source.remove("file_pattern")) {
+                    (Some(path), None, None) => (scalar(&path).ok_or("source: `path` is not a path")?, None),
+                    (None, Some(dir), Some(pattern)) => {
+                        let dir = scalar(&dir).ok_or("source: `source_dir` is not a folder")?;
+                        let pattern = scalar(&pattern).ok_or("source: `file_pattern` is not a pattern")?;
+                        let pattern =
+                            glob::Pattern::new(&pattern).map_err(|e| format!("source: file_pattern: {e}"))?;
+                        // The file is found when the job runs.
+                        (String::new(), Some((PathBuf::from(dir), pattern)))
+                    }
+                    _ => {
+                        return Err(
+                            "source: a csv source needs `path`, or `source_dir` and `file_pattern`".into()
+                        )
+                    }
+                };
+            let mut options = Options::of::<UploadCsvArgs>("upload-csv", source)?;
+            options.job_fields(&raw, true)?;
+            options.set("csv_file", Value::String(path));
+            let args: UploadCsvArgs = options.read()?;
+            check::write(&args.write).and_then(|()| check::read(&args.read)).map_err(|e| e.to_string())?;
+            JobLoad::Csv { args, latest_in }
         }
         "s3" => {
-            argv.push("load-s3".into());
-            common(&mut argv);
+            let mut options = Options::of::<LoadS3Args>("load-s3", source)?;
+            options.job_fields(&raw, true)?;
+            let args: LoadS3Args = options.read()?;
+            check::s3(&args).map_err(|e| e.to_string())?;
+            JobLoad::S3(args)
         }
         "api" => {
-            argv.push("load-api".into());
-            common(&mut argv);
+            let mut options = Options::of::<LoadApiArgs>("load-api", source)?;
+            options.job_fields(&raw, true)?;
+            let args: LoadApiArgs = options.read()?;
+            check::api(&args).map_err(|e| e.to_string())?;
+            JobLoad::Api(Box::new(args))
         }
         "postgres" => {
-            argv.push("load-postgres".into());
-            common(&mut argv);
+            let mut options = Options::of::<LoadPostgresArgs>("load-postgres", source)?;
+            options.job_fields(&raw, true)?;
+            let args: LoadPostgresArgs = options.read()?;
+            check::postgres(&args).map_err(|e| e.to_string())?;
+            JobLoad::Postgres(args)
         }
-        "domo" => {
-            // load-domo reads a catalog: this job's entry, written to a file of its own.
-            let id = source
-                .remove("domo_dataset_id")
-                .and_then(|v| scalar(&v))
-                .ok_or("source: `domo_dataset_id` is missing")?;
-            let mut entry = serde_yaml::Mapping::new();
-            let mut put = |k: &str, v: Value| {
-                entry.insert(Value::String(k.into()), v);
-            };
-            put("name", Value::String(raw.name.clone()));
-            put("domo_dataset_id", Value::String(id));
-            put("minio_dataset_id", Value::String(raw.dataset_id.clone()));
-            put("enabled", Value::Bool(true));
-            if let Some(col) = &raw.partition_column {
-                put("partition_column", Value::String(col.clone()));
-            }
-            if !raw.types.is_empty() {
-                put("types", serde_yaml::to_value(&raw.types).map_err(|e| e.to_string())?);
-            }
-            if !raw.date_formats.is_empty() {
-                put("date_formats", serde_yaml::to_value(&raw.date_formats).map_err(|e| e.to_string())?);
-            }
-            if let Some(filter) = source.remove("exclude_filter") {
-                put("exclude_filter", filter);
-            }
-            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let path = dir.path().join("domo.yaml");
-            let mut file = serde_yaml::Mapping::new();
-            file.insert(Value::String("datasets".into()), Value::Sequence(vec![Value::Mapping(entry)]));
-            std::fs::write(&path, serde_yaml::to_string(&file).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?;
-            argv.extend(["load-domo".into(), "--config".into(), path.to_string_lossy().into_owned()]);
-            argv.extend(["--dataset".into(), raw.name.clone()]);
-            if let Some(mode) = &raw.mode {
-                argv.extend(["--mode".into(), mode.clone()]);
-            }
-            catalog = Some(dir);
-        }
+        "domo" => domo_job(&raw, source)?,
         other => return Err(format!("source: kind `{other}` is not csv, s3, api, postgres or domo")),
+    };
+    Ok(Job { name: raw.name, description: raw.description, dataset, kind, enabled: raw.enabled, load })
+}
+
+/// A `domo` job: its own catalog entry (checked as the catalog's are), and `load-domo`'s options.
+fn domo_job(raw: &RawJob, mut source: BTreeMap<String, Value>) -> std::result::Result<JobLoad, String> {
+    let id = source.remove("domo_dataset_id").and_then(|v| scalar(&v)).ok_or("source: `domo_dataset_id` is missing")?;
+    let mut entry = Mapping::new();
+    let mut put = |k: &str, v: Value| {
+        entry.insert(Value::String(k.into()), v);
+    };
+    put("name", Value::String(raw.name.clone()));
+    put("domo_dataset_id", Value::String(id));
+    put("minio_dataset_id", Value::String(raw.dataset_id.clone()));
+    if let Some(col) = &raw.partition_column {
+        put("partition_column", Value::String(col.clone()));
     }
-    for (key, value) in source {
-        let flag = format!("--{}", key.replace('_', "-"));
-        if ["--target", "--log-format", "--verbose", "--print-config"].contains(&flag.as_str()) {
-            return Err(format!(
-                "source: `{key}` is an option of the whole run (etl {flag} ... run), not of one job"
-            ));
-        }
-        match value {
-            Value::Bool(true) => argv.push(flag),
-            Value::Bool(false) | Value::Null => {}
-            Value::Sequence(items) => {
-                for item in items {
-                    argv.extend([
-                        flag.clone(),
-                        scalar(&item).ok_or_else(|| format!("source: {key}: not a value"))?,
-                    ]);
-                }
-            }
-            Value::Mapping(map) => {
-                for (k, v) in map {
-                    let (k, v) =
-                        scalar(&k).zip(scalar(&v)).ok_or_else(|| format!("source: {key}: not key: value"))?;
-                    argv.extend([flag.clone(), format!("{k}={v}")]);
-                }
-            }
-            other => {
-                argv.extend([flag, scalar(&other).ok_or_else(|| format!("source: {key}: not a value"))?])
-            }
-        }
+    if !raw.types.is_empty() {
+        put("types", serde_yaml::to_value(&raw.types).map_err(|e| e.to_string())?);
     }
-    Ok(Job {
-        name: raw.name,
-        description: raw.description,
-        dataset,
-        kind,
-        enabled: raw.enabled,
-        argv,
-        latest_in,
-        _catalog: catalog,
-    })
+    if !raw.date_formats.is_empty() {
+        return Err("date_formats: a domo job takes its dates' types from Domo's schema".into());
+    }
+    if let Some(filter) = source.remove("exclude_filter") {
+        put("exclude_filter", filter);
+    }
+    let entry: RawDomoEntry = serde_yaml::from_value(Value::Mapping(entry)).map_err(|e| format!("source: {e}"))?;
+    let entry = entry.check().map_err(|(field, e)| format!("{field}: {e}"))?;
+    let command = WriteArgs::augment_args(DomoArgs::augment_args(clap::Command::new("load-domo")))
+        .arg(clap::Arg::new("dry_run").long("dry-run").action(ArgAction::SetTrue));
+    let mut options = Options::new("load-domo", command, source)?;
+    if let Some(mode) = &raw.mode {
+        options.set("mode", Value::String(mode.clone()));
+    }
+    let dry_run = options.values.get("dry_run").is_some_and(|v| v == &Value::Bool(true));
+    let (domo, write): (DomoArgs, WriteArgs) = (options.read()?, options.read()?);
+    check::write(&write).map_err(|e| e.to_string())?;
+    Ok(JobLoad::Domo { entry, domo, write, dry_run })
+}
+
+/// A source's keys, checked against a command's options and normalised to what serde reads into its
+/// arguments: keyed by the option's field, a flag as a boolean, a repeatable option as a list of
+/// texts, any other as one text (as it would be on a command line).
+struct Options {
+    command: clap::Command,
+    values: Mapping,
+}
+
+impl Options {
+    fn of<T: Args>(name: &'static str, source: BTreeMap<String, Value>) -> std::result::Result<Self, String> {
+        Options::new(name, T::augment_args(clap::Command::new(name)), source)
+    }
+
+    fn new(
+        name: &str,
+        command: clap::Command,
+        source: BTreeMap<String, Value>,
+    ) -> std::result::Result<Self, String> {
+        let mut options = Options { command, values: Mapping::new() };
+        for (key, value) in source {
+            let flag = key.replace('_', "-");
+            if RUN_WIDE.contains(&flag.as_str()) {
+                return Err(format!(
+                    "source: `{key}` is an option of the whole run (etl --{flag} ... run), not of one job"
+                ));
+            }
+            let arg = options
+                .command
+                .get_arguments()
+                .find(|a| a.get_long() == Some(flag.as_str()))
+                .ok_or_else(|| format!("source: `{key}` is not an option of {name} (it has no --{flag})"))?
+                .clone();
+            let value = match arg.get_action() {
+                ArgAction::SetTrue => match value {
+                    Value::Bool(b) => Value::Bool(b),
+                    Value::Null => continue,
+                    _ => return Err(format!("source: {key}: a flag, `true` or `false`")),
+                },
+                ArgAction::Append => Value::Sequence(match value {
+                    Value::Null => continue,
+                    Value::Sequence(items) => items
+                        .iter()
+                        .map(|item| scalar(item).map(Value::String).ok_or_else(|| format!("source: {key}: not a value")))
+                        .collect::<std::result::Result<_, _>>()?,
+                    Value::Mapping(map) => map
+                        .iter()
+                        .map(|(k, v)| {
+                            scalar(k)
+                                .zip(scalar(v))
+                                .map(|(k, v)| Value::String(format!("{k}={v}")))
+                                .ok_or_else(|| format!("source: {key}: not key: value"))
+                        })
+                        .collect::<std::result::Result<_, _>>()?,
+                    other => vec![Value::String(scalar(&other).ok_or_else(|| format!("source: {key}: not a value"))?)],
+                }),
+                _ => match value {
+                    Value::Null | Value::Bool(false) => continue,
+                    other => Value::String(scalar(&other).ok_or_else(|| format!("source: {key}: not a value"))?),
+                },
+            };
+            options.values.insert(Value::String(arg.get_id().to_string()), value);
+        }
+        Ok(options)
+    }
+
+    /// Sets a field the job gives outside its source.
+    fn set(&mut self, field: &str, value: Value) {
+        self.values.insert(Value::String(field.into()), value);
+    }
+
+    /// The job's own fields: its dataset, partition column, mode, types and date formats; a source
+    /// may not give the ones the job gives.
+    fn job_fields(&mut self, raw: &RawJob, date_formats: bool) -> std::result::Result<(), String> {
+        let mut given = |field: &str, option: &str, value: Value| {
+            if self.values.contains_key(field) {
+                return Err(format!("source: `{field}` is the job's `{option}`: give it once, on the job"));
+            }
+            self.set(field, value);
+            Ok(())
+        };
+        given("dataset_id", "dataset_id", Value::String(raw.dataset_id.clone()))?;
+        if let Some(column) = &raw.partition_column {
+            given("partition_col", "partition_column", Value::String(column.clone()))?;
+        }
+        if let Some(mode) = &raw.mode {
+            given("mode", "mode", Value::String(mode.clone()))?;
+        }
+        if !raw.types.is_empty() {
+            self.extend("types", pairs(&raw.types));
+        }
+        if !raw.date_formats.is_empty() {
+            if !date_formats || !self.command.get_arguments().any(|a| a.get_id() == "date_format") {
+                return Err(format!("date_formats: {} has no --date-format", self.command.get_name()));
+            }
+            self.extend("date_format", pairs(&raw.date_formats));
+        }
+        Ok(())
+    }
+
+    fn extend(&mut self, field: &str, items: impl Iterator<Item = Value>) {
+        let key = Value::String(field.into());
+        let mut list = match self.values.remove(&key) {
+            Some(Value::Sequence(list)) => list,
+            _ => Vec::new(),
+        };
+        list.extend(items);
+        self.values.insert(key, Value::Sequence(list));
+    }
+
+    /// The arguments of type `T`; a value that is not of its option's type is named by its key.
+    fn read<T: DeserializeOwned>(&self) -> std::result::Result<T, String> {
+        serde_yaml::from_value(Value::Mapping(self.values.clone())).map_err(|e| {
+            // Which key: the first that alone fails the same way.
+            let key = self.values.iter().find_map(|(k, v)| {
+                let mut one = Mapping::new();
+                one.insert(k.clone(), v.clone());
+                serde_yaml::from_value::<T>(Value::Mapping(one)).err().map(|_| k.as_str().unwrap_or_default().to_owned())
+            });
+            match key {
+                Some(key) => format!("source: `{key}`: {e}"),
+                None => format!("source: {e}"),
+            }
+        })
+    }
+}
+
+/// `COL=VALUE` items of a job's `types:` or `date_formats:` map.
+fn pairs(map: &BTreeMap<String, String>) -> impl Iterator<Item = Value> + '_ {
+    map.iter().map(|(c, v)| Value::String(format!("{c}={v}")))
 }
 
 /// A YAML scalar as text.
@@ -318,11 +415,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jobs.yaml");
         std::fs::write(&path, text).unwrap();
-        load(&path, |_| Ok(()))
+        load(&path)
     }
 
     #[test]
-    fn sources_become_command_lines() {
+    fn sources_become_their_commands_arguments() {
         let jobs = jobs(
             r#"
 jobs:
@@ -344,29 +441,19 @@ jobs:
 "#,
         )
         .unwrap();
-        assert_eq!(
-            jobs[0].argv,
-            [
-                "load-api",
-                "--dataset-id",
-                "orders",
-                "--partition-col",
-                "created",
-                "--types",
-                "total=float64",
-                "--header",
-                "A: 1",
-                "--header",
-                "B: 2",
-                "--max-pages",
-                "5",
-                "--query",
-                "limit=10",
-                "--url",
-                "http://x/orders"
-            ]
-        );
-        assert_eq!(jobs[1].argv, ["load-s3", "--dataset-id", "drops", "--source", "s3://b/d/*.csv"]);
+        let JobLoad::Api(api) = &jobs[0].load else { panic!("{:?}", jobs[0].load) };
+        assert_eq!(api.dataset.dataset_id, "orders");
+        assert_eq!(api.dataset.partition_col.as_deref(), Some("created"));
+        assert_eq!(api.types, ["total=float64"]);
+        assert_eq!(api.headers, ["A: 1", "B: 2"]);
+        assert_eq!(api.max_pages, 5);
+        assert_eq!(api.query, ["limit=10"]);
+        assert_eq!(api.url, "http://x/orders");
+        assert!(!api.dataset.dry_run);
+        assert_eq!((api.method.as_str(), api.retries), ("GET", 5), "the command's defaults");
+        let JobLoad::S3(s3) = &jobs[1].load else { panic!("{:?}", jobs[1].load) };
+        assert_eq!(s3.dataset.dataset_id, "drops");
+        assert_eq!(s3.source.as_ref().map(ToString::to_string).as_deref(), Some("s3://b/d/*.csv"));
         assert!(!jobs[1].enabled);
     }
 
@@ -383,10 +470,19 @@ jobs:
         assert!(
             err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: csv}\n").contains("needs `path`")
         );
-        assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: s3}\n  - name: a\n    dataset_id: b\n    source: {kind: s3}\n")
+        assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: s3, source: \"s3://b/*\"}\n  - name: a\n    dataset_id: b\n    source: {kind: s3, source: \"s3://b/*\"}\n")
             .contains("two jobs are named \"a\""));
         assert!(err("jobs:\n  - name: a\n    dataset: a\n    source: {kind: s3}\n").contains("unknown field"));
         assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: s3, target: s3://x}\n")
             .contains("of the whole run"));
+        // What clap would refuse on a command line is refused here, naming the key.
+        assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: api, url: http://x, pagination: page}\n")
+            .contains("--pagination"));
+        assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: api, url: http://x, max_pages: lots}\n")
+            .contains("`max_pages`"));
+        assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: api, url: http://x, paginate: pages}\n")
+            .contains("--paginate"));
+        assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: postgres}\n")
+            .contains("--query or --table"));
     }
 }

@@ -1,11 +1,13 @@
-//! `etl`: batch loads from CSV files, S3 drop folders, REST APIs and Domo (PostgreSQL later) into typed,
+//! `etl`: batch loads from CSV files, S3 drop folders, REST APIs, PostgreSQL and Domo into typed,
 //! Hive-partitioned Parquet on S3 or a local folder.
 //!
 //! The flow is always Extract → Transform → Load ([`pipeline`]): an extractor yields batches of text
-//! records, the transform types them (inferred from every value, or pinned by the command), and the
-//! loader writes Parquet into a staging folder and then publishes it through an [`store::ObjectStore`].
-//! All key naming lives in [`load::layout`].
+//! records ([`batch`]), the transform types them (inferred from every value, or pinned by the
+//! command), and the loader writes Parquet into a staging folder; the load transaction
+//! ([`pipeline::commit`]) then publishes it through an [`store::ObjectStore`] under the dataset's
+//! lock. All key naming lives in [`load::layout`]. docs/architecture.md maps the modules.
 
+pub mod batch;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
@@ -18,6 +20,7 @@ pub mod load;
 pub mod logging;
 pub mod pipeline;
 pub mod runner;
+pub mod settings;
 pub mod signals;
 pub mod store;
 pub mod summary;
@@ -27,5 +30,7 @@ pub use error::{Error, Result};
 
 /// Runs the command line and returns the process exit status (0 success, 1 failure, 2 bad usage).
 pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
-    cli::run(args)
+    cli::run(args, |command, target, log_format| {
+        Box::pin(commands::execute(command, commands::Context { target, log_format }))
+    })
 }

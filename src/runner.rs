@@ -10,7 +10,7 @@ use futures::StreamExt;
 use crate::catalog::Entry;
 use crate::error::Result;
 use crate::logging::LogFormat;
-use crate::summary::{DatasetOutcome, Summary};
+use crate::summary::{DatasetOutcome, Status, Summary};
 
 /// The note of a run that selected nothing.
 pub const NOTHING_TO_DO: &str = "no enabled dataset in the catalog: nothing to do";
@@ -85,7 +85,7 @@ where
         let mut line = DatasetOutcome {
             name: entry.name().to_owned(),
             dataset: entry.dataset().to_string(),
-            status: "failed",
+            status: Status::Failed,
             rows: 0,
             partitions: 0,
             seconds,
@@ -103,8 +103,8 @@ where
                 total.bytes += s.bytes;
                 total.deleted += s.deleted;
                 total.notes.extend(s.notes.iter().map(|n| format!("\"{}\": {n}", entry.name())));
-                if s.status == "dry-run" {
-                    total.status = "dry-run";
+                if s.status == Status::DryRun {
+                    total.status = Status::DryRun;
                 }
             }
             Err(e) => {
@@ -120,10 +120,10 @@ where
     if failed.is_empty() {
         total.notes.push(format!("{count} dataset{}", if count == 1 { "" } else { "s" }));
     } else {
-        total.status = "failed";
+        total.status = Status::Failed;
         // Stopped by a signal: 130/143, as a single load would; every failure a held lock: 75.
         if let Some(&signal) = codes.iter().find(|&&c| c > 128) {
-            total.status = "cancelled";
+            total.status = Status::Cancelled;
             total.exit_code = Some(signal);
         } else if codes.iter().all(|&c| c == 75) {
             total.exit_code = Some(75);

@@ -5,7 +5,6 @@
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use crate::error::{Error, Result};
 
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
@@ -49,10 +48,30 @@ pub fn requested() -> Option<i32> {
     }
 }
 
+/// A run stopped by SIGINT or SIGTERM: the one value every layer (the store, a source, the pipeline)
+/// stops with, so that the edge knows the signal whatever error it surfaced as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted(pub i32);
+
+impl Interrupted {
+    /// The exit code of a process stopped by this signal: 130 for SIGINT, 143 for SIGTERM.
+    pub fn exit_code(self) -> u8 {
+        128 + self.0 as u8
+    }
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stopped by {}", name(self.0))
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// `Err(Interrupted)` once a signal has been received.
-pub fn check() -> Result<()> {
+pub fn check() -> Result<(), Interrupted> {
     match requested() {
-        Some(signo) => Err(Error::Interrupted(signo)),
+        Some(signo) => Err(Interrupted(signo)),
         None => Ok(()),
     }
 }

@@ -75,11 +75,41 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// How a run (or one dataset of it) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Ok,
+    /// `--dry-run`: planned, nothing written.
+    DryRun,
+    Failed,
+    /// Stopped by a signal, or a confirmation declined.
+    Cancelled,
+}
+
+impl Status {
+    /// `ok`, `dry-run`, `failed`, `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::DryRun => "dry-run",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The one line every run ends with.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Summary {
     pub command: &'static str,
-    pub status: &'static str,
+    pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
     /// The run's id (its record is `datasets/<id>/_runs/<run-id>.json`).
@@ -115,7 +145,7 @@ impl Summary {
     pub fn new(command: &'static str, target: String) -> Self {
         Summary {
             command,
-            status: "ok",
+            status: Status::Ok,
             dataset: None,
             run_id: None,
             rows_read: 0,
@@ -134,6 +164,22 @@ impl Summary {
         }
     }
 
+    /// The summary of a load of `dataset` (at `target`) that found nothing to do: nothing read or
+    /// written, one note.
+    pub fn nothing_done(
+        command: &'static str,
+        target: String,
+        dataset: &str,
+        started: Instant,
+        note: String,
+    ) -> Self {
+        let mut summary = Summary::new(command, target);
+        summary.dataset = Some(dataset.to_owned());
+        summary.seconds = started.elapsed().as_secs_f64();
+        summary.notes.push(note);
+        summary
+    }
+
     /// Prints the summary on stderr, as text or as one JSON object.
     pub fn print(&self, format: LogFormat) {
         let line = match format {
@@ -148,7 +194,7 @@ impl Summary {
     }
 
     fn text(&self) -> String {
-        let written = if self.status == "dry-run" { "to write" } else { "written" };
+        let written = if self.status == Status::DryRun { "to write" } else { "written" };
         let mut line = format!(
             "etl {}: {}: {} rows read, {} rows {written}, {} partitions, {} files, {}",
             self.command,
@@ -179,7 +225,7 @@ pub struct DatasetOutcome {
     /// The catalog entry's name.
     pub name: String,
     pub dataset: String,
-    pub status: &'static str,
+    pub status: Status,
     pub rows: u64,
     pub partitions: usize,
     pub seconds: f64,
@@ -191,11 +237,11 @@ fn outcome_table(outcomes: &[DatasetOutcome]) -> String {
     let rows: Vec<Vec<String>> = outcomes
         .iter()
         .map(|o| {
-            let failed = o.status == "failed";
+            let failed = o.status == Status::Failed;
             vec![
                 o.name.clone(),
                 o.dataset.clone(),
-                o.status.to_owned(),
+                o.status.to_string(),
                 if failed { "-".into() } else { o.rows.to_string() },
                 if failed { "-".into() } else { o.partitions.to_string() },
                 format!("{:.1}", o.seconds),

@@ -7,20 +7,13 @@ use std::time::{Duration, Instant};
 
 use super::Context;
 use crate::error::{Error, Result};
-use crate::load::layout::{new_run_id, DatasetId};
+use crate::load::layout::new_run_id;
+use crate::settings::ClearDatasetSettings;
 use crate::load::lock::DatasetLock;
-use crate::summary::{human_bytes, Summary};
-
-/// Resolved arguments.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub dataset: DatasetId,
-    pub dry_run: bool,
-    pub yes: bool,
-}
+use crate::summary::{human_bytes, Status, Summary};
 
 /// Runs the command.
-pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
+pub async fn run(settings: ClearDatasetSettings, ctx: &Context) -> Result<Summary> {
     let started = Instant::now();
     let store = crate::store::open(&ctx.target).await?;
     let prefix = settings.dataset.prefix();
@@ -41,7 +34,7 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
                 break;
             }
         }
-        summary.status = "dry-run";
+        summary.status = Status::DryRun;
         summary.notes.push(format!("would delete {} objects ({})", objects.len(), human_bytes(bytes)));
     } else {
         if !settings.yes {

@@ -3,7 +3,7 @@
 //! and state it ends with. The first run, and `--full-refresh`, read everything and replace the
 //! dataset; later runs append what is new.
 
-use super::WriteSettings;
+use crate::pipeline::commit::WriteSettings;
 use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
 use crate::load::manifest::{self, ColumnRecord};

@@ -2,36 +2,18 @@
 
 use std::sync::Arc;
 
-use super::{download_dir, incremental, load_into, nothing_done, Context, LoadRequest, WriteSettings};
+use super::{incremental, load_into, nothing_done, Context};
+use crate::load::download_dir;
+use crate::pipeline::commit::LoadRequest;
+use crate::settings::LoadApiSettings;
 use crate::error::{Error, Result};
-use crate::extract::api::{self, ApiSettings};
-use crate::load::layout::DatasetId;
+use crate::extract::api;
 use crate::load::{manifest, WriteMode};
 use crate::summary::Summary;
 use crate::transform::{NullTokens, Pins};
 
-/// Resolved arguments.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub api: ApiSettings,
-    pub dataset: DatasetId,
-    pub partition_column: Option<String>,
-    /// `--types` and `--date-format`, over the types the JSON values give.
-    pub pins: Pins,
-    pub write: WriteSettings,
-    pub incremental: Option<Incremental>,
-}
-
-/// `--incremental-field`, `--since-param`, `--full-refresh`.
-#[derive(Debug, Clone)]
-pub struct Incremental {
-    pub field: String,
-    pub param: String,
-    pub full_refresh: bool,
-}
-
 /// Runs the command.
-pub async fn run(mut settings: Settings, ctx: &Context) -> Result<Summary> {
+pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary> {
     let started = std::time::Instant::now();
     let target = crate::store::open(&ctx.target).await?;
     let incremental = match &settings.incremental {
@@ -93,6 +75,7 @@ pub async fn run(mut settings: Settings, ctx: &Context) -> Result<Summary> {
     };
     let request = LoadRequest {
         pins: records.pins(&pins),
+        progress: ctx.progress(true, None),
         partition_column: settings.partition_column,
         // JSON has its own null: a string "NA" is text.
         null_values: NullTokens::empty_only(),
@@ -104,7 +87,7 @@ pub async fn run(mut settings: Settings, ctx: &Context) -> Result<Summary> {
         Some((end, _)) => LoadRequest { mode: end.mode, ..request },
         None => request,
     };
-    let mut summary = load_into(request, ctx, target).await?;
+    let mut summary = load_into(request, target).await?;
     summary.notes.extend(end.and_then(|(e, _)| e.note));
     drop(spool_dir);
     Ok(summary)

@@ -1,10 +1,11 @@
 //! `etl load-csv`: the CSV datasets listed in a catalog (`config/csv_datasets.yaml`), each loaded
 //! from the last file (by name) in its folder that matches its pattern.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{load_into, Context, LoadRequest, Selection, WriteSettings};
+use super::{load_into, Context};
+use crate::pipeline::commit::LoadRequest;
+use crate::settings::LoadCsvSettings;
 use crate::catalog::{Catalog, CsvEntry, RawCsvEntry};
 use crate::error::Result;
 use crate::extract::csv::CsvFile;
@@ -13,16 +14,8 @@ use crate::runner::run_entries;
 use crate::store::ObjectStore;
 use crate::summary::Summary;
 
-/// Resolved arguments.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub config: PathBuf,
-    pub selection: Selection,
-    pub write: WriteSettings,
-}
-
 /// Runs the command; `None` when it only listed the catalog.
-pub async fn run(settings: Settings, ctx: &Context) -> Result<Option<Summary>> {
+pub async fn run(settings: LoadCsvSettings, ctx: &Context) -> Result<Option<Summary>> {
     let catalog = Catalog::<CsvEntry>::load::<RawCsvEntry>(&settings.config)?;
     let selection = &settings.selection;
     if selection.list {
@@ -31,7 +24,7 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Option<Summary>> {
     }
     let entries = catalog.select(&selection.names, selection.all)?;
     let store = crate::store::open(&ctx.target).await?;
-    run_entries("load-csv", store.url(), entries, selection.options(ctx), |entry, progress| {
+    run_entries("load-csv", store.url(), entries, selection.options(ctx.log_format), |entry, progress| {
         load_one(entry, store.clone(), &settings, ctx, progress)
     })
     .await
@@ -41,24 +34,25 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Option<Summary>> {
 async fn load_one(
     entry: &CsvEntry,
     store: Arc<dyn ObjectStore>,
-    settings: &Settings,
+    settings: &LoadCsvSettings,
     ctx: &Context,
     progress: bool,
 ) -> Result<Summary> {
     let file = entry.latest_file()?;
     tracing::info!("\"{}\": {} → {}", entry.name, file.display(), entry.dataset);
     let source = CsvFile::new(&file, entry.csv.clone())?;
+    let size = std::fs::metadata(&file).ok().map(|m| m.len());
     let request = LoadRequest {
-        source_size: std::fs::metadata(&file).ok().map(|m| m.len()),
+        source_size: size,
         partition_column: entry.partition_column.clone(),
         pins: entry.pins.clone(),
         bad_rows: entry.csv.bad_rows,
         null_values: entry.null_values.clone(),
         keep_rows: entry.keep_rows.clone(),
         dry_run: settings.selection.dry_run,
-        progress,
+        progress: ctx.progress(progress, size),
         ..LoadRequest::new("load-csv", Arc::new(source), entry.dataset.clone())
     }
     .written_as(&settings.write, entry.mode.unwrap_or(WriteMode::Merge));
-    load_into(request, ctx, store).await
+    load_into(request, store).await
 }

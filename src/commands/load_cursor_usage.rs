@@ -8,11 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{load_dataset, Context, LoadRequest, WriteSettings};
+use super::{load_dataset, Context};
+use crate::pipeline::commit::LoadRequest;
+use crate::settings::CursorUsageSettings;
 use crate::error::{Error, Result};
 use crate::extract::csv::{last_file_matching, CsvFile, CsvOptions};
 use crate::extract::Extract;
-use crate::load::layout::DatasetId;
 use crate::load::WriteMode;
 use crate::summary::Summary;
 use crate::transform::values::{DatetimeFormat, Zone};
@@ -33,15 +34,6 @@ const TOKEN_COLUMNS: [&str; 7] = [
     "Tokens",
 ];
 const COST_COLUMNS: [&str; 2] = ["Cost", "Cost ($)"];
-
-/// Resolved arguments.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub file: Option<PathBuf>,
-    pub source_dir: PathBuf,
-    pub dataset: DatasetId,
-    pub write: WriteSettings,
-}
 
 /// The types this command knows for the export's columns.
 pub fn pins() -> Pins {
@@ -78,7 +70,7 @@ pub fn latest_export(dir: &Path) -> Result<PathBuf> {
 }
 
 /// Runs the command.
-pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
+pub async fn run(settings: CursorUsageSettings, ctx: &Context) -> Result<Summary> {
     let file = match settings.file {
         Some(file) => file,
         None => latest_export(&settings.source_dir)?,
@@ -93,8 +85,10 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
             columns.join(", ")
         )));
     }
+    let size = std::fs::metadata(&file).ok().map(|m| m.len());
     let request = LoadRequest {
-        source_size: std::fs::metadata(&file).ok().map(|m| m.len()),
+        source_size: size,
+        progress: ctx.progress(true, size),
         partition_column: Some(DATE_COLUMN.to_owned()),
         pins: pins(),
         ..LoadRequest::new("load-cursor-usage", Arc::new(source), settings.dataset)

@@ -3,29 +3,18 @@
 
 use std::sync::Arc;
 
-use super::{download_dir, incremental, load_into, nothing_done, Context, LoadRequest, WriteSettings};
+use super::{incremental, load_into, nothing_done, Context};
+use crate::load::download_dir;
+use crate::pipeline::commit::LoadRequest;
+use crate::settings::LoadPostgresSettings;
 use crate::error::Result;
-use crate::extract::postgres::{self, PgSource};
-use crate::load::layout::DatasetId;
+use crate::extract::postgres;
 use crate::load::WriteMode;
 use crate::summary::Summary;
-use crate::transform::{NullTokens, Pins};
-
-/// Resolved arguments.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub source: PgSource,
-    pub dataset: DatasetId,
-    pub partition_column: Option<String>,
-    /// `--types` and `--date-format`, over PostgreSQL's types.
-    pub pins: Pins,
-    pub write: WriteSettings,
-    /// `--incremental-column`, and `--full-refresh`.
-    pub incremental: Option<(String, bool)>,
-}
+use crate::transform::NullTokens;
 
 /// Runs the command.
-pub async fn run(mut settings: Settings, ctx: &Context) -> Result<Summary> {
+pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Summary> {
     let started = std::time::Instant::now();
     let target = crate::store::open(&ctx.target).await?;
     let incremental = match &settings.incremental {
@@ -57,6 +46,7 @@ pub async fn run(mut settings: Settings, ctx: &Context) -> Result<Summary> {
     };
     let request = LoadRequest {
         source_size: Some(rows.bytes),
+        progress: ctx.progress(true, Some(rows.bytes)),
         pins: rows.pins.overridden_by(&settings.pins),
         partition_column: settings.partition_column,
         // PostgreSQL has its own null: a text "NA" is text.
@@ -69,7 +59,7 @@ pub async fn run(mut settings: Settings, ctx: &Context) -> Result<Summary> {
         Some(end) => LoadRequest { mode: end.mode, ..request },
         None => request,
     };
-    let mut summary = load_into(request, ctx, target).await?;
+    let mut summary = load_into(request, target).await?;
     summary.notes.extend(end.and_then(|e| e.note));
     drop(dir);
     Ok(summary)

@@ -7,10 +7,13 @@
 
 use std::sync::Arc;
 
-use super::{download_dir, load_into, nothing_done, Context, LoadRequest, WriteSettings};
+use super::{load_into, nothing_done, Context};
+use crate::load::download_dir;
+use crate::pipeline::commit::LoadRequest;
+use crate::settings::LoadS3Settings;
 use crate::error::{Error, Result};
-use crate::extract::csv::{CsvFile, CsvOptions};
-use crate::extract::objects::{self, ObjectGlob};
+use crate::extract::csv::CsvFile;
+use crate::extract::objects;
 use crate::extract::parts::CsvParts;
 use crate::load::layout::DatasetId;
 use crate::load::manifest;
@@ -18,22 +21,9 @@ use crate::load::state::{self, LoadedObject, State, StateUpdate};
 use crate::load::WriteMode;
 use crate::store::ObjectMeta;
 use crate::summary::Summary;
-use crate::transform::{NullTokens, Pins};
-
-/// Resolved arguments.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub source: ObjectGlob,
-    pub dataset: DatasetId,
-    pub partition_column: Option<String>,
-    pub csv: CsvOptions,
-    pub pins: Pins,
-    pub null_values: NullTokens,
-    pub write: WriteSettings,
-}
 
 /// Runs the command.
-pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
+pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
     let started = std::time::Instant::now();
     if let Some(range) = settings.write.partition_range {
         return Err(Error::Usage(format!(
@@ -134,8 +124,10 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
         .collect::<Result<Vec<_>>>()?;
     let source = CsvParts::new("s3", settings.source.to_string(), parts);
     let count = picked.len();
+    let size = picked.iter().map(|o| o.size).sum();
     let request = LoadRequest {
-        source_size: Some(picked.iter().map(|o| o.size).sum()),
+        source_size: Some(size),
+        progress: ctx.progress(true, Some(size)),
         partition_column: settings.partition_column,
         pins: settings.pins,
         bad_rows: settings.csv.bad_rows,
@@ -146,7 +138,7 @@ pub async fn run(settings: Settings, ctx: &Context) -> Result<Summary> {
     .written_as(&settings.write, mode);
     let request = LoadRequest { mode, ..request };
     let dry_run = request.dry_run;
-    let mut summary = load_into(request, ctx, target).await?;
+    let mut summary = load_into(request, target).await?;
     drop(downloads);
     let verb = if dry_run { "to load" } else { "loaded" };
     summary.notes.insert(

@@ -1,5 +1,5 @@
-//! One module per subcommand. Commands are thin: they receive resolved settings, assemble an
-//! extractor, a transform and a loader, and hand them to [`crate::pipeline::stage`] (via
+//! One module per subcommand. Commands are thin: they receive resolved settings, assemble a source
+//! and a [`LoadRequest`], and hand it to the load transaction ([`crate::pipeline::commit`], via
 //! [`load_into`]).
 
 pub mod clear_dataset;
@@ -11,25 +11,23 @@ pub mod load_cursor_usage;
 pub mod load_domo;
 pub mod load_postgres;
 pub mod load_s3;
+pub mod run;
 pub mod upload_csv;
 
 use std::io::Write;
 use std::sync::Arc;
 
-use crate::config::Target;
-use crate::error::{Error, Result};
-use crate::extract::filter::KeepRows;
-use crate::extract::{BadRows, Extract};
-use crate::load::layout::{new_run_id, DatasetId, PartitionRange};
-use crate::load::lock::DatasetLock;
-use crate::load::manifest::{self, Drift, FileRecord, Manifest, SourceRecord};
-use crate::load::parquet::WriterOptions;
-use crate::load::{ParquetLoad, WriteMode};
+use crate::cli::Command;
+use crate::error::Result;
+use crate::load::layout::DatasetId;
 use crate::logging::LogFormat;
-use crate::pipeline::{self, TypeColumns};
-use crate::store::ObjectStore;
+use crate::pipeline::commit::{self, LoadRequest};
+use crate::settings::{
+    self, ClearDatasetSettings, CursorUsageSettings, LoadApiSettings, LoadCsvSettings, LoadDomoSettings,
+    LoadPostgresSettings, LoadS3Settings, UploadCsvSettings,
+};
+use crate::store::{ObjectStore, Target};
 use crate::summary::{Progress, Summary};
-use crate::transform::{NullTokens, Pins};
 
 /// What every command gets besides its own settings.
 #[derive(Debug, Clone)]
@@ -38,129 +36,54 @@ pub struct Context {
     pub log_format: LogFormat,
 }
 
-/// Which catalog entries a catalog-driven command (`load-domo`, `load-csv`) works on.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    /// Only print the catalog.
-    pub list: bool,
-    /// Entries named by name, dataset id or source id.
-    pub names: Vec<String>,
-    /// Every enabled entry.
-    pub all: bool,
-    /// Loads at once.
-    pub jobs: usize,
-    pub dry_run: bool,
+/// Resolves a parsed command's arguments into settings and runs it; `None` when it only printed a
+/// listing (no summary).
+pub async fn execute(command: Command, ctx: Context) -> Result<Option<Summary>> {
+    let ctx = &ctx;
+    let summary = match command {
+        Command::UploadCsv(args) => upload_csv::run(UploadCsvSettings::resolve(args)?, ctx).await?,
+        Command::LoadCursorUsage(args) => {
+            load_cursor_usage::run(CursorUsageSettings::resolve(args)?, ctx).await?
+        }
+        Command::LoadDomo(args) => {
+            let selection = settings::selection(args.select, &args.run);
+            let domo = LoadDomoSettings::resolve(&args.domo, &args.write)?;
+            return load_domo::run(&args.config, selection, domo, ctx).await;
+        }
+        Command::LoadCsv(args) => {
+            let settings = LoadCsvSettings::resolve(args.config, args.select, &args.run, &args.write);
+            return load_csv::run(settings, ctx).await;
+        }
+        Command::LoadApi(args) => load_api::run(LoadApiSettings::resolve(*args)?, ctx).await?,
+        Command::LoadPostgres(args) => load_postgres::run(LoadPostgresSettings::resolve(args)?, ctx).await?,
+        Command::LoadS3(args) => load_s3::run(LoadS3Settings::resolve(args)?, ctx).await?,
+        Command::Run(args) => return run::run(args, ctx).await,
+        Command::Inspect(args) => {
+            inspect::inspect(&DatasetId::parse(&args.id)?, args.json, ctx).await?;
+            return Ok(None);
+        }
+        Command::Runs(args) => {
+            inspect::runs(&DatasetId::parse(&args.id)?, args.json, ctx).await?;
+            return Ok(None);
+        }
+        Command::ClearDataset(args) => clear_dataset::run(ClearDatasetSettings::resolve(args)?, ctx).await?,
+    };
+    Ok(Some(summary))
 }
 
-impl Selection {
-    /// How the runner runs the selected entries.
-    pub fn options(&self, ctx: &Context) -> crate::runner::RunOptions {
-        crate::runner::RunOptions {
-            jobs: self.jobs,
-            batch: self.all || self.names.len() > 1,
-            log_format: ctx.log_format,
+impl Context {
+    /// The progress line of a load of a source of `size` bytes, when `shown` (not when several
+    /// loads run at once).
+    pub fn progress(&self, shown: bool, size: Option<u64>) -> Progress {
+        if shown {
+            Progress::new(self.log_format, size)
+        } else {
+            Progress::disabled()
         }
     }
 }
 
-/// How a loading command writes: `--max-rows-per-file`, `--mode`, `--allow-schema-change`.
-#[derive(Debug, Clone, Default)]
-pub struct WriteSettings {
-    pub files: WriterOptions,
-    /// `None`: the command's default (merge, or replace for a source exported whole).
-    pub mode: Option<WriteMode>,
-    pub allow_schema_change: bool,
-    /// How long to wait for another run's lock on the dataset.
-    pub wait_lock: std::time::Duration,
-    /// Stage and plan only (`--dry-run` of single-file commands; catalogs select it per run).
-    pub dry_run: bool,
-    /// Only these days are written (and, with replace, replaced).
-    pub partition_range: Option<PartitionRange>,
-}
-
-/// What to load and how: the part shared by every loading command.
-pub struct LoadRequest {
-    pub command: &'static str,
-    pub source: Arc<dyn Extract>,
-    pub source_size: Option<u64>,
-    pub dataset: DatasetId,
-    pub partition_column: Option<String>,
-    /// Only rows of these days are written (`--partition-range`).
-    pub partition_range: Option<PartitionRange>,
-    pub pins: Pins,
-    pub writer: WriterOptions,
-    pub mode: WriteMode,
-    /// What to do with values that do not fit a pinned type (the reader has its own copy for rows
-    /// that do not parse).
-    pub bad_rows: BadRows,
-    /// What is null besides the empty field.
-    pub null_values: NullTokens,
-    /// Keep only the records whose column (first) equals the value (second).
-    pub keep_rows: Option<(String, String)>,
-    /// With [`WriteMode::Replace`], publish even when there is no row (emptying the dataset).
-    pub allow_empty: bool,
-    /// Let a merge publish a schema that removes columns or changes types.
-    pub allow_schema_change: bool,
-    /// How long to wait for another run's lock on the dataset.
-    pub wait_lock: std::time::Duration,
-    /// Stage and plan, print the plan on stdout, publish nothing.
-    pub dry_run: bool,
-    /// Whether a progress line may be shown (not when several loads run at once).
-    pub progress: bool,
-    /// The dataset's state once this load is published (`_state.json`, written with the manifest).
-    pub state: Option<crate::load::state::StateUpdate>,
-}
-
-impl LoadRequest {
-    /// Takes the write settings; `default_mode` applies to a partitioned load when `--mode` is not
-    /// given (an unpartitioned load replaces the dataset).
-    pub fn written_as(self, write: &WriteSettings, default_mode: WriteMode) -> Self {
-        let default_mode = if self.partition_column.is_some() { default_mode } else { WriteMode::Replace };
-        LoadRequest {
-            writer: write.files.clone(),
-            mode: write.mode.unwrap_or(default_mode),
-            allow_schema_change: write.allow_schema_change,
-            wait_lock: write.wait_lock,
-            dry_run: self.dry_run || write.dry_run,
-            partition_range: write.partition_range,
-            ..self
-        }
-    }
-
-    /// A request with the defaults: no pins, no filter, default files, progress shown, for real.
-    pub fn new(command: &'static str, source: Arc<dyn Extract>, dataset: DatasetId) -> Self {
-        LoadRequest {
-            command,
-            source,
-            source_size: None,
-            dataset,
-            partition_column: None,
-            partition_range: None,
-            pins: Pins::none(),
-            writer: WriterOptions::default(),
-            mode: WriteMode::Merge,
-            bad_rows: BadRows::Fail,
-            null_values: NullTokens::standard(),
-            keep_rows: None,
-            allow_empty: false,
-            allow_schema_change: false,
-            wait_lock: std::time::Duration::ZERO,
-            dry_run: false,
-            progress: true,
-            state: None,
-        }
-    }
-}
-
-/// A fresh hidden folder next to `store`'s staging folder, for a source's download or spool (removed
-/// when dropped; a killed run's is swept by [`crate::load::sweep_stale_staging`]).
-pub fn download_dir(store: &dyn ObjectStore) -> Result<tempfile::TempDir> {
-    let staging = store.staging_parent();
-    std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-    tempfile::Builder::new().prefix(".etl-download-").tempdir_in(&staging).map_err(|e| Error::io(&staging, e))
-}
-
-/// The summary of a load that found nothing to do: nothing read or written, one note.
+/// The summary of a load of `dataset` that found nothing to do.
 pub fn nothing_done(
     command: &'static str,
     store: &dyn ObjectStore,
@@ -168,295 +91,21 @@ pub fn nothing_done(
     started: std::time::Instant,
     note: String,
 ) -> Summary {
-    let mut summary = Summary::new(command, store.url_of(&dataset.prefix()));
-    summary.dataset = Some(dataset.to_string());
-    summary.seconds = started.elapsed().as_secs_f64();
-    summary.notes.push(note);
-    summary
+    Summary::nothing_done(command, store.url_of(&dataset.prefix()), dataset.as_str(), started, note)
 }
 
-/// Runs a load into `ctx`'s target and turns its report into the summary line.
+/// Runs a load into `ctx`'s target.
 pub async fn load_dataset(request: LoadRequest, ctx: &Context) -> Result<Summary> {
     let store = crate::store::open(&ctx.target).await?;
-    load_into(request, ctx, store).await
+    load_into(request, store).await
 }
 
-/// Runs a load into `store` (opened once and shared when several datasets load in one run), holding
-/// the dataset's lock from start to end (a dry run writes nothing and takes none).
-pub async fn load_into(request: LoadRequest, ctx: &Context, store: Arc<dyn ObjectStore>) -> Result<Summary> {
-    crate::signals::check()?;
-    if let (Some(range), None) = (request.partition_range, &request.partition_column) {
-        return Err(Error::Usage(format!(
-            "--partition-range {range} needs a partitioned load: {} has no partition column",
-            request.dataset
-        )));
+/// Runs a load into `store` (opened once and shared when several datasets load in one run) and
+/// prints a dry run's plan on stdout.
+pub async fn load_into(request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<Summary> {
+    let loaded = commit::load(request, store).await?;
+    if let Some(plan) = loaded.plan {
+        let _ = std::io::stdout().lock().write_all(plan.as_bytes());
     }
-    let run_id = new_run_id();
-    if request.dry_run {
-        return load_locked(request, ctx, store, run_id, None).await;
-    }
-    let lock =
-        DatasetLock::acquire(store.clone(), &request.dataset, &run_id, request.command, request.wait_lock)
-            .await?;
-    crate::load::sweep_stale_staging(&store.staging_parent());
-    // With the lock held, an unfinished upload under the dataset belongs to a run that died.
-    match store.abort_unfinished_uploads(&request.dataset.prefix()).await {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::warn!("aborted {n} unfinished upload(s) a stopped run left under {}", request.dataset)
-        }
-        Err(e) => tracing::warn!("could not look for unfinished uploads: {e}"),
-    }
-    let result = load_locked(request, ctx, store, run_id, Some(&lock)).await;
-    if let Err(e) = lock.release().await {
-        tracing::warn!("could not release the dataset's lock: {e}");
-    }
-    result
-}
-
-async fn load_locked(
-    request: LoadRequest,
-    ctx: &Context,
-    store: Arc<dyn ObjectStore>,
-    run_id: String,
-    lock: Option<&DatasetLock>,
-) -> Result<Summary> {
-    // The dataset as the last finished run left it (read once: the lock keeps it so until publish).
-    let previous = manifest::read(store.as_ref(), &request.dataset).await?;
-    if let (Some(update), Some(_)) = (&request.state, lock) {
-        // Read before the lock was taken: another run may have loaded the same things meanwhile.
-        let now = crate::load::state::read(store.as_ref(), &request.dataset).await?.map(|s| s.run_id);
-        let published = previous.as_ref().map(|m| m.run_id.clone());
-        if now != update.based_on || published != update.published {
-            return Err(Error::Locked(format!(
-                "another run wrote {} while this one waited for the lock; nothing was written: run \
-                 again to load what is still new",
-                request.dataset
-            )));
-        }
-    }
-    let mut load = ParquetLoad::new(
-        request.dataset.clone(),
-        request.partition_column.clone(),
-        request.partition_range,
-        request.mode,
-        request.writer,
-        &store.staging_parent(),
-        &run_id,
-    )?;
-    if request.mode == WriteMode::Append {
-        let existing =
-            appendable(store.as_ref(), &request.dataset, previous.as_ref(), lock.is_some()).await?;
-        load = load.numbered_after(&existing);
-    }
-    let filter = request
-        .keep_rows
-        .map(|(column, value)| Arc::new(KeepRows::new(request.source.clone(), &column, &value)));
-    let source: Arc<dyn Extract> = match &filter {
-        Some(filter) => filter.clone(),
-        None => request.source,
-    };
-    let progress = if request.progress {
-        Progress::new(ctx.log_format, request.source_size)
-    } else {
-        Progress::disabled()
-    };
-    let transform = TypeColumns::new(request.pins, request.bad_rows, request.null_values);
-    let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress).await?;
-    let excluded = filter.as_ref().map_or(0, |f| f.dropped());
-    let rows_read = staged.rows_read + excluded + staged.rejected;
-    let mut notes: Vec<String> = staged
-        .coerced_nulls
-        .iter()
-        .map(|(column, n)| format!("{column}: {n} no-charge values (Included/Free/-) stored as null"))
-        .collect();
-    if excluded > 0 {
-        notes.push(format!("{excluded} rows excluded by the filter"));
-    }
-    if let Some((range, outside)) = staged.output.range.filter(|(_, n)| *n > 0) {
-        notes.push(format!("{outside} rows outside --partition-range {range} left out"));
-    }
-    match (&staged.output.rejects, staged.rejected) {
-        (_, 0) => {}
-        (Some(file), n) if request.dry_run => {
-            notes.push(format!("{n} bad rows would be quarantined in {}", store.url_of(&file.key)))
-        }
-        (Some(file), n) => notes.push(format!("{n} bad rows quarantined in {}", store.url_of(&file.key))),
-        (None, n) => notes.push(format!("{n} bad rows skipped")),
-    }
-    if staged.rows_read == 0 && staged.rejected == 0 && excluded == 0 {
-        tracing::warn!("{}: no rows, only a header: the dataset gets none", staged.source.location);
-    }
-    if let Some(filter) = &filter {
-        if staged.rows_read == 0 && excluded > 0 {
-            return Err(Error::Refused(format!(
-                "the filter kept none of the {excluded} rows: no row has {}; check exclude_filter's \
-                 keep_value (nothing was written)",
-                filter.describe()
-            )));
-        }
-    }
-    if request.mode == WriteMode::Replace && staged.output.rows() == 0 && !request.allow_empty {
-        let existing = store.list(&request.dataset.prefix()).await?;
-        let lost = crate::load::stale_keys(existing, &staged.output);
-        if !lost.is_empty() {
-            return Err(Error::Refused(format!(
-                "{} has no rows; publishing it would delete all {} data files of {}. Nothing was changed; \
-                 pass --allow-empty to empty the dataset",
-                staged.source.location,
-                lost.len(),
-                store.url_of(&request.dataset.prefix())
-            )));
-        }
-    }
-    let schema = manifest::schema_record(&staged.schema);
-    if let Some(previous) = &previous {
-        check_schema_drift(previous, &schema, &staged.output, request.allow_schema_change)?;
-    }
-    let mut summary = if request.dry_run {
-        let plan = staged.plan(store.as_ref(), previous.as_ref()).await?;
-        let _ = std::io::stdout().lock().write_all(plan.render(excluded).as_bytes());
-        let mut summary = Summary::new(request.command, plan.target);
-        summary.status = "dry-run";
-        summary.rows_written = staged.output.rows();
-        summary.partitions = staged.output.partitions();
-        summary.files = staged.output.files.len();
-        summary.bytes = staged.output.bytes();
-        summary.seconds = staged.seconds();
-        notes.push("dry run: nothing was written or deleted".into());
-        summary
-    } else {
-        let mode = staged.output.mode;
-        let new_files: Vec<FileRecord> = staged
-            .output
-            .files
-            .iter()
-            .map(|f| FileRecord {
-                key: f.key.clone(),
-                rows: Some(f.rows),
-                bytes: f.bytes,
-                sha256: Some(f.sha256.clone()),
-                run_id: Some(run_id.clone()),
-            })
-            .collect();
-        let record = Manifest {
-            format: manifest::FORMAT,
-            run_id: run_id.clone(),
-            tool: format!("etl {}", env!("CARGO_PKG_VERSION")),
-            command: request.command.to_owned(),
-            source: SourceRecord {
-                kind: staged.source.kind.to_owned(),
-                location: crate::config::mask_url(&staged.source.location),
-                bytes: staged.source_digest.as_ref().map(|d| d.0).or(request.source_size),
-                sha256: staged.source_digest.as_ref().map(|d| d.1.clone()),
-            },
-            started: manifest::rfc3339(staged.started_at),
-            finished: String::new(),
-            mode: mode.name().into(),
-            partition_column: request.partition_column.clone(),
-            schema,
-            rows_written: staged.output.rows(),
-            deleted: 0,
-            files: Vec::new(),
-        };
-        if let Some(lock) = lock {
-            lock.ensure_held().await?;
-        }
-        let (run_key, manifest_key) = (request.dataset.run_key(&run_id), request.dataset.manifest_key());
-        let state = request.state.as_ref().map(|s| s.next.body(&run_id)).transpose()?;
-        let state_key = request.dataset.state_key();
-        // The run record and the manifest go after the uploads and before the deletes: a manifest
-        // only ever lists files in place.
-        let report = staged
-            .publish(store.as_ref(), previous.as_ref(), |publishing| {
-                let record = Manifest {
-                    finished: manifest::rfc3339(std::time::SystemTime::now()),
-                    deleted: publishing.stale.len(),
-                    files: manifest::files_after(previous.as_ref(), new_files, publishing),
-                    ..record
-                };
-                let body = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
-                // The state before the manifest: see `crate::load::state`.
-                let mut records = vec![(run_key, body.clone())];
-                records.extend(state.map(|state| (state_key, state)));
-                records.push((manifest_key, body));
-                Ok(records)
-            })
-            .await?;
-        let mut summary = Summary::new(request.command, report.target);
-        summary.rows_written = report.rows_written;
-        summary.partitions = report.partitions;
-        summary.files = report.files;
-        summary.bytes = report.bytes;
-        summary.unchanged = report.unchanged;
-        summary.deleted = report.replaced.len();
-        summary.seconds = report.seconds;
-        summary.run_id = Some(run_id);
-        summary
-    };
-    summary.dataset = Some(request.dataset.to_string());
-    summary.rows_read = rows_read;
-    summary.notes = notes;
-    Ok(summary)
-}
-
-/// The dataset's data files that an append numbers its files after. Files its `manifest` does not list
-/// were uploaded by an append that stopped before its manifest: with the lock held (`locked`) they are
-/// deleted, so that loading the same source again does not add its rows twice.
-async fn appendable(
-    store: &dyn ObjectStore,
-    dataset: &DatasetId,
-    manifest: Option<&Manifest>,
-    locked: bool,
-) -> Result<Vec<crate::store::ObjectMeta>> {
-    let existing = store.list(&dataset.prefix()).await?;
-    let Some(manifest) = manifest else { return Ok(existing) };
-    let listed: std::collections::HashSet<&str> = manifest.files.iter().map(|f| f.key.as_str()).collect();
-    let (orphans, kept): (Vec<_>, Vec<_>) = existing
-        .into_iter()
-        .partition(|o| dataset.part_of_key(&o.key).is_some() && !listed.contains(o.key.as_str()));
-    if locked && !orphans.is_empty() {
-        let keys: Vec<String> = orphans.into_iter().map(|o| o.key).collect();
-        tracing::warn!(
-            "removing {} data file(s) of {dataset} that a stopped append uploaded without its manifest",
-            keys.len()
-        );
-        store.delete_many(&keys).await?;
-        return Ok(kept);
-    }
-    Ok(kept.into_iter().chain(orphans).collect())
-}
-
-/// Compares the new schema with the previous run's: new columns pass with a warning; a removed column
-/// or a changed type fails a partitioned merge (old partitions would disagree with new ones) unless
-/// allowed, and warns otherwise.
-fn check_schema_drift(
-    previous: &Manifest,
-    schema: &[manifest::ColumnRecord],
-    output: &crate::load::StagedDataset,
-    allowed: bool,
-) -> Result<()> {
-    let drift = Drift::between(&previous.schema, schema);
-    if drift == Drift::default() {
-        return Ok(());
-    }
-    // Files this run leaves in place must agree with the ones it writes.
-    let merge = output.mode == WriteMode::Append || (output.partitioned && output.mode == WriteMode::Merge);
-    if drift.is_breaking() && merge && !allowed {
-        return Err(Error::Refused(format!(
-            "the schema of {} changed since run {} ({}): the partitions this merge leaves would disagree \
-             with the ones it writes. Nothing was changed; reload everything with --mode replace, or pass \
-             --allow-schema-change",
-            output.dataset,
-            previous.run_id,
-            drift.describe()
-        )));
-    }
-    tracing::warn!(
-        "the schema of {} changed since run {}: {}",
-        output.dataset,
-        previous.run_id,
-        drift.describe()
-    );
-    Ok(())
+    Ok(loaded.summary)
 }

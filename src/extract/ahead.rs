@@ -3,7 +3,8 @@
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use super::{BatchReader, Reject, TextBatch};
+use super::BatchReader;
+use crate::batch::{Reject, TextBatch};
 use crate::error::Result;
 
 /// Batches read ahead: enough to keep both sides busy, few enough to keep memory flat.
@@ -41,7 +42,7 @@ impl ReadAhead {
         std::thread::spawn(move || loop {
             let mut batch = spares.try_recv().unwrap_or_else(|_| TextBatch::new(width));
             let message =
-                crate::signals::check().and_then(|()| inner.next_batch(&mut batch, max_rows)).map(|more| {
+                crate::signals::check().map_err(Into::into).and_then(|()| inner.next_batch(&mut batch, max_rows)).map(|more| {
                     let rejects = inner.take_rejects();
                     let bytes = inner.bytes_read();
                     if more {

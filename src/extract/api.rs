@@ -371,7 +371,7 @@ impl Fetcher<'_> {
         params: Vec<(String, String)>,
     ) -> std::result::Result<(Value, HeaderMap), Attempt<Failure>> {
         let fail = |e: Error| Attempt::Fail(Failure::Other(e));
-        self.pace().await.map_err(|signo| fail(Error::Interrupted(signo)))?;
+        self.pace().await.map_err(|signo| fail(crate::signals::Interrupted(signo).into()))?;
         let mut request = self.client.request(self.settings.method.clone(), url.clone()).query(&params);
         let mut headers = HeaderMap::new();
         for (name, value) in &self.settings.headers {

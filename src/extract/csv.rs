@@ -13,7 +13,8 @@ use encoding_rs::Encoding;
 
 use super::input::{TextInput, Tracker};
 use super::sniff::sniff_delimiter;
-use super::{BadRows, BatchReader, Extract, Reject, SourceInfo, TextBatch};
+use super::{BatchReader, Extract, SourceInfo};
+use crate::batch::{BadRows, Reject, TextBatch};
 use crate::error::{Error, Result};
 
 /// Text read to sniff the delimiter.

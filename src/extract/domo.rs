@@ -464,7 +464,7 @@ impl DomoClient {
                             }
                         })?;
                         if let Some(signo) = crate::signals::requested() {
-                            return Err(fail(Error::Interrupted(signo)));
+                            return Err(fail(crate::signals::Interrupted(signo).into()));
                         }
                         file.write_all(&chunk).await.map_err(|e| fail(Error::io(dest, e)))?;
                         written += chunk.len() as u64;

@@ -5,7 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{BatchReader, Extract, SourceInfo, TextBatch};
+use super::{BatchReader, Extract, SourceInfo};
+use crate::batch::TextBatch;
 use crate::error::{Error, Result};
 
 /// Keeps the records whose `column` equals `keep_value` exactly.
@@ -111,7 +112,7 @@ impl BatchReader for KeepRowsReader {
         self.inner.bytes_read()
     }
 
-    fn take_rejects(&mut self) -> Vec<super::Reject> {
+    fn take_rejects(&mut self) -> Vec<crate::batch::Reject> {
         self.inner.take_rejects()
     }
 

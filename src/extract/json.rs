@@ -20,7 +20,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{BatchReader, Extract, SourceInfo, TextBatch};
+use super::{BatchReader, Extract, SourceInfo};
+use crate::batch::TextBatch;
 use crate::error::{Error, Result};
 use crate::transform::{Parser, Pins};
 

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::config::Target;
 use crate::error::{Error, Result};
-use crate::store::{ObjectMeta, ObjectStore, S3Location};
+use crate::store::{ObjectMeta, ObjectStore, S3Location, Target};
 
 /// Downloads at once.
 const DOWNLOADS_IN_FLIGHT: usize = 4;

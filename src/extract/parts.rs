@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use super::csv::CsvFile;
-use super::{BatchReader, Extract, Reject, SourceInfo, TextBatch};
+use super::{BatchReader, Extract, SourceInfo};
+use crate::batch::{Reject, TextBatch};
 use crate::error::{Error, Result};
 
 /// CSV files loaded together into one dataset.

@@ -162,44 +162,6 @@ pub async fn history(store: &dyn ObjectStore, dataset: &DatasetId) -> crate::Res
     Ok(out)
 }
 
-/// The files of the dataset after a publish: this run's, and the data files in place before it that
-/// it keeps (a merge's other partitions), described from the previous manifest where it knows them.
-pub fn files_after(
-    previous: Option<&Manifest>,
-    new_files: Vec<FileRecord>,
-    publishing: &super::Publishing,
-) -> Vec<FileRecord> {
-    let written: BTreeSet<&str> = new_files.iter().map(|f| f.key.as_str()).collect();
-    let gone: BTreeSet<&str> = publishing.stale.iter().map(String::as_str).collect();
-    let known = |key: &str, bytes: u64| {
-        previous.and_then(|p| p.files.iter().find(|f| f.key == key && f.bytes == bytes)).cloned()
-    };
-    let mut files: Vec<FileRecord> = publishing
-        .before
-        .iter()
-        .filter(|o| {
-            o.key.ends_with(".parquet") && (o.key.contains("/data/") || o.key.contains("/partitions/"))
-        })
-        .filter(|o| !written.contains(o.key.as_str()) && !gone.contains(o.key.as_str()))
-        .map(|o| {
-            known(&o.key, o.size).unwrap_or(FileRecord {
-                key: o.key.clone(),
-                rows: None,
-                bytes: o.size,
-                sha256: None,
-                run_id: None,
-            })
-        })
-        .collect();
-    // A file left in place keeps the record of the run that wrote its bytes.
-    files.extend(new_files.into_iter().map(|f| match publishing.unchanged.contains(&f.key) {
-        true => known(&f.key, f.bytes).unwrap_or(f),
-        false => f,
-    }));
-    files.sort_by(|a, b| a.key.cmp(&b.key));
-    files
-}
-
 /// How the new schema differs from the previous one.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Drift {
@@ -272,7 +234,7 @@ pub fn sha256_of_file(path: &std::path::Path) -> std::io::Result<(u64, String)> 
 /// `2026-11-23T13:04:26Z` for a system time.
 pub fn rfc3339(time: std::time::SystemTime) -> String {
     let secs = time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-    let (y, m, d) = super::layout::civil_from_days((secs / 86_400) as i32);
+    let (y, m, d) = crate::transform::calendar::civil_from_days((secs / 86_400) as i32);
     let s = secs % 86_400;
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }

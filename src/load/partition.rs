@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::layout::Partition;
 use crate::error::{Error, Result};
-use crate::transform::{values::day_of_micros, ColumnPlan, ColumnType};
+use crate::transform::{calendar::day_of_micros, ColumnPlan, ColumnType};
 
 /// Checks, before any row is read twice, that `column` exists and holds days or timestamps.
 pub fn check_partition_column(plans: &[ColumnPlan], column: &str) -> Result<()> {

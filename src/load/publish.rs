@@ -16,10 +16,8 @@ use std::collections::{BTreeSet, HashSet};
 
 use futures::StreamExt;
 
-use super::layout::Partition;
-use super::manifest::Manifest;
-use super::parquet::StagedFile;
-use super::{StagedDataset, WriteMode};
+use super::manifest::{FileRecord, Manifest};
+use super::staged::{StagedDataset, WriteMode};
 use crate::error::Result;
 use crate::store::{ObjectMeta, ObjectStore};
 
@@ -47,6 +45,43 @@ pub struct Publishing {
     pub stale: Vec<String>,
     /// The run's files that were already in place, byte for byte (not uploaded).
     pub unchanged: BTreeSet<String>,
+}
+
+impl Publishing {
+    /// The files of the dataset after a publish: this run's, and the data files in place before it that
+    /// it keeps (a merge's other partitions), described from the previous manifest where it knows them.
+    pub fn files_after(&self, previous: Option<&Manifest>, new_files: Vec<FileRecord>) -> Vec<FileRecord> {
+        let publishing = self;
+        let written: BTreeSet<&str> = new_files.iter().map(|f| f.key.as_str()).collect();
+        let gone: BTreeSet<&str> = publishing.stale.iter().map(String::as_str).collect();
+        let known = |key: &str, bytes: u64| {
+            previous.and_then(|p| p.files.iter().find(|f| f.key == key && f.bytes == bytes)).cloned()
+        };
+        let mut files: Vec<FileRecord> = publishing
+            .before
+            .iter()
+            .filter(|o| {
+                o.key.ends_with(".parquet") && (o.key.contains("/data/") || o.key.contains("/partitions/"))
+            })
+            .filter(|o| !written.contains(o.key.as_str()) && !gone.contains(o.key.as_str()))
+            .map(|o| {
+                known(&o.key, o.size).unwrap_or(FileRecord {
+                    key: o.key.clone(),
+                    rows: None,
+                    bytes: o.size,
+                    sha256: None,
+                    run_id: None,
+                })
+            })
+            .collect();
+        // A file left in place keeps the record of the run that wrote its bytes.
+        files.extend(new_files.into_iter().map(|f| match publishing.unchanged.contains(&f.key) {
+            true => known(&f.key, f.bytes).unwrap_or(f),
+            false => f,
+        }));
+        files.sort_by(|a, b| a.key.cmp(&b.key));
+        files
+    }
 }
 
 /// The staged files whose bytes the store already holds under the same key, as far as the previous
@@ -96,7 +131,7 @@ pub async fn publish(
     crate::signals::check()?;
     futures::stream::iter(uploads.map(|f| async move {
         if let Some(signo) = crate::signals::requested() {
-            return Err(crate::store::StoreError::Interrupted(signo));
+            return Err(crate::signals::Interrupted(signo).into());
         }
         tracing::debug!(key = %f.key, rows = f.rows, bytes = f.bytes, "uploading");
         store.put_file(&f.key, &f.path).await
@@ -157,14 +192,4 @@ pub fn stale_keys(existing: Vec<ObjectMeta>, staged: &StagedDataset) -> Vec<Stri
             !written.contains(k.as_str()) && replaced_folders.iter().any(|f| k.starts_with(f.as_str()))
         })
         .collect()
-}
-
-/// The partitions among `files` (for the summary).
-pub fn partitions_of(files: &[StagedFile]) -> usize {
-    files
-        .iter()
-        .map(|f| f.partition)
-        .filter(|p| *p != Partition::Unpartitioned)
-        .collect::<BTreeSet<_>>()
-        .len()
 }

@@ -11,14 +11,16 @@
 
 mod local;
 mod s3;
+mod target;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use local::LocalStore;
 pub use s3::{S3Location, S3Store};
+pub use target::{Target, DEFAULT_TARGET};
 
-use crate::config::Target;
+use crate::signals::Interrupted;
 
 /// An error from a store, naming the object or file it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -31,16 +33,27 @@ pub enum StoreError {
     #[error("`{key}` does not exist in {store}")]
     NotFound { store: String, key: String },
     /// SIGINT or SIGTERM stopped the transfer (a multipart upload is aborted first).
-    #[error("stopped by {}", crate::signals::name(*.0))]
-    Interrupted(i32),
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
     /// An S3 request failed (after the SDK's retries).
     #[error("S3 {operation} of `{key}` failed: {message}")]
     S3 { operation: &'static str, key: String, message: String },
+    /// `--target` / `ETL_TARGET` is neither `s3://bucket[/prefix]` nor a folder.
+    #[error("invalid target `{target}`: {reason}")]
+    InvalidTarget { target: String, reason: String },
+    /// The store cannot be set up as configured (no region, no credentials).
+    #[error("{0}")]
+    Config(String),
 }
 
 impl StoreError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StoreError::Io { path: path.into(), error: source }
+    }
+
+    /// Whether the fault is in the settings (exit code 2) rather than in a run.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, StoreError::InvalidTarget { .. } | StoreError::Config(_))
     }
 }
 
@@ -92,7 +105,7 @@ pub trait ObjectStore: Send + Sync {
 }
 
 /// Opens the store a target names.
-pub async fn open(target: &Target) -> crate::Result<Arc<dyn ObjectStore>> {
+pub async fn open(target: &Target) -> Result<Arc<dyn ObjectStore>, StoreError> {
     Ok(match target {
         Target::Local(path) => Arc::new(LocalStore::new(path)?),
         Target::S3(location) => Arc::new(S3Store::from_env(location.clone()).await?),

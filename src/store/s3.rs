@@ -18,7 +18,6 @@ use md5::{Digest, Md5};
 use tokio::io::AsyncReadExt;
 
 use super::{ObjectMeta, ObjectStore, StoreError};
-use crate::error::Error;
 
 /// Files larger than this are uploaded in parts.
 const MULTIPART_THRESHOLD: u64 = 32 << 20;
@@ -60,7 +59,7 @@ impl S3Store {
     }
 
     /// Builds a client from the environment's AWS settings.
-    pub async fn from_env(location: S3Location) -> crate::Result<Self> {
+    pub async fn from_env(location: S3Location) -> Result<Self, StoreError> {
         // A server that accepts a request and then says nothing is given ETL_S3_READ_TIMEOUT seconds
         // (60 by default) per wait, not the whole attempt's 5 minutes.
         let read_timeout = std::env::var("ETL_S3_READ_TIMEOUT")
@@ -90,14 +89,14 @@ impl S3Store {
                 // S3-compatible servers mostly ignore the region, but signing needs one.
                 config = config.region(aws_sdk_s3::config::Region::new("us-east-1"));
             } else {
-                return Err(Error::Usage(
+                return Err(StoreError::Config(
                     "no AWS region is configured for the S3 target: set AWS_REGION (or a profile's region)"
                         .into(),
                 ));
             }
         }
         if sdk.credentials_provider().is_none() {
-            return Err(Error::Usage(
+            return Err(StoreError::Config(
                 "no AWS credentials provider is configured: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE".into(),
             ));
         }
@@ -175,7 +174,7 @@ impl S3Store {
         let mut parts = Vec::new();
         for number in 1.. {
             if let Some(signo) = crate::signals::requested() {
-                return Err(StoreError::Interrupted(signo));
+                return Err(crate::signals::Interrupted(signo).into());
             }
             let mut buf = Vec::with_capacity(PART_SIZE);
             (&mut file)

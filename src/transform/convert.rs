@@ -3,125 +3,11 @@
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::values::{parse_bool, parse_fixed, parse_number, DateFormat, DatetimeFormat, Number, Zone};
-use super::{ColumnType, NullTokens};
+use super::pins::NullTokens;
+use super::types::{ColumnPlan, ListOf, Parser, DECIMAL_PRECISION};
+use super::values::{parse_bool, parse_fixed, parse_number, Number, Zone};
 use crate::error::{Error, Result};
-use crate::extract::TextBatch;
-
-/// How one column's text becomes values. Empty text is null for every parser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Parser {
-    /// Kept as text.
-    Text,
-    /// Int64 (leading zeros refused).
-    Int,
-    /// Decimal(38, 0): integers of up to 38 digits.
-    Decimal,
-    /// Decimal(38, s): exact numbers with at most `s` fraction digits (PostgreSQL's `numeric`).
-    Fixed(u8),
-    /// A list, written as a JSON array (`[1, 2, null]`), of elements of one type.
-    List(super::ListOf),
-    /// Float64.
-    Float,
-    /// `true` / `false` in any case.
-    Bool,
-    /// A date in the given format.
-    Date(DateFormat),
-    /// A timestamp in the given format, with offsets as [`Zone`] says.
-    Datetime(DatetimeFormat, Zone),
-    /// `Yes` / `No` (and `true` / `false`) in any case, as Boolean.
-    YesNo,
-    /// An amount of money as Float64: `$` and thousands separators stripped; `Included`, `Free` and `-`
-    /// are null (and counted).
-    Money,
-}
-
-impl Parser {
-    /// The parser of a list's elements.
-    fn element_parser(of: super::ListOf) -> Parser {
-        match of {
-            super::ListOf::Int64 => Parser::Int,
-            super::ListOf::Float64 => Parser::Float,
-            super::ListOf::Boolean => Parser::Bool,
-            super::ListOf::String => Parser::Text,
-        }
-    }
-
-    /// The output type.
-    pub fn column_type(self) -> ColumnType {
-        match self {
-            Parser::Text => ColumnType::String,
-            Parser::Int => ColumnType::Int64,
-            Parser::Decimal => ColumnType::Decimal(0),
-            Parser::Fixed(scale) => ColumnType::Decimal(scale),
-            Parser::List(of) => ColumnType::List(of),
-            Parser::Float | Parser::Money => ColumnType::Float64,
-            Parser::Bool | Parser::YesNo => ColumnType::Boolean,
-            Parser::Date(_) => ColumnType::Date,
-            Parser::Datetime(_, zone) => ColumnType::Datetime { utc: zone != Zone::Naive },
-        }
-    }
-
-    /// The polars type of the output column.
-    pub fn dtype(self) -> DataType {
-        match self.column_type() {
-            ColumnType::String => DataType::String,
-            ColumnType::Int64 => DataType::Int64,
-            ColumnType::Decimal(scale) => DataType::Decimal(DECIMAL_PRECISION, usize::from(scale)),
-            ColumnType::List(of) => DataType::List(Box::new(Parser::element_parser(of).dtype())),
-            ColumnType::Float64 => DataType::Float64,
-            ColumnType::Boolean => DataType::Boolean,
-            ColumnType::Date => DataType::Date,
-            ColumnType::Datetime { utc } => {
-                DataType::Datetime(TimeUnit::Microseconds, utc.then_some(TimeZone::UTC))
-            }
-        }
-    }
-}
-
-/// The type names a person can pin a column to (`types:` in YAML catalogs), with their parsers.
-pub const TYPE_NAMES: [(&str, Parser); 11] = [
-    ("string", Parser::Text),
-    ("int64", Parser::Int),
-    ("decimal", Parser::Decimal),
-    ("float64", Parser::Float),
-    ("boolean", Parser::Bool),
-    ("date", Parser::Date(DateFormat::Iso)),
-    ("datetime", Parser::Datetime(DatetimeFormat::ISO, Zone::Naive)),
-    ("datetime_utc", Parser::Datetime(DatetimeFormat::ISO, Zone::AssumeUtc)),
-    ("datetime_offset", Parser::Datetime(DatetimeFormat::ISO, Zone::Offset)),
-    ("money", Parser::Money),
-    ("yes_no", Parser::YesNo),
-];
-
-impl std::str::FromStr for Parser {
-    type Err = String;
-
-    /// A parser from its type name (case-insensitive), or a message listing the names.
-    fn from_str(name: &str) -> Result<Self, String> {
-        TYPE_NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.trim())).map(|(_, p)| *p).ok_or_else(
-            || {
-                let names: Vec<&str> = TYPE_NAMES.iter().map(|(n, _)| *n).collect();
-                format!("unknown type `{name}`; use one of: {}", names.join(", "))
-            },
-        )
-    }
-}
-
-/// The precision of Decimal columns: 38 digits, the most a 128-bit decimal holds.
-pub const DECIMAL_PRECISION: usize = 38;
-
-/// A column's name and parser.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ColumnPlan {
-    pub name: String,
-    pub parser: Parser,
-}
-
-/// The polars schema a list of plans produces.
-pub fn schema_of(plans: &[ColumnPlan]) -> Schema {
-    plans.iter().map(|p| Field::new(p.name.as_str().into(), p.parser.dtype())).collect()
-}
+use crate::batch::TextBatch;
 
 /// Counts kept while converting: values that a parser deliberately turned into null.
 pub type NullCounts = Vec<u64>;
@@ -246,22 +132,22 @@ pub fn convert_column(
         Parser::List(of) => {
             let mut refused = Vec::new();
             let mut builder: Box<dyn ListBuilderTrait> = match of {
-                super::ListOf::Int64 => Box::new(ListPrimitiveChunkedBuilder::<Int64Type>::new(
+                ListOf::Int64 => Box::new(ListPrimitiveChunkedBuilder::<Int64Type>::new(
                     name,
                     batch.len(),
                     batch.len() * 4,
                     DataType::Int64,
                 )),
-                super::ListOf::Float64 => Box::new(ListPrimitiveChunkedBuilder::<Float64Type>::new(
+                ListOf::Float64 => Box::new(ListPrimitiveChunkedBuilder::<Float64Type>::new(
                     name,
                     batch.len(),
                     batch.len() * 4,
                     DataType::Float64,
                 )),
-                super::ListOf::Boolean => {
+                ListOf::Boolean => {
                     Box::new(ListBooleanChunkedBuilder::new(name, batch.len(), batch.len() * 4))
                 }
-                super::ListOf::String => {
+                ListOf::String => {
                     Box::new(ListStringChunkedBuilder::new(name, batch.len(), batch.len() * 16))
                 }
             };
@@ -424,17 +310,17 @@ fn collect_native<T: PolarsNumericType>(
 
 /// A JSON array's elements as a series of the list's element type; `None` when it is not an array
 /// of such values (`null` elements are null).
-fn list_series(v: &[u8], of: super::ListOf) -> Option<Series> {
+fn list_series(v: &[u8], of: ListOf) -> Option<Series> {
     use serde_json::Value;
     let items: Vec<Value> = serde_json::from_slice(v).ok()?;
     let name = PlSmallStr::EMPTY;
     Some(match of {
-        super::ListOf::Int64 => {
+        ListOf::Int64 => {
             let values: Option<Vec<Option<i64>>> =
                 items.iter().map(|i| if i.is_null() { Some(None) } else { i.as_i64().map(Some) }).collect();
             Int64Chunked::from_iter_options(name, values?.into_iter()).into_series()
         }
-        super::ListOf::Float64 => {
+        ListOf::Float64 => {
             let values: Option<Vec<Option<f64>>> = items
                 .iter()
                 .map(|i| match i {
@@ -449,12 +335,12 @@ fn list_series(v: &[u8], of: super::ListOf) -> Option<Series> {
                 .collect();
             Float64Chunked::from_iter_options(name, values?.into_iter()).into_series()
         }
-        super::ListOf::Boolean => {
+        ListOf::Boolean => {
             let values: Option<Vec<Option<bool>>> =
                 items.iter().map(|i| if i.is_null() { Some(None) } else { i.as_bool().map(Some) }).collect();
             BooleanChunked::from_iter_options(name, values?.into_iter()).into_series()
         }
-        super::ListOf::String => {
+        ListOf::String => {
             let values: Option<Vec<Option<String>>> = items
                 .iter()
                 .map(|i| match i {
@@ -526,6 +412,7 @@ pub fn parse_money(v: &[u8]) -> Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transform::values::DatetimeFormat;
 
     #[test]
     fn money() {

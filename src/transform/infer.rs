@@ -11,10 +11,11 @@
 use polars::prelude::{ChunkAgg, Column, DataType};
 use rayon::prelude::*;
 
-use super::convert::{convert_column, ColumnPlan, Converted, Parser};
+use super::convert::{convert_column, Converted};
+use super::pins::{NullTokens, Pins};
+use super::types::{ColumnPlan, Parser};
 use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number, Zone};
-use super::{NullTokens, Pins};
-use crate::extract::TextBatch;
+use crate::batch::TextBatch;
 
 const INT: u32 = 1;
 const DECIMAL: u32 = 1 << 1;

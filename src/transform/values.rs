@@ -1,7 +1,7 @@
 //! Parsers for single CSV values: pure functions on bytes, shared by type inference and conversion,
 //! so that a column is only ever given a type whose parser accepts every one of its values.
 
-use crate::load::layout::days_from_civil;
+use super::calendar::{days_from_civil, MICROS_PER_DAY};
 
 /// What a value looks like as a number.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -292,7 +292,6 @@ impl Zone {
     }
 }
 
-const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 impl DatetimeFormat {
     /// ISO 8601 / RFC 3339.
@@ -368,14 +367,10 @@ impl DatetimeFormat {
     }
 }
 
-/// The UTC day of a timestamp in microseconds.
-pub fn day_of_micros(micros: i64) -> i32 {
-    micros.div_euclid(MICROS_PER_DAY) as i32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transform::calendar::day_of_micros;
 
     #[test]
     fn fixed_point_numbers_are_exact() {

@@ -1,13 +1,16 @@
 //! A real HTTP/1.1 server on 127.0.0.1 that plays Domo's API: the OAuth2 token endpoint, dataset
 //! metadata with a schema, and the CSV export, with faults scripted per path (status codes with
 //! `Retry-After`, a body cut short, tokens revoked mid-run). Every request is logged for assertions.
+//! The socket, parsing and response writing are `http_server`'s.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
+
+use crate::http_server::{self, Head, Reply, Request};
 
 pub const CLIENT_ID: &str = "test-client-id";
 pub const CLIENT_SECRET: &str = "very-secret-value-42";
@@ -60,22 +63,12 @@ pub struct FakeDomo {
 impl FakeDomo {
     /// Starts a server (on a free port) serving `datasets` by id.
     pub fn start(datasets: &[(&str, FakeDataset)]) -> FakeDomo {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State {
             datasets: datasets.iter().map(|(id, d)| (id.to_string(), d.clone())).collect(),
             ..Default::default()
         }));
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let state = shared.clone();
-                std::thread::spawn(move || {
-                    let _ = serve(stream, &state);
-                });
-            }
-        });
+        let url = http_server::start(move |request, _| serve(request, &shared));
         FakeDomo { url, state }
     }
 
@@ -119,28 +112,12 @@ impl FakeDomo {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_owned();
-    let target = parts.next().unwrap_or_default().to_owned();
-    let mut headers: HashMap<String, String> = HashMap::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
-    let (path, query) =
-        target.split_once('?').map_or((target.clone(), String::new()), |(p, q)| (p.into(), q.into()));
+/// Answers one request and logs it. A `Fault::Truncate` becomes a raw reply: the head announces the
+/// whole body's length, half the body follows, then the server closes the connection.
+fn serve(request: Request, state: &Mutex<State>) -> Reply {
+    let Request { method, path, query, headers, .. } = request;
     let (status, extra, body, truncate) = answer(state, &method, &path, &query, &headers);
     state.lock().unwrap().seen.push(Seen { method, path, query, status });
-    let mut out = stream;
     let reason = match status {
         200 => "OK",
         401 => "Unauthorized",
@@ -149,18 +126,14 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         500 => "Internal Server Error",
         _ => "Status",
     };
-    let mut head =
-        format!("HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
-    for (k, v) in extra {
-        head += &format!("{k}: {v}\r\n");
+    let head = Head { status, reason, headers: extra.into_iter().map(|(k, v)| (k.to_owned(), v)).collect() };
+    if !truncate {
+        return Reply::Whole(head, body);
     }
-    head += "\r\n";
-    out.write_all(head.as_bytes())?;
-    let sent = if truncate { &body[..body.len() / 2] } else { &body[..] };
-    out.write_all(sent)?;
-    out.flush()?;
-    let _ = out.shutdown(std::net::Shutdown::Both);
-    Ok(())
+    Reply::Raw(Box::new(move |out: &mut TcpStream| {
+        http_server::write_head(out, &head, body.len())?;
+        out.write_all(&body[..body.len() / 2])
+    }))
 }
 
 type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>, bool);

@@ -145,8 +145,8 @@ datasets:
     assert_eq!(
         days(&df, "column_3"),
         [
-            Some(etl::load::layout::days_from_civil(2026, 2, 1)),
-            Some(etl::load::layout::days_from_civil(2026, 4, 3))
+            Some(etl::transform::calendar::days_from_civil(2026, 2, 1)),
+            Some(etl::transform::calendar::days_from_civil(2026, 4, 3))
         ]
     );
 }

@@ -22,6 +22,8 @@ mod fake_api;
 mod fake_domo;
 /// The S3 server failing under a run: refused connections, uploads cut mid-body.
 mod faults;
+/// The small HTTP/1.1 server under `fake_api` and `fake_domo`: socket, request parsing, responses.
+mod http_server;
 /// `etl run`: a job file mixing every kind of source.
 mod jobs;
 /// `load-api`: a REST API on 127.0.0.1 with pages, auth and faults.

@@ -36,9 +36,9 @@ fn infers_every_type_from_all_values_and_keeps_them_exact() {
     assert_eq!(
         days(&df, "day"),
         vec![
-            Some(etl::load::layout::days_from_civil(2026, 1, 31)),
-            Some(etl::load::layout::days_from_civil(2026, 2, 1)),
-            Some(etl::load::layout::days_from_civil(2024, 2, 29)),
+            Some(etl::transform::calendar::days_from_civil(2026, 1, 31)),
+            Some(etl::transform::calendar::days_from_civil(2026, 2, 1)),
+            Some(etl::transform::calendar::days_from_civil(2024, 2, 29)),
             None
         ]
     );

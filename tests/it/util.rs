@@ -165,7 +165,7 @@ pub fn days(df: &DataFrame, column: &str) -> Vec<Option<i32>> {
 
 /// Microseconds of a UTC time, for expectations.
 pub fn utc(y: i32, m: u32, d: u32, h: i64, mi: i64, s: i64, us: i64) -> i64 {
-    i64::from(etl::load::layout::days_from_civil(y, m, d)) * 86_400_000_000
+    i64::from(etl::transform::calendar::days_from_civil(y, m, d)) * 86_400_000_000
         + ((h * 60 + mi) * 60 + s) * 1_000_000
         + us
 }
@@ -216,7 +216,7 @@ impl S3Env {
         for (k, v) in &self.vars {
             std::env::set_var(k, v);
         }
-        let store = etl::store::open(&etl::config::Target::parse(target).unwrap()).await.unwrap();
+        let store = etl::store::open(&etl::store::Target::parse(target).unwrap()).await.unwrap();
         drop(guard);
         store
     }

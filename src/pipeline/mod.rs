@@ -14,219 +14,28 @@
 //! second pass stages with the settled types. Either way the output is what the whole-source vote
 //! says, byte for byte. Sources whose columns are all pinned need no vote.
 
+pub mod commit;
+
 use std::sync::Arc;
 use std::time::Instant;
 
-use polars::prelude::DataFrame;
-
+use crate::batch::{Reject, TextBatch};
 use crate::error::{Error, Result};
 use crate::extract::ahead::ReadAhead;
-pub use crate::extract::Extract;
-use crate::extract::{BadRows, BatchReader, Reject, SourceInfo, TextBatch};
-use crate::load::layout::DatasetId;
+use crate::extract::{BatchReader, Extract, SourceInfo};
 use crate::load::manifest::Manifest;
-use crate::load::publish::unchanged_files;
-use crate::load::{publish, stale_keys, Publishing, StagedDataset};
+use crate::load::publish::{publish, stale_keys, unchanged_files, PublishReport, Publishing};
+use crate::load::staged::StagedDataset;
+use crate::load::Load;
 use crate::store::ObjectStore;
 use crate::summary::{human_bytes, Progress};
-use crate::transform::convert::{convert_batch, ColumnPlan, Converted};
-use crate::transform::infer::Inference;
-use crate::transform::{NullTokens, Parser, Pins};
+use crate::transform::{ColumnPlan, Transform};
 
 /// Bad rows logged as warnings; the others at `-v`.
 const SHOWN_REJECTS: u64 = 10;
 
 /// Rows per text batch.
 pub const BATCH_ROWS: usize = 65_536;
-
-/// Turns text batches into typed frames.
-pub trait Transform: Send {
-    /// Starts on a source with `columns` (once, however many passes follow). Returns the plans when
-    /// they are known without reading a value (every column pinned).
-    fn start(&mut self, source: &str, columns: &[String]) -> Result<Option<Vec<ColumnPlan>>>;
-    /// Lets the values of a batch vote on the column types. (It may type columns of the batch on the
-    /// way, for the [`Transform::apply`] of the same batch.)
-    fn observe(&mut self, batch: &TextBatch);
-    /// The plans the values observed since [`Transform::start`] settle on. `last`: every value has
-    /// voted (says why a column is String, once).
-    fn inferred(&self, last: bool) -> Vec<ColumnPlan>;
-    /// Types batches with `plans` from now on.
-    fn use_plans(&mut self, plans: &[ColumnPlan]);
-    /// Types one batch. Records whose values do not fit their column are an error, or (as the
-    /// transform's [`BadRows`] says) are taken out of `batch` and added to `rejects`.
-    fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame>;
-    /// Per column, the non-empty values deliberately made null (e.g. `Included` in a cost column).
-    fn coerced_nulls(&self) -> Vec<(String, u64)>;
-}
-
-/// Receives typed frames and stages output files.
-pub trait Load: Send {
-    /// Called with the final columns before any row; called again, it starts over (whatever was
-    /// staged is dropped).
-    fn begin(&mut self, plans: &[ColumnPlan]) -> Result<()>;
-    /// Takes a batch of typed rows.
-    fn write(&mut self, df: DataFrame) -> Result<()>;
-    /// Keeps the text of records left out by `--on-bad-rows quarantine`, under the source's header
-    /// line (if it has one).
-    fn reject(&mut self, header: Option<&[u8]>, rejects: &[Reject]) -> Result<()>;
-    /// Closes every file; returns them, ready to publish.
-    fn finish(&mut self) -> Result<StagedDataset>;
-}
-
-/// The standard transform: pinned columns as pinned, every other column inferred from all of its
-/// values.
-pub struct TypeColumns {
-    pins: Pins,
-    bad_rows: BadRows,
-    nulls: NullTokens,
-    inference: Option<Inference>,
-    plans: Vec<ColumnPlan>,
-    /// Per column, what is null: a pinned String column keeps its `NA`s (only empty is null).
-    column_nulls: Vec<NullTokens>,
-    coerced: Vec<u64>,
-    /// Columns of the batch last observed that the vote converted already.
-    ready: Vec<Option<Converted>>,
-    source: String,
-}
-
-impl TypeColumns {
-    /// A transform with the given pinned columns; `nulls` are null; values that do not fit their
-    /// pinned type are handled as `bad_rows` says.
-    pub fn new(pins: Pins, bad_rows: BadRows, nulls: NullTokens) -> Self {
-        TypeColumns {
-            pins,
-            bad_rows,
-            nulls,
-            inference: None,
-            plans: Vec::new(),
-            column_nulls: Vec::new(),
-            coerced: Vec::new(),
-            ready: Vec::new(),
-            source: String::new(),
-        }
-    }
-}
-
-impl Transform for TypeColumns {
-    fn start(&mut self, source: &str, columns: &[String]) -> Result<Option<Vec<ColumnPlan>>> {
-        self.source = source.to_owned();
-        let unknown = self.pins.named_but_missing(columns);
-        if !unknown.is_empty() {
-            return Err(Error::Usage(format!(
-                "{}: no column named {} (types and date formats name columns as the file's header does, \
-                 after --normalize-columns if given); its columns are: {}",
-                self.source,
-                unknown.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
-                columns.join(", ")
-            )));
-        }
-        let inference = Inference::new(columns, &self.pins);
-        let all_pinned = columns.iter().all(|c| self.pins.get(c).is_some());
-        let known = all_pinned.then(|| inference.plans());
-        self.inference = Some(inference);
-        Ok(known)
-    }
-
-    fn observe(&mut self, batch: &TextBatch) {
-        let inference = self.inference.as_mut().expect("start() comes first");
-        // While the vote is on the plans, columns that vote by being converted are converted here,
-        // once, and kept for `apply`.
-        let on_plans = !self.plans.is_empty() && inference.plans() == self.plans;
-        self.ready = inference.observe(&self.nulls, batch, on_plans.then_some(&self.plans[..]));
-    }
-
-    fn inferred(&self, last: bool) -> Vec<ColumnPlan> {
-        let inference = self.inference.as_ref().expect("start() comes first");
-        if last {
-            inference.report();
-        }
-        inference.plans()
-    }
-
-    fn use_plans(&mut self, plans: &[ColumnPlan]) {
-        self.plans = plans.to_vec();
-        self.ready.clear();
-        self.column_nulls = self
-            .plans
-            .iter()
-            .map(|p| {
-                let pinned_text = p.parser == Parser::Text && self.pins.get(&p.name).is_some();
-                if pinned_text {
-                    NullTokens::empty_only()
-                } else {
-                    self.nulls.clone()
-                }
-            })
-            .collect();
-        self.coerced = vec![0; self.plans.len()];
-    }
-
-    fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame> {
-        let ready = std::mem::take(&mut self.ready);
-        let (df, coerced) = match convert_batch(&self.plans, batch, &self.column_nulls, ready) {
-            Ok(done) => done,
-            Err(mut bad) if self.bad_rows == BadRows::Fail => {
-                return Err(bad.remove(0).into_error(&self.source))
-            }
-            Err(bad) => {
-                // Every refused row, once, with the first reason found for it; then the rest.
-                let mut refused: std::collections::BTreeMap<usize, String> = Default::default();
-                for b in &bad {
-                    for &row in &b.rows {
-                        refused.entry(row).or_insert_with(|| {
-                            format!(
-                                "column `{}`: {:?} is not {}",
-                                b.column,
-                                batch.text(row, b.col),
-                                b.expected
-                            )
-                        });
-                    }
-                }
-                for (&row, reason) in &refused {
-                    let raw = batch.raw_record(row).map(<[u8]>::to_vec).unwrap_or_default();
-                    rejects.push(Reject { line: batch.line(row), reason: reason.clone(), raw, part: None });
-                }
-                batch.retain(|row| !refused.contains_key(&row));
-                convert_batch(&self.plans, batch, &self.column_nulls, Vec::new())
-                    .map_err(|mut bad| bad.remove(0).into_error(&self.source))?
-            }
-        };
-        for (total, n) in self.coerced.iter_mut().zip(coerced) {
-            *total += n;
-        }
-        Ok(df)
-    }
-
-    fn coerced_nulls(&self) -> Vec<(String, u64)> {
-        self.plans
-            .iter()
-            .zip(&self.coerced)
-            .filter(|(_, n)| **n > 0)
-            .map(|(p, n)| (p.name.clone(), *n))
-            .collect()
-    }
-}
-
-/// What a run did, for the summary line.
-#[derive(Debug, Clone)]
-pub struct RunReport {
-    pub source: SourceInfo,
-    pub dataset: DatasetId,
-    pub target: String,
-    pub schema: Vec<ColumnPlan>,
-    pub rows_read: u64,
-    pub rows_written: u64,
-    pub partitions: usize,
-    pub files: usize,
-    pub bytes: u64,
-    /// Files whose bytes were already in place (not uploaded).
-    pub unchanged: usize,
-    /// The objects of earlier runs this run deleted.
-    pub replaced: Vec<String>,
-    pub coerced_nulls: Vec<(String, u64)>,
-    pub seconds: f64,
-}
 
 /// A run's output, complete in the staging folder and not yet visible to anyone.
 pub struct Staged {
@@ -238,7 +47,8 @@ pub struct Staged {
     pub rejected: u64,
     /// The source's size and SHA-256, when the source can tell.
     pub source_digest: Option<(u64, String)>,
-    pub coerced_nulls: Vec<(String, u64)>,
+    /// What the transform noted of the values (see [`Transform::notes`]).
+    pub notes: Vec<String>,
     pub output: StagedDataset,
     /// Owns the staging folder, which must outlive the publish.
     _load: Box<dyn Load>,
@@ -343,7 +153,7 @@ pub async fn stage(
             rows_read: staged.rows,
             rejected: staged.rejected,
             source_digest,
-            coerced_nulls: transform.coerced_nulls(),
+            notes: transform.notes(),
             output,
             _load: load,
             started,
@@ -512,31 +322,15 @@ impl Pass<'_> {
 }
 
 impl Staged {
-    /// Publishes the staged files into `store` and reports the run.
-    /// `records` makes the run's records (see [`publish`]).
+    /// Publishes the staged files into `store` (see [`publish`]). `records` makes the run's records;
     /// `previous` is the dataset's manifest before the run (it says which files are unchanged).
     pub async fn publish(
-        self,
+        &self,
         store: &dyn ObjectStore,
         previous: Option<&Manifest>,
         records: impl FnOnce(&Publishing) -> Result<Vec<(String, Vec<u8>)>>,
-    ) -> Result<RunReport> {
-        let published = publish(store, &self.output, previous, records).await?;
-        Ok(RunReport {
-            source: self.source,
-            target: store.url_of(&self.output.dataset.prefix()),
-            dataset: self.output.dataset.clone(),
-            schema: self.schema,
-            rows_read: self.rows_read,
-            rows_written: self.output.rows(),
-            partitions: self.output.partitions(),
-            files: published.files,
-            bytes: published.bytes,
-            unchanged: published.unchanged,
-            replaced: published.deleted,
-            coerced_nulls: self.coerced_nulls,
-            seconds: self.started.elapsed().as_secs_f64(),
-        })
+    ) -> Result<PublishReport> {
+        publish(store, &self.output, previous, records).await
     }
 
     /// What [`Staged::publish`] would write and delete, found by listing the dataset (reads only).

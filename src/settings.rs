@@ -1,0 +1,517 @@
+//! Settings: each command's arguments (from the command line or a job file, see [`crate::cli::args`])
+//! resolved into validated, plain values before the command runs, as uv's `settings.rs` does.
+//! Commands receive these, never raw flags.
+//!
+//! [`check`] holds what a job file must pass before any job runs: the rules clap applies on the
+//! command line (allowed values, ranges, options that need each other), without reading the
+//! environment; `resolve` (per command) then reads secrets and URLs from it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::args::{
+    ClearDatasetArgs, DatasetArgs, DomoArgs, LoadApiArgs, LoadCursorUsageArgs, LoadPostgresArgs, LoadS3Args,
+    ReadArgs, RunArgs, SelectArgs, UploadCsvArgs, WriteArgs,
+};
+use crate::error::{Error, Result};
+use crate::extract::api::{ApiSettings, Auth, Paging, Secret};
+use crate::extract::csv::{parse_delimiter, CsvOptions};
+use crate::extract::domo::DomoSettings;
+use crate::extract::input::encoding_for_label;
+use crate::extract::objects::ObjectGlob;
+use crate::extract::postgres::{table_name, PgSource};
+use crate::http::RetryPolicy;
+use crate::load::layout::DatasetId;
+use crate::load::parquet::WriterOptions;
+use crate::logging::LogFormat;
+use crate::pipeline::commit::WriteSettings;
+use crate::runner::RunOptions;
+use crate::transform::{parse_assignments, pins_from, NullTokens, Pins};
+
+/// `etl upload-csv`.
+#[derive(Debug, Clone)]
+pub struct UploadCsvSettings {
+    pub file: PathBuf,
+    pub dataset: DatasetId,
+    pub partition_column: Option<String>,
+    pub csv: CsvOptions,
+    /// `--types` and `--date-format`.
+    pub pins: Pins,
+    /// `--null-values`.
+    pub null_values: NullTokens,
+    pub write: WriteSettings,
+}
+
+/// `etl load-cursor-usage`.
+#[derive(Debug, Clone)]
+pub struct CursorUsageSettings {
+    pub file: Option<PathBuf>,
+    pub source_dir: PathBuf,
+    pub dataset: DatasetId,
+    pub write: WriteSettings,
+}
+
+/// Which catalog entries a catalog-driven command (`load-domo`, `load-csv`, `run`) works on.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Only print the catalog.
+    pub list: bool,
+    /// Entries named by name, dataset id or source id.
+    pub names: Vec<String>,
+    /// Every enabled entry.
+    pub all: bool,
+    /// Loads at once.
+    pub jobs: usize,
+    pub dry_run: bool,
+}
+
+impl Selection {
+    /// How the runner runs the selected entries.
+    pub fn options(&self, log_format: LogFormat) -> RunOptions {
+        RunOptions { jobs: self.jobs, batch: self.all || self.names.len() > 1, log_format }
+    }
+}
+
+/// `etl load-csv`.
+#[derive(Debug, Clone)]
+pub struct LoadCsvSettings {
+    pub config: PathBuf,
+    pub selection: Selection,
+    pub write: WriteSettings,
+}
+
+/// `etl load-domo`, and a `domo` job.
+#[derive(Debug, Clone)]
+pub struct LoadDomoSettings {
+    pub domo: DomoSettings,
+    pub write: WriteSettings,
+    /// Publish an export with no rows over a dataset that has some (emptying it).
+    pub allow_empty: bool,
+}
+
+/// `etl load-api`.
+#[derive(Debug, Clone)]
+pub struct LoadApiSettings {
+    pub api: ApiSettings,
+    pub dataset: DatasetId,
+    pub partition_column: Option<String>,
+    /// `--types` and `--date-format`, over the types the JSON values give.
+    pub pins: Pins,
+    pub write: WriteSettings,
+    pub incremental: Option<ApiIncremental>,
+}
+
+/// `--incremental-field`, `--since-param`, `--full-refresh`.
+#[derive(Debug, Clone)]
+pub struct ApiIncremental {
+    pub field: String,
+    pub param: String,
+    pub full_refresh: bool,
+}
+
+/// `etl load-postgres`.
+#[derive(Debug, Clone)]
+pub struct LoadPostgresSettings {
+    pub source: PgSource,
+    pub dataset: DatasetId,
+    pub partition_column: Option<String>,
+    /// `--types`, over PostgreSQL's types.
+    pub pins: Pins,
+    pub write: WriteSettings,
+    /// `--incremental-column`, and `--full-refresh`.
+    pub incremental: Option<(String, bool)>,
+}
+
+/// `etl load-s3`.
+#[derive(Debug, Clone)]
+pub struct LoadS3Settings {
+    pub source: ObjectGlob,
+    pub dataset: DatasetId,
+    pub partition_column: Option<String>,
+    pub csv: CsvOptions,
+    pub pins: Pins,
+    pub null_values: NullTokens,
+    pub write: WriteSettings,
+}
+
+/// `etl clear-dataset`.
+#[derive(Debug, Clone)]
+pub struct ClearDatasetSettings {
+    pub dataset: DatasetId,
+    pub dry_run: bool,
+    pub yes: bool,
+}
+
+impl UploadCsvSettings {
+    pub fn resolve(args: UploadCsvArgs) -> Result<Self> {
+        check::write(&args.write)?;
+        let (csv, pins, null_values) = read(&args.read)?;
+        Ok(UploadCsvSettings {
+            file: args.csv_file,
+            dataset: DatasetId::parse(&args.dataset.dataset_id)?,
+            partition_column: args.dataset.partition_col,
+            csv,
+            pins,
+            null_values,
+            write: write(&args.write, args.dataset.dry_run),
+        })
+    }
+}
+
+impl CursorUsageSettings {
+    pub fn resolve(args: LoadCursorUsageArgs) -> Result<Self> {
+        Ok(CursorUsageSettings {
+            file: args.file,
+            source_dir: args.source_dir,
+            dataset: DatasetId::parse(&args.dataset_id)?,
+            write: write(&args.write, args.dry_run),
+        })
+    }
+}
+
+impl LoadCsvSettings {
+    pub fn resolve(config: PathBuf, select: SelectArgs, run: &RunArgs, write_args: &WriteArgs) -> Self {
+        LoadCsvSettings { config, selection: selection(select, run), write: write(write_args, false) }
+    }
+}
+
+impl LoadDomoSettings {
+    pub fn resolve(domo: &DomoArgs, write_args: &WriteArgs) -> Result<Self> {
+        check::write(write_args)?;
+        Ok(LoadDomoSettings {
+            domo: DomoSettings {
+                host: domo.domo_host.clone(),
+                token_timeout: Duration::from_secs(domo.token_timeout),
+                export_timeout: Duration::from_secs(domo.export_timeout),
+                retry: RetryPolicy { retries: domo.retries, ..Default::default() },
+            },
+            write: write(write_args, false),
+            allow_empty: domo.allow_empty,
+        })
+    }
+}
+
+impl LoadApiSettings {
+    pub fn resolve(args: LoadApiArgs) -> Result<Self> {
+        check::api(&args)?;
+        Ok(LoadApiSettings {
+            api: api(&args)?,
+            pins: pins_of(&args.types, &args.date_format)?,
+            dataset: DatasetId::parse(&args.dataset.dataset_id)?,
+            partition_column: args.dataset.partition_col,
+            incremental: args.incremental_field.zip(args.since_param).map(|(field, param)| ApiIncremental {
+                field,
+                param,
+                full_refresh: args.full_refresh,
+            }),
+            write: write(&args.write, args.dataset.dry_run),
+        })
+    }
+}
+
+impl LoadPostgresSettings {
+    pub fn resolve(args: LoadPostgresArgs) -> Result<Self> {
+        check::postgres(&args)?;
+        let pins = pins_of(&args.types, &[])?;
+        let query = match (&args.query, &args.table) {
+            (Some(query), _) => query.clone(),
+            (None, Some(table)) => format!("SELECT * FROM {}", table_name(table)),
+            (None, None) => return Err(Error::Usage("give --query or --table".into())),
+        };
+        let url = match args.url {
+            Some(url) => url,
+            None => std::env::var(&args.url_env).map_err(|_| {
+                Error::Usage(format!(
+                    "no PostgreSQL URL: pass --url, or set {} in the environment or .env",
+                    args.url_env
+                ))
+            })?,
+        };
+        Ok(LoadPostgresSettings {
+            source: PgSource { url, query, incremental: None },
+            dataset: DatasetId::parse(&args.dataset.dataset_id)?,
+            partition_column: args.dataset.partition_col,
+            pins,
+            write: write(&args.write, args.dataset.dry_run),
+            incremental: args.incremental_column.map(|c| (c, args.full_refresh)),
+        })
+    }
+}
+
+impl LoadS3Settings {
+    pub fn resolve(args: LoadS3Args) -> Result<Self> {
+        check::s3(&args)?;
+        let (csv, pins, null_values) = read(&args.read)?;
+        Ok(LoadS3Settings {
+            source: args.source.ok_or_else(|| Error::Usage("--source is missing".into()))?,
+            dataset: DatasetId::parse(&args.dataset.dataset_id)?,
+            partition_column: args.dataset.partition_col,
+            csv,
+            pins,
+            null_values,
+            write: write(&args.write, args.dataset.dry_run),
+        })
+    }
+}
+
+impl ClearDatasetSettings {
+    pub fn resolve(args: ClearDatasetArgs) -> Result<Self> {
+        Ok(ClearDatasetSettings { dataset: DatasetId::parse(&args.id)?, dry_run: args.dry_run, yes: args.yes })
+    }
+}
+
+/// The selection of `--list`, `--dataset`/`--job`, `--all`, with `--jobs` and `--dry-run`.
+pub fn selection(select: SelectArgs, run: &RunArgs) -> Selection {
+    Selection {
+        list: select.list,
+        names: select.dataset,
+        all: select.all,
+        jobs: usize::from(run.jobs),
+        dry_run: run.dry_run,
+    }
+}
+
+/// How a loading command writes (`dry_run`: `--dry-run` of a single-dataset command).
+pub fn write(args: &WriteArgs, dry_run: bool) -> WriteSettings {
+    WriteSettings {
+        files: WriterOptions { max_rows_per_file: args.max_rows_per_file, ..Default::default() },
+        mode: args.mode.as_deref().and_then(|m| m.parse().ok()),
+        allow_schema_change: args.allow_schema_change,
+        wait_lock: Duration::from_secs(args.wait_lock),
+        dry_run,
+        partition_range: args.partition_range,
+    }
+}
+
+/// A dataset id and partition column, as a job file's own fields give them.
+pub fn dataset(args: &DatasetArgs) -> Result<DatasetId> {
+    DatasetId::parse(&args.dataset_id)
+}
+
+/// A usage error naming the option.
+fn usage(flag: &str, e: String) -> Error {
+    Error::Usage(format!("{flag}: {e}"))
+}
+
+/// The reader's options, the pins and the null tokens of a CSV source, or a usage error naming the
+/// option.
+pub fn read(args: &ReadArgs) -> Result<(CsvOptions, Pins, NullTokens)> {
+    check::read(args)?;
+    let delimiter = args
+        .delimiter
+        .as_deref()
+        .map(parse_delimiter)
+        .transpose()
+        .map_err(|e| usage("--delimiter", e))?;
+    let encoding = args
+        .encoding
+        .as_deref()
+        .map(|label| {
+            encoding_for_label(label).ok_or_else(|| {
+                usage(
+                    "--encoding",
+                    format!("`{label}` is unknown; use e.g. utf-8, windows-1252, shift_jis"),
+                )
+            })
+        })
+        .transpose()?;
+    let pins = pins_of(&args.types, &args.date_format)?;
+    let options = CsvOptions {
+        delimiter,
+        encoding,
+        header: !args.no_header,
+        bad_rows: args.on_bad_rows.parse().map_err(|e| usage("--on-bad-rows", e))?,
+        normalize_columns: args.normalize_columns,
+    };
+    let nulls = match &args.null_values {
+        Some(list) => NullTokens::new(&list.split(',').collect::<Vec<_>>()),
+        None => NullTokens::standard(),
+    };
+    Ok((options, pins, nulls))
+}
+
+/// The pins of `--types` and `--date-format` (each repeatable, each a `COL=VALUE,...` list).
+pub fn pins_of(types: &[String], date_formats: &[String]) -> Result<Pins> {
+    let mut pairs = Vec::new();
+    for text in types {
+        pairs.extend(parse_assignments(text).map_err(|e| usage("--types", e))?);
+    }
+    let mut formats = Vec::new();
+    for text in date_formats {
+        formats.extend(parse_assignments(text).map_err(|e| usage("--date-format", e))?);
+    }
+    pins_from(&pairs, &formats).map_err(|e| usage("--types/--date-format", e))
+}
+
+/// The request, auth and paging of `load-api`; secrets are read from the environment here.
+fn api(args: &LoadApiArgs) -> Result<ApiSettings> {
+    let url = reqwest::Url::parse(&args.url).map_err(|e| usage("--url", e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some()
+    {
+        return Err(usage("--url", "use an http(s) URL without a user or password (see --auth)".into()));
+    }
+    let method = reqwest::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
+        .map_err(|e| usage("--method", e.to_string()))?;
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| {
+            h.split_once(':')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| usage("--header", format!("`{h}` is not `Name: value`")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let query = args
+        .query
+        .iter()
+        .map(|q| {
+            q.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| usage("--query", format!("`{q}` is not `name=value`")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let auth = match args.auth.as_str() {
+        "api-key" => {
+            let key = Secret::from_env(&args.api_key_env, "--auth api-key")?;
+            match &args.api_key_query {
+                Some(name) => Auth::KeyQuery { name: name.clone(), key },
+                None => Auth::KeyHeader {
+                    name: args.api_key_header.clone().unwrap_or_else(|| "X-Api-Key".into()),
+                    key,
+                },
+            }
+        }
+        "bearer" => Auth::Bearer(Secret::from_env(&args.token_env, "--auth bearer")?),
+        "basic" => Auth::Basic {
+            user: Secret::from_env(&args.user_env, "--auth basic")?,
+            password: Secret::from_env(&args.password_env, "--auth basic")?,
+        },
+        "oauth2" => {
+            let token_url = args
+                .token_url
+                .as_deref()
+                .ok_or_else(|| usage("--auth oauth2", "needs --token-url".into()))?;
+            Auth::OAuth2 {
+                token_url: reqwest::Url::parse(token_url)
+                    .map_err(|e| usage("--token-url", e.to_string()))?,
+                client_id: Secret::from_env(&args.client_id_env, "--auth oauth2")?,
+                client_secret: Secret::from_env(&args.client_secret_env, "--auth oauth2")?,
+                scope: args.scope.clone(),
+            }
+        }
+        _ => Auth::None,
+    };
+    let paging = match args.paginate.as_str() {
+        "page" => Paging::Page {
+            param: args.page_param.clone(),
+            start: args.page_start,
+            size: args
+                .page_size
+                .map(|n| (args.page_size_param.clone().unwrap_or_else(|| "per_page".into()), n)),
+        },
+        "offset" => Paging::Offset {
+            offset_param: args.offset_param.clone(),
+            limit_param: args.limit_param.clone(),
+            limit: args
+                .page_size
+                .ok_or_else(|| usage("--paginate offset", "needs --page-size".into()))?,
+        },
+        "cursor" => Paging::Cursor {
+            path: args
+                .cursor_path
+                .clone()
+                .ok_or_else(|| usage("--paginate cursor", "needs --cursor-path".into()))?,
+            param: args.cursor_param.clone(),
+        },
+        "link" => Paging::Link,
+        _ => Paging::None,
+    };
+    if args.max_rps.is_some_and(|r| r.is_nan() || !(0.001..=10_000.0).contains(&r)) {
+        return Err(usage("--max-rps", "must be between 0.001 and 10000".into()));
+    }
+    Ok(ApiSettings {
+        url,
+        method,
+        headers,
+        query,
+        auth,
+        records: args.records.clone(),
+        paging,
+        max_pages: args.max_pages.max(1),
+        max_rps: args.max_rps,
+        retry: RetryPolicy { retries: args.retries, ..Default::default() },
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        since: None,
+        track: None,
+        explode: args.explode.clone(),
+    })
+}
+
+/// What clap checks on the command line, for options that come from a job file: values among the
+/// allowed ones, numbers in range, options that need or exclude each other. Nothing here reads the
+/// environment.
+pub mod check {
+    use super::{usage, Error, Result};
+    use crate::cli::args::{LoadApiArgs, LoadPostgresArgs, LoadS3Args, ReadArgs, WriteArgs};
+
+    fn one_of(flag: &str, value: &str, allowed: &[&str]) -> Result<()> {
+        if allowed.contains(&value) {
+            return Ok(());
+        }
+        Err(usage(flag, format!("`{value}` is not one of {}", allowed.join(", "))))
+    }
+
+    fn needs(flag: &str, given: bool, other: &str, other_given: bool) -> Result<()> {
+        match given && !other_given {
+            true => Err(Error::Usage(format!("{flag} needs {other}"))),
+            false => Ok(()),
+        }
+    }
+
+    pub fn write(args: &WriteArgs) -> Result<()> {
+        if let Some(mode) = &args.mode {
+            one_of("--mode", mode, &["merge", "replace", "append"])?;
+        }
+        if args.max_rows_per_file == Some(0) {
+            return Err(usage("--max-rows-per-file", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    pub fn read(args: &ReadArgs) -> Result<()> {
+        one_of("--on-bad-rows", &args.on_bad_rows, &["fail", "skip", "quarantine"])
+    }
+
+    pub fn api(args: &LoadApiArgs) -> Result<()> {
+        write(&args.write)?;
+        if args.url.is_empty() {
+            return Err(Error::Usage("--url is missing".into()));
+        }
+        one_of("--auth", &args.auth, &["none", "api-key", "bearer", "basic", "oauth2"])?;
+        one_of("--paginate", &args.paginate, &["none", "page", "offset", "cursor", "link"])?;
+        if args.page_size == Some(0) {
+            return Err(usage("--page-size", "must be at least 1".into()));
+        }
+        let field = args.incremental_field.is_some();
+        needs("--incremental-field", field, "--since-param", args.since_param.is_some())?;
+        needs("--since-param", args.since_param.is_some(), "--incremental-field", field)?;
+        needs("--full-refresh", args.full_refresh, "--incremental-field", field)
+    }
+
+    pub fn postgres(args: &LoadPostgresArgs) -> Result<()> {
+        write(&args.write)?;
+        if args.query.is_some() == args.table.is_some() {
+            return Err(Error::Usage("give either --query or --table".into()));
+        }
+        needs("--full-refresh", args.full_refresh, "--incremental-column", args.incremental_column.is_some())
+    }
+
+    pub fn s3(args: &LoadS3Args) -> Result<()> {
+        write(&args.write)?;
+        read(&args.read)?;
+        match args.source {
+            Some(_) => Ok(()),
+            None => Err(Error::Usage("--source is missing".into())),
+        }
+    }
+}

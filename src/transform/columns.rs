@@ -1,0 +1,167 @@
+//! The typing stage: the [`Transform`] trait, and [`TypeColumns`], the standard transform (pinned
+//! columns as pinned, every other column inferred from all of its values).
+
+use polars::prelude::DataFrame;
+
+use super::convert::{convert_batch, Converted};
+use super::infer::Inference;
+use super::pins::{NullTokens, Pins};
+use super::types::{ColumnPlan, Parser};
+use crate::batch::{BadRows, Reject, TextBatch};
+use crate::error::{Error, Result};
+
+/// Turns text batches into typed frames.
+pub trait Transform: Send {
+    /// Starts on a source with `columns` (once, however many passes follow). Returns the plans when
+    /// they are known without reading a value (every column pinned).
+    fn start(&mut self, source: &str, columns: &[String]) -> Result<Option<Vec<ColumnPlan>>>;
+    /// Lets the values of a batch vote on the column types. (It may type columns of the batch on the
+    /// way, for the [`Transform::apply`] of the same batch.)
+    fn observe(&mut self, batch: &TextBatch);
+    /// The plans the values observed since [`Transform::start`] settle on. `last`: every value has
+    /// voted (says why a column is String, once).
+    fn inferred(&self, last: bool) -> Vec<ColumnPlan>;
+    /// Types batches with `plans` from now on.
+    fn use_plans(&mut self, plans: &[ColumnPlan]);
+    /// Types one batch. Records whose values do not fit their column are an error, or (as the
+    /// transform's [`BadRows`] says) are taken out of `batch` and added to `rejects`.
+    fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame>;
+    /// Facts about the values worth a line in the summary: per column, the non-empty values its
+    /// parser deliberately made null (`Cost: 3 no-charge values (Included/Free/-) stored as null`).
+    fn notes(&self) -> Vec<String>;
+}
+
+/// The standard transform: pinned columns as pinned, every other column inferred from all of its
+/// values.
+pub struct TypeColumns {
+    pins: Pins,
+    bad_rows: BadRows,
+    nulls: NullTokens,
+    inference: Option<Inference>,
+    plans: Vec<ColumnPlan>,
+    /// Per column, what is null: a pinned String column keeps its `NA`s (only empty is null).
+    column_nulls: Vec<NullTokens>,
+    coerced: Vec<u64>,
+    /// Columns of the batch last observed that the vote converted already.
+    ready: Vec<Option<Converted>>,
+    source: String,
+}
+
+impl TypeColumns {
+    /// A transform with the given pinned columns; `nulls` are null; values that do not fit their
+    /// pinned type are handled as `bad_rows` says.
+    pub fn new(pins: Pins, bad_rows: BadRows, nulls: NullTokens) -> Self {
+        TypeColumns {
+            pins,
+            bad_rows,
+            nulls,
+            inference: None,
+            plans: Vec::new(),
+            column_nulls: Vec::new(),
+            coerced: Vec::new(),
+            ready: Vec::new(),
+            source: String::new(),
+        }
+    }
+}
+
+impl Transform for TypeColumns {
+    fn start(&mut self, source: &str, columns: &[String]) -> Result<Option<Vec<ColumnPlan>>> {
+        self.source = source.to_owned();
+        let unknown = self.pins.named_but_missing(columns);
+        if !unknown.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: no column named {} (types and date formats name columns as the file's header does, \
+                 after --normalize-columns if given); its columns are: {}",
+                self.source,
+                unknown.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+                columns.join(", ")
+            )));
+        }
+        let inference = Inference::new(columns, &self.pins);
+        let all_pinned = columns.iter().all(|c| self.pins.get(c).is_some());
+        let known = all_pinned.then(|| inference.plans());
+        self.inference = Some(inference);
+        Ok(known)
+    }
+
+    fn observe(&mut self, batch: &TextBatch) {
+        let inference = self.inference.as_mut().expect("start() comes first");
+        // While the vote is on the plans, columns that vote by being converted are converted here,
+        // once, and kept for `apply`.
+        let on_plans = !self.plans.is_empty() && inference.plans() == self.plans;
+        self.ready = inference.observe(&self.nulls, batch, on_plans.then_some(&self.plans[..]));
+    }
+
+    fn inferred(&self, last: bool) -> Vec<ColumnPlan> {
+        let inference = self.inference.as_ref().expect("start() comes first");
+        if last {
+            inference.report();
+        }
+        inference.plans()
+    }
+
+    fn use_plans(&mut self, plans: &[ColumnPlan]) {
+        self.plans = plans.to_vec();
+        self.ready.clear();
+        self.column_nulls = self
+            .plans
+            .iter()
+            .map(|p| {
+                let pinned_text = p.parser == Parser::Text && self.pins.get(&p.name).is_some();
+                if pinned_text {
+                    NullTokens::empty_only()
+                } else {
+                    self.nulls.clone()
+                }
+            })
+            .collect();
+        self.coerced = vec![0; self.plans.len()];
+    }
+
+    fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame> {
+        let ready = std::mem::take(&mut self.ready);
+        let (df, coerced) = match convert_batch(&self.plans, batch, &self.column_nulls, ready) {
+            Ok(done) => done,
+            Err(mut bad) if self.bad_rows == BadRows::Fail => {
+                return Err(bad.remove(0).into_error(&self.source))
+            }
+            Err(bad) => {
+                // Every refused row, once, with the first reason found for it; then the rest.
+                let mut refused: std::collections::BTreeMap<usize, String> = Default::default();
+                for b in &bad {
+                    for &row in &b.rows {
+                        refused.entry(row).or_insert_with(|| {
+                            format!(
+                                "column `{}`: {:?} is not {}",
+                                b.column,
+                                batch.text(row, b.col),
+                                b.expected
+                            )
+                        });
+                    }
+                }
+                for (&row, reason) in &refused {
+                    let raw = batch.raw_record(row).map(<[u8]>::to_vec).unwrap_or_default();
+                    rejects.push(Reject { line: batch.line(row), reason: reason.clone(), raw, part: None });
+                }
+                batch.retain(|row| !refused.contains_key(&row));
+                convert_batch(&self.plans, batch, &self.column_nulls, Vec::new())
+                    .map_err(|mut bad| bad.remove(0).into_error(&self.source))?
+            }
+        };
+        for (total, n) in self.coerced.iter_mut().zip(coerced) {
+            *total += n;
+        }
+        Ok(df)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.plans
+            .iter()
+            .zip(&self.coerced)
+            .filter(|(_, n)| **n > 0)
+            .filter_map(|(p, n)| Some(format!("{}: {n} {} stored as null", p.name, p.parser.made_null()?)))
+            .collect()
+    }
+}
