@@ -5,7 +5,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use super::Context;
+use super::context::Context;
 use crate::error::{Error, Result};
 use crate::load::layout::new_run_id;
 use crate::settings::ClearDatasetSettings;

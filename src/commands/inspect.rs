@@ -1,7 +1,7 @@
 //! `etl inspect <id>` and `etl runs <id>`: what a dataset holds and how it got there, from its run
 //! records (or, for a dataset written before them, from a listing).
 
-use super::Context;
+use super::context::Context;
 use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
 use crate::load::manifest::{self, Manifest};

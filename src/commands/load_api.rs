@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use super::{incremental, load_into, nothing_done, Context};
+use super::context::{load_into, nothing_done, Context};
+use super::incremental;
 use crate::load::download_dir;
 use crate::pipeline::commit::LoadRequest;
 use crate::settings::LoadApiSettings;

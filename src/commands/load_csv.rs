@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{load_into, Context};
+use super::context::{load_into, Context};
 use crate::pipeline::commit::LoadRequest;
 use crate::settings::LoadCsvSettings;
 use crate::catalog::{Catalog, CsvEntry, RawCsvEntry};

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{load_dataset, Context};
+use super::context::{load_dataset, Context};
 use crate::pipeline::commit::LoadRequest;
 use crate::settings::CursorUsageSettings;
 use crate::error::{Error, Result};

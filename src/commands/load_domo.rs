@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{load_into, Context};
+use super::context::{load_into, Context};
 use crate::catalog::{Catalog, DomoEntry, RawDomoEntry};
 use crate::error::{Error, Result};
 use crate::extract::domo::{check_columns, pins_from_schema, Credentials, DomoClient};

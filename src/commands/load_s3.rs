@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{load_into, nothing_done, Context};
+use super::context::{load_into, nothing_done, Context};
 use crate::load::download_dir;
 use crate::pipeline::commit::LoadRequest;
 use crate::settings::LoadS3Settings;

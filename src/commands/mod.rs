@@ -3,6 +3,7 @@
 //! [`load_into`]).
 
 pub mod clear_dataset;
+pub mod context;
 pub mod incremental;
 pub mod inspect;
 pub mod load_api;
@@ -14,27 +15,16 @@ pub mod load_s3;
 pub mod run;
 pub mod upload_csv;
 
-use std::io::Write;
-use std::sync::Arc;
+pub use context::Context;
 
 use crate::cli::Command;
 use crate::error::Result;
 use crate::load::layout::DatasetId;
-use crate::logging::LogFormat;
-use crate::pipeline::commit::{self, LoadRequest};
 use crate::settings::{
     self, ClearDatasetSettings, CursorUsageSettings, LoadApiSettings, LoadCsvSettings, LoadDomoSettings,
     LoadPostgresSettings, LoadS3Settings, UploadCsvSettings,
 };
-use crate::store::{ObjectStore, Target};
-use crate::summary::{Progress, Summary};
-
-/// What every command gets besides its own settings.
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub target: Target,
-    pub log_format: LogFormat,
-}
+use crate::summary::Summary;
 
 /// Resolves a parsed command's arguments into settings and runs it; `None` when it only printed a
 /// listing (no summary).
@@ -69,43 +59,4 @@ pub async fn execute(command: Command, ctx: Context) -> Result<Option<Summary>> 
         Command::ClearDataset(args) => clear_dataset::run(ClearDatasetSettings::resolve(args)?, ctx).await?,
     };
     Ok(Some(summary))
-}
-
-impl Context {
-    /// The progress line of a load of a source of `size` bytes, when `shown` (not when several
-    /// loads run at once).
-    pub fn progress(&self, shown: bool, size: Option<u64>) -> Progress {
-        if shown {
-            Progress::new(self.log_format, size)
-        } else {
-            Progress::disabled()
-        }
-    }
-}
-
-/// The summary of a load of `dataset` that found nothing to do.
-pub fn nothing_done(
-    command: &'static str,
-    store: &dyn ObjectStore,
-    dataset: &DatasetId,
-    started: std::time::Instant,
-    note: String,
-) -> Summary {
-    Summary::nothing_done(command, store.url_of(&dataset.prefix()), dataset.as_str(), started, note)
-}
-
-/// Runs a load into `ctx`'s target.
-pub async fn load_dataset(request: LoadRequest, ctx: &Context) -> Result<Summary> {
-    let store = crate::store::open(&ctx.target).await?;
-    load_into(request, store).await
-}
-
-/// Runs a load into `store` (opened once and shared when several datasets load in one run) and
-/// prints a dry run's plan on stdout.
-pub async fn load_into(request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<Summary> {
-    let loaded = commit::load(request, store).await?;
-    if let Some(plan) = loaded.plan {
-        let _ = std::io::stdout().lock().write_all(plan.as_bytes());
-    }
-    Ok(loaded.summary)
 }

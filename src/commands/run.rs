@@ -1,7 +1,8 @@
 //! `etl run <jobs.yaml>`: the selected jobs of a job file, each run as its own command would run it,
 //! from the arguments [`crate::jobs`] read out of the file (checked, every one, before any runs).
 
-use super::{load_api, load_domo, load_postgres, load_s3, upload_csv, Context};
+use super::context::Context;
+use super::{load_api, load_domo, load_postgres, load_s3, upload_csv};
 use crate::catalog::Catalog;
 use crate::cli::args::{JobsArgs, SelectArgs};
 use crate::error::Result;

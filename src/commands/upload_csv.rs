@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{load_dataset, Context};
+use super::context::{load_dataset, Context};
 use crate::pipeline::commit::LoadRequest;
 use crate::settings::UploadCsvSettings;
 use crate::error::Result;

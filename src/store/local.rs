@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use std::fs;
 
-use super::{ObjectMeta, ObjectStore, StoreError};
+use super::object::{ObjectMeta, ObjectStore, StoreError};
 
 /// Objects as files under a root folder; key `a/b/c` is `root/a/b/c`.
 #[derive(Debug, Clone)]

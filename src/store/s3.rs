@@ -17,7 +17,7 @@ use base64::Engine;
 use md5::{Digest, Md5};
 use tokio::io::AsyncReadExt;
 
-use super::{ObjectMeta, ObjectStore, StoreError};
+use super::object::{ObjectMeta, ObjectStore, StoreError};
 
 /// Files larger than this are uploaded in parts.
 const MULTIPART_THRESHOLD: u64 = 32 << 20;

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::{S3Location, StoreError};
+use super::object::StoreError;
+use super::s3::S3Location;
 
 /// The target used when neither `--target` nor `ETL_TARGET` is set: a local folder, so the tool runs
 /// with no S3 at all.

@@ -1,0 +1,58 @@
+//! What every command shares: the run's [`Context`], and the way into the load transaction
+//! ([`load_into`]).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::load::layout::DatasetId;
+use crate::logging::LogFormat;
+use crate::pipeline::commit::{self, LoadRequest};
+use crate::store::{ObjectStore, Target};
+use crate::summary::{Progress, Summary};
+
+/// What every command gets besides its own settings.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub target: Target,
+    pub log_format: LogFormat,
+}
+
+impl Context {
+    /// The progress line of a load of a source of `size` bytes, when `shown` (not when several
+    /// loads run at once).
+    pub fn progress(&self, shown: bool, size: Option<u64>) -> Progress {
+        if shown {
+            Progress::new(self.log_format, size)
+        } else {
+            Progress::disabled()
+        }
+    }
+}
+
+/// The summary of a load of `dataset` that found nothing to do.
+pub fn nothing_done(
+    command: &'static str,
+    store: &dyn ObjectStore,
+    dataset: &DatasetId,
+    started: std::time::Instant,
+    note: String,
+) -> Summary {
+    Summary::nothing_done(command, store.url_of(&dataset.prefix()), dataset.as_str(), started, note)
+}
+
+/// Runs a load into `ctx`'s target.
+pub async fn load_dataset(request: LoadRequest, ctx: &Context) -> Result<Summary> {
+    let store = crate::store::open(&ctx.target).await?;
+    load_into(request, store).await
+}
+
+/// Runs a load into `store` (opened once and shared when several datasets load in one run) and
+/// prints a dry run's plan on stdout.
+pub async fn load_into(request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<Summary> {
+    let loaded = commit::load(request, store).await?;
+    if let Some(plan) = loaded.plan {
+        let _ = std::io::stdout().lock().write_all(plan.as_bytes());
+    }
+    Ok(loaded.summary)
+}
