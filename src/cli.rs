@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand};
 use futures::future::LocalBoxFuture;
 
 use self::args::{
-    ClearDatasetArgs, JobsArgs, LoadApiArgs, LoadCsvArgs, LoadCursorUsageArgs, LoadDomoArgs, LoadPostgresArgs,
-    LoadS3Args, RecordArgs, UploadCsvArgs,
+    ClearDatasetArgs, JobsArgs, LoadApiArgs, LoadCsvArgs, LoadCursorUsageArgs, LoadDomoArgs,
+    LoadPostgresArgs, LoadS3Args, RecordArgs, UploadCsvArgs,
 };
 use crate::config;
 use crate::logging::{self, LogFormat};
@@ -144,8 +144,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
     let started = Instant::now();
     let name = cli.command.name();
     let target_text = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
-    let result =
-        dotenv.and_then(|()| Ok(Target::parse(&target_text)?)).map_err(anyhow::Error::from).and_then(|target| {
+    let result = dotenv
+        .and_then(|()| Ok(Target::parse(&target_text)?))
+        .map_err(anyhow::Error::from)
+        .and_then(|target| {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -183,8 +185,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
                     .downcast_ref::<crate::Error>()
                     .is_some_and(|e| matches!(e, crate::Error::Cancelled) || e.interrupted().is_some());
             let mut summary = Summary::new(name, target_text);
-            summary.status =
-                if cancelled { Status::Cancelled } else { Status::Failed };
+            summary.status = if cancelled { Status::Cancelled } else { Status::Failed };
             summary.seconds = started.elapsed().as_secs_f64();
             summary.error = Some(format!("{err:#}"));
             if cli.global.log_format == LogFormat::Text {

@@ -77,10 +77,8 @@ pub enum Error {
 impl Error {
     /// Whether this is bad usage (exit code 2) rather than a failed run (exit code 1).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            Error::InvalidDatasetId { .. } | Error::Usage(_) | Error::Config { .. }
-        ) || matches!(self, Error::Store(e) if e.is_usage())
+        matches!(self, Error::InvalidDatasetId { .. } | Error::Usage(_) | Error::Config { .. })
+            || matches!(self, Error::Store(e) if e.is_usage())
     }
 
     /// The process exit code for this error: 2 bad usage, 75 (EX_TEMPFAIL: try again later) another

@@ -89,17 +89,29 @@ pub struct Job {
 pub enum JobLoad {
     /// `upload-csv`; with `latest_in`, the file is the last one by name in that folder matching that
     /// pattern, found when the job runs.
-    Csv { args: UploadCsvArgs, latest_in: Option<(PathBuf, glob::Pattern)> },
+    Csv {
+        args: UploadCsvArgs,
+        latest_in: Option<(PathBuf, glob::Pattern)>,
+    },
     S3(LoadS3Args),
     Api(Box<LoadApiArgs>),
     Postgres(LoadPostgresArgs),
     /// `load-domo` of one dataset, the job's own catalog entry.
-    Domo { entry: DomoEntry, domo: DomoArgs, write: WriteArgs, dry_run: bool },
+    Domo {
+        entry: DomoEntry,
+        domo: DomoArgs,
+        write: WriteArgs,
+        dry_run: bool,
+    },
 }
 
 impl Job {
     /// A `csv` job's file: its `path`, or the latest match of its pattern.
-    pub fn csv_file(&self, args: &UploadCsvArgs, latest_in: &Option<(PathBuf, glob::Pattern)>) -> Result<PathBuf> {
+    pub fn csv_file(
+        &self,
+        args: &UploadCsvArgs,
+        latest_in: &Option<(PathBuf, glob::Pattern)>,
+    ) -> Result<PathBuf> {
         let Some((dir, pattern)) = latest_in else { return Ok(args.csv_file.clone()) };
         crate::extract::csv::last_file_matching(dir, |name| pattern.matches(name))
             .map_err(|e| Error::io(dir, e))?
@@ -232,7 +244,10 @@ fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
 
 /// A `domo` job: its own catalog entry (checked as the catalog's are), and `load-domo`'s options.
 fn domo_job(raw: &RawJob, mut source: BTreeMap<String, Value>) -> std::result::Result<JobLoad, String> {
-    let id = source.remove("domo_dataset_id").and_then(|v| scalar(&v)).ok_or("source: `domo_dataset_id` is missing")?;
+    let id = source
+        .remove("domo_dataset_id")
+        .and_then(|v| scalar(&v))
+        .ok_or("source: `domo_dataset_id` is missing")?;
     let mut entry = Mapping::new();
     let mut put = |k: &str, v: Value| {
         entry.insert(Value::String(k.into()), v);
@@ -252,7 +267,8 @@ fn domo_job(raw: &RawJob, mut source: BTreeMap<String, Value>) -> std::result::R
     if let Some(filter) = source.remove("exclude_filter") {
         put("exclude_filter", filter);
     }
-    let entry: RawDomoEntry = serde_yaml::from_value(Value::Mapping(entry)).map_err(|e| format!("source: {e}"))?;
+    let entry: RawDomoEntry =
+        serde_yaml::from_value(Value::Mapping(entry)).map_err(|e| format!("source: {e}"))?;
     let entry = entry.check().map_err(|(field, e)| format!("{field}: {e}"))?;
     let command = WriteArgs::augment_args(DomoArgs::augment_args(clap::Command::new("load-domo")))
         .arg(clap::Arg::new("dry_run").long("dry-run").action(ArgAction::SetTrue));
@@ -308,7 +324,11 @@ impl Options {
                     Value::Null => continue,
                     Value::Sequence(items) => items
                         .iter()
-                        .map(|item| scalar(item).map(Value::String).ok_or_else(|| format!("source: {key}: not a value")))
+                        .map(|item| {
+                            scalar(item)
+                                .map(Value::String)
+                                .ok_or_else(|| format!("source: {key}: not a value"))
+                        })
                         .collect::<std::result::Result<_, _>>()?,
                     Value::Mapping(map) => map
                         .iter()
@@ -319,11 +339,15 @@ impl Options {
                                 .ok_or_else(|| format!("source: {key}: not key: value"))
                         })
                         .collect::<std::result::Result<_, _>>()?,
-                    other => vec![Value::String(scalar(&other).ok_or_else(|| format!("source: {key}: not a value"))?)],
+                    other => vec![Value::String(
+                        scalar(&other).ok_or_else(|| format!("source: {key}: not a value"))?,
+                    )],
                 }),
                 _ => match value {
                     Value::Null | Value::Bool(false) => continue,
-                    other => Value::String(scalar(&other).ok_or_else(|| format!("source: {key}: not a value"))?),
+                    other => {
+                        Value::String(scalar(&other).ok_or_else(|| format!("source: {key}: not a value"))?)
+                    }
                 },
             };
             options.values.insert(Value::String(arg.get_id().to_string()), value);
@@ -382,7 +406,9 @@ impl Options {
             let key = self.values.iter().find_map(|(k, v)| {
                 let mut one = Mapping::new();
                 one.insert(k.clone(), v.clone());
-                serde_yaml::from_value::<T>(Value::Mapping(one)).err().map(|_| k.as_str().unwrap_or_default().to_owned())
+                serde_yaml::from_value::<T>(Value::Mapping(one))
+                    .err()
+                    .map(|_| k.as_str().unwrap_or_default().to_owned())
             });
             match key {
                 Some(key) => format!("source: `{key}`: {e}"),

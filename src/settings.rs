@@ -256,7 +256,11 @@ impl LoadS3Settings {
 
 impl ClearDatasetSettings {
     pub fn resolve(args: ClearDatasetArgs) -> Result<Self> {
-        Ok(ClearDatasetSettings { dataset: DatasetId::parse(&args.id)?, dry_run: args.dry_run, yes: args.yes })
+        Ok(ClearDatasetSettings {
+            dataset: DatasetId::parse(&args.id)?,
+            dry_run: args.dry_run,
+            yes: args.yes,
+        })
     }
 }
 
@@ -297,21 +301,14 @@ fn usage(flag: &str, e: String) -> Error {
 /// option.
 pub fn read(args: &ReadArgs) -> Result<(CsvOptions, Pins, NullTokens)> {
     check::read(args)?;
-    let delimiter = args
-        .delimiter
-        .as_deref()
-        .map(parse_delimiter)
-        .transpose()
-        .map_err(|e| usage("--delimiter", e))?;
+    let delimiter =
+        args.delimiter.as_deref().map(parse_delimiter).transpose().map_err(|e| usage("--delimiter", e))?;
     let encoding = args
         .encoding
         .as_deref()
         .map(|label| {
             encoding_for_label(label).ok_or_else(|| {
-                usage(
-                    "--encoding",
-                    format!("`{label}` is unknown; use e.g. utf-8, windows-1252, shift_jis"),
-                )
+                usage("--encoding", format!("`{label}` is unknown; use e.g. utf-8, windows-1252, shift_jis"))
             })
         })
         .transpose()?;
@@ -346,8 +343,7 @@ pub fn pins_of(types: &[String], date_formats: &[String]) -> Result<Pins> {
 /// The request, auth and paging of `load-api`; secrets are read from the environment here.
 fn api(args: &LoadApiArgs) -> Result<ApiSettings> {
     let url = reqwest::Url::parse(&args.url).map_err(|e| usage("--url", e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some()
-    {
+    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
         return Err(usage("--url", "use an http(s) URL without a user or password (see --auth)".into()));
     }
     let method = reqwest::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
@@ -392,8 +388,7 @@ fn api(args: &LoadApiArgs) -> Result<ApiSettings> {
                 .as_deref()
                 .ok_or_else(|| usage("--auth oauth2", "needs --token-url".into()))?;
             Auth::OAuth2 {
-                token_url: reqwest::Url::parse(token_url)
-                    .map_err(|e| usage("--token-url", e.to_string()))?,
+                token_url: reqwest::Url::parse(token_url).map_err(|e| usage("--token-url", e.to_string()))?,
                 client_id: Secret::from_env(&args.client_id_env, "--auth oauth2")?,
                 client_secret: Secret::from_env(&args.client_secret_env, "--auth oauth2")?,
                 scope: args.scope.clone(),
@@ -412,9 +407,7 @@ fn api(args: &LoadApiArgs) -> Result<ApiSettings> {
         "offset" => Paging::Offset {
             offset_param: args.offset_param.clone(),
             limit_param: args.limit_param.clone(),
-            limit: args
-                .page_size
-                .ok_or_else(|| usage("--paginate offset", "needs --page-size".into()))?,
+            limit: args.page_size.ok_or_else(|| usage("--paginate offset", "needs --page-size".into()))?,
         },
         "cursor" => Paging::Cursor {
             path: args

@@ -5,7 +5,6 @@
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
-
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 /// Starts listening for SIGINT and SIGTERM (call from within the async runtime).

@@ -115,7 +115,6 @@ pub struct ReadArgs {
     pub normalize_columns: bool,
 }
 
-
 #[derive(Debug, Clone, Default, Args, Deserialize)]
 #[serde(default)]
 pub struct LoadS3Args {
@@ -252,7 +251,6 @@ pub struct LoadApiArgs {
     #[serde(flatten)]
     pub write: WriteArgs,
 }
-
 
 #[derive(Debug, Clone, Args, Deserialize)]
 #[serde(default)]
@@ -427,7 +425,6 @@ pub struct ClearDatasetArgs {
     #[arg(long, short)]
     pub yes: bool,
 }
-
 
 impl Default for ReadArgs {
     fn default() -> Self {

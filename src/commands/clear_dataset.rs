@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use super::context::Context;
 use crate::error::{Error, Result};
 use crate::load::layout::new_run_id;
-use crate::settings::ClearDatasetSettings;
 use crate::load::lock::DatasetLock;
+use crate::settings::ClearDatasetSettings;
 use crate::summary::{human_bytes, Status, Summary};
 
 /// Runs the command.

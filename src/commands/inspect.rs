@@ -4,7 +4,7 @@
 use super::context::Context;
 use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
-use crate::load::manifest::{self, Manifest};
+use crate::load::manifest;
 use crate::summary::{human_bytes, table};
 
 /// Prints the dataset's schema, partitions, rows, bytes and last run.
@@ -20,10 +20,10 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
             "files": m.files.len(),
             "rows": m.rows(),
             "bytes": m.bytes(),
-            "last_run": last_run(&m),
+            "last_run": m.last_run(),
         }))
         .map_err(|e| Error::Internal(e.to_string()))?,
-        Some(m) => describe(dataset, &url, &m),
+        Some(m) => m.describe(dataset, &url),
         None => {
             let objects = store.list(&dataset.prefix()).await?;
             if objects.is_empty() {
@@ -59,55 +59,6 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
         println!();
     }
     Ok(())
-}
-
-fn last_run(m: &Manifest) -> serde_json::Value {
-    serde_json::json!({
-        "run_id": m.run_id,
-        "command": m.command,
-        "mode": m.mode,
-        "started": m.started,
-        "finished": m.finished,
-        "source": m.source,
-        "rows_written": m.rows_written,
-        "tool": m.tool,
-    })
-}
-
-fn describe(dataset: &DatasetId, url: &str, m: &Manifest) -> String {
-    let mut out = format!("dataset {dataset} ({url})\n");
-    let partitions = m.partitions();
-    out += &format!(
-        "{} rows in {} files, {}, {}\n",
-        m.rows(),
-        m.files.len(),
-        human_bytes(m.bytes()),
-        match (&m.partition_column, partitions.len()) {
-            (Some(column), n) => format!(
-                "partitioned by `{column}` into {n} partitions ({} … {})",
-                partitions.first().map_or("", |p| p.trim_start_matches("date=")),
-                partitions.last().map_or("", |p| p.trim_start_matches("date="))
-            ),
-            (None, _) => "unpartitioned".to_owned(),
-        }
-    );
-    out += "schema:\n";
-    let rows: Vec<Vec<String>> =
-        m.schema.iter().map(|c| vec![format!("  {}", c.name), c.kind.clone()]).collect();
-    out += table(&["", ""], &rows).split_once('\n').map_or("", |(_, rest)| rest);
-    out += &format!(
-        "last run: {} ({} {}, {} rows written, {} → {})\nsource: {} {}{}\n",
-        m.run_id,
-        m.command,
-        m.mode,
-        m.rows_written,
-        m.started,
-        m.finished,
-        m.source.kind,
-        m.source.location,
-        m.source.sha256.as_deref().map(|s| format!(" (sha256 {s})")).unwrap_or_default()
-    );
-    out
 }
 
 /// Prints the dataset's runs, newest first.

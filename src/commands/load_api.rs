@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use super::context::{load_into, nothing_done, Context};
-use super::incremental;
-use crate::load::download_dir;
-use crate::pipeline::commit::LoadRequest;
-use crate::settings::LoadApiSettings;
 use crate::error::{Error, Result};
 use crate::extract::api;
+use crate::load::download_dir;
 use crate::load::{manifest, WriteMode};
+use crate::pipeline::commit::LoadRequest;
+use crate::pipeline::incremental;
+use crate::settings::LoadApiSettings;
 use crate::summary::Summary;
 use crate::transform::{NullTokens, Pins};
 

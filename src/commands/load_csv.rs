@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use super::context::{load_into, Context};
-use crate::pipeline::commit::LoadRequest;
-use crate::settings::LoadCsvSettings;
 use crate::catalog::{Catalog, CsvEntry, RawCsvEntry};
 use crate::error::Result;
 use crate::extract::csv::CsvFile;
 use crate::load::WriteMode;
+use crate::pipeline::commit::LoadRequest;
 use crate::runner::run_entries;
+use crate::settings::LoadCsvSettings;
 use crate::store::ObjectStore;
 use crate::summary::Summary;
 

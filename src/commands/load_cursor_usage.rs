@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::context::{load_dataset, Context};
-use crate::pipeline::commit::LoadRequest;
-use crate::settings::CursorUsageSettings;
 use crate::error::{Error, Result};
 use crate::extract::csv::{last_file_matching, CsvFile, CsvOptions};
 use crate::extract::Extract;
 use crate::load::WriteMode;
+use crate::pipeline::commit::LoadRequest;
+use crate::settings::CursorUsageSettings;
 use crate::summary::Summary;
 use crate::transform::values::{DatetimeFormat, Zone};
 use crate::transform::{Parser, Pins};

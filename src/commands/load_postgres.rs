@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use super::context::{load_into, nothing_done, Context};
-use super::incremental;
-use crate::load::download_dir;
-use crate::pipeline::commit::LoadRequest;
-use crate::settings::LoadPostgresSettings;
 use crate::error::Result;
 use crate::extract::postgres;
+use crate::load::download_dir;
 use crate::load::WriteMode;
+use crate::pipeline::commit::LoadRequest;
+use crate::pipeline::incremental;
+use crate::settings::LoadPostgresSettings;
 use crate::summary::Summary;
 use crate::transform::NullTokens;
 

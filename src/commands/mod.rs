@@ -4,7 +4,6 @@
 
 pub mod clear_dataset;
 pub mod context;
-pub mod incremental;
 pub mod inspect;
 pub mod load_api;
 pub mod load_csv;

@@ -20,7 +20,8 @@ pub async fn run(args: JobsArgs, ctx: &Context) -> Result<Option<Summary>> {
         print!("{}", catalog.list());
         return Ok(None);
     }
-    let selection = settings::selection(SelectArgs { list: false, dataset: args.job, all: args.all }, &args.run);
+    let selection =
+        settings::selection(SelectArgs { list: false, dataset: args.job, all: args.all }, &args.run);
     let entries = catalog.select(&selection.names, selection.all)?;
     let target = crate::store::open(&ctx.target).await?.url();
     let dry_run = selection.dry_run;

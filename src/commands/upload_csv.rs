@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use super::context::{load_dataset, Context};
-use crate::pipeline::commit::LoadRequest;
-use crate::settings::UploadCsvSettings;
 use crate::error::Result;
 use crate::extract::csv::CsvFile;
 use crate::load::WriteMode;
+use crate::pipeline::commit::LoadRequest;
+use crate::settings::UploadCsvSettings;
 use crate::summary::Summary;
 
 /// Runs the command.

@@ -41,8 +41,10 @@ impl ReadAhead {
         let width = columns.len();
         std::thread::spawn(move || loop {
             let mut batch = spares.try_recv().unwrap_or_else(|_| TextBatch::new(width));
-            let message =
-                crate::signals::check().map_err(Into::into).and_then(|()| inner.next_batch(&mut batch, max_rows)).map(|more| {
+            let message = crate::signals::check()
+                .map_err(Into::into)
+                .and_then(|()| inner.next_batch(&mut batch, max_rows))
+                .map(|more| {
                     let rejects = inner.take_rejects();
                     let bytes = inner.bytes_read();
                     if more {

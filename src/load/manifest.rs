@@ -76,6 +76,59 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The last run, as `inspect --json` shows it.
+    pub fn last_run(&self) -> serde_json::Value {
+        let m = self;
+        serde_json::json!({
+            "run_id": m.run_id,
+            "command": m.command,
+            "mode": m.mode,
+            "started": m.started,
+            "finished": m.finished,
+            "source": m.source,
+            "rows_written": m.rows_written,
+            "tool": m.tool,
+        })
+    }
+
+    /// The dataset as `inspect` shows it: rows, files, partitions, schema, last run.
+    pub fn describe(&self, dataset: &DatasetId, url: &str) -> String {
+        let m = self;
+        let mut out = format!("dataset {dataset} ({url})\n");
+        let partitions = m.partitions();
+        out += &format!(
+            "{} rows in {} files, {}, {}\n",
+            m.rows(),
+            m.files.len(),
+            crate::summary::human_bytes(m.bytes()),
+            match (&m.partition_column, partitions.len()) {
+                (Some(column), n) => format!(
+                    "partitioned by `{column}` into {n} partitions ({} … {})",
+                    partitions.first().map_or("", |p| p.trim_start_matches("date=")),
+                    partitions.last().map_or("", |p| p.trim_start_matches("date="))
+                ),
+                (None, _) => "unpartitioned".to_owned(),
+            }
+        );
+        out += "schema:\n";
+        let rows: Vec<Vec<String>> =
+            m.schema.iter().map(|c| vec![format!("  {}", c.name), c.kind.clone()]).collect();
+        out += crate::summary::table(&["", ""], &rows).split_once('\n').map_or("", |(_, rest)| rest);
+        out += &format!(
+            "last run: {} ({} {}, {} rows written, {} → {})\nsource: {} {}{}\n",
+            m.run_id,
+            m.command,
+            m.mode,
+            m.rows_written,
+            m.started,
+            m.finished,
+            m.source.kind,
+            m.source.location,
+            m.source.sha256.as_deref().map(|s| format!(" (sha256 {s})")).unwrap_or_default()
+        );
+        out
+    }
+
     /// Rows in the whole dataset (of the files whose rows are known).
     pub fn rows(&self) -> u64 {
         self.files.iter().filter_map(|f| f.rows).sum()

@@ -15,6 +15,8 @@
 //! says, byte for byte. Sources whose columns are all pinned need no vote.
 
 pub mod commit;
+pub mod drop_folder;
+pub mod incremental;
 
 use std::sync::Arc;
 use std::time::Instant;

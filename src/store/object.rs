@@ -86,4 +86,3 @@ pub trait ObjectStore: Send + Sync {
     /// Deletes `keys` (in batches where the backend has a limit).
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError>;
 }
-

@@ -6,8 +6,8 @@ use rayon::prelude::*;
 use super::pins::NullTokens;
 use super::types::{ColumnPlan, ListOf, Parser, DECIMAL_PRECISION};
 use super::values::{parse_bool, parse_fixed, parse_number, Number, Zone};
-use crate::error::{Error, Result};
 use crate::batch::TextBatch;
+use crate::error::{Error, Result};
 
 /// Counts kept while converting: values that a parser deliberately turned into null.
 pub type NullCounts = Vec<u64>;

@@ -190,4 +190,3 @@ pub struct ColumnPlan {
 pub fn schema_of(plans: &[ColumnPlan]) -> Schema {
     plans.iter().map(|p| Field::new(p.name.as_str().into(), p.parser.dtype())).collect()
 }
-

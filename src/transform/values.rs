@@ -292,7 +292,6 @@ impl Zone {
     }
 }
 
-
 impl DatetimeFormat {
     /// ISO 8601 / RFC 3339.
     pub const ISO: DatetimeFormat = DatetimeFormat { date: DateFormat::Iso };

@@ -3,12 +3,12 @@
 //! and state it ends with. The first run, and `--full-refresh`, read everything and replace the
 //! dataset; later runs append what is new.
 
-use crate::pipeline::commit::WriteSettings;
 use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
 use crate::load::manifest::{self, ColumnRecord};
 use crate::load::state::{self, State, StateUpdate};
 use crate::load::WriteMode;
+use crate::pipeline::commit::WriteSettings;
 use crate::store::ObjectStore;
 
 /// Where an incremental run starts.
