@@ -4,6 +4,8 @@
 /// Shared harness: temp folders, running the binary, reading Parquet back, the S3 server's settings.
 mod util;
 
+/// The module map: no import circles, no lower floor reaching up to the command line.
+mod architecture;
 /// `clear-dataset`: deletes one dataset and provably nothing next to it.
 mod clear_dataset;
 /// `--help`, exit codes, JSON logs.
