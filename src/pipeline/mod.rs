@@ -1,4 +1,8 @@
-//! The Extract → Transform → Load run that every command drives.
+//! The Extract → Transform → Load run that every command drives: this module chains the three
+//! stages (each stage's trait lives with its implementations: [`Extract`] in [`crate::extract`],
+//! [`Transform`] in [`crate::transform`], [`Load`] in [`crate::load`]); [`commit`] runs it as one
+//! transaction on a dataset; [`incremental`] and [`drop_folder`] decide what an incremental or a
+//! drop-folder run reads and how it writes.
 //!
 //! ```text
 //! Extract::open ──TextBatch──▶ Transform::observe ─▶ Transform::apply ──DataFrame──▶ Load::write

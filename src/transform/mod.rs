@@ -1,5 +1,8 @@
 //! Typing: text batches in, typed polars frames out.
 //!
+//! [`types`] is the vocabulary (column types, parsers, plans); [`pins`] what users and sources say
+//! about columns; [`values`] and [`calendar`] parse single values; [`columns`] is the stage itself
+//! (the [`Transform`] trait and [`TypeColumns`]).
 //! [`infer`] decides each column's type from every value of the column (one pass over the source);
 //! [`convert`] then parses each batch with exactly that type's parser, so a value the inference saw can
 //! never fail or turn silently into a null. Commands that know their source pin column types instead.

@@ -1,5 +1,5 @@
-//! Parsers for single CSV values: pure functions on bytes, shared by type inference and conversion,
-//! so that a column is only ever given a type whose parser accepts every one of its values.
+//! Parsers for single text values (a CSV field, a JSON string, a PostgreSQL `COPY` field): pure
+//! functions on bytes, shared by type inference and conversion, so that a column is only ever given a type whose parser accepts every one of its values.
 
 use super::calendar::{days_from_civil, MICROS_PER_DAY};
 
