@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::args::{
-    ClearDatasetArgs, DatasetArgs, DomoArgs, LoadApiArgs, LoadCursorUsageArgs, LoadPostgresArgs, LoadS3Args,
-    ReadArgs, RunArgs, SelectArgs, UploadCsvArgs, WriteArgs,
+    ClearDatasetArgs, DomoArgs, LoadApiArgs, LoadCursorUsageArgs, LoadPostgresArgs, LoadS3Args, ReadArgs,
+    RunArgs, SelectArgs, UploadCsvArgs, WriteArgs,
 };
 use crate::error::{Error, Result};
 use crate::extract::api::{ApiSettings, Auth, Paging, Secret};
@@ -285,11 +285,6 @@ pub fn write(args: &WriteArgs, dry_run: bool) -> WriteSettings {
         dry_run,
         partition_range: args.partition_range,
     }
-}
-
-/// A dataset id and partition column, as a job file's own fields give them.
-pub fn dataset(args: &DatasetArgs) -> Result<DatasetId> {
-    DatasetId::parse(&args.dataset_id)
 }
 
 /// A usage error naming the option.
