@@ -34,7 +34,7 @@ pub enum Error {
 
     /// SIGINT or SIGTERM stopped the run.
     #[error("{0}: nothing half-written is visible (uploads aborted, the lock released)")]
-    Interrupted(#[from] Interrupted),
+    Interrupted(Interrupted),
 
     /// Another run holds the dataset's lock.
     #[error("{0}")]
@@ -102,6 +102,14 @@ impl Error {
     /// An I/O error that names its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), error: source }
+    }
+}
+
+/// By hand rather than `#[from]`, which would also make the signal a `source()` that `{:#}` prints a
+/// second time.
+impl From<Interrupted> for Error {
+    fn from(signal: Interrupted) -> Self {
+        Error::Interrupted(signal)
     }
 }
 

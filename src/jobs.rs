@@ -211,6 +211,7 @@ fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
             let mut options = Options::of::<UploadCsvArgs>("upload-csv", source)?;
             options.job_fields(&raw, true)?;
             options.set("csv_file", Value::String(path));
+            options.required()?;
             let args: UploadCsvArgs = options.read()?;
             check::write(&args.write).and_then(|()| check::read(&args.read)).map_err(|e| e.to_string())?;
             JobLoad::Csv { args, latest_in }
@@ -218,6 +219,7 @@ fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
         "s3" => {
             let mut options = Options::of::<LoadS3Args>("load-s3", source)?;
             options.job_fields(&raw, true)?;
+            options.required()?;
             let args: LoadS3Args = options.read()?;
             check::s3(&args).map_err(|e| e.to_string())?;
             JobLoad::S3(args)
@@ -225,6 +227,7 @@ fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
         "api" => {
             let mut options = Options::of::<LoadApiArgs>("load-api", source)?;
             options.job_fields(&raw, true)?;
+            options.required()?;
             let args: LoadApiArgs = options.read()?;
             check::api(&args).map_err(|e| e.to_string())?;
             JobLoad::Api(Box::new(args))
@@ -232,6 +235,7 @@ fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
         "postgres" => {
             let mut options = Options::of::<LoadPostgresArgs>("load-postgres", source)?;
             options.job_fields(&raw, true)?;
+            options.required()?;
             let args: LoadPostgresArgs = options.read()?;
             check::postgres(&args).map_err(|e| e.to_string())?;
             JobLoad::Postgres(args)
@@ -274,8 +278,12 @@ fn domo_job(raw: &RawJob, mut source: BTreeMap<String, Value>) -> std::result::R
         .arg(clap::Arg::new("dry_run").long("dry-run").action(ArgAction::SetTrue));
     let mut options = Options::new("load-domo", command, source)?;
     if let Some(mode) = &raw.mode {
+        if options.values.contains_key("mode") {
+            return Err("source: `mode` is the job's `mode`: give it once, on the job".into());
+        }
         options.set("mode", Value::String(mode.clone()));
     }
+    check::domo_environment().map_err(|e| e.to_string())?;
     let dry_run = options.values.get("dry_run").is_some_and(|v| v == &Value::Bool(true));
     let (domo, write): (DomoArgs, WriteArgs) = (options.read()?, options.read()?);
     check::write(&write).map_err(|e| e.to_string())?;
@@ -314,22 +322,14 @@ impl Options {
                 .find(|a| a.get_long() == Some(flag.as_str()))
                 .ok_or_else(|| format!("source: `{key}` is not an option of {name} (it has no --{flag})"))?
                 .clone();
-            let value = match arg.get_action() {
-                ArgAction::SetTrue => match value {
-                    Value::Bool(b) => Value::Bool(b),
-                    Value::Null => continue,
-                    _ => return Err(format!("source: {key}: a flag, `true` or `false`")),
-                },
-                ArgAction::Append => Value::Sequence(match value {
-                    Value::Null => continue,
-                    Value::Sequence(items) => items
-                        .iter()
-                        .map(|item| {
-                            scalar(item)
-                                .map(Value::String)
-                                .ok_or_else(|| format!("source: {key}: not a value"))
-                        })
-                        .collect::<std::result::Result<_, _>>()?,
+            let texts = |value: Value| -> std::result::Result<Vec<Value>, String> {
+                let text =
+                    |v: &Value| scalar(v).map(Value::String).ok_or(format!("source: {key}: not a value"));
+                match value {
+                    // As on a command line: `false` and nothing leave the option out.
+                    Value::Null | Value::Bool(false) => Ok(Vec::new()),
+                    Value::Bool(true) => Err(format!("source: {key}: --{flag} needs a value, not `true`")),
+                    Value::Sequence(items) => items.iter().map(text).collect(),
                     Value::Mapping(map) => map
                         .iter()
                         .map(|(k, v)| {
@@ -338,21 +338,53 @@ impl Options {
                                 .map(|(k, v)| Value::String(format!("{k}={v}")))
                                 .ok_or_else(|| format!("source: {key}: not key: value"))
                         })
-                        .collect::<std::result::Result<_, _>>()?,
-                    other => vec![Value::String(
-                        scalar(&other).ok_or_else(|| format!("source: {key}: not a value"))?,
-                    )],
-                }),
-                _ => match value {
-                    Value::Null | Value::Bool(false) => continue,
-                    other => {
-                        Value::String(scalar(&other).ok_or_else(|| format!("source: {key}: not a value"))?)
-                    }
+                        .collect(),
+                    other => Ok(vec![text(&other)?]),
+                }
+            };
+            let field = Value::String(arg.get_id().to_string());
+            let twice =
+                || format!("source: `{key}`: --{flag} is given twice (`_` and `-` name the same option)");
+            let value = match arg.get_action() {
+                ArgAction::SetTrue => match value {
+                    Value::Bool(b) => Value::Bool(b),
+                    Value::Null => continue,
+                    _ => return Err(format!("source: {key}: a flag, `true` or `false`")),
+                },
+                ArgAction::Append => {
+                    let mut items = match options.values.remove(&field) {
+                        Some(Value::Sequence(items)) => items,
+                        _ => Vec::new(),
+                    };
+                    items.extend(texts(value)?);
+                    Value::Sequence(items)
+                }
+                _ => match texts(value)?.as_slice() {
+                    [] => continue,
+                    [one] => one.clone(),
+                    _ => return Err(format!("source: {key}: --{flag} takes one value")),
                 },
             };
-            options.values.insert(Value::String(arg.get_id().to_string()), value);
+            if !matches!(arg.get_action(), ArgAction::Append) && options.values.contains_key(&field) {
+                return Err(twice());
+            }
+            options.values.insert(field, value);
         }
         Ok(options)
+    }
+
+    /// Refuses a job that leaves out an option its command requires.
+    fn required(&self) -> std::result::Result<(), String> {
+        for arg in self.command.get_arguments().filter(|a| a.is_required_set()) {
+            if !self.values.contains_key(arg.get_id().as_str()) {
+                let flag = arg.get_long().unwrap_or(arg.get_id().as_str());
+                return Err(format!(
+                    "source: `{}` is missing (--{flag} is required)",
+                    flag.replace('-', "_")
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Sets a field the job gives outside its source.
@@ -389,13 +421,14 @@ impl Options {
         Ok(())
     }
 
+    /// Puts the job's `items` before the source's own (a pin given later wins, as on a command line
+    /// where the job's `--types` came first).
     fn extend(&mut self, field: &str, items: impl Iterator<Item = Value>) {
         let key = Value::String(field.into());
-        let mut list = match self.values.remove(&key) {
-            Some(Value::Sequence(list)) => list,
-            _ => Vec::new(),
-        };
-        list.extend(items);
+        let mut list: Vec<Value> = items.collect();
+        if let Some(Value::Sequence(own)) = self.values.remove(&key) {
+            list.extend(own);
+        }
         self.values.insert(key, Value::Sequence(list));
     }
 
@@ -484,6 +517,31 @@ jobs:
     }
 
     #[test]
+    fn values_read_as_a_command_line_would_take_them() {
+        let jobs = jobs(
+            r#"
+jobs:
+  - name: a
+    dataset_id: a
+    types: {n: int64}
+    source:
+      kind: api
+      url: [http://x]
+      header: false
+      types: {n: string}
+      date-format: [d=dmy]
+      date_format: [e=mdy]
+"#,
+        )
+        .unwrap();
+        let JobLoad::Api(api) = &jobs[0].load else { panic!("{:?}", jobs[0].load) };
+        assert_eq!(api.url, "http://x", "one item is the value");
+        assert!(api.headers.is_empty(), "false leaves an option out");
+        assert_eq!(api.types, ["n=int64", "n=string"], "the job's first, so the source's wins");
+        assert_eq!(api.date_format, ["d=dmy", "e=mdy"], "both spellings, joined");
+    }
+
+    #[test]
     fn mistakes_name_the_job() {
         let err = |text: &str| jobs(text).unwrap_err().to_string();
         assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {url: x}\n")
@@ -510,5 +568,17 @@ jobs:
             .contains("--paginate"));
         assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: postgres}\n")
             .contains("--query or --table"));
+        assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: api}\n")
+            .contains("--url is required"));
+        assert!(err(
+            "jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: api, url: http://x, records: true}\n"
+        )
+        .contains("needs a value"));
+        assert!(err("jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: api, url: http://x, max_pages: 2, max-pages: 3}\n")
+            .contains("given twice"));
+        assert!(err(
+            "jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: api, url: [http://x, http://y]}\n"
+        )
+        .contains("takes one value"));
     }
 }

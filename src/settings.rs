@@ -194,9 +194,11 @@ impl LoadDomoSettings {
 impl LoadApiSettings {
     pub fn resolve(args: LoadApiArgs) -> Result<Self> {
         check::api(&args)?;
+        // The pins first: a mistake in them is reported before one in the request.
+        let pins = pins_of(&args.types, &args.date_format)?;
         Ok(LoadApiSettings {
             api: api(&args)?,
-            pins: pins_of(&args.types, &args.date_format)?,
+            pins,
             dataset: DatasetId::parse(&args.dataset.dataset_id)?,
             partition_column: args.dataset.partition_col,
             incremental: args.incremental_field.zip(args.since_param).map(|(field, param)| ApiIncremental {
@@ -472,9 +474,6 @@ pub mod check {
 
     pub fn api(args: &LoadApiArgs) -> Result<()> {
         write(&args.write)?;
-        if args.url.is_empty() {
-            return Err(Error::Usage("--url is missing".into()));
-        }
         one_of("--auth", &args.auth, &["none", "api-key", "bearer", "basic", "oauth2"])?;
         one_of("--paginate", &args.paginate, &["none", "page", "offset", "cursor", "link"])?;
         if args.page_size == Some(0) {
@@ -492,6 +491,24 @@ pub mod check {
             return Err(Error::Usage("give either --query or --table".into()));
         }
         needs("--full-refresh", args.full_refresh, "--incremental-column", args.incremental_column.is_some())
+    }
+
+    /// The environment's `DOMO_*` numbers, which a domo job's defaults come from (as clap reads
+    /// them for `load-domo`).
+    pub fn domo_environment() -> Result<()> {
+        for (name, max) in [
+            ("DOMO_TOKEN_TIMEOUT", u64::MAX),
+            ("DOMO_EXPORT_TIMEOUT", u64::MAX),
+            ("DOMO_RETRIES", 4_294_967_295),
+        ] {
+            if let Ok(value) = std::env::var(name) {
+                let n: u64 = value.parse().map_err(|e| Error::Usage(format!("{name}: `{value}`: {e}")))?;
+                if n > max {
+                    return Err(Error::Usage(format!("{name}: `{value}` is too large")));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn s3(args: &LoadS3Args) -> Result<()> {
