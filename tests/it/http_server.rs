@@ -43,13 +43,16 @@ pub struct Head {
     pub headers: Vec<(String, String)>,
 }
 
+/// Writes a response on the socket itself.
+pub type RawWriter = Box<dyn FnOnce(&mut TcpStream) -> io::Result<()>>;
+
 /// What a handler answers.
 pub enum Reply {
     /// The server writes the head, with the body's length as `Content-Length`, then the body.
     Whole(Head, Vec<u8>),
     /// The handler writes the response on the socket itself, for instance with `write_head` and
     /// part of the body. The server then flushes the socket and shuts it down, as after `Whole`.
-    Raw(Box<dyn FnOnce(&mut TcpStream) -> io::Result<()>>),
+    Raw(RawWriter),
 }
 
 /// Starts a server on a free port of 127.0.0.1 and returns its URL (`http://127.0.0.1:<port>`).
