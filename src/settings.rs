@@ -85,8 +85,6 @@ pub struct LoadCsvSettings {
 pub struct LoadDomoSettings {
     pub domo: DomoSettings,
     pub write: WriteSettings,
-    /// Publish an export with no rows over a dataset that has some (emptying it).
-    pub allow_empty: bool,
 }
 
 /// `etl load-api`.
@@ -186,7 +184,6 @@ impl LoadDomoSettings {
                 retry: RetryPolicy { retries: domo.retries, ..Default::default() },
             },
             write: write(write_args, false),
-            allow_empty: domo.allow_empty,
         })
     }
 }
@@ -283,6 +280,7 @@ pub fn write(args: &WriteArgs, dry_run: bool) -> WriteSettings {
         files: WriterOptions { max_rows_per_file: args.max_rows_per_file, ..Default::default() },
         mode: args.mode.as_deref().and_then(|m| m.parse().ok()),
         allow_schema_change: args.allow_schema_change,
+        allow_empty: args.allow_empty,
         wait_lock: Duration::from_secs(args.wait_lock),
         dry_run,
         partition_range: args.partition_range,

@@ -49,6 +49,11 @@ pub struct WriteArgs {
     /// alone then disagree with the new ones).
     #[arg(long)]
     pub allow_schema_change: bool,
+    /// Publish a run with no rows even over a dataset that has some, emptying it. Without it such a
+    /// run fails and changes nothing (an empty export or a header-only file is more often an
+    /// upstream accident).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// When another run holds the dataset, wait up to SECS for it instead of failing at once (exit 75).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     #[serde(deserialize_with = "parsed")]
@@ -369,10 +374,6 @@ pub struct DomoArgs {
     #[arg(long, env = "DOMO_RETRIES", default_value_t = 5, value_name = "N")]
     #[serde(deserialize_with = "parsed")]
     pub retries: u32,
-    /// Publish an export with no rows even over a dataset that has some, emptying it. Without it
-    /// such a run fails and changes nothing (an empty export is more often an upstream accident).
-    #[arg(long)]
-    pub allow_empty: bool,
 }
 
 #[derive(Debug, Args)]
@@ -512,7 +513,6 @@ impl Default for DomoArgs {
             token_timeout: env("DOMO_TOKEN_TIMEOUT", 30),
             export_timeout: env("DOMO_EXPORT_TIMEOUT", 300),
             retries: env("DOMO_RETRIES", 5),
-            allow_empty: false,
         }
     }
 }

@@ -96,7 +96,6 @@ impl One<'_> {
             null_values: NullTokens::empty_only(),
             keep_rows: entry.keep_rows.clone(),
             dry_run: self.dry_run,
-            allow_empty: self.settings.allow_empty,
             progress: self.ctx.progress(progress, Some(export.size())),
             ..LoadRequest::new("load-domo", Arc::new(export), entry.dataset.clone())
         }

@@ -39,6 +39,8 @@ pub struct WriteSettings {
     /// `None`: the command's default (merge, or replace for a source exported whole).
     pub mode: Option<WriteMode>,
     pub allow_schema_change: bool,
+    /// Publish a run that leaves a dataset holding rows with none (`--allow-empty`).
+    pub allow_empty: bool,
     /// How long to wait for another run's lock on the dataset.
     pub wait_lock: std::time::Duration,
     /// Stage and plan only (`--dry-run` of single-file commands; catalogs select it per run).
@@ -66,7 +68,7 @@ pub struct LoadRequest {
     pub null_values: NullTokens,
     /// Keep only the records whose column (first) equals the value (second).
     pub keep_rows: Option<(String, String)>,
-    /// With [`WriteMode::Replace`], publish even when there is no row (emptying the dataset).
+    /// Publish even when the dataset, holding rows, would be left with none.
     pub allow_empty: bool,
     /// Let a merge publish a schema that removes columns or changes types.
     pub allow_schema_change: bool,
@@ -89,6 +91,7 @@ impl LoadRequest {
             writer: write.files.clone(),
             mode: write.mode.unwrap_or(default_mode),
             allow_schema_change: write.allow_schema_change,
+            allow_empty: self.allow_empty || write.allow_empty,
             wait_lock: write.wait_lock,
             dry_run: self.dry_run || write.dry_run,
             partition_range: write.partition_range,
@@ -182,6 +185,9 @@ async fn load_locked(
             )));
         }
     }
+    if let Some(previous) = &previous {
+        check_layout(previous, &request)?;
+    }
     let mut load = ParquetLoad::new(
         request.dataset.clone(),
         request.partition_column.clone(),
@@ -234,18 +240,8 @@ async fn load_locked(
             )));
         }
     }
-    if request.mode == WriteMode::Replace && staged.output.rows() == 0 && !request.allow_empty {
-        let existing = store.list(&request.dataset.prefix()).await?;
-        let lost = crate::load::publish::stale_keys(existing, &staged.output);
-        if !lost.is_empty() {
-            return Err(Error::Refused(format!(
-                "{} has no rows; publishing it would delete all {} data files of {}. Nothing was changed; \
-                 pass --allow-empty to empty the dataset",
-                staged.source.location,
-                lost.len(),
-                store.url_of(&request.dataset.prefix())
-            )));
-        }
+    if staged.output.rows() == 0 && !request.allow_empty {
+        check_not_emptied(store.as_ref(), previous.as_ref(), &staged).await?;
     }
     let schema = manifest::schema_record(&staged.schema);
     if let Some(previous) = &previous {
@@ -364,6 +360,71 @@ async fn appendable(
         return Ok(kept);
     }
     Ok(kept.into_iter().chain(orphans).collect())
+}
+
+/// Refuses a merge or an append whose partition column is not the dataset's (a column, another, or
+/// none): the files it leaves would be laid out one way and its own another, and readers would see
+/// the rows of both. A replace (which leaves nothing of the old layout) only says so.
+fn check_layout(previous: &Manifest, request: &LoadRequest) -> Result<()> {
+    if previous.partition_column == request.partition_column || previous.files.is_empty() {
+        return Ok(());
+    }
+    let layout = |column: &Option<String>| match column {
+        Some(column) => format!("partitioned by `{column}`"),
+        None => "not partitioned".to_owned(),
+    };
+    let (was, now) = (layout(&previous.partition_column), layout(&request.partition_column));
+    if request.mode == WriteMode::Replace {
+        tracing::warn!(
+            "{} was {was} (run {}); this run replaces it, {now}",
+            request.dataset,
+            previous.run_id
+        );
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "{} is {was} (run {}), this {} load is {now}: the files it leaves would disagree with the \
+         ones it writes, and readers would see rows twice. Nothing was changed; give the same \
+         --partition-col, or reload everything (--mode replace; --full-refresh for an incremental load)",
+        request.dataset,
+        previous.run_id,
+        request.mode.name()
+    )))
+}
+
+/// Refuses to publish a run without rows that would leave the dataset, which holds rows, with none
+/// (an empty export, a header-only file: more often an accident upstream than an emptied table).
+async fn check_not_emptied(
+    store: &dyn ObjectStore,
+    previous: Option<&Manifest>,
+    staged: &pipeline::Staged,
+) -> Result<()> {
+    let dataset = &staged.output.dataset;
+    let existing = store.list(&dataset.prefix()).await?;
+    let data: Vec<String> =
+        existing.iter().filter(|o| dataset.part_of_key(&o.key).is_some()).map(|o| o.key.clone()).collect();
+    let stale: std::collections::BTreeSet<String> =
+        crate::load::publish::stale_keys(existing, &staged.output).into_iter().collect();
+    let written: std::collections::BTreeSet<&str> =
+        staged.output.files.iter().map(|f| f.key.as_str()).collect();
+    // A file's rows as the manifest records them; a file it does not know may hold some.
+    let rows_of = |key: &str| {
+        previous.and_then(|m| m.files.iter().find(|f| f.key == key)).map_or(1, |f| f.rows.unwrap_or(1))
+    };
+    let (gone, kept): (Vec<&String>, Vec<&String>) =
+        data.iter().partition(|k| stale.contains(*k) || written.contains(k.as_str()));
+    let held: u64 = data.iter().map(|k| rows_of(k)).sum();
+    if held == 0 || gone.is_empty() || kept.iter().any(|k| rows_of(k) > 0) {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "{} has no rows; publishing it would delete all {} data file{} of {}. Nothing was changed; pass \
+         --allow-empty to empty the dataset",
+        staged.source.location,
+        gone.len(),
+        if gone.len() == 1 { "" } else { "s" },
+        store.url_of(&dataset.prefix())
+    )))
 }
 
 /// Compares the new schema with the previous run's: new columns pass with a warning; a removed column

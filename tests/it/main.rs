@@ -24,6 +24,8 @@ mod fake_api;
 mod fake_domo;
 /// The S3 server failing under a run: refused connections, uploads cut mid-body.
 mod faults;
+/// Runs refused rather than empty a dataset or mix two partition layouts.
+mod guards;
 /// The small HTTP/1.1 server under `fake_api` and `fake_domo`: socket, request parsing, responses.
 mod http_server;
 /// `etl run`: a job file mixing every kind of source.
