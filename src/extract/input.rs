@@ -72,6 +72,9 @@ pub struct TextInput {
     encoding: &'static Encoding,
     /// Whether the encoding was detected (rather than given).
     detected: bool,
+    /// Whether lines end in a bare `\r` (classic Mac, some exports): the text is then read with
+    /// each `\r` as a `\n`, so that records, line numbers and quarantined rows come out right.
+    cr_lines: bool,
 }
 
 impl TextInput {
@@ -83,17 +86,30 @@ impl TextInput {
         let mut head = [0u8; 4];
         let n = read_up_to(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
         let compression = Compression::of(&head[..n]);
-        let input = |encoding, detected| TextInput { path: path.to_owned(), compression, encoding, detected };
-        if let Some(encoding) = forced {
-            return Ok(input(encoding, false));
+        let input = |encoding, detected| TextInput {
+            path: path.to_owned(),
+            compression,
+            encoding,
+            detected,
+            cr_lines: false,
+        };
+        let mut input = match forced {
+            Some(encoding) => input(encoding, false),
+            None => {
+                let chunks = sample(path, compression, len)?;
+                let encoding = detect(&chunks).map_err(|message| Error::Csv {
+                    source_name: path.display().to_string(),
+                    line: 1,
+                    message,
+                })?;
+                input(encoding, true)
+            }
+        };
+        input.cr_lines = bare_cr_lines(&input.head_text(CR_SAMPLE)?);
+        if input.cr_lines {
+            tracing::info!("{}: lines end in a bare CR: read as line breaks", path.display());
         }
-        let chunks = sample(path, compression, len)?;
-        let encoding = detect(&chunks).map_err(|message| Error::Csv {
-            source_name: path.display().to_string(),
-            line: 1,
-            message,
-        })?;
-        Ok(input(encoding, true))
+        Ok(input)
     }
 
     /// The file's encoding.
@@ -141,6 +157,7 @@ impl TextInput {
         } else {
             Box::new(Decode::new(raw, self.encoding))
         };
+        let text: Box<dyn Read + Send> = if self.cr_lines { Box::new(CrLines { inner: text }) } else { text };
         Ok((Box::new(Tracked { inner: text, tracker: tracker.clone() }), tracker))
     }
 
@@ -151,6 +168,31 @@ impl TextInput {
         let n = read_up_to(&mut text, &mut out).map_err(|e| Error::io(&self.path, e))?;
         out.truncate(n);
         Ok(out)
+    }
+}
+
+/// Text looked at for how lines end.
+const CR_SAMPLE: usize = 64 << 10;
+
+/// Whether `text` (a file's start) ends its lines with a bare `\r`: it has a `\r` and no `\n`.
+fn bare_cr_lines(text: &[u8]) -> bool {
+    text.contains(&b'\r') && !text.contains(&b'\n')
+}
+
+/// Text whose lines end in a bare `\r`, with each `\r` read as `\n`.
+struct CrLines {
+    inner: Box<dyn Read + Send>,
+}
+
+impl Read for CrLines {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for b in &mut buf[..n] {
+            if *b == b'\r' {
+                *b = b'\n';
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -211,14 +253,14 @@ fn sample(path: &Path, compression: Compression, len: u64) -> Result<Vec<Vec<u8>
 /// line break when more of the file follows.
 fn whole_lines(mut chunk: Vec<u8>, starts_mid_file: bool, more_follows: bool) -> Vec<u8> {
     if more_follows {
-        match chunk.iter().rposition(|&b| b == b'\n') {
+        match chunk.iter().rposition(|&b| b == b'\n' || b == b'\r') {
             Some(last) => chunk.truncate(last + 1),
             None if starts_mid_file => chunk.clear(),
             None => {}
         }
     }
     if starts_mid_file {
-        match chunk.iter().position(|&b| b == b'\n') {
+        match chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
             Some(first) => drop(chunk.drain(..=first)),
             None => chunk.clear(),
         }

@@ -258,6 +258,48 @@ fn d04_delimiter_given() {
     );
 }
 
+#[test]
+fn d05_bare_cr_line_ends() {
+    // Classic Mac line ends (issue 14): records, not one long header.
+    expect(
+        "mac.csv",
+        b"a, b\r1, 2\r3, 4\r",
+        &[],
+        &[
+            ("a", DataType::Int64, &[Some("1"), Some("3")]),
+            ("b", DataType::String, &[Some(" 2"), Some(" 4")]),
+        ],
+    );
+    // Line numbers count bare CRs, in Windows-1252 text too.
+    expect_error("mac-bad.csv", b"a,b\r1,2\r3,4,5\r6,7\r", &[], 1, &["mac-bad.csv:3:"]);
+    expect(
+        "mac-1252.csv",
+        b"city,n\rS\xe3o Paulo,1\rMontr\xe9al,2\r",
+        &[],
+        &[
+            ("city", DataType::String, &[Some("São Paulo"), Some("Montréal")]),
+            ("n", DataType::Int64, &[Some("1"), Some("2")]),
+        ],
+    );
+}
+
+#[test]
+fn d06_line_ends_mixed_within_the_rules() {
+    // `\n` and `\r\n` read the same, with the same line numbers.
+    for (name, bytes) in [("lf.csv", &b"a,b\n1,x\n2,y\n"[..]), ("crlf.csv", &b"a,b\r\n1,x\r\n2,y\r\n"[..])] {
+        expect(
+            name,
+            bytes,
+            &[],
+            &[
+                ("a", DataType::Int64, &[Some("1"), Some("2")]),
+                ("b", DataType::String, &[Some("x"), Some("y")]),
+            ],
+        );
+    }
+    expect_error("crlf-bad.csv", b"a,b\r\n1,2\r\n3,4,5\r\n", &[], 1, &["crlf-bad.csv:3:"]);
+}
+
 // ---- Headers ----
 
 #[test]
