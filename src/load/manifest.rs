@@ -47,6 +47,10 @@ pub struct FileRecord {
     /// The run that wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    /// The checksum the store computed when the file was uploaded (S3's ETag), which proves later
+    /// that the object still holds these bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// A run's record, and (as `_manifest.json`) the dataset's description.
@@ -263,25 +267,6 @@ impl Drift {
         }
         parts.join("; ")
     }
-}
-
-/// The size and hex SHA-256 of a file.
-pub fn sha256_of_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 256 << 10];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((total, hex::encode(hasher.finalize())))
 }
 
 /// `2026-11-23T13:04:26Z` for a system time.

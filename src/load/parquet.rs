@@ -45,7 +45,7 @@ pub struct StagedFile {
 impl StagedFile {
     /// Describes the finished file at `path`, reading it once for its checksum.
     pub fn finished(key: String, path: PathBuf, partition: Partition, rows: u64) -> Result<Self> {
-        let (bytes, sha256) = super::manifest::sha256_of_file(&path).map_err(|e| Error::io(&path, e))?;
+        let (bytes, sha256) = crate::store::sha256_of_file(&path).map_err(|e| Error::io(&path, e))?;
         Ok(StagedFile { key, path, partition, rows, bytes, sha256 })
     }
 }

@@ -1,8 +1,8 @@
 //! Publishing staged files: upload (bounded concurrency), then delete what they replace.
 //!
 //! The run's files are all in place before anything is deleted. A staged file whose bytes the stored
-//! object already has (same key, size and SHA-256 as the previous manifest records, and the listing
-//! agrees on the size) is not uploaded again: the writer is deterministic, so a daily load of an
+//! object provably has (the previous manifest records the same size and SHA-256 for the key, and the
+//! store proves the object still holds them: [`unchanged_files`]) is not uploaded again: the writer is deterministic, so a daily load of an
 //! export that gained one day uploads about one partition. What is replaced:
 //! - unpartitioned: every other object under `datasets/<id>/data/` and `datasets/<id>/partitions/`;
 //! - partitioned, [`WriteMode::Merge`]: the other objects in the partition folders this run wrote (a
@@ -45,6 +45,8 @@ pub struct Publishing {
     pub stale: Vec<String>,
     /// The run's files that were already in place, byte for byte (not uploaded).
     pub unchanged: BTreeSet<String>,
+    /// The checksum the store computed of each file uploaded (S3's ETag), by key.
+    pub etags: std::collections::BTreeMap<String, String>,
 }
 
 impl Publishing {
@@ -71,39 +73,49 @@ impl Publishing {
                     bytes: o.size,
                     sha256: None,
                     run_id: None,
+                    etag: None,
                 })
             })
             .collect();
         // A file left in place keeps the record of the run that wrote its bytes.
         files.extend(new_files.into_iter().map(|f| match publishing.unchanged.contains(&f.key) {
             true => known(&f.key, f.bytes).unwrap_or(f),
-            false => f,
+            false => FileRecord { etag: publishing.etags.get(&f.key).cloned(), ..f },
         }));
         files.sort_by(|a, b| a.key.cmp(&b.key));
         files
     }
 }
 
-/// The staged files whose bytes the store already holds under the same key, as far as the previous
-/// manifest and the listing `before` tell.
-pub fn unchanged_files(
+/// The staged files whose bytes the store provably holds under the same key: the previous manifest
+/// records the same bytes (size and SHA-256) for the key, and the store proves the object listed in
+/// `before` still holds them ([`ObjectStore::holds`]: its own checksum, or the object hashed; never
+/// the size alone, so an object altered out of band is uploaded again).
+pub async fn unchanged_files(
+    store: &dyn ObjectStore,
     staged: &StagedDataset,
     previous: Option<&Manifest>,
     before: &[ObjectMeta],
-) -> BTreeSet<String> {
-    let Some(previous) = previous else { return BTreeSet::new() };
-    staged
-        .files
-        .iter()
-        .filter(|f| {
-            let recorded = previous.files.iter().any(|r| {
-                r.key == f.key && r.bytes == f.bytes && r.sha256.as_deref() == Some(f.sha256.as_str())
-            });
-            let stored = before.iter().any(|o| o.key == f.key && o.size == f.bytes);
-            recorded && stored
-        })
-        .map(|f| f.key.clone())
-        .collect()
+) -> Result<BTreeSet<String>> {
+    let Some(previous) = previous else { return Ok(BTreeSet::new()) };
+    let candidates = staged.files.iter().filter_map(|f| {
+        let recorded = previous.files.iter().find(|r| {
+            r.key == f.key && r.bytes == f.bytes && r.sha256.as_deref() == Some(f.sha256.as_str())
+        })?;
+        let listed = before.iter().find(|o| o.key == f.key && o.size == f.bytes)?;
+        Some((f, recorded, listed))
+    });
+    let proven: Vec<Option<String>> =
+        futures::stream::iter(candidates.map(|(f, recorded, listed)| async move {
+            let held = store.holds(listed, &f.sha256, recorded.etag.as_deref()).await?;
+            Ok::<_, crate::store::StoreError>(held.then(|| f.key.clone()))
+        }))
+        .buffered(UPLOADS_IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(proven.into_iter().flatten().collect())
 }
 
 /// Uploads the staged files into `store`; then writes the objects `records` makes (the run record and
@@ -117,7 +129,7 @@ pub async fn publish(
 ) -> Result<PublishReport> {
     let before = store.list(&staged.dataset.prefix()).await?;
     let stale = stale_keys(before.clone(), staged);
-    let unchanged = unchanged_files(staged, previous, &before);
+    let unchanged = unchanged_files(store, staged, previous, &before).await?;
     let files = &staged.files;
     if !unchanged.is_empty() {
         tracing::info!(
@@ -129,25 +141,24 @@ pub async fn publish(
     let uploads = files.iter().filter(|f| !unchanged.contains(&f.key)).chain(&staged.rejects);
 
     crate::signals::check()?;
-    futures::stream::iter(uploads.map(|f| async move {
+    let etags = futures::stream::iter(uploads.map(|f| async move {
         if let Some(signo) = crate::signals::requested() {
             return Err(crate::signals::Interrupted(signo).into());
         }
         tracing::debug!(key = %f.key, rows = f.rows, bytes = f.bytes, "uploading");
-        store.put_file(&f.key, &f.path).await
+        store.put_file(&f.key, &f.path).await.map(|etag| etag.map(|etag| (f.key.clone(), etag)))
     }))
     .buffer_unordered(UPLOADS_IN_FLIGHT)
     // Every upload runs to its end (a failed multipart upload aborts itself) before the first error
     // is reported: dropping them mid-flight would orphan their parts.
-    .collect::<Vec<Result<(), _>>>()
-    .await
-    .into_iter()
-    .collect::<Result<Vec<()>, _>>()?;
+    .collect::<Vec<Result<Option<(String, String)>, _>>>()
+    .await;
+    let etags = etags.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
 
     // Every new file is in place: the records and the deletes (seconds) finish even if a signal came,
     // so that what a reader sees matches the manifest.
     let unchanged_count = unchanged.len();
-    for (key, body) in records(&Publishing { before, stale: stale.clone(), unchanged })? {
+    for (key, body) in records(&Publishing { before, stale: stale.clone(), unchanged, etags })? {
         store.put(&key, body).await?;
     }
     if !stale.is_empty() {

@@ -272,6 +272,7 @@ async fn load_locked(
                 bytes: f.bytes,
                 sha256: Some(f.sha256.clone()),
                 run_id: Some(run_id.clone()),
+                etag: None,
             })
             .collect();
         let record = Manifest {
@@ -508,9 +509,17 @@ mod tests {
             self.note("create", key);
             Ok(created)
         }
-        async fn put_file(&self, key: &str, path: &Path) -> std::result::Result<(), StoreError> {
+        async fn put_file(&self, key: &str, path: &Path) -> std::result::Result<Option<String>, StoreError> {
             self.note("put", key);
             self.inner.put_file(key, path).await
+        }
+        async fn holds(
+            &self,
+            listed: &ObjectMeta,
+            sha256: &str,
+            etag: Option<&str>,
+        ) -> std::result::Result<bool, StoreError> {
+            self.inner.holds(listed, sha256, etag).await
         }
         async fn get(&self, key: &str) -> std::result::Result<Vec<u8>, StoreError> {
             self.inner.get(key).await

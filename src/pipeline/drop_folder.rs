@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::error::{Error, Result};
 use crate::extract::objects::ObjectGlob;
 use crate::load::layout::DatasetId;
-use crate::load::manifest::{self, Manifest};
+use crate::load::manifest::{self, FileRecord, Manifest};
 use crate::load::state::{self, LoadedObject, State, StateUpdate};
 use crate::load::WriteMode;
 use crate::pipeline::commit::WriteSettings;
@@ -143,15 +143,26 @@ pub async fn decide(
     }))
 }
 
-/// Whether the dataset's data files are exactly the ones its manifest lists, with their sizes.
+/// Whether the dataset's data files are exactly the ones its manifest lists, each provably holding
+/// the bytes it records ([`ObjectStore::holds`], not the size alone).
 async fn intact(store: &dyn ObjectStore, dataset: &DatasetId, manifest: Option<&Manifest>) -> Result<bool> {
     let Some(manifest) = manifest else { return Ok(false) };
-    let listed: HashMap<&str, u64> = manifest.files.iter().map(|f| (f.key.as_str(), f.bytes)).collect();
+    let listed: HashMap<&str, &FileRecord> = manifest.files.iter().map(|f| (f.key.as_str(), f)).collect();
     let found: Vec<ObjectMeta> = store
         .list(&dataset.prefix())
         .await?
         .into_iter()
         .filter(|o| dataset.part_of_key(&o.key).is_some())
         .collect();
-    Ok(found.len() == listed.len() && found.iter().all(|o| listed.get(o.key.as_str()) == Some(&o.size)))
+    if found.len() != listed.len() {
+        return Ok(false);
+    }
+    for object in &found {
+        let Some(record) = listed.get(object.key.as_str()) else { return Ok(false) };
+        let Some(sha256) = record.sha256.as_deref() else { return Ok(false) };
+        if record.bytes != object.size || !store.holds(object, sha256, record.etag.as_deref()).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

@@ -342,7 +342,7 @@ impl Staged {
     /// What [`Staged::publish`] would write and delete, found by listing the dataset (reads only).
     pub async fn plan(&self, store: &dyn ObjectStore, previous: Option<&Manifest>) -> Result<Plan> {
         let existing = store.list(&self.output.dataset.prefix()).await?;
-        let unchanged = unchanged_files(&self.output, previous, &existing);
+        let unchanged = unchanged_files(store, &self.output, previous, &existing).await?;
         Ok(Plan {
             source: self.source.clone(),
             target: store.url_of(&self.output.dataset.prefix()),

@@ -70,6 +70,24 @@ impl ObjectStore for LocalStore {
         Ok(())
     }
 
+    async fn holds(
+        &self,
+        listed: &ObjectMeta,
+        sha256: &str,
+        _etag: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        // A folder keeps no checksum: the bytes are read and hashed (a few hundred MB a second).
+        let path = self.path_of(&listed.key);
+        let digest = tokio::task::spawn_blocking(move || sha256_of_file(&path))
+            .await
+            .map_err(|e| StoreError::io(self.path_of(&listed.key), std::io::Error::other(e)))?;
+        match digest {
+            Ok((_, digest)) => Ok(digest == sha256),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::io(self.path_of(&listed.key), e)),
+        }
+    }
+
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
         let (tmp, dest) = self.written_beside(key, &body)?;
         match tmp.persist_noclobber(&dest) {
@@ -79,11 +97,11 @@ impl ObjectStore for LocalStore {
         }
     }
 
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError> {
+    async fn put_file(&self, key: &str, path: &Path) -> Result<Option<String>, StoreError> {
         let dest = self.path_of(key);
         let dir = self.parent_dir(&dest)?;
         if std::fs::rename(path, &dest).is_ok() {
-            return Ok(());
+            return Ok(None);
         }
         // Another file system: copy beside the destination, then rename.
         let tmp = tempfile::Builder::new()
@@ -92,7 +110,7 @@ impl ObjectStore for LocalStore {
             .map_err(|e| StoreError::io(&dir, e))?;
         std::fs::copy(path, tmp.path()).map_err(|e| StoreError::io(path, e))?;
         tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
-        Ok(())
+        Ok(None)
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
@@ -158,4 +176,23 @@ impl ObjectStore for LocalStore {
         }
         Ok(())
     }
+}
+
+/// The size and hex SHA-256 of a file.
+pub fn sha256_of_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((total, hex::encode(hasher.finalize())))
 }

@@ -16,7 +16,7 @@ mod target;
 
 use std::sync::Arc;
 
-pub use local::LocalStore;
+pub use local::{sha256_of_file, LocalStore};
 pub use object::{ObjectMeta, ObjectStore, StoreError};
 pub use s3::{S3Location, S3Store};
 pub use target::{Target, DEFAULT_TARGET};

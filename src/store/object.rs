@@ -66,8 +66,21 @@ pub trait ObjectStore: Send + Sync {
     /// Stores `body` under `key` only if no object is there; `false` when one was. Stores that ignore
     /// conditional writes (Garage) overwrite and answer `true`: see [`crate::load::lock`].
     async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError>;
-    /// Stores the content of the local file `path` under `key`; the file may be moved away.
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError>;
+    /// Stores the content of the local file `path` under `key`; the file may be moved away. Returns
+    /// the checksum the store computed of the object, if it keeps one (S3's ETag).
+    async fn put_file(&self, key: &str, path: &Path) -> Result<Option<String>, StoreError>;
+    /// Whether the object `listed` provably holds the bytes whose SHA-256 is `sha256` and whose
+    /// store checksum was `etag` when they were uploaded: proven by the store (an ETag it computed
+    /// then and lists now) or by hashing the object. `false` when the store cannot prove it; never
+    /// by size alone.
+    async fn holds(
+        &self,
+        _listed: &ObjectMeta,
+        _sha256: &str,
+        _etag: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
     /// Reads the object `key`.
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
     /// Writes the object `key` into the local file `path` (streamed where the backend can).

@@ -131,7 +131,7 @@ impl S3Store {
         }
     }
 
-    async fn multipart(&self, key: &str, path: &Path) -> Result<(), StoreError> {
+    async fn multipart(&self, key: &str, path: &Path) -> Result<Option<String>, StoreError> {
         let full = self.full_key(key);
         let created = self
             .client
@@ -169,7 +169,7 @@ impl S3Store {
         full: &str,
         upload_id: &str,
         path: &Path,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let mut file = tokio::fs::File::open(path).await.map_err(|e| StoreError::io(path, e))?;
         let mut parts = Vec::new();
         for number in 1.. {
@@ -198,7 +198,8 @@ impl S3Store {
                 .map_err(|e| self.error("UploadPart", key, e))?;
             parts.push(CompletedPart::builder().part_number(number).set_e_tag(done.e_tag).build());
         }
-        self.client
+        let done = self
+            .client
             .complete_multipart_upload()
             .bucket(&self.location.bucket)
             .key(full)
@@ -207,8 +208,13 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| self.error("CompleteMultipartUpload", key, e))?;
-        Ok(())
+        Ok(done.e_tag().map(unquoted))
     }
+}
+
+/// An ETag without the quotes S3 puts around it.
+fn unquoted(etag: &str) -> String {
+    etag.trim_matches('"').to_owned()
 }
 
 /// Content-MD5 of a request body, base64: MinIO builds before 2025 refuse a DeleteObjects request
@@ -302,14 +308,15 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError> {
+    async fn put_file(&self, key: &str, path: &Path) -> Result<Option<String>, StoreError> {
         let size = tokio::fs::metadata(path).await.map_err(|e| StoreError::io(path, e))?.len();
         if size > MULTIPART_THRESHOLD {
             return self.multipart(key, path).await;
         }
         let body =
             ByteStream::from_path(path).await.map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
-        self.client
+        let done = self
+            .client
             .put_object()
             .bucket(&self.location.bucket)
             .key(self.full_key(key))
@@ -318,7 +325,33 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(|e| self.error("PutObject", key, e))?;
-        Ok(())
+        Ok(done.e_tag().map(unquoted))
+    }
+
+    async fn holds(
+        &self,
+        listed: &ObjectMeta,
+        _sha256: &str,
+        etag: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        // The server computed both ETags from the bytes it stored: the one it answered the upload
+        // with (recorded in the manifest) and the one it has now. Equal, the bytes are those.
+        let Some(then) = etag else { return Ok(false) };
+        let now = match &listed.etag {
+            Some(now) => Some(now.clone()),
+            // Some servers list no ETag: ask for the object's own.
+            None => self
+                .client
+                .head_object()
+                .bucket(&self.location.bucket)
+                .key(self.full_key(&listed.key))
+                .send()
+                .await
+                .map_err(|e| self.error("HeadObject", &listed.key, e))?
+                .e_tag()
+                .map(unquoted),
+        };
+        Ok(now.as_deref() == Some(then))
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {

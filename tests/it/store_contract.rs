@@ -14,8 +14,19 @@ async fn contract(store: &dyn ObjectStore) {
     // put_file
     let tmp = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(tmp.path(), b"from a file").unwrap();
-    store.put_file("datasets/x/sub/b.parquet", tmp.path()).await.unwrap();
+    let etag = store.put_file("datasets/x/sub/b.parquet", tmp.path()).await.unwrap();
     assert_eq!(store.get("datasets/x/sub/b.parquet").await.unwrap(), b"from a file");
+
+    // holds: proven by the store's checksum or by the bytes, never by the size (issue 14)
+    let sha = |bytes: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+    let listed = store.list("datasets/x/sub/").await.unwrap().remove(0);
+    eprintln!("{}: put_file's checksum {etag:?}, the listing's {:?}", store.url(), listed.etag);
+    assert!(store.holds(&listed, &sha(b"from a file"), etag.as_deref()).await.unwrap());
+    store.put("datasets/x/sub/b.parquet", b"from a fil3".to_vec()).await.unwrap();
+    let listed = store.list("datasets/x/sub/").await.unwrap().remove(0);
+    assert_eq!(listed.size, 11, "same size, other bytes");
+    assert!(!store.holds(&listed, &sha(b"from a file"), etag.as_deref()).await.unwrap());
+    store.put("datasets/x/sub/b.parquet", b"from a file".to_vec()).await.unwrap();
 
     // list is by prefix: `datasets/x/` never matches `datasets/x-old/`
     store.put("datasets/x-old/c.txt", b"neighbour".to_vec()).await.unwrap();

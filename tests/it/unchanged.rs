@@ -95,6 +95,22 @@ fn a_stored_object_that_differs_from_the_manifest_is_uploaded_again() {
 }
 
 #[test]
+fn a_stored_object_of_the_same_size_but_other_bytes_is_uploaded_again() {
+    let dir = Dir::new();
+    let csv = dir.write("a.csv", export(&[1, 2], 50, |d, i| f64::from(d + i)));
+    load(&dir, &csv, &[]);
+    // Someone (or a run that failed half-way) changed a partition's bytes, not its size.
+    let path = dir.lake(&partition(1));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let again = summary(&load(&dir, &csv, &[]));
+    assert_eq!(again["unchanged"].as_u64(), Some(1), "only the untouched partition is skipped: {again}");
+    assert_eq!(read_parquet(&path).height(), 50);
+}
+
+#[test]
 fn unchanged_partitions_stay_on_the_s3_server_and_dry_run_says_so() {
     let Some(s3) = s3_env() else { return };
     let dir = Dir::new();
@@ -124,6 +140,20 @@ fn unchanged_partitions_stay_on_the_s3_server_and_dry_run_says_so() {
         for key in &keys {
             assert_eq!(read_parquet_bytes(store.get(key).await.unwrap()).height(), 200);
         }
+        // An object altered out of band, same size, other bytes: its ETag changes, so it is
+        // uploaded again.
+        let key = partition(2);
+        let mut bytes = store.get(&key).await.unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        store.put(&key, bytes).await.unwrap();
+    });
+    let r = run(&second, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(summary(&r)["unchanged"].as_u64(), Some(3), "3 of 4 proven, the altered one uploaded: {r:?}");
+    runtime().block_on(async {
+        let store = s3.store(&target).await;
+        assert_eq!(read_parquet_bytes(store.get(&partition(2)).await.unwrap()).height(), 200);
     });
 }
 
