@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod faults;
 pub mod http;
 pub mod jobs;
 pub mod load;

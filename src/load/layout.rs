@@ -82,6 +82,23 @@ impl DatasetId {
         format!("{}{run_id}.json", self.runs_prefix())
     }
 
+    /// `datasets/<id>/_journal/`: what a publish in progress changes, and the objects it replaces,
+    /// kept until it is finished or rolled back (see [`crate::load::journal`]). No `.parquet` name
+    /// under it, so no reader's glob ever matches.
+    pub fn journal_prefix(&self) -> String {
+        format!("datasets/{}/_journal/", self.0)
+    }
+
+    /// `datasets/<id>/_journal/<run-id>.json`: the journal of a run's publish.
+    pub fn journal_key(&self, run_id: &str) -> String {
+        format!("{}{run_id}.json", self.journal_prefix())
+    }
+
+    /// `datasets/<id>/_journal/<run-id>/<n>.bak`: the `n`th object a run's publish replaces, as it was.
+    pub fn backup_key(&self, run_id: &str, n: usize) -> String {
+        format!("{}{run_id}/{n}.bak", self.journal_prefix())
+    }
+
     /// `datasets/<id>/_rejects/<run-id>.csv`: the bad rows a run quarantined. (Outside `data/` and
     /// `partitions/`: readers of the table never see it, and loads never replace it.)
     pub fn rejects_key(&self, run_id: &str) -> String {

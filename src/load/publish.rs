@@ -16,7 +16,9 @@ use std::collections::{BTreeSet, HashSet};
 
 use futures::StreamExt;
 
+use super::journal::Journal;
 use super::manifest::{FileRecord, Manifest};
+use super::parquet::StagedFile;
 use super::staged::{StagedDataset, WriteMode};
 use crate::error::Result;
 use crate::store::{ObjectMeta, ObjectStore};
@@ -118,16 +120,21 @@ pub async fn unchanged_files(
     Ok(proven.into_iter().flatten().collect())
 }
 
-/// Uploads the staged files into `store`; then writes the objects `records` makes (the run record and
-/// the manifest), so that a manifest only ever lists files in place; then removes the objects the
-/// run replaced. A failure or a signal before the deletes deletes nothing.
+/// Uploads the staged files into `store`; then writes the objects `records` makes (the run record,
+/// the state, and last the manifest: their keys are `record_keys`), so that a manifest only ever
+/// lists files in place; then removes the objects the run replaced. It is journaled (see
+/// [`super::journal`]): a failure or a signal before the manifest rolls every change back, one
+/// after it finishes the deletes (or leaves the journal for the next run to finish).
 pub async fn publish(
     store: &dyn ObjectStore,
     staged: &StagedDataset,
     previous: Option<&Manifest>,
+    run_id: &str,
+    record_keys: &[String],
     records: impl FnOnce(&Publishing) -> Result<Vec<(String, Vec<u8>)>>,
 ) -> Result<PublishReport> {
-    let before = store.list(&staged.dataset.prefix()).await?;
+    let dataset = &staged.dataset;
+    let before = store.list(&dataset.prefix()).await?;
     let stale = stale_keys(before.clone(), staged);
     let unchanged = unchanged_files(store, staged, previous, &before).await?;
     let files = &staged.files;
@@ -138,39 +145,89 @@ pub async fn publish(
             files.len()
         );
     }
-    let uploads = files.iter().filter(|f| !unchanged.contains(&f.key)).chain(&staged.rejects);
+    let uploads: Vec<&StagedFile> =
+        files.iter().filter(|f| !unchanged.contains(&f.key)).chain(&staged.rejects).collect();
+    let writes: Vec<String> =
+        uploads.iter().map(|f| f.key.clone()).chain(record_keys.iter().cloned()).collect();
+    let keys_before: Vec<String> = before.iter().map(|o| o.key.clone()).collect();
+    let journal = Journal::new(dataset, run_id, &writes, &keys_before, stale.clone());
 
     crate::signals::check()?;
-    let etags = futures::stream::iter(uploads.map(|f| async move {
-        if let Some(signo) = crate::signals::requested() {
-            return Err(crate::signals::Interrupted(signo).into());
+    let started = std::time::Instant::now();
+    let committed = async {
+        journal.begin(store, dataset).await?;
+        let etags = upload(store, &uploads).await?;
+        // Every new file is in place: the records finish even if a signal came, so that what a
+        // reader sees matches the manifest.
+        let unchanged_count = unchanged.len();
+        let manifest_key = dataset.manifest_key();
+        for (key, body) in records(&Publishing { before, stale: stale.clone(), unchanged, etags })? {
+            store.put(&key, body).await?;
+            let point = match key {
+                k if k == manifest_key => "manifest",
+                k if k == dataset.state_key() => "state",
+                _ => "record",
+            };
+            crate::faults::point(point)?;
         }
-        tracing::debug!(key = %f.key, rows = f.rows, bytes = f.bytes, "uploading");
-        store.put_file(&f.key, &f.path).await.map(|etag| etag.map(|etag| (f.key.clone(), etag)))
-    }))
-    .buffer_unordered(UPLOADS_IN_FLIGHT)
-    // Every upload runs to its end (a failed multipart upload aborts itself) before the first error
-    // is reported: dropping them mid-flight would orphan their parts.
-    .collect::<Vec<Result<Option<(String, String)>, _>>>()
-    .await;
-    let etags = etags.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
-
-    // Every new file is in place: the records and the deletes (seconds) finish even if a signal came,
-    // so that what a reader sees matches the manifest.
-    let unchanged_count = unchanged.len();
-    for (key, body) in records(&Publishing { before, stale: stale.clone(), unchanged, etags })? {
-        store.put(&key, body).await?;
+        Ok::<_, crate::error::Error>(unchanged_count)
     }
+    .await;
+    let unchanged_count = match committed {
+        Ok(n) => n,
+        Err(e) => {
+            // The manifest may have been written just before the error: it decides.
+            let manifest = super::manifest::read(store, dataset).await.ok().flatten();
+            if manifest.is_some_and(|m| m.run_id == run_id) {
+                journal.finish(store, dataset).await?;
+                return Err(e);
+            }
+            tracing::warn!("the publish of run {run_id} failed: putting back what it changed");
+            match journal.roll_back(store, dataset).await {
+                Ok(()) => tracing::info!("rolled back: {dataset} is as it was before the run"),
+                Err(undo) => tracing::error!(
+                    "could not roll back ({undo:#}): the next run of {dataset}, or `etl repair {dataset}`, will"
+                ),
+            }
+            return Err(e);
+        }
+    };
+    tracing::info!(
+        "published in {:.2} s (the time in which a reader could see some new files beside old ones)",
+        started.elapsed().as_secs_f64()
+    );
     if !stale.is_empty() {
         tracing::info!("removing {} object(s) replaced by this run", stale.len());
-        store.delete_many(&stale).await?;
     }
+    journal.finish(store, dataset).await?;
     Ok(PublishReport {
         files: files.len(),
         bytes: files.iter().map(|f| f.bytes).sum(),
         unchanged: unchanged_count,
         deleted: stale,
     })
+}
+
+/// Uploads `files` (16 at a time); returns the checksums the store computed, by key.
+async fn upload(
+    store: &dyn ObjectStore,
+    files: &[&StagedFile],
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let results = futures::stream::iter(files.iter().map(|f| async move {
+        if let Some(signo) = crate::signals::requested() {
+            return Err(crate::signals::Interrupted(signo).into());
+        }
+        tracing::debug!(key = %f.key, rows = f.rows, bytes = f.bytes, "uploading");
+        let etag = store.put_file(&f.key, &f.path).await?;
+        crate::faults::point("upload")?;
+        Ok::<_, crate::error::Error>(etag.map(|etag| (f.key.clone(), etag)))
+    }))
+    .buffer_unordered(UPLOADS_IN_FLIGHT)
+    // Every upload runs to its end (a failed multipart upload aborts itself) before the first error
+    // is reported: dropping them mid-flight would orphan their parts.
+    .collect::<Vec<_>>()
+    .await;
+    Ok(results.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect())
 }
 
 /// The objects of `existing` (a listing of the dataset) that publishing `staged` replaces.

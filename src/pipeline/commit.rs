@@ -158,7 +158,19 @@ pub async fn load(request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<L
         }
         Err(e) => tracing::warn!("could not look for unfinished uploads: {e}"),
     }
-    let result = load_locked(request, store, run_id, Some(&lock)).await;
+    // A publish that a killed run left half-done is finished or rolled back before anything else.
+    let recovered = match crate::load::journal::recover(store.as_ref(), &request.dataset).await {
+        Ok(recovered) => recovered,
+        Err(e) => {
+            let _ = lock.release().await;
+            return Err(e);
+        }
+    };
+    let result = load_locked(request, store, run_id, Some(&lock)).await.map(|mut loaded| {
+        let notes = recovered.iter().map(ToString::to_string);
+        loaded.summary.notes.splice(0..0, notes);
+        loaded
+    });
     if let Err(e) = lock.release().await {
         tracing::warn!("could not release the dataset's lock: {e}");
     }
@@ -303,8 +315,11 @@ async fn load_locked(
         let state_key = request.dataset.state_key();
         // The run record and the manifest go after the uploads and before the deletes: a manifest
         // only ever lists files in place.
+        let mut record_keys = vec![run_key.clone()];
+        record_keys.extend(state.is_some().then(|| state_key.clone()));
+        record_keys.push(manifest_key.clone());
         let report = staged
-            .publish(store.as_ref(), previous.as_ref(), |publishing| {
+            .publish(store.as_ref(), previous.as_ref(), &run_id, &record_keys, |publishing| {
                 let record = Manifest {
                     finished: manifest::rfc3339(std::time::SystemTime::now()),
                     deleted: publishing.stale.len(),
@@ -521,6 +536,10 @@ mod tests {
         ) -> std::result::Result<bool, StoreError> {
             self.inner.holds(listed, sha256, etag).await
         }
+        async fn copy(&self, from: &str, to: &str) -> std::result::Result<(), StoreError> {
+            self.note("copy", &format!("{from} → {to}"));
+            self.inner.copy(from, to).await
+        }
         async fn get(&self, key: &str) -> std::result::Result<Vec<u8>, StoreError> {
             self.inner.get(key).await
         }
@@ -598,7 +617,14 @@ mod tests {
         let stale = at("delete datasets/d/partitions/date=2026-11-02/part-0000.parquet");
         assert!(new_file < run_record && run_record < manifest && manifest < stale, "{log:#?}");
         assert_eq!(manifest, log.iter().rposition(|op| op.starts_with("put")).unwrap(), "{log:#?}");
-        assert_eq!(log.len(), stale + 1, "nothing after the deletes: {log:#?}");
+        // Journaled: the journal first, each live key copied aside before it is overwritten, the
+        // journal removed last.
+        assert!(log[0].starts_with("put datasets/d/_journal/") && log[0].ends_with(".json"), "{log:#?}");
+        let backup =
+            at("copy datasets/d/partitions/date=2026-11-01/part-0000.parquet → datasets/d/_journal/");
+        assert!(backup < new_file && at("copy datasets/d/_manifest.json → ") < new_file, "{log:#?}");
+        assert!(log.last().unwrap().starts_with("delete datasets/d/_journal/"), "{log:#?}");
+        assert!(log[stale + 1..].iter().all(|op| op.starts_with("delete datasets/d/_journal/")), "{log:#?}");
     }
 
     #[test]

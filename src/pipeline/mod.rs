@@ -334,9 +334,11 @@ impl Staged {
         &self,
         store: &dyn ObjectStore,
         previous: Option<&Manifest>,
+        run_id: &str,
+        record_keys: &[String],
         records: impl FnOnce(&Publishing) -> Result<Vec<(String, Vec<u8>)>>,
     ) -> Result<PublishReport> {
-        publish(store, &self.output, previous, records).await
+        publish(store, &self.output, previous, run_id, record_keys, records).await
     }
 
     /// What [`Staged::publish`] would write and delete, found by listing the dataset (reads only).

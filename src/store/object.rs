@@ -81,6 +81,9 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<bool, StoreError> {
         Ok(false)
     }
+    /// Copies the object `from` to `to` (replacing `to` atomically), inside the store: a server-side
+    /// copy on S3, a hard link in a folder.
+    async fn copy(&self, from: &str, to: &str) -> Result<(), StoreError>;
     /// Reads the object `key`.
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
     /// Writes the object `key` into the local file `path` (streamed where the backend can).

@@ -212,6 +212,18 @@ impl S3Store {
     }
 }
 
+/// A key as `x-amz-copy-source` takes it: every byte but unreserved ones and `/` percent-encoded.
+fn percent_encoded(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// An ETag without the quotes S3 puts around it.
 fn unquoted(etag: &str) -> String {
     etag.trim_matches('"').to_owned()
@@ -352,6 +364,22 @@ impl ObjectStore for S3Store {
                 .map(unquoted),
         };
         Ok(now.as_deref() == Some(then))
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<(), StoreError> {
+        let source = format!("{}/{}", self.location.bucket, percent_encoded(&self.full_key(from)));
+        self.client
+            .copy_object()
+            .bucket(&self.location.bucket)
+            .key(self.full_key(to))
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| match e.raw_response().map(|r| r.status().as_u16()) {
+                Some(404) => StoreError::NotFound { store: self.url(), key: from.to_owned() },
+                _ => self.error("CopyObject", from, e),
+            })?;
+        Ok(())
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
