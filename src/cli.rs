@@ -13,7 +13,7 @@ use futures::future::LocalBoxFuture;
 
 use self::args::{
     ClearDatasetArgs, JobsArgs, LoadApiArgs, LoadCsvArgs, LoadCursorUsageArgs, LoadDomoArgs,
-    LoadPostgresArgs, LoadS3Args, RecordArgs, UploadCsvArgs,
+    LoadPostgresArgs, LoadS3Args, RecordArgs, RepairArgs, UploadCsvArgs,
 };
 use crate::config;
 use crate::logging::{self, LogFormat};
@@ -94,6 +94,8 @@ pub enum Command {
     Run(JobsArgs),
     /// Delete every object of one dataset (`datasets/<id>/`), and nothing else.
     ClearDataset(ClearDatasetArgs),
+    /// Finish or roll back the publish a killed run left half-done (the next load does it too).
+    Repair(RepairArgs),
     /// Show a dataset: schema, partitions, rows, bytes and its last run (from its manifest).
     Inspect(RecordArgs),
     /// List a dataset's runs, newest first.
@@ -113,6 +115,7 @@ impl Command {
             Command::LoadS3(_) => "load-s3",
             Command::Run(_) => "run",
             Command::ClearDataset(_) => "clear-dataset",
+            Command::Repair(_) => "repair",
             Command::Inspect(_) => "inspect",
             Command::Runs(_) => "runs",
         }

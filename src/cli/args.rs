@@ -416,6 +416,12 @@ pub struct RecordArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The dataset to repair.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
 pub struct ClearDatasetArgs {
     /// The dataset whose objects are deleted.
     pub id: String,

@@ -11,6 +11,7 @@ pub mod load_cursor_usage;
 pub mod load_domo;
 pub mod load_postgres;
 pub mod load_s3;
+pub mod repair;
 pub mod run;
 pub mod upload_csv;
 
@@ -55,6 +56,7 @@ pub async fn execute(command: Command, ctx: Context) -> Result<Option<Summary>> 
             inspect::runs(&DatasetId::parse(&args.id)?, args.json, ctx).await?;
             return Ok(None);
         }
+        Command::Repair(args) => repair::run(DatasetId::parse(&args.id)?, ctx).await?,
         Command::ClearDataset(args) => clear_dataset::run(ClearDatasetSettings::resolve(args)?, ctx).await?,
     };
     Ok(Some(summary))

@@ -42,6 +42,8 @@ mod load_s3;
 mod locks;
 /// A TCP proxy that misbehaves on demand.
 mod proxy;
+/// A publish killed or failing at every step: the old dataset or the new one, never a mix.
+mod publish_faults;
 /// Run records, write modes, schema drift, `inspect` and `runs`.
 mod records;
 /// The same loads against the S3 server over HTTP.

@@ -1,0 +1,28 @@
+//! `etl repair <id>`: finishes or rolls back the publish a killed run left half-done (see
+//! [`crate::load::journal`]), holding the dataset's lock; the next load would do the same first.
+
+use std::time::{Duration, Instant};
+
+use super::context::Context;
+use crate::error::Result;
+use crate::load::journal;
+use crate::load::layout::{new_run_id, DatasetId};
+use crate::load::lock::DatasetLock;
+use crate::summary::Summary;
+
+/// Runs the command.
+pub async fn run(dataset: DatasetId, ctx: &Context) -> Result<Summary> {
+    let started = Instant::now();
+    let store = crate::store::open(&ctx.target).await?;
+    let lock = DatasetLock::acquire(store.clone(), &dataset, &new_run_id(), "repair", Duration::ZERO).await?;
+    let recovered = journal::recover(store.as_ref(), &dataset).await;
+    lock.release().await?;
+    let mut summary = Summary::new("repair", store.url_of(&dataset.prefix()));
+    summary.dataset = Some(dataset.to_string());
+    summary.notes = recovered?.iter().map(ToString::to_string).collect();
+    if summary.notes.is_empty() {
+        summary.notes.push("nothing to repair: no publish was left half-done".into());
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}

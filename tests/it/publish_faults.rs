@@ -1,0 +1,175 @@
+//! A publish killed or failing at every step boundary leaves readers the old dataset or the new one,
+//! never a mix, once the next run or `etl repair` has looked (issue 14). Each case loads A, then
+//! merges B over it (one partition shrinks from two files to one, one is rewritten, one is new, one
+//! is left alone) with `ETL_FAULT` stopping B at one point, then repairs and compares every object.
+
+use std::collections::BTreeMap;
+
+use crate::util::*;
+
+/// A: day 1 (2 rows), day 2 (4 rows: two files of 2), day 3 (2 rows).
+const A: &str = "day,n\n2026-01-01,1\n2026-01-01,2\n2026-01-02,3\n2026-01-02,4\n2026-01-02,5\n2026-01-02,6\n\
+                 2026-01-03,7\n2026-01-03,8\n";
+/// B: day 2 (2 rows: one file, so its second goes), day 3 rewritten, day 4 new.
+const B: &str =
+    "day,n\n2026-01-02,30\n2026-01-02,40\n2026-01-03,70\n2026-01-03,80\n2026-01-04,90\n2026-01-04,91\n";
+
+/// Where the dataset lives: a folder, or the S3 server.
+enum Lake<'a> {
+    Local,
+    S3(&'a S3Env, String),
+}
+
+impl Lake<'_> {
+    fn target(&self, dir: &Dir) -> String {
+        match self {
+            Lake::Local => dir.path().join("lake").to_string_lossy().into_owned(),
+            Lake::S3(_, target) => target.clone(),
+        }
+    }
+
+    fn etl(&self, dir: &Dir, args: &[&str], fault: Option<&str>) -> Run {
+        let mut cmd = dir.etl();
+        if let Lake::S3(s3, _) = self {
+            s3.apply(&mut cmd);
+        }
+        if let Some(fault) = fault {
+            cmd.env("ETL_FAULT", fault);
+        }
+        run(cmd.args(["--target", &self.target(dir)]).args(args))
+    }
+
+    fn load(&self, dir: &Dir, csv: &str, fault: Option<&str>) -> Run {
+        let file = dir.write(&format!("{}.csv", fastrand::u32(..)), csv);
+        let args = ["upload-csv", file.to_str().unwrap(), "--dataset-id", "d", "--partition-col", "day"];
+        self.etl(dir, &[&args[..], &["--max-rows-per-file", "2"]].concat(), fault)
+    }
+
+    /// Every object of the dataset with its bytes' SHA-256 (not a killed run's hidden staging
+    /// folder: no reader sees it, and the next run a day later sweeps it).
+    fn objects(&self, dir: &Dir) -> BTreeMap<String, String> {
+        let digest = |bytes: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        match self {
+            Lake::Local => dir
+                .all_lake_keys()
+                .into_iter()
+                .filter(|k| !k.split('/').any(|segment| segment.starts_with('.')))
+                .map(|k| {
+                    let bytes = std::fs::read(dir.lake(&k)).unwrap();
+                    (k, digest(&bytes))
+                })
+                .collect(),
+            Lake::S3(s3, target) => runtime().block_on(async {
+                let store = s3.store(target).await;
+                let mut out = BTreeMap::new();
+                for o in store.list("datasets/d/").await.unwrap() {
+                    let bytes = store.get(&o.key).await.unwrap();
+                    out.insert(o.key, digest(&bytes));
+                }
+                out
+            }),
+        }
+    }
+
+    /// Removes the dataset (each S3 case shares one target).
+    fn clear(&self, dir: &Dir) {
+        if let Lake::S3(..) = self {
+            assert_eq!(self.etl(dir, &["clear-dataset", "d", "--yes"], None).code, 0);
+        }
+    }
+}
+
+/// The data files a reader sees.
+fn data(objects: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    objects.iter().filter(|(k, _)| k.ends_with(".parquet")).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Every boundary of B's publish: the journal, 3 backups (days 2 and 3, the manifest), 3 uploads,
+/// the run record, the manifest, 1 delete.
+const POINTS: [(&str, u32); 10] = [
+    ("journal", 1),
+    ("backup", 1),
+    ("backup", 2),
+    ("backup", 3),
+    ("upload", 1),
+    ("upload", 2),
+    ("upload", 3),
+    ("record", 1),
+    ("manifest", 1),
+    ("delete", 1),
+];
+
+fn every_boundary(lake: &Lake) {
+    // What a clean B over A leaves.
+    let dir = Dir::new();
+    assert_eq!(lake.load(&dir, A, None).code, 0);
+    let a = lake.objects(&dir);
+    assert_eq!(lake.load(&dir, B, None).code, 0);
+    let b = data(&lake.objects(&dir));
+    assert_ne!(data(&a), b);
+    lake.clear(&dir);
+
+    for (point, n) in POINTS {
+        let committed = matches!(point, "manifest" | "delete");
+        for action in ["kill", "fail"] {
+            let case = format!("{action}:{point}:{n}");
+            let dir = Dir::new();
+            assert_eq!(lake.load(&dir, A, None).code, 0, "{case}");
+            let before = lake.objects(&dir);
+            let stopped = lake.load(&dir, B, Some(&case));
+            assert_ne!(stopped.code, 0, "{case}: {stopped:?}");
+            if action == "fail" && !committed {
+                // A failure rolls back at once: the failed run itself leaves the old dataset.
+                assert_eq!(lake.objects(&dir), before, "{case}: {stopped:?}");
+            }
+            let repaired = lake.etl(&dir, &["repair", "d"], None);
+            assert_eq!(repaired.code, 0, "{case}: {repaired:?}");
+            let after = lake.objects(&dir);
+            assert!(
+                !after.keys().any(|k| k.contains("/_journal/")),
+                "{case}: journal left: {:?}",
+                after.keys()
+            );
+            if committed {
+                assert_eq!(data(&after), b, "{case}: the new dataset, whole");
+            } else {
+                assert_eq!(after, before, "{case}: the old dataset, whole, and nothing else");
+            }
+            if action == "kill" {
+                let said = if committed { "finished" } else { "rolled back" };
+                assert!(repaired.stderr.contains(said), "{case}: {repaired:?}");
+            }
+            // And a clean run writes a clean run's bytes.
+            assert_eq!(lake.load(&dir, B, None).code, 0, "{case}");
+            assert_eq!(data(&lake.objects(&dir)), b, "{case}: a re-run");
+            lake.clear(&dir);
+        }
+    }
+}
+
+#[test]
+fn a_publish_stopped_at_any_step_leaves_the_old_or_the_new_dataset_locally() {
+    every_boundary(&Lake::Local);
+}
+
+#[test]
+fn a_publish_stopped_at_any_step_leaves_the_old_or_the_new_dataset_on_the_s3_server() {
+    let Some(s3) = s3_env() else { return };
+    let target = s3.target("publish-faults");
+    every_boundary(&Lake::S3(&s3, target));
+}
+
+#[test]
+fn the_next_load_repairs_first_and_says_so() {
+    let dir = Dir::new();
+    let lake = Lake::Local;
+    assert_eq!(lake.load(&dir, A, None).code, 0);
+    let before = lake.objects(&dir);
+    assert_ne!(lake.load(&dir, B, Some("kill:upload:2")).code, 0);
+    // Readers may see a mix now, until the next run takes the lock:
+    let r = lake.load(&dir, A, None);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("stopped during its publish, before its manifest: rolled back"), "{r:?}");
+    assert_eq!(data(&lake.objects(&dir)), data(&before), "A again, exactly");
+    assert_eq!(lake.etl(&dir, &["repair", "d"], None).stderr.contains("nothing to repair"), true);
+}
