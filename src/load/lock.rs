@@ -192,8 +192,18 @@ impl DatasetLock {
             };
             if holder.expired() || holder.holder_is_gone() {
                 let why = if holder.expired() { "expired" } else { "abandoned (its process is gone)" };
-                tracing::warn!("taking over the {why} lock of {}: {}", dataset, holder.describe());
-                store.delete_many(std::slice::from_ref(&key)).await?;
+                // Only the lock just read: another run that took it over a moment ago has written
+                // its own, which must not be removed (fencing, where the store has no conditional
+                // delete).
+                match read(store.as_ref(), &key).await? {
+                    Found::Lock(again)
+                        if again.run_id == holder.run_id && again.expires_unix == holder.expires_unix =>
+                    {
+                        tracing::warn!("taking over the {why} lock of {}: {}", dataset, holder.describe());
+                        store.delete_many(std::slice::from_ref(&key)).await?;
+                    }
+                    _ => tracing::info!("the {why} lock of {dataset} changed hands meanwhile: looking again"),
+                }
                 continue;
             }
             if Instant::now() >= deadline {

@@ -130,6 +130,7 @@ pub async fn publish(
     staged: &StagedDataset,
     previous: Option<&Manifest>,
     run_id: &str,
+    lock: Option<&super::lock::DatasetLock>,
     record_keys: &[String],
     records: impl FnOnce(&Publishing) -> Result<Vec<(String, Vec<u8>)>>,
 ) -> Result<PublishReport> {
@@ -157,6 +158,10 @@ pub async fn publish(
     let committed = async {
         journal.begin(store, dataset).await?;
         let etags = upload(store, &uploads).await?;
+        // A run that lost its lock while uploading changes nothing more: it rolls back.
+        if let Some(lock) = lock {
+            lock.ensure_held().await?;
+        }
         // Every new file is in place: the records finish even if a signal came, so that what a
         // reader sees matches the manifest.
         let unchanged_count = unchanged.len();

@@ -319,7 +319,7 @@ async fn load_locked(
         record_keys.extend(state.is_some().then(|| state_key.clone()));
         record_keys.push(manifest_key.clone());
         let report = staged
-            .publish(store.as_ref(), previous.as_ref(), &run_id, &record_keys, |publishing| {
+            .publish(store.as_ref(), previous.as_ref(), &run_id, lock, &record_keys, |publishing| {
                 let record = Manifest {
                     finished: manifest::rfc3339(std::time::SystemTime::now()),
                     deleted: publishing.stale.len(),

@@ -335,10 +335,11 @@ impl Staged {
         store: &dyn ObjectStore,
         previous: Option<&Manifest>,
         run_id: &str,
+        lock: Option<&crate::load::lock::DatasetLock>,
         record_keys: &[String],
         records: impl FnOnce(&Publishing) -> Result<Vec<(String, Vec<u8>)>>,
     ) -> Result<PublishReport> {
-        publish(store, &self.output, previous, run_id, record_keys, records).await
+        publish(store, &self.output, previous, run_id, lock, record_keys, records).await
     }
 
     /// What [`Staged::publish`] would write and delete, found by listing the dataset (reads only).
