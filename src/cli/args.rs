@@ -102,8 +102,9 @@ pub struct ReadArgs {
     /// datasets/<id>/_rejects/<run-id>.csv, and counted).
     #[arg(long, value_name = "ACTION", default_value = "fail", value_parser = ["fail", "skip", "quarantine"])]
     pub on_bad_rows: String,
-    /// Values read as null besides an empty field, comma-separated (`--null-values ''` for none)
-    /// [default: NULL,null,NA,N/A]. A column pinned to string keeps them as text.
+    /// Values read as null besides an empty field, comma-separated, in every column but one pinned
+    /// to string (`--null-values ''` for none). Without it, NULL, null, NA and N/A are null only in
+    /// typed columns (counted in the summary); text columns keep them as text.
     #[arg(long, value_name = "LIST")]
     pub null_values: Option<String>,
     /// Pin column types instead of inferring them: `COL=TYPE,...` with TYPE one of string, int64,

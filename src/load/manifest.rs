@@ -72,6 +72,10 @@ pub struct Manifest {
     pub schema: Vec<ColumnRecord>,
     /// Rows this run wrote.
     pub rows_written: u64,
+    /// Per column, the non-empty values this run stored as null because they were null tokens
+    /// (`NA`, `NULL`, ... in a typed column; in any column when the user named them).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub null_tokens: std::collections::BTreeMap<String, u64>,
     /// Objects of earlier runs this run deleted.
     pub deleted: usize,
     /// Every data file of the dataset after this run (including those earlier runs wrote, in the

@@ -304,6 +304,7 @@ async fn load_locked(
             partition_column: request.partition_column.clone(),
             schema,
             rows_written: staged.output.rows(),
+            null_tokens: staged.null_tokens.iter().cloned().collect(),
             deleted: 0,
             files: Vec::new(),
         };

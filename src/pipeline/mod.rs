@@ -55,6 +55,8 @@ pub struct Staged {
     pub source_digest: Option<(u64, String)>,
     /// What the transform noted of the values (see [`Transform::notes`]).
     pub notes: Vec<String>,
+    /// Per column, the values made null as null tokens (see [`Transform::null_tokens`]).
+    pub null_tokens: Vec<(String, u64)>,
     pub output: StagedDataset,
     /// Owns the staging folder, which must outlive the publish.
     _load: Box<dyn Load>,
@@ -160,6 +162,7 @@ pub async fn stage(
             rejected: staged.rejected,
             source_digest,
             notes: transform.notes(),
+            null_tokens: transform.null_tokens(),
             output,
             _load: load,
             started,

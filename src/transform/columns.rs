@@ -29,6 +29,10 @@ pub trait Transform: Send {
     /// Facts about the values worth a line in the summary: per column, the non-empty values its
     /// parser deliberately made null (`Cost: 3 no-charge values (Included/Free/-) stored as null`).
     fn notes(&self) -> Vec<String>;
+    /// Per column, the non-empty values made null because they were null tokens.
+    fn null_tokens(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
 }
 
 /// The standard transform: pinned columns as pinned, every other column inferred from all of its
@@ -42,6 +46,8 @@ pub struct TypeColumns {
     /// Per column, what is null: a pinned String column keeps its `NA`s (only empty is null).
     column_nulls: Vec<NullTokens>,
     coerced: Vec<u64>,
+    /// Per column, the non-empty values made null as null tokens.
+    tokens: Vec<u64>,
     /// Columns of the batch last observed that the vote converted already.
     ready: Vec<Option<Converted>>,
     source: String,
@@ -58,6 +64,7 @@ impl TypeColumns {
             inference: None,
             plans: Vec::new(),
             column_nulls: Vec::new(),
+            tokens: Vec::new(),
             coerced: Vec::new(),
             ready: Vec::new(),
             source: String::new(),
@@ -108,8 +115,10 @@ impl Transform for TypeColumns {
             .plans
             .iter()
             .map(|p| {
-                let pinned_text = p.parser == Parser::Text && self.pins.get(&p.name).is_some();
-                if pinned_text {
+                // A text column keeps `NA`, `NULL`, ... as the text they are, unless the user named
+                // them as null; one pinned to string keeps them even then.
+                let pinned = self.pins.get(&p.name).is_some();
+                if p.parser == Parser::Text && (pinned || !self.nulls.named()) {
                     NullTokens::empty_only()
                 } else {
                     self.nulls.clone()
@@ -117,6 +126,7 @@ impl Transform for TypeColumns {
             })
             .collect();
         self.coerced = vec![0; self.plans.len()];
+        self.tokens = vec![0; self.plans.len()];
     }
 
     fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame> {
@@ -153,15 +163,39 @@ impl Transform for TypeColumns {
         for (total, n) in self.coerced.iter_mut().zip(coerced) {
             *total += n;
         }
+        // Null tokens made null, counted where there are nulls at all (most columns have none: no
+        // pass over them).
+        for (col, column) in df.columns().iter().enumerate() {
+            let nulls = &self.column_nulls[col];
+            if nulls.has_tokens() && column.null_count() > 0 {
+                self.tokens[col] += (0..batch.len())
+                    .filter(|&row| {
+                        let v = batch.field(row, col);
+                        !v.is_empty() && nulls.is_null(v)
+                    })
+                    .count() as u64;
+            }
+        }
         Ok(df)
     }
 
     fn notes(&self) -> Vec<String> {
+        let coerced =
+            self.plans.iter().zip(&self.coerced).filter(|(_, n)| **n > 0).filter_map(|(p, n)| {
+                Some(format!("{}: {n} {} stored as null", p.name, p.parser.made_null()?))
+            });
+        let tokens = self.null_tokens().into_iter().map(|(column, n)| {
+            format!("{column}: {n} values among {} stored as null", self.nulls.describe())
+        });
+        coerced.chain(tokens).collect()
+    }
+
+    fn null_tokens(&self) -> Vec<(String, u64)> {
         self.plans
             .iter()
-            .zip(&self.coerced)
+            .zip(&self.tokens)
             .filter(|(_, n)| **n > 0)
-            .filter_map(|(p, n)| Some(format!("{}: {n} {} stored as null", p.name, p.parser.made_null()?)))
+            .map(|(p, n)| (p.name.clone(), *n))
             .collect()
     }
 }

@@ -14,6 +14,10 @@ pub struct NullTokens {
     longest: usize,
     /// A bit per byte that starts a token.
     first: [u64; 4],
+    /// Whether the tokens were named by the user (`--null-values`, `null_values:`), and so are null
+    /// in text columns too; the default ones are null only in typed columns (a text column keeps
+    /// `NA`, a country or state code, as the text it is).
+    named: bool,
 }
 
 impl NullTokens {
@@ -26,12 +30,27 @@ impl NullTokens {
         for t in &tokens {
             first[usize::from(t[0] >> 6)] |= 1 << (t[0] & 63);
         }
-        NullTokens { tokens, longest, first }
+        NullTokens { tokens, longest, first, named: true }
     }
 
     /// The empty field and [`DEFAULT_NULL_VALUES`].
     pub fn standard() -> Self {
-        NullTokens::new(&DEFAULT_NULL_VALUES)
+        NullTokens { named: false, ..NullTokens::new(&DEFAULT_NULL_VALUES) }
+    }
+
+    /// Whether a text column takes these tokens as null too (they were named by the user).
+    pub fn named(&self) -> bool {
+        self.named
+    }
+
+    /// Whether there is any token besides the empty field.
+    pub fn has_tokens(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    /// The tokens, for messages (`NULL, null, NA, N/A`).
+    pub fn describe(&self) -> String {
+        self.tokens.iter().map(|t| String::from_utf8_lossy(t).into_owned()).collect::<Vec<_>>().join(", ")
     }
 
     /// Only the empty field (a machine's export, where `NA` is a value).

@@ -444,6 +444,18 @@ fn t01_null_tokens() {
         &[],
         &[
             ("a", DataType::Int64, &[Some("1"), None, None, None]),
+            // A text column keeps them as the text they are (issue 14): only typed columns, where
+            // they cannot be values, take them as null, and the summary counts them.
+            ("b", DataType::String, &[Some("NULL"), Some("x"), Some("null"), Some("y")]),
+        ],
+    );
+    // Named by the user, they are null in text columns too.
+    expect(
+        "nulls.csv",
+        bytes,
+        &["--null-values", "NULL,null"],
+        &[
+            ("a", DataType::String, &[Some("1"), Some("NA"), Some("N/A"), None]),
             ("b", DataType::String, &[None, Some("x"), None, Some("y")]),
         ],
     );
@@ -690,7 +702,8 @@ fn b07_quarantine_keeps_the_source_text_and_header() {
     assert_eq!(std::fs::read_to_string(dir.lake(&rejects[0])).unwrap(), "name;n;note\nB;two;NA\nC;3\n");
     let df = read_parquet(&dir.lake("datasets/c/data/part-0000.parquet"));
     assert_eq!(texts(&df, "name"), [Some("A".to_owned()), Some("D".to_owned())]);
-    assert_eq!(texts(&df, "note"), [None, Some("x".to_owned())]);
+    // `note` is text: its `NA` stays the text it is (issue 14).
+    assert_eq!(texts(&df, "note"), [Some("NA".to_owned()), Some("x".to_owned())]);
 }
 
 #[test]

@@ -103,3 +103,28 @@ fn an_unpartitioned_load_over_a_partitioned_dataset_replaces_it_and_says_so() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("is not partitioned"), "{r:?}");
 }
+
+#[test]
+fn null_tokens_stay_text_in_text_columns_and_are_counted_where_they_become_null() {
+    // A real shape: airports whose state is `NA` (not a null), and an elevation column with `N/A`.
+    let dir = Dir::new();
+    let csv =
+        dir.write("airports.csv", "code,state,elevation\nYKA,NA,1133\nYQB,QC,N/A\nJFK,NY,13\nXXX,,NULL\n");
+    let r = run(dir.etl().args([
+        "--log-format",
+        "json",
+        "upload-csv",
+        csv.to_str().unwrap(),
+        "--dataset-id",
+        "a",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let df = read_parquet(&dir.lake("datasets/a/data/part-0000.parquet"));
+    assert_eq!(strings(&df, "state"), [Some("NA".into()), Some("QC".into()), Some("NY".into()), None]);
+    assert_eq!(i64s(&df, "elevation"), [Some(1133), None, Some(13), None]);
+    let summary = r.stderr.lines().last().unwrap();
+    assert!(summary.contains("elevation: 2 values among NULL, null, NA, N/A stored as null"), "{r:?}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.lake("datasets/a/_manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["null_tokens"], serde_json::json!({"elevation": 2}));
+}
