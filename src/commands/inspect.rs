@@ -21,9 +21,21 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
             "rows": m.rows(),
             "bytes": m.bytes(),
             "last_run": m.last_run(),
+            "read": reads_of(&m, &url),
         }))
         .map_err(|e| Error::Internal(e.to_string()))?,
-        Some(m) => m.describe(dataset, &url),
+        Some(m) => {
+            let r = reads_of(&m, &url);
+            format!(
+                "{}read it with (all values as written; see README \"Reading the output\"):\n  duckdb:   {}\n  \
+                 polars:   {}\n  pyarrow:  {}\n  pyspark:  {}\n",
+                m.describe(dataset, &url),
+                r.duckdb,
+                r.polars,
+                r.pyarrow,
+                r.spark
+            )
+        }
         None => {
             let objects = store.list(&dataset.prefix()).await?;
             if objects.is_empty() {
@@ -59,6 +71,12 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
         println!();
     }
     Ok(())
+}
+
+/// How DuckDB, polars, pyarrow and Spark read the dataset `m` describes, at `url`.
+fn reads_of(m: &manifest::Manifest, url: &str) -> crate::load::readers::Reads {
+    let columns: Vec<String> = m.schema.iter().map(|c| c.name.clone()).collect();
+    crate::load::readers::reads(url, m.partition_column.is_some(), &columns)
 }
 
 /// Prints the dataset's runs, newest first.

@@ -15,6 +15,9 @@ use std::fmt;
 use crate::error::{Error, Result};
 use crate::transform::calendar::{civil_from_days, format_day};
 
+/// The key of the partition folders: `date=YYYY-MM-DD`.
+pub const PARTITION_KEY: &str = "date";
+
 /// The folder name Hive, Spark and DuckDB use for a null partition value.
 pub const HIVE_NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 
@@ -120,7 +123,7 @@ impl DatasetId {
         match partition {
             Partition::Unpartitioned => self.data_prefix(),
             Partition::Day(_) | Partition::Null => {
-                format!("{}date={}/", self.partitions_prefix(), partition.value())
+                format!("{}{PARTITION_KEY}={}/", self.partitions_prefix(), partition.value())
             }
         }
     }

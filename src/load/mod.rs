@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod parquet;
 pub mod partition;
 pub mod publish;
+pub mod readers;
 pub mod staged;
 pub mod staging;
 pub mod state;

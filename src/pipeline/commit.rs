@@ -255,6 +255,20 @@ async fn load_locked(
     if staged.output.rows() == 0 && !request.allow_empty {
         check_not_emptied(store.as_ref(), previous.as_ref(), &staged).await?;
     }
+    if request.partition_column.is_some() {
+        for column in
+            staged.schema.iter().filter(|c| crate::load::readers::collides_with_partition_key(&c.name))
+        {
+            tracing::warn!(
+                "column `{}` has the name of the partition folders' key `{}`: a Hive-partitioned read \
+                 (DuckDB and Spark match names without case) shows the folder's day in its place; \
+                 `etl inspect {}` prints reads that keep it",
+                column.name,
+                crate::load::layout::PARTITION_KEY,
+                request.dataset
+            );
+        }
+    }
     let schema = manifest::schema_record(&staged.schema);
     if let Some(previous) = &previous {
         check_schema_drift(previous, &schema, &staged.output, request.allow_schema_change)?;

@@ -44,6 +44,8 @@ mod locks;
 mod proxy;
 /// A publish killed or failing at every step: the old dataset or the new one, never a mix.
 mod publish_faults;
+/// DuckDB, polars, pyarrow and Spark read back every value, with the reads `inspect` prints.
+mod readers;
 /// Run records, write modes, schema drift, `inspect` and `runs`.
 mod records;
 /// The same loads against the S3 server over HTTP.
