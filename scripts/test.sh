@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs and starts what the tests need (Garage as the
 # S3-compatible server, s3s-fs as one that honours conditional writes for the lock tests, PostgreSQL
-# from Debian's packages, DuckDB's, polars' and pyarrow's Python packages to read the output back), then runs
+# from Debian's packages, DuckDB, polars, pyarrow and Spark to read the output back), then runs
 # every test with the S3, PostgreSQL and DuckDB tests required (they fail rather than skip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-python3 -m pip install --quiet --disable-pip-version-check 'duckdb>=1.1' polars pyarrow >&2
+scripts/readers-up.sh
 s3_env=$(scripts/s3-up.sh)
 eval "$s3_env"
 trap 'scripts/s3-down.sh; scripts/s3s-down.sh; scripts/pg-down.sh' EXIT
