@@ -217,6 +217,10 @@ impl S3Env {
             std::env::set_var(k, v);
         }
         let store = etl::store::open(&etl::store::Target::parse(target).unwrap()).await.unwrap();
+        // The SDK reads the credentials at the first request, not when the client is made: make
+        // one while the variables are this server's, so that the client keeps them (another test
+        // may set another server's a moment later).
+        store.list("datasets/.warm-up/").await.unwrap();
         drop(guard);
         store
     }
