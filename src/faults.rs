@@ -1,8 +1,8 @@
 //! Fault points for the fault tests: named places in a run where `ETL_FAULT` can stop it, to prove
 //! that a run killed or failing at any of them leaves readers the old dataset or the new one.
 //!
-//! `ETL_FAULT=kill:<point>:<n>` aborts the process at the `n`th time `point` is passed (no cleanup,
-//! no destructor: as SIGKILL leaves it); `ETL_FAULT=fail:<point>:<n>` makes it an error there. Unset
+//! `ETL_FAULT=kill:<point>:<n>` sends the process SIGKILL at the `n`th time `point` is passed (no
+//! cleanup, no destructor); `ETL_FAULT=fail:<point>:<n>` makes it an error there. Unset
 //! (always, outside tests), a point costs one relaxed atomic load.
 
 use std::collections::HashMap;
@@ -45,6 +45,9 @@ pub fn point(name: &str) -> Result<()> {
     match action {
         Some("kill") => {
             eprintln!("etl: ETL_FAULT: killed at {name} #{count}");
+            // SIGKILL, as `kill -9` would send it: no handler, no cleanup, no destructor.
+            let pid = std::process::id().to_string();
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
             std::process::abort();
         }
         Some("fail") => Err(Error::Internal(format!("ETL_FAULT: failed at {name} #{count}"))),

@@ -117,7 +117,10 @@ fn every_boundary(lake: &Lake) {
             assert_eq!(lake.load(&dir, A, None).code, 0, "{case}");
             let before = lake.objects(&dir);
             let stopped = lake.load(&dir, B, Some(&case));
-            assert_ne!(stopped.code, 0, "{case}: {stopped:?}");
+            match action {
+                "kill" => assert_eq!(stopped.code, -1, "{case}: killed by a signal: {stopped:?}"),
+                _ => assert_eq!(stopped.code, 1, "{case}: {stopped:?}"),
+            }
             if action == "fail" && !committed {
                 // A failure rolls back at once: the failed run itself leaves the old dataset.
                 assert_eq!(lake.objects(&dir), before, "{case}: {stopped:?}");
