@@ -5,18 +5,14 @@ use std::time::{Duration, Instant};
 
 use super::context::Context;
 use crate::error::Result;
-use crate::load::journal;
-use crate::load::layout::{new_run_id, DatasetId};
-use crate::load::lock::DatasetLock;
+use crate::load::layout::DatasetId;
 use crate::summary::Summary;
 
 /// Runs the command.
 pub async fn run(dataset: DatasetId, ctx: &Context) -> Result<Summary> {
     let started = Instant::now();
     let store = crate::store::open(&ctx.target).await?;
-    let lock = DatasetLock::acquire(store.clone(), &dataset, &new_run_id(), "repair", Duration::ZERO).await?;
-    let recovered = journal::recover(store.as_ref(), &dataset).await;
-    lock.release().await?;
+    let recovered = crate::pipeline::commit::recover_first(store.clone(), &dataset, Duration::ZERO).await;
     let mut summary = Summary::new("repair", store.url_of(&dataset.prefix()));
     summary.dataset = Some(dataset.to_string());
     summary.notes = recovered?.iter().map(ToString::to_string).collect();

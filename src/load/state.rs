@@ -86,6 +86,12 @@ impl State {
         self
     }
 
+    /// Whether `other` says the same of what was loaded (objects and checkpoints; not who wrote it,
+    /// or when).
+    pub fn says_the_same(&self, other: &State) -> bool {
+        self.objects == other.objects && self.checkpoints == other.checkpoints
+    }
+
     /// The checkpoint of `field`, if the last one is of that field.
     pub fn checkpoint(&self, field: &str) -> Option<&str> {
         self.checkpoints.last().filter(|c| c.field == field).map(|c| c.value.as_str())
@@ -121,10 +127,11 @@ impl State {
 #[derive(Debug, Clone)]
 pub struct StateUpdate {
     pub next: State,
-    /// The run ids of the state and of the manifest read before the load (`None`: there was none).
-    /// If another run changed either meanwhile, the load is refused rather than load the same things
-    /// twice.
-    pub based_on: Option<String>,
+    /// What the load planned from: the state as the manifest read before the load backed it (see
+    /// [`State::trusted`]), and that manifest's run (`None`: there was none). If another run changed
+    /// either meanwhile, the load is refused rather than load the same things twice. (What a run
+    /// that never reached its manifest added, and a rollback took away, is no change.)
+    pub based_on: State,
     pub published: Option<String>,
 }
 

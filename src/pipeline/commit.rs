@@ -132,6 +132,23 @@ pub struct Loaded {
     pub plan: Option<String>,
 }
 
+/// Finishes or rolls back a publish a killed run left, if there is one, before a run plans from the
+/// dataset's state (an incremental or drop-folder run reads it before taking the lock): takes the
+/// lock (waiting up to `wait`) only when a journal is there.
+pub async fn recover_first(
+    store: Arc<dyn ObjectStore>,
+    dataset: &DatasetId,
+    wait: std::time::Duration,
+) -> Result<Vec<crate::load::journal::Recovered>> {
+    if store.list(&dataset.journal_prefix()).await?.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lock = DatasetLock::acquire(store.clone(), dataset, &new_run_id(), "repair", wait).await?;
+    let recovered = crate::load::journal::recover(store.as_ref(), dataset).await;
+    lock.release().await?;
+    recovered
+}
+
 /// Loads `request` into `store` as one transaction, holding the dataset's lock from start to end (a
 /// dry run writes nothing and takes none); see the module's header for the steps.
 pub async fn load(request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<Loaded> {
@@ -187,9 +204,12 @@ async fn load_locked(
     let previous = manifest::read(store.as_ref(), &request.dataset).await?;
     if let (Some(update), Some(_)) = (&request.state, lock) {
         // Read before the lock was taken: another run may have loaded the same things meanwhile.
-        let now = crate::load::state::read(store.as_ref(), &request.dataset).await?.map(|s| s.run_id);
         let published = previous.as_ref().map(|m| m.run_id.clone());
-        if now != update.based_on || published != update.published {
+        let now = crate::load::state::read(store.as_ref(), &request.dataset)
+            .await?
+            .map(|s| s.trusted(published.as_deref()))
+            .unwrap_or_default();
+        if !now.says_the_same(&update.based_on) || published != update.published {
             return Err(Error::Locked(format!(
                 "another run wrote {} while this one waited for the lock; nothing was written: run \
                  again to load what is still new",

@@ -138,7 +138,7 @@ pub async fn decide(
     Ok(Decision::Load(ToLoad {
         objects: load.into_iter().cloned().collect(),
         mode,
-        state: StateUpdate { next, based_on: previous.map(|s| s.run_id), published },
+        state: StateUpdate { next, based_on: known.clone(), published },
         matching: objects.len(),
     }))
 }

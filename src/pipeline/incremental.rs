@@ -18,7 +18,6 @@ pub struct Start {
     pub checkpoint: Option<String>,
     /// The dataset's columns as its last run left them.
     pub schema: Vec<ColumnRecord>,
-    previous: Option<State>,
     published: Option<String>,
     known: State,
 }
@@ -51,7 +50,7 @@ pub async fn start(
     let previous = state::read(store, dataset).await?;
     let last = manifest::read(store, dataset).await?;
     let published = last.as_ref().map(|m| m.run_id.clone());
-    let known = previous.clone().map(|s| s.trusted(published.as_deref())).unwrap_or_default();
+    let known = previous.map(|s| s.trusted(published.as_deref())).unwrap_or_default();
     let checkpoint = known.checkpoint(field).filter(|_| !full_refresh).map(str::to_owned);
     match &checkpoint {
         Some(value) => tracing::info!("reading what is after {field} = {value}"),
@@ -61,7 +60,6 @@ pub async fn start(
         field: field.to_owned(),
         checkpoint,
         schema: last.map(|m| m.schema).unwrap_or_default(),
-        previous,
         published,
         known,
     })
@@ -92,8 +90,8 @@ impl Start {
             mode,
             note: Some(format!("checkpoint {} = {highest}", self.field)),
             state: Some(StateUpdate {
-                next: self.known.moved_to(&self.field, highest),
-                based_on: self.previous.map(|s| s.run_id),
+                next: self.known.clone().moved_to(&self.field, highest),
+                based_on: self.known,
                 published: self.published,
             }),
         }

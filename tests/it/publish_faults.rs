@@ -176,3 +176,69 @@ fn the_next_load_repairs_first_and_says_so() {
     assert_eq!(data(&lake.objects(&dir)), data(&before), "A again, exactly");
     assert_eq!(lake.etl(&dir, &["repair", "d"], None).stderr.contains("nothing to repair"), true);
 }
+
+/// An incremental load killed after writing its state (its checkpoint) but before its manifest: the
+/// state is rolled back with the rest, so the next run fetches the new records again rather than
+/// skip them; killed after its manifest, the next run finds nothing new. Either way every record
+/// is in the dataset exactly once.
+#[test]
+fn a_checkpoint_written_before_a_kill_is_rolled_back_with_the_data() {
+    use crate::fake_api::{FakeApi, Response};
+    use serde_json::json;
+    for (point, committed) in [("state", false), ("manifest", true)] {
+        let events = std::sync::Arc::new(std::sync::Mutex::new(vec![
+            json!({"id": 1, "at": "2026-11-01T10:00:00Z"}),
+            json!({"id": 2, "at": "2026-11-02T10:00:00Z"}),
+        ]));
+        let served = events.clone();
+        let api = FakeApi::start(move |req, _| {
+            let since = req.param("since").unwrap_or("").to_owned();
+            let newer: Vec<_> = served
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| e["at"].as_str().unwrap() > since.as_str())
+                .cloned()
+                .collect();
+            Response::json(json!({"events": newer}))
+        });
+        let dir = Dir::new();
+        let load =
+            |fault: Option<&str>| {
+                let mut cmd = dir.etl();
+                cmd.args(["load-api", "--url", &format!("{}/events", api.url), "--records", "events"])
+                    .args(["--dataset-id", "ev", "--incremental-field", "at", "--since-param", "since"]);
+                if let Some(fault) = fault {
+                    cmd.env("ETL_FAULT", fault);
+                }
+                run(&mut cmd)
+            };
+        let ids = |dir: &Dir| {
+            let mut ids: Vec<i64> =
+                i64s(&read_parquet(&dir.lake("datasets/ev/data/part-0000.parquet")), "id")
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            let more = dir.lake("datasets/ev/data/part-0001.parquet");
+            if more.exists() {
+                ids.extend(i64s(&read_parquet(&more), "id").into_iter().flatten());
+            }
+            ids.sort();
+            ids
+        };
+        assert_eq!(load(None).code, 0);
+        events.lock().unwrap().push(json!({"id": 3, "at": "2026-11-03T10:00:00Z"}));
+        let killed = load(Some(&format!("kill:{point}:1")));
+        assert_eq!(killed.code, -1, "{point}: {killed:?}");
+        let r = load(None);
+        assert_eq!(r.code, 0, "{point}: {r:?}");
+        let said = if committed { "finished" } else { "rolled back" };
+        assert!(r.stderr.contains(said), "{point}: {r:?}");
+        if committed {
+            assert!(r.stderr.contains("nothing new"), "{point}: the checkpoint had moved: {r:?}");
+        } else {
+            assert!(r.stderr.contains("1 rows written"), "{point}: fetched again: {r:?}");
+        }
+        assert_eq!(ids(&dir), [1, 2, 3], "{point}: every record once");
+    }
+}
