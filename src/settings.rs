@@ -34,12 +34,18 @@ pub struct UploadCsvSettings {
     pub file: PathBuf,
     pub dataset: DatasetId,
     pub partition_column: Option<String>,
+    pub read: CsvRead,
+    pub write: WriteSettings,
+}
+
+/// How a CSV source is read and typed (upload-csv, load-s3).
+#[derive(Debug, Clone)]
+pub struct CsvRead {
     pub csv: CsvOptions,
     /// `--types` and `--date-format`.
     pub pins: Pins,
     /// `--null-values`.
     pub null_values: NullTokens,
-    pub write: WriteSettings,
 }
 
 /// `etl load-cursor-usage`.
@@ -126,9 +132,7 @@ pub struct LoadS3Settings {
     pub source: ObjectGlob,
     pub dataset: DatasetId,
     pub partition_column: Option<String>,
-    pub csv: CsvOptions,
-    pub pins: Pins,
-    pub null_values: NullTokens,
+    pub read: CsvRead,
     pub write: WriteSettings,
 }
 
@@ -143,14 +147,11 @@ pub struct ClearDatasetSettings {
 impl UploadCsvSettings {
     pub fn resolve(args: UploadCsvArgs) -> Result<Self> {
         check::write(&args.write)?;
-        let (csv, pins, null_values) = read(&args.read)?;
         Ok(UploadCsvSettings {
+            read: read(&args.read)?,
             file: args.csv_file,
             dataset: DatasetId::parse(&args.dataset.dataset_id)?,
             partition_column: args.dataset.partition_col,
-            csv,
-            pins,
-            null_values,
             write: write(&args.write, args.dataset.dry_run),
         })
     }
@@ -240,14 +241,11 @@ impl LoadPostgresSettings {
 impl LoadS3Settings {
     pub fn resolve(args: LoadS3Args) -> Result<Self> {
         check::s3(&args)?;
-        let (csv, pins, null_values) = read(&args.read)?;
         Ok(LoadS3Settings {
+            read: read(&args.read)?,
             source: args.source.ok_or_else(|| Error::Usage("--source is missing".into()))?,
             dataset: DatasetId::parse(&args.dataset.dataset_id)?,
             partition_column: args.dataset.partition_col,
-            csv,
-            pins,
-            null_values,
             write: write(&args.write, args.dataset.dry_run),
         })
     }
@@ -294,7 +292,7 @@ fn usage(flag: &str, e: String) -> Error {
 
 /// The reader's options, the pins and the null tokens of a CSV source, or a usage error naming the
 /// option.
-pub fn read(args: &ReadArgs) -> Result<(CsvOptions, Pins, NullTokens)> {
+pub fn read(args: &ReadArgs) -> Result<CsvRead> {
     check::read(args)?;
     let delimiter =
         args.delimiter.as_deref().map(parse_delimiter).transpose().map_err(|e| usage("--delimiter", e))?;
@@ -319,7 +317,7 @@ pub fn read(args: &ReadArgs) -> Result<(CsvOptions, Pins, NullTokens)> {
         Some(list) => NullTokens::new(&list.split(',').collect::<Vec<_>>()),
         None => NullTokens::standard(),
     };
-    Ok((options, pins, nulls))
+    Ok(CsvRead { csv: options, pins, null_values: nulls })
 }
 
 /// The pins of `--types` and `--date-format` (each repeatable, each a `COL=VALUE,...` list).

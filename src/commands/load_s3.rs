@@ -48,7 +48,7 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
     let parts = files
         .into_iter()
         .zip(&to_load.objects)
-        .map(|(path, o)| Ok(CsvFile::new(path, settings.csv.clone())?.named("s3", glob.url_of(&o.key))))
+        .map(|(path, o)| Ok(CsvFile::new(path, settings.read.csv.clone())?.named("s3", glob.url_of(&o.key))))
         .collect::<Result<Vec<_>>>()?;
     let source = CsvParts::new("s3", glob.to_string(), parts);
     let size = to_load.objects.iter().map(|o| o.size).sum();
@@ -56,9 +56,9 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
         source_size: Some(size),
         progress: ctx.progress(true, Some(size)),
         partition_column: settings.partition_column,
-        pins: settings.pins,
-        bad_rows: settings.csv.bad_rows,
-        null_values: settings.null_values,
+        pins: settings.read.pins,
+        bad_rows: settings.read.csv.bad_rows,
+        null_values: settings.read.null_values,
         state: Some(to_load.state.clone()),
         ..LoadRequest::new("load-s3", Arc::new(source), settings.dataset.clone())
     }

@@ -12,15 +12,15 @@ use crate::summary::Summary;
 
 /// Runs the command.
 pub async fn run(settings: UploadCsvSettings, ctx: &Context) -> Result<Summary> {
-    let source = CsvFile::new(&settings.file, settings.csv.clone())?;
+    let source = CsvFile::new(&settings.file, settings.read.csv.clone())?;
     let size = std::fs::metadata(&settings.file).ok().map(|m| m.len());
     let request = LoadRequest {
         source_size: size,
         progress: ctx.progress(true, size),
         partition_column: settings.partition_column,
-        pins: settings.pins,
-        bad_rows: settings.csv.bad_rows,
-        null_values: settings.null_values,
+        pins: settings.read.pins,
+        bad_rows: settings.read.csv.bad_rows,
+        null_values: settings.read.null_values,
         ..LoadRequest::new("upload-csv", Arc::new(source), settings.dataset)
     }
     .written_as(&settings.write, WriteMode::Merge);
