@@ -87,6 +87,18 @@ fn secret_name(name: &str) -> bool {
 
 /// Reads `.env` from the working folder, if there is one. Variables already set win.
 pub fn load_dotenv() -> Result<()> {
+    let loaded = read_dotenv();
+    // An empty variable (`AWS_ENDPOINT_URL=` as .env.example has it) means "not set", for us and
+    // for the AWS SDK, which would take it as an endpoint.
+    for (name, _) in SETTINGS {
+        if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
+            std::env::remove_var(name);
+        }
+    }
+    loaded
+}
+
+fn read_dotenv() -> Result<()> {
     match dotenvy::dotenv() {
         Ok(_) => Ok(()),
         Err(e) if e.not_found() => Ok(()),

@@ -117,6 +117,18 @@ impl S3Store {
         E: std::error::Error + Send + Sync + 'static,
     {
         use aws_sdk_s3::error::SdkError;
+        let text = one_line(&DisplayErrorContext(&err).to_string());
+        let key = format!("s3://{}/{}", self.location.bucket, self.full_key(key));
+        if ["while loading credentials", "no credentials found", "credential provider was not enabled"]
+            .iter()
+            .any(|said| text.contains(said))
+        {
+            return StoreError::Config(format!(
+                "S3 {operation} of `{key}`: no AWS credentials were found (AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role): set them in the environment or \
+                 .env"
+            ));
+        }
         let hint = match &err {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => format!(
                 " (could not reach {}: is the server up, and are AWS_ENDPOINT_URL and the network right?)",
@@ -124,11 +136,9 @@ impl S3Store {
             ),
             _ => String::new(),
         };
-        StoreError::S3 {
-            operation,
-            key: format!("s3://{}/{}", self.location.bucket, self.full_key(key)),
-            message: format!("{}{hint}", DisplayErrorContext(&err)),
-        }
+        let status =
+            err.raw_response().map(|r| format!(" (HTTP {})", r.status().as_u16())).unwrap_or_default();
+        StoreError::S3 { operation, key, message: format!("{text}{status}{hint}") }
     }
 
     async fn multipart(&self, key: &str, path: &Path) -> Result<Option<String>, StoreError> {
@@ -222,6 +232,18 @@ fn percent_encoded(key: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The SDK's message without the debug dump of its error structs it ends with
+/// (`... (DispatchFailure(DispatchFailure { ... }))`).
+fn one_line(text: &str) -> String {
+    let cut = text.match_indices(" (").find(|(i, _)| {
+        let rest = &text[i + 2..];
+        rest.starts_with(|c: char| c.is_ascii_uppercase())
+            && rest.find('(').is_some_and(|open| rest[..open].chars().all(|c| c.is_ascii_alphanumeric()))
+    });
+    let text = cut.map_or(text, |(i, _)| &text[..i]);
+    text.lines().next().unwrap_or_default().to_owned()
 }
 
 /// An ETag without the quotes S3 puts around it.

@@ -138,3 +138,18 @@ fn an_unreachable_server_fails_fast_with_a_hint() {
         "secret printed"
     );
 }
+
+#[test]
+fn missing_credentials_are_named_in_one_line_and_an_empty_variable_is_unset() {
+    // No server needed: the SDK looks for credentials before it sends anything.
+    let dir = Dir::new();
+    dir.write(".env", "AWS_ENDPOINT_URL=http://127.0.0.1:9\nAWS_REGION=us-east-1\nAWS_PROFILE=\n");
+    let r = run(dir
+        .etl()
+        .env("HOME", dir.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["inspect", "x", "--target", "s3://b"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("no AWS credentials were found"), "{r:?}");
+    assert!(!r.stderr.contains("DispatchFailure(") && !r.stderr.contains("profile"), "one line: {r:?}");
+}
