@@ -215,7 +215,9 @@ impl LoadPostgresSettings {
         let pins = pins_of(&args.types, &[])?;
         let query = match (&args.query, &args.table) {
             (Some(query), _) => query.clone(),
-            (None, Some(table)) => format!("SELECT * FROM {}", table_name(table)),
+            (None, Some(table)) => {
+                format!("SELECT * FROM {}", table_name(table).map_err(|e| usage("--table", e))?)
+            }
             (None, None) => return Err(Error::Usage("give --query or --table".into())),
         };
         let url = match args.url {

@@ -129,7 +129,18 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
 pub async fn download(store: &dyn ObjectStore, objects: &[ObjectMeta], dir: &Path) -> Result<Vec<PathBuf>> {
     futures::stream::iter(objects.iter().enumerate().map(|(i, object)| async move {
         crate::signals::check()?;
-        let name = object.key.rsplit('/').next().unwrap_or("object");
+        // A key's last segment may be up to 1,024 bytes and hold anything: the local name keeps a
+        // short, safe part of it, for a person looking at the folder. (Messages name the object by
+        // its URL; the compression is told by the bytes.)
+        let name: String = object
+            .key
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            .take(64)
+            .collect();
         let path = dir.join(format!("{i:06}-{name}"));
         store.get_to_file(&object.key, &path).await.map_err(Error::from)?;
         Ok::<_, Error>(path)

@@ -33,21 +33,57 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// A `--table` name as SQL: each dot-separated part that is a plain identifier is left as it is
-/// (PostgreSQL folds it to lower case, as `psql` would), any other part is quoted; a name that holds
-/// a quote already is taken as written.
-pub fn table_name(name: &str) -> String {
-    if name.contains('"') {
-        return name.to_owned();
-    }
+/// A `--table` name as SQL: `name` or `schema.name`, each part a plain identifier (left as it is:
+/// PostgreSQL folds it to lower case, as `psql` would), a quoted one (`"My Table"`, with `""` for a
+/// quote), or any other text (quoted here, its quotes doubled). Never pasted into the query as it
+/// came: a name that would end a quoted identifier early (`x"; DROP TABLE y; --`) is refused.
+pub fn table_name(name: &str) -> std::result::Result<String, String> {
     let plain = |p: &str| {
         p.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
     };
-    name.split('.')
-        .map(|p| if plain(p) { p.to_owned() } else { quote_ident(p) })
-        .collect::<Vec<_>>()
-        .join(".")
+    let mut parts = Vec::new();
+    let mut rest = name;
+    loop {
+        let (part, after) = match rest.strip_prefix('"') {
+            // A quoted identifier: up to the quote that is not doubled.
+            Some(inner) => {
+                let mut end = None;
+                let bytes = inner.as_bytes();
+                let mut i = 0;
+                while i < bytes.len() {
+                    if bytes[i] == b'"' {
+                        if bytes.get(i + 1) == Some(&b'"') {
+                            i += 2;
+                            continue;
+                        }
+                        end = Some(i);
+                        break;
+                    }
+                    i += 1;
+                }
+                let end = end.ok_or_else(|| format!("`{name}`: a quote that is never closed"))?;
+                (format!("\"{}\"", &inner[..end]), &inner[end + 1..])
+            }
+            None => {
+                let end = rest.find('.').unwrap_or(rest.len());
+                let part = &rest[..end];
+                if part.contains('"') {
+                    return Err(format!(
+                        "`{name}`: a quote inside a name; quote the whole part (`\"a\"\"b\"`)"
+                    ));
+                }
+                (if plain(part) { part.to_owned() } else { quote_ident(part) }, &rest[end..])
+            }
+        };
+        parts.push(part);
+        match after.strip_prefix('.') {
+            Some(next) => rest = next,
+            None if after.is_empty() => break,
+            None => return Err(format!("`{name}`: text after a quoted name; use `schema.name`")),
+        }
+    }
+    Ok(parts.join("."))
 }
 
 /// `'text'`, with `'` doubled (standard_conforming_strings is on since PostgreSQL 9.1).
@@ -346,9 +382,14 @@ mod tests {
     fn quoting() {
         assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
         assert_eq!(quote_literal("it's"), "'it''s'");
-        assert_eq!(table_name("public.Orders"), "public.Orders");
-        assert_eq!(table_name("my table"), "\"my table\"");
-        assert_eq!(table_name(r#""Orders""#), r#""Orders""#);
+        assert_eq!(table_name("public.Orders").unwrap(), "public.Orders");
+        assert_eq!(table_name("my table").unwrap(), "\"my table\"");
+        assert_eq!(table_name(r#""Orders""#).unwrap(), r#""Orders""#);
+        assert_eq!(table_name(r#"s."a""b".c"#).unwrap(), r#"s."a""b".c"#);
+        // Never pasted as it came (issue 15).
+        assert!(table_name(r#"x"; DROP TABLE y; --"#).is_err());
+        assert!(table_name(r#""x"; DROP TABLE y; --"#).is_err());
+        assert!(table_name(r#""open"#).is_err());
         let (expr, parser) = column_of(&Type::TIMESTAMPTZ, "\"at\"");
         assert!(expr.contains("AT TIME ZONE 'UTC'"), "{expr}");
         assert_eq!(parser, Parser::Datetime(DatetimeFormat::ISO, Zone::Offset));

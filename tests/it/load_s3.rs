@@ -223,3 +223,29 @@ fn a_bad_object_is_named_with_its_line_and_nothing_is_written() {
     ]));
     assert!(r.stderr.contains("no object matches"), "{r:?}");
 }
+
+#[test]
+fn an_object_with_a_name_too_long_for_a_file_is_loaded() {
+    // A key's last segment past what a file name may be (255 bytes) once failed every poll with
+    // ENAMETOOLONG (issue 15).
+    let Some(s3) = s3_env() else { return };
+    let dir = Dir::new();
+    let (folder, glob) = drop_folder(&s3, "long");
+    let name = format!("{}.csv", "é-long-export-name".repeat(20));
+    assert!(name.len() > 300);
+    runtime().block_on(async {
+        s3.store(&folder).await.put(&name, b"at,event\n2026-11-01,a\n".to_vec()).await.unwrap();
+    });
+    let mut cmd = dir.etl();
+    let target = s3.target("s3long");
+    let r = ok(s3.apply(&mut cmd).args([
+        "load-s3",
+        "--source",
+        &glob,
+        "--dataset-id",
+        "long",
+        "--target",
+        &target,
+    ]));
+    assert!(r.stderr.contains("1 rows written"), "{r:?}");
+}
