@@ -20,7 +20,7 @@ use crate::store::{ObjectMeta, ObjectStore};
 pub enum Decision {
     /// Nothing to load; the note says why.
     Nothing(String),
-    Load(ToLoad),
+    Load(Box<ToLoad>),
 }
 
 /// The objects a run loads, and how.
@@ -135,12 +135,12 @@ pub async fn decide(
     });
     let next = State::with_objects(kept.into_iter().chain(loaded).collect());
     tracing::info!("{} of {} matching objects to load", load.len(), objects.len());
-    Ok(Decision::Load(ToLoad {
+    Ok(Decision::Load(Box::new(ToLoad {
         objects: load.into_iter().cloned().collect(),
         mode,
         state: StateUpdate { next, based_on: known.clone(), published },
         matching: objects.len(),
-    }))
+    })))
 }
 
 /// Whether the dataset's data files are exactly the ones its manifest lists, each provably holding

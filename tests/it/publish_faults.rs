@@ -174,7 +174,7 @@ fn the_next_load_repairs_first_and_says_so() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("stopped during its publish, before its manifest: rolled back"), "{r:?}");
     assert_eq!(data(&lake.objects(&dir)), data(&before), "A again, exactly");
-    assert_eq!(lake.etl(&dir, &["repair", "d"], None).stderr.contains("nothing to repair"), true);
+    assert!(lake.etl(&dir, &["repair", "d"], None).stderr.contains("nothing to repair"));
 }
 
 /// An incremental load killed after writing its state (its checkpoint) but before its manifest: the
