@@ -138,10 +138,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
+    crate::redact::register_environment();
     logging::init(cli.global.log_format, cli.global.verbose);
     if cli.global.print_config {
         let target = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
-        print!("{}", config::describe(cli.command.name(), &target, cli.global.log_format));
+        let text = config::describe(cli.command.name(), &target, cli.global.log_format);
+        print!("{}", crate::redact::redact(&text));
         return ExitCode::SUCCESS;
     }
     let started = Instant::now();
@@ -190,10 +192,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
             let mut summary = Summary::new(name, target_text);
             summary.status = if cancelled { Status::Cancelled } else { Status::Failed };
             summary.seconds = started.elapsed().as_secs_f64();
-            summary.error = Some(format!("{err:#}"));
+            let message = crate::redact::redact(&format!("{err:#}")).into_owned();
             if cli.global.log_format == LogFormat::Text {
-                eprintln!("error: {err:#}");
-                summary.error = None;
+                eprintln!("error: {message}");
+            } else {
+                summary.error = Some(message);
             }
             summary.print(cli.global.log_format);
             ExitCode::from(code)

@@ -67,7 +67,7 @@ pub fn mask_url(text: &str) -> String {
             let masked: Vec<String> = query
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
-                    Some((name, _)) if secret_name(name) => format!("{name}=****"),
+                    Some((name, _)) if crate::redact::secret_name(name) => format!("{name}=****"),
                     _ => pair.to_owned(),
                 })
                 .collect();
@@ -76,13 +76,6 @@ pub fn mask_url(text: &str) -> String {
         None => rest.to_owned(),
     };
     format!("{}{authority}{rest}", &text[..scheme_end])
-}
-
-fn secret_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["token", "secret", "password", "passwd", "key", "signature", "credential", "auth"]
-        .iter()
-        .any(|word| name.contains(word))
 }
 
 /// Reads `.env` from the working folder, if there is one. Variables already set win.

@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod load;
 pub mod logging;
 pub mod pipeline;
+pub mod redact;
 pub mod runner;
 pub mod settings;
 pub mod signals;

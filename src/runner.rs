@@ -59,7 +59,10 @@ where
                     let outcome = load(entry, false).await;
                     if let Err(error) = &outcome {
                         match options.log_format {
-                            LogFormat::Text => eprintln!("error: \"{}\": {error:#}", entry.name()),
+                            LogFormat::Text => eprintln!(
+                                "{}",
+                                crate::redact::redact(&format!("error: \"{}\": {error:#}", entry.name()))
+                            ),
                             LogFormat::Json => {
                                 tracing::error!(
                                     dataset = entry.dataset().as_str(),

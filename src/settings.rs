@@ -229,6 +229,7 @@ impl LoadPostgresSettings {
                 ))
             })?,
         };
+        crate::extract::postgres::register_password(&url);
         Ok(LoadPostgresSettings {
             source: PgSource { url, query, incremental: None },
             dataset: DatasetId::parse(&args.dataset.dataset_id)?,
@@ -373,21 +374,21 @@ fn api(args: &LoadApiArgs) -> Result<ApiSettings> {
             }
         }
         "bearer" => Auth::Bearer(Secret::from_env(&args.token_env, "--auth bearer")?),
-        "basic" => Auth::Basic {
-            user: Secret::from_env(&args.user_env, "--auth basic")?,
-            password: Secret::from_env(&args.password_env, "--auth basic")?,
-        },
+        "basic" => Auth::basic(
+            Secret::from_env(&args.user_env, "--auth basic")?,
+            Secret::from_env(&args.password_env, "--auth basic")?,
+        ),
         "oauth2" => {
             let token_url = args
                 .token_url
                 .as_deref()
                 .ok_or_else(|| usage("--auth oauth2", "needs --token-url".into()))?;
-            Auth::OAuth2 {
-                token_url: reqwest::Url::parse(token_url).map_err(|e| usage("--token-url", e.to_string()))?,
-                client_id: Secret::from_env(&args.client_id_env, "--auth oauth2")?,
-                client_secret: Secret::from_env(&args.client_secret_env, "--auth oauth2")?,
-                scope: args.scope.clone(),
-            }
+            Auth::oauth2(
+                reqwest::Url::parse(token_url).map_err(|e| usage("--token-url", e.to_string()))?,
+                Secret::from_env(&args.client_id_env, "--auth oauth2")?,
+                Secret::from_env(&args.client_secret_env, "--auth oauth2")?,
+                args.scope.clone(),
+            )
         }
         _ => Auth::None,
     };

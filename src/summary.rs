@@ -190,7 +190,7 @@ impl Summary {
             LogFormat::Text if self.datasets.is_empty() => self.text(),
             LogFormat::Text => format!("{}{}", outcome_table(&self.datasets), self.text()),
         };
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        let _ = writeln!(std::io::stderr().lock(), "{}", crate::redact::redact(&line));
     }
 
     fn text(&self) -> String {

@@ -32,7 +32,10 @@ impl Secret {
     /// variable when it is not set.
     pub fn from_env(var: &str, what: &str) -> Result<Self> {
         match std::env::var(var) {
-            Ok(value) if !value.is_empty() => Ok(Secret { var: var.to_owned(), value }),
+            Ok(value) if !value.is_empty() => {
+                crate::redact::register(&value);
+                Ok(Secret { var: var.to_owned(), value })
+            }
             _ => Err(Error::Usage(format!("{what}: set {var} in the environment or in .env"))),
         }
     }
@@ -64,6 +67,21 @@ pub enum Auth {
         client_secret: Secret,
         scope: Option<String>,
     },
+}
+
+impl Auth {
+    /// HTTP Basic auth; `user:password` is registered for redaction as the header carries it.
+    pub fn basic(user: Secret, password: Secret) -> Self {
+        crate::redact::register_basic(&user.value, &password.value);
+        Auth::Basic { user, password }
+    }
+
+    /// OAuth2 client credentials; the client's `id:secret` is registered for redaction as the token
+    /// request's Basic header carries it.
+    pub fn oauth2(token_url: Url, client_id: Secret, client_secret: Secret, scope: Option<String>) -> Self {
+        crate::redact::register_basic(&client_id.value, &client_secret.value);
+        Auth::OAuth2 { token_url, client_id, client_secret, scope }
+    }
 }
 
 /// How the next page is asked for.
@@ -381,7 +399,6 @@ impl Fetcher<'_> {
                 .map_err(|e| fail(self.remote(format!("header `{name}`: {e}"))))?;
             headers.append(name, value);
         }
-        let mut secret_values: Vec<&str> = Vec::new();
         match &self.settings.auth {
             Auth::None => {}
             Auth::KeyHeader { name, key } => {
@@ -391,27 +408,22 @@ impl Fetcher<'_> {
                     .map_err(|_| fail(self.remote(format!("${} is not a valid header value", key.var))))?;
                 value.set_sensitive(true);
                 headers.insert(name, value);
-                secret_values.push(&key.value);
             }
             Auth::KeyQuery { name, key } => {
                 // A next-page URL may carry the key already.
                 if !url.query_pairs().any(|(k, _)| k == name.as_str()) {
                     request = request.query(&[(name, &key.value)]);
                 }
-                secret_values.push(&key.value);
             }
             Auth::Bearer(token) => {
                 request = request.bearer_auth(&token.value);
-                secret_values.push(&token.value);
             }
             Auth::Basic { user, password } => {
                 request = request.basic_auth(&user.value, Some(&password.value));
-                secret_values.push(&password.value);
             }
             Auth::OAuth2 { .. } => {
                 let token = self.token.as_deref().unwrap_or_default();
                 request = request.bearer_auth(token);
-                secret_values.push(token);
             }
         }
         let response = request.headers(headers).send().await.map_err(|e| {
@@ -427,10 +439,9 @@ impl Fetcher<'_> {
             after: None,
         })?;
         if !status.is_success() {
-            let mut body = http::snippet(&text);
-            for secret in secret_values.iter().filter(|s| !s.is_empty()) {
-                body = body.replace(secret, "[redacted]");
-            }
+            // Secrets an echoing server sends back are taken out where messages leave the process
+            // (`crate::redact`).
+            let body = http::snippet(&text);
             let error = self.remote(format!("{} answered {status}: {body}", url_shown(&url)));
             if status == StatusCode::UNAUTHORIZED && matches!(self.settings.auth, Auth::OAuth2 { .. }) {
                 return Err(Attempt::Fail(Failure::Unauthorized(error)));
@@ -487,7 +498,10 @@ impl Fetcher<'_> {
                     });
                 }
                 match body.get("access_token").and_then(Value::as_str) {
-                    Some(token) => Ok(token.to_owned()),
+                    Some(token) => {
+                        crate::redact::register(token);
+                        Ok(token.to_owned())
+                    }
                     None => {
                         Err(Attempt::Fail(self.remote(format!("{what}: the answer has no access_token"))))
                     }

@@ -82,7 +82,10 @@ impl Credentials {
     pub fn from_env() -> Result<Self> {
         let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         match (get("DOMO_CLIENT_ID"), get("DOMO_CLIENT_SECRET")) {
-            (Some(client_id), Some(client_secret)) => Ok(Credentials { client_id, client_secret }),
+            (Some(client_id), Some(client_secret)) => {
+                crate::redact::register_basic(&client_id, &client_secret);
+                Ok(Credentials { client_id, client_secret })
+            }
             (id, _) => Err(Error::Usage(format!(
                 "{} is not set: put the Domo API client's DOMO_CLIENT_ID and DOMO_CLIENT_SECRET in the \
                  environment or in .env (create the client at developer.domo.com with the `data` scope)",
@@ -279,6 +282,7 @@ impl DomoClient {
             })
             .await?;
         self.tokens_fetched.fetch_add(1, Ordering::Relaxed);
+        crate::redact::register(&answer.access_token);
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
         tracing::debug!("got a Domo access token valid for {} s", lifetime.as_secs());
         Ok(Token {
@@ -354,8 +358,9 @@ impl DomoClient {
         };
         let mut message = format!("{what}: HTTP {status}{hint}");
         if !body.trim().is_empty() {
-            // A proxy may echo the request: never let the token through.
-            message += &format!(": {}", http::snippet(&body.replace(token, "[redacted]")));
+            // A proxy may echo the request: the token is taken out where messages leave the process
+            // (`crate::redact`).
+            message += &format!(": {}", http::snippet(&body));
         }
         let error = Failure::Other(self.remote_error(message));
         Err(if http::is_retryable(status) { Attempt::Retry { error, after } } else { Attempt::Fail(error) })

@@ -131,6 +131,18 @@ pub fn column_of(ty: &Type, col: &str) -> (String, Parser) {
     }
 }
 
+/// Registers the URL's password (in a `postgres://` URL or a `password=` setting) for redaction.
+pub fn register_password(url: &str) {
+    if let Ok(config) = url.parse::<tokio_postgres::Config>() {
+        if let Some(password) = config.get_password() {
+            crate::redact::register(&String::from_utf8_lossy(password));
+        }
+    }
+    if let Some(password) = crate::redact::url_password(url) {
+        crate::redact::register(&password);
+    }
+}
+
 /// The URL as messages and the manifest show it: user, hosts and database only (never a password,
 /// however the URL is written).
 pub fn shown(url: &str) -> String {
@@ -196,13 +208,28 @@ impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
     }
 }
 
+/// How long the connection handshake may take when the URL sets no `connect_timeout`.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn connect(url: &str) -> Result<tokio_postgres::Client> {
     let remote = |message: String| Error::Remote { source_name: shown(url), message };
     let config: tokio_postgres::Config =
         url.parse().map_err(|e| remote(format!("not a PostgreSQL URL: {e}")))?;
+    // The whole handshake is bounded, not only the TCP connect: a server that accepts and then says
+    // nothing (not PostgreSQL, or stuck) must not hold the run forever.
+    let limit = config.get_connect_timeout().copied().unwrap_or(CONNECT_TIMEOUT);
+    let timed_out = || {
+        remote(format!(
+            "no answer to the connection handshake within {} s: is this a PostgreSQL server? (set \
+             connect_timeout in the URL to wait longer)",
+            limit.as_secs()
+        ))
+    };
     let client = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
-        let (client, connection) =
-            config.connect(tokio_postgres::NoTls).await.map_err(|e| remote(describe(&e)))?;
+        let (client, connection) = tokio::time::timeout(limit, config.connect(tokio_postgres::NoTls))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| remote(describe(&e)))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!("PostgreSQL connection: {e}");
@@ -218,7 +245,10 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client> {
             .with_custom_certificate_verifier(std::sync::Arc::new(EncryptOnly(provider)))
             .with_no_client_auth();
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config);
-        let (client, connection) = config.connect(tls).await.map_err(|e| remote(describe(&e)))?;
+        let (client, connection) = tokio::time::timeout(limit, config.connect(tls))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| remote(describe(&e)))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!("PostgreSQL connection: {e}");

@@ -361,7 +361,9 @@ async fn load_locked(
                     files: publishing.files_after(previous.as_ref(), new_files),
                     ..record
                 };
-                let body = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
+                let body =
+                    serde_json::to_string_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
+                let body = crate::redact::redact_known(&body).into_owned().into_bytes();
                 // The state before the manifest: see `crate::load::state`.
                 let mut records = vec![(run_key, body.clone())];
                 records.extend(state.map(|state| (state_key, state)));

@@ -50,6 +50,8 @@ mod readers;
 mod records;
 /// The same loads against the S3 server over HTTP.
 mod s3;
+/// No secret in any form in any output: every source pointed at a server echoing its requests.
+mod secrets;
 /// SIGINT and SIGTERM sent to the running binary.
 mod signals;
 /// The object-store contract, run against the local folder and the S3 server alike.
