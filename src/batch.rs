@@ -41,6 +41,9 @@ pub struct Reject {
     pub part: Option<(usize, String)>,
 }
 
+/// Text a batch holds at most (give or take one record): with wide rows, batches hold fewer rows.
+pub const BATCH_BYTES: usize = 16 << 20;
+
 /// A batch of records, stored as one byte buffer plus field ends: no allocation per field.
 ///
 /// Every field is valid UTF-8 (checked by the reader), so string columns need no second check.
@@ -64,6 +67,12 @@ impl TextBatch {
     /// Number of records.
     pub fn len(&self) -> usize {
         self.lines.len()
+    }
+
+    /// Whether the batch has reached `max_rows` records or [`BATCH_BYTES`] of text: memory per batch
+    /// stays bounded however wide the rows are.
+    pub fn is_full(&self, max_rows: usize) -> bool {
+        self.len() >= max_rows || self.data.len() + self.raw.len() >= BATCH_BYTES
     }
 
     /// Whether the batch holds no record.

@@ -427,6 +427,7 @@ fn api(args: &LoadApiArgs) -> Result<ApiSettings> {
         records: args.records.clone(),
         paging,
         max_pages: args.max_pages.max(1),
+        max_page_bytes: args.max_page_bytes.0,
         max_rps: args.max_rps,
         retry: RetryPolicy { retries: args.retries, ..Default::default() },
         timeout: Duration::from_secs(args.timeout.max(1)),

@@ -3,14 +3,16 @@
 //! by [`super::json`]. Requests are retried like every remote source's ([`crate::http`]) and spaced to
 //! `max_rps`; secrets come from the environment only and are never printed.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
-use super::json::{describe, JsonRecords, Spool};
+use super::json::{JsonRecords, Spool};
+use super::page::Found;
 use crate::error::{Error, Result};
 use crate::http::{self, Attempt, RetryPolicy};
 
@@ -112,6 +114,8 @@ pub struct ApiSettings {
     pub paging: Paging,
     /// More pages than this is an error (nothing is written), not a silent cut.
     pub max_pages: u64,
+    /// A page's body larger than this is an error (it is spooled to disk, never held in memory).
+    pub max_page_bytes: u64,
     /// Requests per second at most.
     pub max_rps: Option<f64>,
     pub retry: RetryPolicy,
@@ -182,7 +186,14 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
         .timeout(settings.timeout)
         .build()
         .map_err(|e| Error::Internal(format!("could not set up the HTTP client: {e}")))?;
-    let mut fetcher = Fetcher { settings, client, token: None, last_request: std::sync::Mutex::new(None) };
+    let page_file = dir.join("page.json");
+    let mut fetcher = Fetcher {
+        settings,
+        client,
+        token: None,
+        last_request: std::sync::Mutex::new(None),
+        page_file: page_file.clone(),
+    };
     let name = format!("{} {}", settings.method, url_shown(&settings.url));
     let mut spool = Spool::create(&dir.join("records.jsonl"))?;
     if let Some(field) = &settings.track {
@@ -230,21 +241,25 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
             }
             Paging::None | Paging::Link => {}
         }
-        let (body, headers) = fetcher.page(&url, &params).await?;
-        let records =
-            if settings.records.is_empty() { Some(&body) } else { at_path(&body, &settings.records) };
+        let headers = fetcher.page(&url, &params).await?;
         let before = spool.records();
-        match records {
-            Some(Value::Array(items)) => {
-                for item in items {
-                    spool.push(item).map_err(|message| Error::Remote {
-                        source_name: name.clone(),
-                        message: format!("page {}: {message}", fetched + 1),
-                    })?;
-                }
-            }
+        let cursor_path = match &settings.paging {
+            Paging::Cursor { path, .. } => Some(path.as_str()),
+            _ => None,
+        };
+        let scanned =
+            super::page::scan(&page_file, &settings.records, cursor_path, &mut |item| spool.push(&item))
+                .map_err(|e| {
+                    let mut message = format!("page {}: {e}", fetched + 1);
+                    if matches!(e, super::page::ScanError::Json(_)) {
+                        message += &format!(": {}", http::snippet(&head_of(&page_file)));
+                    }
+                    Error::Remote { source_name: name.clone(), message }
+                })?;
+        match scanned.found {
+            Found::Records => {}
             // An empty page may say so with a null.
-            Some(Value::Null) | None if fetched > 0 => {}
+            Found::Missing | Found::Other("null") if fetched > 0 => {}
             other => {
                 return Err(Error::Remote {
                     source_name: name,
@@ -253,7 +268,10 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
                          the records are",
                         fetched + 1,
                         if settings.records.is_empty() { "the top of the body" } else { &settings.records },
-                        other.map_or("nothing", describe)
+                        match other {
+                            Found::Other(kind) => kind,
+                            _ => "nothing",
+                        }
                     ),
                 })
             }
@@ -264,8 +282,8 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
             Paging::None => false,
             // Only an empty page ends: an API may cap the page size below the one asked for.
             Paging::Page { .. } | Paging::Offset { .. } => got > 0,
-            Paging::Cursor { path, .. } => {
-                let next = at_path(&body, path).and_then(|v| match v {
+            Paging::Cursor { .. } => {
+                let next = scanned.cursor.and_then(|v| match v {
                     Value::String(s) if !s.is_empty() => Some(s.clone()),
                     Value::Number(n) => Some(n.to_string()),
                     _ => None,
@@ -327,6 +345,8 @@ struct Fetcher<'a> {
     token: Option<String>,
     /// When the last request (or retry) started, for `max_rps`.
     last_request: std::sync::Mutex<Option<Instant>>,
+    /// Where each page's body is spooled.
+    page_file: PathBuf,
 }
 
 impl Fetcher<'_> {
@@ -354,8 +374,8 @@ impl Fetcher<'_> {
         }
     }
 
-    /// One page's body (JSON) and headers, retried as [`crate::http`] says.
-    async fn page(&mut self, url: &Url, params: &[(String, String)]) -> Result<(Value, HeaderMap)> {
+    /// Fetches one page into the page file; its headers. Retried as [`crate::http`] says.
+    async fn page(&mut self, url: &Url, params: &[(String, String)]) -> Result<HeaderMap> {
         let mut renewed = false;
         loop {
             if matches!(self.settings.auth, Auth::OAuth2 { .. }) && self.token.is_none() {
@@ -387,7 +407,7 @@ impl Fetcher<'_> {
         &self,
         url: Url,
         params: Vec<(String, String)>,
-    ) -> std::result::Result<(Value, HeaderMap), Attempt<Failure>> {
+    ) -> std::result::Result<HeaderMap, Attempt<Failure>> {
         let fail = |e: Error| Attempt::Fail(Failure::Other(e));
         self.pace().await.map_err(|signo| fail(crate::signals::Interrupted(signo).into()))?;
         let mut request = self.client.request(self.settings.method.clone(), url.clone()).query(&params);
@@ -434,14 +454,22 @@ impl Fetcher<'_> {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.map_err(|e| Attempt::Retry {
+        let broken = |e: reqwest::Error| Attempt::Retry {
             error: Failure::Other(self.remote(format!("{}: {}", url_shown(&url), http::describe(&e)))),
             after: None,
-        })?;
+        };
         if !status.is_success() {
-            // Secrets an echoing server sends back are taken out where messages leave the process
-            // (`crate::redact`).
-            let body = http::snippet(&text);
+            // The start of the body is enough for the message (secrets an echoing server sends back
+            // are taken out where messages leave the process: `crate::redact`).
+            let mut response = response;
+            let mut start = Vec::new();
+            while start.len() < SNIPPET_BYTES {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => start.extend_from_slice(&chunk),
+                    _ => break,
+                }
+            }
+            let body = http::snippet(&String::from_utf8_lossy(&start));
             let error = self.remote(format!("{} answered {status}: {body}", url_shown(&url)));
             if status == StatusCode::UNAUTHORIZED && matches!(self.settings.auth, Auth::OAuth2 { .. }) {
                 return Err(Attempt::Fail(Failure::Unauthorized(error)));
@@ -452,14 +480,32 @@ impl Fetcher<'_> {
                 Attempt::Fail(Failure::Other(error))
             });
         }
-        let body: Value = serde_json::from_str(&text).map_err(|e| {
+        let cap = self.settings.max_page_bytes;
+        let too_big = || {
             fail(self.remote(format!(
-                "{}: the answer is not JSON ({e}): {}",
+                "{}: the page is larger than {} (--max-page-bytes): nothing was written; ask for smaller \
+                 pages (--page-size, --limit) or raise --max-page-bytes",
                 url_shown(&url),
-                http::snippet(&text)
+                crate::cli::args::ByteSize(cap)
             )))
-        })?;
-        Ok((body, headers))
+        };
+        if response.content_length().is_some_and(|len| len > cap) {
+            return Err(too_big());
+        }
+        let io = |e: std::io::Error| fail(Error::io(&self.page_file, e));
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&self.page_file).map_err(io)?);
+        let mut response = response;
+        let mut written = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(broken)? {
+            written += chunk.len() as u64;
+            if written > cap {
+                return Err(too_big());
+            }
+            file.write_all(&chunk).map_err(io)?;
+            crate::signals::check().map_err(|i| fail(i.into()))?;
+        }
+        file.flush().map_err(io)?;
+        Ok(headers)
     }
 
     /// A token from the OAuth2 token endpoint (client credentials, HTTP Basic auth).
@@ -509,6 +555,18 @@ impl Fetcher<'_> {
             })
             .await
     }
+}
+
+/// How much of an error answer's body is read for its message.
+const SNIPPET_BYTES: usize = 64 << 10;
+
+/// The start of a page file, for a message about a body that is not JSON.
+fn head_of(path: &Path) -> String {
+    let mut start = Vec::new();
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(file, 1024), &mut start);
+    }
+    String::from_utf8_lossy(&start).into_owned()
 }
 
 /// A URL for messages: without its query (which may hold a key).

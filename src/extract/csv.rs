@@ -454,7 +454,7 @@ impl BatchReader for CsvReader {
 
     fn next_batch(&mut self, batch: &mut TextBatch, max_rows: usize) -> Result<bool> {
         batch.clear();
-        while batch.len() < max_rows {
+        while !batch.is_full(max_rows) {
             let more = self
                 .reader
                 .read_byte_record(&mut self.record)

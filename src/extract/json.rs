@@ -356,7 +356,7 @@ impl BatchReader for JsonReader {
 
     fn next_batch(&mut self, batch: &mut TextBatch, max_rows: usize) -> Result<bool> {
         batch.clear();
-        while batch.len() < max_rows {
+        while !batch.is_full(max_rows) {
             self.line.clear();
             let n = self.lines.read_line(&mut self.line).map_err(|e| Error::io(&self.path, e))?;
             if n == 0 {

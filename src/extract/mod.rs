@@ -13,6 +13,7 @@ pub mod filter;
 pub mod input;
 pub mod json;
 pub mod objects;
+pub mod page;
 pub mod parts;
 pub mod postgres;
 pub mod sniff;

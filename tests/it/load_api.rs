@@ -210,6 +210,8 @@ fn failures_write_nothing_and_say_why() {
             Response::json(json!([{"page": page}]))
         }
         "/object" => Response::json(json!({"items": {"not": "an array"}})),
+        "/big" => Response::json(json!({"items": [{"blob": "x".repeat(2 << 20)}]})),
+        "/html" => Response::status(200, "<html><body>maintenance</body></html>"),
         "/secret" => Response::status(403, &format!("key {} refused", req.param("api_key").unwrap_or(""))),
         _ => Response::status(404, "no"),
     });
@@ -225,6 +227,14 @@ fn failures_write_nothing_and_say_why() {
     assert!(r.stderr.contains("more than 3 pages"), "{r:?}");
     let r = fail(&["--url", &format!("{}/object", api.url), "--records", "items"]);
     assert!(r.stderr.contains("expected an array of records at `items`, found an object"), "{r:?}");
+    // A page past --max-page-bytes is refused (by its Content-Length here, or while it streams).
+    let r = fail(&["--url", &format!("{}/big", api.url), "--records", "items", "--max-page-bytes", "1MiB"]);
+    assert!(r.stderr.contains("larger than 1 MiB (--max-page-bytes)"), "{r:?}");
+    let r = fail(&["--url", &format!("{}/html", api.url)]);
+    assert!(
+        r.stderr.contains("page 1: the answer is not JSON (expected value at line 1 column 1): <html>"),
+        "{r:?}"
+    );
     let r =
         fail(&["--url", &format!("{}/secret", api.url), "--auth", "api-key", "--api-key-query", "api_key"]);
     assert!(r.stderr.contains("403"), "{r:?}");
