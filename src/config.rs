@@ -3,8 +3,10 @@
 use crate::error::{Error, Result};
 
 /// Settings read from the environment, and whether each is a secret (shown masked).
-const SETTINGS: [(&str, bool); 26] = [
+const SETTINGS: [(&str, bool); 28] = [
     ("ETL_TARGET", false),
+    ("ETL_STAGING_DIR", false),
+    ("TMPDIR", false),
     ("ETL_LOG_FORMAT", false),
     ("ETL_S3_READ_TIMEOUT", false),
     ("RUST_LOG", false),

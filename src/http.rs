@@ -85,6 +85,38 @@ impl RetryPolicy {
     }
 }
 
+/// Checks the URL of a remote source (`what` names the option or variable it came from): http or
+/// https, without a user or password (`credentials` says where those go instead). Plain http to
+/// another machine is allowed with a warning: credentials and data would travel unencrypted. The
+/// one rule for every remote source.
+pub fn check_url(what: &str, text: &str, credentials: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("{what} `{text}` is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{what}: use an http:// or https:// URL, not {}://", url.scheme()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{what}: {credentials}, not in the URL"));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        tracing::warn!(
+            "{what} `{}://{}` is plain http: credentials and data travel unencrypted; use https",
+            url.scheme(),
+            url.host_str().unwrap_or_default()
+        );
+    }
+    Ok(url)
+}
+
+/// Whether the URL's host is this machine.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// Sorts a transport error: connection failures, timeouts and broken bodies are worth retrying; a
 /// request that could not even be built (a bad URL) is not.
 pub fn attempt<E>(error: &reqwest::Error, wrapped: E) -> Attempt<E> {

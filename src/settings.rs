@@ -338,10 +338,8 @@ pub fn pins_of(types: &[String], date_formats: &[String]) -> Result<Pins> {
 
 /// The request, auth and paging of `load-api`; secrets are read from the environment here.
 fn api(args: &LoadApiArgs) -> Result<ApiSettings> {
-    let url = reqwest::Url::parse(&args.url).map_err(|e| usage("--url", e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
-        return Err(usage("--url", "use an http(s) URL without a user or password (see --auth)".into()));
-    }
+    let url =
+        crate::http::check_url("--url", &args.url, "give credentials with --auth").map_err(Error::Usage)?;
     let method = reqwest::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .map_err(|e| usage("--method", e.to_string()))?;
     let headers = args
@@ -384,7 +382,8 @@ fn api(args: &LoadApiArgs) -> Result<ApiSettings> {
                 .as_deref()
                 .ok_or_else(|| usage("--auth oauth2", "needs --token-url".into()))?;
             Auth::oauth2(
-                reqwest::Url::parse(token_url).map_err(|e| usage("--token-url", e.to_string()))?,
+                crate::http::check_url("--token-url", token_url, "give the client's id and secret in the environment (--client-id-env, --client-secret-env)")
+                    .map_err(Error::Usage)?,
                 Secret::from_env(&args.client_id_env, "--auth oauth2")?,
                 Secret::from_env(&args.client_secret_env, "--auth oauth2")?,
                 args.scope.clone(),

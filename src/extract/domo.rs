@@ -120,22 +120,13 @@ impl Default for DomoSettings {
 /// The API's base URL must be http(s), without user or password; plain http sends the client secret
 /// in the clear, which is only acceptable on this machine (a test server, a local proxy).
 fn check_host(host: &str) -> Result<()> {
-    let bad = |why: &str| Error::Usage(format!("DOMO_API_HOST / --domo-host `{host}`: {why}"));
-    let url =
-        reqwest::Url::parse(host).map_err(|e| bad(&format!("not a URL ({e}); use e.g. {DEFAULT_HOST}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("use an http:// or https:// URL"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("put the credentials in DOMO_CLIENT_ID and DOMO_CLIENT_SECRET, not in the URL"));
-    }
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    if url.scheme() == "http" && !loopback {
-        tracing::warn!(
-            "DOMO_API_HOST `{host}` is plain http: the client secret and the data travel unencrypted"
-        );
-    }
-    Ok(())
+    http::check_url(
+        "DOMO_API_HOST / --domo-host",
+        host,
+        "put the credentials in DOMO_CLIENT_ID and DOMO_CLIENT_SECRET",
+    )
+    .map(drop)
+    .map_err(|e| Error::Usage(format!("{e}; Domo's is {DEFAULT_HOST}")))
 }
 
 /// One column of a Domo dataset's schema.

@@ -270,7 +270,7 @@ impl ObjectStore for S3Store {
     }
 
     fn staging_parent(&self) -> PathBuf {
-        std::env::temp_dir()
+        super::staging_outside_the_target()
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {

@@ -385,7 +385,8 @@ fn a_bad_host_fails_at_once() {
         .env("DOMO_CLIENT_ID", "a")
         .env("DOMO_CLIENT_SECRET", "b"));
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("DOMO_API_HOST / --domo-host `api.domo.com`: not a URL"), "{r:?}");
+    assert!(r.stderr.contains("DOMO_API_HOST / --domo-host `api.domo.com` is not a URL"), "{r:?}");
+    assert!(r.stderr.contains("Domo's is https://api.domo.com"), "{r:?}");
 }
 
 #[test]

@@ -240,6 +240,33 @@ fn failures_write_nothing_and_say_why() {
     assert!(r.stderr.contains("403"), "{r:?}");
     assert!(!r.stderr.contains("k-secret-9"), "the key is redacted from the answer and the URL: {r:?}");
     assert!(dir.lake_keys().is_empty(), "{:?}", dir.lake_keys());
+    // Every remote URL follows one rule: http(s) only, no credentials in it, a warning for plain
+    // http to another machine (and none for this one).
+    for (args, expected) in [
+        (vec!["--url", "ftp://host/x"], "--url: use an http:// or https:// URL, not ftp://"),
+        (vec!["--url", "https://u:p@host/x"], "--url: give credentials with --auth, not in the URL"),
+        (
+            vec!["--url", "https://host/x", "--auth", "oauth2", "--token-url", "file:///etc/passwd"],
+            "--token-url: use an http:// or https:// URL, not file://",
+        ),
+    ] {
+        let r = run(dir
+            .etl()
+            .env("API_CLIENT_ID", "id")
+            .env("API_CLIENT_SECRET", "secret")
+            .args(["load-api", "--dataset-id", "f"])
+            .args(&args));
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stderr.contains(expected), "{r:?}");
+    }
+    let r = fail(&["--url", "http://nosuch.invalid/x", "--retries", "0"]);
+    assert!(
+        r.stderr
+            .contains("--url `http://nosuch.invalid` is plain http: credentials and data travel unencrypted"),
+        "{r:?}"
+    );
+    let r = fail(&["--url", &format!("{}/object", api.url), "--records", "items"]);
+    assert!(!r.stderr.contains("plain http"), "127.0.0.1 is this machine: {r:?}");
     // A missing secret is a usage error naming the variable.
     let r = run(dir.etl().args(["load-api", "--dataset-id", "f", "--url", &api.url, "--auth", "bearer"]));
     assert_eq!(r.code, 2, "{r:?}");

@@ -153,3 +153,35 @@ fn missing_credentials_are_named_in_one_line_and_an_empty_variable_is_unset() {
     assert!(r.stderr.contains("no AWS credentials were found"), "{r:?}");
     assert!(!r.stderr.contains("DispatchFailure(") && !r.stderr.contains("profile"), "one line: {r:?}");
 }
+
+#[test]
+fn staging_for_s3_goes_to_etl_staging_dir_or_tmpdir() {
+    let Some(s3) = s3_env() else { return };
+    let dir = Dir::new();
+    let csv = dir.write("events.csv", EVENTS_CSV);
+    let target = s3.target("staging-dir");
+    // A run killed at its first upload leaves its staging folder where it staged: the folder named
+    // by ETL_STAGING_DIR (made if missing), else TMPDIR's.
+    for (var, folder) in [("ETL_STAGING_DIR", "stage/here"), ("TMPDIR", "tmp")] {
+        let place = dir.path().join(folder);
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        let r = run(s3.apply(&mut dir.etl()).env(var, &place).env("ETL_FAULT", "kill:upload:1").args([
+            "upload-csv",
+            csv.to_str().unwrap(),
+            "--dataset-id",
+            "events",
+            "--target",
+            &target,
+        ]));
+        assert_ne!(r.code, 0, "{r:?}");
+        let staged: Vec<String> = std::fs::read_dir(&place)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".etl-staging-"))
+            .collect();
+        assert_eq!(staged.len(), 1, "{var}: {staged:?} {r:?}");
+        std::fs::remove_dir_all(place.join(&staged[0])).unwrap();
+    }
+    ok(s3.apply(&mut dir.etl()).args(["repair", "events", "--target", &target]));
+}
