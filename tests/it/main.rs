@@ -24,6 +24,8 @@ mod fake_api;
 mod fake_domo;
 /// The S3 server failing under a run: refused connections, uploads cut mid-body.
 mod faults;
+/// Random bytes to the CSV reader and typing, the JSON page reader and the value parsers: no panic.
+mod fuzz;
 /// Runs refused rather than empty a dataset or mix two partition layouts.
 mod guards;
 /// The small HTTP/1.1 server under `fake_api` and `fake_domo`: socket, request parsing, responses.

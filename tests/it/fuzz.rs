@@ -1,0 +1,195 @@
+//! Random input, no panic: the CSV reader (with the typing behind it), the JSON page reader and
+//! flattener, and the value parsers fed bytes made to look like their input (and plain noise), each
+//! for a fixed time budget. Found cases are kept in `hostile.rs` or the unit tests.
+
+use std::io::Write;
+
+use arbtest::arbitrary::Unstructured;
+use etl::batch::{BadRows, TextBatch};
+use etl::extract::csv::{CsvFile, CsvOptions};
+use etl::extract::Extract;
+use etl::transform::{NullTokens, Pins};
+
+/// Each property's time budget: 1.5 s in the suite; `ETL_FUZZ_MS` for a longer hunt.
+fn budget() -> u64 {
+    std::env::var("ETL_FUZZ_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1500)
+}
+
+/// Bytes that are mostly the stuff of CSV: delimiters, quotes, line breaks, digits, dates, a BOM,
+/// NULs, invalid UTF-8.
+fn csvish(u: &mut Unstructured<'_>) -> arbtest::arbitrary::Result<Vec<u8>> {
+    const PIECES: &[&[u8]] = &[
+        b",",
+        b";",
+        b"\t",
+        b"|",
+        b"\"",
+        b"\"\"",
+        b"\n",
+        b"\r\n",
+        b"\r",
+        b"a",
+        b"id",
+        b"0",
+        b"7",
+        b"-1",
+        b"3.25",
+        b"1e3",
+        b"007",
+        b"true",
+        b"NA",
+        b"null",
+        b"2026-11-30",
+        b"11/30/2026",
+        b"2026-11-30T10:00:00Z",
+        b"$1,234.50",
+        b" ",
+        b"\xEF\xBB\xBF",
+        b"\0",
+        b"\xFF",
+        b"\xC3",
+        b"\xE3\x81\x82",
+        b"x,y\n",
+    ];
+    let mut out = Vec::new();
+    for _ in 0..u.int_in_range(0..=400)? {
+        if u.ratio(1, 10)? {
+            out.push(u.arbitrary::<u8>()?);
+        } else {
+            out.extend_from_slice(u.choose(PIECES)?);
+        }
+    }
+    Ok(out)
+}
+
+#[test]
+fn the_csv_reader_and_the_typing_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fuzz.csv");
+    arbtest::arbtest(|u| {
+        let bytes = csvish(u)?;
+        std::fs::File::create(&path).unwrap().write_all(&bytes).unwrap();
+        let options = CsvOptions {
+            delimiter: if u.arbitrary()? { Some(*u.choose(&[b',', b';', b'\t'])?) } else { None },
+            header: u.arbitrary()?,
+            bad_rows: *u.choose(&[BadRows::Fail, BadRows::Skip, BadRows::Quarantine])?,
+            ..CsvOptions::default()
+        };
+        let Ok(file) = CsvFile::new(&path, options) else { return Ok(()) };
+        let Ok(mut reader) = file.open() else { return Ok(()) };
+        let columns = reader.columns().to_vec();
+        let mut inference = etl::transform::infer::Inference::new(&columns, &Pins::none());
+        let nulls = vec![NullTokens::standard(); columns.len()];
+        let mut batch = TextBatch::new(columns.len());
+        let mut batches = Vec::new();
+        while let Ok(true) = reader.next_batch(&mut batch, 7) {
+            let _ = reader.take_rejects();
+            inference.observe(&nulls[0], &batch, None);
+            batches.push(std::mem::replace(&mut batch, TextBatch::new(columns.len())));
+        }
+        let plans = inference.plans();
+        for batch in &batches {
+            let _ = etl::transform::convert::convert_batch(&plans, batch, &nulls, Vec::new());
+        }
+        Ok(())
+    })
+    .budget_ms(budget());
+}
+
+/// JSON-looking bytes: brackets, keys, values, nesting, escapes, and noise.
+fn jsonish(u: &mut Unstructured<'_>) -> arbtest::arbitrary::Result<Vec<u8>> {
+    const PIECES: &[&[u8]] = &[
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b",",
+        b":",
+        b"\"data\"",
+        b"\"next\"",
+        b"\"a\"",
+        b"\"a.b\"",
+        b"\"\"",
+        b"1",
+        b"-0",
+        b"1e999",
+        b"123456789012345678901234567890",
+        b"3.5",
+        b"true",
+        b"null",
+        b"\"x\"",
+        b"\"\\u0000\"",
+        b"\"\\ud800\"",
+        b"\"2026-11-30\"",
+        b" ",
+        b"\n",
+        b"{\"data\":[",
+        b"]}",
+        b"\xFF",
+    ];
+    let mut out = Vec::new();
+    for _ in 0..u.int_in_range(0..=300)? {
+        if u.ratio(1, 20)? {
+            out.push(u.arbitrary::<u8>()?);
+        } else {
+            out.extend_from_slice(u.choose(PIECES)?);
+        }
+    }
+    Ok(out)
+}
+
+#[test]
+fn json_pages_and_the_flattener_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    arbtest::arbtest(|u| {
+        let body = jsonish(u)?;
+        let records = *u.choose(&["", "data", "data.0", "a.b"])?;
+        let cursor = *u.choose(&[None, Some("next"), Some("data")])?;
+        let explode = u.ratio(1, 3)?;
+        let mut spool = etl::extract::json::Spool::create(&dir.path().join("records.jsonl")).unwrap();
+        if explode {
+            spool = spool.exploding("a");
+        }
+        let scanned =
+            etl::extract::page::scan_reader(&body[..], records, cursor, &mut |record| spool.push(&record));
+        if scanned.is_err() {
+            return Ok(());
+        }
+        let Ok(spooled) = spool.finish("api", "fuzz".into()) else { return Ok(()) };
+        if let Ok(mut reader) = spooled.open() {
+            let mut batch = TextBatch::new(reader.columns().len());
+            while let Ok(true) = reader.next_batch(&mut batch, 5) {}
+        }
+        Ok(())
+    })
+    .budget_ms(budget());
+}
+
+#[test]
+fn value_parsers_never_panic_and_round_trip() {
+    use etl::transform::calendar::{civil_from_days, days_from_civil};
+    use etl::transform::values::{parse_bool, parse_fixed, parse_number, DateFormat, DatetimeFormat, Number};
+    arbtest::arbtest(|u| {
+        let bytes: Vec<u8> = if u.arbitrary()? { csvish(u)? } else { u.arbitrary()? };
+        let _ = parse_number(&bytes);
+        let _ = parse_bool(&bytes);
+        let _ = parse_fixed(&bytes, u.int_in_range(0..=38)?);
+        let _ = etl::transform::convert::parse_money(&bytes);
+        for format in DateFormat::ALL {
+            let _ = format.parse(&bytes);
+            let _ = DatetimeFormat { date: format }.parse(&bytes);
+        }
+        // Integers read back as themselves; days survive the civil calendar both ways.
+        let n: i64 = u.arbitrary()?;
+        assert!(matches!(parse_number(n.to_string().as_bytes()), Number::Int(m) if m == n), "{n}");
+        let day: i32 = u.int_in_range(-1_000_000..=1_000_000)?;
+        let (y, m, d) = civil_from_days(day);
+        assert_eq!(days_from_civil(y, m, d), day);
+        let text = format!("{y:04}-{m:02}-{d:02}");
+        if (1..=9999).contains(&y) {
+            assert_eq!(DateFormat::Iso.parse(text.as_bytes()), Some(day), "{text}");
+        }
+        Ok(())
+    })
+    .budget_ms(budget());
+}
