@@ -163,6 +163,7 @@ pub fn describe(error: &reqwest::Error) -> String {
 /// The start of a response body, on one line, for error messages.
 pub fn snippet(body: &str) -> String {
     let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one_line = crate::redact::printable(&one_line).into_owned();
     match one_line.char_indices().nth(200) {
         Some((cut, _)) => format!("{}…", &one_line[..cut]),
         None => one_line,

@@ -152,6 +152,19 @@ pub fn redact_known(text: &str) -> Cow<'_, str> {
     out
 }
 
+/// `text` with its control characters (a terminal's escape sequences among them) written as escapes
+/// (`\u{1b}`): for text from outside (a row, an answer's body) quoted in a message, which must not
+/// drive the reader's terminal.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && c != '\t';
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars().map(|c| if escaped(c) { c.escape_debug().collect() } else { c.to_string() }).collect(),
+    )
+}
+
 /// Standard error with every line redacted: the log writer.
 #[derive(Default)]
 pub struct Stderr {
@@ -240,6 +253,12 @@ mod tests {
         for text in ["3 rows written to s3://bucket/datasets/x", "page=2&offset=10", "the key column `id`"] {
             assert_eq!(redact(text), text);
         }
+    }
+
+    #[test]
+    fn control_characters_are_shown_as_escapes() {
+        assert_eq!(printable("a\x1b[2Jb\tc\nd"), "a\\u{1b}[2Jb\tc\\nd");
+        assert_eq!(printable("plain, ünïcode"), "plain, ünïcode");
     }
 
     #[test]

@@ -151,7 +151,12 @@ impl CsvFile {
         let name = self.name();
         let mut reader = self.csv_reader(capture, hash)?;
         let mut first = csv::ByteRecord::new();
-        let more = reader.0.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e, 1))?;
+        let mut more = reader.0.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e, 1))?;
+        // Blank lines before the header (the parser skips `\n` ones itself; a `\r\n` one reads as a
+        // field holding `\r`) are not the header.
+        while more && first.len() == 1 && first[0].trim_ascii().is_empty() {
+            more = reader.0.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e, 1))?;
+        }
         if !more {
             return Err(Error::Csv {
                 source_name: name,
@@ -411,11 +416,11 @@ impl CsvReader {
     fn snippet(&self) -> String {
         let joined: Vec<String> =
             self.record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
-        let text =
-            joined.join(&char::from(self.delimiter).to_string()).replace('\n', "\\n").replace('\r', "");
+        let text = joined.join(&char::from(self.delimiter).to_string()).replace('\r', "");
+        let text = crate::redact::printable(&text);
         match text.char_indices().nth(80) {
             Some((cut, _)) => format!("{}…", &text[..cut]),
-            None => text,
+            None => text.into_owned(),
         }
     }
 

@@ -80,7 +80,9 @@ pub fn scan_reader(
     on_record: &mut dyn FnMut(Value) -> Result<(), String>,
 ) -> Result<Scanned, ScanError> {
     let limit = Limit::default();
-    let counted = Counted { inner: BufReader::with_capacity(1 << 16, reader), limit: limit.clone() };
+    // The count is taken as the buffer fills (serde_json reads byte by byte from the buffer): the
+    // limit holds to within the buffer's 64 KiB.
+    let counted = BufReader::with_capacity(1 << 16, Counted { inner: reader, limit: limit.clone() });
     let steps = |p: &str| p.split('.').filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
     let records = steps(records);
     let cursor = cursor.map(steps);
@@ -250,7 +252,7 @@ impl<'de> Visitor<'de> for Node<'_, '_, '_> {
 }
 
 /// The rest of `path` when its first step is the one being visited.
-fn follow<'p>(path: Option<&'p [String]>, step: impl Fn(&String) -> bool) -> Option<&'p [String]> {
+fn follow(path: Option<&[String]>, step: impl Fn(&String) -> bool) -> Option<&[String]> {
     match path {
         Some([first, rest @ ..]) if step(first) => Some(rest),
         _ => None,

@@ -28,6 +28,8 @@ mod faults;
 mod fuzz;
 /// Runs refused rather than empty a dataset or mix two partition layouts.
 mod guards;
+/// Files and answers made to break a reader: exit codes, messages, time and memory bounds.
+mod hostile;
 /// The small HTTP/1.1 server under `fake_api` and `fake_domo`: socket, request parsing, responses.
 mod http_server;
 /// `etl run`: a job file mixing every kind of source.
