@@ -1,6 +1,8 @@
 //! What the user (or the source) says about columns: pinned types and date formats ([`Pins`]), and
 //! which values are null ([`NullTokens`]).
 
+use std::collections::{HashMap, HashSet};
+
 use super::types::Parser;
 use super::values::{DateFormat, DatetimeFormat};
 
@@ -124,14 +126,15 @@ pub fn pins_from(
 /// given for columns whose type is still inferred (`--date-format`).
 #[derive(Debug, Clone, Default)]
 pub struct Pins {
-    types: Vec<(String, Parser)>,
-    date_formats: Vec<(String, DateFormat)>,
+    // Maps, not lists: a JSON source pins every one of its columns, and may have 100,000.
+    types: HashMap<String, Parser>,
+    date_formats: HashMap<String, DateFormat>,
     /// Columns a person named (`--types`, `types:`): the source must have them. (A command's own
     /// pins cover header variants and may name columns a file lacks.)
     named: Vec<String>,
     /// Columns whose values are text by nature (JSON strings): inferred as dates or timestamps, else
     /// String, never as numbers or booleans.
-    temporal: Vec<String>,
+    temporal: HashSet<String>,
 }
 
 impl Pins {
@@ -142,20 +145,20 @@ impl Pins {
 
     /// Pins column `name` (exact name after trimming) to `parser`; a later pin of the same name wins.
     pub fn pin(mut self, name: &str, parser: Parser) -> Self {
-        self.types.push((name.to_owned(), parser));
+        self.types.insert(name.to_owned(), parser);
         self
     }
 
     /// Says that column `name`'s dates (if it has dates) are in `format`.
     pub fn date_format_of(mut self, name: &str, format: DateFormat) -> Self {
-        self.date_formats.push((name.to_owned(), format));
+        self.date_formats.insert(name.to_owned(), format);
         self
     }
 
     /// These pins, with `other`'s added on top (where both pin a column, `other` wins).
     pub fn overridden_by(mut self, other: &Pins) -> Self {
-        self.types.extend(other.types.iter().cloned());
-        self.date_formats.extend(other.date_formats.iter().cloned());
+        self.types.extend(other.types.iter().map(|(n, p)| (n.clone(), *p)));
+        self.date_formats.extend(other.date_formats.iter().map(|(n, f)| (n.clone(), *f)));
         self.named.extend(other.named.iter().cloned());
         self.temporal.extend(other.temporal.iter().cloned());
         self
@@ -164,13 +167,13 @@ impl Pins {
     /// Says that column `name` holds text by nature: it is a date or timestamp column if every value
     /// reads as one, else String.
     pub fn temporal_or_text(mut self, name: &str) -> Self {
-        self.temporal.push(name.to_owned());
+        self.temporal.insert(name.to_owned());
         self
     }
 
     /// Whether [`Pins::temporal_or_text`] was said of `name`.
     pub fn is_temporal(&self, name: &str) -> bool {
-        self.temporal.iter().any(|n| n == name)
+        self.temporal.contains(name)
     }
 
     /// The same pins, without requiring the columns to exist (a catalog entry may list the columns of
@@ -188,7 +191,7 @@ impl Pins {
     /// The parser pinned for `name`, if any; a date format given for the column applies to a pinned
     /// date or timestamp.
     pub fn get(&self, name: &str) -> Option<Parser> {
-        let parser = self.types.iter().rev().find(|(n, _)| n == name).map(|(_, p)| *p)?;
+        let parser = *self.types.get(name)?;
         Some(match (parser, self.date_format(name)) {
             (Parser::Date(_), Some(format)) => Parser::Date(format),
             (Parser::Datetime(_, zone), Some(format)) => {
@@ -200,7 +203,7 @@ impl Pins {
 
     /// The date format given for `name`, if any.
     pub fn date_format(&self, name: &str) -> Option<DateFormat> {
-        self.date_formats.iter().rev().find(|(n, _)| n == name).map(|(_, f)| *f)
+        self.date_formats.get(name).copied()
     }
 }
 
