@@ -8,6 +8,7 @@
 //! lock. All key naming lives in [`load::layout`]. docs/architecture.md maps the modules.
 
 pub mod batch;
+pub mod bytesize;
 pub mod catalog;
 pub mod cli;
 pub mod commands;

@@ -128,15 +128,6 @@ pub struct ApiSettings {
     pub explode: Option<String>,
 }
 
-/// The value at a dotted `path` in `body` (`None` when a step is missing).
-pub fn at_path<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').filter(|s| !s.is_empty()).try_fold(body, |v, step| match v {
-        Value::Object(map) => map.get(step),
-        Value::Array(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
-    })
-}
-
 /// The `rel="next"` URL of an RFC 8288 `Link` header (URLs may hold commas: each link is read from
 /// its `<...>`).
 pub fn next_link(headers: &HeaderMap) -> Option<String> {
@@ -486,7 +477,7 @@ impl Fetcher<'_> {
                 "{}: the page is larger than {} (--max-page-bytes): nothing was written; ask for smaller \
                  pages (--page-size, --limit) or raise --max-page-bytes",
                 url_shown(&url),
-                crate::cli::args::ByteSize(cap)
+                crate::bytesize::ByteSize(cap)
             )))
         };
         if response.content_length().is_some_and(|len| len > cap) {
@@ -586,6 +577,7 @@ impl std::fmt::Display for Failure {
 
 #[cfg(test)]
 mod tests {
+    use super::super::page::at_path;
     use super::*;
     use serde_json::json;
 

@@ -16,6 +16,15 @@ use serde_json::Value;
 
 pub use crate::extract::input::MAX_RECORD_BYTES;
 
+/// The value at a dotted `path` in `body` (`None` when a step is missing).
+pub fn at_path<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').filter(|s| !s.is_empty()).try_fold(body, |v, step| match v {
+        Value::Object(map) => map.get(step),
+        Value::Array(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
 /// What was at the records path.
 #[derive(Debug, PartialEq)]
 pub enum Found {
@@ -169,7 +178,7 @@ impl<'de> DeserializeSeed<'de> for Node<'_, '_, '_> {
                 self.state.limit.disarm();
                 if let Some(steps) = self.records {
                     let path = steps.join(".");
-                    match crate::extract::api::at_path(&value, &path) {
+                    match at_path(&value, &path) {
                         Some(Value::Array(items)) => {
                             self.state.found = Found::Records;
                             for item in items {

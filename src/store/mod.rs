@@ -17,7 +17,7 @@ mod target;
 use std::sync::Arc;
 
 pub use local::{sha256_of_file, LocalStore};
-pub use object::{ObjectMeta, ObjectStore, StoreError};
+pub use object::{staging_outside_the_target, ObjectMeta, ObjectStore, StoreError};
 pub use s3::{S3Location, S3Store};
 pub use target::{Target, DEFAULT_TARGET};
 
@@ -27,15 +27,4 @@ pub async fn open(target: &Target) -> Result<Arc<dyn ObjectStore>, StoreError> {
         Target::Local(path) => Arc::new(LocalStore::new(path)?),
         Target::S3(location) => Arc::new(S3Store::from_env(location.clone()).await?),
     })
-}
-
-/// Where a remote target's files are staged before upload, and sources downloaded: `ETL_STAGING_DIR`
-/// when set, else the system temp folder (`TMPDIR`, `/tmp`). That folder needs room for a dataset's
-/// Parquet files; on many machines `/tmp` is in RAM (tmpfs), so point `ETL_STAGING_DIR` at a disk for
-/// big loads. (A local target stages inside itself, so that publishing is a rename.)
-pub fn staging_outside_the_target() -> std::path::PathBuf {
-    match std::env::var_os("ETL_STAGING_DIR") {
-        Some(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
-        _ => std::env::temp_dir(),
-    }
 }

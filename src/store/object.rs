@@ -102,3 +102,14 @@ pub trait ObjectStore: Send + Sync {
     /// Deletes `keys` (in batches where the backend has a limit).
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError>;
 }
+
+/// Where a remote target's files are staged before upload, and sources downloaded: `ETL_STAGING_DIR`
+/// when set, else the system temp folder (`TMPDIR`, `/tmp`). That folder needs room for a dataset's
+/// Parquet files; on many machines `/tmp` is in RAM (tmpfs), so point `ETL_STAGING_DIR` at a disk for
+/// big loads. (A local target stages inside itself, so that publishing is a rename.)
+pub fn staging_outside_the_target() -> std::path::PathBuf {
+    match std::env::var_os("ETL_STAGING_DIR") {
+        Some(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
+        _ => std::env::temp_dir(),
+    }
+}

@@ -270,7 +270,7 @@ impl ObjectStore for S3Store {
     }
 
     fn staging_parent(&self) -> PathBuf {
-        super::staging_outside_the_target()
+        super::object::staging_outside_the_target()
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {

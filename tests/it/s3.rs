@@ -185,3 +185,53 @@ fn staging_for_s3_goes_to_etl_staging_dir_or_tmpdir() {
     }
     ok(s3.apply(&mut dir.etl()).args(["repair", "events", "--target", &target]));
 }
+
+/// `.env.example` as shipped, with `values` filled in (`NAME=` lines replaced; others appended).
+fn env_example_with(values: &[(&str, String)]) -> String {
+    let mut text = include_str!("../../.env.example").to_owned();
+    for (name, value) in values {
+        let line = format!("\n{name}=");
+        match text.find(&line) {
+            Some(at) => {
+                let end = text[at + 1..].find('\n').map_or(text.len(), |i| at + 1 + i);
+                text.replace_range(at..end, &format!("\n{name}={value}"));
+            }
+            None => text += &format!("{name}={value}\n"),
+        }
+    }
+    text
+}
+
+#[test]
+fn env_example_copied_and_filled_in_runs_against_s3_and_says_when_credentials_are_missing() {
+    let Some(s3) = s3_env() else { return };
+    let dir = Dir::new();
+    dir.write("events.csv", EVENTS_CSV);
+    let target = s3.target("env-example");
+    let get = |k: &str| s3.vars.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    // `cp .env.example .env`, then the values filled in: the run works with nothing else set.
+    let filled = env_example_with(&[
+        ("ETL_TARGET", target.clone()),
+        ("AWS_REGION", get("AWS_REGION")),
+        ("AWS_ACCESS_KEY_ID", get("AWS_ACCESS_KEY_ID")),
+        ("AWS_SECRET_ACCESS_KEY", get("AWS_SECRET_ACCESS_KEY")),
+        ("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL")),
+    ]);
+    dir.write(".env", &filled);
+    let r =
+        ok(dir.etl().env("HOME", dir.path()).args(["upload-csv", "events.csv", "--dataset-id", "events"]));
+    assert!(r.stderr.contains(&format!("target {target}/datasets/events/")), "{r:?}");
+    ok(dir.etl().env("HOME", dir.path()).args(["clear-dataset", "events", "--yes"]));
+    // As shipped, but for the target: no credentials, said in one line.
+    dir.write(".env", env_example_with(&[("ETL_TARGET", target.clone())]));
+    let r = run(dir.etl().env("HOME", dir.path()).env("AWS_EC2_METADATA_DISABLED", "true").args([
+        "upload-csv",
+        "events.csv",
+        "--dataset-id",
+        "events",
+    ]));
+    assert_eq!(r.code, 2, "{r:?}");
+    let first = r.stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("error: ") && first.contains("no AWS credentials were found"), "{r:?}");
+    assert!(r.stderr.lines().count() <= 2, "one line and the summary: {r:?}");
+}
