@@ -114,10 +114,17 @@ impl S3Store {
 
     fn error<E>(&self, operation: &'static str, key: &str, err: aws_sdk_s3::error::SdkError<E>) -> StoreError
     where
-        E: std::error::Error + Send + Sync + 'static,
+        E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + Send + Sync + 'static,
     {
         use aws_sdk_s3::error::SdkError;
-        let text = one_line(&DisplayErrorContext(&err).to_string());
+        // The server's own code and message when it gave them (`AccessDenied: Invalid signature`),
+        // else the SDK's chain of causes, on one line.
+        let code = err.as_service_error().and_then(|e| e.code()).map(str::to_owned);
+        let text = match (&code, err.as_service_error().and_then(|e| e.message())) {
+            (Some(code), Some(message)) => format!("{code}: {}", one_line(message)),
+            (Some(code), None) => code.clone(),
+            _ => one_line(&DisplayErrorContext(&err).to_string()),
+        };
         let key = format!("s3://{}/{}", self.location.bucket, self.full_key(key));
         if ["while loading credentials", "no credentials found", "credential provider was not enabled"]
             .iter()
@@ -134,7 +141,19 @@ impl S3Store {
                 " (could not reach {}: is the server up, and are AWS_ENDPOINT_URL and the network right?)",
                 self.endpoint
             ),
-            _ => String::new(),
+            _ => match code.as_deref() {
+                Some("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken" | "ExpiredToken") => {
+                    " (the server refused the credentials: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+                        .to_owned()
+                }
+                Some("AccessDenied") => {
+                    " (refused: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that \
+                                          this key may read and write the bucket)"
+                        .to_owned()
+                }
+                Some("NoSuchBucket") => format!(" (no bucket `{}`: check the target)", self.location.bucket),
+                _ => String::new(),
+            },
         };
         let status =
             err.raw_response().map(|r| format!(" (HTTP {})", r.status().as_u16())).unwrap_or_default();

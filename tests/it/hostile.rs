@@ -336,7 +336,10 @@ fn file_cases() -> Vec<FileCase> {
 fn report(name: &str, o: &Outcome) {
     let first = o.stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let first: String = first.chars().take(110).collect();
-    eprintln!("{:<44} exit {:>3} {:>6.2} s {:>7.1} MB  {}", name, o.code, o.seconds, o.rss_mb, first);
+    // Written to stderr itself, not through `eprintln!`: the table shows in every run, captured or not.
+    let line =
+        format!("{:<44} exit {:>3} {:>6.2} s {:>7.1} MB  {}\n", name, o.code, o.seconds, o.rss_mb, first);
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 #[test]

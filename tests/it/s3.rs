@@ -1,3 +1,5 @@
+use std::process::Command;
+
 use polars::prelude::*;
 
 use crate::util::*;
@@ -234,4 +236,34 @@ fn env_example_copied_and_filled_in_runs_against_s3_and_says_when_credentials_ar
     let first = r.stderr.lines().next().unwrap_or_default();
     assert!(first.starts_with("error: ") && first.contains("no AWS credentials were found"), "{r:?}");
     assert!(r.stderr.lines().count() <= 2, "one line and the summary: {r:?}");
+}
+
+#[test]
+fn refused_credentials_and_a_missing_bucket_are_named_in_one_line() {
+    let Some(s3) = s3_env() else { return };
+    let dir = Dir::new();
+    let csv = dir.write("events.csv", EVENTS_CSV);
+    let upload = |cmd: &mut Command, target: &str| {
+        run(cmd.args(["upload-csv", csv.to_str().unwrap(), "--dataset-id", "events", "--target", target]))
+    };
+    let r = upload(
+        s3.apply(&mut dir.etl()).env("AWS_SECRET_ACCESS_KEY", "not-the-secret-at-all"),
+        &s3.target("refused"),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.contains("(HTTP 403)") && first.contains("check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+        "{r:?}"
+    );
+    assert!(
+        !first.contains("Error {") && !first.contains("service error"),
+        "the server's words, not the SDK's: {r:?}"
+    );
+    let r = upload(s3.apply(&mut dir.etl()), "s3://no-such-bucket-etl/x");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.lines().next().unwrap().contains("(no bucket `no-such-bucket-etl`: check the target)"),
+        "{r:?}"
+    );
 }
