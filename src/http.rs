@@ -50,7 +50,8 @@ impl RetryPolicy {
         half + half.mul_f64(fastrand::f64())
     }
 
-    /// Runs `attempt` until it succeeds, fails for good, or the retries are spent; logs each retry.
+    /// Runs `attempt` until it succeeds, fails for good, or the retries are spent; logs each retry
+    /// as `what: error` (just the error when `what` is empty: an error that names its request).
     pub async fn run<T, E, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, E>
     where
         E: Display,
@@ -63,13 +64,14 @@ impl RetryPolicy {
                 Ok(value) => return Ok(value),
                 Err(Attempt::Fail(error)) => return Err(error),
                 Err(Attempt::Retry { error, after }) => {
+                    let shown = if what.is_empty() { error.to_string() } else { format!("{what}: {error}") };
                     if retry >= self.retries {
-                        tracing::warn!("{what}: {error}; giving up after {} attempts", retry + 1);
+                        tracing::warn!("{shown}; giving up after {} attempts", retry + 1);
                         return Err(error);
                     }
                     let wait = self.delay(retry, after);
                     tracing::warn!(
-                        "{what}: {error}; retrying in {:.1} s ({}/{})",
+                        "{shown}; retrying in {:.1} s ({}/{})",
                         wait.as_secs_f64(),
                         retry + 1,
                         self.retries

@@ -348,6 +348,17 @@ impl Fetcher<'_> {
         }
     }
 
+    /// The page's URL for a message, when it is not `--url` itself (which the message names first):
+    /// `"<url>: "`, else nothing.
+    fn page_url(&self, url: &Url) -> String {
+        let shown = url_shown(url);
+        if shown == url_shown(&self.settings.url) {
+            String::new()
+        } else {
+            format!("{shown}: ")
+        }
+    }
+
     /// Waits until a request is allowed by `max_rps` (retries included); `Err` on a signal.
     async fn pace(&self) -> std::result::Result<(), i32> {
         let Some(rps) = self.settings.max_rps else { return Ok(()) };
@@ -372,12 +383,12 @@ impl Fetcher<'_> {
             if matches!(self.settings.auth, Auth::OAuth2 { .. }) && self.token.is_none() {
                 self.token = Some(self.oauth2_token().await?);
             }
-            let what = format!("{} {}", self.settings.method, url_shown(url));
             let this = &*self;
+            // The errors name the request themselves.
             let result = this
                 .settings
                 .retry
-                .run(&what, || {
+                .run("", || {
                     let (url, params) = (url.clone(), params.to_vec());
                     async move { this.request(url, params).await }
                 })
@@ -440,13 +451,13 @@ impl Fetcher<'_> {
         let response = request.headers(headers).send().await.map_err(|e| {
             http::attempt(
                 &e,
-                Failure::Other(self.remote(format!("{}: {}", url_shown(&url), http::describe(&e)))),
+                Failure::Other(self.remote(format!("{}{}", self.page_url(&url), http::describe(&e)))),
             )
         })?;
         let status = response.status();
         let headers = response.headers().clone();
         let broken = |e: reqwest::Error| Attempt::Retry {
-            error: Failure::Other(self.remote(format!("{}: {}", url_shown(&url), http::describe(&e)))),
+            error: Failure::Other(self.remote(format!("{}{}", self.page_url(&url), http::describe(&e)))),
             after: None,
         };
         if !status.is_success() {
@@ -461,7 +472,7 @@ impl Fetcher<'_> {
                 }
             }
             let body = http::snippet(&String::from_utf8_lossy(&start));
-            let error = self.remote(format!("{} answered {status}: {body}", url_shown(&url)));
+            let error = self.remote(format!("{}answered {status}: {body}", self.page_url(&url)));
             if status == StatusCode::UNAUTHORIZED && matches!(self.settings.auth, Auth::OAuth2 { .. }) {
                 return Err(Attempt::Fail(Failure::Unauthorized(error)));
             }
@@ -474,9 +485,9 @@ impl Fetcher<'_> {
         let cap = self.settings.max_page_bytes;
         let too_big = || {
             fail(self.remote(format!(
-                "{}: the page is larger than {} (--max-page-bytes): nothing was written; ask for smaller \
+                "{}the page is larger than {} (--max-page-bytes): nothing was written; ask for smaller \
                  pages (--page-size, --limit) or raise --max-page-bytes",
-                url_shown(&url),
+                self.page_url(&url),
                 crate::bytesize::ByteSize(cap)
             )))
         };
@@ -507,7 +518,7 @@ impl Fetcher<'_> {
         let what = format!("getting a token from {token_url}");
         self.settings
             .retry
-            .run(&what, || async {
+            .run("", || async {
                 let mut form = vec![("grant_type", "client_credentials")];
                 if let Some(scope) = scope {
                     form.push(("scope", scope));
