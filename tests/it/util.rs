@@ -177,11 +177,22 @@ pub struct S3Env {
     pub bucket: String,
 }
 
+/// A variable as this test process started with it: `S3Env::store` sets the AWS variables of the
+/// server a test uses while it makes its client, and another test must not read those.
+pub fn initial_env(key: &str) -> Option<String> {
+    let environ = std::fs::read("/proc/self/environ").expect("/proc/self/environ");
+    environ.split(|&b| b == 0).find_map(|entry| {
+        let entry = std::str::from_utf8(entry).ok()?;
+        let (k, v) = entry.split_once('=')?;
+        (k == key).then(|| v.to_owned())
+    })
+}
+
 pub fn s3_env() -> Option<S3Env> {
     let keys =
         ["AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ETL_TEST_BUCKET"];
     let vars: Vec<(String, String)> =
-        keys.iter().filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))).collect();
+        keys.iter().filter_map(|k| initial_env(k).map(|v| (k.to_string(), v))).collect();
     if vars.len() != keys.len() {
         assert!(
             std::env::var("ETL_REQUIRE_S3").is_err(),
@@ -229,7 +240,7 @@ impl S3Env {
 /// The s3s-fs server's settings, from scripts/s3s-up.sh: a store that honours `If-None-Match`, for the
 /// lock tests. `None` (skipped) unless ETL_REQUIRE_S3S=1.
 pub fn s3s_env() -> Option<S3Env> {
-    let get = |k: &str| std::env::var(k).ok();
+    let get = initial_env;
     match (get("ETL_S3S_ENDPOINT"), get("ETL_S3S_BUCKET"), get("ETL_S3S_KEY"), get("ETL_S3S_SECRET")) {
         (Some(endpoint), Some(bucket), Some(key), Some(secret)) => Some(S3Env {
             vars: vec![
@@ -254,9 +265,9 @@ pub fn s3s_env() -> Option<S3Env> {
 /// The PostgreSQL server's URL, from scripts/pg-up.sh. `None` (test skipped) unless ETL_REQUIRE_PG=1,
 /// where a missing server is a failure.
 pub fn pg_url() -> Option<String> {
-    match std::env::var("ETL_TEST_DATABASE_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
+    match initial_env("ETL_TEST_DATABASE_URL") {
+        Some(url) => Some(url),
+        None => {
             assert!(
                 std::env::var("ETL_REQUIRE_PG").is_err(),
                 "ETL_REQUIRE_PG is set but ETL_TEST_DATABASE_URL is not: run scripts/test.sh"
