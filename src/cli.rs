@@ -26,7 +26,13 @@ use crate::summary::{Status, Summary};
 /// Datasets are laid out as `datasets/<id>/data/part-0000.parquet` or
 /// `datasets/<id>/partitions/date=YYYY-MM-DD/part-0000.parquet`, readable as a Hive-partitioned table.
 #[derive(Debug, Parser)]
-#[command(name = "etl", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "etl",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    after_help = crate::error::exit_codes_help()
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -51,6 +57,11 @@ pub struct GlobalArgs {
     /// Log and summary format on stderr.
     #[arg(long, value_enum, env = "ETL_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+
+    /// Colour in the logs: `auto` colours only a terminal, unless NO_COLOR is set (CLICOLOR_FORCE=1
+    /// colours anything).
+    #[arg(long, value_enum, env = "ETL_COLOR", default_value_t = logging::Color::Auto, global = true)]
+    pub color: logging::Color,
 
     /// Print the effective configuration (flags, environment, .env; secrets masked) and exit.
     #[arg(long, global = true)]
@@ -139,11 +150,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
         }
     };
     crate::redact::register_environment();
-    logging::init(cli.global.log_format, cli.global.verbose);
+    logging::init(cli.global.log_format, cli.global.verbose, cli.global.color);
     if cli.global.print_config {
         let target = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
         let text = config::describe(cli.command.name(), &target, cli.global.log_format);
-        print!("{}", crate::redact::redact(&text));
+        // A closed pipe is the reader's choice, not a failure.
+        let _ = crate::stdout::print(&text);
         return ExitCode::SUCCESS;
     }
     let started = Instant::now();
@@ -177,6 +189,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
                 _ => ExitCode::SUCCESS,
             }
         }
+        // The reader of stdout has seen enough (`| head`): no error, no summary.
+        Err(err) if matches!(err.downcast_ref::<crate::Error>(), Some(crate::Error::ClosedOutput)) => {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             // A run stopped by a signal says so, whatever error the stop surfaced as (a Domo request
             // whose retries the signal ended, say).
@@ -193,8 +209,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
             summary.status = if cancelled { Status::Cancelled } else { Status::Failed };
             summary.seconds = started.elapsed().as_secs_f64();
             let message = crate::redact::redact(&format!("{err:#}")).into_owned();
+            let declined = matches!(err.downcast_ref::<crate::Error>(), Some(crate::Error::Cancelled));
             if cli.global.log_format == LogFormat::Text {
-                eprintln!("error: {message}");
+                // A declined confirmation is the person's choice, not an error.
+                eprintln!("{}{message}", if declined { "" } else { "error: " });
             } else {
                 summary.error = Some(message);
             }

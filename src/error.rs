@@ -69,9 +69,36 @@ pub enum Error {
     #[error("internal error: {0} (please report this)")]
     Internal(String),
 
-    /// The user declined a confirmation prompt.
+    /// The user declined a confirmation prompt: nothing done, and nothing failed (exit 0).
     #[error("cancelled: nothing was deleted")]
     Cancelled,
+
+    /// Standard output was closed by its reader (`| head`): the command stops quietly (exit 0).
+    #[error("standard output was closed")]
+    ClosedOutput,
+}
+
+/// Every exit code of every command, as `--help` and the README list them.
+pub const EXIT_CODES: [(u8, &str); 6] = [
+    (0, "success; also nothing to do, a cancelled confirmation, or output closed by its reader (`| head`)"),
+    (1, "the run failed: nothing was published, the previous data is in place"),
+    (
+        2,
+        "bad usage: an unknown option, an invalid dataset id or target, a missing file, column or dataset, a \
+         catalog or job-file error, missing credentials",
+    ),
+    (75, "another run holds the dataset's lock: try again later (EX_TEMPFAIL)"),
+    (130, "stopped by SIGINT (Ctrl-C): nothing half-written is visible"),
+    (143, "stopped by SIGTERM: nothing half-written is visible"),
+];
+
+/// [`EXIT_CODES`] as the text `--help` ends with.
+pub fn exit_codes_help() -> String {
+    let mut out = String::from("Exit codes:\n");
+    for (code, meaning) in EXIT_CODES {
+        out += &format!("  {code:>3}  {meaning}\n");
+    }
+    out
 }
 
 impl Error {
@@ -87,6 +114,7 @@ impl Error {
         match self {
             e if e.is_usage() => 2,
             Error::Locked(_) => 75,
+            Error::Cancelled | Error::ClosedOutput => 0,
             e => e.interrupted().map_or(1, Interrupted::exit_code),
         }
     }

@@ -25,6 +25,7 @@ pub mod redact;
 pub mod runner;
 pub mod settings;
 pub mod signals;
+pub mod stdout;
 pub mod store;
 pub mod summary;
 pub mod transform;

@@ -15,8 +15,32 @@ pub enum LogFormat {
     Json,
 }
 
+/// When the logs are coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Color {
+    /// On a terminal, unless NO_COLOR is set; anywhere with CLICOLOR_FORCE=1.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    /// Whether to colour, given whether stderr is a terminal and the environment.
+    pub fn resolve(self, terminal: bool, env: impl Fn(&str) -> Option<String>) -> bool {
+        let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto if set("NO_COLOR") => false,
+            Color::Auto if env("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") => true,
+            Color::Auto => terminal,
+        }
+    }
+}
+
 /// Installs the global subscriber.
-pub fn init(format: LogFormat, verbose: u8) {
+pub fn init(format: LogFormat, verbose: u8, color: Color) {
     let default = match verbose {
         0 => "warn",
         1 => "warn,etl=info",
@@ -30,7 +54,7 @@ pub fn init(format: LogFormat, verbose: u8) {
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
     // Colour only for a person at a terminal: never in a file, a pipe or cron's mail.
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let colour = color.resolve(std::io::stderr().is_terminal(), |name| std::env::var(name).ok());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(crate::redact::Stderr::default)
@@ -40,4 +64,24 @@ pub fn init(format: LogFormat, verbose: u8) {
         LogFormat::Text => builder.compact().try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_follows_the_terminal_and_the_conventions() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        };
+        assert!(Color::Auto.resolve(true, env(&[])));
+        assert!(!Color::Auto.resolve(false, env(&[])));
+        assert!(!Color::Auto.resolve(true, env(&[("NO_COLOR", "1")])));
+        assert!(Color::Auto.resolve(true, env(&[("NO_COLOR", "")])), "an empty NO_COLOR is unset");
+        assert!(Color::Auto.resolve(false, env(&[("CLICOLOR_FORCE", "1")])));
+        assert!(!Color::Auto.resolve(false, env(&[("CLICOLOR_FORCE", "0")])));
+        assert!(Color::Always.resolve(false, env(&[("NO_COLOR", "1")])));
+        assert!(!Color::Never.resolve(true, env(&[("CLICOLOR_FORCE", "1")])));
+    }
 }

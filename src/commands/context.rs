@@ -1,7 +1,6 @@
 //! What every command shares: the run's [`Context`], and the way into the load transaction
 //! ([`load_into`]).
 
-use std::io::Write;
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -52,7 +51,8 @@ pub async fn load_dataset(request: LoadRequest, ctx: &Context) -> Result<Summary
 pub async fn load_into(request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<Summary> {
     let loaded = commit::load(request, store).await?;
     if let Some(plan) = loaded.plan {
-        let _ = std::io::stdout().lock().write_all(plan.as_bytes());
+        // The run is done (a dry run publishes nothing): a closed pipe only ends the listing.
+        let _ = crate::stdout::print(&plan);
     }
     Ok(loaded.summary)
 }

@@ -39,7 +39,7 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
         None => {
             let objects = store.list(&dataset.prefix()).await?;
             if objects.is_empty() {
-                return Err(Error::Usage(format!("there is no dataset `{dataset}` in {}", store.url())));
+                return Err(no_dataset(dataset, store.as_ref()).await);
             }
             let data: Vec<_> = objects.iter().filter(|o| o.key.ends_with(".parquet")).collect();
             let partitions: std::collections::BTreeSet<&str> =
@@ -66,11 +66,20 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
             }
         }
     };
-    print!("{out}");
-    if json {
-        println!();
+    crate::stdout::print(&if json { format!("{out}\n") } else { out })
+}
+
+/// The usage error (exit 2) for a dataset with no run record: there is no such dataset, or it was
+/// written before run records (then `inspect` describes it from a listing).
+async fn no_dataset(dataset: &DatasetId, store: &dyn crate::store::ObjectStore) -> Error {
+    match store.list(&dataset.prefix()).await {
+        Ok(objects) if !objects.is_empty() => Error::Usage(format!(
+            "dataset `{dataset}` in {} has no run record (it was written before run records): `etl inspect \
+             {dataset}` describes it",
+            store.url()
+        )),
+        _ => Error::Usage(format!("there is no dataset `{dataset}` in {}", store.url())),
     }
-    Ok(())
 }
 
 /// How DuckDB, polars, pyarrow and Spark read the dataset `m` describes, at `url`.
@@ -84,13 +93,14 @@ pub async fn runs(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<()> 
     let store = crate::store::open(&ctx.target).await?;
     let history = manifest::history(store.as_ref(), dataset).await?;
     if json {
+        if history.is_empty() {
+            return Err(no_dataset(dataset, store.as_ref()).await);
+        }
         let text = serde_json::to_string_pretty(&history).map_err(|e| Error::Internal(e.to_string()))?;
-        println!("{text}");
-        return Ok(());
+        return crate::stdout::print(&format!("{text}\n"));
     }
     if history.is_empty() {
-        println!("no run recorded for dataset `{dataset}` in {}", store.url());
-        return Ok(());
+        return Err(no_dataset(dataset, store.as_ref()).await);
     }
     let rows: Vec<Vec<String>> = history
         .iter()
@@ -106,6 +116,5 @@ pub async fn runs(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<()> 
             ]
         })
         .collect();
-    print!("{}", table(&["RUN", "FINISHED", "COMMAND", "MODE", "ROWS", "DELETED", "SOURCE"], &rows));
-    Ok(())
+    crate::stdout::print(&table(&["RUN", "FINISHED", "COMMAND", "MODE", "ROWS", "DELETED", "SOURCE"], &rows))
 }

@@ -19,7 +19,7 @@ pub async fn run(settings: LoadCsvSettings, ctx: &Context) -> Result<Option<Summ
     let catalog = Catalog::<CsvEntry>::load::<RawCsvEntry>(&settings.config)?;
     let selection = &settings.selection;
     if selection.list {
-        print!("{}", catalog.list());
+        crate::stdout::print(&catalog.list())?;
         return Ok(None);
     }
     let entries = catalog.select(&selection.names, selection.all)?;

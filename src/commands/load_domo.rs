@@ -26,7 +26,7 @@ pub async fn run(
 ) -> Result<Option<Summary>> {
     let catalog = Catalog::<DomoEntry>::load::<RawDomoEntry>(config)?;
     if selection.list {
-        print!("{}", catalog.list());
+        crate::stdout::print(&catalog.list())?;
         return Ok(None);
     }
     let entries = catalog.select(&selection.names, selection.all)?;

@@ -17,7 +17,7 @@ use crate::summary::Summary;
 pub async fn run(args: JobsArgs, ctx: &Context) -> Result<Option<Summary>> {
     let catalog = Catalog { path: args.file.clone(), entries: jobs::load(&args.file)? };
     if args.list {
-        print!("{}", catalog.list());
+        crate::stdout::print(&catalog.list())?;
         return Ok(None);
     }
     let selection =

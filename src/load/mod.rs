@@ -29,6 +29,11 @@ pub use self::staged::WriteMode;
 pub trait Load: Send {
     /// Called with the final columns before any row; called again, it starts over (whatever was
     /// staged is dropped).
+    /// Checks the source's column names, as soon as they are known and before any value is read: a
+    /// column the load needs that is not there is a usage error.
+    fn expect_columns(&self, _columns: &[String]) -> Result<()> {
+        Ok(())
+    }
     fn begin(&mut self, plans: &[ColumnPlan]) -> Result<()>;
     /// Takes a batch of typed rows.
     fn write(&mut self, df: DataFrame) -> Result<()>;

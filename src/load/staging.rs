@@ -75,6 +75,16 @@ impl ParquetLoad {
 }
 
 impl Load for ParquetLoad {
+    fn expect_columns(&self, columns: &[String]) -> Result<()> {
+        match &self.partition_column {
+            Some(column) if !columns.contains(column) => Err(Error::Usage(format!(
+                "partition column `{column}`: no such column; the columns are: {}",
+                columns.join(", ")
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     fn begin(&mut self, plans: &[ColumnPlan]) -> Result<()> {
         if let Some(column) = &self.partition_column {
             partition::check_partition_column(plans, column)?;

@@ -136,6 +136,7 @@ pub async fn stage(
             shown: &mut shown,
         };
         let mut reader: Box<dyn BatchReader> = Box::new(ReadAhead::new(source.open()?, BATCH_ROWS));
+        pass.load.expect_columns(reader.columns())?;
         let known = pass.transform.start(&info.location, reader.columns())?;
         let staged = match pass.run(reader.as_mut(), known)? {
             PassEnd::Staged(staged) => staged,

@@ -84,3 +84,87 @@ fn print_config_masks_secrets() {
         assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret), "{secret} leaked: {r:?}");
     }
 }
+
+#[test]
+fn one_table_of_exit_codes_in_help_and_readme() {
+    // Help text is wrapped to the terminal: compared with runs of white space as one space.
+    let flat = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let help = flat(&ok(Dir::new().etl().arg("--help")).stdout);
+    let readme = include_str!("../../README.md");
+    for (code, meaning) in etl::error::EXIT_CODES {
+        assert!(help.contains(&flat(&format!("{code} {meaning}"))), "--help lacks exit code {code}:\n{help}");
+        let row = format!("| {code} | {} |", meaning.replace('|', "\\|"));
+        assert!(readme.contains(&row), "README lacks `{row}`");
+    }
+}
+
+#[test]
+fn exit_codes_agree_across_commands() {
+    let dir = Dir::new();
+    dir.write("events.csv", EVENTS_CSV);
+    // No such dataset: the same usage error for `inspect` and `runs`, table or JSON.
+    for args in [["inspect", "nosuch", ""], ["runs", "nosuch", ""], ["runs", "nosuch", "--json"]] {
+        let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
+        let r = run(dir.etl().args(&args));
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(r.stderr.contains("there is no dataset `nosuch`"), "{r:?}");
+    }
+    // A partition column the file does not have is bad usage, found from the header alone.
+    let r =
+        run(dir.etl().args(["upload-csv", "events.csv", "--dataset-id", "ev", "--partition-col", "nope"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("partition column `nope`: no such column; the columns are: "), "{r:?}");
+    assert!(dir.lake_keys().is_empty());
+    assert_eq!(etl::Error::Cancelled.exit_code(), 0, "declining a confirmation is not a failure");
+}
+
+#[test]
+fn a_reader_that_stops_reading_ends_the_command_quietly() {
+    let dir = Dir::new();
+    dir.write("events.csv", EVENTS_CSV);
+    ok(dir.etl().args(["upload-csv", "events.csv", "--dataset-id", "ev"]));
+    dir.write(
+        "config/csv_datasets.yaml",
+        "datasets:\n  - name: events\n    source_dir: .\n    file_pattern: \"events*.csv\"\n    minio_dataset_id: events\n",
+    );
+    for args in [
+        vec!["runs", "ev"],
+        vec!["runs", "ev", "--json"],
+        vec!["inspect", "ev"],
+        vec!["inspect", "ev", "--json"],
+        vec!["load-csv", "--list"],
+        vec!["--print-config", "runs", "ev"],
+        vec!["upload-csv", "events.csv", "--dataset-id", "ev2", "--dry-run"],
+    ] {
+        // Standard output is a pipe whose reader is gone before the first write (`| head -0`).
+        let mut child = dir
+            .etl()
+            .args(&args)
+            .env("RUST_BACKTRACE", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn logs_are_coloured_only_when_asked_or_on_a_terminal() {
+    let dir = Dir::new();
+    dir.write("events.csv", EVENTS_CSV);
+    let args = ["-v", "upload-csv", "events.csv", "--dataset-id", "ev"];
+    // stderr is a pipe here: no colour, unless asked for.
+    let plain = ok(dir.etl().args(args));
+    assert!(plain.stderr.contains("INFO") && !plain.stderr.contains('\x1b'), "{plain:?}");
+    let forced = ok(dir.etl().env("CLICOLOR_FORCE", "1").args(args));
+    assert!(forced.stderr.contains('\x1b'), "{forced:?}");
+    let always = ok(dir.etl().args(["--color", "always"]).args(args));
+    assert!(always.stderr.contains('\x1b'), "{always:?}");
+    let never = ok(dir.etl().env("CLICOLOR_FORCE", "1").args(["--color", "never"]).args(args));
+    assert!(!never.stderr.contains('\x1b'), "{never:?}");
+}

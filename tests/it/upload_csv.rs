@@ -211,7 +211,7 @@ fn a_partition_column_that_is_missing_or_not_temporal_is_a_clear_error() {
         "--partition-col",
         "when",
     ]));
-    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.code, 2, "a column the file does not have is bad usage: {r:?}");
     assert!(
         r.stderr.contains("partition column `when`: no such column; the columns are: event, at, value"),
         "{r:?}"
