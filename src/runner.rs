@@ -41,7 +41,13 @@ where
     Fut: Future<Output = Result<Summary>>,
 {
     if let (false, [entry]) = (options.batch, entries.as_slice()) {
-        return load(entry, true).await;
+        // The summary is the run's (`etl run`), and says which entry ran as what.
+        let mut summary = load(entry, true).await?;
+        if summary.command != command {
+            summary.notes.insert(0, format!("\"{}\" ran as {}", entry.name(), summary.command));
+            summary.command = command;
+        }
+        return Ok(summary);
     }
     let mut total = Summary::new(command, target);
     if entries.is_empty() {
@@ -103,6 +109,7 @@ where
                 total.rows_written += s.rows_written;
                 total.partitions += s.partitions;
                 total.files += s.files;
+                total.unchanged += s.unchanged;
                 total.bytes += s.bytes;
                 total.deleted += s.deleted;
                 total.notes.extend(s.notes.iter().map(|n| format!("\"{}\": {n}", entry.name())));

@@ -194,29 +194,69 @@ impl Summary {
     }
 
     fn text(&self) -> String {
-        let written = if self.status == Status::DryRun { "to write" } else { "written" };
-        let mut line = format!(
-            "etl {}: {}: {} rows read, {} rows {written}, {} partitions, {} files, {}",
-            self.command,
-            self.status,
-            self.rows_read,
-            self.rows_written,
-            self.partitions,
-            self.files,
-            human_bytes(self.bytes)
-        );
-        if self.unchanged > 0 {
-            line += &format!(" ({} unchanged, not uploaded)", self.unchanged);
-        }
-        if self.deleted > 0 {
-            line += &format!(", {} objects deleted", self.deleted);
-        }
-        line += &format!(", {:.2} s, target {}", self.seconds, self.target);
+        let head = format!("etl {}: {}", self.command, self.status);
+        let tail = format!("{:.2} s, target {}", self.seconds, self.target);
+        let mut line = if self.command == "clear-dataset" {
+            // A clear reads and writes no rows: it says what it deleted (or would, or found none).
+            let objects = count(self.files as u64, "object");
+            match (self.status, self.files, self.deleted) {
+                (_, 0, _) => format!("{head}: nothing to delete, {tail}"),
+                (Status::DryRun, ..) => {
+                    format!("{head}: would delete {objects} ({}), {tail}", human_bytes(self.bytes))
+                }
+                (_, _, deleted) if deleted > 0 => format!(
+                    "{head}: deleted {} ({}), {tail}",
+                    count(deleted as u64, "object"),
+                    human_bytes(self.bytes)
+                ),
+                _ => format!("{head}: {objects} left as they were, {tail}"),
+            }
+        } else if self.status == Status::Failed && self.rows_read == 0 && self.files == 0 {
+            // Nothing was done: no row counts to report.
+            format!("{head} after {tail}")
+        } else {
+            let written = if self.status == Status::DryRun { "to write" } else { "written" };
+            let mut line = format!(
+                "{head}: {} read, {} {written}",
+                count(self.rows_read, "row"),
+                count(self.rows_written, "row")
+            );
+            // An unpartitioned dataset has no partitions to count.
+            if self.partitions > 0 {
+                line += &format!(", {}", count(self.partitions as u64, "partition"));
+            }
+            line += &format!(", {} ({})", count(self.files as u64, "file"), human_bytes(self.bytes));
+            if self.unchanged > 0 {
+                line += &format!(", {} unchanged (not uploaded)", thousands(self.unchanged as u64));
+            }
+            if self.deleted > 0 {
+                line += &format!(", {} deleted", count(self.deleted as u64, "object"));
+            }
+            format!("{line}, {tail}")
+        };
         for note in &self.notes {
             line += &format!("; {note}");
         }
         line
     }
+}
+
+/// `n` with thousands separators: `10,000,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// `1 row`, `2 rows`, `10,000 rows`.
+pub fn count(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
 /// How one dataset of a multi-dataset run went.
@@ -297,6 +337,61 @@ mod tests {
         assert_eq!(human_bytes(812), "812 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+    }
+
+    #[test]
+    fn counts_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(10_000_000), "10,000,000");
+        assert_eq!(count(1, "row"), "1 row");
+        assert_eq!(count(0, "file"), "0 files");
+        assert_eq!(count(1234, "partition"), "1,234 partitions");
+    }
+
+    #[test]
+    fn summary_lines_say_what_happened() {
+        let mut s = Summary::new("upload-csv", "./lake".into());
+        s.rows_read = 1;
+        s.rows_written = 1;
+        s.files = 1;
+        s.bytes = 812;
+        assert_eq!(
+            s.text(),
+            "etl upload-csv: ok: 1 row read, 1 row written, 1 file (812 B), 0.00 s, target ./lake"
+        );
+        s.rows_read = 12_345;
+        s.rows_written = 12_345;
+        s.partitions = 3;
+        s.files = 3;
+        s.unchanged = 2;
+        assert_eq!(
+            s.text(),
+            "etl upload-csv: ok: 12,345 rows read, 12,345 rows written, 3 partitions, 3 files (812 B), 2 \
+             unchanged (not uploaded), 0.00 s, target ./lake"
+        );
+        let mut failed = Summary::new("inspect", "./lake".into());
+        failed.status = Status::Failed;
+        assert_eq!(failed.text(), "etl inspect: failed after 0.00 s, target ./lake");
+        let mut clear = Summary::new("clear-dataset", "./lake/datasets/x/".into());
+        assert_eq!(
+            clear.text(),
+            "etl clear-dataset: ok: nothing to delete, 0.00 s, target ./lake/datasets/x/"
+        );
+        clear.files = 5;
+        clear.bytes = 2048;
+        clear.status = Status::DryRun;
+        assert_eq!(
+            clear.text(),
+            "etl clear-dataset: dry-run: would delete 5 objects (2.0 KiB), 0.00 s, target ./lake/datasets/x/"
+        );
+        clear.status = Status::Ok;
+        clear.deleted = 5;
+        assert_eq!(
+            clear.text(),
+            "etl clear-dataset: ok: deleted 5 objects (2.0 KiB), 0.00 s, target ./lake/datasets/x/"
+        );
     }
 
     #[test]

@@ -297,7 +297,9 @@ async fn load_locked(
     let mut summary = if request.dry_run {
         let plan = staged.plan(store.as_ref(), previous.as_ref()).await?;
         plan_text = Some(plan.render(excluded));
+        let unchanged = plan.unchanged;
         let mut summary = Summary::new(request.command, plan.target);
+        summary.unchanged = unchanged;
         summary.status = Status::DryRun;
         summary.rows_written = staged.output.rows();
         summary.partitions = staged.output.partitions();

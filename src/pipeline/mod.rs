@@ -72,6 +72,9 @@ pub struct Plan {
     pub target: String,
     pub schema: Vec<ColumnPlan>,
     pub rows_read: u64,
+    /// Rows the dataset's files would hold for this run (uploaded or already in place): what the
+    /// summary calls rows to write.
+    pub rows: u64,
     pub partitions: usize,
     /// Key, rows, bytes of each file to upload.
     pub writes: Vec<(String, u64, u64)>,
@@ -86,15 +89,16 @@ impl Plan {
     pub fn render(&self, excluded: u64) -> String {
         let mut out = format!("dry run: {} {} → {}\n", self.source.kind, self.source.location, self.target);
         out += &format!("schema ({} columns):\n", self.schema.len());
+        let width = self.schema.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
         for c in &self.schema {
-            out += &format!("  {}  {}\n", c.name, c.parser.column_type());
+            let pad = " ".repeat(width - c.name.chars().count());
+            out += &format!("  {}{pad}  {}\n", c.name, c.parser.column_type());
         }
-        let rows: u64 = self.writes.iter().map(|w| w.1).sum();
         out += &format!("rows: {} read", self.rows_read + excluded);
         if excluded > 0 {
             out += &format!(", {excluded} excluded by the filter");
         }
-        out += &format!(", {rows} to write\npartitions: {}\n", self.partitions);
+        out += &format!(", {} to write\npartitions: {}\n", self.rows, self.partitions);
         let bytes = self.writes.iter().map(|w| w.2).sum();
         out += &format!("would write {} files ({}):\n", self.writes.len(), human_bytes(bytes));
         for (key, rows, bytes) in &self.writes {
@@ -355,6 +359,7 @@ impl Staged {
             target: store.url_of(&self.output.dataset.prefix()),
             schema: self.schema.clone(),
             rows_read: self.rows_read,
+            rows: self.output.rows(),
             partitions: self.output.partitions(),
             writes: self
                 .output

@@ -23,7 +23,7 @@ fn clears_one_dataset_and_nothing_next_to_it() {
     let dir = Dir::new();
     seed(&dir);
     let r = ok(dir.etl().args(["clear-dataset", "a", "--yes"]));
-    assert!(r.stderr.contains("2 objects deleted"), "{r:?}");
+    assert!(r.stderr.contains("deleted 2 objects"), "{r:?}");
     assert_eq!(dir.lake_keys(), {
         let mut n: Vec<String> = NEIGHBOURS.iter().map(|s| s.to_string()).collect();
         n.sort();
@@ -64,4 +64,15 @@ fn ids_that_could_escape_the_dataset_are_refused() {
         assert_eq!(r.code, 2, "{id:?} {r:?}");
     }
     assert_eq!(dir.lake_keys().len(), NEIGHBOURS.len() + 2);
+}
+
+#[test]
+fn the_summary_says_what_was_or_would_be_deleted_or_that_nothing_was_there() {
+    let dir = Dir::new();
+    seed(&dir);
+    let r = ok(dir.etl().args(["clear-dataset", "a", "--dry-run"]));
+    assert!(r.stderr.contains("etl clear-dataset: dry-run: would delete 2 objects ("), "{r:?}");
+    assert!(!r.stderr.contains("rows"), "a clear has no rows: {r:?}");
+    let r = ok(dir.etl().args(["clear-dataset", "typo", "--yes"]));
+    assert!(r.stderr.contains("etl clear-dataset: ok: nothing to delete"), "{r:?}");
 }

@@ -168,3 +168,39 @@ fn logs_are_coloured_only_when_asked_or_on_a_terminal() {
     let never = ok(dir.etl().env("CLICOLOR_FORCE", "1").args(["--color", "never"]).args(args));
     assert!(!never.stderr.contains('\x1b'), "{never:?}");
 }
+
+#[test]
+fn summaries_agree_with_what_happened() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id,day\n1,2026-01-01\n2,2026-01-02\n3,2026-01-02\n");
+    let load = ["upload-csv", "a.csv", "--dataset-id", "a", "--partition-col", "day"];
+    ok(dir.etl().args(load));
+    // A dry run of the same file: the plan and the summary give the same rows to write, and both
+    // say the files are already in place; schema names are aligned.
+    let r = ok(dir.etl().args(load).arg("--dry-run"));
+    assert!(r.stdout.contains("rows: 3 read, 3 to write\n"), "{r:?}");
+    assert!(r.stdout.contains("  id   Int64\n  day  Date\n"), "{r:?}");
+    assert!(r.stdout.contains("would leave 2 unchanged files as they are"), "{r:?}");
+    assert!(r.stderr.contains("dry-run: 3 rows read, 3 rows to write, 2 partitions, 2 files ("), "{r:?}");
+    assert!(r.stderr.contains("2 unchanged (not uploaded)"), "{r:?}");
+    // Unpartitioned: no partition count; one file, one row.
+    dir.write("b.csv", "id\n1\n");
+    let r = ok(dir.etl().args(["upload-csv", "b.csv", "--dataset-id", "b"]));
+    assert!(r.stderr.contains(": ok: 1 row read, 1 row written, 1 file ("), "{r:?}");
+    // A failure before any work: no row counts.
+    let r = run(dir.etl().args(["inspect", "nosuch"]));
+    assert!(r.stderr.contains("etl inspect: failed after ") && !r.stderr.contains("rows read"), "{r:?}");
+    // A job run alone is the run's summary, and says which job ran as what.
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: bee\n    dataset_id: b\n    source: {kind: csv, path: b.csv}\n  - name: ay\n    dataset_id: a\n    partition_column: day\n    source: {kind: csv, path: a.csv}\n",
+    );
+    let r = ok(dir.etl().args(["run", "jobs.yaml", "--job", "bee"]));
+    assert!(
+        r.stderr.contains("etl run: ok: 1 row read") && r.stderr.contains("\"bee\" ran as upload-csv"),
+        "{r:?}"
+    );
+    // Several jobs whose files are all in place already: the total says so.
+    let r = ok(dir.etl().args(["run", "jobs.yaml", "--all"]));
+    assert!(r.stderr.contains("3 unchanged (not uploaded)"), "{r:?}");
+}

@@ -57,7 +57,7 @@ fn the_legacy_header_is_matched_by_name() {
     let dir = Dir::new();
     let file = dir.write("legacy.csv", LEGACY);
     let r = ok(dir.etl().args(["load-cursor-usage", "--file", file.to_str().unwrap()]));
-    assert!(r.stderr.contains("2 rows written, 1 partitions"), "{r:?}");
+    assert!(r.stderr.contains("2 rows written, 1 partition"), "{r:?}");
     let df = read_parquet(&dir.lake("datasets/cursor-usage/partitions/date=2025-01-02/part-0000.parquet"));
     assert_eq!(
         df.get_column_names(),

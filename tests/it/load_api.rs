@@ -196,7 +196,7 @@ fn oauth2_client_credentials_renewed_once_on_401() {
         "--dataset-id",
         "o2",
     ]));
-    assert!(r.stderr.contains("1 rows written"), "{r:?}");
+    assert!(r.stderr.contains("1 row written"), "{r:?}");
     assert_eq!(tokens.load(Ordering::SeqCst), 2);
     assert!(api.to("/token").iter().all(|r| r.method == "POST"), "{:?}", api.to("/token"));
     assert!(!r.stderr.contains("csecret"), "{r:?}");
@@ -323,7 +323,7 @@ fn incremental_loads_fetch_only_what_is_new() {
     // The new record's price is whole and it has no note: the dataset keeps its types and columns.
     events.lock().unwrap().push(json!({"id": 3, "updated_at": "2026-11-03T10:00:00Z", "price": 2}));
     let r = load(&[]);
-    assert!(r.stderr.contains("1 rows written"), "{r:?}");
+    assert!(r.stderr.contains("1 row written"), "{r:?}");
     let df = dataset_frame(&dir, "ev");
     assert_eq!(dtype(&df, "price"), DataType::Float64);
     assert_eq!(strings(&df, "note").iter().filter(|n| n.is_none()).count(), 1);

@@ -116,7 +116,7 @@ fn incremental_reads_only_new_rows() {
     assert!(r.stderr.contains("2 rows written"), "{r:?}");
     pg_exec(&url, "INSERT INTO events VALUES (3, '2026-11-03T10:00:00Z')");
     let r = load(&dir);
-    assert!(r.stderr.contains("1 rows written"), "{r:?}");
+    assert!(r.stderr.contains("1 row written"), "{r:?}");
     let r = load(&dir);
     assert!(r.stderr.contains("nothing new after updated_at"), "{r:?}");
     let mut ids: Vec<i64> = Vec::new();

@@ -247,5 +247,5 @@ fn an_object_with_a_name_too_long_for_a_file_is_loaded() {
         "--target",
         &target,
     ]));
-    assert!(r.stderr.contains("1 rows written"), "{r:?}");
+    assert!(r.stderr.contains("1 row written"), "{r:?}");
 }

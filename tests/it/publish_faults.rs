@@ -237,7 +237,7 @@ fn a_checkpoint_written_before_a_kill_is_rolled_back_with_the_data() {
         if committed {
             assert!(r.stderr.contains("nothing new"), "{point}: the checkpoint had moved: {r:?}");
         } else {
-            assert!(r.stderr.contains("1 rows written"), "{point}: fetched again: {r:?}");
+            assert!(r.stderr.contains("1 row written"), "{point}: fetched again: {r:?}");
         }
         assert_eq!(ids(&dir), [1, 2, 3], "{point}: every record once");
     }

@@ -74,7 +74,7 @@ fn clear_dataset_on_the_s3_server_pages_batches_and_spares_neighbours() {
     });
     let dir = Dir::new();
     let r = ok(s3.apply(&mut dir.etl()).args(["clear-dataset", "a", "--yes", "--target", &target]));
-    assert!(r.stderr.contains("2100 objects deleted"), "{r:?}");
+    assert!(r.stderr.contains("deleted 2,100 objects"), "{r:?}");
     runtime().block_on(async {
         let store = s3.store(&target).await;
         let left: Vec<String> = store.list("").await.unwrap().into_iter().map(|o| o.key).collect();

@@ -154,7 +154,7 @@ fn max_rows_per_file_rolls_over_and_a_rerun_leaves_no_stale_parts() {
     assert_eq!(rows.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
 
     let r = load("5");
-    assert!(r.stderr.contains("1 objects deleted"), "{r:?}");
+    assert!(r.stderr.contains("1 object deleted"), "{r:?}");
     assert_eq!(dir.lake_keys(), keys[..2].to_vec());
 }
 
