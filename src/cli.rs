@@ -42,6 +42,7 @@ pub struct Cli {
 
 /// Options every subcommand takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Where datasets live: `s3://bucket[/prefix]` or a local folder [default: ./lake].
     ///
@@ -78,6 +79,15 @@ pub enum Command {
     ///
     /// Needs DOMO_CLIENT_ID and DOMO_CLIENT_SECRET (environment or .env) of an API client with the
     /// `data` scope. Columns are typed from Domo's schema; columns it does not type are inferred.
+    #[command(mut_arg("dataset", |a| a.help(
+        "Load this dataset, named by its `name`, its dataset id (`minio_dataset_id`) or its Domo id \
+         (repeatable). A dataset disabled in the catalog is loaded when named."
+    )))]
+    #[command(mut_arg("mode", |a| a.help(
+        "replace (the default here): afterwards the dataset holds exactly this export; merge: the \
+         partitions this run writes are replaced whole, the others stay; append: this run's files are \
+         added beside the dataset's."
+    )))]
     LoadDomo(LoadDomoArgs),
     /// Load CSV datasets listed in a catalog (config/csv_datasets.yaml): for each, the last file by
     /// name in its folder that matches its pattern.
@@ -99,6 +109,11 @@ pub enum Command {
     /// New objects are appended (new part files); if an object loaded before has changed, every
     /// matching object is loaded again and replaces the dataset. Uses the same AWS settings as the
     /// target (AWS_ENDPOINT_URL, credentials).
+    #[command(mut_arg("mode", |a| a.help(
+        "append (the default here): each new object's rows are added beside the dataset's, nothing is \
+         replaced; merge: the partitions this run writes are replaced whole; replace: afterwards the \
+         dataset holds exactly this run's objects."
+    )))]
     LoadS3(LoadS3Args),
     /// Run the jobs of a job file (any sources: csv, s3, api, postgres, domo), so that one crontab line runs a
     /// team's whole load: --list, --job NAME, or --all; --jobs N at once.

@@ -41,9 +41,8 @@ pub struct WriteArgs {
     #[serde(deserialize_with = "parsed_opt")]
     pub max_rows_per_file: Option<u64>,
     /// merge: the partitions this run writes are replaced whole, the others stay (the default when
-    /// partitioned); replace: afterwards the dataset holds exactly this run's data (the default for
-    /// load-domo and for unpartitioned loads); append: this run's files are added beside the
-    /// dataset's, nothing is replaced (the default for load-s3).
+    /// partitioned); replace: afterwards the dataset holds exactly this run's data (the default when
+    /// unpartitioned); append: this run's files are added beside the dataset's, nothing is replaced.
     #[arg(long, value_name = "MODE", value_parser = ["merge", "replace", "append"])]
     pub mode: Option<String>,
     /// Let a merge publish a schema that removes columns or changes types (the partitions it leaves
@@ -109,7 +108,10 @@ pub struct ReadArgs {
     #[arg(long, value_name = "LIST")]
     pub null_values: Option<String>,
     /// Pin column types instead of inferring them: `COL=TYPE,...` with TYPE one of string, int64,
-    /// decimal, float64, boolean, date, datetime, datetime_utc, datetime_offset, money, yes_no.
+    /// decimal, float64, boolean, date, datetime (no offset), datetime_utc (offsets converted, none
+    /// taken as UTC), datetime_offset (every value with an offset), money (Float64 with `$` and
+    /// thousands separators stripped; `Included`, `Free` and `-` are null, and counted), yes_no
+    /// (Boolean from Yes/No, true/false in any case).
     #[arg(long, value_name = "COL=TYPE,...")]
     pub types: Vec<String>,
     /// The date format of a column whose dates are ambiguous: `COL=FMT` with FMT %m/%d/%Y, %d/%m/%Y,
@@ -170,26 +172,33 @@ pub struct LoadApiArgs {
     /// api-key: send the key as this query parameter instead of a header.
     #[arg(long, value_name = "NAME")]
     pub api_key_query: Option<String>,
+    /// api-key: the environment variable (or `.env` entry) that holds the key.
     #[arg(long, value_name = "VAR", default_value = "API_KEY")]
     pub api_key_env: String,
+    /// bearer: the environment variable that holds the token.
     #[arg(long, value_name = "VAR", default_value = "API_TOKEN")]
     pub token_env: String,
+    /// basic: the environment variable that holds the user name.
     #[arg(long, value_name = "VAR", default_value = "API_USER")]
     pub user_env: String,
+    /// basic: the environment variable that holds the password.
     #[arg(long, value_name = "VAR", default_value = "API_PASSWORD")]
     pub password_env: String,
     /// oauth2: the token endpoint.
     #[arg(long, value_name = "URL")]
     pub token_url: Option<String>,
+    /// oauth2: the environment variable that holds the client id.
     #[arg(long, value_name = "VAR", default_value = "API_CLIENT_ID")]
     pub client_id_env: String,
+    /// oauth2: the environment variable that holds the client secret.
     #[arg(long, value_name = "VAR", default_value = "API_CLIENT_SECRET")]
     pub client_secret_env: String,
+    /// oauth2: the scope asked for with the token (space-separated, as the API names them).
     #[arg(long)]
     pub scope: Option<String>,
     /// Where the records are in each answer, as a dotted path (`data.items`) [default: the answer
     /// is the array of records].
-    #[arg(long, value_name = "PATH", default_value = "")]
+    #[arg(long, value_name = "PATH", default_value = "", hide_default_value = true)]
     pub records: String,
     /// Explode this array field (a flattened name): one record per element, its objects flattened
     /// under the field's name (`lines.sku`), the record's other fields repeated. Other arrays stay
@@ -200,6 +209,7 @@ pub struct LoadApiArgs {
     /// from the answer, --cursor-path, sent as --cursor-param), link (the Link header's rel="next").
     #[arg(long, default_value = "none", value_parser = ["none", "page", "offset", "cursor", "link"])]
     pub paginate: String,
+    /// page: the query parameter that carries the page number.
     #[arg(long, value_name = "NAME", default_value = "page")]
     pub page_param: String,
     /// The first page's number.
@@ -211,15 +221,19 @@ pub struct LoadApiArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     #[serde(deserialize_with = "parsed_opt")]
     pub page_size: Option<u64>,
+    /// page: the query parameter that carries --page-size [default: none: the size is not sent].
     #[arg(long, value_name = "NAME")]
     pub page_size_param: Option<String>,
+    /// offset: the query parameter that carries the offset.
     #[arg(long, value_name = "NAME", default_value = "offset")]
     pub offset_param: String,
+    /// offset: the query parameter that carries the page size.
     #[arg(long, value_name = "NAME", default_value = "limit")]
     pub limit_param: String,
     /// cursor: where the next cursor is in an answer (`meta.next_cursor`); none, null or empty ends.
     #[arg(long, value_name = "PATH")]
     pub cursor_path: Option<String>,
+    /// cursor: the query parameter that carries the cursor.
     #[arg(long, value_name = "NAME", default_value = "cursor")]
     pub cursor_param: String,
     /// More pages than this is an error (nothing is written), not a silent cut.
@@ -322,11 +336,11 @@ pub struct LoadCursorUsageArgs {
 #[derive(Debug, Args)]
 #[group(id = "selection", required = true, multiple = false)]
 pub struct SelectArgs {
-    /// Print the catalog's datasets and exit (needs no credentials).
+    /// Print the catalog's datasets and exit (reads nothing else).
     #[arg(long)]
     pub list: bool,
-    /// Load this dataset, named by its `name`, its dataset id (`minio_dataset_id`) or its Domo id
-    /// (repeatable). A dataset disabled in the catalog is loaded when named.
+    /// Load this dataset, named by its `name` or its dataset id (`minio_dataset_id`) (repeatable). A
+    /// dataset disabled in the catalog is loaded when named.
     #[arg(long, value_name = "NAME|ID")]
     pub dataset: Vec<String>,
     /// Load every enabled dataset of the catalog; one failure does not stop the others.
@@ -340,7 +354,7 @@ pub struct RunArgs {
     /// Datasets loaded at once with --all.
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
-    /// Do everything but the write: fetch, type, stage; print the schema, rows, partitions and the
+    /// Do everything but the write: read, type, stage; print the schema, rows, partitions and the
     /// keys that would be written and deleted (on stdout).
     #[arg(long)]
     pub dry_run: bool,

@@ -204,3 +204,44 @@ fn summaries_agree_with_what_happened() {
     let r = ok(dir.etl().args(["run", "jobs.yaml", "--all"]));
     assert!(r.stderr.contains("3 unchanged (not uploaded)"), "{r:?}");
 }
+
+#[test]
+fn every_option_of_every_command_says_what_it_does() {
+    use clap::CommandFactory;
+    let root = etl::cli::Cli::command();
+    let mut missing = Vec::new();
+    for command in root.get_subcommands() {
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                missing.push(format!("{} --{}", command.get_name(), arg.get_long().unwrap_or(id)));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "options without help: {missing:?}");
+    // Help written for one command does not leak into another's.
+    let dir = Dir::new();
+    for command in ["upload-csv", "load-csv", "load-api", "load-postgres", "load-s3", "run"] {
+        let help = ok(dir.etl().args([command, "--help"])).stdout;
+        assert!(
+            !help.contains("Domo") && !help.contains("load-domo"),
+            "{command} --help talks about Domo:\n{help}"
+        );
+    }
+    for command in ["upload-csv", "load-csv", "load-api", "load-postgres", "load-domo", "run"] {
+        let help = ok(dir.etl().args([command, "--help"])).stdout;
+        assert!(!help.contains("load-s3"), "{command} --help talks about load-s3:\n{help}");
+        assert!(
+            help.contains("Global options:"),
+            "{command}: global options under their own heading:\n{help}"
+        );
+    }
+    // Every type name --types takes is explained where it is taken.
+    let help = ok(dir.etl().args(["upload-csv", "--help"])).stdout;
+    for name in ["money", "yes_no"] {
+        assert!(help.contains(name), "{name} is not explained:\n{help}");
+    }
+}
