@@ -157,7 +157,8 @@ pub type Execute = fn(Command, Target, LogFormat) -> LocalBoxFuture<'static, cra
 pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCode {
     // `.env` first, so that clap's `env = ...` options see its variables.
     let dotenv = config::load_dotenv();
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -168,7 +169,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
     logging::init(cli.global.log_format, cli.global.verbose, cli.global.color);
     if cli.global.print_config {
         let target = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
-        let text = config::describe(cli.command.name(), &target, cli.global.log_format);
+        let matches = <Cli as clap::CommandFactory>::command().get_matches_from(&args);
+        let options = matches.subcommand().map(|(_, sub)| options_of(sub)).unwrap_or_default();
+        let text = config::describe(cli.command.name(), &target, cli.global.log_format, &options);
         // A closed pipe is the reader's choice, not a failure.
         let _ = crate::stdout::print(&text);
         return ExitCode::SUCCESS;
@@ -235,6 +238,27 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
             ExitCode::from(code)
         }
     }
+}
+
+/// Every option of the command as it takes effect: `(name, value, where it came from)`.
+fn options_of(matches: &clap::ArgMatches) -> Vec<(String, String, &'static str)> {
+    let mut out = Vec::new();
+    for id in matches.ids() {
+        let id = id.as_str();
+        // Groups (named after the structs flattened into a command) are not options.
+        if matches!(id, "print_config" | "target" | "log_format") || id.starts_with(char::is_uppercase) {
+            continue;
+        }
+        let Ok(Some(values)) = matches.try_get_raw(id) else { continue };
+        let values: Vec<String> = values.map(|v| v.to_string_lossy().into_owned()).collect();
+        let source = match matches.value_source(id) {
+            Some(clap::parser::ValueSource::CommandLine) => "command line",
+            Some(clap::parser::ValueSource::EnvVariable) => "environment",
+            _ => "default",
+        };
+        out.push((id.replace('_', "-"), values.join(", "), source));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -36,8 +36,22 @@ const SETTINGS: [(&str, bool); 28] = [
 
 /// The effective configuration, for `--print-config`: one `name: value` line each, secrets masked
 /// (`set, 40 characters`), a URL's password removed.
-pub fn describe(command: &str, target: &str, log_format: crate::logging::LogFormat) -> String {
-    let mut out = format!("command: {command}\ntarget: {}\nlog_format: {log_format:?}\n", mask_url(target));
+pub fn describe(
+    command: &str,
+    target: &str,
+    log_format: crate::logging::LogFormat,
+    options: &[(String, String, &str)],
+) -> String {
+    let format =
+        clap::ValueEnum::to_possible_value(&log_format).map(|v| v.get_name().to_owned()).unwrap_or_default();
+    let mut out = format!("command: {command}\ntarget: {}\nlog-format: {format}\n", mask_url(target));
+    if !options.is_empty() {
+        out += "options:\n";
+        for (name, value, source) in options {
+            out += &format!("  --{name}: {} ({source})\n", mask_url(value));
+        }
+    }
+    out += "environment:\n";
     for (name, secret) in SETTINGS {
         let shown = match std::env::var(name) {
             Ok(v) if v.is_empty() => continue,
@@ -45,7 +59,7 @@ pub fn describe(command: &str, target: &str, log_format: crate::logging::LogForm
             Ok(v) => mask_url(&v),
             Err(_) => continue,
         };
-        out += &format!("{name}: {shown}\n");
+        out += &format!("  {name}: {shown}\n");
     }
     out
 }

@@ -140,7 +140,7 @@ impl Entry for Job {
     }
 
     fn list_header() -> &'static [&'static str] {
-        &["name", "kind", "dataset", "enabled", "description"]
+        &["NAME", "KIND", "DATASET ID", "ENABLED", "DESCRIPTION"]
     }
 
     fn list_row(&self) -> Vec<String> {

@@ -288,7 +288,7 @@ fn outcome_table(outcomes: &[DatasetOutcome]) -> String {
             ]
         })
         .collect();
-    table(&["DATASET", "ID", "STATUS", "ROWS", "PARTITIONS", "SECONDS"], &rows)
+    table(&["NAME", "DATASET ID", "STATUS", "ROWS", "PARTITIONS", "SECONDS"], &rows)
 }
 
 /// A plain text table, each column as wide as its widest cell, numbers right-aligned; ends in a

@@ -245,3 +245,31 @@ fn every_option_of_every_command_says_what_it_does() {
         assert!(help.contains(name), "{name} is not explained:\n{help}");
     }
 }
+
+#[test]
+fn print_config_shows_every_option_and_where_it_came_from() {
+    let dir = Dir::new();
+    let r = ok(dir.etl().env("ETL_LOG_FORMAT", "json").args([
+        "--print-config",
+        "load-api",
+        "--url",
+        "https://api.example.com/v1/items?api_key=k-123",
+        "--dataset-id",
+        "items",
+        "--max-pages",
+        "7",
+    ]));
+    for needle in [
+        "command: load-api",
+        "log-format: json",
+        "  --url: https://api.example.com/v1/items?api_key=",
+        "  --dataset-id: items (command line)",
+        "  --max-pages: 7 (command line)",
+        "  --max-page-bytes: 256MiB (default)",
+        "  --auth: none (default)",
+        "environment:",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle:?} missing from {r:?}");
+    }
+    assert!(!r.stdout.contains("k-123") && !r.stdout.contains("DatasetArgs"), "{r:?}");
+}
