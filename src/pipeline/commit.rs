@@ -440,7 +440,8 @@ fn check_layout(previous: &Manifest, request: &LoadRequest) -> Result<()> {
     Err(Error::Refused(format!(
         "{} is {was} (run {}), this {} load is {now}: the files it leaves would disagree with the \
          ones it writes, and readers would see rows twice. Nothing was changed; give the same \
-         --partition-col, or reload everything (--mode replace; --full-refresh for an incremental load)",
+         --partition-col (`partition_column:`), or reload everything (--mode replace, `mode: replace`; \
+         --full-refresh for an incremental load)",
         request.dataset,
         previous.run_id,
         request.mode.name()
@@ -500,8 +501,9 @@ fn check_schema_drift(
     if drift.is_breaking() && merge && !allowed {
         return Err(Error::Refused(format!(
             "the schema of {} changed since run {} ({}): the partitions this merge leaves would disagree \
-             with the ones it writes. Nothing was changed; reload everything with --mode replace, or pass \
-             --allow-schema-change",
+             with the ones it writes. Nothing was changed; reload everything with --mode replace (`mode: \
+             replace` in a job), or pass --allow-schema-change (`allow_schema_change: true` in a job's \
+             source)",
             output.dataset,
             previous.run_id,
             drift.describe()

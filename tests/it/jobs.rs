@@ -124,3 +124,45 @@ fn one_job_file_runs_every_kind_of_source() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("job \"typo\"") && r.stderr.contains("--pagination"), "{r:?}");
 }
+
+/// The README's job file, as the README shows it.
+fn readme_jobs() -> String {
+    let readme = include_str!("../../README.md");
+    let start = readme.find("## Job files").expect("a Job files section");
+    let block = &readme[start..];
+    let open = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let close = block[open..].find("```").unwrap();
+    block[open..open + close].to_owned()
+}
+
+#[test]
+fn the_readme_job_loads_into_the_readme_main_dataset() {
+    let dir = Dir::new();
+    let sample =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data_sources/team-usage-events-2026-11-01.csv"))
+            .unwrap();
+    dir.write("data_sources/team-usage-events-2026-11-01.csv", &sample);
+    // The README's main command, then its example job into the same dataset: the job's types agree
+    // with the command's, so the merge goes through.
+    ok(dir.etl().arg("load-cursor-usage"));
+    dir.write("jobs.yaml", readme_jobs());
+    let r = ok(dir.etl().args(["run", "jobs.yaml", "--job", "usage"]));
+    assert!(r.stderr.contains("etl run: ok: 240 rows read, 240 rows written"), "{r:?}");
+    // A job whose types disagree with the dataset's is refused with a hint in job-file words.
+    dir.write(
+        "jobs.yaml",
+        readme_jobs().replace("types: {Max Mode: yes_no, Cost: money}", "types: {Max Mode: yes_no}"),
+    );
+    let r = run(dir.etl().args(["run", "jobs.yaml", "--job", "usage"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("`mode: replace` in a job") && r.stderr.contains("`allow_schema_change: true`"),
+        "{r:?}"
+    );
+    dir.write("jobs.yaml", readme_jobs());
+    // Every job of the README's file is a valid job (checked before any runs), and is listed.
+    let r = ok(dir.etl().args(["run", "jobs.yaml", "--list"]));
+    for name in ["usage", "orders", "drops", "sales", "customers"] {
+        assert!(r.stdout.contains(name), "{name}: {r:?}");
+    }
+}
