@@ -291,6 +291,8 @@ pub struct RawDomoEntry {
     #[serde(default)]
     description: Option<String>,
     domo_dataset_id: String,
+    /// `dataset_id` as job files name it is the same key.
+    #[serde(alias = "dataset_id")]
     minio_dataset_id: String,
     #[serde(default)]
     partition_column: Option<String>,
@@ -393,6 +395,8 @@ pub struct RawCsvEntry {
     name: String,
     #[serde(default)]
     description: Option<String>,
+    /// `dataset_id` as job files name it is the same key.
+    #[serde(alias = "dataset_id")]
     minio_dataset_id: String,
     source_dir: PathBuf,
     file_pattern: String,
@@ -628,6 +632,11 @@ datasets:
             e.starts_with("domo.yaml: entry 2 (\"Sales\"), line 15: unknown field `partiton_column`"),
             "{e}"
         );
+
+        // Job files' `dataset_id` is the same key.
+        let renamed = DOMO.replace("    minio_dataset_id: \"sales\"", "    dataset_id: \"sales\"");
+        let catalog = domo(&renamed).unwrap();
+        assert!(catalog.entries.iter().any(|e| e.dataset().as_str() == "sales"));
 
         let missing = DOMO.replace("    minio_dataset_id: \"sales\"\n", "");
         let e = error(&missing);

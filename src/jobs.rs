@@ -53,6 +53,8 @@ struct RawJob {
     name: String,
     #[serde(default)]
     description: Option<String>,
+    /// `minio_dataset_id` as catalogs name it is the same key.
+    #[serde(alias = "minio_dataset_id")]
     dataset_id: String,
     #[serde(default)]
     partition_column: Option<String>,

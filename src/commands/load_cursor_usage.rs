@@ -94,5 +94,8 @@ pub async fn run(settings: CursorUsageSettings, ctx: &Context) -> Result<Summary
         ..LoadRequest::new("load-cursor-usage", Arc::new(source), settings.dataset)
     }
     .written_as(&settings.write, WriteMode::Merge);
-    load_dataset(request, ctx).await
+    // The export was picked by name: the summary says which one.
+    let mut summary = load_dataset(request, ctx).await?;
+    summary.notes.insert(0, format!("loaded {}", file.display()));
+    Ok(summary)
 }

@@ -25,6 +25,10 @@ fn loads_the_newest_export_with_pinned_types() {
     let r = ok(dir.etl().args(["load-cursor-usage"]));
     assert!(r.stderr.contains("5 rows read, 5 rows written, 3 partitions, 3 files"), "{r:?}");
     assert!(r.stderr.contains("Cost: 3 no-charge values"), "{r:?}");
+    assert!(
+        r.stderr.contains("; loaded data_sources/team-usage-events-2026-11-01.csv"),
+        "which export, without -v: {r:?}"
+    );
 
     assert_eq!(
         dir.lake_keys(),
