@@ -105,9 +105,9 @@ impl Manifest {
         let mut out = format!("dataset {dataset} ({url})\n");
         let partitions = m.partitions();
         out += &format!(
-            "{} rows in {} files, {}, {}\n",
-            m.rows(),
-            m.files.len(),
+            "{} in {}, {}, {}\n",
+            crate::summary::count(m.rows(), "row"),
+            crate::summary::count(m.files.len() as u64, "file"),
             crate::summary::human_bytes(m.bytes()),
             match (&m.partition_column, partitions.len()) {
                 (Some(column), n) => format!(
@@ -118,16 +118,22 @@ impl Manifest {
                 (None, _) => "unpartitioned".to_owned(),
             }
         );
-        out += "schema:\n";
-        let rows: Vec<Vec<String>> =
-            m.schema.iter().map(|c| vec![format!("  {}", c.name), c.kind.clone()]).collect();
-        out += crate::summary::table(&["", ""], &rows).split_once('\n').map_or("", |(_, rest)| rest);
+        out += "schema (and the --types name that pins each column so):\n";
+        let rows: Vec<Vec<String>> = m
+            .schema
+            .iter()
+            .map(|c| {
+                let name = crate::transform::types::type_name_of(&c.kind).unwrap_or("-");
+                vec![format!("  {}", c.name), c.kind.clone(), name.to_owned()]
+            })
+            .collect();
+        out += crate::summary::table(&["", "", ""], &rows).split_once('\n').map_or("", |(_, rest)| rest);
         out += &format!(
-            "last run: {} ({} {}, {} rows written, {} → {})\nsource: {} {}{}\n",
+            "last run: {} ({} {}, {} written, {} → {})\nsource: {} {}{}\n",
             m.run_id,
             m.command,
             m.mode,
-            m.rows_written,
+            crate::summary::count(m.rows_written, "row"),
             m.started,
             m.finished,
             m.source.kind,

@@ -162,6 +162,22 @@ pub const TYPE_NAMES: [(&str, Parser); 11] = [
     ("yes_no", Parser::YesNo),
 ];
 
+/// The `--types` name that pins a column to the storage type `kind` (as `inspect` shows it:
+/// `Datetime(us, UTC)` → `datetime_utc`); `None` for types no name pins (lists).
+pub fn type_name_of(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "String" => "string",
+        "Int64" => "int64",
+        "Float64" => "float64",
+        "Boolean" => "boolean",
+        "Date" => "date",
+        "Datetime(us)" => "datetime",
+        "Datetime(us, UTC)" => "datetime_utc",
+        k if k.starts_with("Decimal(") => "decimal",
+        _ => return None,
+    })
+}
+
 impl std::str::FromStr for Parser {
     type Err = String;
 
@@ -189,4 +205,23 @@ pub struct ColumnPlan {
 /// The polars schema a list of plans produces.
 pub fn schema_of(plans: &[ColumnPlan]) -> Schema {
     plans.iter().map(|p| Field::new(p.name.as_str().into(), p.parser.dtype())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stored_type_names_the_types_name_that_pins_it() {
+        for (name, parser) in TYPE_NAMES {
+            let kind = parser.column_type().to_string();
+            let shown = type_name_of(&kind).unwrap_or_else(|| panic!("{kind} has no name"));
+            let pinned: Parser = shown.parse().unwrap();
+            assert_eq!(
+                pinned.column_type().to_string(),
+                kind,
+                "{name} is stored as {kind}, shown as {shown}"
+            );
+        }
+    }
 }

@@ -145,7 +145,8 @@ fn inspect_and_runs() {
         "3 rows in 3 files",
         "partitioned by `day` into 3 partitions (2026-01-01 … 2026-01-03)",
         "  day  Date",
-        &format!("last run: {second} (upload-csv merge, 1 rows written"),
+        "schema (and the --types name that pins each column so):",
+        &format!("last run: {second} (upload-csv merge, 1 row written"),
     ] {
         assert!(r.stdout.contains(needle), "{needle:?} missing from {r:?}");
     }
