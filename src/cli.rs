@@ -126,6 +126,15 @@ pub enum Command {
     Inspect(RecordArgs),
     /// List a dataset's runs, newest first.
     Runs(RecordArgs),
+    /// Print a shell completion script on stdout: `etl completions bash > /etc/bash_completion.d/etl`,
+    /// `etl completions zsh > ~/.zfunc/_etl`, `etl completions fish > ~/.config/fish/completions/etl.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout: `etl man > /usr/local/share/man/man1/etl.1`.
+    Man,
 }
 
 impl Command {
@@ -144,6 +153,8 @@ impl Command {
             Command::Repair(_) => "repair",
             Command::Inspect(_) => "inspect",
             Command::Runs(_) => "runs",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
         }
     }
 }
@@ -167,6 +178,29 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
     };
     crate::redact::register_environment();
     logging::init(cli.global.log_format, cli.global.verbose, cli.global.color);
+    // Printed from clap's own definition: nothing to run, no summary.
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut text = Vec::new();
+            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "etl", &mut text);
+            let _ = crate::stdout::print(&String::from_utf8_lossy(&text));
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => {
+            let mut text = Vec::new();
+            return match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut text) {
+                Ok(()) => {
+                    let _ = crate::stdout::print(&String::from_utf8_lossy(&text));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: could not write the man page: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     if cli.global.print_config {
         let target = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
         let matches = <Cli as clap::CommandFactory>::command().get_matches_from(&args);

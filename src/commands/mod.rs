@@ -58,6 +58,8 @@ pub async fn execute(command: Command, ctx: Context) -> Result<Option<Summary>> 
         }
         Command::Repair(args) => repair::run(DatasetId::parse(&args.id)?, ctx).await?,
         Command::ClearDataset(args) => clear_dataset::run(ClearDatasetSettings::resolve(args)?, ctx).await?,
+        // Printed at the edge, from clap's definition (`crate::cli::run`).
+        Command::Completions { .. } | Command::Man => return Ok(None),
     };
     Ok(Some(summary))
 }

@@ -273,3 +273,33 @@ fn print_config_shows_every_option_and_where_it_came_from() {
     }
     assert!(!r.stdout.contains("k-123") && !r.stdout.contains("DatasetArgs"), "{r:?}");
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line_itself() {
+    let dir = Dir::new();
+    let script = ok(dir.etl().args(["completions", "bash"])).stdout;
+    let path = dir.write("etl.bash", &script);
+    // Sourced by bash, the script completes subcommands and options.
+    let probe = format!(
+        "source {}; COMP_WORDS=(etl load-); COMP_CWORD=1; _etl etl load- etl; printf '%s\\n' \"${{COMPREPLY[@]}}\"; \
+         COMP_WORDS=(etl load-api --max-p); COMP_CWORD=2; _etl etl --max-p load-api; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        path.display()
+    );
+    let out = std::process::Command::new("bash").args(["-c", &probe]).output().unwrap();
+    let offered = String::from_utf8_lossy(&out.stdout);
+    for word in ["load-api", "load-postgres", "load-cursor-usage", "--max-pages", "--max-page-bytes"] {
+        assert!(
+            offered.lines().any(|l| l == word),
+            "{word} not offered: {offered} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        assert!(ok(dir.etl().args(["completions", shell])).stdout.contains("load-api"), "{shell}");
+    }
+    let man = ok(dir.etl().arg("man")).stdout;
+    assert!(man.starts_with(".ie") && man.contains(".TH etl 1"), "{man}");
+    for command in ["upload\\-csv", "load\\-api", "clear\\-dataset", "completions"] {
+        assert!(man.contains(command), "{command} missing from the man page");
+    }
+}
