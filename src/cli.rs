@@ -168,9 +168,12 @@ pub type Execute = fn(Command, Target, LogFormat) -> LocalBoxFuture<'static, cra
 pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCode {
     // `.env` first, so that clap's `env = ...` options see its variables.
     let dotenv = config::load_dotenv();
-    let args: Vec<OsString> = args.into_iter().collect();
-    let cli = match Cli::try_parse_from(&args) {
-        Ok(cli) => cli,
+    // Parsed once: `--print-config` reads where each value came from in the matches.
+    let parsed = <Cli as clap::CommandFactory>::command()
+        .try_get_matches_from(args)
+        .and_then(|matches| Ok((<Cli as clap::FromArgMatches>::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
@@ -203,7 +206,6 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
     }
     if cli.global.print_config {
         let target = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
-        let matches = <Cli as clap::CommandFactory>::command().get_matches_from(&args);
         let options = matches.subcommand().map(|(_, sub)| options_of(sub)).unwrap_or_default();
         let text = config::describe(cli.command.name(), &target, cli.global.log_format, &options);
         // A closed pipe is the reader's choice, not a failure.

@@ -27,15 +27,13 @@ pub async fn run(settings: ClearDatasetSettings, ctx: &Context) -> Result<Summar
     if objects.is_empty() {
         tracing::info!("nothing to delete: no object under {}", store.url_of(&prefix));
     } else if settings.dry_run {
-        let mut out = std::io::stdout().lock();
-        for object in &objects {
-            // A closed pipe (`| head`) is not an error.
-            if writeln!(out, "{}", object.key).is_err() {
-                break;
-            }
+        let list: String = objects.iter().map(|o| format!("{}\n", o.key)).collect();
+        // A closed pipe (`| head`) is not an error: the summary still says what would go.
+        match crate::stdout::print(&list) {
+            Ok(()) | Err(Error::ClosedOutput) => {}
+            Err(e) => return Err(e),
         }
         summary.status = Status::DryRun;
-        summary.notes.push(format!("would delete {} objects ({})", objects.len(), human_bytes(bytes)));
     } else {
         if !settings.yes {
             confirm(&format!(

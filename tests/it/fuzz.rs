@@ -51,15 +51,7 @@ fn csvish(u: &mut Unstructured<'_>) -> arbtest::arbitrary::Result<Vec<u8>> {
         b"\xE3\x81\x82",
         b"x,y\n",
     ];
-    let mut out = Vec::new();
-    for _ in 0..u.int_in_range(0..=400)? {
-        if u.ratio(1, 10)? {
-            out.push(u.arbitrary::<u8>()?);
-        } else {
-            out.extend_from_slice(u.choose(PIECES)?);
-        }
-    }
-    Ok(out)
+    pieces(u, PIECES, 400, 10)
 }
 
 #[test]
@@ -127,12 +119,22 @@ fn jsonish(u: &mut Unstructured<'_>) -> arbtest::arbitrary::Result<Vec<u8>> {
         b"]}",
         b"\xFF",
     ];
+    pieces(u, PIECES, 300, 20)
+}
+
+/// Up to `most` of `pieces` in a row, one in `noise` of them a random byte instead.
+fn pieces(
+    u: &mut Unstructured<'_>,
+    pieces: &[&[u8]],
+    most: usize,
+    noise: u8,
+) -> arbtest::arbitrary::Result<Vec<u8>> {
     let mut out = Vec::new();
-    for _ in 0..u.int_in_range(0..=300)? {
-        if u.ratio(1, 20)? {
+    for _ in 0..u.int_in_range(0..=most)? {
+        if u.ratio(1, noise)? {
             out.push(u.arbitrary::<u8>()?);
         } else {
-            out.extend_from_slice(u.choose(PIECES)?);
+            out.extend_from_slice(u.choose(pieces)?);
         }
     }
     Ok(out)

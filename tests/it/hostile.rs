@@ -342,6 +342,41 @@ fn report(name: &str, o: &Outcome) {
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
+/// What is wrong with a case's outcome, if anything: its exit code, a failure's message naming
+/// `named` (`(text, what it is)`) and saying each of `says`, nothing written on failure, no terminal
+/// escape on stderr, and the time and memory bounds.
+fn judge(
+    name: &str,
+    o: &Outcome,
+    code: i32,
+    named: (&str, &str),
+    says: impl Iterator<Item = String>,
+    dir: &Dir,
+) -> Option<String> {
+    let mut wrong = Vec::new();
+    if o.code != code {
+        wrong.push(format!("exit {} (expected {code})", o.code));
+    }
+    if o.code != 0 && !o.stderr.contains(named.0) {
+        wrong.push(format!("the message does not name the {}", named.1));
+    }
+    for s in says {
+        if !o.stderr.to_lowercase().contains(&s.to_lowercase()) {
+            wrong.push(format!("the message does not say `{s}`"));
+        }
+    }
+    if o.code != 0 && !dir.lake_keys().is_empty() {
+        wrong.push(format!("written: {:?}", dir.lake_keys()));
+    }
+    if o.stderr.contains('\x1b') {
+        wrong.push("a terminal escape reached stderr".into());
+    }
+    if o.seconds > MAX_SECONDS || o.rss_mb > MAX_RSS_MB {
+        wrong.push(format!("{:.1} s, {:.0} MB: over the bounds", o.seconds, o.rss_mb));
+    }
+    (!wrong.is_empty()).then(|| format!("{name}: {}\n{}", wrong.join("; "), o.stderr))
+}
+
 #[test]
 fn hostile_files_fail_cleanly_in_bounded_time_and_memory() {
     let mut failures = Vec::new();
@@ -361,36 +396,11 @@ fn hostile_files_fail_cleanly_in_bounded_time_and_memory() {
         if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() > 100 * MB as u64) {
             std::fs::remove_file(&path).unwrap();
         }
-        let mut wrong = Vec::new();
-        if o.code != c.code {
-            wrong.push(format!("exit {} (expected {})", o.code, c.code));
-        }
-        if o.code != 0 && !o.stderr.contains(c.file.rsplit('/').next().unwrap()) {
-            wrong.push("the message does not name the file".into());
-        }
         let file = c.file.rsplit('/').next().unwrap();
-        for s in c.says {
-            // `line N` is said as `<file>:N:`, as compilers do.
-            let s = match s.strip_prefix("line ") {
-                Some(n) => format!("{file}:{n}:"),
-                None => s.to_string(),
-            };
-            if !o.stderr.to_lowercase().contains(&s.to_lowercase()) {
-                wrong.push(format!("the message does not say `{s}`"));
-            }
-        }
-        if o.code != 0 && !dir.lake_keys().is_empty() {
-            wrong.push(format!("written: {:?}", dir.lake_keys()));
-        }
-        if o.stderr.contains('\x1b') {
-            wrong.push("a terminal escape reached stderr".into());
-        }
-        if o.seconds > MAX_SECONDS || o.rss_mb > MAX_RSS_MB {
-            wrong.push(format!("{:.1} s, {:.0} MB: over the bounds", o.seconds, o.rss_mb));
-        }
-        if !wrong.is_empty() {
-            failures.push(format!("{}: {}\n{}", c.name, wrong.join("; "), o.stderr));
-        }
+        // `line N` is said as `<file>:N:`, as compilers do.
+        let says =
+            c.says.iter().map(|s| s.strip_prefix("line ").map_or(s.to_string(), |n| format!("{file}:{n}:")));
+        failures.extend(judge(c.name, &o, c.code, (file, "file"), says, &dir));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
@@ -502,30 +512,14 @@ fn hostile_api_answers_fail_cleanly_in_bounded_time_and_memory() {
         cmd.args(["load-api", "--url", &format!("{url}{}", c.path), "--dataset-id", "hostile"]).args(c.args);
         let o = measured(&mut cmd, dir.path());
         report(c.name, &o);
-        let mut wrong = Vec::new();
-        if o.code != c.code {
-            wrong.push(format!("exit {} (expected {})", o.code, c.code));
-        }
-        if o.code != 0 && !o.stderr.contains(c.path) {
-            wrong.push("the message does not name the URL".into());
-        }
-        for s in c.says {
-            if !o.stderr.to_lowercase().contains(&s.to_lowercase()) {
-                wrong.push(format!("the message does not say `{s}`"));
-            }
-        }
-        if o.code != 0 && !dir.lake_keys().is_empty() {
-            wrong.push(format!("written: {:?}", dir.lake_keys()));
-        }
-        if o.stderr.contains('\x1b') {
-            wrong.push("a terminal escape reached stderr".into());
-        }
-        if o.seconds > MAX_SECONDS || o.rss_mb > MAX_RSS_MB {
-            wrong.push(format!("{:.1} s, {:.0} MB: over the bounds", o.seconds, o.rss_mb));
-        }
-        if !wrong.is_empty() {
-            failures.push(format!("{}: {}\n{}", c.name, wrong.join("; "), o.stderr));
-        }
+        failures.extend(judge(
+            c.name,
+            &o,
+            c.code,
+            (c.path, "URL"),
+            c.says.iter().map(|s| s.to_string()),
+            &dir,
+        ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
