@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::extract::csv::{last_file_matching, parse_delimiter, CsvOptions};
+use crate::extract::csv::{last_file_matching, parse_comment_char, parse_delimiter, CsvOptions};
 use crate::extract::domo::DomoId;
 use crate::extract::input::encoding_for_label;
 use crate::load::layout::DatasetId;
@@ -377,6 +377,12 @@ pub struct RawCsvOptions {
     #[serde(default)]
     delimiter: Option<String>,
     #[serde(default)]
+    comment_char: Option<String>,
+    #[serde(default)]
+    skip_rows: Option<u64>,
+    #[serde(default)]
+    decimal_comma: Option<bool>,
+    #[serde(default)]
     encoding: Option<String>,
     #[serde(default)]
     header: Option<bool>,
@@ -444,6 +450,15 @@ fn check_csv_options(
     let nulls = raw.null_values.as_deref().map_or_else(NullTokens::standard, NullTokens::new);
     let options = CsvOptions {
         delimiter: raw.delimiter.as_deref().map(parse_delimiter).transpose().map_err(field)?,
+        comment: raw
+            .comment_char
+            .as_deref()
+            .map(parse_comment_char)
+            .transpose()
+            .map_err(field)?
+            .unwrap_or_default(),
+        skip_rows: raw.skip_rows,
+        decimal_comma: raw.decimal_comma,
         encoding: raw
             .encoding
             .as_deref()
@@ -690,9 +705,17 @@ datasets:
 "#;
         let catalog = Catalog::parse::<RawCsvEntry>(Path::new("csv.yaml"), text).unwrap();
         let e = &catalog.entries[0];
-        assert_eq!(e.csv.delimiter, Some(b';'));
+        assert_eq!(e.csv.delimiter, Some(crate::extract::csv::Delimiter::of(b';')));
         assert_eq!(e.pins.get("Cost"), Some(Parser::Money));
         assert!(e.file_pattern.matches("team-usage-events-2026-11-01.csv"));
+        let shaped = text.replace(
+            "csv_options: {delimiter: \";\", encoding: utf-8}",
+            "csv_options: {delimiter: \", \", comment_char: \"%\", skip_rows: 2, decimal_comma: true}",
+        );
+        let e = &Catalog::parse::<RawCsvEntry>(Path::new("csv.yaml"), &shaped).unwrap().entries[0];
+        assert_eq!(e.csv.delimiter, Some(crate::extract::csv::Delimiter { byte: b',', space_after: true }));
+        assert_eq!(e.csv.comment, crate::extract::dialect::Setting::Given(b'%'));
+        assert_eq!((e.csv.skip_rows, e.csv.decimal_comma), (Some(2), Some(true)));
         let bad = text.replace("utf-8}", "klingon}");
         let e = Catalog::parse::<RawCsvEntry>(Path::new("csv.yaml"), &bad).unwrap_err().to_string();
         assert!(e.contains("field `csv_options`: encoding `klingon` is unknown"), "{e}");

@@ -15,7 +15,7 @@ use crate::cli::args::{
 };
 use crate::error::{Error, Result};
 use crate::extract::api::{ApiSettings, Auth, Paging, Secret};
-use crate::extract::csv::{parse_delimiter, CsvOptions};
+use crate::extract::csv::{parse_comment_char, parse_delimiter, CsvOptions};
 use crate::extract::domo::DomoSettings;
 use crate::extract::input::encoding_for_label;
 use crate::extract::objects::ObjectGlob;
@@ -309,8 +309,18 @@ pub fn read(args: &ReadArgs) -> Result<CsvRead> {
         })
         .transpose()?;
     let pins = pins_of(&args.types, &args.date_format)?;
+    let comment = args
+        .comment_char
+        .as_deref()
+        .map(parse_comment_char)
+        .transpose()
+        .map_err(|e| usage("--comment-char", e))?
+        .unwrap_or_default();
     let options = CsvOptions {
         delimiter,
+        comment,
+        skip_rows: args.skip_rows,
+        decimal_comma: args.decimal_comma.then_some(true),
         encoding,
         header: !args.no_header,
         bad_rows: args.on_bad_rows.parse().map_err(|e| usage("--on-bad-rows", e))?,

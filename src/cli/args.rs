@@ -87,9 +87,23 @@ pub struct UploadCsvArgs {
 #[derive(Debug, Clone, Args, Deserialize)]
 #[serde(default)]
 pub struct ReadArgs {
-    /// Field delimiter: one character, or `tab` [default: sniffed among `,` `;` tab `|`].
+    /// Field delimiter: one character, `tab`, or one followed by a space (`', '`) [default: sniffed
+    /// among `,` `;` tab `|` and `, `].
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
+    /// Lines starting with this character are comments, skipped and counted in the summary; `none`
+    /// for no comment lines [default: `#` when lines start with it that are not rows of the table].
+    #[arg(long, value_name = "CHAR")]
+    pub comment_char: Option<String>,
+    /// Lines above the header to skip (a report's title, blank rows) [default: detected: lines with
+    /// at most one value, in their first field, above a header as wide as the table; 0 skips none].
+    #[arg(long, value_name = "N")]
+    #[serde(deserialize_with = "parsed_opt")]
+    pub skip_rows: Option<u64>,
+    /// Numbers are written with a decimal comma and dots between thousands (`1.234,50`) [default:
+    /// read so in a `;`-separated file when every value of a column reads so].
+    #[arg(long)]
+    pub decimal_comma: bool,
     /// The file's encoding: utf-8, utf-16le, windows-1252 (latin1), shift_jis (cp932), euc-jp, ...
     /// [default: detected from samples of the whole file].
     #[arg(long, value_name = "LABEL")]
@@ -458,6 +472,9 @@ impl Default for ReadArgs {
     fn default() -> Self {
         ReadArgs {
             delimiter: None,
+            comment_char: None,
+            skip_rows: None,
+            decimal_comma: false,
             encoding: None,
             no_header: false,
             on_bad_rows: "fail".into(),

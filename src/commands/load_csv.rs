@@ -45,7 +45,7 @@ async fn load_one(
     let request = LoadRequest {
         source_size: size,
         partition_column: entry.partition_column.clone(),
-        pins: entry.pins.clone(),
+        pins: entry.pins.clone().with_decimal_comma(source.decimal_comma()),
         bad_rows: entry.csv.bad_rows,
         null_values: entry.null_values.clone(),
         keep_rows: entry.keep_rows.clone(),

@@ -90,7 +90,7 @@ pub async fn run(settings: CursorUsageSettings, ctx: &Context) -> Result<Summary
         source_size: size,
         progress: ctx.progress(true, size),
         partition_column: Some(DATE_COLUMN.to_owned()),
-        pins: pins(),
+        pins: pins().with_decimal_comma(source.decimal_comma()),
         ..LoadRequest::new("load-cursor-usage", Arc::new(source), settings.dataset)
     }
     .written_as(&settings.write, WriteMode::Merge);

@@ -50,13 +50,15 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
         .zip(&to_load.objects)
         .map(|(path, o)| Ok(CsvFile::new(path, settings.read.csv.clone())?.named("s3", glob.url_of(&o.key))))
         .collect::<Result<Vec<_>>>()?;
+    // The files are loaded as one table: numbers read with decimal commas if the first file says so.
+    let decimal_comma = parts.first().map(CsvFile::decimal_comma).unwrap_or_default();
     let source = CsvParts::new("s3", glob.to_string(), parts);
     let size = to_load.objects.iter().map(|o| o.size).sum();
     let request = LoadRequest {
         source_size: Some(size),
         progress: ctx.progress(true, Some(size)),
         partition_column: settings.partition_column,
-        pins: settings.read.pins,
+        pins: settings.read.pins.with_decimal_comma(decimal_comma),
         bad_rows: settings.read.csv.bad_rows,
         null_values: settings.read.null_values,
         state: Some(to_load.state.clone()),

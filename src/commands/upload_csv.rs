@@ -18,7 +18,7 @@ pub async fn run(settings: UploadCsvSettings, ctx: &Context) -> Result<Summary> 
         source_size: size,
         progress: ctx.progress(true, size),
         partition_column: settings.partition_column,
-        pins: settings.read.pins,
+        pins: settings.read.pins.with_decimal_comma(source.decimal_comma()),
         bad_rows: settings.read.csv.bad_rows,
         null_values: settings.read.null_values,
         ..LoadRequest::new("upload-csv", Arc::new(source), settings.dataset)

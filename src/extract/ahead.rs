@@ -13,7 +13,7 @@ const AHEAD: usize = 2;
 /// What the reading thread hands over.
 enum Message {
     Batch { batch: TextBatch, rejects: Vec<Reject>, bytes: u64, part: Option<(usize, String)> },
-    End { rejects: Vec<Reject>, bytes: u64, digest: Option<(u64, String)> },
+    End { rejects: Vec<Reject>, bytes: u64, digest: Option<(u64, String)>, notes: Vec<String> },
 }
 
 /// Reads `inner` on its own thread; behaves as the reader it wraps.
@@ -26,6 +26,7 @@ pub struct ReadAhead {
     rejects: Vec<Reject>,
     bytes: u64,
     digest: Option<(u64, String)>,
+    notes: Vec<String>,
     /// The file the last batch came from (see [`BatchReader::part`]).
     part: Option<(usize, String)>,
     done: bool,
@@ -51,7 +52,7 @@ impl ReadAhead {
                         let part = inner.part().map(|(i, name)| (i, name.to_owned()));
                         Message::Batch { batch, rejects, bytes, part }
                     } else {
-                        Message::End { rejects, bytes, digest: inner.source_digest() }
+                        Message::End { rejects, bytes, digest: inner.source_digest(), notes: inner.notes() }
                     }
                 });
             let last = !matches!(message, Ok(Message::Batch { .. }));
@@ -68,6 +69,7 @@ impl ReadAhead {
             rejects: Vec::new(),
             bytes: 0,
             digest: None,
+            notes: Vec::new(),
             part: None,
             done: false,
         }
@@ -98,7 +100,8 @@ impl BatchReader for ReadAhead {
                 self.bytes = bytes;
                 Ok(true)
             }
-            Message::End { rejects, bytes, digest } => {
+            Message::End { rejects, bytes, digest, notes } => {
+                self.notes = notes;
                 self.rejects.extend(rejects);
                 self.bytes = bytes;
                 self.digest = digest;
@@ -126,5 +129,9 @@ impl BatchReader for ReadAhead {
 
     fn part(&self) -> Option<(usize, &str)> {
         self.part.as_ref().map(|(i, name)| (*i, name.as_str()))
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
     }
 }

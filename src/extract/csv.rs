@@ -1,6 +1,7 @@
 //! CSV files as people export them: any of the encodings [`super::input`] detects, gzip or zstd
-//! compressed, delimited by `,` `;` tab or `|` (sniffed), RFC 4180 quoting (delimiters, doubled quotes
-//! and line breaks inside quoted fields), CRLF or LF, with or without a header line. Records that do
+//! compressed, delimited by `,` `;` tab `|` or `, ` (sniffed), RFC 4180 quoting (delimiters, doubled
+//! quotes and line breaks inside quoted fields), CRLF or LF, with or without a header line, with
+//! comment lines and a preamble above the header (detected, see [`super::dialect`]). Records that do
 //! not fit (a wrong field count, an unclosed quote, bytes that are not text) fail the run, or are
 //! skipped or quarantined, as [`BadRows`] says.
 
@@ -11,20 +12,31 @@ use std::sync::Arc;
 
 use encoding_rs::Encoding;
 
+pub use super::dialect::{parse_comment_char, Delimiter};
+use super::dialect::{CommentLines, DialectText, Setting};
 use super::input::{TextInput, Tracker};
-use super::sniff::sniff_delimiter;
+use super::sniff::{sniff_comment, sniff_delimiter, sniff_preamble, sniff_space_after, COMMENT_CANDIDATE};
 use super::{BatchReader, Extract, SourceInfo};
 use crate::batch::{BadRows, Reject, TextBatch};
 use crate::error::{Error, Result};
+use crate::transform::DecimalComma;
 
-/// Text read to sniff the delimiter.
+/// Text read to sniff the dialect.
 const SNIFF_BYTES: usize = 256 << 10;
 
 /// How to read a CSV file.
 #[derive(Debug, Clone)]
 pub struct CsvOptions {
-    /// Field delimiter; `None`: sniffed among `,` `;` tab `|`.
-    pub delimiter: Option<u8>,
+    /// Field delimiter; `None`: sniffed among `,` `;` tab `|` (and `, `).
+    pub delimiter: Option<Delimiter>,
+    /// Lines starting with this character are comments (`#` detected when it starts lines that are
+    /// not rows of the table).
+    pub comment: Setting<u8>,
+    /// Lines above the header to skip; `None`: a preamble (a title, blank rows) is detected.
+    pub skip_rows: Option<u64>,
+    /// Whether numbers are written with a decimal comma (`1.234,50`); `None`: when the file is
+    /// `;`-separated and every value of a column reads so.
+    pub decimal_comma: Option<bool>,
     /// The file's encoding; `None`: detected.
     pub encoding: Option<&'static Encoding>,
     /// Whether the first line names the columns (else they are `column_1`, `column_2`, ...).
@@ -38,6 +50,9 @@ impl Default for CsvOptions {
     fn default() -> Self {
         CsvOptions {
             delimiter: None,
+            comment: Setting::Detect,
+            skip_rows: None,
+            decimal_comma: None,
             encoding: None,
             header: true,
             bad_rows: BadRows::Fail,
@@ -49,23 +64,20 @@ impl Default for CsvOptions {
 impl CsvOptions {
     /// Exactly RFC 4180 in UTF-8 with a header: a machine's export (Domo's).
     pub fn strict() -> Self {
-        CsvOptions { delimiter: Some(b','), encoding: Some(encoding_rs::UTF_8), ..CsvOptions::default() }
+        CsvOptions {
+            delimiter: Some(Delimiter::of(b',')),
+            comment: Setting::Off,
+            skip_rows: Some(0),
+            decimal_comma: Some(false),
+            encoding: Some(encoding_rs::UTF_8),
+            ..CsvOptions::default()
+        }
     }
 }
 
-/// A delimiter as a person writes it: one ASCII character other than a quote or a line break, or
-/// `tab` / `\t`.
-pub fn parse_delimiter(text: &str) -> std::result::Result<u8, String> {
-    match text {
-        "tab" | "\\t" | "\t" => Ok(b'\t'),
-        _ if text.len() == 1 && text.is_ascii() && !matches!(text, "\"" | "\n" | "\r") => {
-            Ok(text.as_bytes()[0])
-        }
-        _ => Err(format!(
-            "delimiter `{text}` must be one ASCII character other than a quote or a line break (`,` `;` `|`, \
-             or `tab`)"
-        )),
-    }
+/// A delimiter as a person writes it (see [`Delimiter::parse`]).
+pub fn parse_delimiter(text: &str) -> std::result::Result<Delimiter, String> {
+    Delimiter::parse(text)
 }
 
 /// The last file in `dir`, by file name, whose name `matches` (exports named by date sort by date).
@@ -86,7 +98,11 @@ pub struct CsvFile {
     path: PathBuf,
     options: CsvOptions,
     input: TextInput,
-    delimiter: u8,
+    delimiter: Delimiter,
+    comment: Option<u8>,
+    /// Lines above the header skipped, and whether that was detected (else given).
+    skip_rows: u64,
+    detected: Detected,
     /// How messages name the source, when the path alone would not tell a person what it is.
     display_name: Option<String>,
     kind: &'static str,
@@ -108,15 +124,51 @@ impl CsvFile {
             return Err(Error::Usage(format!("`{}` is a folder, not a CSV file", path.display())));
         }
         let input = TextInput::inspect(&path, options.encoding)?;
-        let delimiter = match options.delimiter {
-            Some(d) => d,
-            None => {
-                let head = input.head_text(SNIFF_BYTES)?;
-                sniff_delimiter(&head, head.len() < SNIFF_BYTES)
+        let sniffs = options.delimiter.is_none()
+            || options.comment == Setting::Detect
+            || (options.skip_rows.is_none() && options.header);
+        let head = if sniffs { input.head_text(SNIFF_BYTES)? } else { Vec::new() };
+        let complete = head.len() < SNIFF_BYTES;
+        let mut detected = Detected::default();
+        let comment = match options.comment {
+            Setting::Given(c) => Some(c),
+            Setting::Off => None,
+            Setting::Detect => {
+                detected.comment = sniff_comment(&head, complete);
+                detected.comment.then_some(COMMENT_CANDIDATE)
             }
         };
-        tracing::info!("{}: {}, delimiter {:?}", path.display(), input.describe(), char::from(delimiter));
-        Ok(CsvFile { path, options, input, delimiter, display_name: None, kind: "csv" })
+        let delimiter = options.delimiter.unwrap_or_else(|| {
+            let byte = sniff_delimiter(&head, complete, comment);
+            Delimiter { byte, space_after: byte == b',' && sniff_space_after(&head, byte, comment) }
+        });
+        let skip_rows = match options.skip_rows {
+            Some(n) => n,
+            None if options.header => {
+                let n = sniff_preamble(&head, delimiter.byte, comment, complete);
+                detected.preamble = n > 0;
+                n
+            }
+            None => 0,
+        };
+        tracing::info!(
+            "{}: {}, delimiter `{delimiter}`{}{}",
+            path.display(),
+            input.describe(),
+            comment.map(|c| format!(", comment lines start with `{}`", char::from(c))).unwrap_or_default(),
+            if skip_rows > 0 { format!(", {skip_rows} lines above the header") } else { String::new() },
+        );
+        Ok(CsvFile {
+            path,
+            options,
+            input,
+            delimiter,
+            comment,
+            skip_rows,
+            detected,
+            display_name: None,
+            kind: "csv",
+        })
     }
 
     /// Names the source `name` (of kind `kind`) in messages, instead of by its path: a download is
@@ -128,6 +180,27 @@ impl CsvFile {
     fn name(&self) -> String {
         self.display_name.clone().unwrap_or_else(|| self.path.display().to_string())
     }
+
+    /// The delimiter, given or sniffed.
+    pub fn delimiter(&self) -> Delimiter {
+        self.delimiter
+    }
+
+    /// Whether numbers in the file may be written with a decimal comma: as given, else when the
+    /// file is `;`-separated (each column then reads so only if every value agrees).
+    pub fn decimal_comma(&self) -> DecimalComma {
+        match self.options.decimal_comma {
+            None if self.delimiter.byte != b';' => DecimalComma::Off,
+            given => DecimalComma::from_setting(given),
+        }
+    }
+}
+
+/// What was told from the file rather than given, for the summary's notes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Detected {
+    comment: bool,
+    preamble: bool,
 }
 
 impl Extract for CsvFile {
@@ -151,35 +224,45 @@ impl CsvFile {
         let name = self.name();
         let mut reader = self.csv_reader(capture, hash)?;
         let mut first = csv::ByteRecord::new();
+        // Where the header starts in the text: after the lines skipped above it.
+        let mut header_start = 0;
         let mut more = reader.0.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e, 1))?;
         // Blank lines before the header (the parser skips `\n` ones itself; a `\r\n` one reads as a
-        // field holding `\r`) are not the header.
-        while more && first.len() == 1 && first[0].trim_ascii().is_empty() {
+        // field holding `\r`) are not the header, nor are the lines above it that are skipped.
+        while more
+            && ((first.len() == 1 && first[0].trim_ascii().is_empty())
+                || start_line(&reader.0, &first) <= self.skip_rows)
+        {
+            header_start = reader.0.position().byte();
             more = reader.0.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e, 1))?;
         }
         if !more {
-            return Err(Error::Csv {
-                source_name: name,
-                line: 1,
-                message: "the file is empty: expected a header line with column names".into(),
-            });
+            let message = if self.skip_rows > 0 {
+                format!(
+                    "nothing after the {} lines skipped above the header: expected a header line",
+                    self.skip_rows
+                )
+            } else {
+                "the file is empty: expected a header line with column names".into()
+            };
+            return Err(Error::Csv { source_name: name, line: 1, message });
         }
-        let (mut columns, header_line) = if self.options.header {
+        let (mut columns, header_line, skip_through) = if self.options.header {
             let end = reader.0.position().byte();
-            let mut raw = reader.1.take_captured(0, end);
-            trim_record_text(&mut raw);
+            let mut raw = reader.1 .0.take_captured(header_start, end);
+            trim_record_text(&mut raw, self.comment);
             let raw = raw.strip_prefix(b"\xEF\xBB\xBF").map(<[u8]>::to_vec).unwrap_or(raw);
-            (header_names(&name, &first)?, capture.then_some(raw))
+            (header_names(&name, &first)?, capture.then_some(raw), 0)
         } else {
             // The first line is data: read again from the start, with names for its fields.
-            let names = (1..=first.len()).map(|i| format!("column_{i}")).collect();
+            let names: Vec<String> = (1..=first.len()).map(|i| format!("column_{i}")).collect();
             reader = self.csv_reader(capture, hash)?;
-            (names, None)
+            (names, None, self.skip_rows)
         };
         if self.options.normalize_columns {
             columns = normalize_names(&columns);
         }
-        let (reader, tracker) = reader;
+        let (reader, (tracker, comments)) = reader;
         let position = reader.position().clone();
         tracker.record_starts(position.byte(), position.line());
         Ok(Box::new(CsvReader {
@@ -190,37 +273,74 @@ impl CsvFile {
             next_line: position.line(),
             tracker,
             record_start: position.byte(),
-            delimiter: self.delimiter,
+            delimiter: self.delimiter.byte,
             encoding: self.input.encoding().name(),
             bad_rows: self.options.bad_rows,
             capture,
             header_line,
             rejects: Vec::new(),
+            comment: self.comment,
+            comments,
+            skip_through,
+            skipped: self.skip_rows,
+            detected: self.detected,
         }))
     }
 
-    fn csv_reader(&self, capture: bool, hash: bool) -> Result<(TextReader, Arc<Tracker>)> {
-        let (text, tracker) = self.input.open(capture, hash)?;
+    fn csv_reader(
+        &self,
+        capture: bool,
+        hash: bool,
+    ) -> Result<(TextReader, Followers)> {
+        let comments = Arc::new(CommentLines::default());
+        let (delimiter, comment, counted) = (self.delimiter, self.comment, comments.clone());
+        let plain = !delimiter.space_after && comment.is_none();
+        let (text, tracker) = self.input.open_through(capture, hash, move |text| {
+            if plain {
+                text
+            } else {
+                Box::new(DialectText::new(text, delimiter, comment, counted))
+            }
+        })?;
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .delimiter(self.delimiter)
+            .delimiter(self.delimiter.byte)
+            .comment(self.comment)
             // Records end at `\n` only, and a `\r` before it is stripped below: with csv's default
             // CRLF terminator the `\n` of `\r\n` is consumed with the next record, which puts every
             // line number of a CRLF file one line early.
             .terminator(csv::Terminator::Any(b'\n'))
             .buffer_capacity(1 << 20)
             .from_reader(text);
-        Ok((reader, tracker))
+        Ok((reader, (tracker, comments)))
     }
+}
+
+/// The line a record just read starts on: the parser's position is past its line break.
+fn start_line(reader: &TextReader, record: &csv::ByteRecord) -> u64 {
+    let breaks = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+    reader.position().line().saturating_sub(breaks + 1).max(1)
 }
 
 /// The csv parser over a file's UTF-8 text.
 type TextReader = csv::Reader<Box<dyn Read + Send>>;
 
-/// A record's text without the blank lines before it and the line break after it.
-fn trim_record_text(raw: &mut Vec<u8>) {
-    let lead = raw.iter().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+/// What follows the text beside the parser: the tracker, and the comment lines met.
+type Followers = (Arc<Tracker>, Arc<CommentLines>);
+
+/// A record's text without the blank and comment lines before it and the line break after it.
+fn trim_record_text(raw: &mut Vec<u8>, comment: Option<u8>) {
+    let mut lead = 0;
+    loop {
+        lead += raw[lead..].iter().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+        match raw.get(lead) {
+            Some(&b) if Some(b) == comment => {
+                lead += raw[lead..].iter().position(|&b| b == b'\n').map_or(raw.len() - lead, |i| i + 1);
+            }
+            _ => break,
+        }
+    }
     raw.drain(..lead);
     while raw.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
         raw.pop();
@@ -353,6 +473,13 @@ struct CsvReader {
     capture: bool,
     header_line: Option<Vec<u8>>,
     rejects: Vec<Reject>,
+    comment: Option<u8>,
+    comments: Arc<CommentLines>,
+    /// Records starting on this line or above are skipped (lines above a header-less file's data).
+    skip_through: u64,
+    /// Lines skipped above the header or the data, for the notes.
+    skipped: u64,
+    detected: Detected,
 }
 
 /// What is wrong with a record.
@@ -442,7 +569,7 @@ impl CsvReader {
             });
         }
         let mut raw = self.tracker.take_captured(start, end);
-        trim_record_text(&mut raw);
+        trim_record_text(&mut raw, self.comment);
         let reason = match column {
             Some(column) => format!("column `{column}`: {message}"),
             None => message,
@@ -499,10 +626,19 @@ impl BatchReader for CsvReader {
                 self.tracker.release(end);
                 continue;
             }
+            if line <= self.skip_through {
+                self.tracker.release(end);
+                self.next_line = after;
+                continue;
+            }
             if self.columns.len() == 1 {
                 // The csv parser skips blank lines; in a one-column file each one is an empty value
-                // (trailing blank lines, with no record after them, stay ignored).
+                // (trailing blank lines, with no record after them, stay ignored). Comment lines are
+                // not values.
                 for blank in self.next_line..line {
+                    if self.comment.is_some() && self.comments.is_comment(blank) {
+                        continue;
+                    }
                     batch.push([&b""[..]], blank);
                     if self.capture {
                         batch.push_raw(b"");
@@ -516,7 +652,7 @@ impl BatchReader for CsvReader {
             }
             if self.capture {
                 let mut raw = self.tracker.take_captured(start, end);
-                trim_record_text(&mut raw);
+                trim_record_text(&mut raw, self.comment);
                 batch.push_raw(&raw);
             }
             let record = &self.record;
@@ -542,6 +678,35 @@ impl BatchReader for CsvReader {
 
     fn source_digest(&self) -> Option<(u64, String)> {
         self.tracker.file_digest()
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.skipped > 0 {
+            let lines =
+                if self.skipped == 1 { "line 1".to_owned() } else { format!("lines 1-{}", self.skipped) };
+            let how = if self.detected.preamble {
+                " (a title or blank rows, detected; --skip-rows 0 reads them)"
+            } else {
+                ""
+            };
+            let above = if self.skip_through > 0 { "the data" } else { "the header" };
+            notes.push(format!("skipped {lines} above {above}{how}"));
+        }
+        let comments = self.comments.count();
+        if let (Some(c), true) = (self.comment, comments > 0) {
+            let how = if self.detected.comment {
+                " (detected; --comment-char none reads them as rows)"
+            } else {
+                ""
+            };
+            notes.push(format!(
+                "skipped {} starting with `{}`{how}",
+                crate::summary::count(comments, "comment line"),
+                char::from(c)
+            ));
+        }
+        notes
     }
 }
 
@@ -658,6 +823,88 @@ mod tests {
         let (_, rejects) = read_with(text, quarantine).unwrap();
         let raw: Vec<&[u8]> = rejects.iter().map(|r| r.raw.as_slice()).collect();
         assert_eq!(raw, [&b"3,4,5"[..], &b"\"8,9\n10,11"[..]]);
+    }
+
+    /// Rows and notes of a file read with the default (detecting) options.
+    fn read_noted(content: &[u8], options: CsvOptions) -> (Vec<String>, Rows, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, content).unwrap();
+        let mut reader = CsvFile::new(&path, options).unwrap().open().unwrap();
+        let mut batch = TextBatch::new(reader.columns().len());
+        let mut rows = Vec::new();
+        while reader.next_batch(&mut batch, 2).unwrap() {
+            for row in 0..batch.len() {
+                rows.push((
+                    batch.line(row),
+                    (0..batch.columns()).map(|c| batch.text(row, c).to_owned()).collect(),
+                ));
+            }
+        }
+        (reader.columns().to_vec(), rows, reader.notes())
+    }
+
+    fn row(line: u64, fields: &[&str]) -> (u64, Vec<String>) {
+        (line, fields.iter().map(|f| f.to_string()).collect())
+    }
+
+    #[test]
+    fn comment_lines_are_detected_skipped_and_counted() {
+        let text = b"# Exported by Billing 4.2\n# 2026-11-30, all accounts\nid,name\n1,a\n# a note\n2,#b\n";
+        let (columns, rows, notes) = read_noted(text, CsvOptions::default());
+        assert_eq!(columns, ["id", "name"]);
+        assert_eq!(rows, [row(4, &["1", "a"]), row(6, &["2", "#b"])]);
+        assert_eq!(
+            notes,
+            ["skipped 3 comment lines starting with `#` (detected; --comment-char none reads them as rows)"]
+        );
+        // Switched off (and no preamble looked for), the first comment is the header.
+        let off = CsvOptions {
+            comment: Setting::Off,
+            skip_rows: Some(0),
+            bad_rows: BadRows::Skip,
+            ..CsvOptions::default()
+        };
+        let (columns, _, _) = read_noted(text, off);
+        assert_eq!(columns, ["# Exported by Billing 4.2"]);
+        // In a one-column file a comment line is not a blank value.
+        let one = CsvOptions { comment: Setting::Given(b'#'), ..CsvOptions::default() };
+        let (_, rows, _) = read_noted(b"a\n1\n# c\n\n2\n", one);
+        assert_eq!(rows, [row(2, &["1"]), row(4, &[""]), row(5, &["2"])]);
+    }
+
+    #[test]
+    fn quarantined_rows_leave_comment_lines_out() {
+        let options = CsvOptions { bad_rows: BadRows::Quarantine, ..CsvOptions::default() };
+        let (rows, rejects) =
+            read_with(b"# about\n# this file, 2\na,b\n1,2\n# x\n3\n4,5\n", options).unwrap();
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [4, 7]);
+        assert_eq!(rejects.iter().map(|r| (r.line, r.raw.as_slice())).collect::<Vec<_>>(), [(6, &b"3"[..])]);
+    }
+
+    #[test]
+    fn a_preamble_above_the_header_is_skipped_and_said() {
+        let text = b"Usage report,,,\nGenerated 2026-11-30,,,\n,,,\nid,name,cost,day\n1,a,2,x\n2,b,3,y\n";
+        let (columns, rows, notes) = read_noted(text, CsvOptions::default());
+        assert_eq!(columns, ["id", "name", "cost", "day"]);
+        assert_eq!(rows[0], row(5, &["1", "a", "2", "x"]));
+        assert_eq!(notes, ["skipped lines 1-3 above the header (a title or blank rows, detected; --skip-rows 0 reads them)"]);
+        // Given: as many lines as said, whatever they hold.
+        let given = CsvOptions { skip_rows: Some(1), ..CsvOptions::default() };
+        let (columns, rows, notes) = read_noted(b"Title\na,b\n1,2\n", given);
+        assert_eq!((columns, rows.len()), (vec!["a".to_owned(), "b".to_owned()], 1));
+        assert_eq!(notes, ["skipped line 1 above the header"]);
+        let headless = CsvOptions { skip_rows: Some(2), header: false, ..CsvOptions::default() };
+        let (_, rows, _) = read_noted(b"Title\n\n1,2\n3,4\n", headless);
+        assert_eq!(rows, [row(3, &["1", "2"]), row(4, &["3", "4"])]);
+    }
+
+    #[test]
+    fn comma_and_space_separated_fields_are_read_without_the_space() {
+        let text = b"id, name, note\n1, Smith, \"a, b\"\n2, Doe,  x\n";
+        let (columns, rows, _) = read_noted(text, CsvOptions::default());
+        assert_eq!(columns, ["id", "name", "note"]);
+        assert_eq!(rows, [row(2, &["1", "Smith", "a, b"]), row(3, &["2", "Doe", " x"])]);
     }
 
     #[test]

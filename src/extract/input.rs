@@ -137,6 +137,17 @@ impl TextInput {
     /// read (see [`Tracker::take_captured`]); with `hash`, it hashes the file's bytes (see
     /// [`Tracker::file_digest`]).
     pub fn open(&self, capture: bool, hash: bool) -> Result<(Box<dyn Read + Send>, Arc<Tracker>)> {
+        self.open_through(capture, hash, |text| text)
+    }
+
+    /// As [`TextInput::open`], with the UTF-8 text passed `through` a layer before it is tracked (the
+    /// CSV dialect's, which may drop bytes: the tracker then sees what the parser sees).
+    pub fn open_through(
+        &self,
+        capture: bool,
+        hash: bool,
+        through: impl FnOnce(Box<dyn Read + Send>) -> Box<dyn Read + Send>,
+    ) -> Result<(Box<dyn Read + Send>, Arc<Tracker>)> {
         let tracker = Arc::new(Tracker {
             capture: capture.then(Mutex::default),
             hasher: hash.then(|| Mutex::new(Sha256::new())),
@@ -158,6 +169,7 @@ impl TextInput {
             Box::new(Decode::new(raw, self.encoding))
         };
         let text: Box<dyn Read + Send> = if self.cr_lines { Box::new(CrLines { inner: text }) } else { text };
+        let text = through(text);
         Ok((Box::new(Tracked { inner: text, tracker: tracker.clone() }), tracker))
     }
 

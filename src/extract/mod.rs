@@ -8,6 +8,7 @@
 pub mod ahead;
 pub mod api;
 pub mod csv;
+pub mod dialect;
 pub mod domo;
 pub mod filter;
 pub mod input;
@@ -68,5 +69,10 @@ pub trait BatchReader: Send {
     /// (its line numbers are that file's).
     fn part(&self) -> Option<(usize, &str)> {
         None
+    }
+    /// What the pass did that a person should know of, once it has ended (lines skipped above the
+    /// header, comment lines), for the summary.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
     }
 }

@@ -37,6 +37,7 @@ impl CsvParts {
             current,
             bytes_before: 0,
             pending: Vec::new(),
+            notes: Vec::new(),
         }))
     }
 }
@@ -69,9 +70,16 @@ struct PartsReader {
     bytes_before: u64,
     /// Rejects of the files before the current one, not yet taken.
     pending: Vec<Reject>,
+    /// The notes of the files before the current one, each with its file's name.
+    notes: Vec<String>,
 }
 
 impl PartsReader {
+    fn note(&mut self, notes: Vec<String>) {
+        let name = &self.name;
+        self.notes.extend(notes.into_iter().map(|n| format!("{name}: {n}")));
+    }
+
     /// The current file's rejects, each saying which file it is in.
     fn tagged_rejects(&mut self) -> Vec<Reject> {
         let part = (self.index, self.name.clone());
@@ -98,6 +106,7 @@ impl BatchReader for PartsReader {
             }
             let mut left = self.tagged_rejects();
             self.pending.append(&mut left);
+            self.note(self.current.notes());
             self.index += 1;
             let part = &self.parts[self.index];
             self.bytes_before += self.current.bytes_read();
@@ -135,5 +144,11 @@ impl BatchReader for PartsReader {
 
     fn part(&self) -> Option<(usize, &str)> {
         Some((self.index, &self.name))
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let name = &self.name;
+        let current = self.current.notes().into_iter().map(|n| format!("{name}: {n}"));
+        self.notes.iter().cloned().chain(current).collect()
     }
 }

@@ -166,7 +166,7 @@ pub async fn stage(
             rows_read: staged.rows,
             rejected: staged.rejected,
             source_digest,
-            notes: transform.notes(),
+            notes: reader.notes().into_iter().chain(transform.notes()).collect(),
             null_tokens: transform.null_tokens(),
             output,
             _load: load,

@@ -187,7 +187,11 @@ impl Transform for TypeColumns {
         let tokens = self.null_tokens().into_iter().map(|(column, n)| {
             format!("{column}: {n} values among {} stored as null", self.nulls.describe())
         });
-        coerced.chain(tokens).collect()
+        let commas: Vec<&str> =
+            self.plans.iter().filter(|p| p.parser == Parser::DecimalComma).map(|p| p.name.as_str()).collect();
+        let commas = (!commas.is_empty())
+            .then(|| format!("read with decimal commas (1.234,50): {}", commas.join(", ")));
+        commas.into_iter().chain(coerced).chain(tokens).collect()
     }
 
     fn null_tokens(&self) -> Vec<(String, u64)> {

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::pins::NullTokens;
 use super::types::{ColumnPlan, ListOf, Parser, DECIMAL_PRECISION};
-use super::values::{parse_bool, parse_fixed, parse_number, Number, Zone};
+use super::values::{parse_bool, parse_decimal_comma, parse_fixed, parse_number, Number, Zone};
 use crate::batch::TextBatch;
 use crate::error::{Error, Result};
 
@@ -180,6 +180,9 @@ pub fn convert_column(
             .map_err(|r| bad(r, "a number (Float64)"))?
             .into_series()
         }
+        Parser::DecimalComma => collect_native::<Float64Type>(name, batch, col, nulls, parse_decimal_comma)
+            .map_err(|r| bad(r, "a number with a decimal comma (1.234,50)"))?
+            .into_series(),
         Parser::Bool => {
             let values = collect(batch, col, nulls, parse_bool).map_err(|r| bad(r, "true or false"))?;
             BooleanChunked::from_iter_options(name, values.into_iter()).into_series()

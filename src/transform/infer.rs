@@ -12,9 +12,11 @@ use polars::prelude::{ChunkAgg, Column, DataType};
 use rayon::prelude::*;
 
 use super::convert::{convert_column, Converted};
-use super::pins::{NullTokens, Pins};
+use super::pins::{DecimalComma, NullTokens, Pins};
 use super::types::{ColumnPlan, Parser};
-use super::values::{parse_bool, parse_number, DateFormat, DatetimeFormat, Number, Zone};
+use super::values::{
+    parse_bool, parse_decimal_comma, parse_number, DateFormat, DatetimeFormat, Number, Zone,
+};
 use crate::batch::TextBatch;
 
 const INT: u32 = 1;
@@ -31,6 +33,8 @@ const OFFSET0: u32 = NAIVE0 + FORMATS;
 const DATES: u32 = ((1 << FORMATS) - 1) << DATE0;
 const DATETIMES: u32 = ((1 << (2 * FORMATS)) - 1) << NAIVE0;
 const ALL: u32 = NUMBERS | BOOL | DATES | DATETIMES;
+/// A number with a decimal comma (`1.234,50`): a candidate only where the source may write them.
+const COMMA: u32 = 1 << (OFFSET0 + FORMATS);
 
 const fn date_bit(i: usize) -> u32 {
     1 << (DATE0 + i as u32)
@@ -60,11 +64,13 @@ pub struct ColumnInference {
     non_null: u64,
     /// The value (and its line) that ruled out the last typed candidate.
     reason: Option<(u64, String)>,
+    /// Whether a decimal-comma reading wins over a dot-decimal one that every value also fits.
+    comma_first: bool,
 }
 
 impl Default for ColumnInference {
     fn default() -> Self {
-        ColumnInference { candidates: ALL, non_null: 0, reason: None }
+        ColumnInference { candidates: ALL, non_null: 0, reason: None, comma_first: false }
     }
 }
 
@@ -95,6 +101,9 @@ impl ColumnInference {
                 Number::Float(_) => c &= !(INT | DECIMAL),
                 Number::No => c &= !NUMBERS,
             }
+        }
+        if c & COMMA != 0 && parse_decimal_comma(v).is_none() {
+            c &= !COMMA;
         }
         if c & BOOL != 0 && parse_bool(v).is_none() {
             c &= !BOOL;
@@ -179,6 +188,9 @@ impl ColumnInference {
         if c & DECIMAL != 0 {
             return Parser::Decimal;
         }
+        if c & COMMA != 0 && (self.comma_first || c & FLOAT == 0) {
+            return Parser::DecimalComma;
+        }
         if c & FLOAT != 0 {
             return Parser::Float;
         }
@@ -242,6 +254,14 @@ impl Inference {
                     let mut state = pins
                         .date_format(c)
                         .map_or_else(ColumnInference::default, ColumnInference::with_date_format);
+                    match pins.decimal_comma() {
+                        DecimalComma::Off => {}
+                        DecimalComma::IfEveryValue => state.candidates |= COMMA,
+                        DecimalComma::Always => {
+                            state.candidates |= COMMA;
+                            state.comma_first = true;
+                        }
+                    }
                     if pins.is_temporal(c) {
                         state.candidates &= DATES | DATETIMES;
                     }
@@ -453,6 +473,29 @@ mod tests {
         assert_eq!(parser, Parser::Date(DateFormat::Dmy));
         // Empty in the first batch: String until a value says otherwise.
         assert_eq!(vote_both_ways(&[&[""], &["1"], &["2"]]).0, Parser::Int);
+    }
+
+    #[test]
+    fn decimal_commas_win_where_the_source_may_write_them_and_every_value_agrees() {
+        let vote = |mode: DecimalComma, values: &[&str]| {
+            let columns = vec!["c".to_owned()];
+            let mut inference = Inference::new(&columns, &Pins::none().with_decimal_comma(mode));
+            let mut batch = TextBatch::new(1);
+            for v in values {
+                batch.push([v.as_bytes()], 2);
+            }
+            inference.observe(&NullTokens::standard(), &batch, None);
+            inference.plans()[0].parser
+        };
+        let european = ["1.234,50", "12,5", "7", ""];
+        assert_eq!(vote(DecimalComma::IfEveryValue, &european), Parser::DecimalComma);
+        assert_eq!(vote(DecimalComma::Off, &european), Parser::Text);
+        // Values a dot-decimal reading fits stay so, unless the source is said to use commas.
+        assert_eq!(vote(DecimalComma::IfEveryValue, &["1.234", "2.5"]), Parser::Float);
+        assert_eq!(vote(DecimalComma::IfEveryValue, &["1.234", "2.500"]), Parser::Float);
+        assert_eq!(vote(DecimalComma::Always, &["1.234", "2.500"]), Parser::DecimalComma);
+        assert_eq!(vote(DecimalComma::Always, &["1.5", "2,5"]), Parser::Text);
+        assert_eq!(vote(DecimalComma::IfEveryValue, &["1", "2"]), Parser::Int);
     }
 
     #[test]

@@ -16,5 +16,5 @@ pub mod types;
 pub mod values;
 
 pub use columns::{Transform, TypeColumns};
-pub use pins::{parse_assignments, pins_from, NullTokens, Pins, DEFAULT_NULL_VALUES};
+pub use pins::{parse_assignments, pins_from, DecimalComma, NullTokens, Pins, DEFAULT_NULL_VALUES};
 pub use types::{ColumnPlan, ColumnType, ListOf, Parser};

@@ -135,6 +135,33 @@ pub struct Pins {
     /// Columns whose values are text by nature (JSON strings): inferred as dates or timestamps, else
     /// String, never as numbers or booleans.
     temporal: HashSet<String>,
+    /// Whether numbers may be written with a decimal comma (`1.234,50`).
+    decimal_comma: DecimalComma,
+}
+
+/// Whether a source's numbers may be written with a decimal comma and dots between thousands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DecimalComma {
+    /// Never (a dot is the decimal mark).
+    #[default]
+    Off,
+    /// A column is read so when every value reads so and a dot-decimal reading does not fit them
+    /// all (a `;`-separated file).
+    IfEveryValue,
+    /// The source writes numbers so (`--decimal-comma`): a column is read so when every value
+    /// reads so, and a column pinned to `float64` is read so.
+    Always,
+}
+
+impl DecimalComma {
+    /// From a CSV source's setting: given on or off (`Some`), or left to its values (`None`).
+    pub fn from_setting(setting: Option<bool>) -> Self {
+        match setting {
+            Some(true) => DecimalComma::Always,
+            Some(false) => DecimalComma::Off,
+            None => DecimalComma::IfEveryValue,
+        }
+    }
 }
 
 impl Pins {
@@ -161,6 +188,9 @@ impl Pins {
         self.date_formats.extend(other.date_formats.iter().map(|(n, f)| (n.clone(), *f)));
         self.named.extend(other.named.iter().cloned());
         self.temporal.extend(other.temporal.iter().cloned());
+        if other.decimal_comma != DecimalComma::Off {
+            self.decimal_comma = other.decimal_comma;
+        }
         self
     }
 
@@ -174,6 +204,17 @@ impl Pins {
     /// Whether [`Pins::temporal_or_text`] was said of `name`.
     pub fn is_temporal(&self, name: &str) -> bool {
         self.temporal.contains(name)
+    }
+
+    /// The same pins, numbers read with a decimal comma as `decimal_comma` says.
+    pub fn with_decimal_comma(mut self, decimal_comma: DecimalComma) -> Self {
+        self.decimal_comma = decimal_comma;
+        self
+    }
+
+    /// Whether numbers may be written with a decimal comma.
+    pub fn decimal_comma(&self) -> DecimalComma {
+        self.decimal_comma
     }
 
     /// The same pins, without requiring the columns to exist (a catalog entry may list the columns of
@@ -193,6 +234,7 @@ impl Pins {
     pub fn get(&self, name: &str) -> Option<Parser> {
         let parser = *self.types.get(name)?;
         Some(match (parser, self.date_format(name)) {
+            (Parser::Float, _) if self.decimal_comma == DecimalComma::Always => Parser::DecimalComma,
             (Parser::Date(_), Some(format)) => Parser::Date(format),
             (Parser::Datetime(_, zone), Some(format)) => {
                 Parser::Datetime(DatetimeFormat { date: format }, zone)

@@ -91,6 +91,8 @@ pub enum Parser {
     Datetime(DatetimeFormat, Zone),
     /// `Yes` / `No` (and `true` / `false`) in any case, as Boolean.
     YesNo,
+    /// A number with a decimal comma and dots between thousands (`1.234,50`), as Float64.
+    DecimalComma,
     /// An amount of money as Float64: `$` and thousands separators stripped; `Included`, `Free` and `-`
     /// are null (and counted).
     Money,
@@ -123,7 +125,7 @@ impl Parser {
             Parser::Decimal => ColumnType::Decimal(0),
             Parser::Fixed(scale) => ColumnType::Decimal(scale),
             Parser::List(of) => ColumnType::List(of),
-            Parser::Float | Parser::Money => ColumnType::Float64,
+            Parser::Float | Parser::DecimalComma | Parser::Money => ColumnType::Float64,
             Parser::Bool | Parser::YesNo => ColumnType::Boolean,
             Parser::Date(_) => ColumnType::Date,
             Parser::Datetime(_, zone) => ColumnType::Datetime { utc: zone != Zone::Naive },

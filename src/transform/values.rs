@@ -47,6 +47,36 @@ pub fn parse_fixed(v: &[u8], scale: u8) -> Option<i128> {
     Some(if negative { -value } else { value })
 }
 
+/// `v` as a number written with a decimal comma (`1.234,50`, `-0,5`, `12`): digits with dots between
+/// groups of three, then a comma and the fraction's digits. `1.5` is not one (its group is short).
+pub fn parse_decimal_comma(v: &[u8]) -> Option<f64> {
+    let body = match v.first()? {
+        b'-' | b'+' => &v[1..],
+        _ => v,
+    };
+    let (int, frac) = match body.iter().position(|&b| b == b',') {
+        Some(comma) => (&body[..comma], Some(&body[comma + 1..])),
+        None => (body, None),
+    };
+    if frac.is_some_and(|f| f.is_empty() || !f.iter().all(u8::is_ascii_digit)) {
+        return None;
+    }
+    let mut groups = int.split(|&b| b == b'.');
+    let head = groups.next()?;
+    let grouped = int.contains(&b'.');
+    if head.is_empty() || (grouped && head.len() > 3) || !head.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if (head.len() > 1 && head[0] == b'0')
+        || groups.any(|g| g.len() != 3 || !g.iter().all(u8::is_ascii_digit))
+    {
+        return None;
+    }
+    let mut text = String::with_capacity(v.len());
+    text.extend(v.iter().filter(|&&b| b != b'.').map(|&b| if b == b',' { '.' } else { char::from(b) }));
+    text.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
 /// Classifies `v` as an integer, a float or neither.
 ///
 /// Leading zeros ("007", "02134", "00.5") mean an identifier, never a number. `inf`/`NaN` are text.
@@ -369,6 +399,16 @@ impl DatetimeFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_commas() {
+        for (v, want) in [("1.234,50", 1234.5), ("-0,5", -0.5), ("12", 12.0), ("12.345.678", 12_345_678.0)] {
+            assert_eq!(parse_decimal_comma(v.as_bytes()), Some(want), "{v}");
+        }
+        for v in ["1.5", "1,", ",5", "1.2345,6", "1234.567", "007,5", "1,2,3", "", "-", "1.234,5e3"] {
+            assert_eq!(parse_decimal_comma(v.as_bytes()), None, "{v}");
+        }
+    }
     use crate::transform::calendar::day_of_micros;
 
     #[test]

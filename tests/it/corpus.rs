@@ -216,8 +216,8 @@ fn d01_semicolons_with_decimal_commas() {
         &[],
         &[
             ("name", DataType::String, &[Some("A"), Some("B")]),
-            // Decimal commas are not guessed into numbers: kept as text, never mangled.
-            ("amount", DataType::String, &[Some("1,5"), Some("2,25")]),
+            // In a `;` file, a column whose every value reads with a decimal comma is a number.
+            ("amount", DataType::Float64, &[Some("1.5"), Some("2.25")]),
         ],
     );
 }
@@ -267,7 +267,8 @@ fn d05_bare_cr_line_ends() {
         &[],
         &[
             ("a", DataType::Int64, &[Some("1"), Some("3")]),
-            ("b", DataType::String, &[Some(" 2"), Some(" 4")]),
+            // Every comma is followed by a space: the delimiter is `, `.
+            ("b", DataType::Int64, &[Some("2"), Some("4")]),
         ],
     );
     // Line numbers count bare CRs, in Windows-1252 text too.
@@ -795,4 +796,112 @@ fn t17_a_partition_column_empty_in_the_first_batch() {
     assert_eq!(days.len(), 3, "{days:?}");
     let df = read_parquet(&dir.lake("datasets/p/partitions/date=2026-03-01/part-0000.parquet"));
     assert_eq!(df.height(), 2_000);
+}
+
+#[test]
+fn s01_comment_lines_above_and_among_the_rows() {
+    let text = b"# Usage export, generated 2026-11-30 by Billing 4.2\n# columns: id, kind, cost\nid,kind,cost\n1,a,2.5\n# subtotal omitted\n2,b,3\n";
+    let r = expect(
+        "commented.csv",
+        text,
+        &[],
+        &[
+            ("id", DataType::Int64, &[Some("1"), Some("2")]),
+            ("kind", DataType::String, &[Some("a"), Some("b")]),
+            ("cost", DataType::Float64, &[Some("2.5"), Some("3.0")]),
+        ],
+    );
+    assert!(
+        r.stderr.contains(
+            "skipped 3 comment lines starting with `#` (detected; --comment-char none reads them as rows)"
+        ),
+        "{r:?}"
+    );
+    // Given another character, in a job's terms too.
+    expect(
+        "semi.csv",
+        b"; written by hand\nid,v\n1,x\n",
+        &["--comment-char", ";", "--delimiter", ","],
+        &[("id", DataType::Int64, &[Some("1")]), ("v", DataType::String, &[Some("x")])],
+    );
+}
+
+#[test]
+fn s02_a_title_and_blank_rows_above_the_header() {
+    let text = b"Monthly usage report,,,\nAccount: ACME,,,\n,,,\nDate,Kind,Tokens,Cost\n2026-11-01,chat,120,0.5\n2026-11-02,edit,80,0.25\n";
+    let r = expect(
+        "report.csv",
+        text,
+        &[],
+        &[
+            ("Date", DataType::Date, &[Some("2026-11-01"), Some("2026-11-02")]),
+            ("Kind", DataType::String, &[Some("chat"), Some("edit")]),
+            ("Tokens", DataType::Int64, &[Some("120"), Some("80")]),
+            ("Cost", DataType::Float64, &[Some("0.5"), Some("0.25")]),
+        ],
+    );
+    assert!(
+        r.stderr.contains("skipped lines 1-3 above the header (a title or blank rows, detected"),
+        "{r:?}"
+    );
+    // Told how many lines to skip, the tool skips exactly those.
+    expect(
+        "told.csv",
+        b"Exported 2026-11-30 10:00 by a, b and c\n\nid,v\n1,2\n",
+        &["--skip-rows", "1"],
+        &[("id", DataType::Int64, &[Some("1")]), ("v", DataType::Int64, &[Some("2")])],
+    );
+    // --skip-rows 0 reads the title as the header, as it is written.
+    let (r, df, _dir) = load("report.csv", text, &["--skip-rows", "0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(df.unwrap().get_column_names()[0].as_str(), "Monthly usage report");
+}
+
+#[test]
+fn s03_fields_separated_by_a_comma_and_a_space() {
+    expect(
+        "spaced.csv",
+        b"id, name, cost\n1, Smith, 2.5\n2, \"Doe, J\", 3\n",
+        &[],
+        &[
+            ("id", DataType::Int64, &[Some("1"), Some("2")]),
+            ("name", DataType::String, &[Some("Smith"), Some("Doe, J")]),
+            ("cost", DataType::Float64, &[Some("2.5"), Some("3.0")]),
+        ],
+    );
+}
+
+#[test]
+fn s04_a_semicolon_export_with_decimal_commas() {
+    let text = "Datum;Artikel;Menge;Betrag;Preis\n01.11.2026;Stift;1.200;1.234,50;0,99\n02.11.2026;Heft;3;12,00;2,5\n";
+    let r = expect(
+        "export.csv",
+        text.as_bytes(),
+        &[],
+        &[
+            ("Datum", DataType::Date, &[Some("2026-11-01"), Some("2026-11-02")]),
+            ("Artikel", DataType::String, &[Some("Stift"), Some("Heft")]),
+            // `1.200` and `3` fit a dot-decimal reading too: a `;` file alone does not make them thousands.
+            ("Menge", DataType::Float64, &[Some("1.2"), Some("3.0")]),
+            ("Betrag", DataType::Float64, &[Some("1234.5"), Some("12.0")]),
+            ("Preis", DataType::Float64, &[Some("0.99"), Some("2.5")]),
+        ],
+    );
+    assert!(r.stderr.contains("read with decimal commas (1.234,50): Betrag, Preis"), "{r:?}");
+    // Said of the file, the dots are thousands everywhere, and a pinned float64 reads so too.
+    expect(
+        "export.csv",
+        text.as_bytes(),
+        &["--decimal-comma", "--types", "Preis=float64"],
+        &[
+            ("Datum", DataType::Date, &[Some("2026-11-01"), Some("2026-11-02")]),
+            ("Artikel", DataType::String, &[Some("Stift"), Some("Heft")]),
+            ("Menge", DataType::Float64, &[Some("1200.0"), Some("3.0")]),
+            ("Betrag", DataType::Float64, &[Some("1234.5"), Some("12.0")]),
+            ("Preis", DataType::Float64, &[Some("0.99"), Some("2.5")]),
+        ],
+    );
+    // In a comma-separated file a quoted `1,5` stays text unless the file is said to use commas.
+    expect("c.csv", b"v\n\"1,5\"\n", &[], &[("v", DataType::String, &[Some("1,5")])]);
+    expect("c.csv", b"v\n\"1,5\"\n", &["--decimal-comma"], &[("v", DataType::Float64, &[Some("1.5")])]);
 }

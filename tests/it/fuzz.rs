@@ -6,7 +6,8 @@ use std::io::Write;
 
 use arbtest::arbitrary::Unstructured;
 use etl::batch::{BadRows, TextBatch};
-use etl::extract::csv::{CsvFile, CsvOptions};
+use etl::extract::csv::{CsvFile, CsvOptions, Delimiter};
+use etl::extract::dialect::Setting;
 use etl::extract::Extract;
 use etl::transform::{NullTokens, Pins};
 
@@ -50,6 +51,11 @@ fn csvish(u: &mut Unstructured<'_>) -> arbtest::arbitrary::Result<Vec<u8>> {
         b"\xC3",
         b"\xE3\x81\x82",
         b"x,y\n",
+        b"#",
+        b", ",
+        b"1.234,50",
+        b",,,\n",
+        b"Report,,\n",
     ];
     pieces(u, PIECES, 400, 10)
 }
@@ -62,7 +68,13 @@ fn the_csv_reader_and_the_typing_never_panic() {
         let bytes = csvish(u)?;
         std::fs::File::create(&path).unwrap().write_all(&bytes).unwrap();
         let options = CsvOptions {
-            delimiter: if u.arbitrary()? { Some(*u.choose(b",;\t")?) } else { None },
+            delimiter: if u.arbitrary()? {
+                Some(Delimiter::parse(u.choose(&[",", ";", "\t", ", "])?).unwrap())
+            } else {
+                None
+            },
+            comment: *u.choose(&[Setting::Detect, Setting::Off, Setting::Given(b'#')])?,
+            skip_rows: if u.arbitrary()? { Some(u.int_in_range(0..=3)?) } else { None },
             header: u.arbitrary()?,
             bad_rows: *u.choose(&[BadRows::Fail, BadRows::Skip, BadRows::Quarantine])?,
             ..CsvOptions::default()
@@ -70,7 +82,8 @@ fn the_csv_reader_and_the_typing_never_panic() {
         let Ok(file) = CsvFile::new(&path, options) else { return Ok(()) };
         let Ok(mut reader) = file.open() else { return Ok(()) };
         let columns = reader.columns().to_vec();
-        let mut inference = etl::transform::infer::Inference::new(&columns, &Pins::none());
+        let pins = Pins::none().with_decimal_comma(file.decimal_comma());
+        let mut inference = etl::transform::infer::Inference::new(&columns, &pins);
         let nulls = vec![NullTokens::standard(); columns.len()];
         let mut batch = TextBatch::new(columns.len());
         let mut batches = Vec::new();

@@ -19,6 +19,7 @@ fn one_job_file_runs_every_kind_of_source() {
     dir.write("drops/events-2026-10.csv", "day,v\n2026-10-01,1\n");
     dir.write("drops/events-2026-11.csv", "day,v\n2026-11-01,1\n2026-11-02,2\n");
     dir.write("one.csv", "a,b\n1,x\n");
+    dir.write("shaped.csv", "Kassenbericht\n% Filiale 3\nid;betrag\n1;1.234,5\n% Ende\n");
     let mut jobs = format!(
         r#"jobs:
   - name: events
@@ -30,6 +31,9 @@ fn one_job_file_runs_every_kind_of_source() {
     dataset_id: one
     types: {{a: string}}
     source: {{kind: csv, path: one.csv, delimiter: ","}}
+  - name: shaped
+    dataset_id: shaped
+    source: {{kind: csv, path: shaped.csv, skip_rows: 1, comment_char: "%", decimal_comma: true}}
   - name: api
     dataset_id: api
     partition_column: at
@@ -81,7 +85,7 @@ fn one_job_file_runs_every_kind_of_source() {
     all.args(["run", file.to_str().unwrap(), "--all", "--jobs", "2", "--target", "lake"]);
     with_env(&mut all);
     let r = ok(&mut all);
-    let kinds = 4 + usize::from(s3.is_some()) + usize::from(pg.is_some());
+    let kinds = 5 + usize::from(s3.is_some()) + usize::from(pg.is_some());
     assert!(r.stderr.contains(&format!("{kinds} datasets")), "{r:?}");
     let keys = dir.lake_keys();
     for key in [
@@ -106,6 +110,12 @@ fn one_job_file_runs_every_kind_of_source() {
     }
     let one = read_parquet(&dir.lake("datasets/one/data/part-0000.parquet"));
     assert_eq!(strings(&one, "a"), vec![Some("1".into())], "the job's types pin the column");
+    let shaped = read_parquet(&dir.lake("datasets/shaped/data/part-0000.parquet"));
+    assert_eq!(shaped.column("betrag").unwrap().f64().unwrap().get(0), Some(1234.5), "{shaped}");
+    assert!(
+        r.stderr.contains("skipped line 1 above the header") || r.stdout.contains("skipped line 1"),
+        "{r:?}"
+    );
 
     // One job by name, as a dry run: nothing more is written.
     let before = dir.all_lake_keys();
