@@ -287,11 +287,7 @@ impl CsvFile {
         }))
     }
 
-    fn csv_reader(
-        &self,
-        capture: bool,
-        hash: bool,
-    ) -> Result<(TextReader, Followers)> {
+    fn csv_reader(&self, capture: bool, hash: bool) -> Result<(TextReader, Followers)> {
         let comments = Arc::new(CommentLines::default());
         let (delimiter, comment, counted) = (self.delimiter, self.comment, comments.clone());
         let plain = !delimiter.space_after && comment.is_none();

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::layout::Partition;
 use crate::error::{Error, Result};
+use crate::transform::values::{DateFormat, DatetimeFormat};
 use crate::transform::{calendar::day_of_micros, ColumnPlan, ColumnType};
 
 /// Checks, before any row is read twice, that `column` exists and holds days or timestamps.
@@ -18,6 +19,15 @@ pub fn check_partition_column(plans: &[ColumnPlan], column: &str) -> Result<()> 
     };
     match plan.parser.column_type() {
         ColumnType::Date | ColumnType::Datetime { .. } => Ok(()),
+        // Dates beside timestamps (or text): kept as the text it is, each row in the day its value
+        // names; a value that names none is refused when its row is split.
+        ColumnType::String => {
+            tracing::info!(
+                "partition column `{column}` is String (its values mix dates and timestamps, or hold \
+                 text): each row goes to the day its value names"
+            );
+            Ok(())
+        }
         other => Err(Error::Partition {
             column: column.to_owned(),
             message: format!(
@@ -27,6 +37,13 @@ pub fn check_partition_column(plans: &[ColumnPlan], column: &str) -> Result<()> 
             ),
         }),
     }
+}
+
+/// The day a text value names: an ISO date, or the UTC day of an ISO 8601 timestamp (the day as
+/// written, when it has no offset).
+fn day_of_text(text: &str) -> Option<i32> {
+    let v = text.trim().as_bytes();
+    DateFormat::Iso.parse(v).or_else(|| DatetimeFormat::ISO.parse(v).map(|t| day_of_micros(t.micros)))
 }
 
 /// The partition of every row: the UTC day of the column's value, or [`Partition::Null`].
@@ -40,6 +57,22 @@ pub fn partition_of_rows(df: &DataFrame, column: &str) -> Result<Vec<Partition>>
             .iter()
             .map(|t| t.map_or(Partition::Null, |us| Partition::Day(day_of_micros(us))))
             .collect(),
+        DataType::String => physical
+            .str()?
+            .iter()
+            .map(|v| match v {
+                None => Ok(Partition::Null),
+                Some(text) => day_of_text(text).map(Partition::Day).ok_or_else(|| Error::Partition {
+                    column: column.to_owned(),
+                    message: format!(
+                        "the value `{}` is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp, so it \
+                         names no day to partition by; pin the column's type, or name it in --null-values \
+                         if it means no value",
+                        crate::redact::printable(text)
+                    ),
+                }),
+            })
+            .collect::<Result<_>>()?,
         other => {
             return Err(Error::Partition {
                 column: column.to_owned(),
@@ -122,5 +155,22 @@ mod tests {
             partition_of_rows(&df, "t").unwrap(),
             vec![Partition::Day(0), Partition::Day(1), Partition::Null]
         );
+    }
+
+    #[test]
+    fn a_column_of_dates_and_timestamps_partitions_by_the_day_each_names() {
+        let values = ["1970-01-02", "1970-01-01T23:30:00-01:00", "1970-01-01 10:00", ""];
+        let text = StringChunked::from_iter_options(
+            "t".into(),
+            values.map(|v| (!v.is_empty()).then_some(v)).into_iter(),
+        );
+        let df = DataFrame::new(4, vec![text.into_series().into_column()]).unwrap();
+        let days = partition_of_rows(&df, "t").unwrap();
+        assert_eq!(days, [Partition::Day(1), Partition::Day(1), Partition::Day(0), Partition::Null]);
+        let text =
+            StringChunked::from_iter_options("t".into(), [Some("1970-01-01"), Some("soon")].into_iter());
+        let df = DataFrame::new(2, vec![text.into_series().into_column()]).unwrap();
+        let e = partition_of_rows(&df, "t").unwrap_err().to_string();
+        assert!(e.contains("`soon` is neither a date"), "{e}");
     }
 }

@@ -224,8 +224,36 @@ fn a_partition_column_that_is_missing_or_not_temporal_is_a_clear_error() {
         "--partition-col",
         "event",
     ]));
-    assert!(r.stderr.contains("were read as String, not as dates or timestamps"), "{r:?}");
+    assert!(r.stderr.contains("is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp"), "{r:?}");
     assert_eq!(dir.lake_keys(), Vec::<String>::new());
+}
+
+#[test]
+fn a_partition_column_mixing_dates_and_timestamps_is_split_by_the_day_each_names() {
+    let dir = Dir::new();
+    let csv =
+        dir.write("mixed.csv", "at,v\n2026-11-01,1\n2026-11-01T23:30:00-02:00,2\n2026-11-02 08:00,3\n,4\n");
+    let r = ok(dir.etl().args([
+        "upload-csv",
+        csv.to_str().unwrap(),
+        "--dataset-id",
+        "m",
+        "--partition-col",
+        "at",
+    ]));
+    assert!(r.stderr.contains("4 rows written"), "{r:?}");
+    let day = |d: &str| read_parquet(&dir.lake(&format!("datasets/m/partitions/date={d}/part-0000.parquet")));
+    // The offset timestamp is 01:30 UTC on the 2nd; the column keeps every value as written.
+    assert_eq!(strings(&day("2026-11-01"), "at"), [Some("2026-11-01".to_owned())]);
+    assert_eq!(
+        strings(&day("2026-11-02"), "at"),
+        [Some("2026-11-01T23:30:00-02:00".to_owned()), Some("2026-11-02 08:00".to_owned())]
+    );
+    assert!(
+        dir.lake_keys().iter().any(|k| k.contains("date=__HIVE_DEFAULT_PARTITION__")),
+        "{:?}",
+        dir.lake_keys()
+    );
 }
 
 #[test]
