@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use futures::future::LocalBoxFuture;
 
 use self::args::{
-    ClearDatasetArgs, JobsArgs, LoadApiArgs, LoadCsvArgs, LoadCursorUsageArgs, LoadDomoArgs,
+    ClearDatasetArgs, DoctorArgs, JobsArgs, LoadApiArgs, LoadCsvArgs, LoadCursorUsageArgs, LoadDomoArgs,
     LoadPostgresArgs, LoadS3Args, RecordArgs, RepairArgs, UploadCsvArgs,
 };
 use crate::config;
@@ -126,6 +126,13 @@ pub enum Command {
     Inspect(RecordArgs),
     /// List a dataset's runs, newest first.
     Runs(RecordArgs),
+    /// Check the target the way a run uses it: reach it with the credentials, then PUT, GET, a
+    /// create-only-if-absent (the lock), a multipart upload, a server-side copy and a delete, under a
+    /// scratch prefix (`_doctor/<run-id>/`, emptied after); say what the dataset lock can promise.
+    ///
+    /// Exits 0 when every check passes (a store that ignores conditional writes is a warning), 1 when
+    /// one fails, 2 when the target is misconfigured. Touches no dataset.
+    Doctor(DoctorArgs),
     /// Print a shell completion script on stdout: `etl completions bash > /etc/bash_completion.d/etl`,
     /// `etl completions zsh > ~/.zfunc/_etl`, `etl completions fish > ~/.config/fish/completions/etl.fish`.
     Completions {
@@ -153,6 +160,7 @@ impl Command {
             Command::Repair(_) => "repair",
             Command::Inspect(_) => "inspect",
             Command::Runs(_) => "runs",
+            Command::Doctor(_) => "doctor",
             Command::Completions { .. } => "completions",
             Command::Man => "man",
         }

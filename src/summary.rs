@@ -211,6 +211,9 @@ impl Summary {
                 ),
                 _ => format!("{head}: {objects} left as they were, {tail}"),
             }
+        } else if self.command == "doctor" && self.status != Status::Failed {
+            // Checks, not rows: the verdict and the lock's promise are its notes.
+            return format!("{head}: {}, {tail}", self.notes.join(", "));
         } else if self.status == Status::Failed && self.rows_read == 0 && self.files == 0 {
             // Nothing was done: no row counts to report.
             format!("{head} after {tail}")

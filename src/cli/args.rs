@@ -451,6 +451,13 @@ pub struct RecordArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// JSON on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RepairArgs {
     /// The dataset to repair.
     pub id: String,

@@ -4,6 +4,7 @@
 
 pub mod clear_dataset;
 pub mod context;
+pub mod doctor;
 pub mod inspect;
 pub mod load_api;
 pub mod load_csv;
@@ -56,6 +57,7 @@ pub async fn execute(command: Command, ctx: Context) -> Result<Option<Summary>> 
             inspect::runs(&DatasetId::parse(&args.id)?, args.json, ctx).await?;
             return Ok(None);
         }
+        Command::Doctor(args) => doctor::run(args.json, ctx).await?,
         Command::Repair(args) => repair::run(DatasetId::parse(&args.id)?, ctx).await?,
         Command::ClearDataset(args) => clear_dataset::run(ClearDatasetSettings::resolve(args)?, ctx).await?,
         // Printed at the edge, from clap's definition (`crate::cli::run`).

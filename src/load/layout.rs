@@ -242,6 +242,12 @@ impl DatasetId {
     }
 }
 
+/// Where `etl doctor` tries the store's operations: a scratch folder of its own at the target's
+/// root, beside `datasets/` and outside every dataset, emptied when it ends.
+pub fn doctor_prefix(run_id: &str) -> String {
+    format!("_doctor/{run_id}/")
+}
+
 /// A run's id: its UTC start time to the millisecond and a random suffix,
 /// `20261123T130426.123Z-3f9a1c07`; ids sort by time.
 pub fn new_run_id() -> String {

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod manifest;
 pub mod parquet;
 pub mod partition;
+pub mod probe;
 pub mod publish;
 pub mod readers;
 pub mod staged;

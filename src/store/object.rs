@@ -101,6 +101,16 @@ pub trait ObjectStore: Send + Sync {
     }
     /// Deletes `keys` (in batches where the backend has a limit).
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError>;
+    /// As [`ObjectStore::put_file`], through the way large files go (S3's multipart upload) whatever
+    /// the file's size: for `etl doctor` to try it with a small file.
+    async fn put_file_in_parts(&self, key: &str, path: &Path) -> Result<Option<String>, StoreError> {
+        self.put_file(key, path).await
+    }
+    /// How the store is reached, as facts for a person (`endpoint`, `addressing`, `region`,
+    /// `credentials`); never a secret.
+    fn facts(&self) -> Vec<(&'static str, String)> {
+        vec![("folder", self.url())]
+    }
 }
 
 /// Where a remote target's files are staged before upload, and sources downloaded: `ETL_STAGING_DIR`

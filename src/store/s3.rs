@@ -40,6 +40,8 @@ pub struct S3Store {
     client: Client,
     location: S3Location,
     endpoint: String,
+    path_style: bool,
+    region: String,
 }
 
 impl S3Store {
@@ -100,8 +102,11 @@ impl S3Store {
                 "no AWS credentials provider is configured: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE".into(),
             ));
         }
+        let path_style = endpoint.is_some();
         let endpoint = endpoint.unwrap_or_else(|| "AWS S3".to_owned());
-        Ok(S3Store { client: Client::from_conf(config.build()), location, endpoint })
+        let config = config.build();
+        let region = config.region().map_or_else(String::new, ToString::to_string);
+        Ok(S3Store { client: Client::from_conf(config), location, endpoint, path_style, region })
     }
 
     fn full_key(&self, key: &str) -> String {
@@ -519,5 +524,32 @@ impl ObjectStore for S3Store {
             }
         }
         Ok(())
+    }
+
+    async fn put_file_in_parts(&self, key: &str, path: &Path) -> Result<Option<String>, StoreError> {
+        self.multipart(key, path).await
+    }
+
+    fn facts(&self) -> Vec<(&'static str, String)> {
+        let addressing = if self.path_style {
+            "path-style (http://endpoint/bucket/key: AWS_ENDPOINT_URL is set)"
+        } else {
+            "virtual-hosted (https://bucket.endpoint/key)"
+        };
+        let env = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        let credentials = if env("AWS_ACCESS_KEY_ID") && env("AWS_SECRET_ACCESS_KEY") {
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (environment or .env)".to_owned()
+        } else if let Ok(profile) = std::env::var("AWS_PROFILE") {
+            format!("the AWS profile `{profile}`")
+        } else {
+            "the AWS default chain (~/.aws, an instance or pod role)".to_owned()
+        };
+        vec![
+            ("bucket", self.url()),
+            ("endpoint", self.endpoint.clone()),
+            ("addressing", addressing.to_owned()),
+            ("region", self.region.clone()),
+            ("credentials", credentials),
+        ]
     }
 }
