@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod load;
 pub mod logging;
 pub mod pipeline;
+pub mod progress;
 pub mod redact;
 pub mod runner;
 pub mod settings;

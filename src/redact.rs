@@ -184,7 +184,8 @@ impl Write for Stderr {
     fn flush(&mut self) -> std::io::Result<()> {
         if !self.buffer.is_empty() {
             let text = String::from_utf8_lossy(&self.buffer);
-            let result = std::io::stderr().write_all(redact(&text).as_bytes());
+            // Above the progress bars, not through them.
+            let result = crate::progress::suspend(|| std::io::stderr().write_all(redact(&text).as_bytes()));
             self.buffer.clear();
             result?;
         }

@@ -61,8 +61,8 @@ where
                 let load = &load;
                 async move {
                     let began = Instant::now();
-                    // Several loads at once would garble a progress line: none is shown.
-                    let outcome = load(entry, false).await;
+                    // Each load at once has a bar of its own, labelled with its dataset.
+                    let outcome = load(entry, true).await;
                     if let Err(error) = &outcome {
                         match options.log_format {
                             LogFormat::Text => eprintln!(

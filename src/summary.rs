@@ -1,63 +1,10 @@
-//! What a person (or a machine) sees of a run: a progress line while it works, when stderr is a
-//! terminal, and one summary line at the end.
+//! What a person (or a machine) sees at the end of a run: one summary line (the progress display
+//! while it works is [`crate::progress`]).
 
-use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::time::Instant;
 
 use crate::logging::LogFormat;
-
-/// A progress line on stderr, redrawn at most a few times a second; silent when stderr is not a
-/// terminal or logs are JSON.
-pub struct Progress {
-    enabled: bool,
-    total: Option<u64>,
-    last: Mutex<Option<Instant>>,
-}
-
-impl Progress {
-    /// A progress display for a source of `total` bytes (if known).
-    pub fn new(format: LogFormat, total: Option<u64>) -> Self {
-        let enabled = format == LogFormat::Text && std::io::stderr().is_terminal();
-        Progress { enabled, total, last: Mutex::new(None) }
-    }
-
-    /// A progress display that shows nothing (several loads at once would garble one line).
-    pub fn disabled() -> Self {
-        Progress { enabled: false, total: None, last: Mutex::new(None) }
-    }
-
-    /// Shows `phase` at `bytes` of the source.
-    pub fn update(&self, phase: &str, bytes: u64) {
-        if !self.enabled {
-            return;
-        }
-        let mut last = self.last.lock().expect("progress lock");
-        if last.is_some_and(|t| t.elapsed() < Duration::from_millis(200)) {
-            return;
-        }
-        *last = Some(Instant::now());
-        let done = match self.total {
-            Some(total) if total > 0 => format!(
-                "{} of {} ({:.0}%)",
-                human_bytes(bytes),
-                human_bytes(total),
-                bytes as f64 * 100.0 / total as f64
-            ),
-            _ => human_bytes(bytes),
-        };
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K{phase}: {done}");
-        let _ = err.flush();
-    }
-
-    /// Removes the progress line.
-    pub fn clear(&self) {
-        if self.enabled {
-            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
-        }
-    }
-}
 
 /// `1.5 MiB`, `812 B`.
 pub fn human_bytes(bytes: u64) -> String {

@@ -7,8 +7,9 @@ use crate::error::Result;
 use crate::load::layout::DatasetId;
 use crate::logging::LogFormat;
 use crate::pipeline::commit::{self, LoadRequest};
+use crate::progress::Progress;
 use crate::store::{ObjectStore, Target};
-use crate::summary::{Progress, Summary};
+use crate::summary::Summary;
 
 /// What every command gets besides its own settings.
 #[derive(Debug, Clone)]
@@ -18,14 +19,12 @@ pub struct Context {
 }
 
 impl Context {
-    /// The progress line of a load of a source of `size` bytes, when `shown` (not when several
-    /// loads run at once).
-    pub fn progress(&self, shown: bool, size: Option<u64>) -> Progress {
-        if shown {
-            Progress::new(self.log_format, size)
-        } else {
-            Progress::disabled()
-        }
+    /// The progress display of a load into `dataset` of a source of `size` bytes, when `shown` and
+    /// stderr is a terminal showing text logs.
+    pub fn progress(&self, shown: bool, dataset: &DatasetId, size: Option<u64>) -> Progress {
+        use std::io::IsTerminal;
+        let terminal = self.log_format == LogFormat::Text && std::io::stderr().is_terminal();
+        Progress::new(shown && terminal, dataset.as_str(), size)
     }
 }
 

@@ -78,7 +78,7 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
     };
     let request = LoadRequest {
         pins: records.pins(&pins),
-        progress: ctx.progress(true, None),
+        progress: ctx.progress(true, &settings.dataset, None),
         partition_column: settings.partition_column,
         // JSON has its own null: a string "NA" is text.
         null_values: NullTokens::empty_only(),

@@ -50,7 +50,7 @@ async fn load_one(
         null_values: entry.null_values.clone(),
         keep_rows: entry.keep_rows.clone(),
         dry_run: settings.selection.dry_run,
-        progress: ctx.progress(progress, size),
+        progress: ctx.progress(progress, &entry.dataset, size),
         ..LoadRequest::new("load-csv", Arc::new(source), entry.dataset.clone())
     }
     .written_as(&settings.write, entry.mode.unwrap_or(WriteMode::Merge));

@@ -85,7 +85,7 @@ impl One<'_> {
         check_columns(&schema, &relied_on).map_err(|message| {
             Error::Usage(format!("{}: \"{}\": {message}", self.from.display(), entry.name))
         })?;
-        let bar = self.ctx.progress(progress, None);
+        let bar = self.ctx.progress(progress, &entry.dataset, None);
         let staging = self.store.staging_parent();
         let export = self.client.download(&entry.domo_id, &entry.name, &schema, &staging, &bar).await?;
         let request = LoadRequest {
@@ -96,7 +96,7 @@ impl One<'_> {
             null_values: NullTokens::empty_only(),
             keep_rows: entry.keep_rows.clone(),
             dry_run: self.dry_run,
-            progress: self.ctx.progress(progress, Some(export.size())),
+            progress: self.ctx.progress(progress, &entry.dataset, Some(export.size())),
             ..LoadRequest::new("load-domo", Arc::new(export), entry.dataset.clone())
         }
         // The export is the whole dataset: partitions gone from Domo go from the lake too.

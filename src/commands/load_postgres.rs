@@ -49,7 +49,7 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
     };
     let request = LoadRequest {
         source_size: Some(rows.bytes),
-        progress: ctx.progress(true, Some(rows.bytes)),
+        progress: ctx.progress(true, &settings.dataset, Some(rows.bytes)),
         pins: rows.pins.overridden_by(&settings.pins),
         partition_column: settings.partition_column,
         // PostgreSQL has its own null: a text "NA" is text.

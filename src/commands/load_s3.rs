@@ -56,7 +56,7 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
     let size = to_load.objects.iter().map(|o| o.size).sum();
     let request = LoadRequest {
         source_size: Some(size),
-        progress: ctx.progress(true, Some(size)),
+        progress: ctx.progress(true, &settings.dataset, Some(size)),
         partition_column: settings.partition_column,
         pins: settings.read.pins.with_decimal_comma(decimal_comma),
         bad_rows: settings.read.csv.bad_rows,

@@ -24,7 +24,7 @@ use super::csv::{CsvFile, CsvOptions};
 use super::{BatchReader, Extract, SourceInfo};
 use crate::error::{Error, Result};
 use crate::http::{self, Attempt, RetryPolicy};
-use crate::summary::Progress;
+use crate::progress::Progress;
 use crate::transform::values::{DateFormat, DatetimeFormat, Zone};
 use crate::transform::{Parser, Pins};
 
@@ -464,7 +464,7 @@ impl DomoClient {
                         }
                         file.write_all(&chunk).await.map_err(|e| fail(Error::io(dest, e)))?;
                         written += chunk.len() as u64;
-                        progress.update("downloading", written);
+                        progress.update("downloading", written, None);
                     }
                     if expected.is_some_and(|n| n != written) {
                         return Err(cut_short(written, String::new()));

@@ -28,8 +28,9 @@ use crate::load::parquet::WriterOptions;
 use crate::load::staged::{StagedDataset, WriteMode};
 use crate::load::staging::ParquetLoad;
 use crate::pipeline;
+use crate::progress::Progress;
 use crate::store::ObjectStore;
-use crate::summary::{Progress, Status, Summary};
+use crate::summary::{Status, Summary};
 use crate::transform::{NullTokens, Pins, TypeColumns};
 
 /// How a loading command writes: `--max-rows-per-file`, `--mode`, `--allow-schema-change`.

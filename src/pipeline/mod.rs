@@ -33,8 +33,9 @@ use crate::load::manifest::Manifest;
 use crate::load::publish::{publish, stale_keys, unchanged_files, PublishReport, Publishing};
 use crate::load::staged::StagedDataset;
 use crate::load::Load;
+use crate::progress::Progress;
 use crate::store::ObjectStore;
-use crate::summary::{human_bytes, Progress};
+use crate::summary::human_bytes;
 use crate::transform::{ColumnPlan, Transform};
 
 /// Bad rows logged as warnings; the others at `-v`.
@@ -267,7 +268,7 @@ impl Pass<'_> {
             }
             if !staging {
                 rejects.clear();
-                self.progress.update("reading types", reader.bytes_read());
+                self.progress.update("reading types", reader.bytes_read(), None);
                 if more {
                     continue;
                 }
@@ -298,7 +299,7 @@ impl Pass<'_> {
                 self.load.reject(header.as_deref(), &rejects)?;
                 rejects.clear();
             }
-            self.progress.update("writing", reader.bytes_read());
+            self.progress.update("writing", reader.bytes_read(), Some(rows));
             if !more {
                 break;
             }

@@ -169,6 +169,48 @@ fn logs_are_coloured_only_when_asked_or_on_a_terminal() {
     assert!(!never.stderr.contains('\x1b'), "{never:?}");
 }
 
+/// Runs `etl args` in `dir` with stderr (and stdout) on a terminal: `script` gives it a pseudo-tty.
+fn on_a_terminal(dir: &Dir, args: &str) -> String {
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("COLUMNS=160 {} {args}", env!("CARGO_BIN_EXE_etl")), "/dev/null"])
+        .current_dir(dir.path())
+        .env_remove("ETL_TARGET")
+        .output()
+        .expect("script (util-linux) runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_shows_bytes_rows_rate_and_time_left_on_a_terminal_only() {
+    let dir = Dir::new();
+    let mut text = String::from("day,kind,n\n");
+    for i in 0..400_000u32 {
+        text += &format!("2026-11-{:02},k{},{i}\n", 1 + i % 28, i % 7);
+    }
+    dir.write("big.csv", text);
+    let screen = on_a_terminal(&dir, "upload-csv big.csv --dataset-id big --partition-col day");
+    // The dataset, the phase, rows, bytes of the total, the rate and the time left.
+    let bar = screen
+        .split(['\r', '\n'])
+        .find(|l| l.contains("big writing, "))
+        .unwrap_or_else(|| panic!("{screen:?}"));
+    for part in [" rows [", "MiB/", "B/s, ", " left"] {
+        assert!(bar.contains(part), "{part:?} in {bar:?}");
+    }
+    assert!(screen.contains("etl upload-csv: ok: 400,000 rows read"), "{screen:?}");
+    // Not on a pipe, nor with JSON logs on a terminal.
+    let piped =
+        ok(dir.etl().args(["upload-csv", "big.csv", "--dataset-id", "big2", "--partition-col", "day"]));
+    assert!(!piped.stderr.contains('\x1b') && !piped.stderr.contains("rows ["), "{piped:?}");
+    let json =
+        on_a_terminal(&dir, "--log-format json upload-csv big.csv --dataset-id big3 --partition-col day");
+    assert!(!json.contains("rows ["), "{json:?}");
+    // Under --all, each dataset has a bar of its own, labelled with its dataset.
+    dir.write("jobs.yaml", "jobs:\n  - name: one\n    dataset_id: one\n    partition_column: day\n    source: {kind: csv, path: big.csv}\n  - name: two\n    dataset_id: two\n    partition_column: day\n    source: {kind: csv, path: big.csv}\n");
+    let screen = on_a_terminal(&dir, "run jobs.yaml --all --jobs 2");
+    assert!(screen.contains("one writing, ") && screen.contains("two writing, "), "{screen:?}");
+}
+
 #[test]
 fn summaries_agree_with_what_happened() {
     let dir = Dir::new();
