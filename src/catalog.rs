@@ -29,6 +29,8 @@ pub trait Entry {
     }
     /// The YAML field of that id.
     const SOURCE_ID_FIELD: &'static str = "source id";
+    /// What an entry is to a person: a catalog's `dataset`, a job file's `job`.
+    const NOUN: &'static str = "dataset";
     /// Whether `--all` loads it.
     fn enabled(&self) -> bool;
     /// The column titles of `--list`.
@@ -118,11 +120,16 @@ impl<E: Entry> Catalog<E> {
             let entry = match matches.as_slice() {
                 [one] => *one,
                 [] => {
+                    let ids = if self.entries.iter().any(|e| e.source_id().is_some()) {
+                        format!("its name, dataset id or {}", E::SOURCE_ID_FIELD)
+                    } else {
+                        "its name or dataset id".to_owned()
+                    };
                     return Err(Error::Usage(format!(
-                        "no dataset `{wanted}` in {}: name an entry by its name, dataset id or source id \
-                         (`--list` shows them)",
-                        self.path.display()
-                    )))
+                        "no {} `{wanted}` in {}: name one by {ids} (`--list` shows them)",
+                        E::NOUN,
+                        self.path.display(),
+                    )));
                 }
                 several => {
                     let names: Vec<String> = several.iter().map(|e| format!("\"{}\"", e.name())).collect();

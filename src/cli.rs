@@ -214,7 +214,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
     }
     if cli.global.print_config {
         let target = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
-        let options = matches.subcommand().map(|(_, sub)| options_of(sub)).unwrap_or_default();
+        let definition = <Cli as clap::CommandFactory>::command();
+        let options = matches
+            .subcommand()
+            .and_then(|(name, sub)| Some(options_of(definition.find_subcommand(name)?, sub)))
+            .unwrap_or_default();
         let text = config::describe(cli.command.name(), &target, cli.global.log_format, &options);
         // A closed pipe is the reader's choice, not a failure.
         let _ = crate::stdout::print(&text);
@@ -284,23 +288,39 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
     }
 }
 
-/// Every option of the command as it takes effect: `(name, value, where it came from)`.
-fn options_of(matches: &clap::ArgMatches) -> Vec<(String, String, &'static str)> {
+/// Every option of the command as it takes effect: `(name, value, where it came from)`, the global
+/// options last; an option without a value says so, and what then happens (its help's
+/// `[default: ...]`).
+fn options_of(command: &clap::Command, matches: &clap::ArgMatches) -> Vec<(String, String, String)> {
+    let root = <Cli as clap::CommandFactory>::command();
+    let globals = root.get_arguments().filter(|a| a.is_global_set());
     let mut out = Vec::new();
-    for id in matches.ids() {
-        let id = id.as_str();
-        // Groups (named after the structs flattened into a command) are not options.
-        if matches!(id, "print_config" | "target" | "log_format") || id.starts_with(char::is_uppercase) {
+    for arg in command.get_arguments().chain(globals) {
+        let id = arg.get_id().as_str();
+        if matches!(id, "print_config" | "target" | "log_format" | "help" | "version") || arg.is_hide_set() {
             continue;
         }
-        let Ok(Some(values)) = matches.try_get_raw(id) else { continue };
-        let values: Vec<String> = values.map(|v| v.to_string_lossy().into_owned()).collect();
-        let source = match matches.value_source(id) {
-            Some(clap::parser::ValueSource::CommandLine) => "command line",
-            Some(clap::parser::ValueSource::EnvVariable) => "environment",
-            _ => "default",
+        let name = match arg.get_long() {
+            Some(long) => format!("--{long}"),
+            None => format!("<{}>", id.replace('_', "-")),
         };
-        out.push((id.replace('_', "-"), values.join(", "), source));
+        let help = arg.get_long_help().or(arg.get_help()).map(ToString::to_string).unwrap_or_default();
+        let otherwise =
+            help.split_once("[default: ").and_then(|(_, rest)| rest.rsplit_once(']')).map(|(default, _)| {
+                format!("default: {}", default.split_whitespace().collect::<Vec<_>>().join(" "))
+            });
+        match matches.try_get_raw(id) {
+            Ok(Some(values)) => {
+                let values: Vec<String> = values.map(|v| v.to_string_lossy().into_owned()).collect();
+                let source = match matches.value_source(id) {
+                    Some(clap::parser::ValueSource::CommandLine) => "command line".to_owned(),
+                    Some(clap::parser::ValueSource::EnvVariable) => "environment".to_owned(),
+                    _ => otherwise.unwrap_or_else(|| "default".to_owned()),
+                };
+                out.push((name, values.join(", "), source));
+            }
+            _ => out.push((name, "not set".to_owned(), otherwise.unwrap_or_default())),
+        }
     }
     out
 }

@@ -40,7 +40,7 @@ pub fn describe(
     command: &str,
     target: &str,
     log_format: crate::logging::LogFormat,
-    options: &[(String, String, &str)],
+    options: &[(String, String, String)],
 ) -> String {
     let format =
         clap::ValueEnum::to_possible_value(&log_format).map(|v| v.get_name().to_owned()).unwrap_or_default();
@@ -48,7 +48,8 @@ pub fn describe(
     if !options.is_empty() {
         out += "options:\n";
         for (name, value, source) in options {
-            out += &format!("  --{name}: {} ({source})\n", mask_url(value));
+            let source = if source.is_empty() { String::new() } else { format!(" ({source})") };
+            out += &format!("  {name}: {}{source}\n", mask_url(value));
         }
     }
     out += "environment:\n";

@@ -94,9 +94,23 @@ pub const EXIT_CODES: [(u8, &str); 6] = [
 
 /// [`EXIT_CODES`] as the text `--help` ends with.
 pub fn exit_codes_help() -> String {
+    // Wrapped by hand, each line under the meaning's column (clap leaves after-help text as it is).
+    const WIDTH: usize = 100 - 7;
     let mut out = String::from("Exit codes:\n");
     for (code, meaning) in EXIT_CODES {
-        out += &format!("  {code:>3}  {meaning}\n");
+        let mut line = format!("  {code:>3} ");
+        let mut used = 0;
+        for word in meaning.split(' ') {
+            if used > 0 && used + 1 + word.len() > WIDTH {
+                line += &format!("\n{:6}", "");
+                used = 0;
+            }
+            line += " ";
+            line += word;
+            used += word.len() + 1;
+        }
+        out += &line;
+        out += "\n";
     }
     out
 }

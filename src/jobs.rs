@@ -129,6 +129,8 @@ impl Job {
 }
 
 impl Entry for Job {
+    const NOUN: &'static str = "job";
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -21,7 +21,9 @@ pub enum Color {
     /// On a terminal, unless NO_COLOR is set; anywhere with CLICOLOR_FORCE=1.
     #[default]
     Auto,
+    /// Always, even into a file or a pipe.
     Always,
+    /// Never.
     Never,
 }
 

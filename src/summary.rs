@@ -147,6 +147,8 @@ impl Summary {
             // A clear reads and writes no rows: it says what it deleted (or would, or found none).
             let objects = count(self.files as u64, "object");
             match (self.status, self.files, self.deleted) {
+                // Refused or failed before it counted anything.
+                (Status::Failed, 0, _) => format!("{head} after {tail}"),
                 (_, 0, _) => format!("{head}: nothing to delete, {tail}"),
                 (Status::DryRun, ..) => {
                     format!("{head}: would delete {objects} ({}), {tail}", human_bytes(self.bytes))
@@ -158,9 +160,9 @@ impl Summary {
                 ),
                 _ => format!("{head}: {objects} left as they were, {tail}"),
             }
-        } else if self.command == "doctor" && self.status != Status::Failed {
-            // Checks, not rows: the verdict and the lock's promise are its notes.
-            return format!("{head}: {}, {tail}", self.notes.join(", "));
+        } else if matches!(self.command, "doctor" | "repair") && self.status != Status::Failed {
+            // No rows: what it found is in its notes (the checks' verdict; what was repaired).
+            return format!("{head}: {}, {tail}", self.notes.join("; "));
         } else if self.status == Status::Failed && self.rows_read == 0 && self.files == 0 {
             // Nothing was done: no row counts to report.
             format!("{head} after {tail}")

@@ -70,7 +70,8 @@ pub struct WriteArgs {
 #[derive(Debug, Clone, Default, Args, Deserialize)]
 #[serde(default)]
 pub struct UploadCsvArgs {
-    /// The CSV file: any common encoding, `,` `;` tab or `|` delimited, plain, .gz or .zst.
+    /// The CSV file: any common encoding, `,` `;` tab `|` or `, ` delimited, plain, .gz or .zst; comment
+    /// lines and a title above the header are detected (see --comment-char, --skip-rows).
     pub csv_file: PathBuf,
     #[command(flatten)]
     #[serde(flatten)]

@@ -185,7 +185,8 @@ impl Transform for TypeColumns {
                 Some(format!("{}: {n} {} stored as null", p.name, p.parser.made_null()?))
             });
         let tokens = self.null_tokens().into_iter().map(|(column, n)| {
-            format!("{column}: {n} values among {} stored as null", self.nulls.describe())
+            let values = if n == 1 { "1 value" } else { &format!("{n} values") };
+            format!("{column}: {values} among {} stored as null", self.nulls.describe())
         });
         let commas: Vec<&str> =
             self.plans.iter().filter(|p| p.parser == Parser::DecimalComma).map(|p| p.name.as_str()).collect();

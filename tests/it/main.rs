@@ -60,6 +60,8 @@ mod s3;
 mod secrets;
 /// SIGINT and SIGTERM sent to the running binary.
 mod signals;
+/// What a person reads, as reviewed snapshots: every `--help`, each command's main outputs.
+mod snapshots;
 /// The object-store contract, run against the local folder and the S3 server alike.
 mod store_contract;
 /// Re-runs leave unchanged partitions in place; partition ranges.

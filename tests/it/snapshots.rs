@@ -1,0 +1,132 @@
+//! What a person reads, as snapshots reviewed in the diff (`tests/it/snapshots/*.snap`, made with
+//! `insta`): every `--help` page, and the output of each command's success and main failure paths.
+//! Times, temporary paths, run ids and sizes that vary are replaced by placeholders; everything else
+//! is compared to the letter. After an intended change, `INSTA_UPDATE=always bash scripts/test.sh
+//! snapshots` rewrites them (or `cargo insta review`), and the diff shows what a person now reads.
+
+use clap::CommandFactory;
+
+use crate::util::*;
+
+/// What varies between runs, replaced so that a snapshot holds only what is meant.
+fn filters(dir: &Dir) -> Vec<(String, String)> {
+    let root = regex_escape(&dir.path().display().to_string());
+    vec![
+        (root, "[dir]".into()),
+        (r"\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{8}".into(), "[run-id]".into()),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z".into(), "[time]".into()),
+        (r"\d+\.\d\d s\b".into(), "[secs] s".into()),
+        (r"\b\d+(\.\d)? (B|KiB|MiB)\b".into(), "[size]".into()),
+        (r"[0-9a-f]{64}".into(), "[sha256]".into()),
+        (r"(?m)^(\S.{0,40}?\s{2,}(ok|warning|FAILED|skipped)\s+)\d+".into(), "$1[ms]".into()),
+        (r#""ms": ?\d+"#.into(), r#""ms": [ms]"#.into()),
+        (r#""seconds": ?[0-9.e-]+"#.into(), r#""seconds": [secs]"#.into()),
+        (r#""(bytes|size)": ?\d+"#.into(), r#""$1": [bytes]"#.into()),
+    ]
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| if "\\.+*?()|[]{}^$".contains(c) { format!("\\{c}") } else { c.to_string() })
+        .collect()
+}
+
+/// Snapshots `text` under `name`, with `dir`'s varying parts filtered out.
+fn snap(dir: &Dir, name: &str, text: &str) {
+    let filters = filters(dir);
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    for (from, to) in &filters {
+        settings.add_filter(from, to.as_str());
+    }
+    settings.bind(|| insta::assert_snapshot!(name, text));
+}
+
+/// A run's streams and code, as one text.
+fn shown(r: &Run) -> String {
+    format!("exit {}\n--- stdout\n{}--- stderr\n{}", r.code, r.stdout, r.stderr)
+}
+
+#[test]
+fn every_help_page() {
+    let dir = Dir::new();
+    snap(&dir, "help", &ok(dir.etl().arg("--help")).stdout);
+    for command in etl::cli::Cli::command().get_subcommands() {
+        let name = command.get_name();
+        snap(&dir, &format!("help-{name}"), &ok(dir.etl().args([name, "--help"])).stdout);
+    }
+}
+
+#[test]
+fn a_csv_load_from_start_to_end() {
+    let dir = Dir::new();
+    dir.write("events.csv", "day,kind,cost\n2026-11-01,chat,0.5\n2026-11-02,edit,1.25\n2026-11-02,chat,NA\n");
+    let load = ["upload-csv", "events.csv", "--dataset-id", "events", "--partition-col", "day"];
+    snap(&dir, "upload-csv-dry-run", &shown(&ok(dir.etl().args(load).arg("--dry-run"))));
+    snap(&dir, "upload-csv", &shown(&ok(dir.etl().args(load))));
+    snap(&dir, "upload-csv-again", &shown(&ok(dir.etl().args(load))));
+    snap(&dir, "inspect", &shown(&ok(dir.etl().args(["inspect", "events"]))));
+    snap(&dir, "inspect-json", &shown(&ok(dir.etl().args(["inspect", "events", "--json"]))));
+    snap(&dir, "runs", &shown(&ok(dir.etl().args(["runs", "events"]))));
+    snap(
+        &dir,
+        "clear-dataset-dry-run",
+        &shown(&ok(dir.etl().args(["clear-dataset", "events", "--dry-run"]))),
+    );
+    snap(&dir, "clear-dataset", &shown(&ok(dir.etl().args(["clear-dataset", "events", "--yes"]))));
+    snap(&dir, "clear-dataset-nothing", &shown(&ok(dir.etl().args(["clear-dataset", "events", "--yes"]))));
+    snap(&dir, "repair-nothing", &shown(&ok(dir.etl().args(["repair", "events"]))));
+    snap(&dir, "doctor", &shown(&ok(dir.etl().arg("doctor"))));
+    snap(&dir, "json-summary", &shown(&ok(dir.etl().args(["--log-format", "json"]).args(load))));
+}
+
+#[test]
+fn the_main_failures() {
+    let dir = Dir::new();
+    dir.write("ragged.csv", "id,name\n1,a\n2,b,extra\n");
+    dir.write("events.csv", "day,kind\n2026-11-01,chat\n");
+    let failures: [(&str, &[&str]); 10] = [
+        ("fail-bad-row", &["upload-csv", "ragged.csv", "--dataset-id", "r"]),
+        ("fail-missing-file", &["upload-csv", "nosuch.csv", "--dataset-id", "r"]),
+        ("fail-bad-dataset-id", &["upload-csv", "events.csv", "--dataset-id", "../x"]),
+        (
+            "fail-missing-partition-column",
+            &["upload-csv", "events.csv", "--dataset-id", "e", "--partition-col", "when"],
+        ),
+        ("fail-unknown-option", &["upload-csv", "events.csv", "--dataset-id", "e", "--partiton-col", "day"]),
+        ("fail-inspect-nosuch", &["inspect", "nosuch"]),
+        ("fail-clear-without-yes", &["clear-dataset", "events"]),
+        ("fail-load-postgres-without-url", &["load-postgres", "--table", "t", "--dataset-id", "t"]),
+        ("fail-load-domo-without-credentials", &["load-domo", "--all"]),
+        ("fail-run-unknown-job", &["run", "jobs.yaml", "--job", "nosuch"]),
+    ];
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: events\n    dataset_id: events\n    source: {kind: csv, path: events.csv}\n",
+    );
+    ok(dir.etl().args(["upload-csv", "events.csv", "--dataset-id", "events"]));
+    dir.write("config/domo_datasets.yaml", "datasets:\n  - name: sales\n    domo_dataset_id: c1cddf9d-0000-4000-8000-0000000000aa\n    minio_dataset_id: sales\n");
+    for (name, args) in failures {
+        let r = run(dir.etl().args(args).env_remove("DOMO_CLIENT_ID").env_remove("DATABASE_URL"));
+        assert_ne!(r.code, 0, "{name}: {r:?}");
+        snap(&dir, name, &shown(&r));
+    }
+}
+
+#[test]
+fn listings_and_the_configuration() {
+    let dir = Dir::new();
+    dir.write("jobs.yaml", "jobs:\n  - name: events\n    description: the usage export\n    dataset_id: events\n    partition_column: day\n    source: {kind: csv, path: events.csv}\n  - name: orders\n    dataset_id: orders\n    enabled: false\n    source: {kind: postgres, table: orders}\n");
+    snap(&dir, "run-list", &shown(&ok(dir.etl().args(["run", "jobs.yaml", "--list"]))));
+    let r = ok(dir.etl().env("ETL_TARGET", "s3://bucket/lake").args([
+        "--print-config",
+        "upload-csv",
+        "events.csv",
+        "--dataset-id",
+        "events",
+    ]));
+    // The environment's own variables (PATH, HOME...) differ between machines: the command's part only.
+    let own = r.stdout.split("\nenvironment").next().unwrap_or(&r.stdout).to_owned();
+    snap(&dir, "print-config", &own);
+}
