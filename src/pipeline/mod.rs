@@ -103,11 +103,7 @@ impl Plan {
         let bytes = self.writes.iter().map(|w| w.2).sum();
         out += &format!("would write {} files ({}):\n", self.writes.len(), human_bytes(bytes));
         for (key, rows, bytes) in &self.writes {
-            out += &format!(
-                "  {key}  ({}, {})\n",
-                crate::summary::count(*rows, "row"),
-                human_bytes(*bytes)
-            );
+            out += &format!("  {key}  ({}, {})\n", crate::summary::count(*rows, "row"), human_bytes(*bytes));
         }
         if self.unchanged > 0 {
             out += &format!("would leave {} unchanged files as they are\n", self.unchanged);

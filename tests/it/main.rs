@@ -52,6 +52,8 @@ mod proxy;
 mod publish_faults;
 /// DuckDB, polars, pyarrow and Spark read back every value, with the reads `inspect` prints.
 mod readers;
+/// Every example of the README, run (or checked against what it describes).
+mod readme;
 /// Run records, write modes, schema drift, `inspect` and `runs`.
 mod records;
 /// The same loads against the S3 server over HTTP.

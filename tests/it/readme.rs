@@ -1,0 +1,386 @@
+//! The README's examples, run: every fenced block of README.md is either executed here (shell
+//! commands through `bash`, with `etl` on the PATH; YAML catalogs and job files loaded by the tool;
+//! the SQL read by DuckDB) or checked against what it describes (the synopsis against clap's
+//! definition, the layout against `load::layout`). A block this file does not know fails the test,
+//! so that the README cannot grow an example nobody runs.
+//!
+//! The README's example hosts stand for the test's servers, swapped in by name (each swap is
+//! checked to apply): `https://api.example.com` for a fake REST API, `db.example.com` for the test
+//! PostgreSQL, the `exports` and `lake` buckets for prefixes of the test S3 bucket, Domo's ids for a
+//! fake Domo. `cargo run --locked --` is the built binary (cargo cannot run inside its own test).
+
+use std::path::Path;
+
+use clap::CommandFactory;
+use serde_json::json;
+
+use crate::fake_api::{FakeApi, Response};
+use crate::fake_domo::{FakeDataset, FakeDomo};
+use crate::util::*;
+
+const README: &str = include_str!("../../README.md");
+
+/// A fenced block: its language, its first line's number, its text.
+struct Block {
+    lang: String,
+    line: usize,
+    text: String,
+}
+
+fn blocks() -> Vec<Block> {
+    let mut out = Vec::new();
+    let mut open: Option<Block> = None;
+    for (i, line) in README.lines().enumerate() {
+        match (line.strip_prefix("```"), open.take()) {
+            (Some(lang), None) => {
+                open = Some(Block { lang: lang.trim().to_owned(), line: i + 1, text: String::new() })
+            }
+            (Some(_), Some(block)) => out.push(block),
+            (None, Some(mut block)) => {
+                block.text += line;
+                block.text.push('\n');
+                open = Some(block);
+            }
+            (None, None) => {}
+        }
+    }
+    assert!(open.is_none(), "README.md has a fence that never closes");
+    out
+}
+
+/// `text` with each `(from, to)` swapped; each must occur, so that a README edit cannot make a swap
+/// silently miss (and the example run against the internet).
+fn swapped(text: &str, swaps: &[(&str, &str)]) -> String {
+    let mut out = text.to_owned();
+    for (from, to) in swaps {
+        assert!(out.contains(from), "README example no longer holds `{from}`:\n{text}");
+        out = out.replace(from, to);
+    }
+    out
+}
+
+/// Runs a README shell block with bash in `dir`, in a clean environment but `env`, with `etl` on
+/// the PATH.
+fn shell(dir: &Dir, script: &str, env: &[(String, String)]) -> Run {
+    let bin = dir.path().join(".bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let link = bin.join("etl");
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_etl"), &link).unwrap();
+    }
+    let mut bash = std::process::Command::new("bash");
+    bash.current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .env_clear()
+        .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()))
+        .env("HOME", dir.path())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["-c", &format!("set -euo pipefail\n{script}")]);
+    run(&mut bash)
+}
+
+/// The repository's sample export, in `dir`'s `data_sources/`.
+fn sample_exports(dir: &Dir) {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data_sources");
+    for entry in std::fs::read_dir(sample).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "csv") {
+            dir.write(
+                &format!("data_sources/{}", path.file_name().unwrap().to_str().unwrap()),
+                std::fs::read(&path).unwrap(),
+            );
+        }
+    }
+}
+
+/// A fake of the README's orders API: bearer `token`, records under `data.items`, two pages by a
+/// cursor under `meta.next_cursor`, and only records after `updated_since` when it is sent.
+fn orders_api(token: &'static str) -> FakeApi {
+    FakeApi::start(move |r, _| {
+        if r.header("authorization") != Some(&format!("Bearer {token}")) {
+            return Response::status(401, r#"{"error":"no token"}"#);
+        }
+        let all = [
+            json!({"id": 1, "status": "paid", "created_at": "2026-11-01T09:00:00Z", "updated_at": "2026-11-01T09:00:00Z"}),
+            json!({"id": 2, "status": "open", "created_at": "2026-11-02T10:00:00Z", "updated_at": "2026-11-02T10:00:00Z"}),
+            json!({"id": 3, "status": "paid", "created_at": "2026-11-02T11:00:00Z", "updated_at": "2026-11-03T08:00:00Z"}),
+        ];
+        let since = r.param("updated_since").unwrap_or("");
+        let fresh: Vec<_> =
+            all.iter().filter(|o| o["updated_at"].as_str().unwrap() > since).cloned().collect();
+        let (items, next) = match r.param("cursor") {
+            None => (fresh.iter().take(2).cloned().collect::<Vec<_>>(), (fresh.len() > 2).then_some("p2")),
+            Some(_) => (fresh.iter().skip(2).cloned().collect(), None),
+        };
+        Response::json(json!({"data": {"items": items}, "meta": {"next_cursor": next}}))
+    })
+}
+
+fn block_starting(blocks: &[Block], start: &str) -> String {
+    let found: Vec<&Block> = blocks.iter().filter(|b| b.text.starts_with(start)).collect();
+    assert_eq!(found.len(), 1, "one README block starts with `{start}`");
+    found[0].text.clone()
+}
+
+#[test]
+fn every_block_of_the_readme_is_known_here() {
+    // Each block, by how it starts, and the test below that runs or checks it.
+    let known = [
+        ("cargo run --locked -- load-cursor-usage", "the_set_up_commands_run"),
+        ("bash scripts/test.sh", "the_set_up_commands_run"),
+        ("etl upload-csv <csv_file>", "the_synopsis_names_only_real_options"),
+        ("datasets:\n  - name: \"APAC DOT", "the_domo_catalog_loads_from_a_fake_domo"),
+        ("jobs:\n  - name: usage", "the_job_file_runs_every_job"),
+        ("API_TOKEN=... etl load-api", "the_api_example_loads_and_then_only_what_is_new"),
+        ("DATABASE_URL='postgres://reader@db.example.com", "the_postgres_example_loads_a_table"),
+        ("etl load-s3 --source", "the_s3_example_loads_a_drop_folder"),
+        ("datasets/<id>/data/part-0000.parquet", "the_layout_is_the_layout"),
+        ("SELECT * FROM read_parquet('lake/datasets/cursor-usage", "the_set_up_commands_run"),
+    ];
+    let blocks = blocks();
+    for block in &blocks {
+        assert!(
+            known.iter().any(|(start, _)| block.text.starts_with(start)),
+            "README.md line {}: a ```{} block that no test runs; add it to tests/it/readme.rs:\n{}",
+            block.line,
+            block.lang,
+            block.text
+        );
+    }
+    for (start, test) in known {
+        assert!(
+            blocks.iter().any(|b| b.text.starts_with(start)),
+            "{test}: the README lost its block `{start}`"
+        );
+    }
+}
+
+#[test]
+fn the_set_up_commands_run() {
+    let blocks = blocks();
+    let dir = Dir::new();
+    sample_exports(&dir);
+    // The main job on the embedded default: the sample export into ./lake.
+    let main =
+        swapped(&block_starting(&blocks, "cargo run --locked --"), &[("cargo run --locked --", "etl")]);
+    let r = shell(&dir, &main, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("etl load-cursor-usage: ok: 240 rows read, 240 rows written"), "{r:?}");
+    // The README's DuckDB query reads it, from the same folder.
+    let sql = block_starting(&blocks, "SELECT * FROM read_parquet(");
+    let probe = std::process::Command::new("python3").args(["-c", "import duckdb"]).output();
+    if probe.is_ok_and(|o| o.status.success()) {
+        let script = format!("import duckdb\nprint(len(duckdb.sql({:?}).fetchall()))", sql.trim());
+        let out = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "240");
+    } else {
+        assert!(
+            std::env::var("ETL_REQUIRE_DUCKDB").is_err(),
+            "ETL_REQUIRE_DUCKDB is set but `import duckdb` fails"
+        );
+    }
+    // The test command is what CI runs (and what runs this test).
+    let test = block_starting(&blocks, "bash scripts/test.sh");
+    let ci = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
+    assert!(ci.contains(test.trim()), ".ci/run does not run the README's test command `{}`", test.trim());
+}
+
+#[test]
+fn the_synopsis_names_only_real_options() {
+    let synopsis = block_starting(&blocks(), "etl upload-csv <csv_file>");
+    let root = etl::cli::Cli::command();
+    let globals: Vec<String> =
+        root.get_arguments().filter_map(|a| a.get_long().map(|l| format!("--{l}"))).collect();
+    let mut command: Option<&clap::Command> = None;
+    for line in synopsis.lines() {
+        if let Some(rest) = line.strip_prefix("etl ") {
+            let name = rest.split_whitespace().next().unwrap();
+            command =
+                Some(root.find_subcommand(name).unwrap_or_else(|| panic!("no command `{name}`: {line}")));
+        }
+        let command = command.expect("the synopsis starts with a command");
+        let flags =
+            line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).filter(|w| w.starts_with("--"));
+        for flag in flags {
+            let known = command.get_arguments().any(|a| a.get_long() == Some(&flag[2..]))
+                || globals.iter().any(|g| g == flag);
+            assert!(known, "README synopsis: `etl {}` has no {flag}", command.get_name());
+        }
+    }
+    // Every command is in the synopsis (but the ones that only print clap's definition).
+    for sub in root.get_subcommands().map(|s| s.get_name()) {
+        if !["completions", "man", "help"].contains(&sub) {
+            assert!(
+                synopsis.contains(&format!("etl {sub} ")) || synopsis.contains(&format!("etl {sub}\n")),
+                "the synopsis lacks `etl {sub}`"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_domo_catalog_loads_from_a_fake_domo() {
+    let catalog = block_starting(&blocks(), "datasets:\n  - name: \"APAC DOT");
+    let domo = FakeDomo::start(&[(
+        "c1cddf9d-0000-0000-0000-000000000000",
+        FakeDataset {
+            columns: vec![("delivery completed date", "DATE"), ("exclude_flg", "STRING"), ("zip", "STRING"), ("amount", "DOUBLE")],
+            csv: "delivery completed date,exclude_flg,zip,amount\n2026-11-01,Not Exclude,01234,1.5\n2026-11-01,Exclude,02134,2\n2026-11-02,Not Exclude,10001,3\n".into(),
+        },
+    )]);
+    let dir = Dir::new();
+    dir.write("config/domo_datasets.yaml", &catalog);
+    let env: Vec<(String, String)> = domo.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let r = shell(&dir, "etl load-domo --list\netl load-domo --all", &env);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("APAC DOT join Due Date change(first time)"), "{r:?}");
+    let day =
+        read_parquet(&dir.lake("datasets/apac-dot-due-date/partitions/date=2026-11-01/part-0000.parquet"));
+    // The filter kept `Not Exclude` rows only; `zip` pinned to string keeps its leading zero.
+    assert_eq!(strings(&day, "zip"), [Some("01234".to_owned())]);
+    assert!(dir.lake("datasets/apac-dot-due-date/partitions/date=2026-11-02/part-0000.parquet").exists());
+}
+
+#[test]
+fn the_job_file_runs_every_job() {
+    let (Some(s3), Some(pg)) = (s3_env(), pg_url()) else { return };
+    let jobs = block_starting(&blocks(), "jobs:\n  - name: usage");
+    let api = orders_api("orders-token");
+    let domo = FakeDomo::start(&[(
+        "3f2a4c1e-0000-4000-8000-000000000001",
+        FakeDataset {
+            columns: vec![("region", "STRING"), ("total", "DOUBLE")],
+            csv: "region,total\nEU,10.5\nUS,20\n".into(),
+        },
+    )]);
+    let url = pg_database(&pg, "readme_jobs");
+    pg_exec(&url, "CREATE TABLE public.customers (id int, name text, updated_at timestamptz); INSERT INTO public.customers VALUES (1, 'Ada', '2026-11-01 10:00+00'), (2, 'Grace', '2026-11-02 11:00+00')");
+    let exports = format!("s3://{}/readme-{}/exports", s3.bucket, std::process::id());
+    runtime().block_on(async {
+        let store = s3.store(&exports).await;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, b"sku,qty\nA-1,2\nB-2,5\n").unwrap();
+        store.put("drops/2026-11-30.csv.gz", gz.finish().unwrap()).await.unwrap();
+    });
+    let jobs = swapped(
+        &jobs,
+        &[
+            ("https://api.example.com/v1/orders", &format!("{}/v1/orders", api.url)),
+            ("s3://exports/", &format!("{exports}/")),
+        ],
+    );
+    let dir = Dir::new();
+    sample_exports(&dir);
+    dir.write("jobs.yaml", &jobs);
+    let mut env: Vec<(String, String)> = domo.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    env.extend(s3.vars.iter().cloned());
+    env.push(("ORDERS_TOKEN".into(), "orders-token".into()));
+    env.push(("DATABASE_URL".into(), url));
+    let r = shell(&dir, "etl run jobs.yaml --list\netl run jobs.yaml --all --target lake", &env);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("5 datasets"), "{r:?}");
+    let keys = dir.lake_keys();
+    for key in [
+        "datasets/cursor-usage/partitions/date=2026-10-21/part-0000.parquet",
+        "datasets/orders/partitions/date=2026-11-02/part-0000.parquet",
+        "datasets/drops/data/part-0000.parquet",
+        "datasets/sales/data/part-0000.parquet",
+        "datasets/customers/data/part-0000.parquet",
+    ] {
+        assert!(keys.contains(&key.to_owned()), "{key} missing: {keys:?}");
+    }
+    assert_eq!(read_parquet(&dir.lake("datasets/drops/data/part-0000.parquet")).height(), 2);
+    assert_eq!(read_parquet(&dir.lake("datasets/customers/data/part-0000.parquet")).height(), 2);
+}
+
+#[test]
+fn the_api_example_loads_and_then_only_what_is_new() {
+    let command = block_starting(&blocks(), "API_TOKEN=... etl load-api");
+    let api = orders_api("readme-token");
+    let command = swapped(
+        &command,
+        &[
+            ("API_TOKEN=...", "API_TOKEN=readme-token"),
+            ("https://api.example.com/v1/orders", &format!("{}/v1/orders", api.url)),
+        ],
+    );
+    let dir = Dir::new();
+    let r = shell(&dir, &command, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("3 rows written"), "{r:?}");
+    assert_eq!(api.to("/v1/orders").len(), 2, "two pages, by the cursor");
+    // Again: the checkpoint is sent as the since parameter, and nothing new comes.
+    let r = shell(&dir, &command, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let last = api.to("/v1/orders").pop().unwrap();
+    assert_eq!(last.param("updated_since"), Some("2026-11-03T08:00:00Z"), "{last:?}");
+    assert!(dir.lake("datasets/orders/partitions/date=2026-11-01/part-0000.parquet").exists());
+}
+
+#[test]
+fn the_postgres_example_loads_a_table() {
+    let Some(pg) = pg_url() else { return };
+    let command = block_starting(&blocks(), "DATABASE_URL='postgres://reader@db.example.com");
+    let url = pg_database(&pg, "readme_orders");
+    pg_exec(&url, "CREATE TABLE public.orders (id int, created_at timestamptz, updated_at timestamptz); INSERT INTO public.orders VALUES (1, '2026-11-01 09:00+00', '2026-11-01 09:00+00'), (2, '2026-11-02 10:00+00', '2026-11-02 12:00+00')");
+    let command = swapped(&command, &[("postgres://reader@db.example.com/shop?sslmode=require", &url)]);
+    let dir = Dir::new();
+    let r = shell(&dir, &command, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("2 rows written, 2 partitions"), "{r:?}");
+    // Again: the checkpoint holds, nothing new.
+    let r = shell(&dir, &command, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stderr.contains(&url), "the URL's password is never printed: {r:?}");
+}
+
+#[test]
+fn the_s3_example_loads_a_drop_folder() {
+    let Some(s3) = s3_env() else { return };
+    let command = block_starting(&blocks(), "etl load-s3 --source");
+    let root = format!("s3://{}/readme-s3-{}", s3.bucket, std::process::id());
+    let sample =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data_sources/team-usage-events-2026-11-01.csv"))
+            .unwrap();
+    runtime()
+        .block_on(async { s3.store(&root).await.put("exports/usage/2026-11-01.csv", sample).await.unwrap() });
+    let command = swapped(
+        &command,
+        &[
+            ("s3://exports/", &format!("{root}/exports/")),
+            ("--target s3://lake", &format!("--target {root}/lake")),
+        ],
+    );
+    let dir = Dir::new();
+    let r = shell(&dir, &command, &s3.vars);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("240 rows written, 11 partitions"), "{r:?}");
+    // Polled again by cron: the object was loaded, nothing to do.
+    let r = shell(&dir, &command, &s3.vars);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("nothing new"), "{r:?}");
+}
+
+#[test]
+fn the_layout_is_the_layout() {
+    use etl::load::layout::{DatasetId, Partition, HIVE_NULL_PARTITION};
+    let layout = block_starting(&blocks(), "datasets/<id>/data/part-0000.parquet");
+    let id = DatasetId::parse("x").unwrap();
+    let shown = |key: String| key.replacen("datasets/x/", "datasets/<id>/", 1);
+    let day = etl::transform::values::DateFormat::Iso.parse(b"2026-11-30").unwrap();
+    for key in [
+        shown(id.file_key(&Partition::Unpartitioned, 0)),
+        shown(id.file_key(&Partition::Day(day), 0)).replace("2026-11-30", "YYYY-MM-DD"),
+        shown(id.folder(&Partition::Null)),
+        shown(id.rejects_key("<run-id>")),
+        shown(id.state_key()),
+    ] {
+        assert!(layout.contains(&key), "README layout lacks `{key}`:\n{layout}");
+    }
+    assert!(layout.contains(HIVE_NULL_PARTITION));
+}
