@@ -41,7 +41,7 @@ fn a_folder_passes_every_check_and_keeps_nothing() {
     assert_eq!(table.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), NAMES, "{r:?}");
     assert!(table.iter().all(|c| c.1 == "ok"), "{r:?}");
     assert!(r.stdout.contains("lock: exclusive"), "{r:?}");
-    assert!(r.stderr.contains("etl doctor: ok: 7 checks passed, lock exclusive"), "{r:?}");
+    assert!(r.stderr.contains("etl doctor: ok: 7 checks passed; lock exclusive"), "{r:?}");
     assert_eq!(dir.all_lake_keys(), Vec::<String>::new(), "nothing is left under the target");
 }
 
@@ -60,7 +60,7 @@ fn garage_and_s3s_differ_in_conditional_writes() {
     assert!(r.stdout.contains("lock: best effort"), "{r:?}");
     assert!(r.stdout.contains("addressing   path-style"), "{r:?}");
     assert!(!r.stdout.contains(&garage.vars.iter().find(|v| v.0 == "AWS_SECRET_ACCESS_KEY").unwrap().1));
-    assert!(r.stderr.contains("6 checks passed, 1 warning, lock best effort"), "{r:?}");
+    assert!(r.stderr.contains("6 checks passed, 1 warning; lock best effort"), "{r:?}");
     let left = runtime().block_on(async { garage.store(&target).await.list("").await.unwrap() });
     assert!(left.is_empty(), "doctor leaves nothing on Garage: {left:?}");
 
