@@ -256,6 +256,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         .map(|c| {
             !rows.is_empty()
                 && rows.iter().all(|r| r[c] == "-" || r[c].chars().all(|ch| ch.is_ascii_digit() || ch == '.'))
+                && rows.iter().any(|r| r[c] != "-")
         })
         .collect();
     let line = |cells: Vec<&str>| {

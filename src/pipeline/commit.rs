@@ -276,18 +276,21 @@ async fn load_locked(
     if staged.output.rows() == 0 && !request.allow_empty {
         check_not_emptied(store.as_ref(), previous.as_ref(), &staged).await?;
     }
+    // Said as a warning when the dataset is made (a reader must know it once), then at -v.
     if request.partition_column.is_some() {
         for column in
             staged.schema.iter().filter(|c| crate::load::readers::collides_with_partition_key(&c.name))
         {
-            tracing::warn!(
+            let first = previous.is_none();
+            let say = |text: String| if first { tracing::warn!("{text}") } else { tracing::info!("{text}") };
+            say(format!(
                 "column `{}` has the name of the partition folders' key `{}`: a Hive-partitioned read \
                  (DuckDB and Spark match names without case) shows the folder's day in its place; \
                  `etl inspect {}` prints reads that keep it",
                 column.name,
                 crate::load::layout::PARTITION_KEY,
                 request.dataset
-            );
+            ));
         }
     }
     let schema = manifest::schema_record(&staged.schema);

@@ -18,7 +18,12 @@ fn filters(dir: &Dir) -> Vec<(String, String)> {
         (r"\d+\.\d\d s\b".into(), "[secs] s".into()),
         (r"\b\d+(\.\d)? (B|KiB|MiB)\b".into(), "[size]".into()),
         (r"[0-9a-f]{64}".into(), "[sha256]".into()),
-        (r"(?m)^(\S.{0,40}?\s{2,}(ok|warning|FAILED|skipped)\s+)\d+".into(), "$1[ms]".into()),
+        // The doctor's milliseconds, and the seconds column of a multi-dataset table.
+        (
+            r"(?m)^((list|put|get|conditional create|multipart upload|server-side copy|delete)\s+(ok|warning|FAILED|skipped)\s+)\d+".into(),
+            "$1[ms]".into(),
+        ),
+        (r"(?m)(\s)\d+\.\d$".into(), "$1[s]".into()),
         (r#""ms": ?\d+"#.into(), r#""ms": [ms]"#.into()),
         (r#""seconds": ?[0-9.e-]+"#.into(), r#""seconds": [secs]"#.into()),
         (r#""(bytes|size)": ?\d+"#.into(), r#""$1": [bytes]"#.into()),
@@ -129,4 +134,67 @@ fn listings_and_the_configuration() {
     // The environment's own variables (PATH, HOME...) differ between machines: the command's part only.
     let own = r.stdout.split("\nenvironment").next().unwrap_or(&r.stdout).to_owned();
     snap(&dir, "print-config", &own);
+}
+
+/// `[dir]`-free URLs of the fake servers, for the snapshots of the commands that reach them.
+fn without_ports(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("http://127.0.0.1:") {
+        out += &rest[..i];
+        out += "http://127.0.0.1:[port]";
+        rest = &rest[i + "http://127.0.0.1:".len()..];
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out + rest
+}
+
+#[test]
+fn each_loading_command() {
+    use crate::fake_api::{FakeApi, Response};
+    use crate::fake_domo::{FakeDataset, FakeDomo};
+    let dir = Dir::new();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sample = std::fs::read(repo.join("data_sources/team-usage-events-2026-11-01.csv")).unwrap();
+    dir.write("data_sources/team-usage-events-2026-11-01.csv", &sample);
+    dir.write("config/csv_datasets.yaml", std::fs::read(repo.join("config/csv_datasets.yaml")).unwrap());
+    snap(&dir, "load-cursor-usage", &shown(&ok(dir.etl().arg("load-cursor-usage"))));
+    snap(&dir, "load-csv-list", &shown(&ok(dir.etl().args(["load-csv", "--list"]))));
+    snap(&dir, "load-csv-all", &shown(&ok(dir.etl().args(["load-csv", "--all"]))));
+
+    let id = "c1cddf9d-0000-4000-8000-0000000000aa";
+    let domo = FakeDomo::start(&[(
+        id,
+        FakeDataset {
+            columns: vec![("region", "STRING"), ("total", "DOUBLE")],
+            csv: "region,total\nEU,10.5\nUS,20\n".into(),
+        },
+    )]);
+    dir.write(
+        "config/domo_datasets.yaml",
+        format!("datasets:\n  - name: sales\n    domo_dataset_id: {id}\n    minio_dataset_id: sales\n"),
+    );
+    let mut cmd = dir.etl();
+    for (k, v) in domo.env() {
+        cmd.env(k, v);
+    }
+    snap(&dir, "load-domo-list", &shown(&ok(cmd.args(["load-domo", "--list"]))));
+    let mut cmd = dir.etl();
+    for (k, v) in domo.env() {
+        cmd.env(k, v);
+    }
+    snap(&dir, "load-domo", &without_ports(&shown(&ok(cmd.args(["load-domo", "--dataset", "sales"])))));
+
+    let api = FakeApi::start(|_, _| {
+        Response::json(serde_json::json!([{"id": 1, "at": "2026-11-01T10:00:00Z", "tags": ["a"]}]))
+    });
+    let url = format!("{}/items", api.url);
+    let r = ok(dir.etl().args(["load-api", "--url", &url, "--dataset-id", "items", "--partition-col", "at"]));
+    snap(&dir, "load-api", &without_ports(&shown(&r)));
+
+    // Several datasets at once: a table, then the run's summary.
+    dir.write("jobs.yaml", "jobs:\n  - name: usage\n    dataset_id: usage\n    partition_column: Date\n    source: {kind: csv, source_dir: data_sources, file_pattern: \"team-usage-events-*.csv\"}\n  - name: broken\n    dataset_id: broken\n    source: {kind: csv, path: nosuch.csv}\n");
+    let r = run(dir.etl().args(["run", "jobs.yaml", "--all", "--jobs", "1"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    snap(&dir, "run-all-one-failed", &shown(&r));
 }
