@@ -38,7 +38,8 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
         None => None,
     };
     let spool_dir = download_dir(target.as_ref())?;
-    let records = api::fetch(&settings.api, spool_dir.path()).await?;
+    let download = ctx.progress(true, &settings.dataset, None);
+    let records = api::fetch(&settings.api, spool_dir.path(), &download).await?;
     if records.records() == 0 {
         let note = match &incremental {
             Some(start) => start.nothing_new(),

@@ -38,7 +38,8 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
         None => None,
     };
     let dir = download_dir(target.as_ref())?;
-    let rows = postgres::read(&settings.source, dir.path()).await?;
+    let copying = ctx.progress(true, &settings.dataset, None);
+    let rows = postgres::read(&settings.source, dir.path(), &copying).await?;
     let end = match incremental {
         Some(start) if rows.highest.is_none() && start.checkpoint.is_some() => {
             let note = start.nothing_new();

@@ -15,6 +15,7 @@ use super::json::{JsonRecords, Spool};
 use super::page::Found;
 use crate::error::{Error, Result};
 use crate::http::{self, Attempt, RetryPolicy};
+use crate::progress::Progress;
 
 /// A secret read from the environment: printed as its variable's name only.
 #[derive(Clone)]
@@ -160,8 +161,9 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-/// Fetches every page into a spool file in `dir`; the records are then a source.
-pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
+/// Fetches every page into a spool file in `dir`, showing the bytes and records so far on
+/// `progress`; the records are then a source.
+pub async fn fetch(settings: &ApiSettings, dir: &Path, progress: &Progress) -> Result<JsonRecords> {
     let origin = settings.url.clone();
     let client = reqwest::Client::builder()
         // A redirect elsewhere would take the credentials along: it is answered as it is (an error).
@@ -193,6 +195,7 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
     if let Some(field) = &settings.explode {
         spool = spool.exploding(field);
     }
+    let mut downloaded = 0u64;
     let mut url = settings.url.clone();
     let mut query = settings.query.clone();
     query.extend(settings.since.clone());
@@ -269,6 +272,8 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
         }
         let got = spool.records() - before;
         tracing::debug!(page = fetched + 1, records = got, "fetched");
+        downloaded += std::fs::metadata(&page_file).map_or(0, |m| m.len());
+        progress.update("downloading", downloaded, Some(spool.records()));
         let more = match &settings.paging {
             Paging::None => false,
             // Only an empty page ends: an API may cap the page size below the one asked for.
@@ -320,6 +325,7 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path) -> Result<JsonRecords> {
         }
     }
     tracing::info!("{name}: {} records", spool.records());
+    progress.clear();
     spool.finish("api", name)
 }
 

@@ -14,6 +14,7 @@ use tokio_postgres::types::Type;
 
 use super::csv::{CsvFile, CsvOptions};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::transform::values::{DateFormat, DatetimeFormat, Zone};
 use crate::transform::{ListOf, Parser, Pins};
 
@@ -303,8 +304,8 @@ pub struct PgRows {
     pub bytes: u64,
 }
 
-/// Runs the query and streams its rows into `dir`.
-pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
+/// Runs the query and streams its rows into `dir`, showing the bytes so far on `progress`.
+pub async fn read(source: &PgSource, dir: &Path, progress: &Progress) -> Result<PgRows> {
     let name = shown(&source.url);
     let remote = |message: String| Error::Remote { source_name: name.clone(), message };
     let client = connect(&source.url).await?;
@@ -398,8 +399,10 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
         let chunk = chunk.map_err(|e| remote(format!("COPY: {}", describe(&e))))?;
         file.write_all(&chunk).await.map_err(|e| Error::io(&path, e))?;
         bytes += chunk.len() as u64;
+        progress.update("copying", bytes, None);
     }
     file.flush().await.map_err(|e| Error::io(&path, e))?;
+    progress.clear();
     let csv = CsvFile::new(&path, CsvOptions::strict())?.named("postgres", format!("{name} (query)"));
     Ok(PgRows { csv, pins, highest, bytes })
 }

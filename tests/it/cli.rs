@@ -209,6 +209,20 @@ fn progress_shows_bytes_rows_rate_and_time_left_on_a_terminal_only() {
     dir.write("jobs.yaml", "jobs:\n  - name: one\n    dataset_id: one\n    partition_column: day\n    source: {kind: csv, path: big.csv}\n  - name: two\n    dataset_id: two\n    partition_column: day\n    source: {kind: csv, path: big.csv}\n");
     let screen = on_a_terminal(&dir, "run jobs.yaml --all --jobs 2");
     assert!(screen.contains("one writing, ") && screen.contains("two writing, "), "{screen:?}");
+    // A download of unknown size: a spinner with the bytes and records so far.
+    let api = crate::fake_api::FakeApi::start(|r, _| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let page: u32 = r.param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let items: Vec<_> =
+            (0..if page <= 3 { 50 } else { 0 }).map(|i| serde_json::json!({"id": i})).collect();
+        crate::fake_api::Response::json(serde_json::json!(items))
+    });
+    let screen =
+        on_a_terminal(&dir, &format!("load-api --url {}/items --paginate page --dataset-id items", api.url));
+    assert!(
+        screen.contains("items ") && screen.contains(" downloading, ") && screen.contains(" rows "),
+        "{screen:?}"
+    );
 }
 
 #[test]
