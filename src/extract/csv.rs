@@ -237,7 +237,14 @@ impl CsvFile {
             more = reader.0.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e, 1))?;
         }
         if !more {
-            let message = if self.skip_rows > 0 {
+            let comments = reader.1 .1.count();
+            let message = if comments > 0 {
+                format!(
+                    "the file holds only comment lines ({comments} starting with `{}`): expected a header line; \
+                     --comment-char none reads them as rows",
+                    char::from(self.comment.unwrap_or(b'#'))
+                )
+            } else if self.skip_rows > 0 {
                 format!(
                     "nothing after the {} lines skipped above the header: expected a header line",
                     self.skip_rows
@@ -867,6 +874,12 @@ mod tests {
         let one = CsvOptions { comment: Setting::Given(b'#'), ..CsvOptions::default() };
         let (_, rows, _) = read_noted(b"a\n1\n# c\n\n2\n", one);
         assert_eq!(rows, [row(2, &["1"]), row(4, &[""]), row(5, &["2"])]);
+        // Only comments: said so, not "empty".
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.csv");
+        std::fs::write(&path, b"# one, two\n# three\n").unwrap();
+        let e = CsvFile::new(&path, CsvOptions::default()).unwrap().open().err().unwrap().to_string();
+        assert!(e.contains("only comment lines (2 starting with `#`)"), "{e}");
     }
 
     #[test]
