@@ -38,8 +38,7 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
         None => None,
     };
     let dir = download_dir(target.as_ref())?;
-    let copying = ctx.progress(true, &settings.dataset, None);
-    let rows = postgres::read(&settings.source, dir.path(), &copying).await?;
+    let rows = postgres::read(&settings.source, dir.path()).await?;
     let end = match incremental {
         Some(start) if rows.highest.is_none() && start.checkpoint.is_some() => {
             let note = start.nothing_new();
@@ -48,22 +47,30 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
         Some(start) => Some(start.end(rows.highest.clone())),
         None => None,
     };
+    let postgres::PgRows { csv, pins, copy, .. } = rows;
+    // Read and typed while the COPY still writes it: its size is known at the end.
     let request = LoadRequest {
-        source_size: Some(rows.bytes),
-        progress: ctx.progress(true, &settings.dataset, Some(rows.bytes)),
-        pins: rows.pins.overridden_by(&settings.pins),
+        source_size: None,
+        progress: ctx.progress(true, &settings.dataset, None),
+        pins: pins.overridden_by(&settings.pins),
         partition_column: settings.partition_column,
         // PostgreSQL has its own null: a text "NA" is text.
         null_values: NullTokens::empty_only(),
         state: end.as_ref().and_then(|e| e.state.clone()),
-        ..LoadRequest::new("load-postgres", Arc::new(rows.csv), settings.dataset)
+        ..LoadRequest::new("load-postgres", Arc::new(csv), settings.dataset)
     }
     .written_as(&settings.write, WriteMode::Merge);
     let request = match &end {
         Some(end) => LoadRequest { mode: end.mode, ..request },
         None => request,
     };
-    let mut summary = load_into(request, target).await?;
+    let loaded = load_into(request, target).await;
+    // A COPY that failed is why the load failed (its reader only saw the file end early).
+    let copied = copy.finish().await;
+    let mut summary = match (loaded, copied) {
+        (Err(_), Err(copy)) => return Err(copy),
+        (loaded, _) => loaded?,
+    };
     summary.notes.extend(end.and_then(|e| e.note));
     drop(dir);
     Ok(summary)

@@ -124,6 +124,18 @@ impl CsvFile {
             return Err(Error::Usage(format!("`{}` is a folder, not a CSV file", path.display())));
         }
         let input = TextInput::inspect(&path, options.encoding)?;
+        Self::of_input(path, options, input)
+    }
+
+    /// A machine's export (see [`CsvOptions::strict`]) that is still being written to `path`: read
+    /// as it grows, to the end `growing` says (see [`super::growing`]).
+    pub fn growing(path: impl Into<PathBuf>, growing: Arc<super::growing::Growing>) -> Result<Self> {
+        let path = path.into();
+        let input = TextInput::utf8_growing(&path, growing);
+        Self::of_input(path, CsvOptions::strict(), input)
+    }
+
+    fn of_input(path: PathBuf, options: CsvOptions, input: TextInput) -> Result<Self> {
         let sniffs = options.delimiter.is_none()
             || options.comment == Setting::Detect
             || (options.skip_rows.is_none() && options.header);

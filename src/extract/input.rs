@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use encoding_rs::{DecoderResult, Encoding, UTF_16BE, UTF_16LE, UTF_8};
 use sha2::{Digest, Sha256};
 
+use super::growing::{Following, Growing};
 use crate::error::{Error, Result};
 
 /// How a file is compressed.
@@ -75,6 +76,8 @@ pub struct TextInput {
     /// Whether lines end in a bare `\r` (classic Mac, some exports): the text is then read with
     /// each `\r` as a `\n`, so that records, line numbers and quarantined rows come out right.
     cr_lines: bool,
+    /// Set when the file is still being written: reads wait for more at its end.
+    growing: Option<Arc<Growing>>,
 }
 
 impl TextInput {
@@ -92,6 +95,7 @@ impl TextInput {
             encoding,
             detected,
             cr_lines: false,
+            growing: None,
         };
         let mut input = match forced {
             Some(encoding) => input(encoding, false),
@@ -110,6 +114,19 @@ impl TextInput {
             tracing::info!("{}: lines end in a bare CR: read as line breaks", path.display());
         }
         Ok(input)
+    }
+
+    /// A plain UTF-8 text file that is still being written (a spooled download), read as it grows:
+    /// nothing is read of it now.
+    pub fn utf8_growing(path: &Path, growing: Arc<Growing>) -> Self {
+        TextInput {
+            path: path.to_owned(),
+            compression: Compression::None,
+            encoding: UTF_8,
+            detected: false,
+            cr_lines: false,
+            growing: Some(growing),
+        }
     }
 
     /// The file's encoding.
@@ -154,6 +171,10 @@ impl TextInput {
             ..Tracker::default()
         });
         let file = fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let file: Box<dyn Read + Send> = match &self.growing {
+            Some(growing) => Box::new(Following::new(file, growing.clone())),
+            None => Box::new(file),
+        };
         let counted = Counted { inner: file, tracker: tracker.clone() };
         let raw: Box<dyn Read + Send> = match self.compression {
             Compression::None => Box::new(counted),
@@ -496,7 +517,7 @@ impl Captured {
 }
 
 struct Counted {
-    inner: fs::File,
+    inner: Box<dyn Read + Send>,
     tracker: Arc<Tracker>,
 }
 

@@ -11,6 +11,7 @@ pub mod csv;
 pub mod dialect;
 pub mod domo;
 pub mod filter;
+pub mod growing;
 pub mod input;
 pub mod json;
 pub mod objects;

@@ -7,14 +7,15 @@
 //! memory), then are read as CSV.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio_postgres::types::Type;
 
-use super::csv::{CsvFile, CsvOptions};
+use super::csv::CsvFile;
+use super::growing::Growing;
 use crate::error::{Error, Result};
-use crate::progress::Progress;
 use crate::transform::values::{DateFormat, DatetimeFormat, Zone};
 use crate::transform::{ListOf, Parser, Pins};
 
@@ -94,32 +95,23 @@ pub fn quote_literal(text: &str) -> String {
 
 /// How a column of type `ty` is selected (`col` quoted) and pinned.
 pub fn column_of(ty: &Type, col: &str) -> (String, Parser) {
-    let text = format!("({col})::text");
+    // COPY writes each value in its type's text form; the session is set so that these are the
+    // forms the typing reads (`SESSION_SETTINGS`): timestamps and dates in ISO with `T` or a space,
+    // `timestamptz` in UTC with its `+00`, floats exact. `infinity` and dates before year 1 (`BC`)
+    // keep their own text, which the typing refuses (named with its row) rather than misreads.
+    let plain = col.to_owned();
     let json = format!("to_json({col})::text");
     match *ty {
-        Type::BOOL => (text, Parser::Bool),
-        Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => (text, Parser::Int),
-        Type::FLOAT4 | Type::FLOAT8 => (text, Parser::Float),
-        Type::DATE => (text, Parser::Date(DateFormat::Iso)),
-        // `infinity` and dates before year 1 keep their own text, which the typing refuses (named
-        // with its row) rather than misread: `to_char` would print 44 BC as year 44.
-        Type::TIMESTAMP => (
-            format!(
-                "CASE WHEN isfinite({col}) AND {col} >= '0001-01-01' \
-                 THEN to_char({col}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US') ELSE {text} END"
-            ),
-            Parser::Datetime(DatetimeFormat::ISO, Zone::Naive),
-        ),
-        Type::TIMESTAMPTZ => (
-            format!(
-                "CASE WHEN isfinite({col}) AND {col} >= '0001-01-01 00:00:00+00' \
-                 THEN to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') ELSE {text} END"
-            ),
-            Parser::Datetime(DatetimeFormat::ISO, Zone::Offset),
-        ),
+        // COPY writes `t` / `f`; as text they are `true` / `false`.
+        Type::BOOL => (format!("({col})::text"), Parser::Bool),
+        Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => (plain, Parser::Int),
+        Type::FLOAT4 | Type::FLOAT8 => (plain, Parser::Float),
+        Type::DATE => (plain, Parser::Date(DateFormat::Iso)),
+        Type::TIMESTAMP => (plain, Parser::Datetime(DatetimeFormat::ISO, Zone::Naive)),
+        Type::TIMESTAMPTZ => (plain, Parser::Datetime(DatetimeFormat::ISO, Zone::Offset)),
         // Its scale comes from the values (see `numeric_scales`).
-        Type::NUMERIC => (text, Parser::Decimal),
-        Type::JSON | Type::JSONB => (text, Parser::Text),
+        Type::NUMERIC => (plain, Parser::Decimal),
+        Type::JSON | Type::JSONB => (plain, Parser::Text),
         Type::INT2_ARRAY | Type::INT4_ARRAY | Type::INT8_ARRAY => (json, Parser::List(ListOf::Int64)),
         Type::FLOAT4_ARRAY | Type::FLOAT8_ARRAY => (json, Parser::List(ListOf::Float64)),
         Type::BOOL_ARRAY => (json, Parser::List(ListOf::Boolean)),
@@ -128,9 +120,13 @@ pub fn column_of(ty: &Type, col: &str) -> (String, Parser) {
         }
         // Arrays of other types: their JSON text.
         _ if matches!(ty.kind(), tokio_postgres::types::Kind::Array(_)) => (json, Parser::Text),
-        _ => (text, Parser::Text),
+        _ => (plain, Parser::Text),
     }
 }
+
+/// The session the COPY runs in: the text forms `column_of` relies on, whatever the server's or
+/// the role's defaults are.
+const SESSION_SETTINGS: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3";
 
 /// Registers the URL's password (in a `postgres://` URL or a `password=` setting) for redaction.
 pub fn register_password(url: &str) {
@@ -295,20 +291,50 @@ fn describe(e: &tokio_postgres::Error) -> String {
 
 /// What a read produced.
 pub struct PgRows {
-    /// The rows, as a CSV source.
+    /// The rows, as a CSV source read while the COPY writes it.
     pub csv: CsvFile,
     /// The pins PostgreSQL's types give.
     pub pins: Pins,
     /// The incremental column's highest value read (the next checkpoint), if incremental.
     pub highest: Option<String>,
-    pub bytes: u64,
+    /// The COPY, still running.
+    pub copy: Copy,
 }
 
-/// Runs the query and streams its rows into `dir`, showing the bytes so far on `progress`.
-pub async fn read(source: &PgSource, dir: &Path, progress: &Progress) -> Result<PgRows> {
+/// A COPY streaming into its spool file. Dropped before it ends, it is stopped, and a reader of the
+/// file fails rather than wait.
+pub struct Copy {
+    task: tokio::task::JoinHandle<Result<u64>>,
+    growing: Arc<Growing>,
+}
+
+impl Copy {
+    /// Waits for the COPY to end: the bytes it wrote, or its error.
+    pub async fn finish(mut self) -> Result<u64> {
+        (&mut self.task).await.map_err(|e| Error::Internal(format!("the COPY task failed: {e}")))?
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.growing.finish(Err("the COPY was stopped".into()));
+    }
+}
+
+/// Bytes of the COPY written to the spool file at a time, and then offered to its reader.
+const SPOOL_CHUNK: usize = 256 << 10;
+
+/// Runs the query and streams its rows into `dir`: the rows can be read at once, while they arrive
+/// (the COPY runs on a task of its own, see [`Copy`]).
+pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
     let name = shown(&source.url);
     let remote = |message: String| Error::Remote { source_name: name.clone(), message };
     let client = connect(&source.url).await?;
+    client
+        .batch_execute(SESSION_SETTINGS)
+        .await
+        .map_err(|e| remote(format!("setting the session up: {}", describe(&e))))?;
     let inner = format!("({}) AS etl_source", source.query.trim().trim_end_matches(';'));
     let statement = client
         .prepare(&format!("SELECT * FROM {inner}"))
@@ -391,20 +417,56 @@ pub async fn read(source: &PgSource, dir: &Path, progress: &Progress) -> Result<
     );
     let path = dir.join("rows.csv");
     let stream = client.copy_out(&copy).await.map_err(|e| remote(format!("COPY: {}", describe(&e))))?;
-    let mut file = tokio::fs::File::create(&path).await.map_err(|e| Error::io(&path, e))?;
-    let mut bytes = 0u64;
-    futures::pin_mut!(stream);
-    while let Some(chunk) = stream.next().await {
-        crate::signals::check()?;
-        let chunk = chunk.map_err(|e| remote(format!("COPY: {}", describe(&e))))?;
-        file.write_all(&chunk).await.map_err(|e| Error::io(&path, e))?;
-        bytes += chunk.len() as u64;
-        progress.update("copying", bytes, None);
+    let file = tokio::fs::File::create(&path).await.map_err(|e| Error::io(&path, e))?;
+    let growing = Arc::new(Growing::default());
+    let task = tokio::spawn(spool(stream, file, growing.clone(), path.clone(), name.clone(), client));
+    let csv = CsvFile::growing(&path, growing.clone())?.named("postgres", format!("{name} (query)"));
+    Ok(PgRows { csv, pins, highest, copy: Copy { task, growing } })
+}
+
+/// Writes the COPY's rows to `file` in chunks, telling `growing` how far the file is whole and how
+/// the COPY ended. `client` is kept until the end: the stream needs its connection.
+async fn spool(
+    stream: tokio_postgres::CopyOutStream,
+    mut file: tokio::fs::File,
+    growing: Arc<Growing>,
+    path: std::path::PathBuf,
+    name: String,
+    client: tokio_postgres::Client,
+) -> Result<u64> {
+    let copied = async {
+        let mut chunk = Vec::with_capacity(SPOOL_CHUNK + (64 << 10));
+        let mut total = 0u64;
+        futures::pin_mut!(stream);
+        loop {
+            let next = stream.next().await;
+            if let Some(row) = &next {
+                crate::signals::check()?;
+                // One message is one row: gathered into chunks, written and offered a chunk at a time.
+                let row = row.as_ref().map_err(|e| Error::Remote {
+                    source_name: name.clone(),
+                    message: format!("COPY: {}", describe(e)),
+                })?;
+                chunk.extend_from_slice(row);
+                if chunk.len() < SPOOL_CHUNK {
+                    continue;
+                }
+            }
+            file.write_all(&chunk).await.map_err(|e| Error::io(&path, e))?;
+            // Flushed, so that the bytes are in the file (not in tokio's hands) when offered.
+            file.flush().await.map_err(|e| Error::io(&path, e))?;
+            total += chunk.len() as u64;
+            chunk.clear();
+            growing.wrote(total);
+            if next.is_none() {
+                return Ok(total);
+            }
+        }
     }
-    file.flush().await.map_err(|e| Error::io(&path, e))?;
-    progress.clear();
-    let csv = CsvFile::new(&path, CsvOptions::strict())?.named("postgres", format!("{name} (query)"));
-    Ok(PgRows { csv, pins, highest, bytes })
+    .await;
+    drop(client);
+    growing.finish(copied.as_ref().map(|_| ()).map_err(ToString::to_string));
+    copied
 }
 
 #[cfg(test)]
@@ -424,7 +486,7 @@ mod tests {
         assert!(table_name(r#""x"; DROP TABLE y; --"#).is_err());
         assert!(table_name(r#""open"#).is_err());
         let (expr, parser) = column_of(&Type::TIMESTAMPTZ, "\"at\"");
-        assert!(expr.contains("AT TIME ZONE 'UTC'"), "{expr}");
+        assert_eq!(expr, "\"at\"", "written by COPY in the session's UTC");
         assert_eq!(parser, Parser::Datetime(DatetimeFormat::ISO, Zone::Offset));
         assert_eq!(column_of(&Type::BOOL, "\"b\""), ("(\"b\")::text".into(), Parser::Bool));
         assert_eq!(column_of(&Type::INT4_ARRAY, "\"xs\"").1, Parser::List(ListOf::Int64));

@@ -186,3 +186,49 @@ fn sslmode_require_encrypts_and_disable_does_not() {
         assert_eq!(bools(&df, "ssl"), vec![Some(encrypted)], "sslmode={mode}");
     }
 }
+
+#[test]
+fn the_rows_read_the_same_whatever_the_server_defaults_and_a_failing_copy_writes_nothing() {
+    let Some(server) = pg_url() else { return };
+    let url = pg_database(&server, "styles");
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    // Defaults that change how COPY writes values: the session the tool opens sets its own.
+    pg_exec(
+        &url,
+        &format!(
+            r#"ALTER DATABASE {db} SET DateStyle = 'SQL, DMY';
+            ALTER DATABASE {db} SET TimeZone = 'America/New_York';
+            ALTER DATABASE {db} SET extra_float_digits = -3;
+            CREATE TABLE t (at timestamptz, local timestamp, day date, x float8);
+            INSERT INTO t VALUES ('2026-11-01 09:00:00.123456+09', '2026-11-01 09:00:00.5', '2026-03-04', 0.1::float8 + 0.2::float8);"#
+        ),
+    );
+    let dir = Dir::new();
+    let load = |table: &str, id: &str| {
+        run(dir.etl().env("DATABASE_URL", &url).args(["load-postgres", "--table", table, "--dataset-id", id]))
+    };
+    let r = load("t", "t");
+    assert_eq!(r.code, 0, "{r:?}");
+    let df = read_parquet(&dir.lake("datasets/t/data/part-0000.parquet"));
+    assert_eq!(micros(&df, "at"), [Some(utc(2026, 11, 1, 0, 0, 0, 123_456))]);
+    assert_eq!(micros(&df, "local"), [Some(utc(2026, 11, 1, 9, 0, 0, 500_000))]);
+    assert_eq!(days(&df, "day"), [Some(etl::transform::calendar::days_from_civil(2026, 3, 4))]);
+    assert_eq!(f64s(&df, "x"), [Some(0.1 + 0.2)], "every digit of a float");
+    // A value with no place on the time line is refused with its row, never misread.
+    pg_exec(&url, "CREATE TABLE inf (at timestamptz); INSERT INTO inf VALUES ('2026-01-01'), ('infinity')");
+    let r = load("inf", "inf");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("infinity"), "{r:?}");
+    // A query that fails after rows have streamed (and been typed): its own error, nothing written.
+    let r = run(dir.etl().env("DATABASE_URL", &url).args([
+        "load-postgres",
+        "--query",
+        "SELECT id, 1 / (id - 300000) AS q FROM generate_series(1, 400000) AS id",
+        "--dataset-id",
+        "broken",
+    ]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("division by zero"), "{r:?}");
+    assert!(!dir.lake_keys().iter().any(|k| k.starts_with("datasets/broken/")), "{:?}", dir.lake_keys());
+    assert!(!dir.lake_keys().iter().any(|k| k.starts_with("datasets/inf/")), "{:?}", dir.lake_keys());
+}
