@@ -73,6 +73,9 @@ pub struct Summary {
     pub deleted: usize,
     pub seconds: f64,
     pub target: String,
+    /// Where the seconds went (one load): shown at `-v` and in the JSON summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Phases>,
     /// One entry per dataset, for commands that load several (`--all`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub datasets: Vec<DatasetOutcome>,
@@ -104,6 +107,7 @@ impl Summary {
             deleted: 0,
             seconds: 0.0,
             target,
+            phases: None,
             datasets: Vec::new(),
             notes: Vec::new(),
             error: None,
@@ -209,6 +213,16 @@ pub fn thousands(n: u64) -> String {
 /// `1 row`, `2 rows`, `10,000 rows`.
 pub fn count(n: u64, noun: &str) -> String {
     format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// The seconds of one load, by phase: downloads before the rows are read (a REST API's pages, a Domo
+/// export, S3 objects); reading, typing and staging (a PostgreSQL COPY streams during it); and
+/// publishing (uploads, the run record, the manifest, deletes) or planning a dry run.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Phases {
+    pub extract: f64,
+    pub typing: f64,
+    pub publish: f64,
 }
 
 /// How one dataset of a multi-dataset run went.

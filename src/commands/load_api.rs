@@ -78,6 +78,7 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
         _ => (records, settings.pins.clone()),
     };
     let request = LoadRequest {
+        began: started,
         pins: records.pins(&pins),
         progress: ctx.progress(true, &settings.dataset, None),
         partition_column: settings.partition_column,

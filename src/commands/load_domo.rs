@@ -73,6 +73,7 @@ struct One<'a> {
 
 impl One<'_> {
     async fn load(self, entry: &DomoEntry, progress: bool) -> Result<Summary> {
+        let began = std::time::Instant::now();
         tracing::info!("\"{}\": Domo dataset {} → {}", entry.name, entry.domo_id, entry.dataset);
         let schema = self.client.schema(&entry.domo_id).await?;
         let mut relied_on = Vec::new();
@@ -89,6 +90,7 @@ impl One<'_> {
         let staging = self.store.staging_parent();
         let export = self.client.download(&entry.domo_id, &entry.name, &schema, &staging, &bar).await?;
         let request = LoadRequest {
+            began,
             source_size: Some(export.size()),
             partition_column: entry.partition_column.clone(),
             pins: pins_from_schema(&schema).overridden_by(&entry.pins),

@@ -50,6 +50,7 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
     let postgres::PgRows { csv, pins, copy, .. } = rows;
     // Read and typed while the COPY still writes it: its size is known at the end.
     let request = LoadRequest {
+        began: started,
         source_size: None,
         progress: ctx.progress(true, &settings.dataset, None),
         pins: pins.overridden_by(&settings.pins),

@@ -55,6 +55,7 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
     let source = CsvParts::new("s3", glob.to_string(), parts);
     let size = to_load.objects.iter().map(|o| o.size).sum();
     let request = LoadRequest {
+        began: started,
         source_size: Some(size),
         progress: ctx.progress(true, &settings.dataset, Some(size)),
         partition_column: settings.partition_column,

@@ -79,6 +79,9 @@ pub struct LoadRequest {
     pub dry_run: bool,
     /// The progress line (disabled when several loads run at once, or stderr is no terminal).
     pub progress: Progress,
+    /// When the command began this load, before any download: the summary's seconds count from
+    /// here (a load made with [`LoadRequest::new`] began then).
+    pub began: std::time::Instant,
     /// The dataset's state once this load is published (`_state.json`, written with the manifest).
     pub state: Option<crate::load::state::StateUpdate>,
 }
@@ -120,6 +123,7 @@ impl LoadRequest {
             wait_lock: std::time::Duration::ZERO,
             dry_run: false,
             progress: Progress::disabled(),
+            began: std::time::Instant::now(),
             state: None,
         }
     }
@@ -309,7 +313,6 @@ async fn load_locked(
         summary.partitions = staged.output.partitions();
         summary.files = staged.output.files.len();
         summary.bytes = staged.output.bytes();
-        summary.seconds = staged.seconds();
         notes.push("dry run: nothing was written or deleted".into());
         summary
     } else {
@@ -384,13 +387,25 @@ async fn load_locked(
         summary.bytes = report.bytes;
         summary.unchanged = report.unchanged;
         summary.deleted = report.deleted.len();
-        summary.seconds = staged.seconds();
         summary.run_id = Some(run_id);
         summary
     };
     summary.dataset = Some(request.dataset.to_string());
     summary.rows_read = rows_read;
     summary.notes = notes;
+    let phases = staged.phases(request.began);
+    summary.seconds = request.began.elapsed().as_secs_f64();
+    tracing::info!(
+        "{}: {:.2} s in all: {:.2} s extracting (downloads before the rows are read), {:.2} s reading, \
+         typing and staging, {:.2} s {}",
+        request.dataset,
+        summary.seconds,
+        phases.extract,
+        phases.typing,
+        phases.publish,
+        if request.dry_run { "planning" } else { "publishing" }
+    );
+    summary.phases = Some(phases);
     Ok(Loaded { summary, plan: plan_text })
 }
 

@@ -62,6 +62,8 @@ pub struct Staged {
     /// Owns the staging folder, which must outlive the publish.
     _load: Box<dyn Load>,
     started: Instant,
+    /// When staging ended.
+    finished: Instant,
     /// When the run started, for the run record.
     pub started_at: std::time::SystemTime,
 }
@@ -172,6 +174,7 @@ pub async fn stage(
             output,
             _load: load,
             started,
+            finished: Instant::now(),
             started_at,
         })
     })
@@ -375,8 +378,13 @@ impl Staged {
         })
     }
 
-    /// Seconds since the run started.
-    pub fn seconds(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
+    /// How long each phase of a load that `began` then has taken, up to now.
+    pub fn phases(&self, began: Instant) -> crate::summary::Phases {
+        let seconds = |d: std::time::Duration| d.as_secs_f64();
+        crate::summary::Phases {
+            extract: seconds(self.started.saturating_duration_since(began)),
+            typing: seconds(self.finished.saturating_duration_since(self.started)),
+            publish: seconds(self.finished.elapsed()),
+        }
     }
 }

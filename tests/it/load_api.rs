@@ -341,3 +341,39 @@ fn incremental_loads_fetch_only_what_is_new() {
         serde_json::from_slice(&std::fs::read(dir.lake("datasets/ev/_state.json")).unwrap()).unwrap();
     assert_eq!(state["checkpoints"].as_array().unwrap().last().unwrap()["value"], "2026-11-03T10:00:00Z");
 }
+
+#[test]
+fn the_summary_counts_the_download_and_shows_each_phase() {
+    // Three pages of 0.3 s each: the download is most of the run, and the summary says so.
+    let api = FakeApi::start(|r, _| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let page: u32 = r.param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let items: Vec<_> = (0..if page <= 2 { 10 } else { 0 }).map(|i| json!({"id": i})).collect();
+        Response::json(json!(items))
+    });
+    let dir = Dir::new();
+    let url = format!("{}/items", api.url);
+    let r = ok(dir.etl().args([
+        "--log-format",
+        "json",
+        "-v",
+        "load-api",
+        "--url",
+        &url,
+        "--paginate",
+        "page",
+        "--dataset-id",
+        "p",
+    ]));
+    let line = r.stderr.lines().find(|l| l.contains(r#""event":"summary""#)).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(line).unwrap();
+    let seconds = summary["summary"]["seconds"].as_f64().unwrap();
+    let phases = &summary["summary"]["phases"];
+    let extract = phases["extract"].as_f64().unwrap();
+    assert!(extract >= 0.85 && seconds >= extract, "{summary}");
+    let sum = extract + phases["typing"].as_f64().unwrap() + phases["publish"].as_f64().unwrap();
+    assert!((sum - seconds).abs() < 0.05, "the phases add up to the whole: {summary}");
+    // In text, -v names the phases.
+    let r = ok(dir.etl().args(["-v", "load-api", "--url", &url, "--paginate", "page", "--dataset-id", "p"]));
+    assert!(r.stderr.contains(" s extracting (downloads before the rows are read), "), "{r:?}");
+}

@@ -25,7 +25,7 @@ fn filters(dir: &Dir) -> Vec<(String, String)> {
         ),
         (r"(?m)(\s)\d+\.\d$".into(), "$1[s]".into()),
         (r#""ms": ?\d+"#.into(), r#""ms": [ms]"#.into()),
-        (r#""seconds": ?[0-9.e-]+"#.into(), r#""seconds": [secs]"#.into()),
+        (r#""(seconds|extract|typing|publish)": ?[0-9.e-]+"#.into(), r#""$1": [secs]"#.into()),
         (r#""(bytes|size)": ?\d+"#.into(), r#""$1": [bytes]"#.into()),
     ]
 }
