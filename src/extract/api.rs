@@ -241,15 +241,19 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path, progress: &Progress) -> R
             Paging::Cursor { path, .. } => Some(path.as_str()),
             _ => None,
         };
-        let scanned =
-            super::page::scan(&page_file, &settings.records, cursor_path, &mut |item| spool.push(&item))
-                .map_err(|e| {
-                    let mut message = format!("page {}: {e}", fetched + 1);
-                    if matches!(e, super::page::ScanError::Json(_)) {
-                        message += &format!(": {}", http::snippet(&head_of(&page_file)));
-                    }
-                    Error::Remote { source_name: name.clone(), message }
-                })?;
+        let scanned = super::page::scan(
+            &page_file,
+            &settings.records,
+            cursor_path,
+            super::page::Sink::Spool(&mut spool),
+        )
+        .map_err(|e| {
+            let mut message = format!("page {}: {e}", fetched + 1);
+            if matches!(e, super::page::ScanError::Json(_)) {
+                message += &format!(": {}", http::snippet(&head_of(&page_file)));
+            }
+            Error::Remote { source_name: name.clone(), message }
+        })?;
         match scanned.found {
             Found::Records => {}
             // An empty page may say so with a null.

@@ -136,6 +136,17 @@ pub struct Spool {
     text: Vec<u8>,
 }
 
+/// A leaf of a record as a parser meets it: null, a boolean, a number as written, a string, or the
+/// JSON text of an array or an empty object.
+#[derive(Debug, Clone, Copy)]
+pub enum Leaf<'a> {
+    Null,
+    Bool(bool),
+    Number(&'a str),
+    Str(&'a str),
+    Json(&'a str),
+}
+
 /// Ends a record in the spool file.
 const END_OF_RECORD: u32 = u32::MAX;
 
@@ -274,6 +285,15 @@ impl Spool {
 
     /// Writes one leaf of the record being spooled.
     fn leaf(&mut self, col: usize, value: &Value) -> std::result::Result<(), String> {
+        let mut text = std::mem::take(&mut self.text);
+        write_text(value, &mut text);
+        let written = self.write_leaf(col, kind_of(value), (!value.is_null()).then_some(&text[..]));
+        self.text = text;
+        written
+    }
+
+    /// Writes one leaf of kinds `kinds` and text `text` (`None`: null) in column `col`.
+    fn write_leaf(&mut self, col: usize, kinds: u8, text: Option<&[u8]>) -> std::result::Result<(), String> {
         let record = self.records + 1;
         if self.last_set[col] == record {
             let name = &self.columns[col];
@@ -282,14 +302,11 @@ impl Spool {
             ));
         }
         self.last_set[col] = record;
-        self.kinds[col] |= kind_of(value);
-        if value.is_null() {
-            return Ok(());
-        }
-        write_text(value, &mut self.text);
+        self.kinds[col] |= kinds;
+        let Some(text) = text else { return Ok(()) };
         if let Some((field, highest)) = &mut self.tracked {
             if *field == self.columns[col] {
-                let text = String::from_utf8_lossy(&self.text);
+                let text = String::from_utf8_lossy(text);
                 if highest.as_deref().is_none_or(|h| later_text(&text, h)) {
                     *highest = Some(text.into_owned());
                 }
@@ -297,8 +314,51 @@ impl Spool {
         }
         let io = |e: std::io::Error| e.to_string();
         self.out.write_all(&(col as u32).to_le_bytes()).map_err(io)?;
-        self.out.write_all(&(self.text.len() as u32).to_le_bytes()).map_err(io)?;
-        self.out.write_all(&self.text).map_err(io)
+        self.out.write_all(&(text.len() as u32).to_le_bytes()).map_err(io)?;
+        self.out.write_all(text).map_err(io)
+    }
+
+    /// Whether records may be handed over as they are parsed ([`Spool::begin`] ... [`Spool::end`])
+    /// rather than whole (an exploded field needs the whole record).
+    pub fn streams(&self) -> bool {
+        self.explode.is_none()
+    }
+
+    /// A record handed over as it is parsed begins.
+    pub fn begin(&mut self) {
+        self.name.clear();
+    }
+
+    /// Steps into `key`; returns where to step back to ([`Spool::step_out`]).
+    pub fn step_in(&mut self, key: &str) -> usize {
+        let at = self.name.len();
+        if at > 0 {
+            self.name.push('.');
+        }
+        self.name.push_str(key);
+        at
+    }
+
+    /// Steps back out of a key.
+    pub fn step_out(&mut self, at: usize) {
+        self.name.truncate(at);
+    }
+
+    /// The leaf at the key stepped into.
+    pub fn leaf_here(&mut self, leaf: Leaf<'_>) -> std::result::Result<(), String> {
+        let col = self.column_of_name();
+        match leaf {
+            Leaf::Null => self.write_leaf(col, 0, None),
+            Leaf::Bool(b) => self.write_leaf(col, BOOL, Some(if b { b"true" } else { b"false" })),
+            Leaf::Number(text) => self.write_leaf(col, kind_of_number(text), Some(text.as_bytes())),
+            Leaf::Str(text) => self.write_leaf(col, STRING, Some(text.as_bytes())),
+            Leaf::Json(text) => self.write_leaf(col, JSON, Some(text.as_bytes())),
+        }
+    }
+
+    /// A record handed over as it is parsed ends.
+    pub fn end(&mut self) -> std::result::Result<(), String> {
+        self.end_record()
     }
 
     fn end_record(&mut self) -> std::result::Result<(), String> {

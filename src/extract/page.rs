@@ -14,6 +14,8 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::json::{Leaf, Spool};
+
 pub use crate::extract::input::MAX_RECORD_BYTES;
 
 /// The value at a dotted `path` in `body` (`None` when a step is missing).
@@ -71,32 +73,62 @@ impl fmt::Display for ScanError {
 
 /// Reads the page in `path`, calling `on_record` with each record at `records` (a dotted path; empty:
 /// the body is the array) and keeping the value at `cursor`.
-pub fn scan(
-    path: &Path,
-    records: &str,
-    cursor: Option<&str>,
-    on_record: &mut dyn FnMut(Value) -> Result<(), String>,
-) -> Result<Scanned, ScanError> {
-    let file = std::fs::File::open(path).map_err(|e| ScanError::Json(e.to_string()))?;
-    scan_reader(file, records, cursor, on_record)
+pub fn scan(path: &Path, records: &str, cursor: Option<&str>, sink: Sink<'_>) -> Result<Scanned, ScanError> {
+    let mut file = std::fs::File::open(path).map_err(|e| ScanError::Json(e.to_string()))?;
+    let size = file.metadata().map_err(|e| ScanError::Json(e.to_string()))?.len();
+    if size <= IN_MEMORY {
+        // Parsed from memory: strings are borrowed from the page instead of copied out of a reader.
+        let mut body = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut body).map_err(|e| ScanError::Json(e.to_string()))?;
+        return scan_with(
+            serde_json::Deserializer::from_slice(&body),
+            Limit::default(),
+            records,
+            cursor,
+            sink,
+        );
+    }
+    scan_reader(file, records, cursor, sink)
 }
 
-/// [`scan`] over any reader.
+/// Pages up to this size are parsed from memory, larger ones as a stream (each record's size
+/// bounded by [`MAX_RECORD_BYTES`]).
+const IN_MEMORY: u64 = 64 << 20;
+
+/// Where a page's records go.
+pub enum Sink<'a> {
+    /// Each record whole, as a JSON value.
+    Values(&'a mut dyn FnMut(Value) -> Result<(), String>),
+    /// Each record flattened into the spool as it is parsed, never built as a value (see
+    /// [`Spool::streams`]).
+    Spool(&'a mut Spool),
+}
+
+/// [`scan`] over any reader, as a stream.
 pub fn scan_reader(
     reader: impl Read,
     records: &str,
     cursor: Option<&str>,
-    on_record: &mut dyn FnMut(Value) -> Result<(), String>,
+    sink: Sink<'_>,
 ) -> Result<Scanned, ScanError> {
     let limit = Limit::default();
     // The count is taken as the buffer fills (serde_json reads byte by byte from the buffer): the
     // limit holds to within the buffer's 64 KiB.
     let counted = BufReader::with_capacity(1 << 16, Counted { inner: reader, limit: limit.clone() });
+    scan_with(serde_json::Deserializer::from_reader(counted), limit, records, cursor, sink)
+}
+
+fn scan_with<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    limit: Limit,
+    records: &str,
+    cursor: Option<&str>,
+    sink: Sink<'_>,
+) -> Result<Scanned, ScanError> {
     let steps = |p: &str| p.split('.').filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
     let records = steps(records);
     let cursor = cursor.map(steps);
-    let mut state = State { on_record, found: Found::Missing, cursor: None, records: 0, failed: None, limit };
-    let mut de = serde_json::Deserializer::from_reader(counted);
+    let mut state = State { sink, found: Found::Missing, cursor: None, records: 0, failed: None, limit };
     let result = Node { state: &mut state, records: Some(&records), cursor: cursor.as_deref() }
         .deserialize(&mut de)
         .and_then(|()| de.end());
@@ -149,7 +181,7 @@ impl<R: Read> Read for Counted<R> {
 }
 
 struct State<'f> {
-    on_record: &'f mut dyn FnMut(Value) -> Result<(), String>,
+    sink: Sink<'f>,
     found: Found,
     cursor: Option<Value>,
     records: u64,
@@ -183,7 +215,11 @@ impl<'de> DeserializeSeed<'de> for Node<'_, '_, '_> {
                             self.state.found = Found::Records;
                             for item in items {
                                 self.state.records += 1;
-                                if let Err(e) = (self.state.on_record)(item.clone()) {
+                                let taken = match &mut self.state.sink {
+                                    Sink::Values(on_record) => on_record(item.clone()),
+                                    Sink::Spool(spool) => spool.push(item),
+                                };
+                                if let Err(e) = taken {
                                     self.state.failed = Some(ScanError::Record(e));
                                     return Err(serde::de::Error::custom("record refused"));
                                 }
@@ -285,10 +321,25 @@ impl<'de> Visitor<'de> for Records<'_, '_> {
         state.found = Found::Records;
         loop {
             state.limit.arm();
-            let Some(record) = seq.next_element::<Value>()? else { break };
+            let taken = match &mut state.sink {
+                Sink::Spool(spool) if spool.streams() => {
+                    let seed = FlatRecord { spool, failed: &mut state.failed };
+                    match seq.next_element_seed(seed)? {
+                        Some(()) => Ok(()),
+                        None => break,
+                    }
+                }
+                sink => {
+                    let Some(record) = seq.next_element::<Value>()? else { break };
+                    match sink {
+                        Sink::Values(on_record) => on_record(record),
+                        Sink::Spool(spool) => spool.push(&record),
+                    }
+                }
+            };
             state.limit.disarm();
             state.records += 1;
-            if let Err(e) = (state.on_record)(record) {
+            if let Err(e) = taken {
                 state.failed = Some(ScanError::Record(e));
                 return Err(serde::de::Error::custom("record refused"));
             }
@@ -328,6 +379,209 @@ impl<'de> Visitor<'de> for Records<'_, '_> {
     }
 }
 
+/// The key serde_json (with `arbitrary_precision`) gives a number under, as a one-entry map.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// A key or string of the page: borrowed from it when it can be, else copied.
+enum Text<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text::Owned(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text::Owned(v))
+            }
+        }
+        de.deserialize_str(TextVisitor)
+    }
+}
+
+/// One record, flattened into the spool as it is parsed: each leaf written under its dotted name,
+/// no value built but arrays (kept as their JSON text).
+struct FlatRecord<'s> {
+    spool: &'s mut Spool,
+    failed: &'s mut Option<ScanError>,
+}
+
+impl<'de> DeserializeSeed<'de> for FlatRecord<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl FlatRecord<'_> {
+    fn refuse<E: serde::de::Error>(self, what: &str) -> Result<(), E> {
+        *self.failed = Some(ScanError::Record(format!("a record is {what}, not an object")));
+        Err(E::custom("record refused"))
+    }
+}
+
+impl<'de> Visitor<'de> for FlatRecord<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a record")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some(first) = map.next_key::<Text<'de>>()? else {
+            self.spool.begin();
+            return self.spool.end().or_else(|e| refused(self.failed, e));
+        };
+        if first.as_str() == NUMBER_TOKEN {
+            map.next_value::<IgnoredAny>()?;
+            return self.refuse("a number");
+        }
+        self.spool.begin();
+        let mut key = Some(first);
+        while let Some(k) = key {
+            let at = self.spool.step_in(k.as_str());
+            map.next_value_seed(FlatValue { spool: &mut *self.spool, failed: &mut *self.failed })?;
+            self.spool.step_out(at);
+            key = map.next_key::<Text<'de>>()?;
+        }
+        self.spool.end().or_else(|e| refused(self.failed, e))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        self.refuse("an array")
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.refuse("a boolean")
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.refuse("a number")
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        self.refuse("a number")
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        self.refuse("a number")
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+        self.refuse("a string")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.refuse("null")
+    }
+}
+
+/// Keeps the spool's refusal of a record, and stops the parse.
+fn refused<E: serde::de::Error>(failed: &mut Option<ScanError>, message: String) -> Result<(), E> {
+    *failed = Some(ScanError::Record(message));
+    Err(E::custom("record refused"))
+}
+
+/// A value inside a record, at the key the spool has stepped into.
+struct FlatValue<'s> {
+    spool: &'s mut Spool,
+    failed: &'s mut Option<ScanError>,
+}
+
+impl FlatValue<'_> {
+    fn leaf<E: serde::de::Error>(self, leaf: Leaf<'_>) -> Result<(), E> {
+        match self.spool.leaf_here(leaf) {
+            Ok(()) => Ok(()),
+            Err(message) => refused(self.failed, message),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for FlatValue<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FlatValue<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some(first) = map.next_key::<Text<'de>>()? else {
+            // An empty object is a leaf: its JSON text.
+            return self.leaf(Leaf::Json("{}"));
+        };
+        if first.as_str() == NUMBER_TOKEN {
+            let number = map.next_value::<Text<'de>>()?;
+            return self.leaf(Leaf::Number(number.as_str()));
+        }
+        let mut key = Some(first);
+        while let Some(k) = key {
+            let at = self.spool.step_in(k.as_str());
+            map.next_value_seed(FlatValue { spool: &mut *self.spool, failed: &mut *self.failed })?;
+            self.spool.step_out(at);
+            key = map.next_key::<Text<'de>>()?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // An array is a leaf: its JSON text (or an exploded field, which takes the other path).
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        let text = Value::Array(items).to_string();
+        self.leaf(Leaf::Json(&text))
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        self.leaf(Leaf::Bool(v))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        self.leaf(Leaf::Number(&v.to_string()))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        self.leaf(Leaf::Number(&v.to_string()))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        self.leaf(Leaf::Number(&serde_json::Number::from_f64(v).map_or_else(String::new, |n| n.to_string())))
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<(), E> {
+        self.leaf(Leaf::Str(v))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.leaf(Leaf::Str(v))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.leaf(Leaf::Null)
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.leaf(Leaf::Null)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,10 +589,15 @@ mod tests {
 
     fn run(body: &str, records: &str, cursor: Option<&str>) -> (Result<Scanned, ScanError>, Vec<Value>) {
         let mut seen = Vec::new();
-        let out = scan_reader(body.as_bytes(), records, cursor, &mut |v| {
-            seen.push(v);
-            Ok(())
-        });
+        let out = scan_reader(
+            body.as_bytes(),
+            records,
+            cursor,
+            Sink::Values(&mut |v| {
+                seen.push(v);
+                Ok(())
+            }),
+        );
         (out, seen)
     }
 
