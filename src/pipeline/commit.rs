@@ -166,29 +166,26 @@ pub async fn load(request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<L
     }
     let run_id = new_run_id();
     if request.dry_run {
-        return load_locked(request, store, run_id, None).await;
+        return load_locked(request, store, run_id, LockAt::DryRun).await;
+    }
+    crate::load::sweep_stale_staging(&store.staging_parent());
+    // A run that will wait for the lock anyway (--wait-lock), and whose staging reads nothing of
+    // the dataset (merge and replace, no incremental or drop-folder state): staged first, so that
+    // range jobs of one dataset stage side by side and take turns only to publish.
+    if !request.wait_lock.is_zero() && request.mode != WriteMode::Append && request.state.is_none() {
+        return load_locked(request, store, run_id, LockAt::AfterStaging).await;
     }
     let lock =
         DatasetLock::acquire(store.clone(), &request.dataset, &run_id, request.command, request.wait_lock)
             .await?;
-    crate::load::sweep_stale_staging(&store.staging_parent());
-    // With the lock held, an unfinished upload under the dataset belongs to a run that died.
-    match store.abort_unfinished_uploads(&request.dataset.prefix()).await {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::warn!("aborted {n} unfinished upload(s) a stopped run left under {}", request.dataset)
-        }
-        Err(e) => tracing::warn!("could not look for unfinished uploads: {e}"),
-    }
-    // A publish that a killed run left half-done is finished or rolled back before anything else.
-    let recovered = match crate::load::journal::recover(store.as_ref(), &request.dataset).await {
+    let recovered = match on_taking_the_lock(store.as_ref(), &request.dataset).await {
         Ok(recovered) => recovered,
         Err(e) => {
             let _ = lock.release().await;
             return Err(e);
         }
     };
-    let result = load_locked(request, store, run_id, Some(&lock)).await.map(|mut loaded| {
+    let result = load_locked(request, store, run_id, LockAt::Held(&lock)).await.map(|mut loaded| {
         let notes = recovered.iter().map(ToString::to_string);
         loaded.summary.notes.splice(0..0, notes);
         loaded
@@ -199,15 +196,46 @@ pub async fn load(request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<L
     result
 }
 
+/// When a load takes the dataset's lock.
+#[derive(Clone, Copy)]
+enum LockAt<'a> {
+    /// Taken before anything else: this one.
+    Held(&'a DatasetLock),
+    /// Taken once the rows are staged, waiting as long as the run may.
+    AfterStaging,
+    /// Never: a dry run writes nothing.
+    DryRun,
+}
+
+/// What a run does first on taking a dataset's lock: aborts the unfinished uploads a stopped run
+/// left under it, then finishes or rolls back a publish a killed run left half-done.
+async fn on_taking_the_lock(
+    store: &dyn ObjectStore,
+    dataset: &DatasetId,
+) -> Result<Vec<crate::load::journal::Recovered>> {
+    // With the lock held, an unfinished upload under the dataset belongs to a run that died.
+    match store.abort_unfinished_uploads(&dataset.prefix()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!("aborted {n} unfinished upload(s) a stopped run left under {dataset}"),
+        Err(e) => tracing::warn!("could not look for unfinished uploads: {e}"),
+    }
+    crate::load::journal::recover(store, dataset).await
+}
+
 async fn load_locked(
-    request: LoadRequest,
+    mut request: LoadRequest,
     store: Arc<dyn ObjectStore>,
     run_id: String,
-    lock: Option<&DatasetLock>,
+    lock_at: LockAt<'_>,
 ) -> Result<Loaded> {
-    // The dataset as the last finished run left it (read once: the lock keeps it so until publish).
+    // The dataset as the last finished run left it (read once: the lock keeps it so until publish;
+    // read again under the lock when it is taken after staging).
     let previous = manifest::read(store.as_ref(), &request.dataset).await?;
-    if let (Some(update), Some(_)) = (&request.state, lock) {
+    let held = match lock_at {
+        LockAt::Held(lock) => Some(lock),
+        _ => None,
+    };
+    if let (Some(update), Some(_)) = (&request.state, held) {
         // Read before the lock was taken: another run may have loaded the same things meanwhile.
         let published = previous.as_ref().map(|m| m.run_id.clone());
         let now = crate::load::state::read(store.as_ref(), &request.dataset)
@@ -230,24 +258,75 @@ async fn load_locked(
         request.partition_column.clone(),
         request.partition_range,
         request.mode,
-        request.writer,
+        request.writer.clone(),
         &store.staging_parent(),
         &run_id,
     )?;
     if request.mode == WriteMode::Append {
         let existing =
-            appendable(store.as_ref(), &request.dataset, previous.as_ref(), lock.is_some()).await?;
+            appendable(store.as_ref(), &request.dataset, previous.as_ref(), held.is_some()).await?;
         load = load.numbered_after(&existing);
     }
     let filter = request
         .keep_rows
+        .take()
         .map(|(column, value)| Arc::new(KeepRows::new(request.source.clone(), &column, &value)));
     let source: Arc<dyn Extract> = match &filter {
         Some(filter) => filter.clone(),
-        None => request.source,
+        None => request.source.clone(),
     };
-    let transform = TypeColumns::new(request.pins, request.bad_rows, request.null_values);
-    let staged = pipeline::stage(source, Box::new(transform), Box::new(load), request.progress).await?;
+    let transform = TypeColumns::new(
+        std::mem::take(&mut request.pins),
+        request.bad_rows,
+        std::mem::take(&mut request.null_values),
+    );
+    let progress = std::mem::replace(&mut request.progress, Progress::disabled());
+    let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress).await?;
+    match lock_at {
+        LockAt::Held(lock) => finish(request, store, run_id, Some(lock), previous, staged, filter).await,
+        LockAt::DryRun => finish(request, store, run_id, None, previous, staged, filter).await,
+        LockAt::AfterStaging => {
+            // Staged while other runs of the dataset staged too: only now does it wait its turn, and
+            // then it plans from the dataset as it is now.
+            let lock = DatasetLock::acquire(
+                store.clone(),
+                &request.dataset,
+                &run_id,
+                request.command,
+                request.wait_lock,
+            )
+            .await?;
+            let finished = async {
+                let recovered = on_taking_the_lock(store.as_ref(), &request.dataset).await?;
+                let previous = manifest::read(store.as_ref(), &request.dataset).await?;
+                if let Some(previous) = &previous {
+                    check_layout(previous, &request)?;
+                }
+                let mut loaded =
+                    finish(request, store.clone(), run_id, Some(&lock), previous, staged, filter).await?;
+                loaded.summary.notes.splice(0..0, recovered.iter().map(ToString::to_string));
+                Ok(loaded)
+            }
+            .await;
+            if let Err(e) = lock.release().await {
+                tracing::warn!("could not release the dataset's lock: {e}");
+            }
+            finished
+        }
+    }
+}
+
+/// The rest of a load once its rows are staged: the checks before any write, then the publish (or
+/// a dry run's plan), under `lock`.
+async fn finish(
+    request: LoadRequest,
+    store: Arc<dyn ObjectStore>,
+    run_id: String,
+    lock: Option<&DatasetLock>,
+    previous: Option<Manifest>,
+    staged: pipeline::Staged,
+    filter: Option<Arc<KeepRows>>,
+) -> Result<Loaded> {
     let excluded = filter.as_ref().map_or(0, |f| f.dropped());
     let rows_read = staged.rows_read + excluded + staged.rejected;
     let mut notes = staged.notes.clone();

@@ -206,3 +206,49 @@ fn clear_dataset_waits_for_no_one_and_refuses_a_held_dataset() {
     ok(dir.etl().args(["clear-dataset", "d", "--yes"]));
     assert_eq!(dir.all_lake_keys(), Vec::<String>::new());
 }
+
+#[test]
+fn range_jobs_that_wait_stage_side_by_side_and_take_turns_only_to_publish() {
+    let dir = Dir::new();
+    let mut text = String::from("day,n\n");
+    for i in 0..40_000u32 {
+        text += &format!("2026-{}-{:02},{i}\n", if i % 2 == 0 { 10 } else { 11 }, 1 + i % 28);
+    }
+    dir.write("in.csv", text);
+    ok(&mut upload(&dir, &["--partition-col", "day", "--partition-range", "2026-10-01..2026-10-31"]));
+    // Another writer holds the dataset: two range jobs that may wait start at once.
+    let lock = dir.write("lake/datasets/d/_lock", lock_body("20261123T100000Z-busy", 600));
+    let start = |range: &str, log: &str| {
+        let log = std::fs::File::create(dir.path().join(log)).unwrap();
+        upload(&dir, &["--partition-col", "day", "--partition-range", range, "--wait-lock", "60", "-v"])
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    let october = start("2026-10-01..2026-10-31", "october.log");
+    let november = start("2026-11-01..2026-11-30", "november.log");
+    // Both stage while the lock is held by the other writer.
+    let staged =
+        |log: &str| std::fs::read_to_string(dir.path().join(log)).unwrap().contains("rows typed and staged");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(staged("october.log") && staged("november.log")) {
+        assert!(Instant::now() < deadline, "both runs stage before the lock is theirs");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(lock.exists(), "the holder still holds the dataset");
+    assert!(!dir.lake_keys().iter().any(|k| k.contains("date=2026-11")), "nothing published while held");
+    std::fs::remove_file(&lock).unwrap();
+    for (name, child) in [("october", october), ("november", november)] {
+        let out = child.wait_with_output().unwrap();
+        let log = std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {log}");
+    }
+    // One after the other: the dataset holds both months, every day once.
+    let keys = dir.lake_keys();
+    let days = |month: &str| keys.iter().filter(|k| k.contains(&format!("date=2026-{month}-"))).count();
+    assert_eq!((days("10"), days("11")), (14, 14), "{keys:?}");
+    let r = ok(dir.etl().args(["inspect", "d", "--json"]));
+    let inspect: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(inspect["rows"], 40_000, "{inspect}");
+    assert!(!dir.lake("datasets/d/_lock").exists());
+}
