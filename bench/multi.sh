@@ -51,19 +51,31 @@ for i in $(seq "$PROCS"); do job "par$i" upload-csv "$CSV" --dataset-id "par-$i"
 wait
 printf '| %s datasets, at once | %.2f s | %s |\n' "$PROCS" "$(echo "$(now) - $t0" | bc)" "$(peak par)"
 
-# One dataset, the year split into PROCS ranges of days (the file holds 2025-11-01..2026-10-31).
-t0=$(now)
+# One dataset, the year split into PROCS ranges of days (the file holds 2025-11-01..2026-10-31): the
+# ranges one after another, then started at once (they stage side by side and take turns to publish).
 start=$(date -u -d 2025-11-01 +%s)
-for i in $(seq 0 $((PROCS - 1))); do
+range_of() {
+  local i=$1 from to
   from=$(date -u -d "@$((start + i * 365 / PROCS * 86400))" +%F)
   to=$(date -u -d "@$((start + ((i + 1) * 365 / PROCS - 1) * 86400))" +%F)
   [ "$i" = $((PROCS - 1)) ] && to=2026-10-31
-  job "range$i" upload-csv "$CSV" --dataset-id ranged --partition-col Date --partition-range "$from..$to" \
+  echo "$from..$to"
+}
+t0=$(now)
+for i in $(seq 0 $((PROCS - 1))); do
+  job "inrow$i" upload-csv "$CSV" --dataset-id inrow --partition-col Date --partition-range "$(range_of "$i")"
+done
+inrow=$(echo "$(now) - $t0" | bc)
+printf '| %s ranges of one dataset, one after another | %.2f s | %s |\n' "$PROCS" "$inrow" "$(peak inrow)"
+t0=$(now)
+for i in $(seq 0 $((PROCS - 1))); do
+  job "range$i" upload-csv "$CSV" --dataset-id ranged --partition-col Date --partition-range "$(range_of "$i")" \
     --wait-lock 600 &
 done
 wait
-printf '| %s ranges of one dataset, at once (--wait-lock) | %.2f s | %s |\n' "$PROCS" \
-  "$(echo "$(now) - $t0" | bc)" "$(peak range)"
+atonce=$(echo "$(now) - $t0" | bc)
+printf '| %s ranges of one dataset, at once (--wait-lock) | %.2f s | %s |\n' "$PROCS" "$atonce" "$(peak range)"
+printf '\nranges at once / in a row: %s\n' "$(awk -v a="$atonce" -v b="$inrow" 'BEGIN {printf "%.2f", a / b}')"
 
 # Every dataset complete: 365 partitions each, and the ranged one's manifest lists them all.
 "$ETL" --target "$TARGET" inspect ranged --json >"$OUT/ranged.json"
