@@ -27,7 +27,7 @@ pub struct RunOptions {
 
 /// Runs `load` for each entry. An entry named alone returns its outcome as it is (its error is the
 /// run's error); with `--all` or several names, the outcomes are gathered into one summary with a
-/// line per dataset. `load` gets the entry and whether it may show progress.
+/// line per dataset. `load` gets the entry.
 pub async fn run_entries<'a, E, F, Fut>(
     command: &'static str,
     target: String,
@@ -37,12 +37,12 @@ pub async fn run_entries<'a, E, F, Fut>(
 ) -> Result<Summary>
 where
     E: Entry,
-    F: Fn(&'a E, bool) -> Fut,
+    F: Fn(&'a E) -> Fut,
     Fut: Future<Output = Result<Summary>>,
 {
     if let (false, [entry]) = (options.batch, entries.as_slice()) {
         // The summary is the run's (`etl run`), and says which entry ran as what.
-        let mut summary = load(entry, true).await?;
+        let mut summary = load(entry).await?;
         if summary.command != command {
             summary.notes.insert(0, format!("\"{}\" ran as {}", entry.name(), summary.command));
             summary.command = command;
@@ -61,8 +61,8 @@ where
                 let load = &load;
                 async move {
                     let began = Instant::now();
-                    // Each load at once has a bar of its own, labelled with its dataset.
-                    let outcome = load(entry, true).await;
+                    // Each load at once has a progress bar of its own, labelled with its dataset.
+                    let outcome = load(entry).await;
                     if let Err(error) = &outcome {
                         match options.log_format {
                             LogFormat::Text => eprintln!(

@@ -19,12 +19,12 @@ pub struct Context {
 }
 
 impl Context {
-    /// The progress display of a load into `dataset` of a source of `size` bytes, when `shown` and
+    /// The progress display of a load into `dataset` of a source of `size` bytes: drawn when
     /// stderr is a terminal showing text logs.
-    pub fn progress(&self, shown: bool, dataset: &DatasetId, size: Option<u64>) -> Progress {
+    pub fn progress(&self, dataset: &DatasetId, size: Option<u64>) -> Progress {
         use std::io::IsTerminal;
         let terminal = self.log_format == LogFormat::Text && std::io::stderr().is_terminal();
-        Progress::new(shown && terminal, dataset.as_str(), size)
+        Progress::new(terminal, dataset.as_str(), size)
     }
 }
 

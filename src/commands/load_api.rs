@@ -38,7 +38,7 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
         None => None,
     };
     let spool_dir = download_dir(target.as_ref())?;
-    let download = ctx.progress(true, &settings.dataset, None);
+    let download = ctx.progress(&settings.dataset, None);
     let records = api::fetch(&settings.api, spool_dir.path(), &download).await?;
     if records.records() == 0 {
         let note = match &incremental {
@@ -80,7 +80,7 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
     let request = LoadRequest {
         began: started,
         pins: records.pins(&pins),
-        progress: ctx.progress(true, &settings.dataset, None),
+        progress: ctx.progress(&settings.dataset, None),
         partition_column: settings.partition_column,
         // JSON has its own null: a string "NA" is text.
         null_values: NullTokens::empty_only(),

@@ -24,8 +24,8 @@ pub async fn run(settings: LoadCsvSettings, ctx: &Context) -> Result<Option<Summ
     }
     let entries = catalog.select(&selection.names, selection.all)?;
     let store = crate::store::open(&ctx.target).await?;
-    run_entries("load-csv", store.url(), entries, selection.options(ctx.log_format), |entry, progress| {
-        load_one(entry, store.clone(), &settings, ctx, progress)
+    run_entries("load-csv", store.url(), entries, selection.options(ctx.log_format), |entry| {
+        load_one(entry, store.clone(), &settings, ctx)
     })
     .await
     .map(Some)
@@ -36,7 +36,6 @@ async fn load_one(
     store: Arc<dyn ObjectStore>,
     settings: &LoadCsvSettings,
     ctx: &Context,
-    progress: bool,
 ) -> Result<Summary> {
     let file = entry.latest_file()?;
     tracing::info!("\"{}\": {} → {}", entry.name, file.display(), entry.dataset);
@@ -50,7 +49,7 @@ async fn load_one(
         null_values: entry.null_values.clone(),
         keep_rows: entry.keep_rows.clone(),
         dry_run: settings.selection.dry_run,
-        progress: ctx.progress(progress, &entry.dataset, size),
+        progress: ctx.progress(&entry.dataset, size),
         ..LoadRequest::new("load-csv", Arc::new(source), entry.dataset.clone())
     }
     .written_as(&settings.write, entry.mode.unwrap_or(WriteMode::Merge));

@@ -88,7 +88,7 @@ pub async fn run(settings: CursorUsageSettings, ctx: &Context) -> Result<Summary
     let size = std::fs::metadata(&file).ok().map(|m| m.len());
     let request = LoadRequest {
         source_size: size,
-        progress: ctx.progress(true, &settings.dataset, size),
+        progress: ctx.progress(&settings.dataset, size),
         partition_column: Some(DATE_COLUMN.to_owned()),
         pins: pins().with_decimal_comma(source.decimal_comma()),
         ..LoadRequest::new("load-cursor-usage", Arc::new(source), settings.dataset)

@@ -52,9 +52,9 @@ pub async fn load_entries(
     let client = Arc::new(DomoClient::new(settings.domo.clone(), Credentials::from_env()?)?);
     // One token for the whole run; bad credentials fail here, once, before any dataset starts.
     client.check_credentials().await?;
-    let summary = run_entries("load-domo", store.url(), entries, options, |entry, progress| {
+    let summary = run_entries("load-domo", store.url(), entries, options, |entry| {
         let one = One { client: client.clone(), store: store.clone(), from, dry_run, settings, ctx };
-        one.load(entry, progress)
+        one.load(entry)
     })
     .await?;
     tracing::debug!("Domo access tokens fetched: {}", client.tokens_fetched());
@@ -72,7 +72,7 @@ struct One<'a> {
 }
 
 impl One<'_> {
-    async fn load(self, entry: &DomoEntry, progress: bool) -> Result<Summary> {
+    async fn load(self, entry: &DomoEntry) -> Result<Summary> {
         let began = std::time::Instant::now();
         tracing::info!("\"{}\": Domo dataset {} → {}", entry.name, entry.domo_id, entry.dataset);
         let schema = self.client.schema(&entry.domo_id).await?;
@@ -86,7 +86,7 @@ impl One<'_> {
         check_columns(&schema, &relied_on).map_err(|message| {
             Error::Usage(format!("{}: \"{}\": {message}", self.from.display(), entry.name))
         })?;
-        let bar = self.ctx.progress(progress, &entry.dataset, None);
+        let bar = self.ctx.progress(&entry.dataset, None);
         let staging = self.store.staging_parent();
         let export = self.client.download(&entry.domo_id, &entry.name, &schema, &staging, &bar).await?;
         let request = LoadRequest {
@@ -98,7 +98,7 @@ impl One<'_> {
             null_values: NullTokens::empty_only(),
             keep_rows: entry.keep_rows.clone(),
             dry_run: self.dry_run,
-            progress: self.ctx.progress(progress, &entry.dataset, Some(export.size())),
+            progress: self.ctx.progress(&entry.dataset, Some(export.size())),
             ..LoadRequest::new("load-domo", Arc::new(export), entry.dataset.clone())
         }
         // The export is the whole dataset: partitions gone from Domo go from the lake too.

@@ -52,7 +52,7 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
     let request = LoadRequest {
         began: started,
         source_size: None,
-        progress: ctx.progress(true, &settings.dataset, None),
+        progress: ctx.progress(&settings.dataset, None),
         pins: pins.overridden_by(&settings.pins),
         partition_column: settings.partition_column,
         // PostgreSQL has its own null: a text "NA" is text.

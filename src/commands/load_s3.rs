@@ -57,7 +57,7 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
     let request = LoadRequest {
         began: started,
         source_size: Some(size),
-        progress: ctx.progress(true, &settings.dataset, Some(size)),
+        progress: ctx.progress(&settings.dataset, Some(size)),
         partition_column: settings.partition_column,
         pins: settings.read.pins.with_decimal_comma(decimal_comma),
         bad_rows: settings.read.csv.bad_rows,

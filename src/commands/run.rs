@@ -26,7 +26,7 @@ pub async fn run(args: JobsArgs, ctx: &Context) -> Result<Option<Summary>> {
     let target = crate::store::open(&ctx.target).await?.url();
     let dry_run = selection.dry_run;
     let file = &args.file;
-    run_entries("run", target, entries, selection.options(ctx.log_format), |job, _progress| {
+    run_entries("run", target, entries, selection.options(ctx.log_format), |job| {
         Box::pin(run_job(job, dry_run, file, ctx))
     })
     .await

@@ -16,7 +16,7 @@ pub async fn run(settings: UploadCsvSettings, ctx: &Context) -> Result<Summary> 
     let size = std::fs::metadata(&settings.file).ok().map(|m| m.len());
     let request = LoadRequest {
         source_size: size,
-        progress: ctx.progress(true, &settings.dataset, size),
+        progress: ctx.progress(&settings.dataset, size),
         partition_column: settings.partition_column,
         pins: settings.read.pins.with_decimal_comma(source.decimal_comma()),
         bad_rows: settings.read.csv.bad_rows,
