@@ -213,10 +213,11 @@ impl LoadPostgresSettings {
     pub fn resolve(args: LoadPostgresArgs) -> Result<Self> {
         check::postgres(&args)?;
         let pins = pins_of(&args.types, &[])?;
-        let query = match (&args.query, &args.table) {
-            (Some(query), _) => query.clone(),
+        let (query, table) = match (&args.query, &args.table) {
+            (Some(query), _) => (query.clone(), None),
             (None, Some(table)) => {
-                format!("SELECT * FROM {}", table_name(table).map_err(|e| usage("--table", e))?)
+                let table = table_name(table).map_err(|e| usage("--table", e))?;
+                (format!("SELECT * FROM {table}"), Some(table))
             }
             (None, None) => return Err(Error::Usage("give --query or --table".into())),
         };
@@ -231,7 +232,7 @@ impl LoadPostgresSettings {
         };
         crate::extract::postgres::register_password(&url);
         Ok(LoadPostgresSettings {
-            source: PgSource { url, query, incremental: None },
+            source: PgSource { url, query, table, incremental: None },
             dataset: DatasetId::parse(&args.dataset.dataset_id)?,
             partition_column: args.dataset.partition_col,
             pins,

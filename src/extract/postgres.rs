@@ -15,6 +15,7 @@ use tokio_postgres::types::Type;
 
 use super::csv::CsvFile;
 use super::growing::Growing;
+use super::parts::CsvParts;
 use crate::error::{Error, Result};
 use crate::transform::values::{DateFormat, DatetimeFormat, Zone};
 use crate::transform::{ListOf, Parser, Pins};
@@ -26,6 +27,9 @@ pub struct PgSource {
     pub url: String,
     /// A query (`SELECT ...`); or, with `table`, every row of a table.
     pub query: String,
+    /// The table (as SQL) when the query is every row of one: a large one is read over several
+    /// connections.
+    pub table: Option<String>,
     /// An incremental load's column and the checkpoint to read after.
     pub incremental: Option<(String, Option<String>)>,
 }
@@ -291,8 +295,8 @@ fn describe(e: &tokio_postgres::Error) -> String {
 
 /// What a read produced.
 pub struct PgRows {
-    /// The rows, as a CSV source read while the COPY writes it.
-    pub csv: CsvFile,
+    /// The rows, as a CSV source read while the COPY writes it (one file per connection).
+    pub csv: CsvParts,
     /// The pins PostgreSQL's types give.
     pub pins: Pins,
     /// The incremental column's highest value read (the next checkpoint), if incremental.
@@ -304,23 +308,32 @@ pub struct PgRows {
 /// A COPY streaming into its spool file. Dropped before it ends, it is stopped, and a reader of the
 /// file fails rather than wait.
 pub struct Copy {
-    task: tokio::task::JoinHandle<Result<u64>>,
-    growing: Arc<Growing>,
+    tasks: Vec<(tokio::task::JoinHandle<Result<u64>>, Arc<Growing>)>,
 }
 
 impl Copy {
-    /// Waits for the COPY to end: the bytes it wrote, or its error.
+    /// Waits for every COPY to end: the bytes they wrote, or the first error.
     pub async fn finish(mut self) -> Result<u64> {
-        (&mut self.task).await.map_err(|e| Error::Internal(format!("the COPY task failed: {e}")))?
+        let mut total = 0;
+        for (task, _) in &mut self.tasks {
+            total += task.await.map_err(|e| Error::Internal(format!("the COPY task failed: {e}")))??;
+        }
+        Ok(total)
     }
 }
 
 impl Drop for Copy {
     fn drop(&mut self) {
-        self.task.abort();
-        self.growing.finish(Err("the COPY was stopped".into()));
+        for (task, growing) in &self.tasks {
+            task.abort();
+            growing.finish(Err("the COPY was stopped".into()));
+        }
     }
 }
+
+/// A table this large (in 8 KiB pages) is read over two connections, each half of its pages, in one
+/// snapshot: the server's work on two cores (`ETL_PG_PARALLEL_PAGES` sets it, for tests).
+const PARALLEL_PAGES: i64 = 4096;
 
 /// Bytes of the COPY written to the spool file at a time, and then offered to its reader.
 const SPOOL_CHUNK: usize = 256 << 10;
@@ -411,17 +424,111 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
             (None, None) => String::new(),
         };
     }
-    let copy = format!(
-        "COPY (SELECT {} FROM {inner}{filter}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')",
-        select.join(", ")
-    );
-    let path = dir.join("rows.csv");
-    let stream = client.copy_out(&copy).await.map_err(|e| remote(format!("COPY: {}", describe(&e))))?;
-    let file = tokio::fs::File::create(&path).await.map_err(|e| Error::io(&path, e))?;
-    let growing = Arc::new(Growing::default());
-    let task = tokio::spawn(spool(stream, file, growing.clone(), path.clone(), name.clone(), client));
-    let csv = CsvFile::growing(&path, growing.clone())?.named("postgres", format!("{name} (query)"));
-    Ok(PgRows { csv, pins, highest, copy: Copy { task, growing } })
+    // The pages of a large plain table, split in two: each half read by a connection of its own, both
+    // in the snapshot of the first (so that they read one state of the table).
+    let halves = match &source.table {
+        Some(table) => split_pages(&client, table).await.map_err(|e| remote(describe(&e)))?,
+        None => None,
+    };
+    let copy_of = |inner: &str| {
+        format!(
+            "COPY (SELECT {} FROM {inner}{filter}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')",
+            select.join(", ")
+        )
+    };
+    let mut parts = Vec::new();
+    let mut tasks = Vec::new();
+    let mut start = |client: tokio_postgres::Client, copy: String, part: usize, of: usize| {
+        let path = dir.join(format!("rows-{part}.csv"));
+        let growing = Arc::new(Growing::default());
+        let label =
+            if of == 1 { format!("{name} (query)") } else { format!("{name} (query, part {part} of {of})") };
+        let csv = CsvFile::growing(&path, growing.clone())?.named("postgres", label);
+        let (name, growing_task) = (name.clone(), growing.clone());
+        tasks.push((
+            tokio::spawn(async move {
+                let stream = client.copy_out(&copy).await.map_err(|e| Error::Remote {
+                    source_name: name.clone(),
+                    message: format!("COPY: {}", describe(&e)),
+                });
+                let stream = match stream {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        growing_task.finish(Err(e.to_string()));
+                        return Err(e);
+                    }
+                };
+                let file = match tokio::fs::File::create(&path).await {
+                    Ok(file) => file,
+                    Err(e) => {
+                        growing_task.finish(Err(e.to_string()));
+                        return Err(Error::io(&path, e));
+                    }
+                };
+                spool(stream, file, growing_task, path, name, client).await
+            }),
+            growing,
+        ));
+        parts.push(csv);
+        Ok::<(), Error>(())
+    };
+    match halves {
+        None => {
+            // The spool file exists before its reader opens it.
+            std::fs::File::create(dir.join("rows-1.csv"))
+                .map_err(|e| Error::io(dir.join("rows-1.csv"), e))?;
+            start(client, copy_of(&inner), 1, 1)?;
+        }
+        Some((table, middle)) => {
+            let snapshot: String = client
+                .query_one("SELECT pg_export_snapshot()", &[])
+                .await
+                .map_err(|e| remote(format!("exporting the snapshot: {}", describe(&e))))?
+                .get(0);
+            let second = connect(&source.url).await?;
+            second
+                .batch_execute(&format!(
+                    "{SESSION_SETTINGS}; BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
+                    quote_literal(&snapshot)
+                ))
+                .await
+                .map_err(|e| remote(format!("a second connection in the same snapshot: {}", describe(&e))))?;
+            let range = |bounds: &str| format!("(SELECT * FROM {table} WHERE {bounds}) AS etl_source");
+            for part in 1..=2 {
+                std::fs::File::create(dir.join(format!("rows-{part}.csv")))
+                    .map_err(|e| Error::io(dir.join(format!("rows-{part}.csv")), e))?;
+            }
+            start(client, copy_of(&range(&format!("ctid < '({middle},0)'::tid"))), 1, 2)?;
+            start(second, copy_of(&range(&format!("ctid >= '({middle},0)'::tid"))), 2, 2)?;
+        }
+    }
+    let csv = CsvParts::new("postgres", format!("{name} (query)"), parts);
+    Ok(PgRows { csv, pins, highest, copy: Copy { tasks } })
+}
+
+/// For a plain table of at least [`PARALLEL_PAGES`] pages: a transaction (repeatable read, so that
+/// its snapshot can be exported) begun on `client`, and the table and the page that splits it in
+/// two; else `None`, and nothing begun.
+async fn split_pages(
+    client: &tokio_postgres::Client,
+    table: &str,
+) -> std::result::Result<Option<(String, i64)>, tokio_postgres::Error> {
+    let least =
+        std::env::var("ETL_PG_PARALLEL_PAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(PARALLEL_PAGES);
+    let row = client
+        .query_opt(
+            "SELECT c.relkind::text, (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8 \
+             FROM pg_class c WHERE c.oid = to_regclass($1)",
+            &[&table],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let (kind, pages): (String, i64) = (row.get(0), row.get(1));
+    if kind != "r" || pages < least.max(2) {
+        return Ok(None);
+    }
+    client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
+    Ok(Some((table.to_owned(), pages / 2)))
 }
 
 /// Writes the COPY's rows to `file` in chunks, telling `growing` how far the file is whole and how

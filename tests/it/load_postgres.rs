@@ -232,3 +232,50 @@ fn the_rows_read_the_same_whatever_the_server_defaults_and_a_failing_copy_writes
     assert!(!dir.lake_keys().iter().any(|k| k.starts_with("datasets/broken/")), "{:?}", dir.lake_keys());
     assert!(!dir.lake_keys().iter().any(|k| k.starts_with("datasets/inf/")), "{:?}", dir.lake_keys());
 }
+
+#[test]
+fn a_large_table_is_read_over_two_connections_in_one_snapshot() {
+    let Some(server) = pg_url() else { return };
+    let url = pg_database(&server, "halves");
+    pg_exec(
+        &url,
+        "CREATE TABLE big (id int8, day date, note text);
+         INSERT INTO big SELECT i, DATE '2026-11-01' + (i % 30), 'row ' || i FROM generate_series(1, 50000) AS i;",
+    );
+    let dir = Dir::new();
+    let load = |extra: &[&str]| {
+        let mut cmd = dir.etl();
+        // Every table counts as large here: two connections, each half of its pages.
+        cmd.env("DATABASE_URL", &url).env("ETL_PG_PARALLEL_PAGES", "2").args([
+            "-v",
+            "load-postgres",
+            "--table",
+            "big",
+        ]);
+        run(cmd.args(extra))
+    };
+    let r = load(&["--dataset-id", "big", "--partition-col", "day"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("50,000 rows read, 50,000 rows written, 30 partitions"), "{r:?}");
+    assert!(r.stderr.contains("rows-2.csv"), "both halves were read: {r:?}");
+    let r = ok(dir.etl().args(["inspect", "big", "--json"]));
+    let m: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(m["rows"], 50_000);
+    // Each id once: the halves neither overlap nor miss a row.
+    let mut ids: Vec<i64> = Vec::new();
+    for key in dir.lake_keys().iter().filter(|k| k.starts_with("datasets/big/") && k.ends_with(".parquet")) {
+        ids.extend(i64s(&read_parquet(&dir.lake(key)), "id").into_iter().flatten());
+    }
+    ids.sort();
+    assert_eq!(ids, (1..=50_000).collect::<Vec<i64>>());
+    // Incremental over halves: only what is new, each once.
+    let r = load(&["--dataset-id", "inc", "--incremental-column", "id"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    pg_exec(
+        &url,
+        "INSERT INTO big SELECT i, DATE '2026-12-01', 'late' FROM generate_series(50001, 50100) AS i",
+    );
+    let r = load(&["--dataset-id", "inc", "--incremental-column", "id"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("100 rows read"), "{r:?}");
+}
