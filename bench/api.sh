@@ -43,17 +43,7 @@ trap 'kill $SERVER 2>/dev/null; rm -rf "$OUT"' EXIT
 for _ in $(seq 600); do grep -q ready "$OUT/server.log" 2>/dev/null && break; sleep 0.2; done
 grep -q ready "$OUT/server.log" || { cat "$OUT/server.log" >&2; exit 1; }
 URL=http://127.0.0.1:$PORT/events
-measure_once() {
-  local name=$1; shift
-  /usr/bin/time -o "$OUT/time" -f "%e %M" "$@" >"$OUT/$name.log" 2>&1 || { cat "$OUT/$name.log" >&2; echo "failed: $*" >&2; exit 1; }
-  local out
-  out=$(tail -1 "$OUT/time")
-  echo "${out% *} $((${out#* } / 1024))" >>"$OUT/$name.runs"
-  echo "  $name: ${out% *} s, $((${out#* } / 1024)) MB" >&2
-}
-summarize() {
-  sort -n "$OUT/$1.runs" | awk '{w[NR]=$1; if ($2 > r) r=$2} END {print w[int((NR+1)/2)], r}'
-}
+. bench/lib.sh  # (the script runs from the repository root)
 cat >"$OUT/dlt_run.py" <<'PY'
 import shutil, sys
 import dlt

@@ -67,17 +67,7 @@ table_of() {
   echo "$BASE/$db"
 }
 OUT=$(mktemp -d)
-measure_once() {
-  local name=$1; shift
-  /usr/bin/time -o "$OUT/time" -f "%e %M" "$@" >"$OUT/$name.log" 2>&1 || { cat "$OUT/$name.log" >&2; echo "failed: $*" >&2; exit 1; }
-  local out
-  out=$(tail -1 "$OUT/time")
-  echo "${out% *} $((${out#* } / 1024))" >>"$OUT/$name.runs"
-  echo "  $name: ${out% *} s, $((${out#* } / 1024)) MB" >&2
-}
-summarize() {
-  sort -n "$OUT/$1.runs" | awk '{w[NR]=$1; if ($2 > r) r=$2} END {print w[int((NR+1)/2)], r}'
-}
+. bench/lib.sh  # (the script runs from the repository root)
 cat >"$OUT/duck.py" <<'PY'
 import shutil, sys
 import duckdb

@@ -47,19 +47,7 @@ csv_of() {
   [ -s "$file" ] || python3 "$PEERS/gen_usage_csv.py" "$file" --rows "$rows" >&2
   echo "$file"
 }
-# Runs a command once; appends "wall_seconds peak_rss_mb" to $OUT/<name>.
-measure_once() {
-  local name=$1; shift
-  /usr/bin/time -o "$OUT/time" -f "%e %M" "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-  local out
-  out=$(tail -1 "$OUT/time")
-  echo "${out% *} $((${out#* } / 1024))" >>"$OUT/$name.runs"
-  echo "  $name: ${out% *} s, $((${out#* } / 1024)) MB" >&2
-}
-# Prints "median_wall_seconds max_peak_rss_mb" of a case's runs.
-summarize() {
-  sort -n "$OUT/$1.runs" | awk '{w[NR]=$1; if ($2 > r) r=$2} END {print w[int((NR+1)/2)], r}'
-}
+. bench/lib.sh  # (the script runs from the repository root)
 CSV=$(csv_of "$ROWS")
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT

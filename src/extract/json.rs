@@ -87,17 +87,6 @@ fn parser_of(kinds: u8) -> Option<Parser> {
     })
 }
 
-/// A value as the text field the typing reads.
-fn text_of(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        other => other.to_string(),
-    }
-}
-
 /// `record`'s leaves under their flattened names, in document order.
 pub fn flatten(record: &Map<String, Value>) -> Vec<(String, &Value)> {
     fn walk<'a>(prefix: &str, map: &'a Map<String, Value>, out: &mut Vec<(String, &'a Value)>) {
@@ -149,11 +138,6 @@ pub enum Leaf<'a> {
 
 /// Ends a record in the spool file.
 const END_OF_RECORD: u32 = u32::MAX;
-
-/// Whether `a` comes after `b` (see [`later_text`]).
-pub fn later(a: &Value, b: &Value) -> bool {
-    later_text(&text_of(a), &text_of(b))
-}
 
 /// Whether the value written `a` comes after the one written `b`: integers exactly, other numbers by
 /// value, ISO 8601 timestamps and dates by instant (whatever their offsets and fractions), anything
@@ -557,6 +541,13 @@ impl BatchReader for JsonReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value as the text field the typing reads (what the spool writes).
+    fn text_of(value: &Value) -> String {
+        let mut out = Vec::new();
+        write_text(value, &mut out);
+        String::from_utf8(out).unwrap()
+    }
     use serde_json::json;
 
     #[test]
@@ -651,9 +642,10 @@ mod tests {
         }
         spool.push(&json!({"meta": {"at": null}})).unwrap();
         assert_eq!(spool.finish("api", "t".into()).unwrap().highest(), Some("2026-11-03T00:00:00Z"));
-        assert!(later(&json!(10), &json!(9)), "numbers by value");
-        assert!(later(&json!("10"), &json!("9")), "numbers by value, written as strings too");
-        assert!(later(&json!("b"), &json!("a")), "text by text");
+        let later = |a: Value, b: Value| later_text(&text_of(&a), &text_of(&b));
+        assert!(later(json!(10), json!(9)), "numbers by value");
+        assert!(later(json!("10"), json!("9")), "numbers by value, written as strings too");
+        assert!(later(json!("b"), json!("a")), "text by text");
         assert!(later_text("10", "9") && later_text("2026-11-02", "2026-11-01"));
         assert!(later_text("2026-11-01T00:00:00.5Z", "2026-11-01T00:00:00Z"), "by instant, not text");
         assert!(later_text("2026-11-01T01:00:00Z", "2026-11-01T01:30:00+01:00"));

@@ -458,13 +458,7 @@ impl<'de> Visitor<'de> for FlatRecord<'_> {
             return self.refuse("a number");
         }
         self.spool.begin();
-        let mut key = Some(first);
-        while let Some(k) = key {
-            let at = self.spool.step_in(k.as_str());
-            map.next_value_seed(FlatValue { spool: &mut *self.spool, failed: &mut *self.failed })?;
-            self.spool.step_out(at);
-            key = map.next_key::<Text<'de>>()?;
-        }
+        flatten_entries(self.spool, self.failed, first, &mut map)?;
         self.spool.end().or_else(|e| refused(self.failed, e))
     }
 
@@ -490,6 +484,23 @@ impl<'de> Visitor<'de> for FlatRecord<'_> {
     fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
         self.refuse("null")
     }
+}
+
+/// The entries of an object whose first key is `first`: each value flattened under its key.
+fn flatten_entries<'de, A: MapAccess<'de>>(
+    spool: &mut Spool,
+    failed: &mut Option<ScanError>,
+    first: Text<'de>,
+    map: &mut A,
+) -> Result<(), A::Error> {
+    let mut key = Some(first);
+    while let Some(k) = key {
+        let at = spool.step_in(k.as_str());
+        map.next_value_seed(FlatValue { spool: &mut *spool, failed: &mut *failed })?;
+        spool.step_out(at);
+        key = map.next_key::<Text<'de>>()?;
+    }
+    Ok(())
 }
 
 /// Keeps the spool's refusal of a record, and stops the parse.
@@ -537,14 +548,7 @@ impl<'de> Visitor<'de> for FlatValue<'_> {
             let number = map.next_value::<Text<'de>>()?;
             return self.leaf(Leaf::Number(number.as_str()));
         }
-        let mut key = Some(first);
-        while let Some(k) = key {
-            let at = self.spool.step_in(k.as_str());
-            map.next_value_seed(FlatValue { spool: &mut *self.spool, failed: &mut *self.failed })?;
-            self.spool.step_out(at);
-            key = map.next_key::<Text<'de>>()?;
-        }
-        Ok(())
+        flatten_entries(self.spool, self.failed, first, &mut map)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {

@@ -13,7 +13,14 @@ const RECORDS: usize = 200;
 /// starting with `comment` left out. `complete` says whether the sample is the whole text (else its
 /// last record may be cut).
 pub fn sniff_delimiter(sample: &[u8], complete: bool, comment: Option<u8>) -> u8 {
-    sniff(sample, complete, comment)
+    let mut best = (b',', 0usize, 0usize);
+    for delimiter in CANDIDATES {
+        let (agreeing, fields) = consistency(sample, delimiter, complete, comment);
+        if fields > 1 && (agreeing, fields) > (best.1, best.2) {
+            best = (delimiter, agreeing, fields);
+        }
+    }
+    best.0
 }
 
 /// Under `delimiter`: how many records have the most common field count, and that count.
@@ -53,24 +60,12 @@ pub fn sniff_comment(sample: &[u8], complete: bool) -> bool {
     if !sample.split(|&b| b == b'\n').any(starts_comment) {
         return false;
     }
-    let delimiter = sniff(sample, complete, Some(COMMENT_CANDIDATE));
+    let delimiter = sniff_delimiter(sample, complete, Some(COMMENT_CANDIDATE));
     let (_, table) = consistency(sample, delimiter, complete, Some(COMMENT_CANDIDATE));
     sample
         .split(|&b| b == b'\n')
         .filter(|line| starts_comment(line))
         .any(|line| fields(line, delimiter) != table)
-}
-
-/// The delimiter of the text `sample` starts with, lines starting with `comment` left out.
-fn sniff(sample: &[u8], complete: bool, comment: Option<u8>) -> u8 {
-    let mut best = (b',', 0usize, 0usize);
-    for delimiter in CANDIDATES {
-        let (agreeing, fields) = consistency(sample, delimiter, complete, comment);
-        if fields > 1 && (agreeing, fields) > (best.1, best.2) {
-            best = (delimiter, agreeing, fields);
-        }
-    }
-    best.0
 }
 
 /// The number of fields of one line under `delimiter` (quotes respected).
