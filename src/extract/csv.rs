@@ -15,6 +15,7 @@ use encoding_rs::Encoding;
 pub use super::dialect::{parse_comment_char, Delimiter};
 use super::dialect::{CommentLines, DialectText, Setting};
 use super::input::{TextInput, Tracker};
+use super::records::{self, Record};
 use super::sniff::{sniff_comment, sniff_delimiter, sniff_preamble, sniff_space_after, COMMENT_CANDIDATE};
 use super::{BatchReader, Extract, SourceInfo};
 use crate::batch::{BadRows, Reject, TextBatch};
@@ -235,18 +236,18 @@ impl CsvFile {
     fn open_reader(&self, capture: bool, hash: bool) -> Result<Box<dyn BatchReader>> {
         let name = self.name();
         let mut reader = self.csv_reader(capture, hash)?;
-        let mut first = csv::ByteRecord::new();
+        let mut first = Record::new();
         // Where the header starts in the text: after the lines skipped above it.
         let mut header_start = 0;
-        let mut more = reader.0.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e, 1))?;
+        let mut more = reader.0.read(&mut first).map_err(|e| read_error(&name, &e, 1))?;
         // Blank lines before the header (the parser skips `\n` ones itself; a `\r\n` one reads as a
         // field holding `\r`) are not the header, nor are the lines above it that are skipped.
         while more
             && ((first.len() == 1 && first[0].trim_ascii().is_empty())
                 || start_line(&reader.0, &first) <= self.skip_rows)
         {
-            header_start = reader.0.position().byte();
-            more = reader.0.read_byte_record(&mut first).map_err(|e| csv_error(&name, &e, 1))?;
+            header_start = reader.0.byte();
+            more = reader.0.read(&mut first).map_err(|e| read_error(&name, &e, 1))?;
         }
         if !more {
             let comments = reader.1 .1.count();
@@ -267,7 +268,7 @@ impl CsvFile {
             return Err(Error::Csv { source_name: name, line: 1, message });
         }
         let (mut columns, header_line, skip_through) = if self.options.header {
-            let end = reader.0.position().byte();
+            let end = reader.0.byte();
             let mut raw = reader.1 .0.take_captured(header_start, end);
             trim_record_text(&mut raw, self.comment);
             let raw = raw.strip_prefix(b"\xEF\xBB\xBF").map(<[u8]>::to_vec).unwrap_or(raw);
@@ -282,16 +283,16 @@ impl CsvFile {
             columns = normalize_names(&columns);
         }
         let (reader, (tracker, comments)) = reader;
-        let position = reader.position().clone();
-        tracker.record_starts(position.byte(), position.line());
+        let (byte, line) = (reader.byte(), reader.line());
+        tracker.record_starts(byte, line);
         Ok(Box::new(CsvReader {
             name,
             reader,
-            record: csv::ByteRecord::new(),
+            record: Record::new(),
             columns,
-            next_line: position.line(),
+            next_line: line,
             tracker,
-            record_start: position.byte(),
+            record_start: byte,
             delimiter: self.delimiter.byte,
             encoding: self.input.encoding().name(),
             bad_rows: self.options.bad_rows,
@@ -317,29 +318,22 @@ impl CsvFile {
                 Box::new(DialectText::new(text, delimiter, comment, counted))
             }
         })?;
-        let reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(self.delimiter.byte)
-            .comment(self.comment)
-            // Records end at `\n` only, and a `\r` before it is stripped below: with csv's default
-            // CRLF terminator the `\n` of `\r\n` is consumed with the next record, which puts every
-            // line number of a CRLF file one line early.
-            .terminator(csv::Terminator::Any(b'\n'))
-            .buffer_capacity(1 << 20)
-            .from_reader(text);
+        // Records end at `\n` only, and a `\r` before it is stripped below: with csv's default CRLF
+        // terminator the `\n` of `\r\n` is consumed with the next record, which puts every line
+        // number of a CRLF file one line early.
+        let reader = records::Reader::new(text, self.delimiter.byte, self.comment);
         Ok((reader, (tracker, comments)))
     }
 }
 
 /// The line a record just read starts on: the parser's position is past its line break.
-fn start_line(reader: &TextReader, record: &csv::ByteRecord) -> u64 {
+fn start_line(reader: &TextReader, record: &Record) -> u64 {
     let breaks = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
-    reader.position().line().saturating_sub(breaks + 1).max(1)
+    reader.line().saturating_sub(breaks + 1).max(1)
 }
 
-/// The csv parser over a file's UTF-8 text.
-type TextReader = csv::Reader<Box<dyn Read + Send>>;
+/// The record reader over a file's UTF-8 text.
+type TextReader = records::Reader<Box<dyn Read + Send>>;
 
 /// What follows the text beside the parser: the tracker, and the comment lines met.
 type Followers = (Arc<Tracker>, Arc<CommentLines>);
@@ -364,7 +358,7 @@ fn trim_record_text(raw: &mut Vec<u8>, comment: Option<u8>) {
 
 /// Cleans header names: strips a UTF-8 BOM, trims; an empty name becomes `column_<n>`, a repeated one
 /// gets `_2`, `_3`, ... (with a warning).
-fn header_names(name: &str, header: &csv::ByteRecord) -> Result<Vec<String>> {
+fn header_names(name: &str, header: &Record) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::with_capacity(header.len());
     let last = header.len().saturating_sub(1);
     for (i, raw) in header.iter().enumerate() {
@@ -458,22 +452,14 @@ pub fn normalize_names(names: &[String]) -> Vec<String> {
     dedupe("normalized names", raw)
 }
 
-fn csv_error(name: &str, e: &csv::Error, line: u64) -> Error {
-    if let csv::ErrorKind::Io(io) = e.kind() {
-        return Error::Csv {
-            source_name: name.to_owned(),
-            line,
-            message: format!("cannot read the file: {io}"),
-        };
-    }
-    let line = e.position().map_or(line, |p| p.line());
-    Error::Csv { source_name: name.to_owned(), line, message: e.to_string() }
+fn read_error(name: &str, e: &std::io::Error, line: u64) -> Error {
+    Error::Csv { source_name: name.to_owned(), line, message: format!("cannot read the file: {e}") }
 }
 
 struct CsvReader {
     name: String,
     reader: TextReader,
-    record: csv::ByteRecord,
+    record: Record,
     columns: Vec<String>,
     /// The line after the last record read: a record starting further down skipped blank lines.
     next_line: u64,
@@ -602,17 +588,14 @@ impl BatchReader for CsvReader {
     fn next_batch(&mut self, batch: &mut TextBatch, max_rows: usize) -> Result<bool> {
         batch.clear();
         while !batch.is_full(max_rows) {
-            let more = self
-                .reader
-                .read_byte_record(&mut self.record)
-                .map_err(|e| csv_error(&self.name, &e, self.next_line))?;
+            let more =
+                self.reader.read(&mut self.record).map_err(|e| read_error(&self.name, &e, self.next_line))?;
             if !more {
                 break;
             }
             // The record's first line, counted back from where it ended: csv's own record position
             // is where it started skipping blank lines, not where the record starts.
-            let position = self.reader.position();
-            let (end, after) = (position.byte(), position.line());
+            let (end, after) = (self.reader.byte(), self.reader.line());
             let start = std::mem::replace(&mut self.record_start, end);
             self.tracker.record_starts(end, after);
             let text = self.record.as_slice();
@@ -674,7 +657,7 @@ impl BatchReader for CsvReader {
             let text = record.as_slice();
             let text = if cr { &text[..text.len() - 1] } else { text };
             let n = text.len();
-            batch.push_packed(text, (0..fields).map(|i| record.range(i).expect("a field").end.min(n)), line);
+            batch.push_packed(text, record.ends().iter().map(|&e| e.min(n)), line);
         }
         Ok(!batch.is_empty())
     }

@@ -18,6 +18,7 @@ pub mod objects;
 pub mod page;
 pub mod parts;
 pub mod postgres;
+pub mod records;
 pub mod sniff;
 
 use crate::batch::{Reject, TextBatch};

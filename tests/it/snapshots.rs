@@ -20,8 +20,9 @@ fn filters(dir: &Dir) -> Vec<(String, String)> {
         (r"[0-9a-f]{64}".into(), "[sha256]".into()),
         // The doctor's milliseconds, and the seconds column of a multi-dataset table.
         (
-            r"(?m)^((list|put|get|conditional create|multipart upload|server-side copy|delete)\s+(ok|warning|FAILED|skipped)\s+)\d+".into(),
-            "$1[ms]".into(),
+            // (Right-aligned: the spaces before the number vary with its width.)
+            r"(?m)^((list|put|get|conditional create|multipart upload|server-side copy|delete)\s+(ok|warning|FAILED|skipped))\s+\d+".into(),
+            "$1 [ms]".into(),
         ),
         (r"(?m)(\s)\d+\.\d$".into(), "$1[s]".into()),
         (r#""ms": ?\d+"#.into(), r#""ms": [ms]"#.into()),
