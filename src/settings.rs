@@ -286,7 +286,20 @@ pub fn write(args: &WriteArgs, dry_run: bool) -> WriteSettings {
         wait_lock: Duration::from_secs(args.wait_lock),
         dry_run,
         partition_range: args.partition_range,
+        primary_key: primary_key(&args.primary_key),
+        dedup_by: args.dedup_by.as_deref().map(str::trim).map(str::to_owned),
     }
+}
+
+/// `--primary-key`'s columns (`a,b` in one item, as a job file may give them).
+fn primary_key(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .flat_map(|i| i.split(','))
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A usage error naming the option.
@@ -470,8 +483,31 @@ pub mod check {
 
     pub fn write(args: &WriteArgs) -> Result<()> {
         if let Some(mode) = &args.mode {
-            one_of("--mode", mode, &["merge", "replace", "append"])?;
+            one_of("--mode", mode, &["merge", "replace", "append", "upsert"])?;
         }
+        let key = super::primary_key(&args.primary_key);
+        match args.mode.as_deref() {
+            Some("upsert") if key.is_empty() => {
+                return Err(usage(
+                    "--mode upsert",
+                    "needs --primary-key: the columns that identify a row".into(),
+                ))
+            }
+            Some(mode @ ("merge" | "append")) if !key.is_empty() => {
+                return Err(usage(
+                    "--primary-key",
+                    format!(
+                        "rows are upserted by their key; --mode {mode} does not use one: leave --mode out \
+                         (upsert) or give --mode replace to reload everything under this key"
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        if let Some(dupes) = key.iter().enumerate().find(|(i, c)| key[..*i].contains(c)) {
+            return Err(usage("--primary-key", format!("`{}` is named twice", dupes.1)));
+        }
+        needs("--dedup-by", args.dedup_by.is_some(), "--primary-key", !key.is_empty())?;
         if args.max_rows_per_file == Some(0) {
             return Err(usage("--max-rows-per-file", "must be at least 1".into()));
         }

@@ -82,6 +82,9 @@ pub struct Summary {
     /// Extra facts worth a glance ("Cost: 12 values Included/Free/- made null").
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What an upsert did to the dataset's rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upserted: Option<Upserted>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The process exit code when it is not the status's usual one (a batch stopped by a signal, or
@@ -110,6 +113,7 @@ impl Summary {
             phases: None,
             datasets: Vec::new(),
             notes: Vec::new(),
+            upserted: None,
             error: None,
             exit_code: None,
         }
@@ -198,6 +202,38 @@ impl Summary {
 }
 
 /// `n` with thousands separators: `10,000,000`.
+/// What an upsert did to the dataset's rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Upserted {
+    /// Keys the dataset did not hold.
+    pub inserted: u64,
+    /// Keys it held, whose row this run replaced.
+    pub updated: u64,
+    /// Of those, rows that moved to another partition (deleted from their old one).
+    pub moved: u64,
+    /// Rows of this run that a later row of the same key (or a higher --dedup-by) replaced.
+    pub superseded: u64,
+    /// Partitions rewritten (or emptied).
+    pub partitions: usize,
+}
+
+impl Upserted {
+    /// `100 inserted, 900 updated (12 moved to another day)`.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} inserted, {} updated", thousands(self.inserted), thousands(self.updated));
+        if self.moved > 0 {
+            text.push_str(&format!(" ({} moved to another day)", thousands(self.moved)));
+        }
+        if self.superseded > 0 {
+            text.push_str(&format!(
+                "; {} of this run gave way to a later one of the same key",
+                count(self.superseded, "row")
+            ));
+        }
+        text
+    }
+}
+
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);

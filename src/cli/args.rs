@@ -42,9 +42,21 @@ pub struct WriteArgs {
     pub max_rows_per_file: Option<u64>,
     /// merge: the partitions this run writes are replaced whole, the others stay (the default when
     /// partitioned); replace: afterwards the dataset holds exactly this run's data (the default when
-    /// unpartitioned); append: this run's files are added beside the dataset's, nothing is replaced.
-    #[arg(long, value_name = "MODE", value_parser = ["merge", "replace", "append"])]
+    /// unpartitioned); append: this run's files are added beside the dataset's, nothing is replaced;
+    /// upsert: each row replaces the dataset's row of the same --primary-key, wherever it is (the
+    /// default with --primary-key).
+    #[arg(long, value_name = "MODE", value_parser = ["merge", "replace", "append", "upsert"])]
     pub mode: Option<String>,
+    /// The columns that identify a row (`id`, or `order_id,line`): afterwards the dataset holds one
+    /// row per key, the newest run's (the last in the source within a run, or see --dedup-by). A row
+    /// with an empty key is a bad row (--on-bad-rows). Recorded in the manifest; with --mode replace
+    /// it only sets the key for later upserts.
+    #[arg(long, value_name = "COL[,COL...]", value_delimiter = ',')]
+    pub primary_key: Vec<String>,
+    /// Of the rows of one run with the same key, keep the one with the highest value of COL (the
+    /// last in the source among equals) instead of the last in the source.
+    #[arg(long, value_name = "COL")]
+    pub dedup_by: Option<String>,
     /// Let a merge publish a schema that removes columns or changes types (the partitions it leaves
     /// alone then disagree with the new ones).
     #[arg(long)]

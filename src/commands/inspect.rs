@@ -16,6 +16,7 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
             "dataset": dataset.as_str(),
             "target": url,
             "schema": m.schema,
+            "primary_key": m.primary_key,
             "partitions": m.partitions().len(),
             "files": m.files.len(),
             "rows": m.rows(),

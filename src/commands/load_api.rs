@@ -64,10 +64,10 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
         }
         None => None,
     };
-    // An append keeps the dataset's columns and types: the new records alone could say otherwise
+    // An append (or upsert) keeps the dataset's columns and types: the new records alone could say otherwise
     // (a column they lack, a price that happens to be whole).
     let (records, pins) = match &end {
-        Some((end, schema)) if end.mode == WriteMode::Append => {
+        Some((end, schema)) if matches!(end.mode, WriteMode::Append | WriteMode::Upsert) => {
             let names: Vec<String> = schema.iter().map(|c| c.name.clone()).collect();
             let kept = schema.iter().fold(Pins::none(), |pins, c| match manifest::parser_of_type(&c.kind) {
                 Some(parser) => pins.pin(&c.name, parser),

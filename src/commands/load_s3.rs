@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::extract::csv::CsvFile;
 use crate::extract::objects;
 use crate::extract::parts::CsvParts;
-use crate::load::download_dir;
+use crate::load::{download_dir, WriteMode};
 use crate::pipeline::commit::LoadRequest;
 use crate::pipeline::drop_folder::{self, Decision};
 use crate::settings::LoadS3Settings;
@@ -66,7 +66,13 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
         ..LoadRequest::new("load-s3", Arc::new(source), settings.dataset.clone())
     }
     .written_as(&settings.write, to_load.mode);
-    let request = LoadRequest { mode: to_load.mode, ..request };
+    // New objects with a primary key: their rows replace the ones of the same key (a re-delivered
+    // export under a new name loads no row twice).
+    let mode = match to_load.mode {
+        WriteMode::Append if !settings.write.primary_key.is_empty() => WriteMode::Upsert,
+        mode => mode,
+    };
+    let request = LoadRequest { mode, ..request };
     let dry_run = request.dry_run;
     let mut summary = load_into(request, target).await?;
     drop(downloads);

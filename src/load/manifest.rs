@@ -69,6 +69,9 @@ pub struct Manifest {
     pub mode: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition_column: Option<String>,
+    /// The columns that identify a row (`--primary-key`): upserts replace rows by them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary_key: Vec<String>,
     pub schema: Vec<ColumnRecord>,
     /// Rows this run wrote.
     pub rows_written: u64,
@@ -78,6 +81,9 @@ pub struct Manifest {
     pub null_tokens: std::collections::BTreeMap<String, u64>,
     /// Objects of earlier runs this run deleted.
     pub deleted: usize,
+    /// What an upsert did to the dataset's rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upserted: Option<crate::summary::Upserted>,
     /// Every data file of the dataset after this run (including those earlier runs wrote, in the
     /// partitions a merge left alone), in key order.
     pub files: Vec<FileRecord>,
@@ -95,6 +101,7 @@ impl Manifest {
             "finished": m.finished,
             "source": m.source,
             "rows_written": m.rows_written,
+            "upserted": m.upserted,
             "tool": m.tool,
         })
     }
@@ -118,6 +125,9 @@ impl Manifest {
                 (None, _) => "unpartitioned".to_owned(),
             }
         );
+        if !m.primary_key.is_empty() {
+            out += &format!("primary key: {} (an upsert replaces rows by it)\n", m.primary_key.join(", "));
+        }
         out += "schema (and the --types name that pins each column so):\n";
         let rows: Vec<Vec<String>> = m
             .schema
@@ -128,8 +138,9 @@ impl Manifest {
             })
             .collect();
         out += crate::summary::table(&["", "", ""], &rows).split_once('\n').map_or("", |(_, rest)| rest);
+        let upserted = m.upserted.map(|u| format!(": {}", u.describe())).unwrap_or_default();
         out += &format!(
-            "last run: {} ({} {}, {} written, {} → {})\nsource: {} {}{}\n",
+            "last run: {} ({} {}, {} written{upserted}, {} → {})\nsource: {} {}{}\n",
             m.run_id,
             m.command,
             m.mode,

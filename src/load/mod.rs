@@ -16,6 +16,7 @@ pub mod readers;
 pub mod staged;
 pub mod staging;
 pub mod state;
+pub mod upsert;
 
 use polars::prelude::DataFrame;
 

@@ -251,7 +251,12 @@ pub fn stale_keys(existing: Vec<ObjectMeta>, staged: &StagedDataset) -> Vec<Stri
             .filter(|k| dataset.partition_of_key(k).is_some_and(|p| range.contains(&p)))
             .collect();
     }
-    let replaced_folders: BTreeSet<String> = if staged.partitioned && staged.mode == WriteMode::Merge {
+    let replaced_folders: BTreeSet<String> = if staged.mode == WriteMode::Upsert {
+        // The partitions an upsert rewrote or emptied, and nothing else.
+        let touched = staged.files.iter().map(|f| f.partition).chain(staged.emptied.iter().copied());
+        let unpartitioned = staged.partitioned.then(|| dataset.data_prefix());
+        touched.map(|p| dataset.folder(&p)).chain(unpartitioned).collect()
+    } else if staged.partitioned && staged.mode == WriteMode::Merge {
         // An unpartitioned copy from an earlier run would make readers of the whole dataset see
         // its rows twice.
         staged.files.iter().map(|f| dataset.folder(&f.partition)).chain([dataset.data_prefix()]).collect()

@@ -18,6 +18,9 @@ pub enum WriteMode {
     /// This run's files are added beside the dataset's (new part numbers); nothing is replaced: new
     /// objects of a drop folder (`load-s3`).
     Append,
+    /// Rows replace the dataset's rows of the same primary key, wherever they are; the partitions
+    /// that gain, lose or change rows are rewritten, the others stay (see [`super::upsert`]).
+    Upsert,
 }
 
 impl WriteMode {
@@ -27,6 +30,7 @@ impl WriteMode {
             WriteMode::Merge => "merge",
             WriteMode::Replace => "replace",
             WriteMode::Append => "append",
+            WriteMode::Upsert => "upsert",
         }
     }
 }
@@ -39,7 +43,8 @@ impl std::str::FromStr for WriteMode {
             "merge" => Ok(WriteMode::Merge),
             "replace" => Ok(WriteMode::Replace),
             "append" => Ok(WriteMode::Append),
-            other => Err(format!("`{other}` is not merge, replace or append")),
+            "upsert" => Ok(WriteMode::Upsert),
+            other => Err(format!("`{other}` is not merge, replace, append or upsert")),
         }
     }
 }
@@ -55,6 +60,10 @@ pub struct StagedDataset {
     pub rejects: Option<StagedFile>,
     /// The days the run was limited to, and the rows it left out for being outside them.
     pub range: Option<(PartitionRange, u64)>,
+    /// An upsert's partitions whose every row went to another day (their files go).
+    pub emptied: Vec<Partition>,
+    /// What an upsert did to the dataset's rows, once its files are combined.
+    pub upserted: Option<super::upsert::Upserted>,
 }
 
 impl StagedDataset {

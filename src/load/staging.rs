@@ -27,6 +27,8 @@ pub struct ParquetLoad {
     rejects: Option<(std::io::BufWriter<std::fs::File>, u64)>,
     /// The first part number of each partition's files (after the dataset's own, when appending).
     first_parts: std::collections::BTreeMap<Partition, u32>,
+    /// Rows written so far (an upsert numbers them, in source order).
+    rows: u64,
 }
 
 impl ParquetLoad {
@@ -57,6 +59,7 @@ impl ParquetLoad {
             run_id: run_id.to_owned(),
             rejects: None,
             first_parts: Default::default(),
+            rows: 0,
         })
     }
 
@@ -101,17 +104,35 @@ impl Load for ParquetLoad {
                 std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
             }
         }
+        let mut schema = schema_of(plans);
+        if self.mode == WriteMode::Upsert {
+            // Each row's place in the source, for the upsert to tell which of a key's rows is last.
+            schema
+                .insert_at_index(
+                    schema.len(),
+                    super::upsert::ROW_COLUMN.into(),
+                    polars::prelude::DataType::UInt64,
+                )
+                .map_err(|e| Error::Internal(e.to_string()))?;
+        }
+        self.rows = 0;
         self.writer = Some(PartitionedWriter::new(
             self.dataset.clone(),
             self.staging.path(),
-            schema_of(plans),
+            schema,
             self.options.clone(),
             self.first_parts.clone(),
         ));
         Ok(())
     }
 
-    fn write(&mut self, df: DataFrame) -> Result<()> {
+    fn write(&mut self, mut df: DataFrame) -> Result<()> {
+        if self.mode == WriteMode::Upsert {
+            let numbers: Vec<u64> = (self.rows..self.rows + df.height() as u64).collect();
+            self.rows += df.height() as u64;
+            df.with_column(polars::prelude::Column::new(super::upsert::ROW_COLUMN.into(), numbers))
+                .map_err(|e| Error::Internal(e.to_string()))?;
+        }
         let writer = self.writer.as_mut().expect("begin() comes before write()");
         match &self.partition_column {
             None => writer.write(Partition::Unpartitioned, df),
@@ -175,6 +196,8 @@ impl Load for ParquetLoad {
             files: writer.finish(partitioned)?,
             rejects,
             range: self.range,
+            emptied: Vec::new(),
+            upserted: None,
         })
     }
 }

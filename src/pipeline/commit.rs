@@ -27,6 +27,7 @@ use crate::load::manifest::{self, Drift, FileRecord, Manifest, SourceRecord};
 use crate::load::parquet::WriterOptions;
 use crate::load::staged::{StagedDataset, WriteMode};
 use crate::load::staging::ParquetLoad;
+use crate::load::upsert;
 use crate::pipeline;
 use crate::progress::Progress;
 use crate::store::ObjectStore;
@@ -48,6 +49,10 @@ pub struct WriteSettings {
     pub dry_run: bool,
     /// Only these days are written (and, with replace, replaced).
     pub partition_range: Option<PartitionRange>,
+    /// The columns that identify a row (`--primary-key`): the default mode is then upsert.
+    pub primary_key: Vec<String>,
+    /// Of one run's rows with the same key, the one with the highest value of this column wins.
+    pub dedup_by: Option<String>,
 }
 
 /// What to load and how: the part shared by every loading command.
@@ -84,16 +89,28 @@ pub struct LoadRequest {
     pub began: std::time::Instant,
     /// The dataset's state once this load is published (`_state.json`, written with the manifest).
     pub state: Option<crate::load::state::StateUpdate>,
+    /// The columns that identify a row (upsert; recorded in the manifest).
+    pub primary_key: Vec<String>,
+    /// Of one run's rows with the same key, the one with the highest value of this column wins.
+    pub dedup_by: Option<String>,
 }
 
 impl LoadRequest {
     /// Takes the write settings; `default_mode` applies to a partitioned load when `--mode` is not
     /// given (an unpartitioned load replaces the dataset).
     pub fn written_as(self, write: &WriteSettings, default_mode: WriteMode) -> Self {
-        let default_mode = if self.partition_column.is_some() { default_mode } else { WriteMode::Replace };
+        let default_mode = if !write.primary_key.is_empty() {
+            WriteMode::Upsert
+        } else if self.partition_column.is_some() {
+            default_mode
+        } else {
+            WriteMode::Replace
+        };
         LoadRequest {
             writer: write.files.clone(),
             mode: write.mode.unwrap_or(default_mode),
+            primary_key: write.primary_key.clone(),
+            dedup_by: write.dedup_by.clone(),
             allow_schema_change: write.allow_schema_change,
             allow_empty: self.allow_empty || write.allow_empty,
             wait_lock: write.wait_lock,
@@ -125,6 +142,8 @@ impl LoadRequest {
             progress: Progress::disabled(),
             began: std::time::Instant::now(),
             state: None,
+            primary_key: Vec::new(),
+            dedup_by: None,
         }
     }
 }
@@ -279,7 +298,8 @@ async fn load_locked(
         std::mem::take(&mut request.pins),
         request.bad_rows,
         std::mem::take(&mut request.null_values),
-    );
+    )
+    .requiring(&request.primary_key);
     let progress = std::mem::replace(&mut request.progress, Progress::disabled());
     let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress).await?;
     match lock_at {
@@ -324,7 +344,7 @@ async fn finish(
     run_id: String,
     lock: Option<&DatasetLock>,
     previous: Option<Manifest>,
-    staged: pipeline::Staged,
+    mut staged: pipeline::Staged,
     filter: Option<Arc<KeepRows>>,
 ) -> Result<Loaded> {
     let excluded = filter.as_ref().map_or(0, |f| f.dropped());
@@ -356,7 +376,7 @@ async fn finish(
             )));
         }
     }
-    if staged.output.rows() == 0 && !request.allow_empty {
+    if staged.output.rows() == 0 && !request.allow_empty && request.mode != WriteMode::Upsert {
         check_not_emptied(store.as_ref(), previous.as_ref(), &staged).await?;
     }
     // Said as a warning when the dataset is made (a reader must know it once), then at -v.
@@ -379,7 +399,35 @@ async fn finish(
     let schema = manifest::schema_record(&staged.schema);
     if let Some(previous) = &previous {
         check_schema_drift(previous, &schema, &staged.output, request.allow_schema_change)?;
+        check_primary_key(previous, &request)?;
     }
+    if request.mode == WriteMode::Upsert {
+        let key = upsert::Key { columns: request.primary_key.clone(), dedup_by: request.dedup_by.clone() };
+        let output = std::mem::replace(&mut staged.output, empty_output(&request.dataset));
+        let files = crate::transform::types::schema_of(&staged.schema);
+        staged.output = upsert::combine(store.as_ref(), output, &key, &files, request.writer.clone()).await?;
+        if let Some(upserted) = &staged.output.upserted {
+            notes.push(format!(
+                "upsert by {}: {}; {} rewritten",
+                request.primary_key.join(", "),
+                upserted.describe(),
+                crate::summary::count(
+                    upserted.partitions as u64,
+                    if staged.output.partitioned { "partition" } else { "file set" }
+                )
+            ));
+        }
+    }
+    let primary_key = match (&request.primary_key, &previous) {
+        (key, _) if !key.is_empty() => key.clone(),
+        (_, Some(previous)) if request.mode != WriteMode::Replace => previous.primary_key.clone(),
+        _ => Vec::new(),
+    };
+    // What this run brought: an upsert's rewritten files hold the dataset's other rows too.
+    let rows_written = match &staged.output.upserted {
+        Some(u) => u.inserted + u.updated,
+        None => staged.output.rows(),
+    };
     let mut plan_text = None;
     let mut summary = if request.dry_run {
         let plan = staged.plan(store.as_ref(), previous.as_ref()).await?;
@@ -388,7 +436,8 @@ async fn finish(
         let mut summary = Summary::new(request.command, plan.target);
         summary.unchanged = unchanged;
         summary.status = Status::DryRun;
-        summary.rows_written = staged.output.rows();
+        summary.rows_written = rows_written;
+        summary.upserted = staged.output.upserted;
         summary.partitions = staged.output.partitions();
         summary.files = staged.output.files.len();
         summary.bytes = staged.output.bytes();
@@ -424,10 +473,12 @@ async fn finish(
             finished: String::new(),
             mode: mode.name().into(),
             partition_column: request.partition_column.clone(),
+            primary_key,
             schema,
-            rows_written: staged.output.rows(),
+            rows_written,
             null_tokens: staged.null_tokens.iter().cloned().collect(),
             deleted: 0,
+            upserted: staged.output.upserted,
             files: Vec::new(),
         };
         if let Some(lock) = lock {
@@ -460,7 +511,8 @@ async fn finish(
             })
             .await?;
         let mut summary = Summary::new(request.command, store.url_of(&request.dataset.prefix()));
-        summary.rows_written = staged.output.rows();
+        summary.rows_written = rows_written;
+        summary.upserted = staged.output.upserted;
         summary.partitions = staged.output.partitions();
         summary.files = report.files;
         summary.bytes = report.bytes;
@@ -546,6 +598,39 @@ fn check_layout(previous: &Manifest, request: &LoadRequest) -> Result<()> {
     )))
 }
 
+/// Refuses a run whose primary key is not the dataset's: its upserts would match rows on other
+/// columns than the ones that made them unique (only a replace sets a new key).
+fn check_primary_key(previous: &Manifest, request: &LoadRequest) -> Result<()> {
+    let (was, now) = (&previous.primary_key, &request.primary_key);
+    if was.is_empty() || now.is_empty() || was == now || request.mode == WriteMode::Replace {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "the primary key of {} is ({}) (run {}), this run's is ({}): rows would be matched on other \
+         columns than the ones that made them unique. Nothing was changed; give --primary-key {}, or \
+         reload everything under the new key with --mode replace",
+        request.dataset,
+        was.join(", "),
+        previous.run_id,
+        now.join(", "),
+        was.join(",")
+    )))
+}
+
+/// A placeholder while an upsert combines the staged output.
+fn empty_output(dataset: &DatasetId) -> StagedDataset {
+    StagedDataset {
+        dataset: dataset.clone(),
+        partitioned: false,
+        mode: WriteMode::Upsert,
+        files: Vec::new(),
+        rejects: None,
+        range: None,
+        emptied: Vec::new(),
+        upserted: None,
+    }
+}
+
 /// Refuses to publish a run without rows that would leave the dataset, which holds rows, with none
 /// (an empty export, a header-only file: more often an accident upstream than an emptied table).
 async fn check_not_emptied(
@@ -594,8 +679,10 @@ fn check_schema_drift(
     if drift == Drift::default() {
         return Ok(());
     }
-    // Files this run leaves in place must agree with the ones it writes.
-    let merge = output.mode == WriteMode::Append || (output.partitioned && output.mode == WriteMode::Merge);
+    // Files this run leaves in place must agree with the ones it writes (an upsert's rewritten ones
+    // hold the dataset's rows too).
+    let merge = matches!(output.mode, WriteMode::Append | WriteMode::Upsert)
+        || (output.partitioned && output.mode == WriteMode::Merge);
     if drift.is_breaking() && merge && !allowed {
         return Err(Error::Refused(format!(
             "the schema of {} changed since run {} ({}): the partitions this merge leaves would disagree \

@@ -1,7 +1,7 @@
 //! What incremental loads (`load-api --incremental-field`, `load-postgres --incremental-column`)
 //! share: the checkpoint a run starts from (the one the dataset's manifest backs), and the write mode
 //! and state it ends with. The first run, and `--full-refresh`, read everything and replace the
-//! dataset; later runs append what is new.
+//! dataset; later runs append what is new, or upsert it when rows have a `--primary-key`.
 
 use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
@@ -20,6 +20,8 @@ pub struct Start {
     pub schema: Vec<ColumnRecord>,
     published: Option<String>,
     known: State,
+    /// Rows have a primary key: what is new is upserted, not appended.
+    upsert: bool,
 }
 
 /// How an incremental run ends.
@@ -62,6 +64,7 @@ pub async fn start(
         schema: last.map(|m| m.schema).unwrap_or_default(),
         published,
         known,
+        upsert: !write.primary_key.is_empty(),
     })
 }
 
@@ -76,7 +79,12 @@ impl Start {
 
     /// The end of a run whose highest value of the field is `highest` (`None`: no row had one).
     pub fn end(self, highest: Option<String>) -> End {
-        let mode = if self.checkpoint.is_some() { WriteMode::Append } else { WriteMode::Replace };
+        let mode = match (&self.checkpoint, self.upsert) {
+            (None, _) => WriteMode::Replace,
+            (Some(_), false) => WriteMode::Append,
+            // A row read again (an inclusive `since`, a row updated upstream) replaces its old self.
+            (Some(_), true) => WriteMode::Upsert,
+        };
         let highest = match (highest, self.checkpoint.clone()) {
             (Some(h), Some(c)) if crate::extract::json::later_text(&c, &h) => Some(c),
             (Some(h), _) => Some(h),

@@ -51,6 +51,8 @@ pub struct TypeColumns {
     /// Columns of the batch last observed that the vote converted already.
     ready: Vec<Option<Converted>>,
     source: String,
+    /// Columns every row must have a value in (a primary key): a row without is a bad row.
+    required: Vec<String>,
 }
 
 impl TypeColumns {
@@ -68,13 +70,82 @@ impl TypeColumns {
             coerced: Vec::new(),
             ready: Vec::new(),
             source: String::new(),
+            required: Vec::new(),
         }
+    }
+
+    /// Makes a row with no value in one of `columns` (a primary key's) a bad row.
+    pub fn requiring(mut self, columns: &[String]) -> Self {
+        self.required = columns.to_vec();
+        self
+    }
+
+    /// Takes the rows of `df` with a null in a required column out of it and out of `batch`: an
+    /// error, or rejects, as `bad_rows` says.
+    fn check_required(
+        &self,
+        df: DataFrame,
+        batch: &mut TextBatch,
+        rejects: &mut Vec<Reject>,
+    ) -> Result<DataFrame> {
+        let mut refused: std::collections::BTreeMap<usize, &str> = Default::default();
+        for name in &self.required {
+            let column = df.column(name).map_err(|e| Error::Internal(e.to_string()))?;
+            if column.null_count() == 0 {
+                continue;
+            }
+            let nulls = column.is_null();
+            for (row, null) in nulls.iter().enumerate() {
+                if null == Some(true) {
+                    refused.entry(row).or_insert(name);
+                }
+            }
+        }
+        let Some((&first, &column)) = refused.iter().next() else { return Ok(df) };
+        let why = |column: &str| {
+            format!(
+                "no value, and `{column}` is part of the primary key ({}): a row without its key \
+                 cannot be upserted",
+                self.required.join(", ")
+            )
+        };
+        if self.bad_rows == BadRows::Fail {
+            return Err(Error::Value {
+                source_name: self.source.clone(),
+                line: batch.line(first),
+                column: column.to_owned(),
+                message: format!(
+                    "{}; pass --on-bad-rows skip or quarantine to load the other rows",
+                    why(column)
+                ),
+            });
+        }
+        for (&row, column) in &refused {
+            let raw = batch.raw_record(row).map(<[u8]>::to_vec).unwrap_or_default();
+            rejects.push(Reject {
+                line: batch.line(row),
+                reason: format!("column `{column}`: {}", why(column)),
+                raw,
+                part: None,
+            });
+        }
+        batch.retain(|row| !refused.contains_key(&row));
+        let keep: polars::prelude::BooleanChunked =
+            (0..df.height()).map(|row| !refused.contains_key(&row)).collect();
+        df.filter(&keep).map_err(|e| Error::Internal(e.to_string()))
     }
 }
 
 impl Transform for TypeColumns {
     fn start(&mut self, source: &str, columns: &[String]) -> Result<Option<Vec<ColumnPlan>>> {
         self.source = source.to_owned();
+        if let Some(key) = self.required.iter().find(|k| !columns.contains(k)) {
+            return Err(Error::Usage(format!(
+                "{}: primary key column `{key}`: no such column; its columns are: {}",
+                self.source,
+                columns.join(", ")
+            )));
+        }
         let unknown = self.pins.named_but_missing(columns);
         if !unknown.is_empty() {
             return Err(Error::Usage(format!(
@@ -160,6 +231,7 @@ impl Transform for TypeColumns {
                     .map_err(|mut bad| bad.remove(0).into_error(&self.source))?
             }
         };
+        let df = if self.required.is_empty() { df } else { self.check_required(df, batch, rejects)? };
         for (total, n) in self.coerced.iter_mut().zip(coerced) {
             *total += n;
         }

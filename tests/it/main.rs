@@ -70,3 +70,5 @@ mod store_contract;
 mod unchanged;
 /// `upload-csv` on the local target: types, values, layout, partitions, errors.
 mod upload_csv;
+/// `--mode upsert --primary-key`: one row per key, the newest run's.
+mod upsert;
