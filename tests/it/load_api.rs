@@ -343,6 +343,62 @@ fn incremental_loads_fetch_only_what_is_new() {
 }
 
 #[test]
+fn an_inclusive_since_and_updated_records_leave_one_row_per_key() {
+    // The API returns the checkpoint's own records again (`>=`), and records change upstream.
+    let events = Arc::new(std::sync::Mutex::new(vec![
+        json!({"id": 1, "updated_at": "2026-11-01T10:00:00Z", "status": "new"}),
+        json!({"id": 2, "updated_at": "2026-11-02T10:00:00Z", "status": "new"}),
+    ]));
+    let served = events.clone();
+    let api = FakeApi::start(move |req, _| {
+        let since = req.param("updated_since").unwrap_or("");
+        let newer: Vec<_> = served
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["updated_at"].as_str().unwrap() >= since)
+            .cloned()
+            .collect();
+        Response::json(json!({"events": newer}))
+    });
+    let dir = Dir::new();
+    let load = || {
+        let url = format!("{}/events", api.url);
+        ok(dir.etl().args(["load-api", "--url", &url, "--records", "events", "--dataset-id", "ev"]).args([
+            "--incremental-field",
+            "updated_at",
+            "--since-param",
+            "updated_since",
+            "--primary-key",
+            "id",
+        ]))
+    };
+    let rows = |dir: &Dir| {
+        let df = dataset_frame(dir, "ev");
+        let mut rows: Vec<(i64, String)> = i64s(&df, "id")
+            .into_iter()
+            .zip(strings(&df, "status"))
+            .map(|(id, status)| (id.unwrap(), status.unwrap()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    load();
+    // Record 2 comes back (inclusive), record 1 was updated, record 3 is new.
+    {
+        let mut events = events.lock().unwrap();
+        events[0] = json!({"id": 1, "updated_at": "2026-11-03T10:00:00Z", "status": "shipped"});
+        events.push(json!({"id": 3, "updated_at": "2026-11-03T11:00:00Z", "status": "new"}));
+    }
+    let r = load();
+    assert!(r.stderr.contains("upsert by id: 1 inserted, 2 updated"), "{r:?}");
+    assert_eq!(rows(&dir), [(1, "shipped".into()), (2, "new".into()), (3, "new".into())]);
+    // And again: the checkpoint's record once more, no row twice.
+    load();
+    assert_eq!(rows(&dir).len(), 3);
+}
+
+#[test]
 fn the_summary_counts_the_download_and_shows_each_phase() {
     // Three pages of 0.3 s each: the download is most of the run, and the summary says so.
     let api = FakeApi::start(|r, _| {

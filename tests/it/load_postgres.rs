@@ -128,6 +128,55 @@ fn incremental_reads_only_new_rows() {
 }
 
 #[test]
+fn updated_rows_and_a_window_read_again_leave_one_row_per_key() {
+    let Some(server) = pg_url() else { return };
+    let url = pg_database(&server, "upsert");
+    pg_exec(
+        &url,
+        "CREATE TABLE orders (id int, status text, updated_at timestamptz);
+         INSERT INTO orders VALUES (1, 'new', '2026-11-01T10:00:00Z'), (2, 'new', '2026-11-02T10:00:00Z');",
+    );
+    let dir = Dir::new();
+    let load = |dataset: &str, query: &str, extra: &[&str]| {
+        ok(dir
+            .etl()
+            .args(["load-postgres", "--url", &url, "--query", query, "--dataset-id", dataset])
+            .args(["--primary-key", "id"])
+            .args(extra))
+    };
+    let rows = |dataset: &str| {
+        let mut rows = Vec::new();
+        for key in dir
+            .lake_keys()
+            .iter()
+            .filter(|k| k.starts_with(&format!("datasets/{dataset}/")) && k.ends_with(".parquet"))
+        {
+            let df = read_parquet(&dir.lake(key));
+            rows.extend(
+                i64s(&df, "id")
+                    .into_iter()
+                    .zip(strings(&df, "status"))
+                    .map(|(i, s)| (i.unwrap(), s.unwrap())),
+            );
+        }
+        rows.sort();
+        rows
+    };
+    // Incremental: an order updated upstream replaces its old version.
+    let all = "SELECT id, status, updated_at FROM orders";
+    load("orders", all, &["--incremental-column", "updated_at"]);
+    pg_exec(&url, "UPDATE orders SET status = 'shipped', updated_at = '2026-11-03T10:00:00Z' WHERE id = 1");
+    let r = load("orders", all, &["--incremental-column", "updated_at"]);
+    assert!(r.stderr.contains("upsert by id: 0 inserted, 1 updated"), "{r:?}");
+    assert_eq!(rows("orders"), [(1, "shipped".into()), (2, "new".into())]);
+    // The same window read twice (a re-run after a failure, overlapping windows): no row twice.
+    let window = "SELECT id, status, updated_at FROM orders WHERE updated_at >= '2026-11-02'";
+    load("window", window, &["--partition-col", "updated_at"]);
+    load("window", window, &["--partition-col", "updated_at"]);
+    assert_eq!(rows("window"), [(1, "shipped".into()), (2, "new".into())]);
+}
+
+#[test]
 fn errors_name_the_problem_and_never_the_password() {
     let Some(url) = pg_url() else { return };
     let password =

@@ -242,3 +242,50 @@ fn a_checkpoint_written_before_a_kill_is_rolled_back_with_the_data() {
         assert_eq!(ids(&dir), [1, 2, 3], "{point}: every record once");
     }
 }
+
+/// An upsert killed at each step of its publish: the old dataset or the new one once repaired, as
+/// any publish. B moves keys 2 and 3 off day 2 (emptied: its file is deleted), updates key 4 and adds
+/// key 5 on day 3, and makes day 4; day 1 is left alone.
+#[test]
+fn an_upsert_stopped_at_any_step_leaves_the_old_or_the_new_dataset() {
+    const A: &str = "id,day,v\n1,2026-01-01,a\n2,2026-01-02,b\n3,2026-01-02,c\n4,2026-01-03,d\n";
+    const B: &str = "id,day,v\n2,2026-01-04,B\n3,2026-01-04,C\n4,2026-01-03,D\n5,2026-01-03,e\n";
+    let lake = Lake::Local;
+    let load = |dir: &Dir, csv: &str, fault: Option<&str>| {
+        let file = dir.write(&format!("{}.csv", fastrand::u32(..)), csv);
+        let args = ["upload-csv", file.to_str().unwrap(), "--dataset-id", "d", "--partition-col", "day"];
+        lake.etl(dir, &[&args[..], &["--primary-key", "id"]].concat(), fault)
+    };
+    let dir = Dir::new();
+    assert_eq!(load(&dir, A, None).code, 0);
+    assert_eq!(load(&dir, B, None).code, 0);
+    let b = data(&lake.objects(&dir));
+    assert!(!b.keys().any(|k| k.contains("date=2026-01-02")), "{b:?}");
+    for (point, committed) in [
+        ("journal:1", false),
+        ("backup:1", false),
+        ("upload:1", false),
+        ("upload:2", false),
+        ("record:1", false),
+        ("manifest:1", true),
+        ("delete:1", true),
+    ] {
+        let case = format!("kill:{point}");
+        let dir = Dir::new();
+        assert_eq!(load(&dir, A, None).code, 0, "{case}");
+        let before = lake.objects(&dir);
+        let stopped = load(&dir, B, Some(&case));
+        assert_eq!(stopped.code, -1, "{case}: killed by a signal: {stopped:?}");
+        let repaired = lake.etl(&dir, &["repair", "d"], None);
+        assert_eq!(repaired.code, 0, "{case}: {repaired:?}");
+        let after = lake.objects(&dir);
+        if committed {
+            assert_eq!(data(&after), b, "{case}: the new dataset, whole");
+        } else {
+            assert_eq!(after, before, "{case}: the old dataset, whole, and nothing else");
+        }
+        // The upsert run again gives the same dataset as a clean one.
+        assert_eq!(load(&dir, B, None).code, 0, "{case}");
+        assert_eq!(data(&lake.objects(&dir)), b, "{case}: a re-run");
+    }
+}
