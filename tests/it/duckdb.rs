@@ -5,7 +5,7 @@ use std::process::Command;
 
 use crate::util::*;
 
-fn duckdb(script: &str) -> Option<String> {
+pub fn duckdb(script: &str) -> Option<String> {
     let probe = Command::new("python3").args(["-c", "import duckdb"]).output();
     if !probe.is_ok_and(|o| o.status.success()) {
         assert!(
