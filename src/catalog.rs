@@ -425,9 +425,14 @@ pub struct RawCsvEntry {
     types: BTreeMap<String, String>,
     #[serde(default)]
     date_formats: BTreeMap<String, String>,
-    /// `merge` or `replace`.
+    /// `merge`, `replace` or `upsert`.
     #[serde(default)]
     mode: Option<String>,
+    /// The columns that identify a row: `id`, `"order_id,line"` or a list (as --primary-key).
+    #[serde(default)]
+    primary_key: Option<serde_yaml::Value>,
+    #[serde(default)]
+    dedup_by: Option<String>,
 }
 
 /// A checked CSV catalog entry.
@@ -446,6 +451,9 @@ pub struct CsvEntry {
     pub null_values: NullTokens,
     /// The entry's `mode:` (`--mode` wins).
     pub mode: Option<WriteMode>,
+    /// The entry's `primary_key:` and `dedup_by:` (`--primary-key` wins).
+    pub primary_key: Vec<String>,
+    pub dedup_by: Option<String>,
     pub keep_rows: Option<(String, String)>,
     pub pins: Pins,
 }
@@ -514,7 +522,35 @@ impl RawEntry for RawCsvEntry {
         let pins = pins_from(&[], &date_formats).map_err(|e| ("date_formats", e))?;
         let (csv, null_values) = check_csv_options(self.csv_options.unwrap_or_default())?;
         let mode = self.mode.as_deref().map(str::parse::<WriteMode>).transpose().map_err(|e| ("mode", e))?;
+        let primary_key = match &self.primary_key {
+            None => Vec::new(),
+            Some(serde_yaml::Value::String(text)) => text.split(',').map(|c| c.trim().to_owned()).collect(),
+            Some(serde_yaml::Value::Sequence(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str().map(str::to_owned).ok_or(("primary_key", "a list of column names".to_owned()))
+                })
+                .collect::<std::result::Result<_, _>>()?,
+            Some(_) => return Err(("primary_key", "a column name, `a,b`, or a list of names".into())),
+        };
+        match mode {
+            Some(WriteMode::Upsert) if primary_key.is_empty() => {
+                return Err(("mode", "upsert needs primary_key: the columns that identify a row".into()))
+            }
+            Some(WriteMode::Merge | WriteMode::Append) if !primary_key.is_empty() => {
+                return Err((
+                    "primary_key",
+                    "rows are upserted by it: leave mode out (upsert) or give replace".into(),
+                ))
+            }
+            _ => {}
+        }
+        if self.dedup_by.is_some() && primary_key.is_empty() {
+            return Err(("dedup_by", "it needs primary_key".into()));
+        }
         Ok(CsvEntry {
+            primary_key,
+            dedup_by: self.dedup_by,
             dataset: check_dataset_id(&self.minio_dataset_id)?,
             csv,
             null_values,
@@ -556,6 +592,19 @@ impl Entry for CsvEntry {
 }
 
 impl CsvEntry {
+    /// The command line's write settings, with the entry's key where the command line gives none.
+    pub fn write(
+        &self,
+        write: &crate::pipeline::commit::WriteSettings,
+    ) -> crate::pipeline::commit::WriteSettings {
+        let mut write = write.clone();
+        if write.primary_key.is_empty() {
+            write.primary_key = self.primary_key.clone();
+            write.dedup_by = write.dedup_by.or_else(|| self.dedup_by.clone());
+        }
+        write
+    }
+
     /// The file to load: the last match of the pattern in `source_dir`, by file name.
     pub fn latest_file(&self) -> Result<PathBuf> {
         let dir = &self.source_dir;

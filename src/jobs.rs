@@ -6,7 +6,8 @@
 //!   - name: orders                 # unique; `--job orders` runs it
 //!     dataset_id: orders           # datasets/<id>/
 //!     partition_column: created_at # optional
-//!     mode: merge                  # optional: merge, replace, append
+//!     mode: merge                  # optional: merge, replace, append, upsert
+//!     primary_key: [id]            # optional: rows are upserted by it (as --primary-key)
 //!     enabled: true                # optional; false keeps it out of --all
 //!     types: {total: float64}      # optional, as --types
 //!     date_formats: {day: "%d/%m/%Y"}
@@ -60,6 +61,11 @@ struct RawJob {
     partition_column: Option<String>,
     #[serde(default)]
     mode: Option<String>,
+    /// `id`, `"order_id,line"` or a list: as --primary-key.
+    #[serde(default)]
+    primary_key: Option<Value>,
+    #[serde(default)]
+    dedup_by: Option<String>,
     #[serde(default = "enabled_by_default")]
     enabled: bool,
     #[serde(default)]
@@ -412,6 +418,17 @@ impl Options {
         }
         if let Some(mode) = &raw.mode {
             given("mode", "mode", Value::String(mode.clone()))?;
+        }
+        if let Some(key) = &raw.primary_key {
+            let columns = match key {
+                Value::Sequence(items) => items.clone(),
+                Value::String(_) => vec![key.clone()],
+                _ => return Err("primary_key: a column name, `a,b`, or a list of names".into()),
+            };
+            given("primary_key", "primary_key", Value::Sequence(columns))?;
+        }
+        if let Some(column) = &raw.dedup_by {
+            given("dedup_by", "dedup_by", Value::String(column.clone()))?;
         }
         if !raw.types.is_empty() {
             self.extend("types", pairs(&raw.types));

@@ -312,3 +312,43 @@ print(duckdb.sql(f"SELECT count(*) FROM ({{ref}})").fetchall()[0][0],
     assert_eq!(fields[1], fields[0], "one row per key, in its own day's folder: {out}");
     assert_eq!(&fields[2..], [0, 0, 0], "{out}");
 }
+
+/// `primary_key:` in a job file (on the job) and in a CSV catalog entry: the second load of an
+/// updated export upserts.
+#[test]
+fn job_files_and_catalogs_name_the_key() {
+    let dir = Dir::new();
+    dir.write("in/orders-1.csv", "id,status\n1,new\n2,new\n");
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: orders\n    dataset_id: o\n    primary_key: id\n    source:\n      kind: csv\n      \
+         path: in/orders.csv\n",
+    );
+    dir.write(
+        "config/csv_datasets.yaml",
+        "datasets:\n  - name: orders\n    minio_dataset_id: c\n    source_dir: in\n    file_pattern: \
+         'orders-*.csv'\n    primary_key: [id]\n",
+    );
+    let ids = |id: &str| {
+        let df = read_parquet(&dir.lake(&format!("datasets/{id}/data/part-0000.parquet")));
+        let mut rows: Vec<(i64, String)> = i64s(&df, "id")
+            .into_iter()
+            .zip(strings(&df, "status"))
+            .map(|(i, s)| (i.unwrap(), s.unwrap()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    std::fs::copy(dir.path().join("in/orders-1.csv"), dir.path().join("in/orders.csv")).unwrap();
+    ok(dir.etl().args(["run", "jobs.yaml", "--job", "orders"]));
+    ok(dir.etl().args(["load-csv", "--dataset", "orders"]));
+    dir.write("in/orders.csv", "id,status\n2,shipped\n3,new\n");
+    dir.write("in/orders-2.csv", "id,status\n2,shipped\n3,new\n");
+    let r = ok(dir.etl().args(["run", "jobs.yaml", "--job", "orders"]));
+    assert!(r.stderr.contains("upsert by id: 1 inserted, 1 updated"), "{r:?}");
+    let r = ok(dir.etl().args(["load-csv", "--dataset", "orders"]));
+    assert!(r.stderr.contains("upsert by id: 1 inserted, 1 updated"), "{r:?}");
+    let expected: Vec<(i64, String)> = vec![(1, "new".into()), (2, "shipped".into()), (3, "new".into())];
+    assert_eq!(ids("o"), expected);
+    assert_eq!(ids("c"), expected);
+}
