@@ -22,11 +22,18 @@ pub struct WriterOptions {
     pub max_rows_per_file: Option<u64>,
     /// Bytes all partitions may buffer before the largest buffer is written out.
     pub buffer_bytes: usize,
+    /// Files only this run reads again (an upsert's staged rows): not compressed.
+    pub scratch: bool,
 }
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { row_group_rows: 122_880, max_rows_per_file: None, buffer_bytes: 64 << 20 }
+        WriterOptions {
+            row_group_rows: 122_880,
+            max_rows_per_file: None,
+            buffer_bytes: 64 << 20,
+            scratch: false,
+        }
     }
 }
 
@@ -94,7 +101,7 @@ impl PartitionedWriter {
         options: WriterOptions,
         first_parts: BTreeMap<Partition, u32>,
     ) -> Self {
-        let encoders = (0..ENCODERS).map(|_| Encoder::start(schema.clone())).collect();
+        let encoders = (0..ENCODERS).map(|_| Encoder::start(schema.clone(), options.scratch)).collect();
         PartitionedWriter {
             dataset,
             staging: staging.to_owned(),
@@ -224,7 +231,7 @@ impl PartitionedWriter {
         if !partitioned && files.is_empty() {
             let empty = DataFrame::empty_with_schema(&self.schema);
             let path = self.staging.join("empty.parquet");
-            let (mut sink, _) = sink_at(&path, &self.schema)?;
+            let (mut sink, _) = sink_at(&path, &self.schema, self.options.scratch)?;
             sink.write_batch(&empty)?;
             sink.finish()?;
             let part = self.first_parts.get(&Partition::Unpartitioned).copied().unwrap_or(0);
@@ -248,12 +255,14 @@ const ZSTD_LEVEL: i32 = 1;
 const WIDE_TABLE: usize = 10_000;
 
 /// A Parquet writer into a new file at `path`, and the digest of the bytes it writes.
-fn sink_at(path: &Path, schema: &Schema) -> Result<(FileSink, Digest)> {
+fn sink_at(path: &Path, schema: &Schema, scratch: bool) -> Result<(FileSink, Digest)> {
     let file = AppendFile::new(path.to_owned());
     let digest = file.digest.clone();
     // zstd sets up a compression context per column chunk: past some thousands of columns that set-up
     // is most of the run (100,000 columns: 58 % of it, and 0.9 GB). Snappy needs none.
-    let compression = if schema.len() > WIDE_TABLE {
+    let compression = if scratch {
+        ParquetCompression::Uncompressed
+    } else if schema.len() > WIDE_TABLE {
         ParquetCompression::Snappy
     } else {
         ParquetCompression::Zstd(zstd_level())
@@ -285,7 +294,7 @@ struct Encoder {
 }
 
 impl Encoder {
-    fn start(schema: Schema) -> Self {
+    fn start(schema: Schema, scratch: bool) -> Self {
         let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUED_JOBS);
         let thread = std::thread::Builder::new()
             .name("etl-encoder".into())
@@ -296,7 +305,7 @@ impl Encoder {
                 for job in queue {
                     match job {
                         Job::Open { file, path, key, partition } => {
-                            let (sink, digest) = sink_at(&path, &schema)?;
+                            let (sink, digest) = sink_at(&path, &schema, scratch)?;
                             open.insert(file, (sink, digest, path, key, partition));
                         }
                         Job::Write { file, group } => {

@@ -48,6 +48,8 @@ impl ParquetLoad {
             .prefix(".etl-staging-")
             .tempdir_in(staging_parent)
             .map_err(|e| Error::io(staging_parent, e))?;
+        // An upsert's staged rows are read again once, to be combined with the dataset's.
+        let options = WriterOptions { scratch: mode == WriteMode::Upsert, ..options };
         Ok(ParquetLoad {
             dataset,
             partition_column,

@@ -14,7 +14,7 @@
 //! The rewritten files replace their partitions as a merge's would, through the same journaled
 //! publish; a rewrite that comes out byte for byte the same is left in place.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -46,15 +46,46 @@ struct Winner {
     found: Option<Partition>,
 }
 
+/// A key hashed fast (the run's keys are many; no adversary chooses them).
+type KeyMap<K> = std::collections::HashMap<K, Winner, foldhash::fast::RandomState>;
+
 /// Turns `staged` (this run's rows, with [`ROW_COLUMN`]) into the files that replace the partitions
 /// the upsert changes, reading the dataset's files from `store`; `schema` is the output's.
 pub async fn combine(
+    store: &dyn ObjectStore,
+    staged: StagedDataset,
+    key: &Key,
+    schema: &Schema,
+    options: WriterOptions,
+) -> Result<StagedDataset> {
+    // One integer column (ids, dates, timestamps) is its own key; anything else is encoded as bytes.
+    let integer = match key.columns.as_slice() {
+        [one] => schema.get(one.as_str()).is_some_and(|t| {
+            matches!(t.to_physical(), DataType::Int64 | DataType::Int32 | DataType::UInt32 | DataType::Int16)
+        }),
+        _ => false,
+    };
+    if integer {
+        let column = key.columns[0].clone();
+        combine_by(store, staged, key, schema, options, move |df| int_keys(df, &column)).await
+    } else {
+        let columns = key.columns.clone();
+        combine_by(store, staged, key, schema, options, move |df| row_keys(df, &columns)).await
+    }
+}
+
+async fn combine_by<K>(
     store: &dyn ObjectStore,
     mut staged: StagedDataset,
     key: &Key,
     schema: &Schema,
     options: WriterOptions,
-) -> Result<StagedDataset> {
+    keys_of: impl Fn(&DataFrame) -> Result<Vec<Option<K>>> + Sync,
+) -> Result<StagedDataset>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync,
+{
+    use rayon::prelude::*;
     let Some(first) = staged.files.first() else {
         staged.upserted = Some(Upserted::default());
         return Ok(staged);
@@ -64,19 +95,22 @@ pub async fn combine(
     std::fs::create_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
     let dataset = staged.dataset.clone();
 
-    // 1. This run's row for each key.
-    let mut winners: HashMap<Vec<u8>, Winner> = HashMap::new();
+    let began = std::time::Instant::now();
+    // 1. This run's row for each key (its key columns, row numbers and --dedup-by read only).
+    let mut wanted = key.columns.clone();
+    wanted.push(ROW_COLUMN.to_owned());
+    wanted.extend(key.dedup_by.iter().filter(|c| !key.columns.contains(c)).cloned());
+    let mut winners: KeyMap<K> = KeyMap::default();
     let mut rows = 0u64;
     for file in &staged.files {
-        let df = read(&file.path, None)?;
-        let keys = row_keys(&df, &key.columns)?;
-        let numbers = df.column(ROW_COLUMN).map_err(polars_error)?.u64().map_err(polars_error)?.clone();
+        let df = read(&file.path, Some(&wanted))?;
+        let numbers = row_numbers(&df)?;
         let order = key.dedup_by.as_ref().map(|c| df.column(c).map_err(polars_error)).transpose()?;
-        for (i, k) in keys.into_iter().enumerate() {
+        for (i, k) in keys_of(&df)?.into_iter().enumerate() {
             rows += 1;
-            let row = numbers.get(i).expect("a row number");
+            let k = k.ok_or_else(|| Error::Internal("a staged row without its key".into()))?;
             let value = order.map(|c| c.get(i).map(|v| v.into_static()).map_err(polars_error)).transpose()?;
-            let candidate = Winner { row, partition: file.partition, order: value, found: None };
+            let candidate = Winner { row: numbers[i], partition: file.partition, order: value, found: None };
             match winners.get_mut(&k) {
                 Some(held) if later(&candidate, held) => *held = candidate,
                 Some(_) => {}
@@ -87,35 +121,53 @@ pub async fn combine(
         }
     }
 
-    // 2. The dataset's files that hold one of those keys, read by their key columns only.
-    let existing: Vec<(String, Partition)> = store
-        .list(&dataset.prefix())
-        .await?
-        .into_iter()
-        .filter_map(|o| dataset.part_of_key(&o.key).map(|(p, _)| (o.key, p)))
-        .collect();
-    let mut holding: BTreeSet<Partition> = BTreeSet::new();
-    let mut old_files: BTreeMap<Partition, Vec<(String, PathBuf)>> = BTreeMap::new();
-    for (n, (object, partition)) in existing.iter().enumerate() {
-        let path = downloads.join(format!("{n}.parquet"));
-        store.get_to_file(object, &path).await?;
-        let df = read(&path, Some(&key.columns)).map_err(|e| unreadable(object, e))?;
-        let mut hit = false;
-        for k in row_keys(&df, &key.columns)? {
-            if let Some(w) = winners.get_mut(&k) {
-                hit = true;
-                if w.found.is_none() || w.found != Some(w.partition) {
-                    w.found = Some(*partition);
-                }
+    // 2. The dataset's files that hold one of those keys, read by their key columns only (in
+    // place in a folder; downloaded once from S3), on every core.
+    let mut existing: Vec<(String, Partition, PathBuf)> = Vec::new();
+    for (n, object) in store.list(&dataset.prefix()).await?.into_iter().enumerate() {
+        let Some((partition, _)) = dataset.part_of_key(&object.key) else { continue };
+        let path = match store.local_file(&object.key) {
+            Some(path) => path,
+            None => {
+                let path = downloads.join(format!("{n}.parquet"));
+                store.get_to_file(&object.key, &path).await?;
+                path
             }
-        }
-        if hit {
+        };
+        existing.push((object.key, partition, path));
+    }
+    let hits: Vec<Vec<K>> = existing
+        .par_iter()
+        .map(|(object, _, path)| {
+            let df = read(path, Some(&key.columns)).map_err(|e| unreadable(object, e))?;
+            Ok(keys_of(&df)?.into_iter().flatten().filter(|k| winners.contains_key(k)).collect())
+        })
+        .collect::<Result<_>>()?;
+    tracing::info!(
+        "upsert: {} keys among this run's {} rows; the dataset's {} files read by their key columns \
+         in {:.2} s",
+        crate::summary::thousands(winners.len() as u64),
+        crate::summary::thousands(rows),
+        existing.len(),
+        began.elapsed().as_secs_f64()
+    );
+    let began = std::time::Instant::now();
+    let mut holding: BTreeSet<Partition> = BTreeSet::new();
+    for ((_, partition, _), found) in existing.iter().zip(hits) {
+        if !found.is_empty() {
             holding.insert(*partition);
         }
-        old_files.entry(*partition).or_default().push((object.clone(), path));
+        for k in found {
+            let w = winners.get_mut(&k).expect("a hit is a winner");
+            // Found in its own partition too: an update in place.
+            if w.found != Some(w.partition) {
+                w.found = Some(*partition);
+            }
+        }
     }
 
-    // 3. The partitions that change, rewritten.
+    // 3. The partitions that change, rewritten: a few at a time, read and filtered on every core,
+    // written in order.
     let mut affected = holding;
     affected.extend(staged.files.iter().map(|f| f.partition));
     let mut counts = Upserted { superseded: rows - winners.len() as u64, ..Default::default() };
@@ -132,42 +184,76 @@ pub async fn combine(
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let mut writer = PartitionedWriter::new(dataset.clone(), &out, schema.clone(), options, BTreeMap::new());
     let mut emptied = Vec::new();
-    for partition in &affected {
-        let mut written = 0;
-        // The partition's other rows first, as they were (a file without any of the keys is kept
-        // whole; it is still rewritten, as the partition's files are one set).
-        for (object, path) in old_files.get(partition).map(Vec::as_slice).unwrap_or_default() {
-            let df = read(path, None).map_err(|e| unreadable(object, e))?;
-            let keys = row_keys(&df, &key.columns)?;
-            let keep: BooleanChunked = keys.iter().map(|k| !winners.contains_key(k)).collect();
-            let kept = df.filter(&keep).map_err(polars_error)?;
-            let kept = conform(kept, schema).map_err(|e| unreadable(object, e))?;
-            written += kept.height();
-            writer.write(*partition, kept)?;
-        }
-        for file in staged.files.iter().filter(|f| f.partition == *partition) {
-            let df = read(&file.path, None)?;
-            let keys = row_keys(&df, &key.columns)?;
-            let numbers = df.column(ROW_COLUMN).map_err(polars_error)?.u64().map_err(polars_error)?.clone();
-            let keep: BooleanChunked = keys
-                .iter()
-                .zip(numbers.into_no_null_iter())
-                .map(|(k, row)| winners.get(k).is_some_and(|w| w.row == row))
-                .collect();
-            let kept = df.filter(&keep).map_err(polars_error)?.drop(ROW_COLUMN).map_err(polars_error)?;
-            written += kept.height();
-            writer.write(*partition, kept)?;
-        }
-        if written == 0 {
-            emptied.push(*partition);
+    let affected: Vec<Partition> = affected.into_iter().collect();
+    for chunk in affected.chunks(rayon::current_num_threads().max(1)) {
+        let frames: Vec<Vec<DataFrame>> = chunk
+            .par_iter()
+            .map(|partition| {
+                let mut frames = Vec::new();
+                // The partition's other rows first, as they were.
+                for (object, _, path) in existing.iter().filter(|(_, p, _)| p == partition) {
+                    let df = read(path, None).map_err(|e| unreadable(object, e))?;
+                    let keep: BooleanChunked = keys_of(&df)?
+                        .iter()
+                        .map(|k| k.as_ref().is_none_or(|k| !winners.contains_key(k)))
+                        .collect();
+                    let kept = df.filter(&keep).map_err(polars_error)?;
+                    frames.push(conform(kept, schema).map_err(|e| unreadable(object, e))?);
+                }
+                // Then this run's rows for it, in source order.
+                for file in staged.files.iter().filter(|f| f.partition == *partition) {
+                    let df = read(&file.path, None)?;
+                    let numbers = row_numbers(&df)?;
+                    let keep: BooleanChunked = keys_of(&df)?
+                        .iter()
+                        .zip(numbers)
+                        .map(|(k, row)| k.as_ref().and_then(|k| winners.get(k)).is_some_and(|w| w.row == row))
+                        .collect();
+                    frames.push(
+                        df.filter(&keep).map_err(polars_error)?.drop(ROW_COLUMN).map_err(polars_error)?,
+                    );
+                }
+                Ok(frames)
+            })
+            .collect::<Result<_>>()?;
+        for (partition, frames) in chunk.iter().zip(frames) {
+            if frames.iter().all(|f| f.height() == 0) {
+                emptied.push(*partition);
+            }
+            for frame in frames {
+                writer.write(*partition, frame)?;
+            }
         }
     }
     counts.partitions = affected.len();
     let _ = std::fs::remove_dir_all(&downloads);
+    tracing::info!(
+        "upsert: {} partitions rewritten in {:.2} s",
+        affected.len(),
+        began.elapsed().as_secs_f64()
+    );
     staged.files = writer.finish(staged.partitioned)?;
     staged.emptied = emptied;
     staged.upserted = Some(counts);
     Ok(staged)
+}
+
+/// The staged rows' places in the source.
+fn row_numbers(df: &DataFrame) -> Result<Vec<u64>> {
+    Ok(df
+        .column(ROW_COLUMN)
+        .map_err(polars_error)?
+        .u64()
+        .map_err(polars_error)?
+        .into_no_null_iter()
+        .collect())
+}
+
+/// A one-column integer key (dates and timestamps by their number).
+fn int_keys(df: &DataFrame, column: &str) -> Result<Vec<Option<i64>>> {
+    let series = df.column(column).map_err(polars_error)?.as_materialized_series().to_physical_repr();
+    let ints = series.cast(&DataType::Int64).map_err(polars_error)?;
+    Ok(ints.i64().map_err(polars_error)?.iter().collect())
 }
 
 /// Whether `candidate`, a row of this run, wins over `held` for their key: the highest `--dedup-by`
@@ -186,10 +272,10 @@ fn later(candidate: &Winner, held: &Winner) -> bool {
     by_value.then(candidate.row.cmp(&held.row)) == Ordering::Greater
 }
 
-/// Each row's key, as bytes that are equal exactly when the key columns' values are (a null never
-/// equals anything: this run's keys have none).
-pub fn row_keys(df: &DataFrame, columns: &[String]) -> Result<Vec<Vec<u8>>> {
-    let mut keys = vec![Vec::new(); df.height()];
+/// Each row's key, as bytes that are equal exactly when the key columns' values are; `None` when
+/// one of them is null (this run's keys never are: such a row matches nothing).
+pub fn row_keys(df: &DataFrame, columns: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+    let mut keys = vec![Some(Vec::new()); df.height()];
     for name in columns {
         let column = df.column(name).map_err(polars_error)?;
         let series = column.as_materialized_series().to_physical_repr();
@@ -206,28 +292,18 @@ pub fn row_keys(df: &DataFrame, columns: &[String]) -> Result<Vec<Vec<u8>>> {
         macro_rules! encode {
             ($values:expr, $bytes:expr) => {
                 for (k, v) in keys.iter_mut().zip($values.iter()) {
-                    match v {
-                        Some(v) => {
-                            k.push(1);
-                            k.extend_from_slice(&$bytes(v));
-                        }
-                        None => k.extend_from_slice(&[0, 0xff]),
+                    match (k.as_mut(), v) {
+                        (Some(k), Some(v)) => k.extend_from_slice(&$bytes(v)),
+                        _ => *k = None,
                     }
                 }
             };
         }
         match series.dtype() {
             DataType::String => {
-                for (k, v) in keys.iter_mut().zip(series.str().map_err(polars_error)?.iter()) {
-                    match v {
-                        Some(v) => {
-                            k.push(1);
-                            k.extend_from_slice(&(v.len() as u64).to_le_bytes());
-                            k.extend_from_slice(v.as_bytes());
-                        }
-                        None => k.extend_from_slice(&[0, 0xff]),
-                    }
-                }
+                // Length-prefixed: a composite key's parts cannot run into each other.
+                let text = |v: &str| [&(v.len() as u64).to_le_bytes()[..], v.as_bytes()].concat();
+                encode!(series.str().map_err(polars_error)?, text)
             }
             DataType::Int64 => encode!(series.i64().map_err(polars_error)?, |v: i64| v.to_le_bytes()),
             DataType::Int32 => encode!(series.i32().map_err(polars_error)?, |v: i32| v.to_le_bytes()),
@@ -296,7 +372,7 @@ mod tests {
         let keys = row_keys(&df, &["a".into(), "b".into()]).unwrap();
         assert_eq!(keys[0], keys[1]);
         assert_ne!(keys[0], keys[2]);
-        assert_ne!(keys[3], keys[0]);
+        assert_eq!(keys[3], None);
         // A composite key's parts cannot run into each other.
         let df = df!("a" => ["ab", "a"], "b" => ["c", "bc"]).unwrap();
         let keys = row_keys(&df, &["a".into(), "b".into()]).unwrap();

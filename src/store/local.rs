@@ -66,6 +66,10 @@ impl ObjectStore for LocalStore {
         self.root.display().to_string()
     }
 
+    fn local_file(&self, key: &str) -> Option<PathBuf> {
+        Some(self.path_of(key))
+    }
+
     fn staging_parent(&self) -> PathBuf {
         self.root.clone()
     }

@@ -92,6 +92,11 @@ pub trait ObjectStore: Send + Sync {
         tokio::fs::write(path, &body).await.map_err(|e| StoreError::io(path, e))?;
         Ok(body.len() as u64)
     }
+    /// The file that holds object `key`, when the store is a folder on this machine (read in place
+    /// rather than copied).
+    fn local_file(&self, _key: &str) -> Option<PathBuf> {
+        None
+    }
     /// Every object whose key starts with `prefix`, in key order.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
     /// Aborts the unfinished multipart uploads under `prefix` (a run that died mid-upload leaves its

@@ -135,6 +135,7 @@ fn every_block_of_the_readme_is_known_here() {
         ("DATABASE_URL='postgres://reader@db.example.com", "the_postgres_example_loads_a_table"),
         ("etl load-s3 --source", "the_s3_example_loads_a_drop_folder"),
         ("datasets/<id>/data/part-0000.parquet", "the_layout_is_the_layout"),
+        ("etl upload-csv orders.csv --dataset-id orders", "the_upsert_example_keeps_one_row_per_key"),
         ("SELECT * FROM read_parquet('lake/datasets/cursor-usage", "the_set_up_commands_run"),
     ];
     let blocks = blocks();
@@ -383,4 +384,25 @@ fn the_layout_is_the_layout() {
         assert!(layout.contains(&key), "README layout lacks `{key}`:\n{layout}");
     }
     assert!(layout.contains(HIVE_NULL_PARTITION));
+}
+
+#[test]
+fn the_upsert_example_keeps_one_row_per_key() {
+    let command = block_starting(&blocks(), "etl upload-csv orders.csv --dataset-id orders");
+    let dir = Dir::new();
+    dir.write("orders.csv", "id,created_at,status\n1,2026-11-01T09:00:00Z,new\n2,2026-11-01T10:00:00Z,new\n");
+    let r = shell(&dir, &format!("{} --target lake", command.trim()), &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // Order 2 shipped (and was re-dated), order 3 is new.
+    dir.write(
+        "orders.csv",
+        "id,created_at,status\n2,2026-11-02T08:00:00Z,shipped\n3,2026-11-02T09:00:00Z,new\n",
+    );
+    let r = shell(&dir, &format!("{} --target lake", command.trim()), &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("upsert by id: 1 inserted, 1 updated (1 moved to another day)"), "{r:?}");
+    let day =
+        |d: &str| read_parquet(&dir.lake(&format!("datasets/orders/partitions/date={d}/part-0000.parquet")));
+    assert_eq!(i64s(&day("2026-11-01"), "id"), [Some(1)]);
+    assert_eq!(strings(&day("2026-11-02"), "status"), [Some("shipped".into()), Some("new".into())]);
 }
