@@ -185,7 +185,7 @@ where
     let mut writer = PartitionedWriter::new(dataset.clone(), &out, schema.clone(), options, BTreeMap::new());
     let mut emptied = Vec::new();
     let affected: Vec<Partition> = affected.into_iter().collect();
-    for chunk in affected.chunks(rayon::current_num_threads().max(1)) {
+    for chunk in affected.chunks(2 * rayon::current_num_threads().max(1)) {
         let frames: Vec<Vec<DataFrame>> = chunk
             .par_iter()
             .map(|partition| {
