@@ -41,7 +41,8 @@ pub struct Key {
 struct Winner {
     row: u64,
     partition: Partition,
-    order: Option<AnyValue<'static>>,
+    /// Its `--dedup-by` value (boxed: most upserts have none, and there is one entry per key).
+    order: Option<Box<AnyValue<'static>>>,
     /// The partition the dataset held the key in, if it did.
     found: Option<Partition>,
 }
@@ -100,7 +101,9 @@ where
     let mut wanted = key.columns.clone();
     wanted.push(ROW_COLUMN.to_owned());
     wanted.extend(key.dedup_by.iter().filter(|c| !key.columns.contains(c)).cloned());
-    let mut winners: KeyMap<K> = KeyMap::default();
+    // Sized for every staged row at once: no rehash of a large table while it fills.
+    let staged_rows = staged.files.iter().map(|f| f.rows as usize).sum();
+    let mut winners: KeyMap<K> = KeyMap::with_capacity_and_hasher(staged_rows, Default::default());
     let mut rows = 0u64;
     for file in &staged.files {
         let df = read(&file.path, Some(&wanted))?;
@@ -109,7 +112,9 @@ where
         for (i, k) in keys_of(&df)?.into_iter().enumerate() {
             rows += 1;
             let k = k.ok_or_else(|| Error::Internal("a staged row without its key".into()))?;
-            let value = order.map(|c| c.get(i).map(|v| v.into_static()).map_err(polars_error)).transpose()?;
+            let value = order
+                .map(|c| c.get(i).map(|v| Box::new(v.into_static())).map_err(polars_error))
+                .transpose()?;
             let candidate = Winner { row: numbers[i], partition: file.partition, order: value, found: None };
             match winners.get_mut(&k) {
                 Some(held) if later(&candidate, held) => *held = candidate,
@@ -384,7 +389,7 @@ mod tests {
         let w = |row, v: Option<i64>| Winner {
             row,
             partition: Partition::Unpartitioned,
-            order: Some(v.map_or(AnyValue::Null, AnyValue::Int64)),
+            order: Some(Box::new(v.map_or(AnyValue::Null, AnyValue::Int64))),
             found: None,
         };
         assert!(later(&w(2, Some(5)), &w(1, Some(5))));

@@ -683,15 +683,21 @@ fn check_schema_drift(
     // hold the dataset's rows too).
     let merge = matches!(output.mode, WriteMode::Append | WriteMode::Upsert)
         || (output.partitioned && output.mode == WriteMode::Merge);
-    if drift.is_breaking() && merge && !allowed {
+    if drift.is_breaking() && merge && (!allowed || output.mode == WriteMode::Upsert) {
         return Err(Error::Refused(format!(
-            "the schema of {} changed since run {} ({}): the partitions this merge leaves would disagree \
-             with the ones it writes. Nothing was changed; reload everything with --mode replace (`mode: \
-             replace` in a job), or pass --allow-schema-change (`allow_schema_change: true` in a job's \
-             source)",
+            "the schema of {} changed since run {} ({}): {}. Nothing was changed; reload everything with \
+             --mode replace (`mode: replace` in a job){}",
             output.dataset,
             previous.run_id,
-            drift.describe()
+            drift.describe(),
+            match output.mode {
+                WriteMode::Upsert => "an upsert rewrites partitions that keep the dataset's other rows",
+                _ => "the partitions this merge leaves would disagree with the ones it writes",
+            },
+            match output.mode {
+                WriteMode::Upsert => ", or pin the column's type with --types",
+                _ => ", or pass --allow-schema-change (`allow_schema_change: true` in a job's source)",
+            }
         )));
     }
     tracing::warn!(

@@ -352,3 +352,26 @@ fn job_files_and_catalogs_name_the_key() {
     assert_eq!(ids("o"), expected);
     assert_eq!(ids("c"), expected);
 }
+
+#[test]
+fn a_type_change_is_refused_and_a_new_column_is_null_in_older_rows() {
+    let dir = Dir::new();
+    let lake = dir.path().join("lake");
+    let target = lake.to_str().unwrap();
+    dir.write("r1.csv", "id,n\n1,10\n2,20\n");
+    dir.write("r2.csv", "id,n\n2,twenty\n");
+    dir.write("r3.csv", "id,n,note\n2,21,late\n");
+    assert_eq!(upsert(&dir, None, target, "r1.csv", &["--primary-key", "id"]).code, 0);
+    let r = upsert(&dir, None, target, "r2.csv", &["--primary-key", "id", "--allow-schema-change"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("an upsert rewrites partitions that keep the dataset's other rows"), "{r:?}");
+    let r = upsert(&dir, None, target, "r3.csv", &["--primary-key", "id"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        table(target, None, "t", &["n", "note"]),
+        vec![
+            (1, None, vec![Some("10".into()), None]),
+            (2, None, vec![Some("21".into()), Some("late".into())]),
+        ]
+    );
+}
