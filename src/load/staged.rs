@@ -63,7 +63,7 @@ pub struct StagedDataset {
     /// An upsert's partitions whose every row went to another day (their files go).
     pub emptied: Vec<Partition>,
     /// What an upsert did to the dataset's rows, once its files are combined.
-    pub upserted: Option<super::upsert::Upserted>,
+    pub upserted: Option<crate::summary::Upserted>,
 }
 
 impl StagedDataset {
