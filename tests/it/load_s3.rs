@@ -249,3 +249,45 @@ fn an_object_with_a_name_too_long_for_a_file_is_loaded() {
     ]));
     assert!(r.stderr.contains("1 row written"), "{r:?}");
 }
+
+/// With a primary key, a re-delivered export (the same rows again, some updated, in a new object)
+/// replaces the rows it repeats instead of adding them twice.
+#[test]
+fn a_redelivered_export_with_a_key_loads_no_row_twice() {
+    let Some(s3) = s3_env() else { return };
+    let dir = Dir::new();
+    let target = s3.target("s3upsert");
+    let (folder, glob) = drop_folder(&s3, "upsert");
+    let load = |dir: &Dir| {
+        let mut cmd = dir.etl();
+        s3.apply(&mut cmd).args([
+            "load-s3",
+            "--source",
+            &glob,
+            "--dataset-id",
+            "drops",
+            "--partition-col",
+            "at",
+        ]);
+        ok(cmd.args(["--primary-key", "event", "--target", &target]))
+    };
+    let drop = |name: &'static str, body: &'static str| {
+        runtime()
+            .block_on(async { s3.store(&folder).await.put(name, body.as_bytes().to_vec()).await.unwrap() })
+    };
+    drop("export-1.csv", "at,event\n2026-11-01,a\n2026-11-01,b\n");
+    load(&dir);
+    // The same export delivered again under a new name, with `b` moved to the next day and a new `c`.
+    drop("export-1-again.csv", "at,event\n2026-11-01,a\n2026-11-02,b\n2026-11-02,c\n");
+    let r = load(&dir);
+    assert!(r.stderr.contains("upsert by event: 1 inserted, 2 updated (1 moved to another day)"), "{r:?}");
+    let rows = runtime().block_on(async { rows_of(s3.store(&target).await.as_ref(), "drops").await });
+    assert_eq!(
+        rows,
+        [
+            ("date=2026-11-01".to_owned(), "a".to_owned()),
+            ("date=2026-11-02".to_owned(), "b".to_owned()),
+            ("date=2026-11-02".to_owned(), "c".to_owned()),
+        ]
+    );
+}
