@@ -524,7 +524,9 @@ impl RawEntry for RawCsvEntry {
         let mode = self.mode.as_deref().map(str::parse::<WriteMode>).transpose().map_err(|e| ("mode", e))?;
         let primary_key = match &self.primary_key {
             None => Vec::new(),
-            Some(serde_yaml::Value::String(text)) => text.split(',').map(|c| c.trim().to_owned()).collect(),
+            Some(serde_yaml::Value::String(text)) => {
+                text.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
+            }
             Some(serde_yaml::Value::Sequence(items)) => items
                 .iter()
                 .map(|i| {
@@ -533,6 +535,11 @@ impl RawEntry for RawCsvEntry {
                 .collect::<std::result::Result<_, _>>()?,
             Some(_) => return Err(("primary_key", "a column name, `a,b`, or a list of names".into())),
         };
+        if let Some((i, twice)) = primary_key.iter().enumerate().find(|(i, c)| primary_key[..*i].contains(c))
+        {
+            let _ = i;
+            return Err(("primary_key", format!("`{twice}` is named twice")));
+        }
         match mode {
             Some(WriteMode::Upsert) if primary_key.is_empty() => {
                 return Err(("mode", "upsert needs primary_key: the columns that identify a row".into()))

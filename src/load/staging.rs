@@ -48,8 +48,6 @@ impl ParquetLoad {
             .prefix(".etl-staging-")
             .tempdir_in(staging_parent)
             .map_err(|e| Error::io(staging_parent, e))?;
-        // An upsert's staged rows are read again once, to be combined with the dataset's.
-        let options = WriterOptions { scratch: mode == WriteMode::Upsert, ..options };
         Ok(ParquetLoad {
             dataset,
             partition_column,
@@ -63,6 +61,13 @@ impl ParquetLoad {
             first_parts: Default::default(),
             rows: 0,
         })
+    }
+
+    /// Stages rows numbered in source order, into scratch files read again once: rows with a key
+    /// (an upsert, or a replace with one) are combined by it before anything is published.
+    pub fn keyed(mut self, keyed: bool) -> Self {
+        self.options.scratch = keyed;
+        self
     }
 
     /// Numbers new files after the dataset's `existing` data files (for [`WriteMode::Append`]).
@@ -107,7 +112,7 @@ impl Load for ParquetLoad {
             }
         }
         let mut schema = schema_of(plans);
-        if self.mode == WriteMode::Upsert {
+        if self.options.scratch {
             // Each row's place in the source, for the upsert to tell which of a key's rows is last.
             schema
                 .insert_at_index(
@@ -129,7 +134,7 @@ impl Load for ParquetLoad {
     }
 
     fn write(&mut self, mut df: DataFrame) -> Result<()> {
-        if self.mode == WriteMode::Upsert {
+        if self.options.scratch {
             let numbers: Vec<u64> = (self.rows..self.rows + df.height() as u64).collect();
             self.rows += df.height() as u64;
             df.with_column(polars::prelude::Column::new(super::upsert::ROW_COLUMN.into(), numbers))

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::store::ObjectStore;
 
 /// The staged column holding each row's place in the source (never published).
-pub const ROW_COLUMN: &str = "__etl_row";
+pub const ROW_COLUMN: &str = crate::transform::ROW_NUMBER_COLUMN;
 
 pub use crate::summary::Upserted;
 
@@ -58,7 +58,16 @@ pub async fn combine(
     key: &Key,
     schema: &Schema,
     options: WriterOptions,
+    with_dataset: bool,
 ) -> Result<StagedDataset> {
+    if let Some(column) = &key.dedup_by {
+        if schema.get(column.as_str()).is_some_and(|t| t.is_nested() || matches!(t, DataType::Binary)) {
+            return Err(Error::Refused(format!(
+                "--dedup-by `{column}` holds lists or objects: their values cannot be ordered; choose a \
+                 number, date, timestamp or text column"
+            )));
+        }
+    }
     // One integer column (ids, dates, timestamps) is its own key; anything else is encoded as bytes.
     let integer = match key.columns.as_slice() {
         [one] => schema.get(one.as_str()).is_some_and(|t| {
@@ -68,10 +77,10 @@ pub async fn combine(
     };
     if integer {
         let column = key.columns[0].clone();
-        combine_by(store, staged, key, schema, options, move |df| int_keys(df, &column)).await
+        combine_by(store, staged, key, schema, options, with_dataset, move |df| int_keys(df, &column)).await
     } else {
         let columns = key.columns.clone();
-        combine_by(store, staged, key, schema, options, move |df| row_keys(df, &columns)).await
+        combine_by(store, staged, key, schema, options, with_dataset, move |df| row_keys(df, &columns)).await
     }
 }
 
@@ -81,13 +90,16 @@ async fn combine_by<K>(
     key: &Key,
     schema: &Schema,
     options: WriterOptions,
+    with_dataset: bool,
     keys_of: impl Fn(&DataFrame) -> Result<Vec<Option<K>>> + Sync,
 ) -> Result<StagedDataset>
 where
     K: std::hash::Hash + Eq + Clone + Send + Sync,
 {
     use rayon::prelude::*;
-    let Some(first) = staged.files.first() else {
+    let Some(first) = staged.files.first().filter(|_| staged.rows() > 0) else {
+        // Nothing brought: nothing changes (not even an unpartitioned dataset's file).
+        staged.files.clear();
         staged.upserted = Some(Upserted::default());
         return Ok(staged);
     };
@@ -129,7 +141,8 @@ where
     // 2. The dataset's files that hold one of those keys, read by their key columns only (in
     // place in a folder; downloaded once from S3), on every core.
     let mut existing: Vec<(String, Partition, PathBuf)> = Vec::new();
-    for (n, object) in store.list(&dataset.prefix()).await?.into_iter().enumerate() {
+    let objects = if with_dataset { store.list(&dataset.prefix()).await? } else { Vec::new() };
+    for (n, object) in objects.into_iter().enumerate() {
         let Some((partition, _)) = dataset.part_of_key(&object.key) else { continue };
         let path = match store.local_file(&object.key) {
             Some(path) => path,
@@ -144,7 +157,10 @@ where
     let hits: Vec<Vec<K>> = existing
         .par_iter()
         .map(|(object, _, path)| {
-            let df = read(path, Some(&key.columns)).map_err(|e| unreadable(object, e))?;
+            // A file written before a key column existed holds no key of this run.
+            let Some(df) = read_keys(path, &key.columns).map_err(|e| unreadable(object, e))? else {
+                return Ok(Vec::new());
+            };
             Ok(keys_of(&df)?.into_iter().flatten().filter(|k| winners.contains_key(k)).collect())
         })
         .collect::<Result<_>>()?;
@@ -198,6 +214,11 @@ where
                 // The partition's other rows first, as they were.
                 for (object, _, path) in existing.iter().filter(|(_, p, _)| p == partition) {
                     let df = read(path, None).map_err(|e| unreadable(object, e))?;
+                    if key.columns.iter().any(|c| df.column(c).is_err()) {
+                        // Written before a key column existed: its rows hold no key of this run.
+                        frames.push(conform(df, schema).map_err(|e| unreadable(object, e))?);
+                        continue;
+                    }
                     let keep: BooleanChunked = keys_of(&df)?
                         .iter()
                         .map(|k| k.as_ref().is_none_or(|k| !winners.contains_key(k)))
@@ -323,6 +344,16 @@ pub fn row_keys(df: &DataFrame, columns: &[String]) -> Result<Vec<Option<Vec<u8>
         }
     }
     Ok(keys)
+}
+
+/// A Parquet file's `columns`, or `None` when it lacks one of them.
+fn read_keys(path: &Path, columns: &[String]) -> Result<Option<DataFrame>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let schema = ParquetReader::new(file).schema().map_err(polars_error)?;
+    if columns.iter().any(|c| !schema.contains(c.as_str())) {
+        return Ok(None);
+    }
+    read(path, Some(columns)).map(Some)
 }
 
 /// A Parquet file's rows (only `columns`, when given).

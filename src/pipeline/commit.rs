@@ -99,7 +99,8 @@ impl LoadRequest {
     /// Takes the write settings; `default_mode` applies to a partitioned load when `--mode` is not
     /// given (an unpartitioned load replaces the dataset).
     pub fn written_as(self, write: &WriteSettings, default_mode: WriteMode) -> Self {
-        let default_mode = if !write.primary_key.is_empty() {
+        // A key makes upsert the default, except where the command or entry replaces (a whole export).
+        let default_mode = if !write.primary_key.is_empty() && default_mode != WriteMode::Replace {
             WriteMode::Upsert
         } else if self.partition_column.is_some() {
             default_mode
@@ -181,6 +182,12 @@ pub async fn load(request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<L
         return Err(Error::Usage(format!(
             "--partition-range {range} needs a partitioned load: {} has no partition column",
             request.dataset
+        )));
+    }
+    if let (Some(range), WriteMode::Upsert) = (request.partition_range, request.mode) {
+        return Err(Error::Usage(format!(
+            "--partition-range {range} does not go with an upsert: a key's newest row may lie outside \
+             the range, and its older one would win"
         )));
     }
     let run_id = new_run_id();
@@ -281,6 +288,9 @@ async fn load_locked(
         &store.staging_parent(),
         &run_id,
     )?;
+    let keyed = request.mode == WriteMode::Upsert
+        || (request.mode == WriteMode::Replace && !request.primary_key.is_empty());
+    load = load.keyed(keyed);
     if request.mode == WriteMode::Append {
         let existing =
             appendable(store.as_ref(), &request.dataset, previous.as_ref(), held.is_some()).await?;
@@ -299,7 +309,7 @@ async fn load_locked(
         request.bad_rows,
         std::mem::take(&mut request.null_values),
     )
-    .requiring(&request.primary_key);
+    .requiring(&request.primary_key, request.dedup_by.as_deref());
     let progress = std::mem::replace(&mut request.progress, Progress::disabled());
     let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress).await?;
     match lock_at {
@@ -401,12 +411,32 @@ async fn finish(
         check_schema_drift(previous, &schema, &staged.output, request.allow_schema_change)?;
         check_primary_key(previous, &request)?;
     }
-    if request.mode == WriteMode::Upsert {
+    let keyed =
+        !request.primary_key.is_empty() && matches!(request.mode, WriteMode::Upsert | WriteMode::Replace);
+    if keyed {
+        // An upsert combines the run's rows with the dataset's; a replace with a key keeps one row
+        // per key of the run alone.
         let key = upsert::Key { columns: request.primary_key.clone(), dedup_by: request.dedup_by.clone() };
         let output = std::mem::replace(&mut staged.output, empty_output(&request.dataset));
         let files = crate::transform::types::schema_of(&staged.schema);
-        staged.output = upsert::combine(store.as_ref(), output, &key, &files, request.writer.clone()).await?;
-        if let Some(upserted) = &staged.output.upserted {
+        let with_dataset = request.mode == WriteMode::Upsert;
+        staged.output =
+            upsert::combine(store.as_ref(), output, &key, &files, request.writer.clone(), with_dataset)
+                .await?;
+        if let Some(upserted) = staged.output.upserted.filter(|_| !with_dataset) {
+            notes.push(format!(
+                "one row per key ({}): {} keys{}",
+                request.primary_key.join(", "),
+                crate::summary::thousands(upserted.inserted),
+                match upserted.superseded {
+                    0 => String::new(),
+                    n => format!(
+                        "; {} gave way to a later one of the same key",
+                        crate::summary::count(n, "row")
+                    ),
+                }
+            ));
+        } else if let Some(upserted) = &staged.output.upserted {
             notes.push(format!(
                 "upsert by {}: {}; {} rewritten",
                 request.primary_key.join(", "),
@@ -695,7 +725,7 @@ fn check_schema_drift(
                 _ => "the partitions this merge leaves would disagree with the ones it writes",
             },
             match output.mode {
-                WriteMode::Upsert => ", or pin the column's type with --types",
+                WriteMode::Upsert => ", or, for a type that changed, pin the column's type with --types",
                 _ => ", or pass --allow-schema-change (`allow_schema_change: true` in a job's source)",
             }
         )));

@@ -53,6 +53,8 @@ pub struct TypeColumns {
     source: String,
     /// Columns every row must have a value in (a primary key): a row without is a bad row.
     required: Vec<String>,
+    /// The column that orders one run's rows of a key (`--dedup-by`).
+    ordering: Option<String>,
 }
 
 impl TypeColumns {
@@ -71,12 +73,14 @@ impl TypeColumns {
             ready: Vec::new(),
             source: String::new(),
             required: Vec::new(),
+            ordering: None,
         }
     }
 
     /// Makes a row with no value in one of `columns` (a primary key's) a bad row.
-    pub fn requiring(mut self, columns: &[String]) -> Self {
+    pub fn requiring(mut self, columns: &[String], ordering: Option<&str>) -> Self {
         self.required = columns.to_vec();
+        self.ordering = ordering.map(str::to_owned);
         self
     }
 
@@ -144,6 +148,20 @@ impl Transform for TypeColumns {
                 "{}: primary key column `{key}`: no such column; its columns are: {}",
                 self.source,
                 columns.join(", ")
+            )));
+        }
+        if let Some(column) = self.ordering.as_ref().filter(|c| !columns.contains(c)) {
+            return Err(Error::Usage(format!(
+                "{}: --dedup-by `{column}`: no such column; its columns are: {}",
+                self.source,
+                columns.join(", ")
+            )));
+        }
+        if !self.required.is_empty() && columns.iter().any(|c| c == crate::transform::ROW_NUMBER_COLUMN) {
+            return Err(Error::Usage(format!(
+                "{}: a column is named `{}`, the name an upsert numbers its rows with; rename it",
+                self.source,
+                crate::transform::ROW_NUMBER_COLUMN
             )));
         }
         let unknown = self.pins.named_but_missing(columns);

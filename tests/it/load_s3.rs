@@ -275,8 +275,11 @@ fn a_redelivered_export_with_a_key_loads_no_row_twice() {
         runtime()
             .block_on(async { s3.store(&folder).await.put(name, body.as_bytes().to_vec()).await.unwrap() })
     };
+    // The first run loads every object, `a` twice: once.
+    drop("export-0.csv", "at,event\n2026-11-01,a\n");
     drop("export-1.csv", "at,event\n2026-11-01,a\n2026-11-01,b\n");
-    load(&dir);
+    let r = load(&dir);
+    assert!(r.stderr.contains("one row per key (event): 2 keys"), "{r:?}");
     // The same export delivered again under a new name, with `b` moved to the next day and a new `c`.
     drop("export-1-again.csv", "at,event\n2026-11-01,a\n2026-11-02,b\n2026-11-02,c\n");
     let r = load(&dir);

@@ -375,3 +375,45 @@ fn a_type_change_is_refused_and_a_new_column_is_null_in_older_rows() {
         ]
     );
 }
+
+/// A replace with a key keeps one row per key of the run (a first load, a full refresh, a drop
+/// folder's reload); a partition range and an unknown --dedup-by column are refused up front.
+#[test]
+fn a_replace_with_a_key_keeps_one_row_per_key_and_bad_combinations_are_refused() {
+    let dir = Dir::new();
+    let lake = dir.path().join("lake");
+    let target = lake.to_str().unwrap();
+    dir.write("r.csv", "id,day,v\n1,2026-01-01,a\n1,2026-01-02,b\n2,2026-01-01,c\n");
+    let r = upsert(
+        &dir,
+        None,
+        target,
+        "r.csv",
+        &["--partition-col", "day", "--primary-key", "id", "--mode", "replace"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("one row per key (id): 2 keys; 1 row gave way to a later one of the same key"),
+        "{r:?}"
+    );
+    assert_eq!(table(target, None, "t", &["v"]), vec![row(1, "2026-01-02", "b"), row(2, "2026-01-01", "c")]);
+    let r = upsert(
+        &dir,
+        None,
+        target,
+        "r.csv",
+        &["--partition-col", "day", "--primary-key", "id", "--partition-range", "2026-01-01..2026-01-01"],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("does not go with an upsert"), "{r:?}");
+    let (dir, lake) = (Dir::new(), dir.path().join("other"));
+    let target = lake.to_str().unwrap();
+    dir.write("r.csv", "id,v\n1,a\n");
+    let r = upsert(&dir, None, target, "r.csv", &["--primary-key", "id", "--dedup-by", "nope"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--dedup-by `nope`: no such column"), "{r:?}");
+    dir.write("odd.csv", "id,__etl_row\n1,2\n");
+    let r = upsert(&dir, None, target, "odd.csv", &["--primary-key", "id"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("the name an upsert numbers its rows with"), "{r:?}");
+}
