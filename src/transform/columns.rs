@@ -157,11 +157,11 @@ impl Transform for TypeColumns {
                 columns.join(", ")
             )));
         }
-        if !self.required.is_empty() && columns.iter().any(|c| c == crate::transform::ROW_NUMBER_COLUMN) {
+        if !self.required.is_empty() && columns.iter().any(|c| c == super::types::ROW_NUMBER_COLUMN) {
             return Err(Error::Usage(format!(
                 "{}: a column is named `{}`, the name an upsert numbers its rows with; rename it",
                 self.source,
-                crate::transform::ROW_NUMBER_COLUMN
+                super::types::ROW_NUMBER_COLUMN
             )));
         }
         let unknown = self.pins.named_but_missing(columns);

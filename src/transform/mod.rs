@@ -16,9 +16,5 @@ pub mod types;
 pub mod values;
 
 pub use columns::{Transform, TypeColumns};
-
-/// The column an upsert numbers its staged rows with, in source order (never published; a source
-/// column of that name is refused when upserting).
-pub const ROW_NUMBER_COLUMN: &str = "__etl_row";
 pub use pins::{parse_assignments, pins_from, DecimalComma, NullTokens, Pins, DEFAULT_NULL_VALUES};
-pub use types::{ColumnPlan, ColumnType, ListOf, Parser};
+pub use types::{ColumnPlan, ColumnType, ListOf, Parser, ROW_NUMBER_COLUMN};

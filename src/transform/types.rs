@@ -205,6 +205,10 @@ pub struct ColumnPlan {
 }
 
 /// The polars schema a list of plans produces.
+/// The column an upsert numbers its staged rows with, in source order (never published; a source
+/// column of that name is refused when upserting).
+pub const ROW_NUMBER_COLUMN: &str = "__etl_row";
+
 pub fn schema_of(plans: &[ColumnPlan]) -> Schema {
     plans.iter().map(|p| Field::new(p.name.as_str().into(), p.parser.dtype())).collect()
 }
