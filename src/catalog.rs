@@ -522,11 +522,9 @@ impl RawEntry for RawCsvEntry {
         let pins = pins_from(&[], &date_formats).map_err(|e| ("date_formats", e))?;
         let (csv, null_values) = check_csv_options(self.csv_options.unwrap_or_default())?;
         let mode = self.mode.as_deref().map(str::parse::<WriteMode>).transpose().map_err(|e| ("mode", e))?;
-        let primary_key = match &self.primary_key {
+        let names: Vec<String> = match &self.primary_key {
             None => Vec::new(),
-            Some(serde_yaml::Value::String(text)) => {
-                text.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
-            }
+            Some(serde_yaml::Value::String(text)) => vec![text.clone()],
             Some(serde_yaml::Value::Sequence(items)) => items
                 .iter()
                 .map(|i| {
@@ -535,11 +533,8 @@ impl RawEntry for RawCsvEntry {
                 .collect::<std::result::Result<_, _>>()?,
             Some(_) => return Err(("primary_key", "a column name, `a,b`, or a list of names".into())),
         };
-        if let Some((i, twice)) = primary_key.iter().enumerate().find(|(i, c)| primary_key[..*i].contains(c))
-        {
-            let _ = i;
-            return Err(("primary_key", format!("`{twice}` is named twice")));
-        }
+        let primary_key =
+            crate::pipeline::commit::checked_primary_key(&names).map_err(|e| ("primary_key", e))?;
         match mode {
             Some(WriteMode::Upsert) if primary_key.is_empty() => {
                 return Err(("mode", "upsert needs primary_key: the columns that identify a row".into()))

@@ -24,7 +24,7 @@ use crate::http::RetryPolicy;
 use crate::load::layout::DatasetId;
 use crate::load::parquet::WriterOptions;
 use crate::logging::LogFormat;
-use crate::pipeline::commit::WriteSettings;
+use crate::pipeline::commit::{primary_key, WriteSettings};
 use crate::runner::RunOptions;
 use crate::transform::{parse_assignments, pins_from, NullTokens, Pins};
 
@@ -291,17 +291,6 @@ pub fn write(args: &WriteArgs, dry_run: bool) -> WriteSettings {
     }
 }
 
-/// `--primary-key`'s columns (`a,b` in one item, as a job file may give them).
-fn primary_key(items: &[String]) -> Vec<String> {
-    items
-        .iter()
-        .flat_map(|i| i.split(','))
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// A usage error naming the option.
 fn usage(flag: &str, e: String) -> Error {
     Error::Usage(format!("{flag}: {e}"))
@@ -485,7 +474,8 @@ pub mod check {
         if let Some(mode) = &args.mode {
             one_of("--mode", mode, &["merge", "replace", "append", "upsert"])?;
         }
-        let key = super::primary_key(&args.primary_key);
+        let key = crate::pipeline::commit::checked_primary_key(&args.primary_key)
+            .map_err(|e| usage("--primary-key", e))?;
         match args.mode.as_deref() {
             Some("upsert") if key.is_empty() => {
                 return Err(usage(
@@ -503,9 +493,6 @@ pub mod check {
                 ))
             }
             _ => {}
-        }
-        if let Some(dupes) = key.iter().enumerate().find(|(i, c)| key[..*i].contains(c)) {
-            return Err(usage("--primary-key", format!("`{}` is named twice", dupes.1)));
         }
         needs("--dedup-by", args.dedup_by.is_some(), "--primary-key", !key.is_empty())?;
         if args.max_rows_per_file == Some(0) {

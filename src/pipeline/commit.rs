@@ -55,6 +55,26 @@ pub struct WriteSettings {
     pub dedup_by: Option<String>,
 }
 
+/// `--primary-key`'s columns (`a,b` in one item, as a job file or catalog may give them).
+pub fn primary_key(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .flat_map(|i| i.split(','))
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A primary key's columns, each named once (catalogs and the command line alike).
+pub fn checked_primary_key(items: &[String]) -> std::result::Result<Vec<String>, String> {
+    let key = primary_key(items);
+    match key.iter().enumerate().find(|(i, c)| key[..*i].contains(c)) {
+        Some((_, twice)) => Err(format!("`{twice}` is named twice")),
+        None => Ok(key),
+    }
+}
+
 /// What to load and how: the part shared by every loading command.
 pub struct LoadRequest {
     pub command: &'static str,
@@ -119,6 +139,12 @@ impl LoadRequest {
             partition_range: write.partition_range,
             ..self
         }
+    }
+
+    /// Whether the run's rows are combined by their key before publishing: an upsert, or a replace
+    /// with a key (one row per key of the run).
+    pub fn keyed(&self) -> bool {
+        !self.primary_key.is_empty() && matches!(self.mode, WriteMode::Upsert | WriteMode::Replace)
     }
 
     /// A request with the defaults: no pins, no filter, default files, no progress line, for real.
@@ -288,9 +314,7 @@ async fn load_locked(
         &store.staging_parent(),
         &run_id,
     )?;
-    let keyed = request.mode == WriteMode::Upsert
-        || (request.mode == WriteMode::Replace && !request.primary_key.is_empty());
-    load = load.keyed(keyed);
+    load = load.keyed(request.keyed());
     if request.mode == WriteMode::Append {
         let existing =
             appendable(store.as_ref(), &request.dataset, previous.as_ref(), held.is_some()).await?;
@@ -411,9 +435,7 @@ async fn finish(
         check_schema_drift(previous, &schema, &staged.output, request.allow_schema_change)?;
         check_primary_key(previous, &request)?;
     }
-    let keyed =
-        !request.primary_key.is_empty() && matches!(request.mode, WriteMode::Upsert | WriteMode::Replace);
-    if keyed {
+    if request.keyed() {
         // An upsert combines the run's rows with the dataset's; a replace with a key keeps one row
         // per key of the run alone.
         let key = upsert::Key { columns: request.primary_key.clone(), dedup_by: request.dedup_by.clone() };

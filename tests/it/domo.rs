@@ -403,20 +403,15 @@ fn all_goes_on_past_a_failing_dataset_and_fails_at_the_end() {
 
     let r = run(with_domo(dir.etl().args(["load-domo", "--all", "--log-format", "json"]), &domo));
     assert_eq!(r.code, 1, "{r:?}");
-    let summary: serde_json::Value = r
-        .stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["event"] == "summary")
-        .expect("a JSON summary");
-    let datasets = summary["summary"]["datasets"].as_array().unwrap();
+    let summary = summary_of(&r);
+    let datasets = summary["datasets"].as_array().unwrap();
     let by_name: Vec<(&str, &str, u64)> = datasets
         .iter()
         .map(|d| (d["name"].as_str().unwrap(), d["status"].as_str().unwrap(), d["rows"].as_u64().unwrap()))
         .collect();
     assert_eq!(by_name, [("Orders (first time)", "ok", 4), ("Returns", "ok", 2), ("Broken", "failed", 0)]);
     assert!(datasets[2]["error"].as_str().unwrap().contains("HTTP 404"), "{r:?}");
-    assert_eq!(summary["summary"]["status"], "failed");
+    assert_eq!(summary["status"], "failed");
     assert!(dir.lake_keys().contains(&"datasets/returns/data/part-0000.parquet".to_owned()));
     assert_eq!(read_orders(&dir).height(), 4);
     assert!(!dir

@@ -26,15 +26,6 @@ fn upload(dir: &Dir, file: &str, args: &[&str]) -> Run {
         .args(args))
 }
 
-fn summary_of(r: &Run) -> serde_json::Value {
-    r.stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["event"] == "summary")
-        .unwrap_or_else(|| panic!("no summary in {r:?}"))["summary"]
-        .clone()
-}
-
 #[test]
 fn the_manifest_describes_the_run_and_every_file() {
     let dir = Dir::new();

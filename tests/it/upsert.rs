@@ -39,15 +39,6 @@ fn table(target: &str, s3: Option<&S3Env>, id: &str, columns: &[&str]) -> Rows {
     })
 }
 
-fn summary_of(r: &Run) -> serde_json::Value {
-    r.stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["event"] == "summary")
-        .unwrap_or_else(|| panic!("no summary in {r:?}"))["summary"]
-        .clone()
-}
-
 /// `etl upload-csv FILE --dataset-id t --target TARGET ARGS --log-format json`.
 fn upsert(dir: &Dir, s3: Option<&S3Env>, target: &str, file: &str, args: &[&str]) -> Run {
     let mut cmd = dir.etl();

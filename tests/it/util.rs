@@ -115,6 +115,16 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// The JSON summary a run printed with `--log-format json`.
+pub fn summary_of(r: &Run) -> serde_json::Value {
+    r.stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "summary")
+        .unwrap_or_else(|| panic!("no summary in {r:?}"))["summary"]
+        .clone()
+}
+
 /// Runs and asserts exit 0.
 pub fn ok(cmd: &mut Command) -> Run {
     let r = run(cmd);
