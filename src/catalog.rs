@@ -309,6 +309,41 @@ pub struct RawDomoEntry {
     exclude_filter: Option<ExcludeFilter>,
     #[serde(default)]
     types: BTreeMap<String, String>,
+    /// Data-quality checks (see [`crate::checks::parse`]).
+    #[serde(default)]
+    checks: Option<serde_yaml::Value>,
+    /// Columns whose values check examples never show.
+    #[serde(default)]
+    sensitive: Vec<String>,
+}
+
+/// A catalog entry's (or a job's) `checks:` and `sensitive:` columns.
+#[derive(Debug, Clone, Default)]
+pub struct DatasetChecks {
+    pub checks: Vec<crate::checks::Check>,
+    pub sensitive: Vec<String>,
+}
+
+impl DatasetChecks {
+    fn parse(
+        checks: Option<&serde_yaml::Value>,
+        sensitive: Vec<String>,
+    ) -> std::result::Result<Self, (&'static str, String)> {
+        let checks =
+            checks.map(crate::checks::parse).transpose().map_err(|e| ("checks", e))?.unwrap_or_default();
+        Ok(DatasetChecks { checks, sensitive: crate::pipeline::commit::primary_key(&sensitive) })
+    }
+
+    /// The command line's write settings with these checks first (`--check` adds to them).
+    pub fn added_to(
+        &self,
+        write: &crate::pipeline::commit::WriteSettings,
+    ) -> crate::pipeline::commit::WriteSettings {
+        let mut write = write.clone();
+        write.checks = self.checks.iter().cloned().chain(write.checks).collect();
+        write.sensitive = self.sensitive.iter().cloned().chain(write.sensitive).collect();
+        write
+    }
 }
 
 /// A checked Domo catalog entry.
@@ -324,6 +359,7 @@ pub struct DomoEntry {
     pub keep_rows: Option<(String, String)>,
     /// Types pinned in the catalog; they win over Domo's schema.
     pub pins: Pins,
+    pub checks: DatasetChecks,
 }
 
 impl RawEntry for RawDomoEntry {
@@ -341,6 +377,7 @@ impl RawEntry for RawDomoEntry {
             dataset: check_dataset_id(&self.minio_dataset_id)?,
             keep_rows: check_filter(self.exclude_filter)?,
             pins: check_types(&self.types)?,
+            checks: DatasetChecks::parse(self.checks.as_ref(), self.sensitive)?,
             name: self.name,
             description: self.description,
             partition_column: self.partition_column,
@@ -433,6 +470,12 @@ pub struct RawCsvEntry {
     primary_key: Option<serde_yaml::Value>,
     #[serde(default)]
     dedup_by: Option<String>,
+    /// Data-quality checks (see [`crate::checks::parse`]).
+    #[serde(default)]
+    checks: Option<serde_yaml::Value>,
+    /// Columns whose values check examples never show.
+    #[serde(default)]
+    sensitive: Vec<String>,
 }
 
 /// A checked CSV catalog entry.
@@ -456,6 +499,7 @@ pub struct CsvEntry {
     pub dedup_by: Option<String>,
     pub keep_rows: Option<(String, String)>,
     pub pins: Pins,
+    pub checks: DatasetChecks,
 }
 
 fn check_csv_options(
@@ -551,6 +595,7 @@ impl RawEntry for RawCsvEntry {
             return Err(("dedup_by", "it needs primary_key".into()));
         }
         Ok(CsvEntry {
+            checks: DatasetChecks::parse(self.checks.as_ref(), self.sensitive)?,
             primary_key,
             dedup_by: self.dedup_by,
             dataset: check_dataset_id(&self.minio_dataset_id)?,
@@ -599,7 +644,7 @@ impl CsvEntry {
         &self,
         write: &crate::pipeline::commit::WriteSettings,
     ) -> crate::pipeline::commit::WriteSettings {
-        let mut write = write.clone();
+        let mut write = self.checks.added_to(write);
         if write.primary_key.is_empty() {
             write.primary_key = self.primary_key.clone();
             write.dedup_by = write.dedup_by.or_else(|| self.dedup_by.clone());

@@ -271,7 +271,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
                 || err
                     .downcast_ref::<crate::Error>()
                     .is_some_and(|e| matches!(e, crate::Error::Cancelled) || e.interrupted().is_some());
-            let mut summary = Summary::new(name, target_text);
+            // A failed check carries the run's summary, with every check's outcome.
+            let mut summary = match err.downcast_ref::<crate::Error>() {
+                Some(crate::Error::Checks { summary, .. }) => (**summary).clone(),
+                _ => Summary::new(name, target_text),
+            };
             summary.status = if cancelled { Status::Cancelled } else { Status::Failed };
             summary.seconds = started.elapsed().as_secs_f64();
             let message = crate::redact::redact(&format!("{err:#}")).into_owned();

@@ -32,6 +32,11 @@ pub enum Error {
     #[error("{0}")]
     Refused(String),
 
+    /// A data-quality check at severity error failed: nothing was published (exit 65). The summary
+    /// of the run (with every check's outcome) goes with it.
+    #[error("{message}")]
+    Checks { message: String, summary: Box<crate::summary::Summary> },
+
     /// SIGINT or SIGTERM stopped the run.
     #[error("{0}: nothing half-written is visible (uploads aborted, the lock released)")]
     Interrupted(Interrupted),
@@ -79,13 +84,18 @@ pub enum Error {
 }
 
 /// Every exit code of every command, as `--help` and the README list them.
-pub const EXIT_CODES: [(u8, &str); 6] = [
+pub const EXIT_CODES: [(u8, &str); 7] = [
     (0, "success; also nothing to do, a cancelled confirmation, or output closed by its reader (`| head`)"),
     (1, "the run failed: nothing was published, the previous data is in place"),
     (
         2,
         "bad usage: an unknown option, an invalid dataset id or target, a missing file, column or dataset, a \
          catalog or job-file error, missing credentials",
+    ),
+    (
+        65,
+        "a data-quality check (--check, `checks:`) failed at severity error: nothing was published, the \
+         previous data is in place, the offending rows are in the dataset's _rejects/<run-id>.csv (EX_DATAERR)",
     ),
     (75, "another run holds the dataset's lock: try again later (EX_TEMPFAIL)"),
     (130, "stopped by SIGINT (Ctrl-C): nothing half-written is visible"),
@@ -122,12 +132,13 @@ impl Error {
             || matches!(self, Error::Store(e) if e.is_usage())
     }
 
-    /// The process exit code for this error: 2 bad usage, 75 (EX_TEMPFAIL: try again later) another
+    /// The process exit code for this error: 2 bad usage, 65 (EX_DATAERR) a failed check, 75 (EX_TEMPFAIL: try again later) another
     /// run holds the dataset, 130 / 143 stopped by SIGINT / SIGTERM, 1 any other failure.
     pub fn exit_code(&self) -> u8 {
         match self {
             e if e.is_usage() => 2,
             Error::Locked(_) => 75,
+            Error::Checks { .. } => 65,
             Error::Cancelled | Error::ClosedOutput => 0,
             e => e.interrupted().map_or(1, Interrupted::exit_code),
         }

@@ -8,6 +8,11 @@
 //!     partition_column: created_at # optional
 //!     mode: merge                  # optional: merge, replace, append, upsert
 //!     primary_key: [id]            # optional: rows are upserted by it (as --primary-key)
+//!     checks:                      # optional: judged before publishing (as --check; README "Checks")
+//!       - not_null: [id]
+//!       - row_count_change: {max_drop: 50%}
+//!         severity: warn
+//!     sensitive: [email]           # optional: never shown in check examples
 //!     enabled: true                # optional; false keeps it out of --all
 //!     types: {total: float64}      # optional, as --types
 //!     date_formats: {day: "%d/%m/%Y"}
@@ -66,6 +71,12 @@ struct RawJob {
     primary_key: Option<Value>,
     #[serde(default)]
     dedup_by: Option<String>,
+    /// Data-quality checks: a list of items (or one), as `--check` takes each.
+    #[serde(default)]
+    checks: Option<Value>,
+    /// Columns whose values check examples never show.
+    #[serde(default)]
+    sensitive: Option<Value>,
     #[serde(default = "enabled_by_default")]
     enabled: bool,
     #[serde(default)]
@@ -281,6 +292,16 @@ fn domo_job(raw: &RawJob, mut source: BTreeMap<String, Value>) -> std::result::R
     if let Some(filter) = source.remove("exclude_filter") {
         put("exclude_filter", filter);
     }
+    if let Some(checks) = &raw.checks {
+        put("checks", checks.clone());
+    }
+    if let Some(columns) = &raw.sensitive {
+        let columns = match columns {
+            Value::String(_) => Value::Sequence(vec![columns.clone()]),
+            other => other.clone(),
+        };
+        put("sensitive", columns);
+    }
     let entry: RawDomoEntry =
         serde_yaml::from_value(Value::Mapping(entry)).map_err(|e| format!("source: {e}"))?;
     let entry = entry.check().map_err(|(field, e)| format!("{field}: {e}"))?;
@@ -430,6 +451,14 @@ impl Options {
         if let Some(column) = &raw.dedup_by {
             given("dedup_by", "dedup_by", Value::String(column.clone()))?;
         }
+        if let Some(columns) = &raw.sensitive {
+            let columns = match columns {
+                Value::Sequence(items) => items.clone(),
+                Value::String(_) => vec![columns.clone()],
+                _ => return Err("sensitive: a column name, or a list of names".into()),
+            };
+            given("sensitive", "sensitive", Value::Sequence(columns))?;
+        }
         if !raw.types.is_empty() {
             self.extend("types", pairs(&raw.types));
         }
@@ -438,6 +467,19 @@ impl Options {
                 return Err(format!("date_formats: {} has no --date-format", self.command.get_name()));
             }
             self.extend("date_format", pairs(&raw.date_formats));
+        }
+        if let Some(checks) = &raw.checks {
+            crate::checks::parse(checks).map_err(|e| format!("checks: {e}"))?;
+            let items = match checks {
+                Value::Sequence(items) => items.clone(),
+                other => vec![other.clone()],
+            };
+            // Each item as the text `--check` would take (after the source's own `check:`, if any).
+            let texts: Vec<Value> = items
+                .iter()
+                .map(|i| serde_yaml::to_string(i).map(Value::String).map_err(|e| format!("checks: {e}")))
+                .collect::<std::result::Result<_, _>>()?;
+            self.extend("check", texts.into_iter());
         }
         Ok(())
     }

@@ -10,6 +10,7 @@
 pub mod batch;
 pub mod bytesize;
 pub mod catalog;
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;

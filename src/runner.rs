@@ -98,11 +98,22 @@ where
             rows: 0,
             partitions: 0,
             seconds,
+            checks: Vec::new(),
             error: None,
         };
         match outcome {
+            // A dry run whose checks would fail says so by its exit code.
+            Ok(s) if s.exit_code.is_some() => {
+                codes.extend(s.exit_code);
+                failed.push(format!("\"{}\"", entry.name()));
+                line.status = s.status;
+                line.rows = s.rows_written;
+                line.checks = s.checks;
+                total.notes.extend(s.notes.iter().map(|n| format!("\"{}\": {n}", entry.name())));
+            }
             Ok(s) => {
                 line.status = s.status;
+                line.checks = s.checks.clone();
                 line.rows = s.rows_written;
                 line.partitions = s.partitions;
                 total.rows_read += s.rows_read;
@@ -118,6 +129,9 @@ where
                 }
             }
             Err(e) => {
+                if let crate::error::Error::Checks { summary, .. } = &e {
+                    line.checks = summary.checks.clone();
+                }
                 codes.push(e.exit_code());
                 failed.push(format!("\"{}\"", entry.name()));
                 line.error = Some(format!("{e:#}"));
@@ -135,8 +149,11 @@ where
         if let Some(&signal) = codes.iter().find(|&&c| c > 128) {
             total.status = Status::Cancelled;
             total.exit_code = Some(signal);
-        } else if codes.iter().all(|&c| c == 75) {
-            total.exit_code = Some(75);
+        } else if let Some(&code) = codes.first().filter(|&&c| c == 75 || c == 65) {
+            // Every failure a held lock (75), or every failure a failed check (65).
+            if codes.iter().all(|&c| c == code) {
+                total.exit_code = Some(code);
+            }
         }
         total.notes.push(format!("{} of {count} datasets failed: {}", failed.len(), failed.join(", ")));
     }

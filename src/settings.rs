@@ -288,6 +288,9 @@ pub fn write(args: &WriteArgs, dry_run: bool) -> WriteSettings {
         partition_range: args.partition_range,
         primary_key: primary_key(&args.primary_key),
         dedup_by: args.dedup_by.as_deref().map(str::trim).map(str::to_owned),
+        // Checked by `check::write` before any run.
+        checks: args.check.iter().flat_map(|c| crate::checks::parse_flag(c).unwrap_or_default()).collect(),
+        sensitive: primary_key(&args.sensitive),
     }
 }
 
@@ -495,6 +498,9 @@ pub mod check {
             _ => {}
         }
         needs("--dedup-by", args.dedup_by.is_some(), "--primary-key", !key.is_empty())?;
+        for check in &args.check {
+            crate::checks::parse_flag(check).map_err(|e| usage("--check", e))?;
+        }
         if args.max_rows_per_file == Some(0) {
             return Err(usage("--max-rows-per-file", "must be at least 1".into()));
         }

@@ -85,6 +85,9 @@ pub struct Summary {
     /// What an upsert did to the dataset's rows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upserted: Option<Upserted>,
+    /// The outcome of each data-quality check the run declared (`--check`, `checks:`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The process exit code when it is not the status's usual one (a batch stopped by a signal, or
@@ -114,6 +117,7 @@ impl Summary {
             datasets: Vec::new(),
             notes: Vec::new(),
             upserted: None,
+            checks: Vec::new(),
             error: None,
             exit_code: None,
         }
@@ -197,11 +201,18 @@ impl Summary {
         for note in &self.notes {
             line += &format!("; {note}");
         }
+        if !self.checks.is_empty() {
+            line += &format!("; checks: {}", checks_verdict(&self.checks));
+            // A failed run's error line has named its failed checks already.
+            let said = |c: &&CheckResult| self.status == Status::Failed && c.status == CheckStatus::Failed;
+            for check in self.checks.iter().filter(|c| c.broken() && !said(c)) {
+                line += &format!("; {}", check.describe());
+            }
+        }
         line
     }
 }
 
-/// `n` with thousands separators: `10,000,000`.
 /// What an upsert did to the dataset's rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Upserted {
@@ -234,6 +245,99 @@ impl Upserted {
     }
 }
 
+/// How much a failed check matters: an error publishes nothing (exit 65), a warning publishes and is
+/// counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
+    Error,
+    Warn,
+}
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Passed,
+    /// Failed at severity error: nothing published.
+    Failed,
+    /// Failed at severity warn: published, and counted.
+    Warned,
+    /// Nothing to judge by (no previous run to compare with).
+    Skipped,
+}
+
+/// One data-quality check's outcome: in the summary, the run record, `etl inspect`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckResult {
+    /// `not_null(Date)`, `unique(Date, User)`, `row_count_change`.
+    pub check: String,
+    pub severity: Severity,
+    pub status: CheckStatus,
+    /// Rows that broke it (row checks).
+    #[serde(default)]
+    pub rows: u64,
+    /// Up to five of them: `line 12: "Foo"` (never the value of a sensitive column).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
+    /// What was measured: `newest 2026-10-31T22:57:15Z, 1 h before 2026-11-01T00:00:00Z (at most 2d)`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+impl CheckResult {
+    /// Whether it failed (at either severity).
+    pub fn broken(&self) -> bool {
+        matches!(self.status, CheckStatus::Failed | CheckStatus::Warned)
+    }
+
+    /// `not_null(Date) failed: 3 rows (line 4, line 9); ...` for a summary note or an error.
+    pub fn describe(&self) -> String {
+        let verdict = match self.status {
+            CheckStatus::Passed => "passed",
+            CheckStatus::Failed => "failed",
+            CheckStatus::Warned => "failed (warning)",
+            CheckStatus::Skipped => "skipped",
+        };
+        let mut text = format!("{} {verdict}", self.check);
+        let mut parts = Vec::new();
+        if self.rows > 0 {
+            parts.push(count(self.rows, "row"));
+        }
+        if !self.detail.is_empty() {
+            parts.push(self.detail.clone());
+        }
+        if !parts.is_empty() {
+            text += &format!(": {}", parts.join(", "));
+        }
+        if !self.examples.is_empty() {
+            text += &format!(" (e.g. {})", self.examples.join(", "));
+        }
+        text
+    }
+}
+
+/// `5 passed`, `1 failed, 4 passed`: the checks of a run in a few words, for `etl runs`.
+pub fn checks_verdict(checks: &[CheckResult]) -> String {
+    if checks.is_empty() {
+        return "-".into();
+    }
+    let n = |status: CheckStatus| checks.iter().filter(|c| c.status == status).count();
+    let parts: Vec<String> = [
+        (CheckStatus::Failed, "failed"),
+        (CheckStatus::Warned, "warned"),
+        (CheckStatus::Passed, "passed"),
+        (CheckStatus::Skipped, "skipped"),
+    ]
+    .iter()
+    .filter(|(s, _)| n(*s) > 0)
+    .map(|(s, word)| format!("{} {word}", n(*s)))
+    .collect();
+    parts.join(", ")
+}
+
+/// `n` with thousands separators: `10,000,000`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
@@ -271,6 +375,8 @@ pub struct DatasetOutcome {
     pub rows: u64,
     pub partitions: usize,
     pub seconds: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

@@ -77,6 +77,18 @@ pub struct WriteArgs {
     #[arg(long, value_name = "FROM..TO")]
     #[serde(deserialize_with = "parsed_opt")]
     pub partition_range: Option<PartitionRange>,
+    /// A data-quality check, judged before anything is published, as YAML (repeatable; added to the
+    /// dataset's `checks:`): 'not_null: [Date]', 'unique: [id]', 'accepted_values: {Kind: [a, b]}',
+    /// 'range: {Cost: {min: 0}}', 'matches: {Email: "@"}', 'row_count: {min: 1}',
+    /// 'row_count_change: {max_drop: 50%}', 'freshness: {column: Date, max_age: 2d}',
+    /// 'columns: {required: [id]}'; add severity: warn to publish anyway and count it (as
+    /// '{row_count: {min: 1}, severity: warn}'). A failed check at severity error publishes nothing
+    /// and exits 65. See README "Checks".
+    #[arg(long, value_name = "YAML")]
+    pub check: Vec<String>,
+    /// A column whose values check examples never show (repeatable; `a,b` names two).
+    #[arg(long, value_name = "COL[,COL...]", value_delimiter = ',')]
+    pub sensitive: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Args, Deserialize)]

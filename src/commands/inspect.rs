@@ -5,12 +5,13 @@ use super::context::Context;
 use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
 use crate::load::manifest;
-use crate::summary::{human_bytes, table};
+use crate::summary::{checks_verdict, human_bytes, table};
 
 /// Prints the dataset's schema, partitions, rows, bytes and last run.
 pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<()> {
     let store = crate::store::open(&ctx.target).await?;
     let url = store.url_of(&dataset.prefix());
+    let failed = failed_since(store.as_ref(), dataset).await?;
     let out = match manifest::read(store.as_ref(), dataset).await? {
         Some(m) if json => serde_json::to_string_pretty(&serde_json::json!({
             "dataset": dataset.as_str(),
@@ -22,21 +23,35 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
             "rows": m.rows(),
             "bytes": m.bytes(),
             "last_run": m.last_run(),
+            "failed_since": failed.iter().map(manifest::Manifest::last_run).collect::<Vec<_>>(),
             "read": reads_of(&m, &url),
         }))
         .map_err(|e| Error::Internal(e.to_string()))?,
         Some(m) => {
             let r = reads_of(&m, &url);
             format!(
-                "{}read it with (all values as written; see README \"Reading the output\"):\n  duckdb:   {}\n  \
+                "{}{}read it with (all values as written; see README \"Reading the output\"):\n  duckdb:   {}\n  \
                  polars:   {}\n  pyarrow:  {}\n  pyspark:  {}\n",
                 m.describe(dataset, &url),
+                failed.iter().map(describe_failed).collect::<String>(),
                 r.duckdb,
                 r.polars,
                 r.pyarrow,
                 r.spark
             )
         }
+        // Only runs that failed their checks: nothing was ever published.
+        None if !failed.is_empty() && json => serde_json::to_string_pretty(&serde_json::json!({
+            "dataset": dataset.as_str(),
+            "target": url,
+            "last_run": null,
+            "failed_since": failed.iter().map(manifest::Manifest::last_run).collect::<Vec<_>>(),
+        }))
+        .map_err(|e| Error::Internal(e.to_string()))?,
+        None if !failed.is_empty() => format!(
+            "dataset {dataset} ({url})\nnothing published yet\n{}",
+            failed.iter().map(describe_failed).collect::<String>()
+        ),
         None => {
             let objects = store.list(&dataset.prefix()).await?;
             if objects.is_empty() {
@@ -83,6 +98,46 @@ async fn no_dataset(dataset: &DatasetId, store: &dyn crate::store::ObjectStore) 
     }
 }
 
+/// The records of runs after the manifest's that failed their checks (published nothing), newest
+/// first.
+async fn failed_since(
+    store: &dyn crate::store::ObjectStore,
+    dataset: &DatasetId,
+) -> Result<Vec<manifest::Manifest>> {
+    let published = store.get(&dataset.manifest_key()).await.ok();
+    let published: Option<manifest::Manifest> = published.and_then(|b| serde_json::from_slice(&b).ok());
+    let after = published.map(|m| m.run_id).unwrap_or_default();
+    let mut keys: Vec<String> = store
+        .list(&dataset.runs_prefix())
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| k.rsplit('/').next().is_some_and(|name| name.trim_end_matches(".json") > after.as_str()))
+        .collect();
+    keys.sort();
+    let mut out = Vec::new();
+    for key in keys.iter().rev() {
+        if let Ok(m) = serde_json::from_slice::<manifest::Manifest>(&store.get(key).await?) {
+            if m.status.as_deref() == Some("failed") {
+                out.push(m);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A failed run's lines in `inspect`.
+fn describe_failed(m: &manifest::Manifest) -> String {
+    let mut out = format!(
+        "run {} ({} {}, {}) failed its checks and published nothing:\n",
+        m.run_id, m.command, m.mode, m.finished
+    );
+    for check in &m.checks {
+        out += &format!("  {}\n", check.describe());
+    }
+    out
+}
+
 /// How DuckDB, polars, pyarrow and Spark read the dataset `m` describes, at `url`.
 fn reads_of(m: &manifest::Manifest, url: &str) -> crate::load::readers::Reads {
     let columns: Vec<String> = m.schema.iter().map(|c| c.name.clone()).collect();
@@ -111,11 +166,16 @@ pub async fn runs(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<()> 
                 m.finished.clone(),
                 m.command.clone(),
                 m.mode.clone(),
+                m.status.clone().unwrap_or_else(|| "ok".into()),
                 m.rows_written.to_string(),
                 m.deleted.to_string(),
+                checks_verdict(&m.checks),
                 m.source.location.clone(),
             ]
         })
         .collect();
-    crate::stdout::print(&table(&["RUN", "FINISHED", "COMMAND", "MODE", "ROWS", "DELETED", "SOURCE"], &rows))
+    crate::stdout::print(&table(
+        &["RUN", "FINISHED", "COMMAND", "MODE", "STATUS", "ROWS", "DELETED", "CHECKS", "SOURCE"],
+        &rows,
+    ))
 }

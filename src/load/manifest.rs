@@ -87,6 +87,17 @@ pub struct Manifest {
     /// Every data file of the dataset after this run (including those earlier runs wrote, in the
     /// partitions a merge left alone), in key order.
     pub files: Vec<FileRecord>,
+    /// `failed` for the record of a run that published nothing (a check failed at severity error;
+    /// only in `_runs/`, never the manifest); absent for a published run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The outcome of each data-quality check the run declared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::summary::CheckResult>,
+    /// The newest value of each `freshness` column the dataset holds after this run, for the next
+    /// run's check.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub newest: std::collections::BTreeMap<String, String>,
 }
 
 impl Manifest {
@@ -102,6 +113,8 @@ impl Manifest {
             "source": m.source,
             "rows_written": m.rows_written,
             "upserted": m.upserted,
+            "status": m.status.as_deref().unwrap_or("ok"),
+            "checks": m.checks,
             "tool": m.tool,
         })
     }
@@ -151,6 +164,12 @@ impl Manifest {
             m.source.location,
             m.source.sha256.as_deref().map(|s| format!(" (sha256 {s})")).unwrap_or_default()
         );
+        if !m.checks.is_empty() {
+            out += &format!("checks: {}\n", crate::summary::checks_verdict(&m.checks));
+            for check in &m.checks {
+                out += &format!("  {}\n", check.describe());
+            }
+        }
         out
     }
 

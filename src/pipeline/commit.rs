@@ -18,6 +18,8 @@
 use std::sync::Arc;
 
 use crate::batch::BadRows;
+use crate::checks::rows::RowChecks;
+use crate::checks::{Check, CheckResult, CheckStatus};
 use crate::error::{Error, Result};
 use crate::extract::filter::KeepRows;
 use crate::extract::Extract;
@@ -53,6 +55,10 @@ pub struct WriteSettings {
     pub primary_key: Vec<String>,
     /// Of one run's rows with the same key, the one with the highest value of this column wins.
     pub dedup_by: Option<String>,
+    /// The data-quality checks judged before publishing (`--check`, `checks:`).
+    pub checks: Vec<Check>,
+    /// Columns whose values no message shows (`--sensitive`, `sensitive:`).
+    pub sensitive: Vec<String>,
 }
 
 /// `--primary-key`'s columns (`a,b` in one item, as a job file or catalog may give them).
@@ -113,6 +119,10 @@ pub struct LoadRequest {
     pub primary_key: Vec<String>,
     /// Of one run's rows with the same key, the one with the highest value of this column wins.
     pub dedup_by: Option<String>,
+    /// The data-quality checks judged before anything is published.
+    pub checks: Vec<Check>,
+    /// Columns whose values check examples never show.
+    pub sensitive: Vec<String>,
 }
 
 impl LoadRequest {
@@ -132,6 +142,8 @@ impl LoadRequest {
             mode: write.mode.unwrap_or(default_mode),
             primary_key: write.primary_key.clone(),
             dedup_by: write.dedup_by.clone(),
+            checks: write.checks.clone(),
+            sensitive: write.sensitive.clone(),
             allow_schema_change: write.allow_schema_change,
             allow_empty: self.allow_empty || write.allow_empty,
             wait_lock: write.wait_lock,
@@ -171,6 +183,8 @@ impl LoadRequest {
             state: None,
             primary_key: Vec::new(),
             dedup_by: None,
+            checks: Vec::new(),
+            sensitive: Vec::new(),
         }
     }
 }
@@ -335,7 +349,15 @@ async fn load_locked(
     )
     .requiring(&request.primary_key, request.dedup_by.as_deref());
     let progress = std::mem::replace(&mut request.progress, Progress::disabled());
-    let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress).await?;
+    let checks = match request.checks.is_empty() {
+        true => None,
+        false => {
+            let noun = if request.source.info().kind == "api" { "record" } else { "line" };
+            let checks = request.checks.clone();
+            Some(RowChecks::new(checks, request.sensitive.clone(), &store.staging_parent(), noun)?)
+        }
+    };
+    let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress, checks).await?;
     match lock_at {
         LockAt::Held(lock) => finish(request, store, run_id, Some(lock), previous, staged, filter).await,
         LockAt::DryRun => finish(request, store, run_id, None, previous, staged, filter).await,
@@ -480,6 +502,25 @@ async fn finish(
         Some(u) => u.inserted + u.updated,
         None => staged.output.rows(),
     };
+    let (checks, newest) = judge_checks(&request, &staged, previous.as_ref(), rows_written);
+    for check in checks.iter().filter(|c| c.status == CheckStatus::Warned) {
+        tracing::info!("{}: check {}", request.dataset, check.describe());
+    }
+    let failed = checks.iter().any(|c| c.status == CheckStatus::Failed);
+    if failed && !request.dry_run {
+        return Err(refuse_on_checks(
+            &request,
+            store.as_ref(),
+            &run_id,
+            lock,
+            previous.as_ref(),
+            &staged,
+            checks,
+            notes,
+            rows_read,
+        )
+        .await);
+    }
     let mut plan_text = None;
     let mut summary = if request.dry_run {
         let plan = staged.plan(store.as_ref(), previous.as_ref()).await?;
@@ -494,6 +535,10 @@ async fn finish(
         summary.files = staged.output.files.len();
         summary.bytes = staged.output.bytes();
         notes.push("dry run: nothing was written or deleted".into());
+        if failed {
+            notes.push("a check failed: a real run would publish nothing (exit 65)".into());
+            summary.exit_code = Some(65);
+        }
         summary
     } else {
         let mode = staged.output.mode;
@@ -532,6 +577,9 @@ async fn finish(
             deleted: 0,
             upserted: staged.output.upserted,
             files: Vec::new(),
+            status: None,
+            checks: checks.clone(),
+            newest,
         };
         if let Some(lock) = lock {
             lock.ensure_held().await?;
@@ -576,6 +624,7 @@ async fn finish(
     summary.dataset = Some(request.dataset.to_string());
     summary.rows_read = rows_read;
     summary.notes = notes;
+    summary.checks = checks;
     let phases = staged.phases(request.began);
     summary.seconds = request.began.elapsed().as_secs_f64();
     tracing::info!(
@@ -590,6 +639,122 @@ async fn finish(
     );
     summary.phases = Some(phases);
     Ok(Loaded { summary, plan: plan_text })
+}
+
+/// Judges the run's checks (the row checks as they streamed, the others now), with the newest value
+/// of each freshness column to record.
+fn judge_checks(
+    request: &LoadRequest,
+    staged: &pipeline::Staged,
+    previous: Option<&Manifest>,
+    rows_written: u64,
+) -> (Vec<CheckResult>, std::collections::BTreeMap<String, String>) {
+    if request.checks.is_empty() {
+        return Default::default();
+    }
+    let previous = previous.map(|m| crate::checks::dataset::Previous {
+        run_id: m.run_id.clone(),
+        rows_written: m.rows_written,
+        columns: m.schema.iter().map(|c| c.name.clone()).collect(),
+        newest: m.newest.clone(),
+    });
+    let columns: Vec<String> = staged.schema.iter().map(|c| c.name.clone()).collect();
+    let run = crate::checks::dataset::Run {
+        rows_written,
+        columns: &columns,
+        source: &staged.source.location,
+        keeps_previous: request.mode != WriteMode::Replace,
+        now: std::time::SystemTime::now(),
+    };
+    crate::checks::dataset::judge(&request.checks, staged.checks.as_ref(), &run, previous.as_ref())
+}
+
+/// A run whose checks failed at severity error publishes nothing: it keeps the offending rows in
+/// `_rejects/<run-id>.csv` and its record in `_runs/<run-id>.json` (the manifest, the state and the
+/// data stay as they were), and fails with exit 65.
+#[allow(clippy::too_many_arguments)]
+async fn refuse_on_checks(
+    request: &LoadRequest,
+    store: &dyn ObjectStore,
+    run_id: &str,
+    lock: Option<&DatasetLock>,
+    previous: Option<&Manifest>,
+    staged: &pipeline::Staged,
+    checks: Vec<CheckResult>,
+    mut notes: Vec<String>,
+    rows_read: u64,
+) -> Error {
+    let dataset = &request.dataset;
+    let failed: Vec<&CheckResult> = checks.iter().filter(|c| c.status == CheckStatus::Failed).collect();
+    let mut message = format!(
+        "{dataset}: {} failed; nothing was published{}: {}",
+        crate::summary::count(failed.len() as u64, "check"),
+        if previous.is_some() { ", the previous data is in place" } else { "" },
+        failed.iter().map(|c| c.describe()).collect::<Vec<_>>().join("; ")
+    );
+    let kept = async {
+        if let Some(lock) = lock {
+            lock.ensure_held().await?;
+        }
+        let mut rejects = None;
+        if let Some((path, rows)) = staged.checks.as_ref().and_then(|c| c.rejects.clone()) {
+            let key = dataset.rejects_key(run_id);
+            store.put_file(&key, &path).await?;
+            rejects = Some((store.url_of(&key), rows));
+        }
+        let record = Manifest {
+            format: manifest::FORMAT,
+            run_id: run_id.to_owned(),
+            tool: format!("etl {}", env!("CARGO_PKG_VERSION")),
+            command: request.command.to_owned(),
+            source: SourceRecord {
+                kind: staged.source.kind.to_owned(),
+                location: crate::config::mask_url(&staged.source.location),
+                bytes: staged.source_digest.as_ref().map(|d| d.0).or(request.source_size),
+                sha256: staged.source_digest.as_ref().map(|d| d.1.clone()),
+            },
+            started: manifest::rfc3339(staged.started_at),
+            finished: manifest::rfc3339(std::time::SystemTime::now()),
+            mode: request.mode.name().into(),
+            partition_column: request.partition_column.clone(),
+            primary_key: previous.map(|m| m.primary_key.clone()).unwrap_or_default(),
+            schema: manifest::schema_record(&staged.schema),
+            rows_written: 0,
+            null_tokens: Default::default(),
+            deleted: 0,
+            upserted: None,
+            files: previous.map(|m| m.files.clone()).unwrap_or_default(),
+            status: Some("failed".into()),
+            checks: checks.clone(),
+            newest: previous.map(|m| m.newest.clone()).unwrap_or_default(),
+        };
+        let body = serde_json::to_string_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
+        let body = crate::redact::redact_known(&body).into_owned().into_bytes();
+        store.put(&dataset.run_key(run_id), body).await?;
+        Ok::<_, Error>(rejects)
+    }
+    .await;
+    match kept {
+        Ok(Some((url, rows))) => {
+            message += &format!("; the {} that broke them are in {url}", crate::summary::count(rows, "row"));
+            notes.push(format!("{} that broke checks kept in {url}", crate::summary::count(rows, "row")));
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("could not keep the failed run's record and rows: {e}"),
+    }
+    if staged.rejected > 0 && staged.output.rejects.is_some() {
+        notes.push(format!("{} bad rows were not kept: the run failed its checks", staged.rejected));
+    }
+    let mut summary = Summary::new(request.command, store.url_of(&dataset.prefix()));
+    summary.status = Status::Failed;
+    summary.dataset = Some(dataset.to_string());
+    summary.run_id = Some(run_id.to_owned());
+    summary.rows_read = rows_read;
+    summary.notes = notes;
+    summary.checks = checks;
+    summary.seconds = request.began.elapsed().as_secs_f64();
+    summary.exit_code = Some(65);
+    Error::Checks { message, summary: Box::new(summary) }
 }
 
 /// The dataset's data files that an append numbers its files after. Files its `manifest` does not list

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::batch::{Reject, TextBatch};
+use crate::checks::rows::{RowChecks, RowOutcome};
 use crate::error::{Error, Result};
 use crate::extract::ahead::ReadAhead;
 use crate::extract::{BatchReader, Extract, SourceInfo};
@@ -58,6 +59,8 @@ pub struct Staged {
     pub notes: Vec<String>,
     /// Per column, the values made null as null tokens (see [`Transform::null_tokens`]).
     pub null_tokens: Vec<(String, u64)>,
+    /// What the row checks found, when the run declared checks.
+    pub checks: Option<RowOutcome>,
     pub output: StagedDataset,
     /// Owns the staging folder, which must outlive the publish.
     _load: Box<dyn Load>,
@@ -128,6 +131,7 @@ pub async fn stage(
     mut transform: Box<dyn Transform>,
     mut load: Box<dyn Load>,
     progress: Progress,
+    mut checks: Option<RowChecks>,
 ) -> Result<Staged> {
     let started = Instant::now();
     let started_at = std::time::SystemTime::now();
@@ -141,6 +145,7 @@ pub async fn stage(
             progress: &progress,
             location: &info.location,
             shown: &mut shown,
+            checks: checks.as_mut(),
         };
         let mut reader: Box<dyn BatchReader> = Box::new(ReadAhead::new(source.open()?, BATCH_ROWS));
         pass.load.expect_columns(reader.columns())?;
@@ -160,6 +165,7 @@ pub async fn stage(
             staged.plans.iter().map(|p| format!("{}: {}", p.name, p.parser.column_type())).collect();
         tracing::info!("schema: {}", schema.join(", "));
         let source_digest = reader.source_digest();
+        let checks = checks.map(|c| c.finish(|| source.open())).transpose()?;
         let output = load.finish()?;
         progress.clear();
         tracing::info!("rows typed and staged in {:.2} s", started.elapsed().as_secs_f64());
@@ -171,6 +177,7 @@ pub async fn stage(
             source_digest,
             notes: reader.notes().into_iter().chain(transform.notes()).collect(),
             null_tokens: transform.null_tokens(),
+            checks,
             output,
             _load: load,
             started,
@@ -197,6 +204,8 @@ struct Pass<'a> {
     progress: &'a Progress,
     location: &'a str,
     shown: &'a mut Shown,
+    /// The row checks, judged on every typed batch.
+    checks: Option<&'a mut RowChecks>,
 }
 
 /// How a pass ended.
@@ -222,6 +231,7 @@ impl Pass<'_> {
         if let Some(plans) = &plans {
             self.transform.use_plans(plans);
             self.load.begin(plans)?;
+            self.begin_checks(plans)?;
         }
         let header = reader.header_line().map(<[u8]>::to_vec);
         let mut batch = TextBatch::new(reader.columns().len());
@@ -242,6 +252,7 @@ impl Pass<'_> {
                         // A partition column that the first batch cannot settle (all empty, say)
                         // is judged on the whole source's vote.
                         staging = self.load.begin(&vote).is_ok();
+                        self.begin_checks(&vote)?;
                         plans = Some(vote);
                     }
                     Some(p) if staging && *p != vote => {
@@ -291,6 +302,9 @@ impl Pass<'_> {
                     (e, _) => e,
                 })?;
                 rows += batch.len() as u64;
+                if let Some(checks) = self.checks.as_deref_mut() {
+                    checks.observe(&df, &batch, part.as_ref().map(|(i, name)| (*i, name.as_str())))?;
+                }
                 self.load.write(df)?;
             }
             if !rejects.is_empty() {
@@ -316,10 +330,19 @@ impl Pass<'_> {
                 // No rows at all.
                 self.transform.use_plans(&settled);
                 self.load.begin(&settled)?;
+                self.begin_checks(&settled)?;
                 plans = Some(settled);
             }
         }
         Ok(PassEnd::Staged(PassRows { plans: plans.expect("settled above"), rows, rejected }))
+    }
+
+    /// Starts the row checks (over) with the plans the pass stages with.
+    fn begin_checks(&mut self, plans: &[ColumnPlan]) -> Result<()> {
+        match self.checks.as_deref_mut() {
+            Some(checks) => checks.begin(plans),
+            None => Ok(()),
+        }
     }
 
     /// Logs a bad row left out: the first few for everyone, all of them with -v; each once.

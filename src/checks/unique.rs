@@ -1,0 +1,321 @@
+//! The keys a `unique` check has seen, in bounded memory.
+//!
+//! Each row's key (the values of the check's columns) is hashed to 128 bits ([`hash_rows`]; one
+//! integer column is kept exactly) and put, with the row's place, in one of 256 buckets by the
+//! hash's top byte: appending is sequential and cheap while the rows stream. Past the memory budget
+//! (`ETL_UNIQUE_MEMORY`, 256 MiB by default: about 11 million keys) the buckets are appended to
+//! files in the run's staging folder and emptied. At the end ([`Seen::duplicates`]) each bucket,
+//! small enough to fit in a cache, is read back on its own and its repeated keys found: memory is
+//! the budget, or one bucket, whichever is more. Two different keys share a 128-bit hash with a
+//! probability of about n² / 2¹²⁹ (for 10 billion rows, 1 in 10¹⁹).
+
+use std::hash::{BuildHasher, Hasher};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// Buckets by the top byte of the hash.
+const BUCKETS: usize = 256;
+
+/// Bytes an entry takes, in memory and on disk.
+const ENTRY_BYTES: usize = 24;
+
+/// The default memory budget of one `unique` check.
+pub const DEFAULT_BUDGET: u64 = 256 << 20;
+
+/// A row's key hash and place: `at` packs the row's file (for a source of several) and line.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    hi: u64,
+    lo: u64,
+    at: u64,
+}
+
+/// Packs a row's place: the file's index in the top 24 bits, its line in the low 40.
+pub fn place(part: usize, line: u64) -> u64 {
+    ((part as u64) << 40) | (line & ((1 << 40) - 1))
+}
+
+/// The file index and line of a [`place`].
+pub fn unplace(at: u64) -> (usize, u64) {
+    ((at >> 40) as usize, at & ((1 << 40) - 1))
+}
+
+/// The keys seen so far.
+pub struct Seen {
+    buckets: Vec<Vec<Entry>>,
+    held: usize,
+    budget: usize,
+    /// Where buckets spill (created at the first spill).
+    dir: PathBuf,
+    spilled: bool,
+}
+
+impl Seen {
+    /// Keys held in at most `budget` bytes of memory, spilling into `dir`.
+    pub fn new(dir: PathBuf, budget: u64) -> Self {
+        Seen {
+            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            held: 0,
+            budget: (budget as usize / ENTRY_BYTES).max(BUCKETS),
+            dir,
+            spilled: false,
+        }
+    }
+
+    /// Notes a row's key hash and place.
+    #[inline]
+    pub fn push(&mut self, (hi, lo): (u64, u64), at: u64) -> Result<()> {
+        self.buckets[(hi >> 56) as usize].push(Entry { hi, lo, at });
+        self.held += 1;
+        if self.held >= self.budget {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the keys went past the budget (and onto disk).
+    pub fn spilled(&self) -> bool {
+        self.spilled
+    }
+
+    fn file(&self, bucket: usize) -> PathBuf {
+        self.dir.join(format!("unique-{bucket:03}.bin"))
+    }
+
+    fn spill(&mut self) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        for b in 0..BUCKETS {
+            let entries = std::mem::take(&mut self.buckets[b]);
+            if entries.is_empty() {
+                continue;
+            }
+            let path = self.file(b);
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            let mut out = std::io::BufWriter::new(file);
+            for e in &entries {
+                let mut bytes = [0u8; ENTRY_BYTES];
+                bytes[..8].copy_from_slice(&e.hi.to_le_bytes());
+                bytes[8..16].copy_from_slice(&e.lo.to_le_bytes());
+                bytes[16..].copy_from_slice(&e.at.to_le_bytes());
+                out.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
+            }
+            out.flush().map_err(|e| Error::io(&path, e))?;
+        }
+        self.held = 0;
+        self.spilled = true;
+        Ok(())
+    }
+
+    /// Every row whose key an earlier row had: `(its place, the first row's place)`, by place.
+    pub fn duplicates(mut self) -> Result<Vec<(u64, u64)>> {
+        use rayon::prelude::*;
+        let buckets = std::mem::take(&mut self.buckets);
+        let this = &self;
+        let found: Vec<Vec<(u64, u64)>> = buckets
+            .into_par_iter()
+            .enumerate()
+            .map(|(b, held)| -> Result<Vec<(u64, u64)>> {
+                // The spilled entries came first.
+                let mut entries = Vec::new();
+                if this.spilled {
+                    let path = this.file(b);
+                    match std::fs::File::open(&path) {
+                        Ok(mut file) => {
+                            let mut bytes = Vec::new();
+                            file.read_to_end(&mut bytes).map_err(|e| Error::io(&path, e))?;
+                            let word = |c: &[u8]| u64::from_le_bytes(c.try_into().expect("8 bytes"));
+                            entries.extend(bytes.chunks_exact(ENTRY_BYTES).map(|c| Entry {
+                                hi: word(&c[..8]),
+                                lo: word(&c[8..16]),
+                                at: word(&c[16..]),
+                            }));
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(Error::io(&path, e)),
+                    }
+                }
+                entries.extend(held);
+                let mut first: std::collections::HashMap<u128, u64, Identity> =
+                    std::collections::HashMap::with_capacity_and_hasher(entries.len(), Identity);
+                let mut out = Vec::new();
+                for e in entries {
+                    let key = (u128::from(e.hi) << 64) | u128::from(e.lo);
+                    match first.entry(key) {
+                        std::collections::hash_map::Entry::Occupied(o) => out.push((e.at, *o.get())),
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(e.at);
+                        }
+                    }
+                }
+                Ok(out)
+            })
+            .collect::<Result<_>>()?;
+        let mut all: Vec<(u64, u64)> = found.into_iter().flatten().collect();
+        all.sort_unstable();
+        Ok(all)
+    }
+}
+
+/// The keys are hashes already: their low bits index the table.
+#[derive(Clone, Copy, Default)]
+struct Identity;
+
+impl BuildHasher for Identity {
+    type Hasher = IdentityHasher;
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher(0)
+    }
+}
+
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(17) ^ u64::from_le_bytes(word);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        // The low half: taken from the middle of a strong hash already.
+        self.0 = n as u64;
+    }
+}
+
+/// Keys of the two halves of the hash.
+const LANES: [u64; 2] = [0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344];
+
+/// One step of a strong 64-bit mixer (SplitMix64's finaliser), a bijection of `v` for a given `h`:
+/// a key of one integer column never collides.
+#[inline]
+fn mix(h: u64, v: u64, lane: u64) -> u64 {
+    let mut z = (h.rotate_left(23) ^ v).wrapping_add(lane).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Each row's key hash over `columns` of `df`; `None` for a row with a null in one of them.
+pub fn hash_rows(df: &DataFrame, columns: &[usize]) -> Result<Vec<Option<(u64, u64)>>> {
+    let polars = |e: PolarsError| Error::Internal(format!("hashing a unique check's key: {e}"));
+    let mut hashes: Vec<Option<(u64, u64)>> = vec![Some((0, 0)); df.height()];
+    let text_lanes = [
+        foldhash::quality::FixedState::with_seed(LANES[0]),
+        foldhash::quality::FixedState::with_seed(LANES[1]),
+    ];
+    for &index in columns {
+        let series = df.columns()[index].as_materialized_series().to_physical_repr().into_owned();
+        macro_rules! fold {
+            ($values:expr, $word:expr) => {
+                for (h, v) in hashes.iter_mut().zip($values) {
+                    match (h.as_mut(), v) {
+                        (Some(h), Some(v)) => {
+                            let word: u64 = $word(v);
+                            *h = (mix(h.0, word, LANES[0]), mix(h.1, word, LANES[1]));
+                        }
+                        _ => *h = None,
+                    }
+                }
+            };
+        }
+        match series.dtype() {
+            DataType::Int64 => fold!(series.i64().map_err(polars)?.iter(), |v: i64| v as u64),
+            DataType::Int32 => fold!(series.i32().map_err(polars)?.iter(), |v: i32| v as i64 as u64),
+            DataType::UInt64 => fold!(series.u64().map_err(polars)?.iter(), |v: u64| v),
+            DataType::UInt32 => fold!(series.u32().map_err(polars)?.iter(), |v: u32| u64::from(v)),
+            DataType::Boolean => fold!(series.bool().map_err(polars)?.iter(), |v: bool| u64::from(v)),
+            // -0.0 and 0.0 are one value.
+            DataType::Float64 => fold!(series.f64().map_err(polars)?.iter(), |v: f64| (v + 0.0).to_bits()),
+            DataType::String => {
+                let text = series.str().map_err(polars)?;
+                for (h, v) in hashes.iter_mut().zip(text.iter()) {
+                    match (h.as_mut(), v) {
+                        (Some(h), Some(v)) => {
+                            let (a, b) = (text_lanes[0].hash_one(v), text_lanes[1].hash_one(v));
+                            *h = (mix(h.0, a, LANES[0]), mix(h.1, b, LANES[1]));
+                        }
+                        _ => *h = None,
+                    }
+                }
+            }
+            _ => {
+                let text = series.cast(&DataType::String).map_err(polars)?;
+                let text = text.str().map_err(polars)?;
+                for (h, v) in hashes.iter_mut().zip(text.iter()) {
+                    match (h.as_mut(), v) {
+                        (Some(h), Some(v)) => {
+                            let (a, b) = (text_lanes[0].hash_one(v), text_lanes[1].hash_one(v));
+                            *h = (mix(h.0, a, LANES[0]), mix(h.1, b, LANES[1]));
+                        }
+                        _ => *h = None,
+                    }
+                }
+            }
+        }
+    }
+    Ok(hashes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen_with(budget: u64, keys: &[u64]) -> Vec<(u64, u64)> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seen = Seen::new(dir.path().join("spill"), budget);
+        for (line, k) in keys.iter().enumerate() {
+            let h = (mix(0, *k, LANES[0]), mix(0, *k, LANES[1]));
+            seen.push(h, place(0, line as u64 + 2)).unwrap();
+        }
+        let spilled = seen.spilled();
+        let dups = seen.duplicates().unwrap();
+        assert_eq!(spilled, budget < 1 << 20, "a small budget spills");
+        dups
+    }
+
+    #[test]
+    fn repeats_are_found_in_memory_and_spilled_alike() {
+        // 20,000 keys, every 1,000th repeated (the repeat 5,000 rows after the first).
+        let mut keys: Vec<u64> = (0..20_000).collect();
+        for i in (0..15_000).step_by(1000) {
+            keys[i + 5000] = keys[i];
+        }
+        let expected: Vec<(u64, u64)> =
+            (0..15_000).step_by(1000).map(|i| (i as u64 + 5002, i as u64 + 2)).collect();
+        assert_eq!(seen_with(DEFAULT_BUDGET, &keys), expected);
+        // 24 KiB: 1,024 entries, spilled about twenty times.
+        assert_eq!(seen_with(24 << 10, &keys), expected);
+    }
+
+    #[test]
+    fn places_pack_file_and_line() {
+        assert_eq!(unplace(place(3, 123_456_789)), (3, 123_456_789));
+    }
+
+    #[test]
+    fn a_composite_key_is_hashed_whole_and_nulls_are_not_keys() {
+        let df = df!(
+            "a" => [Some(1i64), Some(1), Some(2), None],
+            "b" => [Some("x"), Some("y"), Some("x"), Some("x")],
+        )
+        .unwrap();
+        let h = hash_rows(&df, &[0, 1]).unwrap();
+        assert!(h[3].is_none());
+        assert_ne!(h[0], h[1]);
+        assert_ne!(h[0], h[2]);
+        let again = hash_rows(&df!("a" => [1i64], "b" => ["x"]).unwrap(), &[0, 1]).unwrap();
+        assert_eq!(again[0], h[0]);
+    }
+}
