@@ -191,7 +191,7 @@ fn parse_item(item: &Value) -> Result<Vec<Check>, String> {
         Some(v) => match scalar(v).as_deref() {
             Some("error") => Severity::Error,
             Some("warn") | Some("warning") => Severity::Warn,
-            _ => return Err(format!("severity: `{}` is not error or warn", show(v))),
+            _ => return Err(format!("severity: {} is not error or warn", show(v))),
         },
     };
     let mut out = Vec::new();

@@ -293,7 +293,7 @@ mod tests {
             keys[i + 5000] = keys[i];
         }
         let expected: Vec<(u64, u64)> =
-            (0..15_000).step_by(1000).map(|i| (i as u64 + 5002, i as u64 + 2)).collect();
+            (0..15_000).step_by(1000).map(|i| (i as u64 + 5002, (i % 5000) as u64 + 2)).collect();
         assert_eq!(seen_with(DEFAULT_BUDGET, &keys), expected);
         // 24 KiB: 1,024 entries, spilled about twenty times.
         assert_eq!(seen_with(24 << 10, &keys), expected);

@@ -7,6 +7,7 @@ mod util;
 /// The module map: no import circles, no lower floor reaching up to the command line.
 mod architecture;
 /// `clear-dataset`: deletes one dataset and provably nothing next to it.
+mod checks;
 mod clear_dataset;
 /// `--help`, exit codes, JSON logs.
 mod cli;

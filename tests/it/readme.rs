@@ -136,6 +136,7 @@ fn every_block_of_the_readme_is_known_here() {
         ("etl load-s3 --source", "the_s3_example_loads_a_drop_folder"),
         ("datasets/<id>/data/part-0000.parquet", "the_layout_is_the_layout"),
         ("etl upload-csv orders.csv --dataset-id orders", "the_upsert_example_keeps_one_row_per_key"),
+        ("checks:\n  - not_null: [Date, Kind]", "the_checks_example_judges_the_sample_export"),
         ("SELECT * FROM read_parquet('lake/datasets/cursor-usage", "the_set_up_commands_run"),
     ];
     let blocks = blocks();
@@ -295,6 +296,26 @@ fn the_job_file_runs_every_job() {
     ] {
         assert!(keys.contains(&key.to_owned()), "{key} missing: {keys:?}");
     }
+    // The usage job's checks pass on the sample export (nothing to compare its row count with yet).
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.lake("datasets/cursor-usage/_manifest.json")).unwrap())
+            .unwrap();
+    let verdicts: Vec<String> = manifest["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c["check"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            "not_null(Date) passed",
+            "not_null(Kind) passed",
+            "accepted_values(Kind) passed",
+            "freshness(Date) passed",
+            "row_count_change skipped"
+        ]
+    );
     assert_eq!(read_parquet(&dir.lake("datasets/drops/data/part-0000.parquet")).height(), 2);
     assert_eq!(read_parquet(&dir.lake("datasets/customers/data/part-0000.parquet")).height(), 2);
 }
@@ -405,4 +426,48 @@ fn the_upsert_example_keeps_one_row_per_key() {
         |d: &str| read_parquet(&dir.lake(&format!("datasets/orders/partitions/date={d}/part-0000.parquet")));
     assert_eq!(i64s(&day("2026-11-01"), "id"), [Some(1)]);
     assert_eq!(strings(&day("2026-11-02"), "status"), [Some("shipped".into()), Some("new".into())]);
+}
+
+#[test]
+fn the_checks_example_judges_the_sample_export() {
+    let checks = block_starting(&blocks(), "checks:\n  - not_null: [Date, Kind]");
+    let indented: String = checks.lines().map(|l| format!("    {l}\n")).collect();
+    let dir = Dir::new();
+    sample_exports(&dir);
+    dir.write(
+        "jobs.yaml",
+        format!(
+            "jobs:\n  - name: usage\n    dataset_id: cursor-usage\n    partition_column: Date\n    \
+             types: {{Cost: money}}\n{indented}    source: {{kind: csv, source_dir: data_sources, \
+             file_pattern: \"team-usage-events-*.csv\"}}\n"
+        ),
+    );
+    // The sample export has 240 rows, not the 1,000 of `row_count`; two of its kinds are not in the
+    // example's list; one cost is $1,234.56; and its newest event is weeks old.
+    let r = run(dir.etl().args(["--log-format", "json", "run", "jobs.yaml", "--job", "usage"]));
+    assert_eq!(r.code, 65, "{r:?}");
+    let s = summary_of(&r);
+    let verdicts: Vec<String> = s["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c["check"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            "not_null(Date) passed",
+            "not_null(Kind) passed",
+            "unique(Date, User) passed",
+            "accepted_values(Kind) failed",
+            "range(Cost) failed",
+            "range(Date) passed",
+            "matches(User) passed",
+            "row_count failed",
+            "row_count_change skipped",
+            "freshness(Date) failed",
+            "columns passed"
+        ],
+        "{s}"
+    );
 }
