@@ -95,6 +95,9 @@ pub struct RowChecks {
     rejects: Option<(csv::Writer<std::fs::File>, u64)>,
     newest: BTreeMap<String, Newest>,
     budget: u64,
+    /// The `unique` checks' keys, noted on a thread of their own; `uniques` are their checks' indexes.
+    keys: Option<unique::Keys>,
+    uniques: Vec<usize>,
 }
 
 /// What the row checks found once every row has streamed by.
@@ -139,6 +142,8 @@ impl RowChecks {
             rejects: None,
             newest: BTreeMap::new(),
             budget,
+            keys: None,
+            uniques: Vec::new(),
         })
     }
 
@@ -189,6 +194,19 @@ impl RowChecks {
             states.push(state);
         }
         self.states = states;
+        // A pass that starts over drops what the last one handed over.
+        self.keys = None;
+        self.uniques.clear();
+        let mut seen = Vec::new();
+        for (i, state) in self.states.iter_mut().enumerate() {
+            if let Some(s) = state.seen.take() {
+                self.uniques.push(i);
+                seen.push(s);
+            }
+        }
+        if !seen.is_empty() {
+            self.keys = Some(unique::Keys::start(seen));
+        }
         Ok(())
     }
 
@@ -262,17 +280,8 @@ impl RowChecks {
                         .map(|(r, _)| r)
                         .collect()
                 }
-                Kind::Unique(_) => {
-                    let seen = state.seen.as_mut().expect("set by begin");
-                    let hashes = unique::hash_rows(df, &state.cols)?;
-                    let file = part.map_or(0, |p| p.0);
-                    for (row, hash) in hashes.into_iter().enumerate() {
-                        if let Some(hash) = hash {
-                            seen.push(hash, unique::place(file, batch.line(row)))?;
-                        }
-                    }
-                    continue;
-                }
+                // Handed to the keys' thread below.
+                Kind::Unique(_) => continue,
                 Kind::Freshness { column, .. } => {
                     let values =
                         df.columns()[state.cols[0]].as_materialized_series().to_physical_repr().into_owned();
@@ -302,6 +311,20 @@ impl RowChecks {
                     failing.entry(row).or_default().push(check.name());
                 }
             }
+        }
+        if let Some(keys) = self.keys.as_mut() {
+            let file = part.map_or(0, |p| p.0);
+            let places: Vec<u64> = (0..batch.len()).map(|row| unique::place(file, batch.line(row))).collect();
+            let columns: Vec<DataFrame> = self
+                .uniques
+                .iter()
+                .map(|&i| {
+                    let cols: Vec<Column> =
+                        self.states[i].cols.iter().map(|&c| df.columns()[c].clone()).collect();
+                    DataFrame::new(df.height(), cols).map_err(polars)
+                })
+                .collect::<Result<_>>()?;
+            keys.send(columns, places)?;
         }
         for (row, names) in failing {
             let fields: Vec<&[u8]> = (0..batch.columns()).map(|c| batch.field(row, c)).collect();
@@ -342,13 +365,20 @@ impl RowChecks {
     /// found repeated are fetched for the rejects file by reading the source once more
     /// (`reopen`): only then, and only those.
     pub fn finish(mut self, reopen: impl FnOnce() -> Result<Box<dyn BatchReader>>) -> Result<RowOutcome> {
+        if let Some(keys) = self.keys.take() {
+            for (i, seen) in self.uniques.iter().zip(keys.finish()?) {
+                self.states[*i].seen = Some(seen);
+            }
+        }
         let mut refetch: HashMap<u64, Vec<String>> = HashMap::new();
         for (check, state) in self.checks.iter().zip(self.states.iter_mut()) {
             let Some(seen) = state.seen.take() else { continue };
             if seen.spilled() {
                 tracing::info!("{}: more keys than fit ETL_UNIQUE_MEMORY: spilled to disk", check.name());
             }
+            let began = std::time::Instant::now();
             let dups = seen.duplicates()?;
+            tracing::debug!("{}: repeats found in {:.2} s", check.name(), began.elapsed().as_secs_f64());
             state.rows = dups.len() as u64;
             for &(at, first) in dups.iter().take(EXAMPLES) {
                 let (_, line) = unique::unplace(at);

@@ -9,13 +9,72 @@
 //! the budget, or one bucket, whichever is more. Two different keys share a 128-bit hash with a
 //! probability of about n² / 2¹²⁹ (for 10 billion rows, 1 in 10¹⁹).
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
+
+/// The keys of a run's `unique` checks, hashed and noted on a thread of their own while the rows
+/// stream on (the typing thread only hands over the key columns, shared, and the rows' places).
+pub struct Keys {
+    to: Option<std::sync::mpsc::SyncSender<(Vec<DataFrame>, Vec<u64>)>>,
+    worker: Option<std::thread::JoinHandle<Result<Vec<Seen>>>>,
+}
+
+impl Keys {
+    /// Starts the thread, one [`Seen`] per check.
+    pub fn start(mut seen: Vec<Seen>) -> Keys {
+        let (to, from) = std::sync::mpsc::sync_channel::<(Vec<DataFrame>, Vec<u64>)>(4);
+        let worker = std::thread::Builder::new()
+            .name("etl-unique".into())
+            .spawn(move || -> Result<Vec<Seen>> {
+                for (keys, places) in from {
+                    for (seen, df) in seen.iter_mut().zip(&keys) {
+                        let columns: Vec<usize> = (0..df.width()).collect();
+                        seen.push_batch(&hash_rows(df, &columns)?, &places)?;
+                    }
+                }
+                Ok(seen)
+            })
+            .expect("a thread starts");
+        Keys { to: Some(to), worker: Some(worker) }
+    }
+
+    /// Hands over one batch: each check's key columns, and each row's place.
+    pub fn send(&mut self, keys: Vec<DataFrame>, places: Vec<u64>) -> Result<()> {
+        let sent = self.to.as_ref().is_some_and(|to| to.send((keys, places)).is_ok());
+        if sent {
+            return Ok(());
+        }
+        // The thread stopped on an error: that error.
+        self.to = None;
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Err(e))) => Err(e),
+            _ => Err(Error::Internal("the unique check's thread stopped".into())),
+        }
+    }
+
+    /// Waits for every batch handed over; the checks' keys, in order.
+    pub fn finish(mut self) -> Result<Vec<Seen>> {
+        self.to = None;
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(done)) => done,
+            _ => Err(Error::Internal("the unique check's thread stopped".into())),
+        }
+    }
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        self.to = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
 
 /// Buckets by the top byte of the hash.
 const BUCKETS: usize = 256;
@@ -57,10 +116,13 @@ pub struct Seen {
 impl Seen {
     /// Keys held in at most `budget` bytes of memory, spilling into `dir`.
     pub fn new(dir: PathBuf, budget: u64) -> Self {
+        let budget = (budget as usize / ENTRY_BYTES).max(BUCKETS);
         Seen {
-            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            // Each bucket reserves its share of the budget: memory is only touched as it fills, and
+            // a growing bucket is never copied.
+            buckets: (0..BUCKETS).map(|_| Vec::with_capacity(budget / BUCKETS + 1)).collect(),
             held: 0,
-            budget: (budget as usize / ENTRY_BYTES).max(BUCKETS),
+            budget,
             dir,
             spilled: false,
         }
@@ -77,6 +139,16 @@ impl Seen {
         Ok(())
     }
 
+    /// Notes a batch's key hashes (`None`: a null in the key, not compared) and places.
+    pub fn push_batch(&mut self, hashes: &[Option<(u64, u64)>], places: &[u64]) -> Result<()> {
+        for (hash, &at) in hashes.iter().zip(places) {
+            if let Some(hash) = *hash {
+                self.push(hash, at)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the keys went past the budget (and onto disk).
     pub fn spilled(&self) -> bool {
         self.spilled
@@ -89,10 +161,10 @@ impl Seen {
     fn spill(&mut self) -> Result<()> {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         for b in 0..BUCKETS {
-            let entries = std::mem::take(&mut self.buckets[b]);
-            if entries.is_empty() {
+            if self.buckets[b].is_empty() {
                 continue;
             }
+            let entries = &self.buckets[b];
             let path = self.file(b);
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -100,7 +172,7 @@ impl Seen {
                 .open(&path)
                 .map_err(|e| Error::io(&path, e))?;
             let mut out = std::io::BufWriter::new(file);
-            for e in &entries {
+            for e in entries {
                 let mut bytes = [0u8; ENTRY_BYTES];
                 bytes[..8].copy_from_slice(&e.hi.to_le_bytes());
                 bytes[8..16].copy_from_slice(&e.lo.to_le_bytes());
@@ -108,6 +180,7 @@ impl Seen {
                 out.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
             }
             out.flush().map_err(|e| Error::io(&path, e))?;
+            self.buckets[b].clear();
         }
         self.held = 0;
         self.spilled = true;
@@ -142,20 +215,11 @@ impl Seen {
                         Err(e) => return Err(Error::io(&path, e)),
                     }
                 }
-                entries.extend(held);
-                let mut first: std::collections::HashMap<u128, u64, Identity> =
-                    std::collections::HashMap::with_capacity_and_hasher(entries.len(), Identity);
-                let mut out = Vec::new();
-                for e in entries {
-                    let key = (u128::from(e.hi) << 64) | u128::from(e.lo);
-                    match first.entry(key) {
-                        std::collections::hash_map::Entry::Occupied(o) => out.push((e.at, *o.get())),
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            v.insert(e.at);
-                        }
-                    }
+                if entries.is_empty() {
+                    return Ok(repeats(&held));
                 }
-                Ok(out)
+                entries.extend(held);
+                Ok(repeats(&entries))
             })
             .collect::<Result<_>>()?;
         let mut all: Vec<(u64, u64)> = found.into_iter().flatten().collect();
@@ -164,34 +228,30 @@ impl Seen {
     }
 }
 
-/// The keys are hashes already: their low bits index the table.
-#[derive(Clone, Copy, Default)]
-struct Identity;
-
-impl BuildHasher for Identity {
-    type Hasher = IdentityHasher;
-    fn build_hasher(&self) -> IdentityHasher {
-        IdentityHasher(0)
-    }
-}
-
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = self.0.rotate_left(17) ^ u64::from_le_bytes(word);
+/// The repeats among one bucket's entries (in the order they came): `(place, first place)`. An open
+/// table indexed by the hash's low bits (a strong hash already), twice as many slots as entries.
+fn repeats(entries: &[Entry]) -> Vec<(u64, u64)> {
+    const EMPTY: u64 = u64::MAX;
+    let slots = (entries.len() * 2).next_power_of_two().max(16);
+    let mask = slots - 1;
+    let mut table = vec![Entry { hi: 0, lo: 0, at: EMPTY }; slots];
+    let mut out = Vec::new();
+    for e in entries {
+        let mut i = e.lo as usize & mask;
+        loop {
+            let slot = &mut table[i];
+            if slot.at == EMPTY {
+                *slot = *e;
+                break;
+            }
+            if slot.hi == e.hi && slot.lo == e.lo {
+                out.push((e.at, slot.at));
+                break;
+            }
+            i = (i + 1) & mask;
         }
     }
-    fn write_u128(&mut self, n: u128) {
-        // The low half: taken from the middle of a strong hash already.
-        self.0 = n as u64;
-    }
+    out
 }
 
 /// Keys of the two halves of the hash.
@@ -217,27 +277,42 @@ pub fn hash_rows(df: &DataFrame, columns: &[usize]) -> Result<Vec<Option<(u64, u
     ];
     for &index in columns {
         let series = df.columns()[index].as_materialized_series().to_physical_repr().into_owned();
+        let no_nulls = series.null_count() == 0;
         macro_rules! fold {
-            ($values:expr, $word:expr) => {
-                for (h, v) in hashes.iter_mut().zip($values) {
-                    match (h.as_mut(), v) {
-                        (Some(h), Some(v)) => {
+            ($ca:expr, $word:expr) => {{
+                let ca = $ca;
+                if no_nulls {
+                    // No validity to look at: straight over the values.
+                    for (h, v) in hashes.iter_mut().zip(ca.into_no_null_iter()) {
+                        if let Some(h) = h.as_mut() {
                             let word: u64 = $word(v);
                             *h = (mix(h.0, word, LANES[0]), mix(h.1, word, LANES[1]));
                         }
-                        _ => *h = None,
+                    }
+                } else {
+                    for (h, v) in hashes.iter_mut().zip(ca.iter()) {
+                        match (h.as_mut(), v) {
+                            (Some(h), Some(v)) => {
+                                let word: u64 = $word(v);
+                                *h = (mix(h.0, word, LANES[0]), mix(h.1, word, LANES[1]));
+                            }
+                            _ => *h = None,
+                        }
                     }
                 }
-            };
+            }};
         }
         match series.dtype() {
-            DataType::Int64 => fold!(series.i64().map_err(polars)?.iter(), |v: i64| v as u64),
-            DataType::Int32 => fold!(series.i32().map_err(polars)?.iter(), |v: i32| v as i64 as u64),
-            DataType::UInt64 => fold!(series.u64().map_err(polars)?.iter(), |v: u64| v),
-            DataType::UInt32 => fold!(series.u32().map_err(polars)?.iter(), |v: u32| u64::from(v)),
-            DataType::Boolean => fold!(series.bool().map_err(polars)?.iter(), |v: bool| u64::from(v)),
+            DataType::Int64 => fold!(series.i64().map_err(polars)?, |v: i64| v as u64),
+            DataType::Int32 => fold!(series.i32().map_err(polars)?, |v: i32| v as i64 as u64),
+            DataType::UInt64 => fold!(series.u64().map_err(polars)?, |v: u64| v),
+            DataType::UInt32 => fold!(series.u32().map_err(polars)?, |v: u32| u64::from(v)),
+            DataType::Boolean => {
+                let numbers = series.cast(&DataType::UInt32).map_err(polars)?;
+                fold!(numbers.u32().map_err(polars)?, |v: u32| u64::from(v))
+            }
             // -0.0 and 0.0 are one value.
-            DataType::Float64 => fold!(series.f64().map_err(polars)?.iter(), |v: f64| (v + 0.0).to_bits()),
+            DataType::Float64 => fold!(series.f64().map_err(polars)?, |v: f64| (v + 0.0).to_bits()),
             DataType::String => {
                 let text = series.str().map_err(polars)?;
                 for (h, v) in hashes.iter_mut().zip(text.iter()) {

@@ -455,3 +455,66 @@ fn the_shipped_catalog_checks_pass_on_the_sample_export() {
         "newest 2026-10-31T22:57:15Z is 1h old as of 2026-11-01, the file's date (at most 2d)"
     );
 }
+
+#[test]
+fn a_rest_api_s_examples_name_records() {
+    let api = crate::fake_api::FakeApi::start(|_, _| {
+        crate::fake_api::Response::json(serde_json::json!({"items": [
+            {"id": 1, "email": "a@example.com", "status": "paid"},
+            {"id": 2, "email": null, "status": "lost"},
+            {"id": 3, "email": "c@example.com", "status": "paid"},
+        ]}))
+    });
+    let dir = Dir::new();
+    let r = run(dir
+        .etl()
+        .args(["--log-format", "json", "load-api", "--url", &format!("{}/v1/orders", api.url)])
+        .args([
+            "--records",
+            "items",
+            "--dataset-id",
+            "orders",
+            "--check",
+            "not_null: [email]",
+            "--check",
+            "accepted_values: {status: [paid, open]}",
+            "--sensitive",
+            "status",
+        ]));
+    assert_eq!(r.code, 65, "{r:?}");
+    let s = summary_of(&r);
+    assert_eq!(check(&s, "not_null(email)")["examples"], serde_json::json!(["record 2"]));
+    assert_eq!(
+        check(&s, "accepted_values(status)")["examples"],
+        serde_json::json!(["record 2"]),
+        "sensitive"
+    );
+    assert!(!r.stderr.contains("lost"), "{r:?}");
+    assert!(!dir.lake_keys().iter().any(|k| k.ends_with(".parquet")), "{:?}", dir.lake_keys());
+}
+
+#[test]
+fn a_batch_whose_failures_are_all_checks_exits_65() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id\n1\n2\n");
+    dir.write("b.csv", "id\n1\n1\n");
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: a\n    dataset_id: a\n    checks: {unique: [id]}\n    source: {kind: csv, path: a.csv}\n  \
+         - name: b\n    dataset_id: b\n    checks: {unique: [id]}\n    source: {kind: csv, path: b.csv}\n",
+    );
+    let r = run(dir.etl().args(["--log-format", "json", "run", "jobs.yaml", "--all"]));
+    assert_eq!(r.code, 65, "{r:?}");
+    let s = summary_of(&r);
+    assert_eq!(s["datasets"][0]["status"], "ok");
+    assert_eq!(s["datasets"][0]["checks"][0]["status"], "passed");
+    assert_eq!(s["datasets"][1]["status"], "failed");
+    assert_eq!(s["datasets"][1]["checks"][0]["examples"], serde_json::json!(["line 3 repeats line 2"]));
+    // In text, the line of the failed job names the check.
+    let r = run(dir.etl().args(["run", "jobs.yaml", "--all"]));
+    assert_eq!(r.code, 65, "{r:?}");
+    assert!(
+        r.stderr.contains("error: \"b\": b: 1 check failed; nothing was published: unique(id) failed: 1 row"),
+        "{r:?}"
+    );
+}
