@@ -3,11 +3,13 @@
 # 365 partitions (release build), without checks and with five (not_null, unique on a composite
 # key, range, accepted_values, row_count_change), each run over a copy of the same previous load
 # (so that row_count_change has a manifest to compare with), taking turns; prints the median wall
-# time, peak RSS and the ratio. The issue's goal: at most 1.10.
+# time, peak RSS and the ratio (the goal: at most 1.10). For scale, it also times the same five
+# checks run the usual way, after the load, as DuckDB SQL over the written files
+# (bench/checks_duckdb.py).
 #
 #   bash bench/checks.sh [--runs K]
 #
-# Needs python3 with polars and numpy, and about 3 GB under bench/data (git-ignored).
+# Needs python3 with polars, numpy and duckdb, and about 3 GB under bench/data (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=3
@@ -21,7 +23,7 @@ done
 PEERS=$(cd ../shared/bench 2>/dev/null && pwd || true)
 [ -n "$PEERS" ] || { echo "../shared/bench (gen_usage_csv.py) is missing" >&2; exit 2; }
 export PATH="$HOME/.cargo/bin:$PATH"
-python3 -m pip install --quiet --disable-pip-version-check numpy polars >&2
+python3 -m pip install --quiet --disable-pip-version-check numpy polars 'duckdb>=1.1' >&2
 cargo build --release --locked >&2
 ETL=$PWD/target/release/etl
 DATA=$PWD/bench/data
@@ -47,16 +49,20 @@ run_case() {
   rm -rf "$OUT/lake" && cp -r "$OUT/base" "$OUT/lake"
   case "$1" in
     plain) measure_once plain "$ETL" upload-csv "$USAGE" --dataset-id usage --partition-col Date --target "$OUT/lake" ;;
+    duckdb) measure_once duckdb python3 bench/checks_duckdb.py "$OUT/base/datasets/usage" ;;
     checks) measure_once checks "$ETL" upload-csv "$USAGE" --dataset-id usage --partition-col Date \
       --target "$OUT/lake" "${CHECKS[@]}" ;;
   esac
 }
 for _ in $(seq "$RUNS"); do
-  for name in plain checks; do run_case "$name"; done
+  for name in plain checks duckdb; do run_case "$name"; done
 done
 read -r pw pr < <(summarize plain)
 read -r cw cr < <(summarize checks)
+read -r dw dr < <(summarize duckdb)
 tail -1 "$OUT/checks.log"
 printf '\n| case | wall | peak RSS | wall / without |\n|---|---|---|---|\n'
 printf '| without checks | %s s | %s MB | 1.00 |\n' "$pw" "$pr"
 printf '| five checks | %s s | %s MB | %.2f |\n' "$cw" "$cr" "$(echo "$cw / $pw" | bc -l)"
+printf '\nthe checks alone, after the load, as DuckDB SQL over the files: %s s, %s MB\n' "$dw" "$dr"
+cat "$OUT/duckdb.log"

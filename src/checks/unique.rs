@@ -103,38 +103,46 @@ pub fn unplace(at: u64) -> (usize, u64) {
     ((at >> 40) as usize, at & ((1 << 40) - 1))
 }
 
-/// The keys seen so far.
+/// The keys seen so far: one arena of the budget's size, split evenly among the buckets. It is
+/// reserved, not touched: memory is used only as buckets fill (in huge pages where the system
+/// allows). A full bucket is appended to its file and emptied.
 pub struct Seen {
-    buckets: Vec<Vec<Entry>>,
-    held: usize,
-    budget: usize,
+    arena: Box<[std::mem::MaybeUninit<Entry>]>,
+    /// Entries in memory, per bucket.
+    lens: Vec<usize>,
+    /// Each bucket's share of the arena.
+    share: usize,
     /// Where buckets spill (created at the first spill).
     dir: PathBuf,
-    spilled: bool,
+    spilled: Vec<bool>,
 }
 
 impl Seen {
     /// Keys held in at most `budget` bytes of memory, spilling into `dir`.
     pub fn new(dir: PathBuf, budget: u64) -> Self {
-        let budget = (budget as usize / ENTRY_BYTES).max(BUCKETS);
-        Seen {
-            // Each bucket reserves its share of the budget: memory is only touched as it fills, and
-            // a growing bucket is never copied.
-            buckets: (0..BUCKETS).map(|_| Vec::with_capacity(budget / BUCKETS + 1)).collect(),
-            held: 0,
-            budget,
-            dir,
-            spilled: false,
+        let share = (budget as usize / ENTRY_BYTES / BUCKETS).max(1);
+        let arena = Box::new_uninit_slice(share * BUCKETS);
+        #[cfg(target_os = "linux")]
+        // SAFETY: advice on memory this arena owns; it changes no contents.
+        unsafe {
+            libc::madvise(
+                arena.as_ptr() as *mut libc::c_void,
+                std::mem::size_of_val(&*arena),
+                libc::MADV_HUGEPAGE,
+            );
         }
+        Seen { arena, lens: vec![0; BUCKETS], share, dir, spilled: vec![false; BUCKETS] }
     }
 
     /// Notes a row's key hash and place.
     #[inline]
     pub fn push(&mut self, (hi, lo): (u64, u64), at: u64) -> Result<()> {
-        self.buckets[(hi >> 56) as usize].push(Entry { hi, lo, at });
-        self.held += 1;
-        if self.held >= self.budget {
-            self.spill()?;
+        let b = (hi >> 56) as usize;
+        let len = self.lens[b];
+        self.arena[b * self.share + len].write(Entry { hi, lo, at });
+        self.lens[b] = len + 1;
+        if len + 1 == self.share {
+            self.spill(b)?;
         }
         Ok(())
     }
@@ -151,74 +159,65 @@ impl Seen {
 
     /// Whether the keys went past the budget (and onto disk).
     pub fn spilled(&self) -> bool {
-        self.spilled
+        self.spilled.iter().any(|s| *s)
+    }
+
+    /// Bucket `b`'s entries in memory.
+    fn held(&self, b: usize) -> &[Entry] {
+        let start = b * self.share;
+        let held = &self.arena[start..start + self.lens[b]];
+        // SAFETY: the first `lens[b]` entries of a bucket's share were written by `push`.
+        unsafe { &*(held as *const [std::mem::MaybeUninit<Entry>] as *const [Entry]) }
     }
 
     fn file(&self, bucket: usize) -> PathBuf {
         self.dir.join(format!("unique-{bucket:03}.bin"))
     }
 
-    fn spill(&mut self) -> Result<()> {
+    /// Appends bucket `b` to its file and empties it.
+    fn spill(&mut self, b: usize) -> Result<()> {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        for b in 0..BUCKETS {
-            if self.buckets[b].is_empty() {
-                continue;
-            }
-            let entries = &self.buckets[b];
-            let path = self.file(b);
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io(&path, e))?;
-            let mut out = std::io::BufWriter::new(file);
-            for e in entries {
-                let mut bytes = [0u8; ENTRY_BYTES];
-                bytes[..8].copy_from_slice(&e.hi.to_le_bytes());
-                bytes[8..16].copy_from_slice(&e.lo.to_le_bytes());
-                bytes[16..].copy_from_slice(&e.at.to_le_bytes());
-                out.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
-            }
-            out.flush().map_err(|e| Error::io(&path, e))?;
-            self.buckets[b].clear();
+        let path = self.file(b);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let mut out = std::io::BufWriter::new(file);
+        for e in self.held(b) {
+            let mut bytes = [0u8; ENTRY_BYTES];
+            bytes[..8].copy_from_slice(&e.hi.to_le_bytes());
+            bytes[8..16].copy_from_slice(&e.lo.to_le_bytes());
+            bytes[16..].copy_from_slice(&e.at.to_le_bytes());
+            out.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
         }
-        self.held = 0;
-        self.spilled = true;
+        out.flush().map_err(|e| Error::io(&path, e))?;
+        self.lens[b] = 0;
+        self.spilled[b] = true;
         Ok(())
     }
 
     /// Every row whose key an earlier row had: `(its place, the first row's place)`, by place.
-    pub fn duplicates(mut self) -> Result<Vec<(u64, u64)>> {
+    pub fn duplicates(self) -> Result<Vec<(u64, u64)>> {
         use rayon::prelude::*;
-        let buckets = std::mem::take(&mut self.buckets);
-        let this = &self;
-        let found: Vec<Vec<(u64, u64)>> = buckets
+        let found: Vec<Vec<(u64, u64)>> = (0..BUCKETS)
             .into_par_iter()
-            .enumerate()
-            .map(|(b, held)| -> Result<Vec<(u64, u64)>> {
+            .map(|b| -> Result<Vec<(u64, u64)>> {
+                if !self.spilled[b] {
+                    return Ok(repeats(self.held(b)));
+                }
                 // The spilled entries came first.
-                let mut entries = Vec::new();
-                if this.spilled {
-                    let path = this.file(b);
-                    match std::fs::File::open(&path) {
-                        Ok(mut file) => {
-                            let mut bytes = Vec::new();
-                            file.read_to_end(&mut bytes).map_err(|e| Error::io(&path, e))?;
-                            let word = |c: &[u8]| u64::from_le_bytes(c.try_into().expect("8 bytes"));
-                            entries.extend(bytes.chunks_exact(ENTRY_BYTES).map(|c| Entry {
-                                hi: word(&c[..8]),
-                                lo: word(&c[8..16]),
-                                at: word(&c[16..]),
-                            }));
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(Error::io(&path, e)),
-                    }
-                }
-                if entries.is_empty() {
-                    return Ok(repeats(&held));
-                }
-                entries.extend(held);
+                let path = self.file(b);
+                let mut bytes = Vec::new();
+                std::fs::File::open(&path)
+                    .and_then(|mut f| f.read_to_end(&mut bytes))
+                    .map_err(|e| Error::io(&path, e))?;
+                let word = |c: &[u8]| u64::from_le_bytes(c.try_into().expect("8 bytes"));
+                let mut entries: Vec<Entry> = bytes
+                    .chunks_exact(ENTRY_BYTES)
+                    .map(|c| Entry { hi: word(&c[..8]), lo: word(&c[8..16]), at: word(&c[16..]) })
+                    .collect();
+                entries.extend_from_slice(self.held(b));
                 Ok(repeats(&entries))
             })
             .collect::<Result<_>>()?;
