@@ -414,11 +414,17 @@ async fn finish(
     }
     match (&staged.output.rejects, staged.rejected) {
         (_, 0) => {}
-        (Some(file), n) if request.dry_run => {
-            notes.push(format!("{n} bad rows would be quarantined in {}", store.url_of(&file.key)))
-        }
-        (Some(file), n) => notes.push(format!("{n} bad rows quarantined in {}", store.url_of(&file.key))),
-        (None, n) => notes.push(format!("{n} bad rows skipped")),
+        (Some(file), n) if request.dry_run => notes.push(format!(
+            "{} would be quarantined in {}",
+            crate::summary::count(n, "bad row"),
+            store.url_of(&file.key)
+        )),
+        (Some(file), n) => notes.push(format!(
+            "{} quarantined in {}",
+            crate::summary::count(n, "bad row"),
+            store.url_of(&file.key)
+        )),
+        (None, n) => notes.push(format!("{} skipped", crate::summary::count(n, "bad row"))),
     }
     if staged.rows_read == 0 && staged.rejected == 0 && excluded == 0 {
         tracing::warn!("{}: no rows, only a header: the dataset gets none", staged.source.location);
@@ -736,14 +742,21 @@ async fn refuse_on_checks(
     .await;
     match kept {
         Ok(Some((url, rows))) => {
-            message += &format!("; the {} that broke them are in {url}", crate::summary::count(rows, "row"));
+            let (these, verb) =
+                if rows == 1 { ("the row".to_owned(), "is") } else { (format!("the {rows} rows"), "are") };
+            message += &format!("; {these} that broke them {verb} in {url}");
             notes.push(format!("{} that broke checks kept in {url}", crate::summary::count(rows, "row")));
         }
         Ok(None) => {}
         Err(e) => tracing::warn!("could not keep the failed run's record and rows: {e}"),
     }
     if staged.rejected > 0 && staged.output.rejects.is_some() {
-        notes.push(format!("{} bad rows were not kept: the run failed its checks", staged.rejected));
+        // Their file was not published: say so where the note said it would be.
+        notes.retain(|n| !n.contains("quarantined in"));
+        notes.push(format!(
+            "{} left out and not kept (the run failed its checks; a run that passes them quarantines them)",
+            crate::summary::count(staged.rejected, "bad row")
+        ));
     }
     let mut summary = Summary::new(request.command, store.url_of(&dataset.prefix()));
     summary.status = Status::Failed;

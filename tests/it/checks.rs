@@ -518,3 +518,29 @@ fn a_batch_whose_failures_are_all_checks_exits_65() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_quarantining_run_that_fails_its_checks_says_its_bad_rows_were_not_kept() {
+    let dir = Dir::new();
+    dir.write("n.csv", "id,amt\n1,5\n2,x\n,7\n");
+    let lake = dir.path().join("lake");
+    let r = load(
+        &dir,
+        None,
+        lake.to_str().unwrap(),
+        "n.csv",
+        &["--on-bad-rows", "quarantine", "--types", "amt=int64", "--check", "not_null: [id]"],
+    );
+    assert_eq!(r.code, 65, "{r:?}");
+    let s = summary_of(&r);
+    let notes: Vec<&str> = s["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(!notes.iter().any(|n| n.contains("quarantined in")), "{notes:?}");
+    assert!(notes.contains(&"1 bad row left out and not kept (the run failed its checks; a run that passes them quarantines them)"), "{notes:?}");
+    assert!(s["error"].as_str().unwrap().contains("; the row that broke them is in "), "{s}");
+    // The rejects file holds the row that broke the check.
+    let rejects = std::fs::read_to_string(
+        lake.join(format!("datasets/t/_rejects/{}.csv", s["run_id"].as_str().unwrap())),
+    )
+    .unwrap();
+    assert_eq!(rejects, "_line,_check,id,amt\n4,not_null(id),,7\n");
+}

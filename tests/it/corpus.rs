@@ -381,7 +381,7 @@ fn b02_skipped_rows_are_counted() {
         &[("a", DataType::Int64, &[Some("1"), Some("6")]), ("b", DataType::Int64, &[Some("2"), Some("7")])],
     );
     assert!(
-        r.stderr.contains("3 rows read, 2 rows written") && r.stderr.contains("1 bad rows skipped"),
+        r.stderr.contains("3 rows read, 2 rows written") && r.stderr.contains("1 bad row skipped"),
         "{r:?}"
     );
 }
@@ -402,7 +402,7 @@ fn b03_quarantined_rows_are_kept_verbatim() {
     assert_eq!(rejects.len(), 1, "{:?}", dir.lake_keys());
     assert!(rejects[0].starts_with("datasets/c/_rejects/") && rejects[0].ends_with(".csv"));
     assert_eq!(std::fs::read(dir.lake(&rejects[0])).unwrap(), b"a,b\n3,\"4\r\nfour\",5\n");
-    assert!(r.stderr.contains("1 bad rows quarantined in"), "{r:?}");
+    assert!(r.stderr.contains("1 bad row quarantined in"), "{r:?}");
     let df = read_parquet(&dir.lake("datasets/c/data/part-0000.parquet"));
     assert_eq!(texts(&df, "a"), [Some("1".to_owned()), Some("6".to_owned())]);
 }
@@ -671,7 +671,7 @@ fn e10_a_stray_byte_in_a_utf8_file_is_one_bad_row() {
     expect_error("stray.csv", &bytes, &[], 1, &[&needle]);
     let (r, df, _dir) = load("stray.csv", &bytes, &["--on-bad-rows", "skip"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stderr.contains("1 bad rows skipped"), "{r:?}");
+    assert!(r.stderr.contains("1 bad row skipped"), "{r:?}");
     let df = df.unwrap();
     assert_eq!(texts(&df, "city")[0], Some("München".to_owned()));
     assert_eq!(df.height(), 120_000);

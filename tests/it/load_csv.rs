@@ -138,7 +138,7 @@ datasets:
     let text = "東京\t-\t01/02/2026\n大阪\t5\t03/04/2026\n壊れた行\n";
     dir.write("in/a.csv", encoding_rs::SHIFT_JIS.encode(text).0);
     let r = ok(dir.etl().args(["load-csv", "--config", "catalog.yaml", "--dataset", "jp"]));
-    assert!(r.stderr.contains("1 bad rows skipped"), "{r:?}");
+    assert!(r.stderr.contains("1 bad row skipped"), "{r:?}");
     let df = read_parquet(&dir.lake("datasets/jp/data/part-0000.parquet"));
     assert_eq!(strings(&df, "column_1"), [Some("東京".into()), Some("大阪".into())]);
     assert_eq!(i64s(&df, "column_2"), [None, Some(5)]);
