@@ -312,9 +312,9 @@ pub struct RawDomoEntry {
     /// Data-quality checks (see [`crate::checks::parse`]).
     #[serde(default)]
     checks: Option<serde_yaml::Value>,
-    /// Columns whose values check examples never show.
+    /// Columns whose values check examples never show (names, or `{name: true}`).
     #[serde(default)]
-    sensitive: Vec<String>,
+    sensitive: Option<serde_yaml::Value>,
 }
 
 /// A catalog entry's (or a job's) `checks:` and `sensitive:` columns.
@@ -327,11 +327,16 @@ pub struct DatasetChecks {
 impl DatasetChecks {
     fn parse(
         checks: Option<&serde_yaml::Value>,
-        sensitive: Vec<String>,
+        sensitive: Option<&serde_yaml::Value>,
     ) -> std::result::Result<Self, (&'static str, String)> {
         let checks =
             checks.map(crate::checks::parse).transpose().map_err(|e| ("checks", e))?.unwrap_or_default();
-        Ok(DatasetChecks { checks, sensitive: crate::pipeline::commit::primary_key(&sensitive) })
+        let sensitive = sensitive
+            .map(crate::checks::sensitive_columns)
+            .transpose()
+            .map_err(|e| ("sensitive", e))?
+            .unwrap_or_default();
+        Ok(DatasetChecks { checks, sensitive })
     }
 
     /// The command line's write settings with these checks first (`--check` adds to them).
@@ -377,7 +382,7 @@ impl RawEntry for RawDomoEntry {
             dataset: check_dataset_id(&self.minio_dataset_id)?,
             keep_rows: check_filter(self.exclude_filter)?,
             pins: check_types(&self.types)?,
-            checks: DatasetChecks::parse(self.checks.as_ref(), self.sensitive)?,
+            checks: DatasetChecks::parse(self.checks.as_ref(), self.sensitive.as_ref())?,
             name: self.name,
             description: self.description,
             partition_column: self.partition_column,
@@ -473,9 +478,9 @@ pub struct RawCsvEntry {
     /// Data-quality checks (see [`crate::checks::parse`]).
     #[serde(default)]
     checks: Option<serde_yaml::Value>,
-    /// Columns whose values check examples never show.
+    /// Columns whose values check examples never show (names, or `{name: true}`).
     #[serde(default)]
-    sensitive: Vec<String>,
+    sensitive: Option<serde_yaml::Value>,
 }
 
 /// A checked CSV catalog entry.
@@ -595,7 +600,7 @@ impl RawEntry for RawCsvEntry {
             return Err(("dedup_by", "it needs primary_key".into()));
         }
         Ok(CsvEntry {
-            checks: DatasetChecks::parse(self.checks.as_ref(), self.sensitive)?,
+            checks: DatasetChecks::parse(self.checks.as_ref(), self.sensitive.as_ref())?,
             primary_key,
             dedup_by: self.dedup_by,
             dataset: check_dataset_id(&self.minio_dataset_id)?,

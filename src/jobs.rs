@@ -296,11 +296,7 @@ fn domo_job(raw: &RawJob, mut source: BTreeMap<String, Value>) -> std::result::R
         put("checks", checks.clone());
     }
     if let Some(columns) = &raw.sensitive {
-        let columns = match columns {
-            Value::String(_) => Value::Sequence(vec![columns.clone()]),
-            other => other.clone(),
-        };
-        put("sensitive", columns);
+        put("sensitive", columns.clone());
     }
     let entry: RawDomoEntry =
         serde_yaml::from_value(Value::Mapping(entry)).map_err(|e| format!("source: {e}"))?;
@@ -452,12 +448,12 @@ impl Options {
             given("dedup_by", "dedup_by", Value::String(column.clone()))?;
         }
         if let Some(columns) = &raw.sensitive {
-            let columns = match columns {
-                Value::Sequence(items) => items.clone(),
-                Value::String(_) => vec![columns.clone()],
-                _ => return Err("sensitive: a column name, or a list of names".into()),
-            };
-            given("sensitive", "sensitive", Value::Sequence(columns))?;
+            let columns = crate::checks::sensitive_columns(columns).map_err(|e| format!("sensitive: {e}"))?;
+            given(
+                "sensitive",
+                "sensitive",
+                Value::Sequence(columns.into_iter().map(Value::String).collect()),
+            )?;
         }
         if !raw.types.is_empty() {
             self.extend("types", pairs(&raw.types));

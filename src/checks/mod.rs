@@ -337,6 +337,28 @@ fn parse_item(item: &Value) -> Result<Vec<Check>, String> {
     Ok(out)
 }
 
+/// A dataset's `sensitive:` columns: a name, a list of names, or a mapping of names to `true`
+/// (`{User: true}`, as a column's `sensitive: true`).
+pub fn sensitive_columns(value: &Value) -> Result<Vec<String>, String> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Mapping(m) => {
+            let mut out = Vec::new();
+            for (column, marked) in m {
+                let column =
+                    scalar(column).ok_or_else(|| format!("{} is not a column name", show(column)))?;
+                match marked {
+                    Value::Bool(true) => out.push(column),
+                    Value::Bool(false) => {}
+                    other => return Err(format!("{column}: true or false, not {}", show(other))),
+                }
+            }
+            Ok(out)
+        }
+        other => names(other),
+    }
+}
+
 /// A YAML scalar as text.
 fn scalar(v: &Value) -> Option<String> {
     match v {

@@ -218,10 +218,21 @@ fn changes_and_freshness_read_the_previous_manifest(s3: Option<&S3Env>, target: 
     assert_eq!(check(&s, "freshness(day)")["status"], "passed");
     let first_id = s["run_id"].as_str().unwrap().to_owned();
 
-    // 4 rows after 10: 60% fewer.
-    let dropped = load(&dir, s3, target, "four.csv", &[&checks[..], &["--mode", "replace"]].concat());
+    // 4 rows after 10: 60% fewer, and fewer than `row_count` wants; the columns are the dataset's.
+    let more = [
+        "--mode",
+        "replace",
+        "--check",
+        "row_count: {min: 5, max: 100}",
+        "--check",
+        "columns: {required: [id, day], allow_new: false}",
+    ];
+    let dropped = load(&dir, s3, target, "four.csv", &[&checks[..], &more].concat());
     assert_eq!(dropped.code, 65, "{dropped:?}");
     let s = summary_of(&dropped);
+    assert_eq!(check(&s, "row_count")["detail"], "4 rows written (between 5 and 100)");
+    assert_eq!(check(&s, "row_count")["status"], "failed");
+    assert_eq!(check(&s, "columns")["status"], "passed");
     assert_eq!(
         check(&s, "row_count_change")["detail"],
         format!("4 rows, 60% fewer than the 10 of run {first_id} (at most 50% fewer)")
@@ -386,7 +397,7 @@ fn job_files_and_catalogs_declare_checks() {
     dir.write("drops/e-2026-01-02.csv", "id,day,kind\n1,2026-01-01,a\n2,2026-01-02,z\n");
     dir.write(
         "jobs.yaml",
-        "jobs:\n  - name: e\n    dataset_id: e\n    partition_column: day\n    checks:\n      - not_null: [id]\n      \
+        "jobs:\n  - name: e\n    dataset_id: e\n    partition_column: day\n    sensitive: {kind: true}\n    checks:\n      - not_null: [id]\n      \
          - accepted_values: {kind: [a, b]}\n        severity: warn\n      - freshness: {column: day, max_age: 1d, as_of: file_name}\n    \
          source:\n      kind: csv\n      source_dir: drops\n      file_pattern: 'e-*.csv'\n",
     );
@@ -394,6 +405,11 @@ fn job_files_and_catalogs_declare_checks() {
     assert_eq!(r.code, 0, "{r:?}");
     let s = summary_of(&r);
     assert_eq!(check(&s, "accepted_values(kind)")["status"], "warned");
+    assert_eq!(
+        check(&s, "accepted_values(kind)")["examples"],
+        serde_json::json!(["line 3"]),
+        "sensitive: true"
+    );
     assert_eq!(
         check(&s, "freshness(day)")["detail"],
         "newest 2026-01-02 is 0s old as of 2026-01-02, the file's date (at most 1d)"
