@@ -95,7 +95,8 @@ pub const EXIT_CODES: [(u8, &str); 7] = [
     (
         65,
         "a data-quality check (--check, `checks:`) failed at severity error: nothing was published, the \
-         previous data is in place, the offending rows are in the dataset's _rejects/<run-id>.csv (EX_DATAERR)",
+         previous data is in place; rows that broke a row check are in the dataset's _rejects/<run-id>.csv \
+         (EX_DATAERR)",
     ),
     (75, "another run holds the dataset's lock: try again later (EX_TEMPFAIL)"),
     (130, "stopped by SIGINT (Ctrl-C): nothing half-written is visible"),

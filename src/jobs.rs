@@ -464,7 +464,7 @@ impl Options {
             }
             self.extend("date_format", pairs(&raw.date_formats));
         }
-        if let Some(checks) = &raw.checks {
+        if let Some(checks) = raw.checks.as_ref().filter(|c| !c.is_null()) {
             crate::checks::parse(checks).map_err(|e| format!("checks: {e}"))?;
             let items = match checks {
                 Value::Sequence(items) => items.clone(),

@@ -89,6 +89,8 @@ where
     outcomes.sort_by_key(|(index, ..)| *index);
 
     let mut failed: Vec<String> = Vec::new();
+    // Dry runs whose checks would fail (exit 65, the status stays dry-run).
+    let mut would_fail: Vec<String> = Vec::new();
     let mut codes: Vec<u8> = Vec::new();
     for (_, entry, seconds, outcome) in outcomes {
         let mut line = DatasetOutcome {
@@ -105,10 +107,11 @@ where
             // A dry run whose checks would fail says so by its exit code.
             Ok(s) if s.exit_code.is_some() => {
                 codes.extend(s.exit_code);
-                failed.push(format!("\"{}\"", entry.name()));
+                would_fail.push(format!("\"{}\"", entry.name()));
                 line.status = s.status;
                 line.rows = s.rows_written;
                 line.checks = s.checks;
+                total.status = s.status;
                 total.notes.extend(s.notes.iter().map(|n| format!("\"{}\": {n}", entry.name())));
             }
             Ok(s) => {
@@ -143,6 +146,10 @@ where
     total.seconds = started.elapsed().as_secs_f64();
     if failed.is_empty() {
         total.notes.push(format!("{count} dataset{}", if count == 1 { "" } else { "s" }));
+        if !would_fail.is_empty() {
+            total.exit_code = Some(65);
+            total.notes.push(format!("checks would fail for {}", would_fail.join(", ")));
+        }
     } else {
         total.status = Status::Failed;
         // Stopped by a signal: 130/143, as a single load would; every failure a held lock: 75.

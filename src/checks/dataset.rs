@@ -28,6 +28,8 @@ pub struct Run<'a> {
     /// Whether the dataset keeps rows of earlier runs (a merge, append or upsert): then the newest
     /// value the dataset holds counts for freshness.
     pub keeps_previous: bool,
+    /// Columns whose values no message shows.
+    pub sensitive: &'a [String],
     pub now: std::time::SystemTime,
 }
 
@@ -145,12 +147,16 @@ pub fn judge(
                     continue;
                 };
                 let age = ((at - newest.micros).max(0) / 1_000_000) as u64;
+                // A sensitive column's newest value is not shown, only its age.
+                let shown = match run.sensitive.contains(column) {
+                    true => "value".to_owned(),
+                    false => newest.text(),
+                };
                 verdict(
                     &mut result,
                     age <= *max_age,
                     format!(
-                        "newest {} is {} old as of {said} (at most {})",
-                        newest.text(),
+                        "newest {shown} is {} old as of {said} (at most {})",
                         human_age(age),
                         human_age(*max_age)
                     ),

@@ -83,21 +83,46 @@ struct State {
     accepted: Option<std::collections::HashSet<String>>,
 }
 
+/// How examples and the rejects file name a row: `line 12` for files, `record 12` for REST records
+/// and PostgreSQL rows (whose text comes a line after a header: `offset` 1).
+#[derive(Debug, Clone, Copy)]
+pub struct Places {
+    pub noun: &'static str,
+    pub offset: u64,
+}
+
+impl Places {
+    /// How rows of a source of `kind` are named.
+    pub fn of_source(kind: &str) -> Places {
+        match kind {
+            "api" => Places { noun: "record", offset: 0 },
+            "postgres" => Places { noun: "record", offset: 1 },
+            _ => Places { noun: "line", offset: 0 },
+        }
+    }
+}
+
 /// The row checks of one run.
 pub struct RowChecks {
     checks: Vec<Check>,
     sensitive: Vec<String>,
-    /// `line` or `record`: how examples name a row.
-    noun: &'static str,
-    dir: tempfile::TempDir,
-    columns: Vec<String>,
-    states: Vec<State>,
-    rejects: Option<(csv::Writer<std::fs::File>, u64)>,
-    newest: BTreeMap<String, Newest>,
-    budget: u64,
-    /// The `unique` checks' keys, noted on a thread of their own; `uniques` are their checks' indexes.
+    places: Places,
+    /// Whether offending rows are kept (not for a dry run).
+    keep_rejects: bool,
+    /// The `unique` checks' keys, noted on a thread of their own; `uniques` are their checks'
+    /// indexes. (Before `dir`: the thread is joined before its spill folder goes.)
     keys: Option<unique::Keys>,
     uniques: Vec<usize>,
+    dir: tempfile::TempDir,
+    columns: Vec<String>,
+    /// The names of a source's files, by index.
+    parts: BTreeMap<usize, String>,
+    states: Vec<State>,
+    rejects: Option<(csv::Writer<std::fs::File>, u64)>,
+    /// The places of the rows written to the rejects file (a repeat found later is not counted twice).
+    written: std::collections::HashSet<u64>,
+    newest: BTreeMap<String, Newest>,
+    budget: u64,
 }
 
 /// What the row checks found once every row has streamed by.
@@ -116,43 +141,50 @@ pub struct RowOutcome {
 
 impl RowChecks {
     /// The row checks among `checks`; examples leave out the values of `sensitive` columns. Work
-    /// files go in a folder under `staging` (the store's staging parent).
+    /// files go in a folder under `staging` (the store's staging parent); `unique` checks share
+    /// `budget` bytes of memory.
     pub fn new(
         checks: Vec<Check>,
         sensitive: Vec<String>,
         staging: &std::path::Path,
-        noun: &'static str,
+        places: Places,
+        keep_rejects: bool,
+        budget: u64,
     ) -> Result<Self> {
         std::fs::create_dir_all(staging).map_err(|e| Error::io(staging, e))?;
         let dir = tempfile::Builder::new()
             .prefix(".etl-staging-checks-")
             .tempdir_in(staging)
             .map_err(|e| Error::io(staging, e))?;
-        let budget = std::env::var("ETL_UNIQUE_MEMORY")
-            .ok()
-            .and_then(|t| t.parse::<crate::bytesize::ByteSize>().ok())
-            .map_or(unique::DEFAULT_BUDGET, |b| b.0);
         Ok(RowChecks {
             checks,
             sensitive,
-            noun,
-            dir,
-            columns: Vec::new(),
-            states: Vec::new(),
-            rejects: None,
-            newest: BTreeMap::new(),
-            budget,
+            places,
+            keep_rejects,
             keys: None,
             uniques: Vec::new(),
+            dir,
+            columns: Vec::new(),
+            parts: BTreeMap::new(),
+            states: Vec::new(),
+            rejects: None,
+            written: Default::default(),
+            newest: BTreeMap::new(),
+            budget,
         })
     }
 
     /// Starts (or starts over) with the pass's column plans.
     pub fn begin(&mut self, plans: &[ColumnPlan]) -> Result<()> {
+        // A pass that starts over drops what the last one handed over, its thread first.
+        self.keys = None;
+        self.uniques.clear();
         self.columns = plans.iter().map(|p| p.name.clone()).collect();
         self.rejects = None;
+        self.written.clear();
         self.newest.clear();
         let index = |name: &str| plans.iter().position(|p| p.name == name);
+        let uniques = self.checks.iter().filter(|c| matches!(c.kind, Kind::Unique(_))).count().max(1);
         let mut states = Vec::new();
         for (i, check) in self.checks.iter().enumerate() {
             let mut state = State::default();
@@ -169,12 +201,22 @@ impl RowChecks {
             state.cols = check.columns().into_iter().filter_map(index).collect();
             let kind_of = |col: usize| plans[col].parser.column_type();
             match &check.kind {
-                Kind::Unique(_) => {
-                    let spill = self.dir.path().join(format!("unique-{i}"));
-                    if spill.exists() {
-                        std::fs::remove_dir_all(&spill).map_err(|e| Error::io(&spill, e))?;
+                Kind::Unique(columns) => {
+                    if let Some(list) =
+                        state.cols.iter().find(|&&c| matches!(kind_of(c), ColumnType::List(_)))
+                    {
+                        state.problem = Some(format!(
+                            "`{}` holds lists: a key is made of values (of {})",
+                            plans[*list].name,
+                            columns.join(", ")
+                        ));
+                    } else {
+                        let spill = self.dir.path().join(format!("unique-{i}"));
+                        if spill.exists() {
+                            std::fs::remove_dir_all(&spill).map_err(|e| Error::io(&spill, e))?;
+                        }
+                        state.seen = Some(Seen::new(spill, self.budget / uniques as u64));
                     }
-                    state.seen = Some(Seen::new(spill, self.budget));
                 }
                 Kind::Range { column, min, max } => match span(kind_of(state.cols[0]), min, max) {
                     Ok(span) => state.span = Some(span),
@@ -194,9 +236,6 @@ impl RowChecks {
             states.push(state);
         }
         self.states = states;
-        // A pass that starts over drops what the last one handed over.
-        self.keys = None;
-        self.uniques.clear();
         let mut seen = Vec::new();
         for (i, state) in self.states.iter_mut().enumerate() {
             if let Some(s) = state.seen.take() {
@@ -205,15 +244,26 @@ impl RowChecks {
             }
         }
         if !seen.is_empty() {
-            self.keys = Some(unique::Keys::start(seen));
+            self.keys = Some(unique::Keys::start(seen)?);
         }
         Ok(())
     }
 
     /// Judges the rows of one typed batch (`df`, the rows of `batch`); `part` is the file of a
-    /// source of several.
-    pub fn observe(&mut self, df: &DataFrame, batch: &TextBatch, part: Option<(usize, &str)>) -> Result<()> {
+    /// source of several; `kept`, when given, says which rows the run writes (the others, outside
+    /// `--partition-range`, are not judged).
+    pub fn observe(
+        &mut self,
+        df: &DataFrame,
+        batch: &TextBatch,
+        part: Option<(usize, &str)>,
+        kept: Option<&[bool]>,
+    ) -> Result<()> {
         let polars = |e: PolarsError| Error::Internal(format!("judging a check: {e}"));
+        if let Some((i, name)) = part {
+            self.parts.entry(i).or_insert_with(|| name.to_owned());
+        }
+        let keep = |row: usize| kept.is_none_or(|k| k[row]);
         // Rows that broke a check at severity error, with the checks' names.
         let mut failing: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for (check, state) in self.checks.iter().zip(self.states.iter_mut()) {
@@ -226,42 +276,33 @@ impl RowChecks {
                     if column.null_count() == 0 {
                         continue;
                     }
-                    column
-                        .is_null()
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, n)| *n == Some(true))
-                        .map(|(r, _)| r)
-                        .collect()
+                    let nulls = column.is_null();
+                    (0..df.height()).filter(|&r| nulls.get(r) == Some(true) && keep(r)).collect()
                 }
+                // Both judge the value as the source wrote it (`Yes`, `1`, `2026-01-01T10:00+02:00`),
+                // not as typed; nulls pass.
                 Kind::AcceptedValues { values, .. } => {
-                    let series = df.columns()[state.cols[0]].as_materialized_series();
-                    let text = match series.dtype() {
-                        DataType::String => series.clone(),
-                        _ => series.cast(&DataType::String).map_err(polars)?,
-                    };
-                    let text = text.str().map_err(polars)?;
                     let accepted = |v: &str| match &state.accepted {
                         Some(set) => set.contains(v),
                         None => values.iter().any(|a| a == v),
                     };
-                    text.iter()
-                        .enumerate()
-                        .filter(|(_, v)| v.is_some_and(|v| !accepted(v)))
-                        .map(|(r, _)| r)
+                    let col = state.cols[0];
+                    let nulls = non_null(&df.columns()[col]);
+                    (0..batch.len())
+                        .filter(|&r| {
+                            keep(r) && nulls.as_ref().is_none_or(|n| n[r]) && !accepted(batch.text(r, col))
+                        })
                         .collect()
                 }
                 Kind::Matches { pattern, .. } => {
-                    let series = df.columns()[state.cols[0]].as_materialized_series();
-                    let text = match series.dtype() {
-                        DataType::String => series.clone(),
-                        _ => series.cast(&DataType::String).map_err(polars)?,
-                    };
-                    let text = text.str().map_err(polars)?;
-                    text.iter()
-                        .enumerate()
-                        .filter(|(_, v)| v.is_some_and(|v| !pattern.is_match(v)))
-                        .map(|(r, _)| r)
+                    let col = state.cols[0];
+                    let nulls = non_null(&df.columns()[col]);
+                    (0..batch.len())
+                        .filter(|&r| {
+                            keep(r)
+                                && nulls.as_ref().is_none_or(|n| n[r])
+                                && !pattern.is_match(batch.text(r, col))
+                        })
                         .collect()
                 }
                 Kind::Range { .. } => {
@@ -276,7 +317,7 @@ impl RowChecks {
                     values
                         .iter()
                         .enumerate()
-                        .filter(|(_, v)| v.is_some_and(|v| !inside(v)))
+                        .filter(|(r, v)| keep(*r) && v.is_some_and(|v| !inside(v)))
                         .map(|(r, _)| r)
                         .collect()
                 }
@@ -287,7 +328,12 @@ impl RowChecks {
                         df.columns()[state.cols[0]].as_materialized_series().to_physical_repr().into_owned();
                     let date = matches!(values.dtype(), DataType::Int32);
                     let values = values.cast(&DataType::Int64).map_err(polars)?;
-                    if let Some(max) = values.i64().map_err(polars)?.max() {
+                    let values = values.i64().map_err(polars)?;
+                    let max = match kept {
+                        None => values.max(),
+                        Some(k) => values.iter().zip(k).filter(|(_, k)| **k).filter_map(|(v, _)| v).max(),
+                    };
+                    if let Some(max) = max {
                         let micros =
                             if date { max * crate::transform::calendar::MICROS_PER_DAY } else { max };
                         let newest = self.newest.entry(column.clone()).or_insert(Newest { micros, date });
@@ -300,13 +346,13 @@ impl RowChecks {
             state.rows += offenders.len() as u64;
             let shown = !check.columns().iter().any(|c| self.sensitive.iter().any(|s| s == c));
             for &row in offenders.iter().take(EXAMPLES.saturating_sub(state.examples.len())) {
-                let at = where_(self.noun, part, batch.line(row));
+                let at = where_(self.places, part.map(|p| p.1), batch.line(row));
                 state.examples.push(match (&check.kind, shown) {
                     (Kind::NotNull(_), _) | (_, false) => at,
                     (_, true) => format!("{at}: {}", shown_value(batch.text(row, state.cols[0]))),
                 });
             }
-            if check.severity == Severity::Error {
+            if check.severity == Severity::Error && self.keep_rejects {
                 for row in offenders {
                     failing.entry(row).or_default().push(check.name());
                 }
@@ -314,7 +360,10 @@ impl RowChecks {
         }
         if let Some(keys) = self.keys.as_mut() {
             let file = part.map_or(0, |p| p.0);
-            let places: Vec<u64> = (0..batch.len()).map(|row| unique::place(file, batch.line(row))).collect();
+            // A row the run does not write is not a key (`unique::SKIP`).
+            let places: Vec<u64> = (0..batch.len())
+                .map(|row| if keep(row) { unique::place(file, batch.line(row)) } else { unique::SKIP })
+                .collect();
             let columns: Vec<DataFrame> = self
                 .uniques
                 .iter()
@@ -326,9 +375,11 @@ impl RowChecks {
                 .collect::<Result<_>>()?;
             keys.send(columns, places)?;
         }
+        let file = part.map_or(0, |p| p.0);
         for (row, names) in failing {
             let fields: Vec<&[u8]> = (0..batch.columns()).map(|c| batch.field(row, c)).collect();
             self.reject(part.map(|p| p.1), batch.line(row), &names.join("; "), &fields)?;
+            self.written.insert(unique::place(file, batch.line(row)));
         }
         Ok(())
     }
@@ -336,25 +387,25 @@ impl RowChecks {
     /// Writes a row that broke checks to the rejects file (opened at the first one).
     fn reject(&mut self, file: Option<&str>, line: u64, checks: &str, fields: &[&[u8]]) -> Result<()> {
         let path = self.dir.path().join("rejects.csv");
-        let io = |e: csv::Error| Error::Internal(format!("{}: {e}", path.display()));
+        let io = |e: csv::Error| Error::io(&path, std::io::Error::other(e));
         if self.rejects.is_none() {
             let mut out = csv::Writer::from_path(&path).map_err(io)?;
-            let mut header: Vec<&str> = Vec::new();
+            let mut header: Vec<String> = Vec::new();
             if file.is_some() {
-                header.push("_file");
+                header.push("_file".into());
             }
-            header.extend(["_line", "_check"]);
-            header.extend(self.columns.iter().map(String::as_str));
+            header.extend([format!("_{}", self.places.noun), "_check".into()]);
+            header.extend(self.columns.iter().cloned());
             out.write_record(&header).map_err(io)?;
             self.rejects = Some((out, 0));
         }
         let (out, count) = self.rejects.as_mut().expect("opened above");
-        let line = line.to_string();
+        let number = line.saturating_sub(self.places.offset).to_string();
         let mut record: Vec<&[u8]> = Vec::new();
         if let Some(file) = file {
             record.push(file.as_bytes());
         }
-        record.extend([line.as_bytes(), checks.as_bytes()]);
+        record.extend([number.as_bytes(), checks.as_bytes()]);
         record.extend(fields);
         out.write_record(&record).map_err(io)?;
         *count += 1;
@@ -370,8 +421,9 @@ impl RowChecks {
                 self.states[*i].seen = Some(seen);
             }
         }
-        let mut refetch: HashMap<u64, Vec<String>> = HashMap::new();
-        for (check, state) in self.checks.iter().zip(self.states.iter_mut()) {
+        // The repeated rows to fetch, each with the unique checks (by index) that found it.
+        let mut refetch: HashMap<u64, Vec<u32>> = HashMap::new();
+        for (i, (check, state)) in self.checks.iter().zip(self.states.iter_mut()).enumerate() {
             let Some(seen) = state.seen.take() else { continue };
             if seen.spilled() {
                 tracing::info!("{}: more keys than fit ETL_UNIQUE_MEMORY: spilled to disk", check.name());
@@ -381,13 +433,15 @@ impl RowChecks {
             tracing::debug!("{}: repeats found in {:.2} s", check.name(), began.elapsed().as_secs_f64());
             state.rows = dups.len() as u64;
             for &(at, first) in dups.iter().take(EXAMPLES) {
-                let (_, line) = unique::unplace(at);
-                let (_, first_line) = unique::unplace(first);
-                state.examples.push(format!("{} {line} repeats {} {first_line}", self.noun, self.noun));
+                let name = |at: u64| {
+                    let (file, line) = unique::unplace(at);
+                    where_(self.places, self.parts.get(&file).map(String::as_str), line)
+                };
+                state.examples.push(format!("{} repeats {}", name(at), name(first)));
             }
-            if check.severity == Severity::Error {
+            if check.severity == Severity::Error && self.keep_rejects {
                 for (at, _) in dups {
-                    refetch.entry(at).or_default().push(check.name());
+                    refetch.entry(at).or_default().push(i as u32);
                 }
             }
         }
@@ -398,10 +452,23 @@ impl RowChecks {
                 let part = reader.part().map(|(i, name)| (i, name.to_owned()));
                 for row in 0..batch.len() {
                     let at = unique::place(part.as_ref().map_or(0, |p| p.0), batch.line(row));
-                    if let Some(names) = refetch.get(&at) {
+                    if let Some(found) = refetch.get(&at) {
                         let fields: Vec<&[u8]> = (0..batch.columns()).map(|c| batch.field(row, c)).collect();
-                        let names = names.join("; ");
-                        self.reject(part.as_ref().map(|p| p.1.as_str()), batch.line(row), &names, &fields)?;
+                        let names: Vec<String> =
+                            found.iter().map(|&i| self.checks[i as usize].name()).collect();
+                        let already = self.written.contains(&at);
+                        self.reject(
+                            part.as_ref().map(|p| p.1.as_str()),
+                            batch.line(row),
+                            &names.join("; "),
+                            &fields,
+                        )?;
+                        if already {
+                            // The same row, written once already for a row check: one row.
+                            if let Some((_, count)) = self.rejects.as_mut() {
+                                *count -= 1;
+                            }
+                        }
                     }
                 }
                 let _ = reader.take_rejects();
@@ -416,7 +483,7 @@ impl RowChecks {
         };
         let mut results = Vec::new();
         let mut problems = Vec::new();
-        for (check, state) in self.checks.iter().zip(self.states) {
+        for (check, state) in self.checks.iter().zip(std::mem::take(&mut self.states)) {
             problems.push(state.problem.clone());
             if !check.on_rows() {
                 results.push(None);
@@ -445,15 +512,22 @@ impl RowChecks {
             };
             results.push(Some(result));
         }
-        Ok(RowOutcome { results, problems, newest: self.newest, rejects, dir: self.dir })
+        let newest = std::mem::take(&mut self.newest);
+        Ok(RowOutcome { results, problems, newest, rejects, dir: self.dir })
     }
 }
 
+/// Which rows of a column hold a value; `None` when all do.
+fn non_null(column: &Column) -> Option<Vec<bool>> {
+    (column.null_count() > 0).then(|| column.is_not_null().iter().map(|v| v == Some(true)).collect())
+}
+
 /// `line 12`, `record 12`, or `b.csv:12` in a source of several files.
-fn where_(noun: &str, part: Option<(usize, &str)>, line: u64) -> String {
-    match part {
-        Some((_, name)) => format!("{name}:{line}"),
-        None => format!("{noun} {line}"),
+fn where_(places: Places, file: Option<&str>, line: u64) -> String {
+    let number = line.saturating_sub(places.offset);
+    match file {
+        Some(name) => format!("{name}:{number}"),
+        None => format!("{} {number}", places.noun),
     }
 }
 
@@ -525,7 +599,8 @@ mod tests {
         assert_eq!(shown_value("Foo"), "\"Foo\"");
         let long = "x".repeat(60);
         assert_eq!(shown_value(&long), format!("\"{}\"…", "x".repeat(40)));
-        assert_eq!(where_("line", None, 12), "line 12");
-        assert_eq!(where_("record", Some((1, "b.csv")), 3), "b.csv:3");
+        assert_eq!(where_(Places::of_source("csv"), None, 12), "line 12");
+        assert_eq!(where_(Places::of_source("postgres"), None, 12), "record 11");
+        assert_eq!(where_(Places::of_source("csv"), Some("b.csv"), 3), "b.csv:3");
     }
 }

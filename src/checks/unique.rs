@@ -4,9 +4,9 @@
 //! integer column is kept exactly) and put, with the row's place, in one of 256 buckets by the
 //! hash's top byte: appending is sequential and cheap while the rows stream. Past the memory budget
 //! (`ETL_UNIQUE_MEMORY`, 256 MiB by default: about 11 million keys) the buckets are appended to
-//! files in the run's staging folder and emptied. At the end ([`Seen::duplicates`]) each bucket,
-//! small enough to fit in a cache, is read back on its own and its repeated keys found: memory is
-//! the budget, or one bucket, whichever is more. Two different keys share a 128-bit hash with a
+//! files in the run's staging folder and emptied. At the end ([`Seen::duplicates`]) each bucket
+//! (1/256 of the keys) is read back on its own, one per core at a time, and its repeated keys
+//! found: memory is the budget, or a bucket and its table per core, whichever is more. Two different keys share a 128-bit hash with a
 //! probability of about n² / 2¹²⁹ (for 10 billion rows, 1 in 10¹⁹).
 
 use std::hash::BuildHasher;
@@ -26,7 +26,7 @@ pub struct Keys {
 
 impl Keys {
     /// Starts the thread, one [`Seen`] per check.
-    pub fn start(mut seen: Vec<Seen>) -> Keys {
+    pub fn start(mut seen: Vec<Seen>) -> Result<Keys> {
         let (to, from) = std::sync::mpsc::sync_channel::<(Vec<DataFrame>, Vec<u64>)>(4);
         let worker = std::thread::Builder::new()
             .name("etl-unique".into())
@@ -39,8 +39,8 @@ impl Keys {
                 }
                 Ok(seen)
             })
-            .expect("a thread starts");
-        Keys { to: Some(to), worker: Some(worker) }
+            .map_err(|e| Error::Internal(format!("could not start the unique check's thread: {e}")))?;
+        Ok(Keys { to: Some(to), worker: Some(worker) })
     }
 
     /// Hands over one batch: each check's key columns, and each row's place.
@@ -93,6 +93,23 @@ struct Entry {
     at: u64,
 }
 
+/// The place of a row that is not a key (outside `--partition-range`).
+pub const SKIP: u64 = u64::MAX;
+
+/// The memory budget of a run's `unique` checks: `ETL_UNIQUE_MEMORY` (`512MiB`), or 256 MiB.
+pub fn budget_from_env() -> u64 {
+    match std::env::var("ETL_UNIQUE_MEMORY") {
+        Err(_) => DEFAULT_BUDGET,
+        Ok(text) => match text.parse::<crate::bytesize::ByteSize>() {
+            Ok(size) => size.0,
+            Err(e) => {
+                tracing::warn!("ETL_UNIQUE_MEMORY: {e}; using 256 MiB");
+                DEFAULT_BUDGET
+            }
+        },
+    }
+}
+
 /// Packs a row's place: the file's index in the top 24 bits, its line in the low 40.
 pub fn place(part: usize, line: u64) -> u64 {
     ((part as u64) << 40) | (line & ((1 << 40) - 1))
@@ -104,8 +121,8 @@ pub fn unplace(at: u64) -> (usize, u64) {
 }
 
 /// The keys seen so far: one arena of the budget's size, split evenly among the buckets. It is
-/// reserved, not touched: memory is used only as buckets fill (in huge pages where the system
-/// allows). A full bucket is appended to its file and emptied.
+/// reserved, not touched: memory is used only as buckets fill. A full bucket is appended to its
+/// file and emptied.
 pub struct Seen {
     arena: Box<[std::mem::MaybeUninit<Entry>]>,
     /// Entries in memory, per bucket.
@@ -122,15 +139,6 @@ impl Seen {
     pub fn new(dir: PathBuf, budget: u64) -> Self {
         let share = (budget as usize / ENTRY_BYTES / BUCKETS).max(1);
         let arena = Box::new_uninit_slice(share * BUCKETS);
-        #[cfg(target_os = "linux")]
-        // SAFETY: advice on memory this arena owns; it changes no contents.
-        unsafe {
-            libc::madvise(
-                arena.as_ptr() as *mut libc::c_void,
-                std::mem::size_of_val(&*arena),
-                libc::MADV_HUGEPAGE,
-            );
-        }
         Seen { arena, lens: vec![0; BUCKETS], share, dir, spilled: vec![false; BUCKETS] }
     }
 
@@ -150,7 +158,7 @@ impl Seen {
     /// Notes a batch's key hashes (`None`: a null in the key, not compared) and places.
     pub fn push_batch(&mut self, hashes: &[Option<(u64, u64)>], places: &[u64]) -> Result<()> {
         for (hash, &at) in hashes.iter().zip(places) {
-            if let Some(hash) = *hash {
+            if let (Some(hash), false) = (*hash, at == SKIP) {
                 self.push(hash, at)?;
             }
         }

@@ -37,6 +37,11 @@ pub trait Load: Send {
         Ok(())
     }
     fn begin(&mut self, plans: &[ColumnPlan]) -> Result<()>;
+    /// Which rows of `df` [`Load::write`] would keep (rows outside `--partition-range` are left
+    /// out); `None` when it keeps them all.
+    fn kept(&self, _df: &DataFrame) -> Result<Option<Vec<bool>>> {
+        Ok(None)
+    }
     /// Takes a batch of typed rows.
     fn write(&mut self, df: DataFrame) -> Result<()>;
     /// Keeps the text of records left out by `--on-bad-rows quarantine`, under the source's header

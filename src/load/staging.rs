@@ -133,6 +133,13 @@ impl Load for ParquetLoad {
         Ok(())
     }
 
+    fn kept(&self, df: &DataFrame) -> Result<Option<Vec<bool>>> {
+        let (Some((range, _)), Some(column)) = (&self.range, &self.partition_column) else { return Ok(None) };
+        let keys = partition::partition_of_rows(df, column)?;
+        let kept: Vec<bool> = keys.iter().map(|p| range.contains(p)).collect();
+        Ok((!kept.iter().all(|k| *k)).then_some(kept))
+    }
+
     fn write(&mut self, mut df: DataFrame) -> Result<()> {
         if self.options.scratch {
             let numbers: Vec<u64> = (self.rows..self.rows + df.height() as u64).collect();

@@ -18,8 +18,7 @@
 use std::sync::Arc;
 
 use crate::batch::BadRows;
-use crate::checks::rows::RowChecks;
-use crate::checks::{Check, CheckResult, CheckStatus};
+use crate::checks::Check;
 use crate::error::{Error, Result};
 use crate::extract::filter::KeepRows;
 use crate::extract::Extract;
@@ -349,14 +348,13 @@ async fn load_locked(
     )
     .requiring(&request.primary_key, request.dedup_by.as_deref());
     let progress = std::mem::replace(&mut request.progress, Progress::disabled());
-    let checks = match request.checks.is_empty() {
-        true => None,
-        false => {
-            let noun = if request.source.info().kind == "api" { "record" } else { "line" };
-            let checks = request.checks.clone();
-            Some(RowChecks::new(checks, request.sensitive.clone(), &store.staging_parent(), noun)?)
-        }
-    };
+    let checks = pipeline::checks::row_checks(
+        &request.checks,
+        &request.sensitive,
+        request.source.info().kind,
+        &store.staging_parent(),
+        request.dry_run,
+    )?;
     let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress, checks).await?;
     match lock_at {
         LockAt::Held(lock) => finish(request, store, run_id, Some(lock), previous, staged, filter).await,
@@ -508,25 +506,29 @@ async fn finish(
         Some(u) => u.inserted + u.updated,
         None => staged.output.rows(),
     };
-    let (checks, newest) = judge_checks(&request, &staged, previous.as_ref(), rows_written);
-    for check in checks.iter().filter(|c| c.status == CheckStatus::Warned) {
-        tracing::info!("{}: check {}", request.dataset, check.describe());
-    }
-    let failed = checks.iter().any(|c| c.status == CheckStatus::Failed);
+    let judged = pipeline::checks::judge(
+        &request.checks,
+        &staged,
+        previous.as_ref(),
+        rows_written,
+        request.mode != WriteMode::Replace,
+        &request.sensitive,
+    );
+    let failed = judged.failed();
     if failed && !request.dry_run {
-        return Err(refuse_on_checks(
+        let run = (run_id.as_str(), lock, rows_read);
+        return Err(refused_by_checks(
             &request,
             store.as_ref(),
-            &run_id,
-            lock,
+            run,
             previous.as_ref(),
             &staged,
-            checks,
+            judged,
             notes,
-            rows_read,
         )
         .await);
     }
+    let (checks, newest) = (judged.results, judged.newest);
     let mut plan_text = None;
     let mut summary = if request.dry_run {
         let plan = staged.plan(store.as_ref(), previous.as_ref()).await?;
@@ -562,30 +564,15 @@ async fn finish(
             })
             .collect();
         let record = Manifest {
-            format: manifest::FORMAT,
-            run_id: run_id.clone(),
-            tool: format!("etl {}", env!("CARGO_PKG_VERSION")),
-            command: request.command.to_owned(),
-            source: SourceRecord {
-                kind: staged.source.kind.to_owned(),
-                location: crate::config::mask_url(&staged.source.location),
-                bytes: staged.source_digest.as_ref().map(|d| d.0).or(request.source_size),
-                sha256: staged.source_digest.as_ref().map(|d| d.1.clone()),
-            },
-            started: manifest::rfc3339(staged.started_at),
-            finished: String::new(),
             mode: mode.name().into(),
-            partition_column: request.partition_column.clone(),
             primary_key,
             schema,
             rows_written,
             null_tokens: staged.null_tokens.iter().cloned().collect(),
-            deleted: 0,
             upserted: staged.output.upserted,
-            files: Vec::new(),
-            status: None,
             checks: checks.clone(),
             newest,
+            ..run_record(&request, &staged, &run_id)
         };
         if let Some(lock) = lock {
             lock.ensure_held().await?;
@@ -647,108 +634,64 @@ async fn finish(
     Ok(Loaded { summary, plan: plan_text })
 }
 
-/// Judges the run's checks (the row checks as they streamed, the others now), with the newest value
-/// of each freshness column to record.
-fn judge_checks(
-    request: &LoadRequest,
-    staged: &pipeline::Staged,
-    previous: Option<&Manifest>,
-    rows_written: u64,
-) -> (Vec<CheckResult>, std::collections::BTreeMap<String, String>) {
-    if request.checks.is_empty() {
-        return Default::default();
+/// The run's record as far as its source and schema go; the caller says what it wrote.
+fn run_record(request: &LoadRequest, staged: &pipeline::Staged, run_id: &str) -> Manifest {
+    Manifest {
+        format: manifest::FORMAT,
+        run_id: run_id.to_owned(),
+        tool: format!("etl {}", env!("CARGO_PKG_VERSION")),
+        command: request.command.to_owned(),
+        source: SourceRecord {
+            kind: staged.source.kind.to_owned(),
+            location: crate::config::mask_url(&staged.source.location),
+            bytes: staged.source_digest.as_ref().map(|d| d.0).or(request.source_size),
+            sha256: staged.source_digest.as_ref().map(|d| d.1.clone()),
+        },
+        started: manifest::rfc3339(staged.started_at),
+        finished: String::new(),
+        mode: request.mode.name().into(),
+        partition_column: request.partition_column.clone(),
+        primary_key: Vec::new(),
+        schema: manifest::schema_record(&staged.schema),
+        rows_written: 0,
+        null_tokens: Default::default(),
+        deleted: 0,
+        upserted: None,
+        files: Vec::new(),
+        status: None,
+        checks: Vec::new(),
+        newest: Default::default(),
     }
-    let previous = previous.map(|m| crate::checks::dataset::Previous {
-        run_id: m.run_id.clone(),
-        rows_written: m.rows_written,
-        columns: m.schema.iter().map(|c| c.name.clone()).collect(),
-        newest: m.newest.clone(),
-    });
-    let columns: Vec<String> = staged.schema.iter().map(|c| c.name.clone()).collect();
-    let run = crate::checks::dataset::Run {
-        rows_written,
-        columns: &columns,
-        source: &staged.source.location,
-        keeps_previous: request.mode != WriteMode::Replace,
-        now: std::time::SystemTime::now(),
-    };
-    crate::checks::dataset::judge(&request.checks, staged.checks.as_ref(), &run, previous.as_ref())
 }
 
-/// A run whose checks failed at severity error publishes nothing: it keeps the offending rows in
-/// `_rejects/<run-id>.csv` and its record in `_runs/<run-id>.json` (the manifest, the state and the
-/// data stay as they were), and fails with exit 65.
-#[allow(clippy::too_many_arguments)]
-async fn refuse_on_checks(
+/// A run whose checks failed at severity error: its record and offending rows kept (nothing else
+/// written), and the error (exit 65) that carries its summary. `run`: its id, its lock, the rows it
+/// read.
+async fn refused_by_checks(
     request: &LoadRequest,
     store: &dyn ObjectStore,
-    run_id: &str,
-    lock: Option<&DatasetLock>,
+    run: (&str, Option<&DatasetLock>, u64),
     previous: Option<&Manifest>,
     staged: &pipeline::Staged,
-    checks: Vec<CheckResult>,
+    judged: pipeline::checks::Judged,
     mut notes: Vec<String>,
-    rows_read: u64,
 ) -> Error {
-    let dataset = &request.dataset;
-    let failed: Vec<&CheckResult> = checks.iter().filter(|c| c.status == CheckStatus::Failed).collect();
-    let mut message = format!(
-        "{dataset}: {} failed; nothing was published{}: {}",
-        crate::summary::count(failed.len() as u64, "check"),
-        if previous.is_some() { ", the previous data is in place" } else { "" },
-        failed.iter().map(|c| c.describe()).collect::<Vec<_>>().join("; ")
-    );
-    let kept = async {
-        if let Some(lock) = lock {
-            lock.ensure_held().await?;
-        }
-        let mut rejects = None;
-        if let Some((path, rows)) = staged.checks.as_ref().and_then(|c| c.rejects.clone()) {
-            let key = dataset.rejects_key(run_id);
-            store.put_file(&key, &path).await?;
-            rejects = Some((store.url_of(&key), rows));
-        }
-        let record = Manifest {
-            format: manifest::FORMAT,
-            run_id: run_id.to_owned(),
-            tool: format!("etl {}", env!("CARGO_PKG_VERSION")),
-            command: request.command.to_owned(),
-            source: SourceRecord {
-                kind: staged.source.kind.to_owned(),
-                location: crate::config::mask_url(&staged.source.location),
-                bytes: staged.source_digest.as_ref().map(|d| d.0).or(request.source_size),
-                sha256: staged.source_digest.as_ref().map(|d| d.1.clone()),
-            },
-            started: manifest::rfc3339(staged.started_at),
-            finished: manifest::rfc3339(std::time::SystemTime::now()),
-            mode: request.mode.name().into(),
-            partition_column: request.partition_column.clone(),
-            primary_key: previous.map(|m| m.primary_key.clone()).unwrap_or_default(),
-            schema: manifest::schema_record(&staged.schema),
-            rows_written: 0,
-            null_tokens: Default::default(),
-            deleted: 0,
-            upserted: None,
-            files: previous.map(|m| m.files.clone()).unwrap_or_default(),
-            status: Some("failed".into()),
-            checks: checks.clone(),
-            newest: previous.map(|m| m.newest.clone()).unwrap_or_default(),
-        };
-        let body = serde_json::to_string_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
-        let body = crate::redact::redact_known(&body).into_owned().into_bytes();
-        store.put(&dataset.run_key(run_id), body).await?;
-        Ok::<_, Error>(rejects)
-    }
-    .await;
-    match kept {
-        Ok(Some((url, rows))) => {
-            let (these, verb) =
-                if rows == 1 { ("the row".to_owned(), "is") } else { (format!("the {rows} rows"), "are") };
-            message += &format!("; {these} that broke them {verb} in {url}");
-            notes.push(format!("{} that broke checks kept in {url}", crate::summary::count(rows, "row")));
-        }
-        Ok(None) => {}
-        Err(e) => tracing::warn!("could not keep the failed run's record and rows: {e}"),
+    let (run_id, lock, rows_read) = run;
+    let record = Manifest {
+        finished: manifest::rfc3339(std::time::SystemTime::now()),
+        primary_key: previous.map(|m| m.primary_key.clone()).unwrap_or_default(),
+        files: previous.map(|m| m.files.clone()).unwrap_or_default(),
+        status: Some("failed".into()),
+        checks: judged.results.clone(),
+        newest: previous.map(|m| m.newest.clone()).unwrap_or_default(),
+        ..run_record(request, staged, run_id)
+    };
+    let rejects = staged.checks.as_ref().and_then(|c| c.rejects.clone());
+    let kept = pipeline::checks::keep_failed_run(store, &request.dataset, lock, record, rejects).await;
+    let message =
+        pipeline::checks::failed_message(&request.dataset, &judged.results, previous.is_some(), &kept);
+    if let Some((url, rows)) = &kept {
+        notes.push(format!("{} that broke checks kept in {url}", crate::summary::count(*rows, "row")));
     }
     if staged.rejected > 0 && staged.output.rejects.is_some() {
         // Their file was not published: say so where the note said it would be.
@@ -758,13 +701,13 @@ async fn refuse_on_checks(
             crate::summary::count(staged.rejected, "bad row")
         ));
     }
-    let mut summary = Summary::new(request.command, store.url_of(&dataset.prefix()));
+    let mut summary = Summary::new(request.command, store.url_of(&request.dataset.prefix()));
     summary.status = Status::Failed;
-    summary.dataset = Some(dataset.to_string());
+    summary.dataset = Some(request.dataset.to_string());
     summary.run_id = Some(run_id.to_owned());
     summary.rows_read = rows_read;
     summary.notes = notes;
-    summary.checks = checks;
+    summary.checks = judged.results;
     summary.seconds = request.began.elapsed().as_secs_f64();
     summary.exit_code = Some(65);
     Error::Checks { message, summary: Box::new(summary) }

@@ -18,6 +18,7 @@
 //! second pass stages with the settled types. Either way the output is what the whole-source vote
 //! says, byte for byte. Sources whose columns are all pinned need no vote.
 
+pub mod checks;
 pub mod commit;
 pub mod drop_folder;
 pub mod incremental;
@@ -165,7 +166,7 @@ pub async fn stage(
             staged.plans.iter().map(|p| format!("{}: {}", p.name, p.parser.column_type())).collect();
         tracing::info!("schema: {}", schema.join(", "));
         let source_digest = reader.source_digest();
-        let checks = checks.map(|c| c.finish(|| source.open())).transpose()?;
+        let checks = checks.map(|c| c.finish(|| source.open_quiet())).transpose()?;
         let output = load.finish()?;
         progress.clear();
         tracing::info!("rows typed and staged in {:.2} s", started.elapsed().as_secs_f64());
@@ -303,7 +304,9 @@ impl Pass<'_> {
                 })?;
                 rows += batch.len() as u64;
                 if let Some(checks) = self.checks.as_deref_mut() {
-                    checks.observe(&df, &batch, part.as_ref().map(|(i, name)| (*i, name.as_str())))?;
+                    let kept = self.load.kept(&df)?;
+                    let part = part.as_ref().map(|(i, name)| (*i, name.as_str()));
+                    checks.observe(&df, &batch, part, kept.as_deref())?;
                 }
                 self.load.write(df)?;
             }

@@ -560,3 +560,129 @@ fn a_quarantining_run_that_fails_its_checks_says_its_bad_rows_were_not_kept() {
     .unwrap();
     assert_eq!(rejects, "_line,_check,id,amt\n4,not_null(id),,7\n");
 }
+
+#[test]
+fn values_are_judged_as_the_source_wrote_them() {
+    let dir = Dir::new();
+    dir.write("v.csv", "flag,amount,at\nYes,1,2026-01-01T10:00:00+02:00\nNo,2,2026-01-02T10:00:00+02:00\n");
+    let lake = dir.path().join("lake");
+    let r = load(
+        &dir,
+        None,
+        lake.to_str().unwrap(),
+        "v.csv",
+        &[
+            "--types",
+            "flag=yes_no,amount=float64",
+            "--check",
+            "accepted_values: {flag: [Yes, No], amount: [1, 2]}",
+            "--check",
+            "matches: {at: '\\+02:00$'}",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(summary_of(&r)["checks"].as_array().unwrap().iter().all(|c| c["status"] == "passed"), "{r:?}");
+}
+
+#[test]
+fn a_second_pass_judges_each_row_once() {
+    // Line 70,002 makes `n` text after 65,536 rows were staged as integers: a second pass.
+    let mut csv = String::from("id,n,v\n");
+    for i in 0..70_000 {
+        let id = if i == 50_000 { 7 } else { i };
+        let n = if i == 70_000 - 1 { "x".to_owned() } else { i.to_string() };
+        let v = if i == 10 { "" } else { "a" };
+        csv += &format!("{id},{n},{v}\n");
+    }
+    let dir = Dir::new();
+    dir.write("big.csv", &csv);
+    let lake = dir.path().join("lake");
+    let r = load(
+        &dir,
+        None,
+        lake.to_str().unwrap(),
+        "big.csv",
+        &["--check", "{not_null: [v], unique: [id], severity: warn}"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = summary_of(&r);
+    assert_eq!(check(&s, "not_null(v)")["rows"], 1, "{s}");
+    assert_eq!(check(&s, "unique(id)")["rows"], 1, "{s}");
+    assert_eq!(check(&s, "unique(id)")["examples"], serde_json::json!(["line 50002 repeats line 9"]));
+}
+
+#[test]
+fn rows_outside_the_partition_range_are_not_judged() {
+    let dir = Dir::new();
+    dir.write("r.csv", "day,v\n2026-01-01,\n2026-01-02,a\n2026-01-03,\n");
+    let lake = dir.path().join("lake");
+    let args =
+        ["--partition-col", "day", "--partition-range", "2026-01-02..2026-01-02", "--check", "not_null: [v]"];
+    let r = load(&dir, None, lake.to_str().unwrap(), "r.csv", &args);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(check(&summary_of(&r), "not_null(v)")["status"], "passed");
+}
+
+#[test]
+fn an_incremental_load_that_fails_its_checks_leaves_its_state() {
+    let events = std::sync::Arc::new(std::sync::Mutex::new(vec![
+        serde_json::json!({"id": 1, "updated_at": "2026-11-01T10:00:00Z"}),
+        serde_json::json!({"id": 2, "updated_at": "2026-11-02T10:00:00Z"}),
+    ]));
+    let served = events.clone();
+    let api = crate::fake_api::FakeApi::start(move |req, _| {
+        let since = req.param("updated_since").unwrap_or("");
+        let newer: Vec<_> = served
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["updated_at"].as_str().unwrap() > since)
+            .cloned()
+            .collect();
+        crate::fake_api::Response::json(serde_json::json!({"events": newer}))
+    });
+    let dir = Dir::new();
+    let load = |check: &str| {
+        run(dir
+            .etl()
+            .args(["--log-format", "json", "load-api", "--url", &format!("{}/events", api.url)])
+            .args([
+                "--records",
+                "events",
+                "--dataset-id",
+                "ev",
+                "--incremental-field",
+                "updated_at",
+                "--since-param",
+                "updated_since",
+                "--check",
+                check,
+            ]))
+    };
+    assert_eq!(load("row_count: {min: 1}").code, 0);
+    let state = std::fs::read(dir.lake("datasets/ev/_state.json")).unwrap();
+    events.lock().unwrap().push(serde_json::json!({"id": 3, "updated_at": "2026-11-03T10:00:00Z"}));
+    let failed = load("row_count: {min: 2}");
+    assert_eq!(failed.code, 65, "{failed:?}");
+    assert_eq!(std::fs::read(dir.lake("datasets/ev/_state.json")).unwrap(), state, "the state did not move");
+    // The next run asks for the same record again, and loads it.
+    let again = load("row_count: {min: 1}");
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(summary_of(&again)["rows_written"], 1);
+    assert_eq!(api.seen().last().unwrap().param("updated_since"), Some("2026-11-02T10:00:00Z"));
+}
+
+#[test]
+fn a_key_of_lists_is_a_failed_check_not_a_crash() {
+    let Some(pg) = pg_url() else { return };
+    let url = pg_database(&pg, "checks_lists");
+    pg_exec(&url, "CREATE TABLE t (id int, tags int[]); INSERT INTO t VALUES (1, '{1,2}'), (2, '{3}')");
+    let dir = Dir::new();
+    let r = run(dir
+        .etl()
+        .args(["--log-format", "json", "load-postgres", "--url", &url, "--table", "t"])
+        .args(["--dataset-id", "t", "--check", "unique: [tags]", "--check", "not_null: [nope]"]));
+    assert_eq!(r.code, 65, "{r:?}");
+    let s = summary_of(&r);
+    assert_eq!(check(&s, "unique(tags)")["detail"], "`tags` holds lists: a key is made of values (of tags)");
+}
