@@ -450,12 +450,7 @@ fn the_shipped_catalog_checks_pass_on_the_sample_export() {
     }
     let r = ok(dir.etl().args(["--log-format", "json", "load-csv", "--dataset", "cursor-usage"]));
     let s = summary_of(&r);
-    let verdicts: Vec<String> = s["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| format!("{} {}", c["check"].as_str().unwrap(), c["status"].as_str().unwrap()))
-        .collect();
+    let verdicts = check_verdicts(&s);
     assert_eq!(
         verdicts,
         [

@@ -300,12 +300,7 @@ fn the_job_file_runs_every_job() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.lake("datasets/cursor-usage/_manifest.json")).unwrap())
             .unwrap();
-    let verdicts: Vec<String> = manifest["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| format!("{} {}", c["check"].as_str().unwrap(), c["status"].as_str().unwrap()))
-        .collect();
+    let verdicts = check_verdicts(&manifest);
     assert_eq!(
         verdicts,
         [
@@ -447,12 +442,7 @@ fn the_checks_example_judges_the_sample_export() {
     let r = run(dir.etl().args(["--log-format", "json", "run", "jobs.yaml", "--job", "usage"]));
     assert_eq!(r.code, 65, "{r:?}");
     let s = summary_of(&r);
-    let verdicts: Vec<String> = s["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| format!("{} {}", c["check"].as_str().unwrap(), c["status"].as_str().unwrap()))
-        .collect();
+    let verdicts = check_verdicts(&s);
     assert_eq!(
         verdicts,
         [

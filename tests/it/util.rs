@@ -125,6 +125,16 @@ pub fn summary_of(r: &Run) -> serde_json::Value {
         .clone()
 }
 
+/// Each check of a summary or run record as `name status` (`not_null(Date) passed`).
+pub fn check_verdicts(record: &serde_json::Value) -> Vec<String> {
+    record["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no checks in {record}"))
+        .iter()
+        .map(|c| format!("{} {}", c["check"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect()
+}
+
 /// Runs and asserts exit 0.
 pub fn ok(cmd: &mut Command) -> Run {
     let r = run(cmd);
