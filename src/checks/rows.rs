@@ -2,7 +2,7 @@
 //! examples, and (for checks at severity error) the offending rows in a rejects file; plus the
 //! newest value of each `freshness` column.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use polars::prelude::*;
@@ -422,7 +422,9 @@ impl RowChecks {
             }
         }
         // The repeated rows to fetch, each with the unique checks (by index) that found it.
-        let mut refetch: HashMap<u64, Vec<u32>> = HashMap::new();
+        // The repeated rows to fetch, each with a unique check (by index) that found it, by place:
+        // the order the source reads them in again.
+        let mut refetch: Vec<(u64, u32)> = Vec::new();
         for (i, (check, state)) in self.checks.iter().zip(self.states.iter_mut()).enumerate() {
             let Some(seen) = state.seen.take() else { continue };
             if seen.spilled() {
@@ -440,19 +442,29 @@ impl RowChecks {
                 state.examples.push(format!("{} repeats {}", name(at), name(first)));
             }
             if check.severity == Severity::Error && self.keep_rejects {
-                for (at, _) in dups {
-                    refetch.entry(at).or_default().push(i as u32);
-                }
+                refetch.extend(dups.into_iter().map(|(at, _)| (at, i as u32)));
             }
         }
+        refetch.sort_unstable();
         if !refetch.is_empty() {
             let mut reader = reopen()?;
             let mut batch = TextBatch::new(reader.columns().len());
-            while reader.next_batch(&mut batch, REREAD_ROWS)? {
+            // The next repeated row to fetch.
+            let mut next = 0;
+            while next < refetch.len() && reader.next_batch(&mut batch, REREAD_ROWS)? {
                 let part = reader.part().map(|(i, name)| (i, name.to_owned()));
                 for row in 0..batch.len() {
                     let at = unique::place(part.as_ref().map_or(0, |p| p.0), batch.line(row));
-                    if let Some(found) = refetch.get(&at) {
+                    while next < refetch.len() && refetch[next].0 < at {
+                        next += 1;
+                    }
+                    let found: Vec<u32> = refetch[next..]
+                        .iter()
+                        .take_while(|(place, _)| *place == at)
+                        .map(|(_, i)| *i)
+                        .collect();
+                    if !found.is_empty() {
+                        next += found.len();
                         let fields: Vec<&[u8]> = (0..batch.columns()).map(|c| batch.field(row, c)).collect();
                         let names: Vec<String> =
                             found.iter().map(|&i| self.checks[i as usize].name()).collect();
