@@ -320,22 +320,13 @@ pub fn hash_rows(df: &DataFrame, columns: &[usize]) -> Result<Vec<Option<(u64, u
             }
             // -0.0 and 0.0 are one value.
             DataType::Float64 => fold!(series.f64().map_err(polars)?, |v: f64| (v + 0.0).to_bits()),
-            DataType::String => {
-                let text = series.str().map_err(polars)?;
-                for (h, v) in hashes.iter_mut().zip(text.iter()) {
-                    match (h.as_mut(), v) {
-                        (Some(h), Some(v)) => {
-                            let (a, b) = (text_lanes[0].hash_one(v), text_lanes[1].hash_one(v));
-                            *h = (mix(h.0, a, LANES[0]), mix(h.1, b, LANES[1]));
-                        }
-                        _ => *h = None,
-                    }
-                }
-            }
-            _ => {
-                let text = series.cast(&DataType::String).map_err(polars)?;
-                let text = text.str().map_err(polars)?;
-                for (h, v) in hashes.iter_mut().zip(text.iter()) {
+            // Text, and anything else as its text (decimals).
+            dtype => {
+                let text = match dtype {
+                    DataType::String => series,
+                    _ => series.cast(&DataType::String).map_err(polars)?,
+                };
+                for (h, v) in hashes.iter_mut().zip(text.str().map_err(polars)?.iter()) {
                     match (h.as_mut(), v) {
                         (Some(h), Some(v)) => {
                             let (a, b) = (text_lanes[0].hash_one(v), text_lanes[1].hash_one(v));

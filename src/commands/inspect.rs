@@ -11,8 +11,9 @@ use crate::summary::{checks_verdict, human_bytes, table};
 pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<()> {
     let store = crate::store::open(&ctx.target).await?;
     let url = store.url_of(&dataset.prefix());
-    let failed = failed_since(store.as_ref(), dataset).await?;
-    let out = match manifest::read(store.as_ref(), dataset).await? {
+    let published = manifest::read(store.as_ref(), dataset).await?;
+    let failed = failed_since(store.as_ref(), dataset, published.as_ref().map(|m| m.run_id.as_str())).await?;
+    let out = match published {
         Some(m) if json => serde_json::to_string_pretty(&serde_json::json!({
             "dataset": dataset.as_str(),
             "target": url,
@@ -98,21 +99,20 @@ async fn no_dataset(dataset: &DatasetId, store: &dyn crate::store::ObjectStore) 
     }
 }
 
-/// The records of runs after the manifest's that failed their checks (published nothing), newest
-/// first.
+/// The records of runs after the `published` one (the manifest's) that failed their checks
+/// (published nothing), newest first.
 async fn failed_since(
     store: &dyn crate::store::ObjectStore,
     dataset: &DatasetId,
+    published: Option<&str>,
 ) -> Result<Vec<manifest::Manifest>> {
-    let published = store.get(&dataset.manifest_key()).await.ok();
-    let published: Option<manifest::Manifest> = published.and_then(|b| serde_json::from_slice(&b).ok());
-    let after = published.map(|m| m.run_id).unwrap_or_default();
+    let after = published.unwrap_or_default();
     let mut keys: Vec<String> = store
         .list(&dataset.runs_prefix())
         .await?
         .into_iter()
         .map(|o| o.key)
-        .filter(|k| k.rsplit('/').next().is_some_and(|name| name.trim_end_matches(".json") > after.as_str()))
+        .filter(|k| k.rsplit('/').next().is_some_and(|name| name.trim_end_matches(".json") > after))
         .collect();
     keys.sort();
     let mut out = Vec::new();

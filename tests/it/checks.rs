@@ -443,24 +443,10 @@ fn the_shipped_catalog_checks_pass_on_the_sample_export() {
     let repo = env!("CARGO_MANIFEST_DIR");
     let dir = Dir::new();
     dir.write("config/csv_datasets.yaml", std::fs::read(format!("{repo}/config/csv_datasets.yaml")).unwrap());
-    for entry in std::fs::read_dir(format!("{repo}/data_sources")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        dir.write(&format!("data_sources/{name}"), std::fs::read(&path).unwrap());
-    }
+    sample_exports(&dir);
     let r = ok(dir.etl().args(["--log-format", "json", "load-csv", "--dataset", "cursor-usage"]));
     let s = summary_of(&r);
-    let verdicts = check_verdicts(&s);
-    assert_eq!(
-        verdicts,
-        [
-            "not_null(Date) passed",
-            "not_null(Kind) passed",
-            "accepted_values(Kind) passed",
-            "freshness(Date) passed",
-            "row_count_change skipped"
-        ]
-    );
+    assert_eq!(check_verdicts(&s), SHIPPED_CHECKS_ON_THE_SAMPLE);
     assert_eq!(
         check(&s, "freshness(Date)")["detail"],
         "newest 2026-10-31T22:57:15Z is 1h old as of 2026-11-01, the file's date (at most 2d)"

@@ -135,6 +135,30 @@ pub fn check_verdicts(record: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The verdicts of the cursor-usage checks that the shipped catalog and the README's job file
+/// declare, on a first load of the sample export.
+pub const SHIPPED_CHECKS_ON_THE_SAMPLE: [&str; 5] = [
+    "not_null(Date) passed",
+    "not_null(Kind) passed",
+    "accepted_values(Kind) passed",
+    "freshness(Date) passed",
+    "row_count_change skipped",
+];
+
+/// The repository's sample export, in `dir`'s `data_sources/`.
+pub fn sample_exports(dir: &Dir) {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data_sources");
+    for entry in std::fs::read_dir(sample).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "csv") {
+            dir.write(
+                &format!("data_sources/{}", path.file_name().unwrap().to_str().unwrap()),
+                std::fs::read(&path).unwrap(),
+            );
+        }
+    }
+}
+
 /// Runs and asserts exit 0.
 pub fn ok(cmd: &mut Command) -> Run {
     let r = run(cmd);
