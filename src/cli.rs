@@ -13,7 +13,7 @@ use futures::future::LocalBoxFuture;
 
 use self::args::{
     ClearDatasetArgs, DoctorArgs, JobsArgs, LoadApiArgs, LoadCsvArgs, LoadCursorUsageArgs, LoadDomoArgs,
-    LoadPostgresArgs, LoadS3Args, RecordArgs, RepairArgs, UploadCsvArgs,
+    LoadPostgresArgs, LoadS3Args, RecordArgs, RepairArgs, ScheduleArgs, UploadCsvArgs,
 };
 use crate::config;
 use crate::logging::{self, LogFormat};
@@ -118,6 +118,9 @@ pub enum Command {
     /// Run the jobs of a job file (any sources: csv, s3, api, postgres, domo), so that one crontab line runs a
     /// team's whole load: --list, --job NAME, or --all; --jobs N at once.
     Run(JobsArgs),
+    /// Hand a job file's jobs to a scheduler: `etl schedule export` writes Kubernetes CronJobs, Argo
+    /// CronWorkflows, an Airflow DAG file or Dagster definitions that run them.
+    Schedule(ScheduleArgs),
     /// Delete every object of one dataset (`datasets/<id>/`), and nothing else.
     ClearDataset(ClearDatasetArgs),
     /// Finish or roll back the publish a killed run left half-done (the next load does it too).
@@ -156,6 +159,7 @@ impl Command {
             Command::LoadPostgres(_) => "load-postgres",
             Command::LoadS3(_) => "load-s3",
             Command::Run(_) => "run",
+            Command::Schedule(_) => "schedule",
             Command::ClearDataset(_) => "clear-dataset",
             Command::Repair(_) => "repair",
             Command::Inspect(_) => "inspect",

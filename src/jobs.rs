@@ -44,13 +44,20 @@ use serde_yaml::{Mapping, Value};
 use crate::catalog::{DomoEntry, Entry, RawDomoEntry, RawEntry};
 use crate::cli::args::{DomoArgs, LoadApiArgs, LoadPostgresArgs, LoadS3Args, UploadCsvArgs, WriteArgs};
 use crate::error::{Error, Result};
-use crate::load::layout::DatasetId;
+use crate::load::layout::{DatasetId, PartitionRange};
+use crate::schedule::cron::{self, Cron};
 use crate::settings::check;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JobFile {
     jobs: Vec<RawJob>,
+    /// Every job's cron expression, unless it has its own (`etl schedule export`).
+    #[serde(default)]
+    schedule: Option<String>,
+    /// The time zone the schedules are read in; UTC by default.
+    #[serde(default)]
+    timezone: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -79,6 +86,13 @@ struct RawJob {
     sensitive: Option<Value>,
     #[serde(default = "enabled_by_default")]
     enabled: bool,
+    /// When a scheduler runs it (a cron expression): `etl schedule export`.
+    #[serde(default)]
+    schedule: Option<String>,
+    /// Ranges of days (`FROM..TO`) a scheduler runs as units of their own, each with
+    /// `--partition-range`.
+    #[serde(default)]
+    slices: Vec<String>,
     #[serde(default)]
     types: BTreeMap<String, String>,
     #[serde(default)]
@@ -99,8 +113,22 @@ pub struct Job {
     /// `csv`, `s3`, `api`, `postgres` or `domo`.
     pub kind: String,
     pub enabled: bool,
+    /// Its own schedule, if it has one (else the file's).
+    pub schedule: Option<Cron>,
+    /// The ranges of days a scheduler runs as units of their own.
+    pub slices: Vec<PartitionRange>,
     /// What it loads, as its command's arguments.
     pub load: JobLoad,
+}
+
+/// A job file: its jobs, and when a scheduler runs them.
+#[derive(Debug)]
+pub struct JobsFile {
+    pub jobs: Vec<Job>,
+    /// The schedule of the jobs that have none of their own.
+    pub schedule: Option<Cron>,
+    /// The time zone of the schedules (an IANA name; `UTC` when the file gives none).
+    pub timezone: String,
 }
 
 /// A job's load: the arguments of the command its source's `kind` runs.
@@ -177,6 +205,11 @@ impl Entry for Job {
 
 /// Reads and checks the job file at `path`. Every error names the file and the job.
 pub fn load(path: &Path) -> Result<Vec<Job>> {
+    read(path).map(|file| file.jobs)
+}
+
+/// Reads and checks the job file at `path`, with its schedules.
+pub fn read(path: &Path) -> Result<JobsFile> {
     let config_error = |message: String| Error::Config { path: path.to_owned(), message };
     let text = std::fs::read_to_string(path).map_err(|e| {
         config_error(match e.kind() {
@@ -194,7 +227,16 @@ pub fn load(path: &Path) -> Result<Vec<Job>> {
         }
         jobs.push(job);
     }
-    Ok(jobs)
+    let schedule = file
+        .schedule
+        .map(|s| Cron::parse(&s))
+        .transpose()
+        .map_err(|e| config_error(format!("schedule: {e}")))?;
+    let timezone = match file.timezone {
+        Some(tz) => cron::timezone(&tz).map_err(|e| config_error(format!("timezone: {e}")))?,
+        None => "UTC".to_owned(),
+    };
+    Ok(JobsFile { jobs, schedule, timezone })
 }
 
 /// Options that belong to the whole run, not to one job.
@@ -205,6 +247,21 @@ fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
         return Err("`name` is empty".into());
     }
     let dataset = DatasetId::parse(&raw.dataset_id).map_err(|e| format!("dataset_id: {e}"))?;
+    let schedule =
+        raw.schedule.as_deref().map(Cron::parse).transpose().map_err(|e| format!("schedule: {e}"))?;
+    let slices = raw
+        .slices
+        .iter()
+        .map(|s| s.parse::<PartitionRange>().map_err(|e| format!("slices: `{s}`: {e}")))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    if !slices.is_empty() {
+        if raw.partition_column.is_none() {
+            return Err("slices: a job split into ranges of days needs its `partition_column`".into());
+        }
+        if raw.source.keys().any(|k| k.replace('-', "_") == "partition_range") {
+            return Err("slices: the job gives `partition_range` too; give one or the other".into());
+        }
+    }
     let mut source = raw.source.clone();
     let kind = match source.remove("kind") {
         Some(Value::String(kind)) => kind,
@@ -264,7 +321,16 @@ fn job_of(raw: RawJob) -> std::result::Result<Job, String> {
         "domo" => domo_job(&raw, source)?,
         other => return Err(format!("source: kind `{other}` is not csv, s3, api, postgres or domo")),
     };
-    Ok(Job { name: raw.name, description: raw.description, dataset, kind, enabled: raw.enabled, load })
+    Ok(Job {
+        name: raw.name,
+        description: raw.description,
+        dataset,
+        kind,
+        enabled: raw.enabled,
+        schedule,
+        slices,
+        load,
+    })
 }
 
 /// A `domo` job: its own catalog entry (checked as the catalog's are), and `load-domo`'s options.

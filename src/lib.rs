@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod redact;
 pub mod runner;
+pub mod schedule;
 pub mod settings;
 pub mod signals;
 pub mod stdout;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer};
 pub use crate::bytesize::ByteSize;
 use crate::extract::objects::ObjectGlob;
 use crate::load::layout::PartitionRange;
+use crate::schedule::Scheduler;
 
 /// The dataset a loading command writes, and whether it only plans.
 #[derive(Debug, Clone, Default, Args, Deserialize)]
@@ -462,8 +463,73 @@ pub struct JobsArgs {
     /// Run every enabled job; one failure does not stop the others.
     #[arg(long)]
     pub all: bool,
+    /// Write only the partitions of these days (`FROM..TO`), in each job run, as its
+    /// --partition-range: what the units `etl schedule export` writes for a job's `slices:` pass.
+    #[arg(long, value_name = "FROM..TO")]
+    pub partition_range: Option<PartitionRange>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(subcommand)]
+    pub command: ScheduleCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ScheduleCommand {
+    /// Write the units that run a job file's jobs on a scheduler: Kubernetes CronJobs, Argo
+    /// CronWorkflows, an Airflow DAG file or Dagster definitions.
+    ///
+    /// The jobs without a `schedule:` of their own run together on the file's `schedule:`, each other
+    /// job on its own; a disabled job is left out, a job's `slices:` each get a unit. Every unit runs
+    /// `etl run <job file> --job NAME`. Exit codes 1 and 75 are retried (--retries, --retry-delay), 2
+    /// and 65 are not; one run of a unit at a time. No secret is written: the units read ETL_TARGET
+    /// and what the jobs need from the Kubernetes Secret, or the Airflow Variable, named by --secret,
+    /// or from Dagster environment variables.
+    Export(ScheduleExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleExportArgs {
+    /// The job file (YAML; see README "Job files").
+    pub file: PathBuf,
+    /// The scheduler.
+    #[arg(long, value_enum, value_name = "SCHEDULER")]
+    pub to: Scheduler,
+    /// Write the file into this folder (created if need be) instead of stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// k8s-cronjob, argo: the container image with etl in it.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// The etl executable the units run (a path on the workers, or a name on their PATH).
+    #[arg(long, value_name = "PATH", default_value = "etl")]
+    pub executable: String,
+    /// airflow, dagster: where the workers find the job file [default: its absolute path here];
+    /// k8s-cronjob and argo embed it in a ConfigMap.
+    #[arg(long, value_name = "PATH")]
+    pub job_file: Option<String>,
+    /// The folder etl runs in, from which the job file's relative paths are read [default:
+    /// airflow, dagster: the job file's folder; k8s-cronjob, argo: the image's].
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// The Kubernetes Secret (k8s-cronjob, argo) or Airflow Variable (airflow; a JSON object) that
+    /// holds the environment: ETL_TARGET, the S3 credentials, the jobs' own secrets.
+    #[arg(long, value_name = "NAME", default_value = "etl")]
+    pub secret: String,
+    /// How many times a run that failed (exit 1) or found its dataset locked (exit 75) is tried
+    /// again.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+    /// How long the scheduler waits before trying again (`90s`, `5m`, `1h`).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub retry_delay: String,
+    /// Names the units: NAME for the jobs on the file's schedule, NAME-<job> for a job with its
+    /// own [default: etl-<the job file's name without .yaml>].
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ pub mod load_postgres;
 pub mod load_s3;
 pub mod repair;
 pub mod run;
+pub mod schedule;
 pub mod upload_csv;
 
 pub use context::Context;
@@ -49,6 +50,11 @@ pub async fn execute(command: Command, ctx: Context) -> Result<Option<Summary>> 
         Command::LoadPostgres(args) => load_postgres::run(LoadPostgresSettings::resolve(args)?, ctx).await?,
         Command::LoadS3(args) => load_s3::run(LoadS3Settings::resolve(args)?, ctx).await?,
         Command::Run(args) => return run::run(args, ctx).await,
+        Command::Schedule(args) => {
+            let crate::cli::args::ScheduleCommand::Export(args) = args.command;
+            schedule::export(args)?;
+            return Ok(None);
+        }
         Command::Inspect(args) => {
             inspect::inspect(&DatasetId::parse(&args.id)?, args.json, ctx).await?;
             return Ok(None);

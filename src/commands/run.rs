@@ -7,6 +7,7 @@ use crate::catalog::Catalog;
 use crate::cli::args::{JobsArgs, SelectArgs};
 use crate::error::Result;
 use crate::jobs::{self, Job, JobLoad};
+use crate::load::layout::PartitionRange;
 use crate::runner::{run_entries, RunOptions};
 use crate::settings::{
     self, LoadApiSettings, LoadDomoSettings, LoadPostgresSettings, LoadS3Settings, UploadCsvSettings,
@@ -26,40 +27,54 @@ pub async fn run(args: JobsArgs, ctx: &Context) -> Result<Option<Summary>> {
     let target = crate::store::open(&ctx.target).await?.url();
     let dry_run = selection.dry_run;
     let file = &args.file;
+    let range = args.partition_range;
     run_entries("run", target, entries, selection.options(ctx.log_format), |job| {
-        Box::pin(run_job(job, dry_run, file, ctx))
+        Box::pin(run_job(job, dry_run, range, file, ctx))
     })
     .await
     .map(Some)
 }
 
-/// One job: its arguments resolved into settings (secrets read now), then its command's run.
-async fn run_job(job: &Job, dry_run: bool, file: &std::path::Path, ctx: &Context) -> Result<Summary> {
+/// One job: its arguments resolved into settings (secrets read now), then its command's run; `range`
+/// is the run's `--partition-range`, which replaces the job's own.
+async fn run_job(
+    job: &Job,
+    dry_run: bool,
+    range: Option<PartitionRange>,
+    file: &std::path::Path,
+    ctx: &Context,
+) -> Result<Summary> {
     tracing::info!("job \"{}\": {} → {}", job.name, job.kind, job.dataset);
     match &job.load {
         JobLoad::Csv { args, latest_in } => {
             let mut args = args.clone();
             args.csv_file = job.csv_file(&args, latest_in)?;
             args.dataset.dry_run |= dry_run;
+            args.write.partition_range = range.or(args.write.partition_range);
             upload_csv::run(UploadCsvSettings::resolve(args)?, ctx).await
         }
         JobLoad::S3(args) => {
             let mut args = args.clone();
             args.dataset.dry_run |= dry_run;
+            args.write.partition_range = range.or(args.write.partition_range);
             load_s3::run(LoadS3Settings::resolve(args)?, ctx).await
         }
         JobLoad::Api(args) => {
             let mut args = (**args).clone();
             args.dataset.dry_run |= dry_run;
+            args.write.partition_range = range.or(args.write.partition_range);
             load_api::run(LoadApiSettings::resolve(args)?, ctx).await
         }
         JobLoad::Postgres(args) => {
             let mut args = args.clone();
             args.dataset.dry_run |= dry_run;
+            args.write.partition_range = range.or(args.write.partition_range);
             load_postgres::run(LoadPostgresSettings::resolve(args)?, ctx).await
         }
         JobLoad::Domo { entry, domo, write, dry_run: own } => {
-            let settings = LoadDomoSettings::resolve(domo, write)?;
+            let mut write = write.clone();
+            write.partition_range = range.or(write.partition_range);
+            let settings = LoadDomoSettings::resolve(domo, &write)?;
             let options = RunOptions { jobs: 1, batch: false, log_format: ctx.log_format };
             load_domo::load_entries(vec![entry], file, options, dry_run || *own, &settings, ctx).await
         }

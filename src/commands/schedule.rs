@@ -1,0 +1,108 @@
+//! `etl schedule export <jobs.yaml> --to SCHEDULER`: the job file read and checked as `etl run` reads
+//! it, its jobs grouped and rendered by [`crate::schedule`], the file printed or written.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::args::ScheduleExportArgs;
+use crate::error::{Error, Result};
+use crate::jobs;
+use crate::schedule::{self, Export, Scheduler};
+
+pub fn export(args: ScheduleExportArgs) -> Result<()> {
+    let in_a_pod = matches!(args.to, Scheduler::K8sCronjob | Scheduler::Argo);
+    let to = to_name(args.to);
+    match (&args.image, in_a_pod) {
+        (None, true) => {
+            return Err(Error::Usage(format!("--to {to} needs --image: the container image with etl in it")))
+        }
+        (Some(_), false) => {
+            return Err(Error::Usage(format!(
+                "--image is for k8s-cronjob and argo: --to {to} runs etl on the workers (--executable)"
+            )))
+        }
+        _ => {}
+    }
+    if in_a_pod && args.job_file.is_some() {
+        return Err(Error::Usage(format!(
+            "--job-file is for airflow and dagster: --to {to} embeds the job file in a ConfigMap"
+        )));
+    }
+    let retry_delay = crate::checks::duration(&args.retry_delay)
+        .map_err(|e| Error::Usage(format!("--retry-delay: {e}")))?;
+    let file = jobs::read(&args.file)?;
+    let file_name = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = file_name.trim_end_matches(".yaml").trim_end_matches(".yml");
+    let name = args.name.clone().unwrap_or_else(|| format!("etl-{stem}"));
+    if !name.starts_with(|c: char| c.is_ascii_lowercase())
+        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(Error::Usage(format!(
+            "--name `{name}`: the units' names take lowercase letters, digits and `-`, starting with a letter \
+             (give --name)"
+        )));
+    }
+    let here = absolute(&args.file)?;
+    let export = Export {
+        name,
+        job_file: match (&args.job_file, in_a_pod) {
+            (_, true) => format!("{}/{file_name}", schedule::k8s::MOUNT),
+            (Some(path), false) => path.clone(),
+            (None, false) => here.to_string_lossy().into_owned(),
+        },
+        file_text: std::fs::read_to_string(&args.file).map_err(|e| Error::io(&args.file, e))?,
+        file_name,
+        workdir: args.workdir.clone().or_else(|| {
+            (!in_a_pod).then(|| here.parent().unwrap_or(Path::new("/")).to_string_lossy().into_owned())
+        }),
+        executable: args.executable.clone(),
+        image: args.image.clone(),
+        secret: args.secret.clone(),
+        retries: args.retries,
+        retry_delay,
+        timezone: file.timezone.clone(),
+    };
+    let groups = schedule::plan(&file, &export.name)
+        .map_err(|message| Error::Config { path: args.file.clone(), message })?;
+    for job in file.jobs.iter().filter(|j| !j.enabled) {
+        eprintln!("job \"{}\" is disabled (enabled: false): left out", job.name);
+    }
+    let written = schedule::render(args.to, &groups, &export);
+    let Some(dir) = &args.out else {
+        return crate::stdout::print(&written.text);
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(&written.file);
+    // Written whole or not at all: a scheduler watching the folder never reads half a file.
+    let mut staged = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    std::io::Write::write_all(&mut staged, written.text.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    staged.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+    eprintln!("wrote {}: {} for {}", path.display(), written.holds, units(&groups));
+    Ok(())
+}
+
+/// `3 jobs` or `3 jobs (4 units)`.
+fn units(groups: &[schedule::Group]) -> String {
+    let units: Vec<&schedule::Unit> = groups.iter().flat_map(|g| &g.units).collect();
+    let mut jobs: Vec<&str> = units.iter().map(|u| u.job.name.as_str()).collect();
+    jobs.dedup();
+    let n = jobs.len();
+    let text = format!("{n} job{}", if n == 1 { "" } else { "s" });
+    if units.len() == n {
+        text
+    } else {
+        format!("{text} ({} units)", units.len())
+    }
+}
+
+fn to_name(to: Scheduler) -> &'static str {
+    match to {
+        Scheduler::K8sCronjob => "k8s-cronjob",
+        Scheduler::Argo => "argo",
+        Scheduler::Airflow => "airflow",
+        Scheduler::Dagster => "dagster",
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| Error::io(path, e))
+}

@@ -1,0 +1,136 @@
+//! Airflow 3: one DAG file, one DAG per schedule, one task per unit (the tasks of a DAG run side by
+//! side). A task runs etl, relays its lines to the task's log and returns its JSON summary, which
+//! Airflow keeps as the task's XCom. Exit 1 and 75 raise `AirflowException` (retried, `retries`
+//! times, `retry_delay` apart); 2 and 65 raise `AirflowFailException` (not retried). A DAG runs one
+//! at a time (`max_active_runs=1`).
+//!
+//! The environment is the worker's, plus the Airflow Variable named by `--secret` (a JSON object of
+//! variables, each masked in the logs); a variable the job needs and neither gives fails the task at
+//! once, naming it.
+
+use super::{identifier, py, py_list, Export, Group, Written};
+
+pub fn render(groups: &[Group], export: &Export) -> Written {
+    let mut text = format!(
+        r#""""Airflow DAGs for the etl job file {file}, written by `etl schedule export --to airflow`.
+
+Do not edit: change the job file and export again.
+
+- One DAG per schedule: {dags}. A DAG runs its jobs side by side, one
+  run at a time (max_active_runs=1). A task runs `etl run {file} --job NAME` and returns
+  etl's JSON summary (its XCom).
+- Exit codes: 1 (failed) and 75 (another run holds the dataset) are tried again, {retries} times,
+  {delay} apart; 2 (bad configuration) and 65 (checks failed) fail the task at once.
+- No secret is in this file: the Airflow Variable {secret_py} (a JSON object of environment variables)
+  is added to the worker's environment for each run. The jobs need:
+    {needs}
+  and the S3 credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) unless the worker has a role.
+"""
+import datetime
+import json
+import logging
+import os
+import subprocess
+
+import pendulum
+from airflow.exceptions import AirflowException, AirflowFailException
+from airflow.sdk import DAG, Variable, task
+from airflow.sdk.log import mask_secret
+
+{runner}
+SECRET = {secret_py}
+TIMEZONE = {timezone}
+log = logging.getLogger(__name__)
+
+
+def _environment(needs):
+    env = dict(os.environ)
+    extra = Variable.get(SECRET, default=None, deserialize_json=True)
+    if extra is not None:
+        if not isinstance(extra, dict):
+            raise AirflowFailException(
+                f"the Airflow Variable {{SECRET!r}} is not a JSON object of environment variables"
+            )
+        for name, value in extra.items():
+            mask_secret(str(value))
+            env[str(name)] = str(value)
+    missing = _missing(env, needs)
+    if missing:
+        raise AirflowFailException(
+            "etl needs " + ", ".join(missing) + f": set them in the Airflow Variable {{SECRET!r}} "
+            "(a JSON object) or in the workers' environment"
+        )
+    return env
+
+
+def etl_task(task_id, job, partition_range, needs):
+    """A task that runs one etl job; it returns etl's JSON summary (its XCom)."""
+
+    @task(task_id=task_id, retries=RETRIES, retry_delay=datetime.timedelta(seconds=RETRY_DELAY_SECONDS))
+    def run():
+        code, summary = _run_etl(_etl_args(job, partition_range), _environment(needs), log.info)
+        if code == 0:
+            return summary
+        if code in FINAL:
+            raise AirflowFailException(_failure(code, summary))
+        raise AirflowException(_failure(code, summary))
+
+    return run()
+"#,
+        file = export.file_name,
+        dags = groups.iter().map(|g| identifier(&g.name)).collect::<Vec<_>>().join(", "),
+        retries = export.retries,
+        delay = super::human_delay(export.retry_delay),
+        secret_py = py(&export.secret),
+        needs = super::all_needs(groups).join(", "),
+        runner = super::python::runner(export),
+        timezone = py(&export.timezone),
+    );
+    for group in groups {
+        let jobs: Vec<&str> = group.units.iter().map(|u| u.job.name.as_str()).collect();
+        text.push_str(&format!(
+            r#"
+
+with DAG(
+    dag_id={dag_id},
+    description={description},
+    schedule={schedule},
+    start_date=pendulum.datetime(2024, 1, 1, tz=TIMEZONE),
+    catchup=False,
+    max_active_runs=1,
+    tags=["etl"],
+):
+"#,
+            dag_id = py(&identifier(&group.name)),
+            description = py(&format!("etl jobs {}", dedup(&jobs).join(", "))),
+            schedule = py(group.schedule.as_str()),
+        ));
+        for unit in &group.units {
+            let range = unit.slice.map_or("None".to_owned(), |r| py(&r.to_string()));
+            text.push_str(&format!(
+                "    etl_task({}, {}, {}, {})\n",
+                py(&identifier(&unit.id())),
+                py(&unit.job.name),
+                range,
+                py_list(&unit.needs()),
+            ));
+        }
+    }
+    let n = groups.len();
+    Written {
+        file: format!("{}_dag.py", identifier(&export.name)),
+        text,
+        holds: format!("{n} DAG{}", if n == 1 { "" } else { "s" }),
+    }
+}
+
+/// `items` without repeats, in order.
+pub(super) fn dedup<'a>(items: &[&'a str]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for item in items {
+        if !out.contains(item) {
+            out.push(item);
+        }
+    }
+    out
+}
