@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs and starts what the tests need (Garage as the
 # S3-compatible server, s3s-fs as one that honours conditional writes for the lock tests, PostgreSQL
-# from Debian's packages, DuckDB, polars, pyarrow and Spark to read the output back), then runs
+# from Debian's packages, DuckDB, polars, pyarrow and Spark to read the output back, Airflow and
+# Dagster to run what `etl schedule export` writes), then runs
 # every test with the S3, PostgreSQL and DuckDB tests required (they fail rather than skip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 scripts/readers-up.sh
+schedulers_env=$(scripts/schedulers-up.sh)
+eval "$schedulers_env"
 s3_env=$(scripts/s3-up.sh)
 eval "$s3_env"
 trap 'scripts/s3-down.sh; scripts/s3s-down.sh; scripts/pg-down.sh' EXIT
@@ -14,5 +17,5 @@ s3s_env=$(scripts/s3s-up.sh)
 eval "$s3s_env"
 pg_env=$(scripts/pg-up.sh)
 eval "$pg_env"
-export ETL_REQUIRE_S3=1 ETL_REQUIRE_S3S=1 ETL_REQUIRE_DUCKDB=1 ETL_REQUIRE_PG=1 ETL_REQUIRE_READERS=1
+export ETL_REQUIRE_S3=1 ETL_REQUIRE_S3S=1 ETL_REQUIRE_DUCKDB=1 ETL_REQUIRE_PG=1 ETL_REQUIRE_READERS=1 ETL_REQUIRE_SCHEDULERS=1
 cargo test --locked "$@"

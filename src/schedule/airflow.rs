@@ -33,7 +33,7 @@ import os
 import subprocess
 
 import pendulum
-from airflow.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.sdk import DAG, Variable, task
 from airflow.sdk.log import mask_secret
 

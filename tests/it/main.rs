@@ -59,6 +59,8 @@ mod readme;
 mod records;
 /// The same loads against the S3 server over HTTP.
 mod s3;
+/// `etl schedule export`: valid units for Kubernetes and Argo, DAGs and Dagster jobs that run.
+mod schedule;
 /// No secret in any form in any output: every source pointed at a server echoing its requests.
 mod secrets;
 /// SIGINT and SIGTERM sent to the running binary.

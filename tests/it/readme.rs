@@ -102,6 +102,11 @@ fn orders_api(token: &'static str) -> FakeApi {
     })
 }
 
+/// The README block that starts with `start`.
+pub fn block_starting_with(start: &str) -> String {
+    block_starting(&blocks(), start)
+}
+
 fn block_starting(blocks: &[Block], start: &str) -> String {
     let found: Vec<&Block> = blocks.iter().filter(|b| b.text.starts_with(start)).collect();
     assert_eq!(found.len(), 1, "one README block starts with `{start}`");
@@ -116,7 +121,11 @@ fn every_block_of_the_readme_is_known_here() {
         ("bash scripts/test.sh", "the_set_up_commands_run"),
         ("etl upload-csv <csv_file>", "the_synopsis_names_only_real_options"),
         ("datasets:\n  - name: \"APAC DOT", "the_domo_catalog_loads_from_a_fake_domo"),
-        ("jobs:\n  - name: usage", "the_job_file_runs_every_job"),
+        ("schedule: \"0 6 * * *\"", "the_job_file_runs_every_job"),
+        (
+            "etl schedule export jobs.yaml --to k8s-cronjob",
+            "the_readme_job_file_exports_valid_units_for_every_scheduler",
+        ),
         ("API_TOKEN=... etl load-api", "the_api_example_loads_and_then_only_what_is_new"),
         ("DATABASE_URL='postgres://reader@db.example.com", "the_postgres_example_loads_a_table"),
         ("etl load-s3 --source", "the_s3_example_loads_a_drop_folder"),
@@ -187,9 +196,11 @@ fn the_synopsis_names_only_real_options() {
     let mut command: Option<&clap::Command> = None;
     for line in synopsis.lines() {
         if let Some(rest) = line.strip_prefix("etl ") {
-            let name = rest.split_whitespace().next().unwrap();
-            command =
-                Some(root.find_subcommand(name).unwrap_or_else(|| panic!("no command `{name}`: {line}")));
+            let mut words = rest.split_whitespace();
+            let name = words.next().unwrap();
+            let found = root.find_subcommand(name).unwrap_or_else(|| panic!("no command `{name}`: {line}"));
+            // `etl schedule export`: a command's own subcommand.
+            command = Some(words.next().and_then(|w| found.find_subcommand(w)).unwrap_or(found));
         }
         let command = command.expect("the synopsis starts with a command");
         let flags =
@@ -237,7 +248,7 @@ fn the_domo_catalog_loads_from_a_fake_domo() {
 #[test]
 fn the_job_file_runs_every_job() {
     let (Some(s3), Some(pg)) = (s3_env(), pg_url()) else { return };
-    let jobs = block_starting(&blocks(), "jobs:\n  - name: usage");
+    let jobs = block_starting(&blocks(), "schedule: \"0 6 * * *\"");
     let api = orders_api("orders-token");
     let domo = FakeDomo::start(&[(
         "3f2a4c1e-0000-4000-8000-000000000001",
