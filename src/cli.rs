@@ -148,6 +148,12 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether the command works on the target (its summary line names it); `schedule export` only
+    /// writes files for a scheduler.
+    pub fn uses_target(&self) -> bool {
+        !matches!(self, Command::Schedule(_) | Command::Completions { .. } | Command::Man)
+    }
+
     /// The command's name, for summaries.
     pub fn name(&self) -> &'static str {
         match self {
@@ -230,6 +236,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
     }
     let started = Instant::now();
     let name = cli.command.name();
+    let uses_target = cli.command.uses_target();
     let target_text = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
     let result = dotenv
         .and_then(|()| Ok(Target::parse(&target_text)?))
@@ -287,6 +294,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
             if cli.global.log_format == LogFormat::Text {
                 // A declined confirmation is the person's choice, not an error.
                 eprintln!("{}{message}", if declined { "" } else { "error: " });
+                if !uses_target {
+                    // Nothing was read or written: the error is the whole story.
+                    return ExitCode::from(code);
+                }
             } else {
                 summary.error = Some(message);
             }

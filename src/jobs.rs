@@ -2,9 +2,13 @@
 //! crontab line runs a team's whole load.
 //!
 //! ```yaml
+//! schedule: "0 6 * * *"            # optional: when a scheduler runs the jobs (`etl schedule export`)
+//! timezone: Europe/Berlin          # optional: the schedules' time zone (UTC)
 //! jobs:
 //!   - name: orders                 # unique; `--job orders` runs it
 //!     dataset_id: orders           # datasets/<id>/
+//!     schedule: "*/30 * * * *"     # optional: its own schedule
+//!     slices: [..2025-12-31, 2026-01-01..]  # optional: one scheduler unit per range of days
 //!     partition_column: created_at # optional
 //!     mode: merge                  # optional: merge, replace, append, upsert
 //!     primary_key: [id]            # optional: rows are upserted by it (as --primary-key)
@@ -664,6 +668,41 @@ jobs:
         assert!(api.headers.is_empty(), "false leaves an option out");
         assert_eq!(api.types, ["n=int64", "n=string"], "the job's first, so the source's wins");
         assert_eq!(api.date_format, ["d=dmy", "e=mdy"], "both spellings, joined");
+    }
+
+    #[test]
+    fn schedules_and_slices_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.yaml");
+        let read = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            read(&path)
+        };
+        let file = read(
+            "schedule: \"@daily\"\ntimezone: Europe/Berlin\njobs:\n  - name: a\n    dataset_id: a\n    \
+             partition_column: day\n    schedule: \"*/15 * * * MON-FRI\"\n    slices: [..2025-12-31, 2026-01-01..]\n    \
+             source: {kind: s3, source: \"s3://b/*\"}\n",
+        )
+        .unwrap();
+        assert_eq!(file.schedule.unwrap().as_str(), "0 0 * * *");
+        assert_eq!(file.timezone, "Europe/Berlin");
+        let job = &file.jobs[0];
+        assert_eq!(job.schedule.as_ref().unwrap().as_str(), "*/15 * * * 1-5");
+        let slices: Vec<String> = job.slices.iter().map(ToString::to_string).collect();
+        assert_eq!(slices, ["..2025-12-31", "2026-01-01.."]);
+        assert_eq!(read("jobs: []\n").unwrap().timezone, "UTC", "UTC unless given");
+        let err = |text: &str| read(text).unwrap_err().to_string();
+        let job = "jobs:\n  - name: a\n    dataset_id: a\n    source: {kind: s3, source: \"s3://b/*\"}\n";
+        assert!(err(&format!("schedule: \"0 6 * *\"\n{job}")).contains("schedule: `0 6 * *` has 4 fields"));
+        assert!(
+            err(&format!("timezone: Mars/Base\n{job}")).contains("timezone: `Mars/Base` is not a time zone")
+        );
+        assert!(err(&job.replace("    source", "    schedule: \"0 6 * * 8\"\n    source"))
+            .contains("job \"a\": schedule: `0 6 * * 8`: the day of week field `8` has 8, outside 0-7"));
+        assert!(err(&job.replace("    source", "    slices: [2026-01-01..]\n    source"))
+            .contains("job \"a\": slices: a job split into ranges of days needs its `partition_column`"));
+        assert!(err(&job.replace("    source", "    partition_column: d\n    slices: [soon]\n    source"))
+            .contains("job \"a\": slices: `soon`"));
     }
 
     #[test]

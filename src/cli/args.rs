@@ -463,8 +463,8 @@ pub struct JobsArgs {
     /// Run every enabled job; one failure does not stop the others.
     #[arg(long)]
     pub all: bool,
-    /// Write only the partitions of these days (`FROM..TO`), in each job run, as its
-    /// --partition-range: what the units `etl schedule export` writes for a job's `slices:` pass.
+    /// Write only the partitions of these days (`FROM..TO`) in every job run, in place of its own
+    /// --partition-range (the units `etl schedule export` writes for a job's `slices:` each pass one).
     #[arg(long, value_name = "FROM..TO")]
     pub partition_range: Option<PartitionRange>,
     #[command(flatten)]

@@ -33,8 +33,8 @@ import os
 import subprocess
 
 import pendulum
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.sdk import DAG, Variable, task
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.sdk.log import mask_secret
 
 {runner}

@@ -145,14 +145,13 @@ def etl_schedule(job, cron_schedule):
         for unit in &group.units {
             text.push_str(&format!("    op_{}()\n", identifier(&unit.id())));
         }
-        text.push('\n');
         schedules.push(format!("etl_schedule({job}, {})", py(group.schedule.as_str())));
         jobs.push(job);
     }
     let resources: Vec<String> =
         needs.iter().filter(|n| is_identifier(n)).map(|n| format!("{n}=dg.EnvVar({})", py(n))).collect();
     text.push_str(&format!(
-        "\ndefs = dg.Definitions(\n    jobs=[{}],\n    schedules=[{}],\n    resources={{\"etl\": EtlEnvironment({})}},\n)\n",
+        "\n\ndefs = dg.Definitions(\n    jobs=[{}],\n    schedules=[{}],\n    resources={{\"etl\": EtlEnvironment({})}},\n)\n",
         jobs.join(", "),
         schedules.join(", "),
         resources.join(", "),

@@ -267,9 +267,13 @@ pub(crate) fn py_list(items: &[String]) -> String {
     format!("[{}]", items.iter().map(|i| py(i)).collect::<Vec<_>>().join(", "))
 }
 
-/// A duration in seconds as a person reads it (`5m`, `90s`).
+/// A duration in seconds as a person reads it, exactly (`5m`, `90s`, `2h`).
 pub fn human_delay(secs: u64) -> String {
-    crate::checks::human_age(secs)
+    match secs {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 #[cfg(test)]
@@ -293,6 +297,14 @@ mod tests {
         assert_eq!(identifier("etl-jobs"), "etl_jobs");
         assert_eq!(identifier("usage-2026-01-01-2026-01-31"), "usage_2026_01_01_2026_01_31");
         assert_eq!(identifier("7up"), "_7up");
+    }
+
+    #[test]
+    fn delays_read_exactly() {
+        assert_eq!(
+            [human_delay(300), human_delay(90), human_delay(7200), human_delay(1)],
+            ["5m", "90s", "2h", "1s"]
+        );
     }
 
     #[test]

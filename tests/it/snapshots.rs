@@ -61,6 +61,54 @@ fn every_help_page() {
     for command in etl::cli::Cli::command().get_subcommands() {
         let name = command.get_name();
         snap(&dir, &format!("help-{name}"), &ok(dir.etl().args([name, "--help"])).stdout);
+        // `etl schedule export`: a command's own subcommands.
+        for sub in command.get_subcommands().map(|s| s.get_name()).filter(|s| *s != "help") {
+            snap(&dir, &format!("help-{name}-{sub}"), &ok(dir.etl().args([name, sub, "--help"])).stdout);
+        }
+    }
+}
+
+#[test]
+fn what_schedule_export_writes_for_each_scheduler() {
+    let dir = Dir::new();
+    dir.write(
+        "jobs.yaml",
+        "schedule: \"0 6 * * 1-5\"\njobs:\n  - name: events\n    dataset_id: events\n    partition_column: day\n    \
+         source: {kind: csv, path: events.csv}\n  - name: orders\n    dataset_id: orders\n    schedule: \"@hourly\"\n    \
+         slices: [..2025-12-31, 2026-01-01..]\n    partition_column: created\n    \
+         source: {kind: api, url: \"http://api.example.com/orders\", auth: bearer, token_env: ORDERS_TOKEN}\n  \
+         - name: old\n    dataset_id: old\n    enabled: false\n    source: {kind: csv, path: old.csv}\n",
+    );
+    let image = ["--image", "registry.example.com/etl:1.4"];
+    let exports: [(&str, &[&str]); 4] = [
+        ("schedule-k8s-cronjob", &["--to", "k8s-cronjob", image[0], image[1]]),
+        ("schedule-argo", &["--to", "argo", image[0], image[1]]),
+        ("schedule-airflow", &["--to", "airflow", "--executable", "/usr/local/bin/etl"]),
+        ("schedule-dagster", &["--to", "dagster", "--retries", "5", "--retry-delay", "90s"]),
+    ];
+    for (name, args) in exports {
+        snap(&dir, name, &shown(&ok(dir.etl().args(["schedule", "export", "jobs.yaml"]).args(args))));
+    }
+    snap(
+        &dir,
+        "schedule-export-out",
+        &shown(&ok(dir.etl().args(["schedule", "export", "jobs.yaml", "--to", "airflow", "--out", "dags"]))),
+    );
+    dir.write(
+        "unscheduled.yaml",
+        "jobs:\n  - name: events\n    dataset_id: events\n    source: {kind: csv, path: events.csv}\n",
+    );
+    dir.write("badcron.yaml", "schedule: \"0 25 * * *\"\njobs:\n  - name: events\n    dataset_id: events\n    source: {kind: csv, path: events.csv}\n");
+    let failures: [(&str, &[&str]); 4] = [
+        ("fail-schedule-without-image", &["jobs.yaml", "--to", "k8s-cronjob"]),
+        ("fail-schedule-without-schedule", &["unscheduled.yaml", "--to", "airflow"]),
+        ("fail-schedule-bad-cron", &["badcron.yaml", "--to", "dagster"]),
+        ("fail-schedule-bad-delay", &["jobs.yaml", "--to", "dagster", "--retry-delay", "soon"]),
+    ];
+    for (name, args) in failures {
+        let r = run(dir.etl().args(["schedule", "export"]).args(args));
+        assert_eq!(r.code, 2, "{name}: {r:?}");
+        snap(&dir, name, &shown(&r));
     }
 }
 
