@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 pub use crate::bytesize::ByteSize;
 use crate::extract::objects::ObjectGlob;
 use crate::load::layout::PartitionRange;
-use crate::schedule::Scheduler;
+use crate::schedule::scheduler::Scheduler;
 
 /// The dataset a loading command writes, and whether it only plans.
 #[derive(Debug, Clone, Default, Args, Deserialize)]
@@ -512,7 +512,7 @@ pub struct ScheduleExportArgs {
     #[arg(long, value_name = "PATH")]
     pub job_file: Option<String>,
     /// The folder etl runs in, from which the job file's relative paths are read [default:
-    /// airflow, dagster: the job file's folder; k8s-cronjob, argo: the image's].
+    /// airflow, dagster: the folder the export runs in; k8s-cronjob, argo: the image's].
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<String>,
     /// The Kubernetes Secret (k8s-cronjob, argo) or Airflow Variable (airflow; a JSON object) that

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use crate::cli::args::ScheduleExportArgs;
 use crate::error::{Error, Result};
 use crate::jobs;
-use crate::schedule::{self, Export, Scheduler};
+use crate::schedule::{self, Export};
 
 pub fn export(args: ScheduleExportArgs) -> Result<()> {
-    let in_a_pod = matches!(args.to, Scheduler::K8sCronjob | Scheduler::Argo);
-    let to = to_name(args.to);
+    let in_a_pod = args.to.in_a_pod();
+    let to = args.to.name();
     match (&args.image, in_a_pod) {
         (None, true) => {
             return Err(Error::Usage(format!("--to {to} needs --image: the container image with etl in it")))
@@ -42,18 +42,18 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
         )));
     }
     let here = absolute(&args.file)?;
-    let export = Export {
+    // A job file's relative paths are read from the folder `etl run` runs in: the one the export
+    // runs in, as it would run the jobs by hand.
+    let cwd = absolute(Path::new("."))?;
+    let mut export = Export {
         name,
-        job_file: match (&args.job_file, in_a_pod) {
-            (_, true) => format!("{}/{file_name}", schedule::k8s::MOUNT),
-            (Some(path), false) => path.clone(),
-            (None, false) => here.to_string_lossy().into_owned(),
+        job_file: match &args.job_file {
+            Some(path) => path.clone(),
+            None => here.to_string_lossy().into_owned(),
         },
         file_text: std::fs::read_to_string(&args.file).map_err(|e| Error::io(&args.file, e))?,
         file_name,
-        workdir: args.workdir.clone().or_else(|| {
-            (!in_a_pod).then(|| here.parent().unwrap_or(Path::new("/")).to_string_lossy().into_owned())
-        }),
+        workdir: args.workdir.clone().or_else(|| (!in_a_pod).then(|| cwd.to_string_lossy().into_owned())),
         executable: args.executable.clone(),
         image: args.image.clone(),
         secret: args.secret.clone(),
@@ -61,6 +61,9 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
         retry_delay,
         timezone: file.timezone.clone(),
     };
+    if in_a_pod {
+        export.job_file = format!("{}/{}", schedule::k8s::MOUNT, schedule::k8s::mounted_name(&export));
+    }
     let groups = schedule::plan(&file, &export.name)
         .map_err(|message| Error::Config { path: args.file.clone(), message })?;
     for job in file.jobs.iter().filter(|j| !j.enabled) {
@@ -91,15 +94,6 @@ fn units(groups: &[schedule::Group]) -> String {
         text
     } else {
         format!("{text} ({} units)", units.len())
-    }
-}
-
-fn to_name(to: Scheduler) -> &'static str {
-    match to {
-        Scheduler::K8sCronjob => "k8s-cronjob",
-        Scheduler::Argo => "argo",
-        Scheduler::Airflow => "airflow",
-        Scheduler::Dagster => "dagster",
     }
 }
 

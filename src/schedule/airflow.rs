@@ -8,7 +8,7 @@
 //! variables, each masked in the logs); a variable the job needs and neither gives fails the task at
 //! once, naming it.
 
-use super::{identifier, py, py_list, Export, Group, Written};
+use super::plan::{identifier, py, py_list, Export, Group, Written};
 
 pub fn render(groups: &[Group], export: &Export) -> Written {
     let mut text = format!(
@@ -80,9 +80,9 @@ def etl_task(task_id, job, partition_range, needs):
         file = export.file_name,
         dags = groups.iter().map(|g| identifier(&g.name)).collect::<Vec<_>>().join(", "),
         retries = export.retries,
-        delay = super::human_delay(export.retry_delay),
+        delay = super::plan::human_delay(export.retry_delay),
         secret_py = py(&export.secret),
-        needs = super::all_needs(groups).join(", "),
+        needs = super::plan::all_needs(groups).join(", "),
         runner = super::python::runner(export),
         timezone = py(&export.timezone),
     );

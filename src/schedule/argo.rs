@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use super::k8s::{config_map_doc, config_map_name, container, header, labels, yaml_documents};
-use super::{dns_name, exit, Export, Group, Written};
+use super::plan::{dns_name, exit, Export, Group, Written};
 
 /// The longest CronWorkflow name Argo takes.
 const NAME: usize = 52;
@@ -30,7 +30,7 @@ pub fn render(groups: &[Group], export: &Export) -> Written {
          # {} apart; 2 (bad configuration) and 65 (checks failed) are not. One writer per dataset\n\
          # (a mutex), one run per CronWorkflow at a time (concurrencyPolicy: Forbid).\n",
         export.retries,
-        super::human_delay(export.retry_delay),
+        super::plan::human_delay(export.retry_delay),
     ));
     text.push_str(&yaml_documents(&docs));
     let n = groups.len();

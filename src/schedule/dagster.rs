@@ -9,10 +9,10 @@
 //! environment variable (`dg.EnvVar`), so a run whose deployment lacks one fails before it starts,
 //! naming it, and no value is written here or shown in Dagster's UI.
 
-use super::{identifier, py, py_list, Export, Group, Written};
+use super::plan::{identifier, py, py_list, Export, Group, Written};
 
 pub fn render(groups: &[Group], export: &Export) -> Written {
-    let needs = super::all_needs(groups);
+    let needs = super::plan::all_needs(groups);
     let pools: Vec<String> = {
         let mut p: Vec<String> =
             groups.iter().flat_map(|g| &g.units).map(|u| format!("etl-{}", u.job.dataset.as_str())).collect();
@@ -113,7 +113,7 @@ def etl_schedule(job, cron_schedule):
             .collect::<Vec<_>>()
             .join(", "),
         retries = export.retries,
-        delay = super::human_delay(export.retry_delay),
+        delay = super::plan::human_delay(export.retry_delay),
         needs = needs.join(", "),
         runner = super::python::runner(export),
         timezone = py(&export.timezone),

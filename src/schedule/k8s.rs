@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::{dns_name, exit, Export, Group, Unit, Written};
+use super::plan::{dns_name, exit, Export, Group, Unit, Written};
 
 /// Where the pods find the job file.
 pub const MOUNT: &str = "/etc/etl";
@@ -48,7 +48,7 @@ pub fn render(groups: &[Group], export: &Export) -> Written {
 
 /// The comment that opens a Kubernetes or Argo file: what wrote it and where the secrets come from.
 pub(super) fn header(title: &str, to: &str, groups: &[Group], export: &Export) -> String {
-    let needs = super::all_needs(groups);
+    let needs = super::plan::all_needs(groups);
     let literals: Vec<String> = needs.iter().map(|n| format!("--from-literal={n}=...")).collect();
     format!(
         "# {title}, written by `etl schedule export --to {to}`.\n\
@@ -75,8 +75,23 @@ pub(super) fn config_map_doc(name: &str, export: &Export) -> Value {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": { "name": name, "labels": labels(None) },
-        "data": { export.file_name.clone(): export.file_text.clone() },
+        "data": { mounted_name(export): export.file_text.clone() },
     })
+}
+
+/// The job file's name in the ConfigMap and under [`MOUNT`]: its own, if a ConfigMap key may be that
+/// (letters, digits, `-`, `_`, `.`), else `jobs.yaml`.
+pub fn mounted_name(export: &Export) -> String {
+    let name = &export.file_name;
+    let fits = !name.is_empty()
+        && name.len() <= 253
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !matches!(name.as_str(), "." | "..");
+    if fits {
+        name.clone()
+    } else {
+        "jobs.yaml".to_owned()
+    }
 }
 
 /// The labels of every object: what made it, and the dataset it writes.
@@ -99,9 +114,8 @@ fn label_value(text: &str) -> String {
 
 /// The etl container: its command, environment and the job file.
 pub(super) fn container(unit: &Unit, export: &Export) -> Value {
-    let job_file = format!("{MOUNT}/{}", export.file_name);
     let mut command = vec![export.executable.clone()];
-    command.extend(unit.args(&job_file));
+    command.extend(unit.args(&export.job_file));
     let mut container = json!({
         "name": "etl",
         "image": export.image.clone().unwrap_or_default(),

@@ -2,12 +2,12 @@
 //! writes to the scheduler's log, keep its JSON summary, stop it when the task is stopped, and say
 //! what a failure's exit code means.
 
-use super::{exit, Export};
+use super::plan::{exit, Export};
 
 /// The constants and functions, after the file's imports (`json`, `os`, `subprocess`).
 pub fn runner(export: &Export) -> String {
     let workdir = match &export.workdir {
-        Some(dir) => super::py(dir),
+        Some(dir) => super::plan::py(dir),
         None => "None".to_owned(),
     };
     format!(
@@ -68,8 +68,8 @@ def _failure(code, summary):
     error = summary.get("error") or "see the log above"
     return f"etl exited {{code}} ({{meaning}}): {{error}}"
 "#,
-        etl = super::py(&export.executable),
-        job_file = super::py(&export.job_file),
+        etl = super::plan::py(&export.executable),
+        job_file = super::plan::py(&export.job_file),
         retries = export.retries,
         delay = export.retry_delay,
         usage = exit::USAGE,

@@ -99,7 +99,9 @@ fn what_schedule_export_writes_for_each_scheduler() {
         "jobs:\n  - name: events\n    dataset_id: events\n    source: {kind: csv, path: events.csv}\n",
     );
     dir.write("badcron.yaml", "schedule: \"0 25 * * *\"\njobs:\n  - name: events\n    dataset_id: events\n    source: {kind: csv, path: events.csv}\n");
-    let failures: [(&str, &[&str]); 4] = [
+    dir.write("clash.yaml", "schedule: \"@daily\"\njobs:\n  - name: a-b\n    dataset_id: ab\n    source: {kind: csv, path: x.csv}\n  - name: a_b\n    dataset_id: ab2\n    source: {kind: csv, path: y.csv}\n");
+    let failures: [(&str, &[&str]); 5] = [
+        ("fail-schedule-name-clash", &["clash.yaml", "--to", "airflow"]),
         ("fail-schedule-without-image", &["jobs.yaml", "--to", "k8s-cronjob"]),
         ("fail-schedule-without-schedule", &["unscheduled.yaml", "--to", "airflow"]),
         ("fail-schedule-bad-cron", &["badcron.yaml", "--to", "dagster"]),
