@@ -54,10 +54,12 @@ case_run() { # name, target, command...: runs it on a fresh target, prints its w
     { cat "$OUT/$name.log" >&2; echo "failed: $name" >&2; exit 1; }
   echo "$(now) - $t0" | bc
 }
+# The days of the input: every dataset must end with one partition file per day.
+DAYS=$(tail -n +2 "$CSV" | cut -d, -f1 | cut -c1-10 | sort -u | wc -l)
 check() { # target: every dataset is whole
   for i in $(seq "$PROCS"); do
-    [ "$(find "$1/datasets/usage-$i/partitions" -name '*.parquet' | wc -l)" = 365 ] ||
-      { echo "usage-$i is not whole in $1" >&2; exit 1; }
+    [ "$(find "$1/datasets/usage-$i/partitions" -name '*.parquet' | wc -l)" = "$DAYS" ] ||
+      { echo "usage-$i is not whole in $1 ($DAYS days expected)" >&2; exit 1; }
   done
 }
 echo "machine: $(nproc) cores; $PROCS datasets of $ROWS rows each; local folder"

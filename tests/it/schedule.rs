@@ -344,6 +344,17 @@ fn an_airflow_dag_loads_two_datasets_and_retries_a_held_lock() {
     assert!(log.contains("state=failed"), "{log}");
     assert_eq!(log.matches("etl exited 65 (data-quality checks failed").count(), 1, "{log}");
     assert_loaded(&s3, &target);
+
+    // A worker without the Variable (and no ETL_TARGET of its own) fails at once, naming what is
+    // missing, rather than load into a folder of its own.
+    let r = run(airflow(&["dags", "test", "etl_jobs_too_few", "2026-11-30"]).env_remove("AIRFLOW_VAR_ETL"));
+    let log = format!("{}{}", r.stdout, r.stderr);
+    assert!(log.contains("state=failed"), "{log}");
+    assert!(
+        log.contains("etl needs ETL_TARGET: set them in the Airflow Variable 'etl' (a JSON object) or in the workers' environment"),
+        "{log}"
+    );
+    assert!(!dir.path().join("lake").exists(), "nothing written where the worker runs");
 }
 
 #[test]
@@ -392,7 +403,7 @@ fn a_dagster_job_loads_two_datasets_and_retries_a_held_lock() {
 }
 
 #[test]
-fn slices_of_one_dataset_run_at_once_take_turns() {
+fn slices_of_one_dataset_run_at_once_wait_their_turn() {
     let (Some(s), Some(s3)) = (schedulers(), s3s_env()) else { return };
     let dir = Dir::new();
     let mut csv = String::from("day,n,text\n");
@@ -403,7 +414,7 @@ fn slices_of_one_dataset_run_at_once_take_turns() {
     dir.write(
         "jobs.yaml",
         "schedule: \"@daily\"\njobs:\n  - name: events\n    dataset_id: events\n    partition_column: day\n    \
-         mode: replace\n    slices: [..2026-01-15, 2026-01-16..]\n    source: {kind: csv, path: events.csv}\n",
+         mode: replace\n    slices: [..2026-01-15, 2026-01-16..]\n    source: {kind: csv, path: events.csv, wait_lock: 600}\n",
     );
     let r = export(
         &dir,
@@ -429,8 +440,9 @@ fn slices_of_one_dataset_run_at_once_take_turns() {
         .envs(s3.vars.iter().cloned()));
     let log = format!("{}{}", r.stdout, r.stderr);
     assert_eq!(r.code, 0, "{log}");
-    eprintln!("slices: {} tries found the dataset locked", log.matches("etl exited 75").count());
-    // Both slices ran, in the same Dagster run, each writing its own days.
+    // Both slices ran at once, in the same Dagster run, each writing its own days; the one that
+    // found the dataset locked waited its turn to publish (`wait_lock`), it did not fail.
+    assert!(!log.contains("etl exited 75"), "{log}");
     for op in ["events_start_2026_01_15", "events_2026_01_16_end"] {
         assert!(log.contains(&format!("Finished execution of step \"{op}\"")), "{op}: {log}");
     }
@@ -442,9 +454,18 @@ fn slices_of_one_dataset_run_at_once_take_turns() {
         for key in &keys {
             rows += read_parquet_bytes(store.get(key).await.unwrap()).height();
         }
-        assert_eq!(rows, 200_000, "every row once: nothing interleaved");
+        assert_eq!(rows, 200_000, "every row once");
         let runs = store.list("datasets/events/_runs/").await.unwrap();
-        assert_eq!(runs.len(), 2, "one run per slice (a retried one publishes once)");
+        assert_eq!(runs.len(), 2, "one run per slice");
+        // Nothing interleaved: the manifest the second publish left holds both slices' files.
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&store.get("datasets/events/_manifest.json").await.unwrap()).unwrap();
+        let files = manifest["files"].as_array().unwrap();
+        assert_eq!(files.len(), 31);
+        assert_eq!(files.iter().map(|f| f["rows"].as_u64().unwrap()).sum::<u64>(), 200_000);
+        let runs: std::collections::BTreeSet<&str> =
+            files.iter().map(|f| f["run_id"].as_str().unwrap()).collect();
+        assert_eq!(runs.len(), 2, "each slice's days from its own run: {runs:?}");
     });
 }
 
