@@ -32,15 +32,25 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
     let file = jobs::read(&args.file)?;
     let file_name = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let stem = file_name.trim_end_matches(".yaml").trim_end_matches(".yml");
-    let name = args.name.clone().unwrap_or_else(|| format!("etl-{stem}"));
-    if !name.starts_with(|c: char| c.is_ascii_lowercase())
-        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(Error::Usage(format!(
-            "--name `{name}`: the units' names take lowercase letters, digits and `-`, starting with a letter \
-             (give --name)"
-        )));
-    }
+    let name = match &args.name {
+        Some(name) => {
+            if !name.starts_with(|c: char| c.is_ascii_lowercase())
+                || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return Err(Error::Usage(format!(
+                    "--name `{name}`: the units' names take lowercase letters, digits and `-`, starting with \
+                     a letter"
+                )));
+            }
+            name.clone()
+        }
+        // `My Jobs.yaml` gives `etl-my-jobs`.
+        None => {
+            let mut name = format!("etl-{}", schedule::plan::slug(stem));
+            name.truncate(40);
+            name.trim_end_matches('-').to_owned()
+        }
+    };
     let here = absolute(&args.file)?;
     // A job file's relative paths are read from the folder `etl run` runs in: the one the export
     // runs in, as it would run the jobs by hand.

@@ -191,16 +191,7 @@ pub mod exit {
 /// `text` as a name of lowercase letters, digits and `-` (a Kubernetes object's name, at most `max`
 /// characters): what does not fit is cut, with a short hash of the whole so that names stay apart.
 pub fn dns_name(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let mut out = out.trim_matches('-').to_owned();
+    let mut out = slug(text);
     if out.len() > max || out != text {
         // Names that had to change keep a hash of the original, so `a_b` and `a.b` stay apart.
         let hash = format!("{:x}", short_hash(text));
@@ -213,6 +204,20 @@ pub fn dns_name(text: &str, max: usize) -> String {
         }
     }
     out
+}
+
+/// `text` in lowercase letters, digits and single `-`s (`My Jobs` → `my-jobs`).
+pub fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_owned()
 }
 
 /// `text` as an identifier of letters, digits and `_` (an Airflow DAG or task id, a Dagster name).
@@ -266,6 +271,13 @@ mod tests {
         let long = dns_name(&"x".repeat(80), 52);
         assert_eq!(long.len(), 52, "{long}");
         assert!(long.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+    }
+
+    #[test]
+    fn slugs_are_lowercase_words_between_dashes() {
+        assert_eq!(slug("My Jobs"), "my-jobs");
+        assert_eq!(slug("--a__b..c--"), "a-b-c");
+        assert_eq!(slug("été"), "t");
     }
 
     #[test]
