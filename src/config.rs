@@ -3,12 +3,13 @@
 use crate::error::{Error, Result};
 
 /// Settings read from the environment, and whether each is a secret (shown masked).
-const SETTINGS: [(&str, bool); 28] = [
+const SETTINGS: [(&str, bool); 29] = [
     ("ETL_TARGET", false),
     ("ETL_STAGING_DIR", false),
     ("TMPDIR", false),
     ("ETL_LOG_FORMAT", false),
     ("ETL_S3_READ_TIMEOUT", false),
+    ("ETL_STOP_WITH_PARENT", false),
     ("RUST_LOG", false),
     ("AWS_ENDPOINT_URL", false),
     ("AWS_REGION", false),

@@ -52,15 +52,22 @@ impl RetryPolicy {
 
     /// Runs `attempt` until it succeeds, fails for good, or the retries are spent; logs each retry
     /// as `what: error` (just the error when `what` is empty: an error that names its request).
+    ///
+    /// A signal (SIGTERM from a scheduler stopping the task, Ctrl-C) ends an attempt in flight too: a
+    /// server that answers nothing must not keep the run for its whole timeout.
     pub async fn run<T, E, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, E>
     where
-        E: Display,
+        E: Display + From<crate::signals::Interrupted>,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Attempt<E>>>,
     {
         let mut retry = 0;
         loop {
-            match attempt().await {
+            let outcome = tokio::select! {
+                outcome = attempt() => outcome,
+                signo = crate::signals::wait() => return Err(crate::signals::Interrupted(signo).into()),
+            };
+            match outcome {
                 Ok(value) => return Ok(value),
                 Err(Attempt::Fail(error)) => return Err(error),
                 Err(Attempt::Retry { error, after }) => {

@@ -19,6 +19,7 @@ pub fn listen() {
             tracing::warn!("cannot listen for SIGINT and SIGTERM: a signal will stop the run abruptly");
             return;
         };
+        watch_parent();
         tokio::spawn(async move {
             loop {
                 let signo = tokio::select! {
@@ -37,6 +38,31 @@ pub fn listen() {
             }
         });
     }
+}
+
+/// With `ETL_STOP_WITH_PARENT=1` (the units `etl schedule export` writes set it), a run whose
+/// parent process is gone (a scheduler's task killed, even with SIGKILL, which it could not pass on)
+/// stops as on SIGTERM rather than run on unwatched with the dataset's lock.
+#[cfg(unix)]
+fn watch_parent() {
+    if std::env::var("ETL_STOP_WITH_PARENT").ok().as_deref() != Some("1") {
+        return;
+    }
+    let parent = std::os::unix::process::parent_id();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            if std::os::unix::process::parent_id() != parent {
+                if SIGNAL.compare_exchange(0, 15, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                    tracing::warn!(
+                        "the process that started etl (pid {parent}) is gone: stopping at the next safe point \
+                         (ETL_STOP_WITH_PARENT)"
+                    );
+                }
+                return;
+            }
+        }
+    });
 }
 
 /// The signal received, if any.
@@ -87,6 +113,16 @@ pub async fn sleep(duration: std::time::Duration) -> Option<i32> {
             return None;
         }
         tokio::time::sleep((until - now).min(std::time::Duration::from_millis(100))).await;
+    }
+}
+
+/// Waits until a signal comes (checked every 100 ms); returns it.
+pub async fn wait() -> i32 {
+    loop {
+        if let Some(signo) = requested() {
+            return signo;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

@@ -340,6 +340,12 @@ enum Failure {
     Other(Error),
 }
 
+impl From<crate::signals::Interrupted> for Failure {
+    fn from(signal: crate::signals::Interrupted) -> Self {
+        Failure::Other(signal.into())
+    }
+}
+
 struct Fetcher<'a> {
     settings: &'a ApiSettings,
     client: reqwest::Client,

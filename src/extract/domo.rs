@@ -157,6 +157,12 @@ enum Failure {
     Other(Error),
 }
 
+impl From<crate::signals::Interrupted> for Failure {
+    fn from(signal: crate::signals::Interrupted) -> Self {
+        Failure::Other(signal.into())
+    }
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -32,6 +32,9 @@ def _etl_args(job, partition_range):
 def _run_etl(args, env, log):
     """Runs etl; relays each line it writes to `log`; returns its exit code and its JSON summary."""
     summary = {{}}
+    # etl stops (as on SIGTERM: nothing half-written, the lock let go) if this process is killed
+    # outright and cannot stop it.
+    env = dict(env, ETL_STOP_WITH_PARENT="1")
     proc = subprocess.Popen(
         args, cwd=WORKDIR, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, errors="replace",

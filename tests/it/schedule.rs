@@ -483,3 +483,121 @@ fn readme_schedule_commands() -> String {
 fn shell_words(line: &str) -> Vec<String> {
     line.split_whitespace().map(|w| w.trim_matches('"').to_owned()).collect()
 }
+
+/// A job whose source answers nothing: its run stays in the middle of its read until stopped. Gives
+/// the job file and the listener (which sees etl's connection come, and go when etl stops).
+fn stalled_job(dir: &Dir) -> std::net::TcpListener {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/records", listener.local_addr().unwrap());
+    dir.write(
+        "jobs.yaml",
+        format!("schedule: \"@daily\"\njobs:\n  - name: slow\n    dataset_id: slow\n    source: {{kind: api, url: \"{url}\"}}\n"),
+    );
+    listener
+}
+
+/// Waits for etl to connect to `listener`, runs `stop`, then waits for etl's side of the connection
+/// to close: etl stopped with its scheduler.
+fn stop_in_the_middle(what: &str, listener: &std::net::TcpListener, stop: impl FnOnce()) {
+    use std::io::Read;
+    let (mut socket, _) = listener.accept().expect("etl connects");
+    stop();
+    socket.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let mut rest = Vec::new();
+    // Its request, then the end of the connection (an error if etl is still there after 30 s).
+    if let Err(e) = socket.read_to_end(&mut rest) {
+        panic!("{what}: etl still holds its connection 30 s after its run was stopped: {e}");
+    }
+}
+
+/// The etl process running a job of the job file in `dir`, and its parent: `(pid, parent pid)`.
+fn etl_process(dir: &Dir) -> Option<(i32, i32)> {
+    let job_file = dir.path().join("jobs.yaml").display().to_string();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<String> =
+            cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        if args.first().is_some_and(|a| a == env!("CARGO_BIN_EXE_etl")) && args.contains(&job_file) {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid ...`: the fields after the last `)`.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            return Some((pid, ppid));
+        }
+    }
+    None
+}
+
+#[test]
+fn a_stopped_scheduler_run_stops_etl_and_leaves_nothing() {
+    // Dagster stops a run with SIGTERM, which its executor passes on to the op's process; a worker
+    // can also be killed outright (SIGKILL, out of memory), which it cannot pass on: etl sees its
+    // parent gone (ETL_STOP_WITH_PARENT, set by the unit) and stops the same clean way.
+    let Some(s) = schedulers() else { return };
+    for (to, how) in
+        [("dagster", "SIGTERM to `dagster job execute`"), ("airflow", "SIGKILL to the task's process")]
+    {
+        let dir = Dir::new();
+        let listener = stalled_job(&dir);
+        let out = if to == "airflow" { "dags" } else { "." };
+        let r =
+            export(&dir, &["jobs.yaml", "--to", to, "--out", out, "--executable", env!("CARGO_BIN_EXE_etl")]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let lake = dir.path().join("lake");
+        let mut cmd = if to == "dagster" {
+            let mut cmd = tool(&s.dagster, "dagster", &dir);
+            cmd.args(["job", "execute", "-f", "etl_jobs_dagster.py", "-j", "etl_jobs"])
+                .env("DAGSTER_HOME", dir.path());
+            cmd
+        } else {
+            let home = dir.path().join("airflow-home");
+            let migrate =
+                run(tool(&s.airflow, "airflow", &dir).args(["db", "migrate"]).env("AIRFLOW_HOME", &home));
+            assert_eq!(migrate.code, 0, "{migrate:?}");
+            let mut cmd = tool(&s.airflow, "airflow", &dir);
+            cmd.args(["dags", "test", "etl_jobs", "2026-11-30"])
+                .env("AIRFLOW_HOME", &home)
+                .env("AIRFLOW__CORE__DAGS_FOLDER", dir.path().join("dags"))
+                .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False");
+            cmd
+        };
+        // A process group of its own, so that whatever the scheduler leaves behind is cleaned up.
+        let mut child = std::os::unix::process::CommandExt::process_group(&mut cmd, 0)
+            .env("ETL_TARGET", &lake)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        stop_in_the_middle(&format!("{to}, {how}"), &listener, || {
+            let (_, parent) = etl_process(&dir).expect("etl runs");
+            let (pid, signal) =
+                if to == "dagster" { (child.id() as i32, libc::SIGTERM) } else { (parent, libc::SIGKILL) };
+            assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        });
+        let stopped = std::time::Instant::now();
+        while etl_process(&dir).is_some() {
+            assert!(stopped.elapsed() < std::time::Duration::from_secs(10), "{to}: etl still runs");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(!lake.join("datasets/slow/_lock").exists(), "{to}: the lock is let go");
+        let left: Vec<String> = walk(&lake);
+        assert!(left.is_empty(), "{to}: nothing written: {left:?}");
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+        let _ = child.wait();
+    }
+}
+
+/// Every file under `dir` (none if it does not exist).
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.display().to_string());
+        }
+    }
+    out
+}

@@ -69,3 +69,33 @@ fn staging_left_by_a_killed_run_is_swept_by_the_next() {
     assert!(!old.exists(), "a folder left days ago is removed");
     assert!(dir.lake(".etl-staging-running").exists(), "a young one may be a live run's: kept");
 }
+
+#[test]
+fn sigterm_ends_a_request_the_server_never_answers_at_once() {
+    // A scheduler stopping its task sends SIGTERM and waits a grace period (Kubernetes: 30 s): a
+    // run waiting on a server that answers nothing must stop now, not at its 60 s request timeout.
+    let dir = Dir::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/records", listener.local_addr().unwrap());
+    let child = dir
+        .etl()
+        .args(["load-api", "--url", &url, "--dataset-id", "d"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (_socket, _) = listener.accept().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(sent.elapsed() < Duration::from_secs(10), "stopped after {:?}: {stderr}", sent.elapsed());
+    assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
+    assert!(dir.all_lake_keys().is_empty(), "{:?}", dir.all_lake_keys());
+}
