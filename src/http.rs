@@ -217,23 +217,39 @@ mod tests {
         assert!(!is_retryable(StatusCode::NOT_FOUND));
     }
 
+    /// An error of the tests: a text.
+    #[derive(Debug, PartialEq)]
+    struct Text(String);
+
+    impl std::fmt::Display for Text {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    impl From<crate::signals::Interrupted> for Text {
+        fn from(signal: crate::signals::Interrupted) -> Self {
+            Text(signal.to_string())
+        }
+    }
+
     #[test]
     fn gives_up_after_the_retries() {
         let policy = RetryPolicy { retries: 2, base_delay: Duration::ZERO, max_delay: Duration::ZERO };
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
         let mut calls = 0;
-        let out: Result<(), String> = rt.block_on(policy.run("test", || {
+        let out: Result<(), Text> = rt.block_on(policy.run("test", || {
             calls += 1;
-            async { Err(Attempt::Retry { error: "boom".to_owned(), after: None }) }
+            async { Err(Attempt::Retry { error: Text("boom".into()), after: None }) }
         }));
-        assert_eq!(out, Err("boom".to_owned()));
+        assert_eq!(out, Err(Text("boom".into())));
         assert_eq!(calls, 3);
         let mut calls = 0;
-        let out: Result<(), String> = rt.block_on(policy.run("test", || {
+        let out: Result<(), Text> = rt.block_on(policy.run("test", || {
             calls += 1;
-            async { Err(Attempt::Fail("no".to_owned())) }
+            async { Err(Attempt::Fail(Text("no".into()))) }
         }));
-        assert_eq!(out, Err("no".to_owned()));
+        assert_eq!(out, Err(Text("no".into())));
         assert_eq!(calls, 1);
     }
 }
