@@ -239,7 +239,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
     let uses_target = cli.command.uses_target();
     let target_text = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
     let result = dotenv
-        .and_then(|()| Ok(Target::parse(&target_text)?))
+        // A command that touches no target does not stop on one it would not use.
+        .and_then(|()| Ok(Target::parse(if uses_target { &target_text } else { DEFAULT_TARGET })?))
         .map_err(anyhow::Error::from)
         .and_then(|target| {
             let runtime = tokio::runtime::Builder::new_multi_thread()

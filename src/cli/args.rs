@@ -467,6 +467,10 @@ pub struct JobsArgs {
     /// --partition-range (the units `etl schedule export` writes for a job's `slices:` each pass one).
     #[arg(long, value_name = "FROM..TO")]
     pub partition_range: Option<PartitionRange>,
+    /// Wait up to SECS for a dataset another run holds, in every job run, in place of its own
+    /// --wait-lock.
+    #[arg(long, value_name = "SECS")]
+    pub wait_lock: Option<u64>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -516,16 +520,22 @@ pub struct ScheduleExportArgs {
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<String>,
     /// The Kubernetes Secret (k8s-cronjob, argo) or Airflow Variable (airflow; a JSON object) that
-    /// holds the environment: ETL_TARGET, the S3 credentials, the jobs' own secrets.
+    /// holds the environment: ETL_TARGET, the S3 credentials, the jobs' own secrets (dagster: they
+    /// come from Dagster's environment variables).
     #[arg(long, value_name = "NAME", default_value = "etl")]
     pub secret: String,
     /// How many times a run that failed (exit 1) or found its dataset locked (exit 75) is tried
     /// again.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
-    /// How long the scheduler waits before trying again (`90s`, `5m`, `1h`).
+    /// How long the scheduler waits before trying again (`90s`, `5m`, `1h`). Kubernetes keeps its
+    /// own short delays: its units wait this long for a held lock themselves (--wait-lock).
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     pub retry_delay: String,
+    /// How long a unit may run before the scheduler stops it (activeDeadlineSeconds,
+    /// execution_timeout, dagster/max_runtime), so that one that hangs does not hold back the next.
+    #[arg(long, value_name = "DURATION", default_value = "6h")]
+    pub timeout: String,
     /// Names the units: NAME for the jobs on the file's schedule, NAME-<job> for a job with its
     /// own [default: etl-<the job file's name without .yaml>].
     #[arg(long)]

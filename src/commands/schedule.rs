@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::args::ScheduleExportArgs;
 use crate::error::{Error, Result};
 use crate::jobs;
-use crate::schedule::{self, Export};
+use crate::schedule::{self, Export, Scheduler};
 
 pub fn export(args: ScheduleExportArgs) -> Result<()> {
     let in_a_pod = args.to.in_a_pod();
@@ -29,6 +29,8 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
     }
     let retry_delay = crate::checks::duration(&args.retry_delay)
         .map_err(|e| Error::Usage(format!("--retry-delay: {e}")))?;
+    let timeout =
+        crate::checks::duration(&args.timeout).map_err(|e| Error::Usage(format!("--timeout: {e}")))?;
     let file = jobs::read(&args.file)?;
     let file_name = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let stem = file_name.trim_end_matches(".yaml").trim_end_matches(".yml");
@@ -70,9 +72,23 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
         retries: args.retries,
         retry_delay,
         timezone: file.timezone.clone(),
+        timeout,
+        // Kubernetes tries again after its own few seconds: a unit waits for a held lock itself.
+        wait_lock: (args.to == Scheduler::K8sCronjob).then_some(retry_delay),
     };
     if in_a_pod {
-        export.job_file = format!("{}/{}", schedule::k8s::MOUNT, schedule::k8s::mounted_name(&export));
+        export.job_file = format!("{}/{}", schedule::pod::MOUNT, schedule::pod::mounted_name(&export));
+        // The job file travels in a ConfigMap, which anyone who may read the namespace reads.
+        if crate::redact::redact(&export.file_text) != export.file_text {
+            return Err(Error::Config {
+                path: args.file.clone(),
+                message: format!(
+                    "it holds a secret (a password in a URL): --to {to} would copy it into a ConfigMap; name \
+                     an environment variable instead (url_env, token_env) and put the value in the Secret `{}`",
+                    export.secret
+                ),
+            });
+        }
     }
     let groups = schedule::plan(&file, &export.name)
         .map_err(|message| Error::Config { path: args.file.clone(), message })?;

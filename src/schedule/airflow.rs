@@ -1,8 +1,9 @@
 //! Airflow 3: one DAG file, one DAG per schedule, one task per unit (the tasks of a DAG run side by
 //! side). A task runs etl, relays its lines to the task's log and returns its JSON summary, which
-//! Airflow keeps as the task's XCom. Exit 1 and 75 raise `AirflowException` (retried, `retries`
-//! times, `retry_delay` apart); 2 and 65 raise `AirflowFailException` (not retried). A DAG runs one
-//! at a time (`max_active_runs=1`).
+//! Airflow keeps as the task's XCom (a failed run's summary is the XCom `summary`). Exit 2 and 65
+//! raise `AirflowFailException` (not retried); any other failure `AirflowException` (retried,
+//! `retries` times, `retry_delay` apart). A DAG runs one at a time (`max_active_runs=1`), a task at
+//! most `execution_timeout`.
 //!
 //! The environment is the worker's, plus the Airflow Variable named by `--secret` (a JSON object of
 //! variables, each masked in the logs); a variable the job needs and neither gives fails the task at
@@ -18,9 +19,9 @@ Do not edit: change the job file and export again.
 
 - One DAG per schedule: {dags}. A DAG runs its jobs side by side, one
   run at a time (max_active_runs=1). A task runs `etl run {file} --job NAME` and returns
-  etl's JSON summary (its XCom).
-- Exit codes: 1 (failed) and 75 (another run holds the dataset) are tried again, {retries} times,
-  {delay} apart; 2 (bad configuration) and 65 (checks failed) fail the task at once.
+  etl's JSON summary (its XCom; a failed run's is the XCom "summary"), and is stopped after {timeout}.
+- Exit codes: 2 (bad configuration) and 65 (checks failed) fail the task at once; any other failure
+  (1; 75: another run holds the dataset) is tried again, {retries} times, {delay} apart.
 - No secret is in this file: the Airflow Variable {secret_py} (a JSON object of environment variables)
   is added to the worker's environment for each run. The jobs need:
     {needs}
@@ -33,7 +34,7 @@ import os
 import subprocess
 
 import pendulum
-from airflow.sdk import DAG, Variable, task
+from airflow.sdk import DAG, Variable, get_current_context, task
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.sdk.log import mask_secret
 
@@ -45,7 +46,10 @@ log = logging.getLogger(__name__)
 
 def _environment(needs):
     env = dict(os.environ)
-    extra = Variable.get(SECRET, default=None, deserialize_json=True)
+    try:
+        extra = Variable.get(SECRET, default=None, deserialize_json=True)
+    except ValueError as e:
+        raise AirflowFailException(f"the Airflow Variable {{SECRET!r}} is not JSON: {{e}}") from None
     if extra is not None:
         if not isinstance(extra, dict):
             raise AirflowFailException(
@@ -63,21 +67,29 @@ def _environment(needs):
     return env
 
 
-def etl_task(task_id, job, partition_range, needs):
+def etl_task(task_id, job_args, needs):
     """A task that runs one etl job; it returns etl's JSON summary (its XCom)."""
 
-    @task(task_id=task_id, retries=RETRIES, retry_delay=datetime.timedelta(seconds=RETRY_DELAY_SECONDS))
+    @task(
+        task_id=task_id,
+        retries=RETRIES,
+        retry_delay=datetime.timedelta(seconds=RETRY_DELAY_SECONDS),
+        execution_timeout=datetime.timedelta(seconds=TIMEOUT_SECONDS),
+    )
     def run():
-        code, summary = _run_etl(_etl_args(job, partition_range), _environment(needs), log.info)
+        code, summary = _run_etl(_etl_args(job_args), _environment(needs), log.info)
         if code == 0:
             return summary
+        # A failed run's summary (its error, the checks that failed) for whoever looks.
+        get_current_context()["ti"].xcom_push(key="summary", value=summary)
         if code in FINAL:
             raise AirflowFailException(_failure(code, summary))
         raise AirflowException(_failure(code, summary))
 
     return run()
 "#,
-        file = export.file_name,
+        file = export.shown_file_name(),
+        timeout = super::plan::human_delay(export.timeout),
         dags = groups.iter().map(|g| identifier(&g.name)).collect::<Vec<_>>().join(", "),
         retries = export.retries,
         delay = super::plan::human_delay(export.retry_delay),
@@ -102,35 +114,21 @@ with DAG(
 ):
 "#,
             dag_id = py(&identifier(&group.name)),
-            description = py(&format!("etl jobs {}", dedup(&jobs).join(", "))),
+            description = py(&format!("etl jobs {}", super::plan::dedup(&jobs).join(", "))),
             schedule = py(group.schedule.as_str()),
         ));
         for unit in &group.units {
-            let range = unit.slice.map_or("None".to_owned(), |r| py(&r.to_string()));
             text.push_str(&format!(
-                "    etl_task({}, {}, {}, {})\n",
+                "    etl_task({}, {}, {})\n",
                 py(&identifier(&unit.id())),
-                py(&unit.job.name),
-                range,
+                super::python::job_args(unit, export),
                 py_list(&unit.needs()),
             ));
         }
     }
-    let n = groups.len();
     Written {
         file: format!("{}_dag.py", identifier(&export.name)),
         text,
-        holds: format!("{n} DAG{}", if n == 1 { "" } else { "s" }),
+        holds: super::plan::count(groups.len(), "DAG"),
     }
-}
-
-/// `items` without repeats, in order.
-pub(super) fn dedup<'a>(items: &[&'a str]) -> Vec<&'a str> {
-    let mut out: Vec<&str> = Vec::new();
-    for item in items {
-        if !out.contains(item) {
-            out.push(item);
-        }
-    }
-    out
 }

@@ -48,10 +48,13 @@ impl Cron {
         }
         let mut out = Vec::with_capacity(5);
         for (field, (name, min, max, names)) in fields.iter().zip(FIELDS) {
-            out.push(
-                self::field(field, min, max, names)
-                    .map_err(|e| format!("`{text}`: the {name} field `{field}` {e}"))?,
-            );
+            let mut written = self::field(field, min, max, names)
+                .map_err(|e| format!("`{text}`: the {name} field `{field}` {e}"))?;
+            if name == "day of week" {
+                written =
+                    sunday_as_0(&written).map_err(|e| format!("`{text}`: the {name} field `{field}` {e}"))?;
+            }
+            out.push(written);
         }
         Ok(Cron(out.join(" ")))
     }
@@ -92,7 +95,11 @@ fn field(text: &str, min: u32, max: u32, names: &[&str]) -> Result<String, Strin
             "*" => "*".to_owned(),
             r => match r.split_once('-') {
                 Some((a, b)) => {
-                    let (a, b) = (value(a)?, value(b)?);
+                    let (a, mut b) = (value(a)?, value(b)?);
+                    // `FRI-SUN`: a week's range that ends on Sunday ends on its 7.
+                    if max == 7 && b == 0 && a > 0 {
+                        b = 7;
+                    }
                     if a > b {
                         return Err(format!("has the range {a}-{b}, which runs backwards"));
                     }
@@ -106,6 +113,28 @@ fn field(text: &str, min: u32, max: u32, names: &[&str]) -> Result<String, Strin
             Some(s) => format!("{range}/{s}"),
             None => range,
         });
+    }
+    Ok(items.join(","))
+}
+
+/// Sunday written as 0, the only way Kubernetes' and Argo's cron (robfig/cron) read it: `7` → `0`,
+/// `5-7` → `5-6,0`, `0-7` → `0-6`.
+fn sunday_as_0(field: &str) -> Result<String, String> {
+    let mut items = Vec::new();
+    for item in field.split(',') {
+        let (range, step) = item.split_once('/').map_or((item, None), |(r, s)| (r, Some(s)));
+        let ends_on_7 = range == "7" || range.ends_with("-7");
+        match (ends_on_7, step) {
+            (false, _) => items.push(item.to_owned()),
+            (true, Some(_)) => return Err("steps through 7: write Sunday as 0".into()),
+            (true, None) if range == "7" || range == "7-7" => items.push("0".to_owned()),
+            (true, None) if range == "0-7" => items.push("0-6".to_owned()),
+            (true, None) => {
+                let from = range.trim_end_matches("-7");
+                items.push(if from == "6" { "6".to_owned() } else { format!("{from}-6") });
+                items.push("0".to_owned());
+            }
+        }
     }
     Ok(items.join(","))
 }
@@ -129,7 +158,10 @@ mod tests {
         assert_eq!(ok("0 0 1 jan,jul *"), "0 0 1 1,7 *");
         assert_eq!(ok("@daily"), "0 0 * * *");
         assert_eq!(ok("@hourly"), "0 * * * *");
-        assert_eq!(ok("5 4 * * 7"), "5 4 * * 7");
+        assert_eq!(ok("5 4 * * 7"), "5 4 * * 0", "Sunday as 0, as Kubernetes reads it");
+        assert_eq!(ok("0 6 * * FRI-SUN"), "0 6 * * 5-6,0");
+        assert_eq!(ok("0 6 * * SAT-7"), "0 6 * * 6,0");
+        assert_eq!(ok("0 6 * * 0-7"), "0 6 * * 0-6");
         assert_eq!(ok("0-30/10 * * * *"), "0-30/10 * * * *");
     }
 
@@ -156,6 +188,10 @@ mod tests {
         );
         assert_eq!(err("0 6,,7 * * *"), "`0 6,,7 * * *`: the hour field `6,,7` has an empty item");
         assert!(err("@often").contains("the macros are"));
+        assert_eq!(
+            err("0 6 * * 1-7/2"),
+            "`0 6 * * 1-7/2`: the day of week field `1-7/2` steps through 7: write Sunday as 0"
+        );
     }
 
     #[test]

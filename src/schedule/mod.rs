@@ -15,6 +15,7 @@ pub mod cron;
 pub mod dagster;
 pub mod k8s;
 pub mod plan;
+pub mod pod;
 mod python;
 pub mod scheduler;
 

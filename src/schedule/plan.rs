@@ -33,6 +33,18 @@ pub struct Export {
     pub retry_delay: u64,
     /// The time zone the schedules are read in.
     pub timezone: String,
+    /// How long a unit may run before the scheduler stops it, in seconds.
+    pub timeout: u64,
+    /// `--wait-lock` for each unit: how long etl waits for a held lock itself.
+    pub wait_lock: Option<u64>,
+}
+
+impl Export {
+    /// The job file's name as a comment or docstring may show it (no quotes, backslashes or line
+    /// breaks to end them early).
+    pub fn shown_file_name(&self) -> String {
+        self.file_name.chars().map(|c| if c.is_control() || "\"\\`".contains(c) { '_' } else { c }).collect()
+    }
 }
 
 /// Jobs that run together, on one schedule.
@@ -66,14 +78,30 @@ impl Unit<'_> {
         }
     }
 
-    /// etl's arguments (after the executable).
-    pub fn args(&self, job_file: &str) -> Vec<String> {
-        let mut args = vec!["run".to_owned(), job_file.to_owned(), "--job".to_owned(), self.job.name.clone()];
+    /// etl's arguments (after the executable): `run <job file>`, then [`Unit::job_args`].
+    pub fn args(&self, export: &Export) -> Vec<String> {
+        let mut args = vec!["run".to_owned(), export.job_file.clone()];
+        args.extend(self.job_args(export));
+        args
+    }
+
+    /// The arguments after `etl run <job file>`: the job, its slice, and how long to wait for a
+    /// held lock when the scheduler's own retries come too soon for it (Kubernetes).
+    pub fn job_args(&self, export: &Export) -> Vec<String> {
+        let mut args = vec!["--job".to_owned(), self.job.name.clone()];
         if let Some(range) = &self.slice {
             args.extend(["--partition-range".to_owned(), range.to_string()]);
         }
+        if let Some(secs) = export.wait_lock {
+            args.extend(["--wait-lock".to_owned(), secs.to_string()]);
+        }
         args.extend(["--log-format".to_owned(), "json".to_owned()]);
         args
+    }
+
+    /// The name of the scheduler's lock on the unit's dataset (an Argo mutex, a Dagster pool).
+    pub fn dataset_lock(&self) -> String {
+        format!("etl-{}", self.job.dataset.as_str())
     }
 
     /// The environment variables the job reads: the target, and its source's secrets.
@@ -120,7 +148,16 @@ pub fn plan<'a>(file: &'a JobsFile, name: &str) -> Result<Vec<Group<'a>>, String
     };
     let enabled: Vec<&Job> = file.jobs.iter().filter(|j| j.enabled).collect();
     if enabled.is_empty() {
-        return Err("it has no enabled job to schedule".into());
+        let disabled: Vec<&str> = file.jobs.iter().map(|j| j.name.as_str()).collect();
+        return Err(match disabled.as_slice() {
+            [] => "it has no jobs to schedule".to_owned(),
+            names => {
+                format!("it has no enabled job to schedule (\"{}\": enabled: false)", names.join("\", \""))
+            }
+        });
+    }
+    for job in &enabled {
+        check_job(job)?;
     }
     let mut groups = Vec::new();
     let shared: Vec<&Job> = enabled.iter().copied().filter(|j| j.schedule.is_none()).collect();
@@ -147,20 +184,69 @@ pub fn plan<'a>(file: &'a JobsFile, name: &str) -> Result<Vec<Group<'a>>, String
         });
     }
     // Airflow and Dagster names take letters, digits and `_`: two jobs must not become one.
+    distinct(groups.iter().map(|g| g.name.clone()))?;
+    distinct(groups.iter().flat_map(|g| &g.units).map(Unit::id))?;
+    Ok(groups)
+}
+
+/// Refuses names that become one identifier.
+fn distinct(names: impl Iterator<Item = String>) -> Result<(), String> {
     let mut seen: Vec<(String, String)> = Vec::new();
-    let names =
-        groups.iter().map(|g| g.name.clone()).chain(groups.iter().flat_map(|g| &g.units).map(Unit::id));
-    for unit in names {
-        let id = identifier(&unit);
+    for name in names {
+        let id = identifier(&name);
         if let Some((other, _)) = seen.iter().find(|(_, i)| *i == id) {
             return Err(format!(
-                "\"{other}\" and \"{unit}\" would both be named `{id}` in Airflow and Dagster (letters, digits \
+                "\"{other}\" and \"{name}\" would both be named `{id}` in Airflow and Dagster (letters, digits \
                  and `_`): rename one of them"
             ));
         }
-        seen.push((unit, id));
+        seen.push((name, id));
     }
-    Ok(groups)
+    Ok(())
+}
+
+/// What a scheduler needs of a job: variable names it can pass on, and slices that never load a day
+/// twice.
+fn check_job(job: &Job) -> Result<(), String> {
+    for var in needs(job) {
+        let fits = var.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !fits {
+            return Err(format!(
+                "job \"{}\": `{var}` is not a name a scheduler can pass on as an environment variable (letters, \
+                 digits and `_`)",
+                job.name
+            ));
+        }
+    }
+    let mut slices = job.slices.clone();
+    slices.sort_by_key(|r| r.from.unwrap_or(i32::MIN));
+    for pair in slices.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if a.to.is_none_or(|to| b.from.is_none_or(|from| from <= to)) {
+            return Err(format!(
+                "job \"{}\": slices {a} and {b} overlap: their common days would be loaded twice",
+                job.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `items` without repeats, in order.
+pub fn dedup<'a>(items: &[&'a str]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for item in items {
+        if !out.contains(item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// `1 CronJob`, `3 CronJobs`.
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A file the export writes: its name and text.
@@ -192,6 +278,10 @@ pub mod exit {
 /// characters): what does not fit is cut, with a short hash of the whole so that names stay apart.
 pub fn dns_name(text: &str, max: usize) -> String {
     let mut out = slug(text);
+    if out.is_empty() {
+        // `日本`: nothing of it fits; a letter keeps the name valid, the hash keeps it apart.
+        out.push('x');
+    }
     if out.len() > max || out != text {
         // Names that had to change keep a hash of the original, so `a_b` and `a.b` stay apart.
         let hash = format!("{:x}", short_hash(text));

@@ -2,7 +2,7 @@
 //! writes to the scheduler's log, keep its JSON summary, stop it when the task is stopped, and say
 //! what a failure's exit code means.
 
-use super::plan::{exit, Export};
+use super::plan::{exit, Export, Unit};
 
 /// The constants and functions, after the file's imports (`json`, `os`, `subprocess`).
 pub fn runner(export: &Export) -> String {
@@ -16,17 +16,15 @@ JOB_FILE = {job_file}
 WORKDIR = {workdir}
 RETRIES = {retries}
 RETRY_DELAY_SECONDS = {delay}
+TIMEOUT_SECONDS = {timeout}
 # etl's exit codes that trying again cannot help: bad configuration, failed checks.
 FINAL = {{{usage}: "bad configuration: fix the job file or the environment", {checks}: "data-quality checks failed: the data must change"}}
 # And those worth trying again.
 RETRIED = {{{failed}: "failed", {locked}: "another run holds the dataset"}}
 
 
-def _etl_args(job, partition_range):
-    args = [ETL, "run", JOB_FILE, "--job", job]
-    if partition_range:
-        args += ["--partition-range", partition_range]
-    return args + ["--log-format", "json"]
+def _etl_args(job_args):
+    return [ETL, "run", JOB_FILE] + job_args
 
 
 def _run_etl(args, env, log):
@@ -75,9 +73,15 @@ def _failure(code, summary):
         job_file = super::plan::py(&export.job_file),
         retries = export.retries,
         delay = export.retry_delay,
+        timeout = export.timeout,
         usage = exit::USAGE,
         checks = exit::CHECKS,
         failed = exit::FAILED,
         locked = exit::LOCKED,
     )
+}
+
+/// A unit's arguments after `etl run <job file>`, as a Python list.
+pub fn job_args(unit: &Unit, export: &Export) -> String {
+    super::plan::py_list(&unit.job_args(export))
 }

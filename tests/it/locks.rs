@@ -56,6 +56,27 @@ fn an_expired_lock_is_taken_over_and_released() {
 }
 
 #[test]
+fn etl_run_wait_lock_is_every_jobs_wait() {
+    // What a Kubernetes unit of `etl schedule export` runs: the job file's job, waiting for a held
+    // lock itself (Kubernetes would try it again after seconds only).
+    let dir = Dir::new();
+    dir.write("in.csv", "a\n1\n");
+    dir.write("jobs.yaml", "jobs:\n  - name: d\n    dataset_id: d\n    source: {kind: csv, path: in.csv}\n");
+    let held = || dir.write("lake/datasets/d/_lock", lock_body("20261123T100000Z-busy", 600));
+    let lock = held();
+    let r = run(dir.etl().args(["run", "jobs.yaml", "--job", "d"]));
+    assert_eq!(r.code, 75, "without it, a held lock is exit 75: {r:?}");
+    let remover = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        std::fs::remove_file(lock).unwrap();
+    });
+    let r = ok(dir.etl().args(["run", "jobs.yaml", "--job", "d", "--wait-lock", "30"]));
+    remover.join().unwrap();
+    assert!(r.stderr.contains("waiting for the lock of d"), "{r:?}");
+    assert_eq!(dir.lake_keys(), ["datasets/d/data/part-0000.parquet"]);
+}
+
+#[test]
 fn wait_lock_waits_for_the_holder() {
     let dir = Dir::new();
     dir.write("in.csv", "a\n1\n");

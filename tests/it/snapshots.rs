@@ -100,8 +100,12 @@ fn what_schedule_export_writes_for_each_scheduler() {
     );
     dir.write("badcron.yaml", "schedule: \"0 25 * * *\"\njobs:\n  - name: events\n    dataset_id: events\n    source: {kind: csv, path: events.csv}\n");
     dir.write("clash.yaml", "schedule: \"@daily\"\njobs:\n  - name: a-b\n    dataset_id: ab\n    source: {kind: csv, path: x.csv}\n  - name: a_b\n    dataset_id: ab2\n    source: {kind: csv, path: y.csv}\n");
-    let failures: [(&str, &[&str]); 5] = [
+    dir.write("secret.yaml", "schedule: \"@daily\"\njobs:\n  - name: t\n    dataset_id: t\n    source: {kind: postgres, table: t, url: \"postgres://etl:hunter2@db/x\"}\n");
+    dir.write("overlap.yaml", "schedule: \"@daily\"\njobs:\n  - name: t\n    dataset_id: t\n    partition_column: d\n    slices: [2026-01-01..2026-01-31, 2026-01-15..]\n    source: {kind: csv, path: t.csv}\n");
+    let failures: [(&str, &[&str]); 7] = [
         ("fail-schedule-name-clash", &["clash.yaml", "--to", "airflow"]),
+        ("fail-schedule-secret-in-job-file", &["secret.yaml", "--to", "argo", "--image", "etl:1"]),
+        ("fail-schedule-overlapping-slices", &["overlap.yaml", "--to", "dagster"]),
         ("fail-schedule-without-image", &["jobs.yaml", "--to", "k8s-cronjob"]),
         ("fail-schedule-without-schedule", &["unscheduled.yaml", "--to", "airflow"]),
         ("fail-schedule-bad-cron", &["badcron.yaml", "--to", "dagster"]),
