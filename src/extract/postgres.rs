@@ -212,7 +212,36 @@ impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
 /// How long the connection handshake may take when the URL sets no `connect_timeout`.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-async fn connect(url: &str) -> Result<tokio_postgres::Client> {
+/// What stops a query in flight: its connection's cancel token, and the TLS it connects with.
+#[derive(Clone)]
+struct Canceller {
+    token: tokio_postgres::CancelToken,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+}
+
+impl Canceller {
+    /// Runs `query`; when a signal comes first, asks the server to cancel it (so that it stops
+    /// working too) and stops with `Interrupted`: a scheduler stopping its task must not wait for a
+    /// long query.
+    async fn unless_stopped<T>(&self, query: impl std::future::Future<Output = T>) -> Result<T> {
+        tokio::select! {
+            value = query => Ok(value),
+            signo = crate::signals::wait() => {
+                let cancel = async {
+                    match &self.tls {
+                        None => self.token.cancel_query(tokio_postgres::NoTls).await,
+                        Some(tls) => self.token.cancel_query(tls.clone()).await,
+                    }
+                };
+                // Best effort, and bounded: the run stops either way.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), cancel).await;
+                Err(crate::signals::Interrupted(signo).into())
+            }
+        }
+    }
+}
+
+async fn connect(url: &str) -> Result<(tokio_postgres::Client, Canceller)> {
     let remote = |message: String| Error::Remote { source_name: shown(url), message };
     let config: tokio_postgres::Config =
         url.parse().map_err(|e| remote(format!("not a PostgreSQL URL: {e}")))?;
@@ -226,7 +255,7 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client> {
             limit.as_secs()
         ))
     };
-    let client = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+    let (client, canceller) = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
         let (client, connection) = tokio::time::timeout(limit, config.connect(tokio_postgres::NoTls))
             .await
             .map_err(|_| timed_out())?
@@ -236,7 +265,8 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client> {
                 tracing::warn!("PostgreSQL connection: {e}");
             }
         });
-        client
+        let canceller = Canceller { token: client.cancel_token(), tls: None };
+        (client, canceller)
     } else {
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let tls_config = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -246,7 +276,7 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client> {
             .with_custom_certificate_verifier(std::sync::Arc::new(EncryptOnly(provider)))
             .with_no_client_auth();
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config);
-        let (client, connection) = tokio::time::timeout(limit, config.connect(tls))
+        let (client, connection) = tokio::time::timeout(limit, config.connect(tls.clone()))
             .await
             .map_err(|_| timed_out())?
             .map_err(|e| remote(describe(&e)))?;
@@ -255,7 +285,8 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client> {
                 tracing::warn!("PostgreSQL connection: {e}");
             }
         });
-        client
+        let canceller = Canceller { token: client.cancel_token(), tls: Some(tls) };
+        (client, canceller)
     };
     // Text forms that do not depend on the server's or the role's settings.
     client
@@ -265,7 +296,7 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client> {
         )
         .await
         .map_err(|e| remote(describe(&e)))?;
-    Ok(client)
+    Ok((client, canceller))
 }
 
 /// An error with PostgreSQL's own message, detail and hint.
@@ -343,15 +374,15 @@ const SPOOL_CHUNK: usize = 256 << 10;
 pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
     let name = shown(&source.url);
     let remote = |message: String| Error::Remote { source_name: name.clone(), message };
-    let client = connect(&source.url).await?;
+    let (client, canceller) = connect(&source.url).await?;
     client
         .batch_execute(SESSION_SETTINGS)
         .await
         .map_err(|e| remote(format!("setting the session up: {}", describe(&e))))?;
     let inner = format!("({}) AS etl_source", source.query.trim().trim_end_matches(';'));
-    let statement = client
-        .prepare(&format!("SELECT * FROM {inner}"))
-        .await
+    let statement = canceller
+        .unless_stopped(client.prepare(&format!("SELECT * FROM {inner}")))
+        .await?
         .map_err(|e| remote(format!("the query: {}", describe(&e))))?;
     let mut pins = Pins::none();
     let mut select = Vec::new();
@@ -376,9 +407,9 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
                 format!("max(scale({c}))::int8, max(length(trunc(abs({c}))::text))::int8")
             })
             .collect();
-        let row = client
-            .query_one(&format!("SELECT {} FROM {inner}", stats.join(", ")), &[])
-            .await
+        let row = canceller
+            .unless_stopped(client.query_one(&format!("SELECT {} FROM {inner}", stats.join(", ")), &[]))
+            .await?
             .map_err(|e| remote(format!("the scale of numeric columns: {}", describe(&e))))?;
         for (i, name) in numeric.iter().enumerate() {
             let scale = row.get::<_, Option<i64>>(2 * i).unwrap_or(0);
@@ -404,15 +435,13 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
         }
         let col = quote_ident(column);
         let lower = after.as_ref().map(|a| format!("{col} > {}", quote_literal(a)));
-        let row = client
-            .query_one(
-                &format!(
-                    "SELECT max({col})::text FROM {inner}{}",
-                    lower.as_ref().map(|l| format!(" WHERE {l}")).unwrap_or_default()
-                ),
-                &[],
-            )
-            .await
+        let highest_query = format!(
+            "SELECT max({col})::text FROM {inner}{}",
+            lower.as_ref().map(|l| format!(" WHERE {l}")).unwrap_or_default()
+        );
+        let row = canceller
+            .unless_stopped(client.query_one(&highest_query, &[]))
+            .await?
             .map_err(|e| remote(format!("the incremental column's highest value: {}", describe(&e))))?;
         highest = row.get::<_, Option<String>>(0);
         filter = match (&lower, &highest) {
@@ -438,7 +467,11 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
     };
     let mut parts = Vec::new();
     let mut tasks = Vec::new();
-    let mut start = |client: tokio_postgres::Client, copy: String, part: usize, of: usize| {
+    let mut start = |client: tokio_postgres::Client,
+                     canceller: Canceller,
+                     copy: String,
+                     part: usize,
+                     of: usize| {
         let path = dir.join(format!("rows-{part}.csv"));
         let growing = Arc::new(Growing::default());
         let label =
@@ -447,10 +480,13 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
         let (name, growing_task) = (name.clone(), growing.clone());
         tasks.push((
             tokio::spawn(async move {
-                let stream = client.copy_out(&copy).await.map_err(|e| Error::Remote {
-                    source_name: name.clone(),
-                    message: format!("COPY: {}", describe(&e)),
-                });
+                let stream = match canceller.unless_stopped(client.copy_out(&copy)).await {
+                    Ok(stream) => stream.map_err(|e| Error::Remote {
+                        source_name: name.clone(),
+                        message: format!("COPY: {}", describe(&e)),
+                    }),
+                    Err(stopped) => Err(stopped),
+                };
                 let stream = match stream {
                     Ok(stream) => stream,
                     Err(e) => {
@@ -465,7 +501,7 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
                         return Err(Error::io(&path, e));
                     }
                 };
-                spool(stream, file, growing_task, path, name, client).await
+                spool(stream, file, growing_task, path, name, client, canceller).await
             }),
             growing,
         ));
@@ -477,7 +513,7 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
             // The spool file exists before its reader opens it.
             std::fs::File::create(dir.join("rows-1.csv"))
                 .map_err(|e| Error::io(dir.join("rows-1.csv"), e))?;
-            start(client, copy_of(&inner), 1, 1)?;
+            start(client, canceller, copy_of(&inner), 1, 1)?;
         }
         Some((table, middle)) => {
             let snapshot: String = client
@@ -485,7 +521,7 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
                 .await
                 .map_err(|e| remote(format!("exporting the snapshot: {}", describe(&e))))?
                 .get(0);
-            let second = connect(&source.url).await?;
+            let (second, second_canceller) = connect(&source.url).await?;
             second
                 .batch_execute(&format!(
                     "{SESSION_SETTINGS}; BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
@@ -498,8 +534,8 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
                 std::fs::File::create(dir.join(format!("rows-{part}.csv")))
                     .map_err(|e| Error::io(dir.join(format!("rows-{part}.csv")), e))?;
             }
-            start(client, copy_of(&range(&format!("ctid < '({middle},0)'::tid"))), 1, 2)?;
-            start(second, copy_of(&range(&format!("ctid >= '({middle},0)'::tid"))), 2, 2)?;
+            start(client, canceller, copy_of(&range(&format!("ctid < '({middle},0)'::tid"))), 1, 2)?;
+            start(second, second_canceller, copy_of(&range(&format!("ctid >= '({middle},0)'::tid"))), 2, 2)?;
         }
     }
     let csv = CsvParts::new("postgres", format!("{name} (query)"), parts);
@@ -540,15 +576,15 @@ async fn spool(
     path: std::path::PathBuf,
     name: String,
     client: tokio_postgres::Client,
+    canceller: Canceller,
 ) -> Result<u64> {
     let copied = async {
         let mut chunk = Vec::with_capacity(SPOOL_CHUNK + (64 << 10));
         let mut total = 0u64;
         futures::pin_mut!(stream);
         loop {
-            let next = stream.next().await;
+            let next = canceller.unless_stopped(stream.next()).await?;
             if let Some(row) = &next {
-                crate::signals::check()?;
                 // One message is one row: gathered into chunks, written and offered a chunk at a time.
                 let row = row.as_ref().map_err(|e| Error::Remote {
                     source_name: name.clone(),

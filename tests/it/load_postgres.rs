@@ -328,3 +328,66 @@ fn a_large_table_is_read_over_two_connections_in_one_snapshot() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("100 rows read"), "{r:?}");
 }
+
+#[test]
+fn sigterm_cancels_a_long_query_at_once_on_the_server_too() {
+    // A scheduler stopping its task waits a grace period (Kubernetes: 30 s), then kills: a query
+    // that runs for minutes must not keep the run, nor the server, busy until it ends.
+    let Some(url) = pg_url() else { return };
+    let dir = Dir::new();
+    for (mode, marker) in [("disable", 4101), ("require", 4102)] {
+        let query = format!("SELECT pg_sleep(120), {marker} AS marker");
+        let child = dir
+            .etl()
+            .args([
+                "load-postgres",
+                "--url",
+                &format!("{url}?sslmode={mode}"),
+                "--query",
+                &query,
+                "--dataset-id",
+                "slow",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let running = |marker: i32| {
+            runtime().block_on(async {
+                let (client, connection) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(connection);
+                let sql = format!(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120), {marker}%' \
+                     AND state = 'active' AND pid <> pg_backend_pid()"
+                );
+                client.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0)
+            })
+        };
+        let started = std::time::Instant::now();
+        while running(marker) == 0 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{mode}: the query never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let sent = std::time::Instant::now();
+        assert!(std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(143), "{mode}: {stderr}");
+        assert!(sent.elapsed() < std::time::Duration::from_secs(10), "{mode}: {:?}", sent.elapsed());
+        // The server was asked to cancel it: it does not run on for two minutes.
+        let cancelled = std::time::Instant::now();
+        while running(marker) > 0 {
+            assert!(cancelled.elapsed() < std::time::Duration::from_secs(10), "{mode}: the query runs on");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(dir.all_lake_keys().is_empty(), "{mode}: {:?}", dir.all_lake_keys());
+    }
+}
