@@ -372,16 +372,7 @@ fn sigterm_cancels_a_long_query_at_once_on_the_server_too() {
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let sent = std::time::Instant::now();
-        assert!(std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success());
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(143), "{mode}: {stderr}");
-        assert!(sent.elapsed() < std::time::Duration::from_secs(10), "{mode}: {:?}", sent.elapsed());
+        stopped_by_sigterm(child, mode);
         // The server was asked to cancel it: it does not run on for two minutes.
         let cancelled = std::time::Instant::now();
         while running(marker) > 0 {

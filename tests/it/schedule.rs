@@ -59,6 +59,36 @@ fn export(dir: &Dir, args: &[&str]) -> Run {
     run(dir.etl().args(["schedule", "export"]).args(args))
 }
 
+/// `jobs.yaml` exported for `to` into `out`, running this build of etl, tried again after 1 s.
+fn export_to(dir: &Dir, to: &str, out: &str) -> Run {
+    let r = export(
+        dir,
+        &[
+            "jobs.yaml",
+            "--to",
+            to,
+            "--out",
+            out,
+            "--executable",
+            env!("CARGO_BIN_EXE_etl"),
+            "--retry-delay",
+            "1s",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    r
+}
+
+/// `dagster job execute` of the exported file's `job`, loading into `target`.
+fn dagster_execute(s: &Schedulers, dir: &Dir, job: &str, target: &str, s3: &S3Env) -> Command {
+    let mut cmd = tool(&s.dagster, "dagster", dir);
+    cmd.args(["job", "execute", "-f", "etl_jobs_dagster.py", "-j", job])
+        .env("DAGSTER_HOME", dir.path())
+        .env("ETL_TARGET", target)
+        .envs(s3.vars.iter().cloned());
+    cmd
+}
+
 /// The last line of a helper's stdout, as JSON.
 fn json_of(r: &Run) -> serde_json::Value {
     let line = r.stdout.lines().last().unwrap_or_else(|| panic!("no output: {r:?}"));
@@ -290,21 +320,7 @@ fn assert_loaded(s3: &S3Env, target: &str) {
 fn an_airflow_dag_loads_two_datasets_and_retries_a_held_lock() {
     let (Some(s), Some(s3)) = (schedulers(), s3s_env()) else { return };
     let dir = two_datasets_dir();
-    let r = export(
-        &dir,
-        &[
-            "jobs.yaml",
-            "--to",
-            "airflow",
-            "--out",
-            "dags",
-            "--executable",
-            env!("CARGO_BIN_EXE_etl"),
-            "--retry-delay",
-            "1s",
-        ],
-    );
-    assert_eq!(r.code, 0, "{r:?}");
+    export_to(&dir, "airflow", "dags");
     let target = s3.target("airflow");
     // The environment comes from the Airflow Variable `etl` (Airflow reads AIRFLOW_VAR_ETL as it).
     let mut variable: serde_json::Map<String, serde_json::Value> =
@@ -358,30 +374,9 @@ fn an_airflow_dag_loads_two_datasets_and_retries_a_held_lock() {
 fn a_dagster_job_loads_two_datasets_and_retries_a_held_lock() {
     let (Some(s), Some(s3)) = (schedulers(), s3s_env()) else { return };
     let dir = two_datasets_dir();
-    let r = export(
-        &dir,
-        &[
-            "jobs.yaml",
-            "--to",
-            "dagster",
-            "--out",
-            ".",
-            "--executable",
-            env!("CARGO_BIN_EXE_etl"),
-            "--retry-delay",
-            "1s",
-        ],
-    );
-    assert_eq!(r.code, 0, "{r:?}");
+    export_to(&dir, "dagster", ".");
     let target = s3.target("dagster");
-    let dagster = |job: &str| {
-        let mut cmd = tool(&s.dagster, "dagster", &dir);
-        cmd.args(["job", "execute", "-f", "etl_jobs_dagster.py", "-j", job])
-            .env("DAGSTER_HOME", dir.path())
-            .env("ETL_TARGET", &target)
-            .envs(s3.vars.iter().cloned());
-        cmd
-    };
+    let dagster = |job: &str| dagster_execute(&s, &dir, job, &target, &s3);
     std::fs::write(dir.path().join("dagster.yaml"), "telemetry:\n  enabled: false\n").unwrap();
     let r = run_while_locked(&mut dagster("etl_jobs"), &s3, &target);
     let log = format!("{}{}", r.stdout, r.stderr);
@@ -389,7 +384,14 @@ fn a_dagster_job_loads_two_datasets_and_retries_a_held_lock() {
     assert!(log.contains("RUN_SUCCESS"), "{log}");
     assert_eq!(log.matches("etl exited 75 (another run holds the dataset)").count(), 1, "{log}");
     assert!(log.contains("STEP_UP_FOR_RETRY"), "{log}");
-    assert!(log.contains("\"rows_written\": 3") || log.contains("rows_written"), "metadata: {log}");
+    // The summary is each op's output, its figures the output's metadata.
+    let r = run(tool(&s.dagster, "python", &dir)
+        .arg(helper("dagster_outputs.py"))
+        .env("DAGSTER_HOME", dir.path()));
+    let outputs = json_of(&r);
+    assert_eq!(outputs["orders"]["rows_written"], 3, "{outputs}");
+    assert_eq!(outputs["usage"]["rows_written"], 240, "{outputs}");
+    assert_eq!(outputs["usage"]["status"], "ok", "{outputs}");
 
     let r = run(&mut dagster("etl_jobs_too_few"));
     let log = format!("{}{}", r.stdout, r.stderr);
@@ -413,28 +415,10 @@ fn slices_of_one_dataset_run_at_once_wait_their_turn() {
         "schedule: \"@daily\"\njobs:\n  - name: events\n    dataset_id: events\n    partition_column: day\n    \
          mode: replace\n    slices: [..2026-01-15, 2026-01-16..]\n    source: {kind: csv, path: events.csv, wait_lock: 600}\n",
     );
-    let r = export(
-        &dir,
-        &[
-            "jobs.yaml",
-            "--to",
-            "dagster",
-            "--out",
-            ".",
-            "--executable",
-            env!("CARGO_BIN_EXE_etl"),
-            "--retry-delay",
-            "1s",
-        ],
-    );
-    assert_eq!(r.code, 0, "{r:?}");
+    let r = export_to(&dir, "dagster", ".");
     assert_eq!(r.stderr.trim_end(), "wrote ./etl_jobs_dagster.py: 1 job and 1 schedule for 1 job (2 units)");
     let target = s3.target("slices");
-    let r = run(tool(&s.dagster, "dagster", &dir)
-        .args(["job", "execute", "-f", "etl_jobs_dagster.py", "-j", "etl_jobs"])
-        .env("DAGSTER_HOME", dir.path())
-        .env("ETL_TARGET", &target)
-        .envs(s3.vars.iter().cloned()));
+    let r = run(&mut dagster_execute(&s, &dir, "etl_jobs", &target, &s3));
     let log = format!("{}{}", r.stdout, r.stderr);
     assert_eq!(r.code, 0, "{log}");
     // Both slices ran at once, in the same Dagster run, each writing its own days; the one that
@@ -537,9 +521,7 @@ fn a_stopped_scheduler_run_stops_etl_and_leaves_nothing() {
         let dir = Dir::new();
         let listener = stalled_job(&dir);
         let out = if to == "airflow" { "dags" } else { "." };
-        let r =
-            export(&dir, &["jobs.yaml", "--to", to, "--out", out, "--executable", env!("CARGO_BIN_EXE_etl")]);
-        assert_eq!(r.code, 0, "{r:?}");
+        export_to(&dir, to, out);
         let lake = dir.path().join("lake");
         let mut cmd = if to == "dagster" {
             let mut cmd = tool(&s.dagster, "dagster", &dir);

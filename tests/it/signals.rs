@@ -86,16 +86,6 @@ fn sigterm_ends_a_request_the_server_never_answers_at_once() {
         .unwrap();
     let (_socket, _) = listener.accept().unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let sent = Instant::now();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{stderr}");
-    assert!(sent.elapsed() < Duration::from_secs(10), "stopped after {:?}: {stderr}", sent.elapsed());
-    assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
+    stopped_by_sigterm(child, "a request with no answer");
     assert!(dir.all_lake_keys().is_empty(), "{:?}", dir.all_lake_keys());
 }

@@ -345,3 +345,20 @@ pub fn pg_database(url: &str, name: &str) -> String {
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
+
+/// Sends SIGTERM to a running etl and checks that it stops the clean way (exit 143, saying so) within
+/// 10 s, whatever it was waiting on; returns its stderr.
+pub fn stopped_by_sigterm(child: std::process::Child, what: &str) -> String {
+    let sent = std::time::Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(143), "{what}: {stderr}");
+    assert!(
+        sent.elapsed() < std::time::Duration::from_secs(10),
+        "{what}: stopped after {:?}: {stderr}",
+        sent.elapsed()
+    );
+    assert!(stderr.contains("stopped by SIGTERM"), "{what}: {stderr}");
+    stderr
+}
