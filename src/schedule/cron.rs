@@ -56,6 +56,16 @@ impl Cron {
             }
             out.push(written);
         }
+        // A day of the month that none of its months has (`0 0 31 2 *`): a schedule that never
+        // fires, which no scheduler would say. (With a day of the week too, cron fires on either.)
+        if out[2] != "*" && out[4] == "*" {
+            let days = expand(&out[2], 1, 31);
+            let months = expand(&out[3], 1, 12);
+            const LONGEST: [u32; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+            if !months.iter().any(|m| days.iter().any(|d| *d <= LONGEST[*m as usize - 1])) {
+                return Err(format!("`{text}` never fires: none of its months has that day"));
+            }
+        }
         Ok(Cron(out.join(" ")))
     }
 
@@ -115,6 +125,23 @@ fn field(text: &str, min: u32, max: u32, names: &[&str]) -> Result<String, Strin
         });
     }
     Ok(items.join(","))
+}
+
+/// The values a checked, numeric field takes.
+fn expand(field: &str, min: u32, max: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for item in field.split(',') {
+        let (range, step) = item.split_once('/').map_or((item, 1), |(r, s)| (r, s.parse().unwrap_or(1)));
+        let (from, to) = match range.split_once('-') {
+            _ if range == "*" => (min, max),
+            Some((a, b)) => (a.parse().unwrap_or(min), b.parse().unwrap_or(max)),
+            // `5/10`: from 5 to the end, as cron reads it.
+            None if step > 1 => (range.parse().unwrap_or(min), max),
+            None => (range.parse().unwrap_or(min), range.parse().unwrap_or(min)),
+        };
+        out.extend((from..=to).step_by(step.max(1) as usize));
+    }
+    out
 }
 
 /// Sunday written as 0, the only way Kubernetes' and Argo's cron (robfig/cron) read it: `7` → `0`,
@@ -188,6 +215,14 @@ mod tests {
         );
         assert_eq!(err("0 6,,7 * * *"), "`0 6,,7 * * *`: the hour field `6,,7` has an empty item");
         assert!(err("@often").contains("the macros are"));
+        assert_eq!(err("0 0 31 2 *"), "`0 0 31 2 *` never fires: none of its months has that day");
+        assert_eq!(
+            err("0 0 31 4,6,9,11 *"),
+            "`0 0 31 4,6,9,11 *` never fires: none of its months has that day"
+        );
+        assert_eq!(Cron::parse("0 0 29 2 *").unwrap().as_str(), "0 0 29 2 *", "leap years");
+        assert_eq!(Cron::parse("0 0 31 2 MON").unwrap().as_str(), "0 0 31 2 1", "or on Mondays");
+        assert_eq!(Cron::parse("0 0 30-31 1-2 *").unwrap().as_str(), "0 0 30-31 1-2 *");
         assert_eq!(
             err("0 6 * * 1-7/2"),
             "`0 6 * * 1-7/2`: the day of week field `1-7/2` steps through 7: write Sunday as 0"
