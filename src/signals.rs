@@ -103,17 +103,7 @@ pub fn check() -> Result<(), Interrupted> {
 
 /// Waits for `duration`, or less when a signal comes; returns the signal, if one came.
 pub async fn sleep(duration: std::time::Duration) -> Option<i32> {
-    let until = tokio::time::Instant::now() + duration;
-    loop {
-        if let Some(signo) = requested() {
-            return Some(signo);
-        }
-        let now = tokio::time::Instant::now();
-        if now >= until {
-            return None;
-        }
-        tokio::time::sleep((until - now).min(std::time::Duration::from_millis(100))).await;
-    }
+    tokio::time::timeout(duration, wait()).await.ok()
 }
 
 /// Waits until a signal comes (checked every 100 ms); returns it.

@@ -226,18 +226,21 @@ impl Canceller {
     async fn unless_stopped<T>(&self, query: impl std::future::Future<Output = T>) -> Result<T> {
         tokio::select! {
             value = query => Ok(value),
-            signo = crate::signals::wait() => {
-                let cancel = async {
-                    match &self.tls {
-                        None => self.token.cancel_query(tokio_postgres::NoTls).await,
-                        Some(tls) => self.token.cancel_query(tls.clone()).await,
-                    }
-                };
-                // Best effort, and bounded: the run stops either way.
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), cancel).await;
-                Err(crate::signals::Interrupted(signo).into())
-            }
+            signo = crate::signals::wait() => Err(self.stopped(signo).await),
         }
+    }
+
+    /// Asks the server to cancel the query (best effort, bounded: the run stops either way); the
+    /// error the run stops with.
+    async fn stopped(&self, signo: i32) -> Error {
+        let cancel = async {
+            match &self.tls {
+                None => self.token.cancel_query(tokio_postgres::NoTls).await,
+                Some(tls) => self.token.cancel_query(tls.clone()).await,
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), cancel).await;
+        crate::signals::Interrupted(signo).into()
     }
 }
 
@@ -582,8 +585,15 @@ async fn spool(
         let mut chunk = Vec::with_capacity(SPOOL_CHUNK + (64 << 10));
         let mut total = 0u64;
         futures::pin_mut!(stream);
+        // One watch for the whole COPY, not one per row.
+        let signal = crate::signals::wait();
+        futures::pin_mut!(signal);
         loop {
-            let next = canceller.unless_stopped(stream.next()).await?;
+            let next = tokio::select! {
+                biased;
+                next = stream.next() => next,
+                signo = &mut signal => return Err(canceller.stopped(signo).await),
+            };
             if let Some(row) = &next {
                 // One message is one row: gathered into chunks, written and offered a chunk at a time.
                 let row = row.as_ref().map_err(|e| Error::Remote {

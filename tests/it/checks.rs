@@ -610,18 +610,7 @@ fn an_incremental_load_that_fails_its_checks_leaves_its_state() {
         serde_json::json!({"id": 1, "updated_at": "2026-11-01T10:00:00Z"}),
         serde_json::json!({"id": 2, "updated_at": "2026-11-02T10:00:00Z"}),
     ]));
-    let served = events.clone();
-    let api = crate::fake_api::FakeApi::start(move |req, _| {
-        let since = req.param("updated_since").unwrap_or("");
-        let newer: Vec<_> = served
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e["updated_at"].as_str().unwrap() > since)
-            .cloned()
-            .collect();
-        crate::fake_api::Response::json(serde_json::json!({"events": newer}))
-    });
+    let api = crate::fake_api::FakeApi::events_since(events.clone(), false);
     let dir = Dir::new();
     let load = |check: &str| {
         run(dir

@@ -58,6 +58,26 @@ pub struct FakeApi {
 }
 
 impl FakeApi {
+    /// An API of `events` that answers `{"events": [...]}` with those whose `updated_at` comes after
+    /// the `updated_since` parameter (at or after it when `inclusive`), all when it is not sent: an
+    /// incremental source, whose events a test may change between runs.
+    pub fn events_since(events: Arc<Mutex<Vec<serde_json::Value>>>, inclusive: bool) -> FakeApi {
+        FakeApi::start(move |req, _| {
+            let since = req.param("updated_since").unwrap_or("");
+            let newer: Vec<_> = events
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| {
+                    let at = e["updated_at"].as_str().unwrap();
+                    at > since || (inclusive && at == since)
+                })
+                .cloned()
+                .collect();
+            Response::json(serde_json::json!({ "events": newer }))
+        })
+    }
+
     /// Starts a server on a free port; `handler` gets each request and the server's own URL.
     pub fn start(handler: impl Fn(&Request, &str) -> Response + Send + Sync + 'static) -> FakeApi {
         let seen: Arc<Mutex<Vec<Request>>> = Arc::default();

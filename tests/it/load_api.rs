@@ -279,18 +279,7 @@ fn incremental_loads_fetch_only_what_is_new() {
         json!({"id": 1, "updated_at": "2026-11-01T10:00:00Z", "price": 1.5, "note": "x"}),
         json!({"id": 2, "updated_at": "2026-11-02T10:00:00Z", "price": 2.5, "note": "y"}),
     ]));
-    let served = events.clone();
-    let api = FakeApi::start(move |req, _| {
-        let since = req.param("updated_since").unwrap_or("");
-        let newer: Vec<_> = served
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e["updated_at"].as_str().unwrap() > since)
-            .cloned()
-            .collect();
-        Response::json(json!({"events": newer}))
-    });
+    let api = FakeApi::events_since(events.clone(), false);
     let dir = Dir::new();
     let load = |extra: &[&str]| {
         let mut cmd = dir.etl();
@@ -349,18 +338,7 @@ fn an_inclusive_since_and_updated_records_leave_one_row_per_key() {
         json!({"id": 1, "updated_at": "2026-11-01T10:00:00Z", "status": "new"}),
         json!({"id": 2, "updated_at": "2026-11-02T10:00:00Z", "status": "new"}),
     ]));
-    let served = events.clone();
-    let api = FakeApi::start(move |req, _| {
-        let since = req.param("updated_since").unwrap_or("");
-        let newer: Vec<_> = served
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e["updated_at"].as_str().unwrap() >= since)
-            .cloned()
-            .collect();
-        Response::json(json!({"events": newer}))
-    });
+    let api = FakeApi::events_since(events.clone(), true);
     let dir = Dir::new();
     let load = || {
         let url = format!("{}/events", api.url);
