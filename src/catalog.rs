@@ -644,12 +644,15 @@ impl Entry for CsvEntry {
 }
 
 impl CsvEntry {
-    /// The command line's write settings, with the entry's key where the command line gives none.
+    /// The command line's write settings, with the entry's mode and key where the command line gives
+    /// none.
     pub fn write(
         &self,
         write: &crate::pipeline::commit::WriteSettings,
     ) -> crate::pipeline::commit::WriteSettings {
         let mut write = self.checks.added_to(write);
+        // The entry's mode is given as much as `--mode` is; the command line's wins.
+        write.mode = write.mode.or(self.mode);
         if write.primary_key.is_empty() {
             write.primary_key = self.primary_key.clone();
             write.dedup_by = write.dedup_by.or_else(|| self.dedup_by.clone());

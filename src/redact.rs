@@ -57,16 +57,26 @@ pub fn register_basic(user: &str, password: &str) {
     register(&pair);
 }
 
-/// Registers the secrets of the environment: every variable whose name says it holds one (`*TOKEN*`,
-/// `*SECRET*`, `*PASSWORD*`, `*KEY*`, ...), and the password of any URL in a variable.
+/// The conventional credential variables: the ones the AWS SDK, PostgreSQL's clients, the Domo
+/// client and OpenLineage's client read. Only these are registered from the environment: a variable
+/// is a secret because of what it is, not because its name holds a word (a desktop login's
+/// `XDG_SESSION_CLASS=user` is no secret, and registering `user` rewrote `user-events` in every
+/// message). Every other credential is registered when a run reads it for auth (`token_env`, a
+/// `--url`'s password, `DOMO_CLIENT_SECRET`).
+pub const CREDENTIAL_VARIABLES: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "PGPASSWORD",
+    "DOMO_CLIENT_SECRET",
+    "OPENLINEAGE_API_KEY",
+];
+
+/// Registers the secrets of the environment: the values of [`CREDENTIAL_VARIABLES`].
 pub fn register_environment() {
-    for (name, value) in std::env::vars_os() {
-        let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else { continue };
-        if secret_name(name) {
-            register(value);
-        }
-        if let Some(password) = url_password(value) {
-            register(&password);
+    for name in CREDENTIAL_VARIABLES {
+        if let Ok(value) = std::env::var(name) {
+            register(&value);
         }
     }
 }
@@ -139,8 +149,9 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 }
 
 /// `text` with every registered secret, in every form, replaced by [`REDACTED`]; secret shapes are
-/// left alone. For records the tool reads back (a run record, a manifest), where a column named
-/// `api_key` must keep its type.
+/// left alone. Never for records the tool reads back (a run record, a manifest, a state): those keep
+/// secrets out by construction, field by field ([`crate::config::mask_url`] on a source's location),
+/// since a value that happens to equal a secret's would rewrite a key or a column's name.
 pub fn redact_known(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
     let forms = FORMS.read().unwrap_or_else(|e| e.into_inner());

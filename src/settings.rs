@@ -283,6 +283,7 @@ pub fn write(args: &WriteArgs, dry_run: bool) -> WriteSettings {
         mode: args.mode.as_deref().and_then(|m| m.parse().ok()),
         allow_schema_change: args.allow_schema_change,
         allow_empty: args.allow_empty,
+        append_again: args.append_again,
         wait_lock: Duration::from_secs(args.wait_lock),
         dry_run,
         partition_range: args.partition_range,

@@ -45,9 +45,14 @@ pub struct WriteArgs {
     /// partitioned); replace: afterwards the dataset holds exactly this run's data (the default when
     /// unpartitioned); append: this run's files are added beside the dataset's, nothing is replaced;
     /// upsert: each row replaces the dataset's row of the same --primary-key, wherever it is (the
-    /// default with --primary-key).
+    /// default with --primary-key). Left out, a dataset loaded before keeps its mode, partition
+    /// column and key (its manifest says them); only --mode replace lays it out anew.
     #[arg(long, value_name = "MODE", value_parser = ["merge", "replace", "append", "upsert"])]
     pub mode: Option<String>,
+    /// Append even a source whose bytes the dataset's last append loaded already. Without it such a
+    /// run appends nothing and says so, so that a retried run never adds its rows twice.
+    #[arg(long)]
+    pub append_again: bool,
     /// The columns that identify a row (`id`, or `order_id,line`): afterwards the dataset holds one
     /// row per key, the newest run's (the last in the source within a run, or see --dedup-by). A row
     /// with an empty key is a bad row (--on-bad-rows). Recorded in the manifest; with --mode replace
@@ -450,18 +455,21 @@ pub struct LoadCsvArgs {
     pub write: WriteArgs,
 }
 
+/// `etl run`: one of `--list`, `--job`, `--all` is required, as for load-csv (a job file run with
+/// none once loaded nothing and said ok), and they do not go together.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("jobs_selection").required(true).multiple(false)))]
 pub struct JobsArgs {
     /// The job file (YAML; see README "Job files").
     pub file: PathBuf,
     /// Print the file's jobs and exit.
-    #[arg(long)]
+    #[arg(long, group = "jobs_selection")]
     pub list: bool,
     /// Run this job, by name or dataset id (repeatable); a disabled job runs when named.
-    #[arg(long = "job", value_name = "NAME")]
+    #[arg(long = "job", value_name = "NAME", group = "jobs_selection")]
     pub job: Vec<String>,
     /// Run every enabled job; one failure does not stop the others.
-    #[arg(long)]
+    #[arg(long, group = "jobs_selection")]
     pub all: bool,
     /// Write only the partitions of these days (`FROM..TO`) in every job run, in place of its own
     /// --partition-range (the units `etl schedule export` writes for a job's `slices:` each pass one).

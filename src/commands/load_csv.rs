@@ -52,6 +52,6 @@ async fn load_one(
         progress: ctx.progress(&entry.dataset, size),
         ..LoadRequest::new("load-csv", Arc::new(source), entry.dataset.clone())
     }
-    .written_as(&entry.write(&settings.write), entry.mode.unwrap_or(WriteMode::Merge));
+    .written_as(&entry.write(&settings.write), WriteMode::Merge);
     load_into(request, store).await
 }

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::extract::postgres;
 use crate::load::download_dir;
 use crate::load::WriteMode;
-use crate::pipeline::commit::LoadRequest;
+use crate::pipeline::commit::{LoadRequest, ModeGiven};
 use crate::pipeline::incremental;
 use crate::settings::LoadPostgresSettings;
 use crate::summary::Summary;
@@ -62,7 +62,7 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
     }
     .written_as(&settings.write, WriteMode::Merge);
     let request = match &end {
-        Some(end) => LoadRequest { mode: end.mode, ..request },
+        Some(end) => LoadRequest { mode: end.mode, mode_given: ModeGiven::Command, ..request },
         None => request,
     };
     let loaded = load_into(request, target).await;

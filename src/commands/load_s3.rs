@@ -9,7 +9,7 @@ use crate::extract::csv::CsvFile;
 use crate::extract::objects;
 use crate::extract::parts::CsvParts;
 use crate::load::{download_dir, WriteMode};
-use crate::pipeline::commit::LoadRequest;
+use crate::pipeline::commit::{LoadRequest, ModeGiven};
 use crate::pipeline::drop_folder::{self, Decision};
 use crate::settings::LoadS3Settings;
 use crate::store::ObjectMeta;
@@ -72,7 +72,8 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
         WriteMode::Append if !settings.write.primary_key.is_empty() => WriteMode::Upsert,
         mode => mode,
     };
-    let request = LoadRequest { mode, ..request };
+    let mode_given = if settings.write.mode.is_some() { ModeGiven::User } else { ModeGiven::Command };
+    let request = LoadRequest { mode, mode_given, ..request };
     let dry_run = request.dry_run;
     let mut summary = load_into(request, target).await?;
     drop(downloads);

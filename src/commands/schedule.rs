@@ -97,7 +97,7 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
     }
     let written = schedule::render(args.to, &groups, &export);
     let Some(dir) = &args.out else {
-        return crate::stdout::print(&written.text);
+        return crate::stdout::print_file(&written.text);
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let path = dir.join(&written.file);

@@ -303,6 +303,7 @@ impl CsvFile {
             comments,
             skip_through,
             skipped: self.skip_rows,
+            empty_rows: (0, Vec::new()),
             detected: self.detected,
         }))
     }
@@ -480,7 +481,25 @@ struct CsvReader {
     skip_through: u64,
     /// Lines skipped above the header or the data, for the notes.
     skipped: u64,
+    /// The rows skipped for holding no value at all (delimiters only), and the first lines of them,
+    /// for the notes.
+    empty_rows: (u64, Vec<u64>),
     detected: Detected,
+}
+
+/// The line numbers a note lists.
+const LINES_SHOWN: usize = 8;
+
+/// `line 4`, `lines 4, 9, 12`, `lines 4, 5, 6 and 120 more`: the first lines of `count`, for a note.
+fn lines_list(count: u64, first: &[u64]) -> String {
+    let shown: Vec<String> = first.iter().map(ToString::to_string).collect();
+    let more = count.saturating_sub(first.len() as u64);
+    format!(
+        "line{} {}{}",
+        if count == 1 { "" } else { "s" },
+        shown.join(", "),
+        if more > 0 { format!(" and {more} more") } else { String::new() }
+    )
 }
 
 /// What is wrong with a record.
@@ -629,6 +648,18 @@ impl BatchReader for CsvReader {
                 self.next_line = after;
                 continue;
             }
+            // A row of delimiters only (`;;;;`, which Excel writes wherever formatting ran past the
+            // data) holds no value at all: skipped and counted, like a blank line.
+            let content = self.record.as_slice().len() - usize::from(cr);
+            if fields > 1 && content == 0 {
+                self.tracker.release(end);
+                self.next_line = after;
+                self.empty_rows.0 += 1;
+                if self.empty_rows.1.len() < LINES_SHOWN {
+                    self.empty_rows.1.push(line);
+                }
+                continue;
+            }
             if self.columns.len() == 1 {
                 // The csv parser skips blank lines; in a one-column file each one is an empty value
                 // (trailing blank lines, with no record after them, stay ignored). Comment lines are
@@ -690,6 +721,14 @@ impl BatchReader for CsvReader {
             };
             let above = if self.skip_through > 0 { "the data" } else { "the header" };
             notes.push(format!("skipped {lines} above {above}{how}"));
+        }
+        if self.empty_rows.0 > 0 {
+            notes.push(format!(
+                "skipped {} with no value at all (only delimiters, as spreadsheets write past the \
+                 data): {}",
+                crate::summary::count(self.empty_rows.0, "row"),
+                lines_list(self.empty_rows.0, &self.empty_rows.1)
+            ));
         }
         let comments = self.comments.count();
         if let (Some(c), true) = (self.comment, comments > 0) {

@@ -98,6 +98,11 @@ pub struct Manifest {
     /// run's check.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub newest: std::collections::BTreeMap<String, String>,
+    /// The mode a run of the dataset uses when none is given (`--mode`, `mode:`): the last one given
+    /// other than replace (append, merge, upsert); a replace given resets it. So that a forgotten
+    /// `--mode append` never replaces a table that is appended to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_mode: Option<String>,
 }
 
 impl Manifest {

@@ -35,6 +35,8 @@ pub struct PublishReport {
     pub unchanged: usize,
     /// Objects of earlier runs that this run replaced.
     pub deleted: Vec<String>,
+    /// What the cleanup after the commit point could not do (the run is published all the same).
+    pub left_behind: Option<String>,
 }
 
 /// What a publish found and will replace, for the run records written between the uploads and the
@@ -155,6 +157,7 @@ pub async fn publish(
 
     crate::signals::check()?;
     let started = std::time::Instant::now();
+    let unchanged_before = unchanged.len();
     let committed = async {
         journal.begin(store, dataset).await?;
         let etags = upload(store, &uploads).await?;
@@ -184,8 +187,16 @@ pub async fn publish(
             // The manifest may have been written just before the error: it decides.
             let manifest = super::manifest::read(store, dataset).await.ok().flatten();
             if manifest.is_some_and(|m| m.run_id == run_id) {
-                journal.finish(store, dataset).await?;
-                return Err(e);
+                // Past the commit point: the run is published, whatever failed after it.
+                tracing::debug!("after the manifest of run {run_id}: {e:#}");
+                let left_behind = finish_after_commit(&journal, store, dataset, &stale).await;
+                return Ok(PublishReport {
+                    files: files.len(),
+                    bytes: files.iter().map(|f| f.bytes).sum(),
+                    unchanged: unchanged_before,
+                    deleted: if left_behind.is_some() { Vec::new() } else { stale },
+                    left_behind,
+                });
             }
             tracing::warn!("the publish of run {run_id} failed: putting back what it changed");
             match journal.roll_back(store, dataset).await {
@@ -204,13 +215,35 @@ pub async fn publish(
     if !stale.is_empty() {
         tracing::info!("removing {} object(s) replaced by this run", stale.len());
     }
-    journal.finish(store, dataset).await?;
+    let left_behind = finish_after_commit(&journal, store, dataset, &stale).await;
     Ok(PublishReport {
         files: files.len(),
         bytes: files.iter().map(|f| f.bytes).sum(),
         unchanged: unchanged_count,
-        deleted: stale,
+        deleted: if left_behind.is_some() { Vec::new() } else { stale },
+        left_behind,
     })
+}
+
+/// Deletes what a published run replaced, and its journal. A failure here (a bucket policy without
+/// `s3:DeleteObject`, the store gone) does not make the run fail: it is published, and a scheduler
+/// that retried it would load its rows again. It is a warning, and what it left is said: the journal
+/// stays, so that the next run of the dataset, or `etl repair`, finishes the deletes.
+async fn finish_after_commit(
+    journal: &Journal,
+    store: &dyn ObjectStore,
+    dataset: &crate::load::layout::DatasetId,
+    stale: &[String],
+) -> Option<String> {
+    let error = journal.finish(store, dataset).await.err()?;
+    let left = format!(
+        "published, but the cleanup after it failed ({error:#}): up to {} replaced object(s) may still \
+         be in place beside the new files; the next run of {dataset} removes them, or `etl repair \
+         {dataset}` now",
+        stale.len()
+    );
+    tracing::warn!("{left}");
+    Some(left)
 }
 
 /// Uploads `files` (16 at a time); returns the checksums the store computed, by key.

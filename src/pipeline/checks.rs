@@ -104,8 +104,8 @@ pub async fn keep_failed_run(
             kept = Some((store.url_of(&key), rows));
         }
         let body = serde_json::to_string_pretty(&record)
-            .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
-        let body = crate::redact::redact_known(&body).into_owned().into_bytes();
+            .map_err(|e| crate::error::Error::Internal(e.to_string()))?
+            .into_bytes();
         store.put(&dataset.run_key(&record.run_id), body).await?;
         Ok::<_, crate::error::Error>(kept)
     }

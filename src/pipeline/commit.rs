@@ -44,6 +44,8 @@ pub struct WriteSettings {
     pub allow_schema_change: bool,
     /// Publish a run that leaves a dataset holding rows with none (`--allow-empty`).
     pub allow_empty: bool,
+    /// Append a source the dataset's last append loaded already (`--append-again`).
+    pub append_again: bool,
     /// How long to wait for another run's lock on the dataset.
     pub wait_lock: std::time::Duration,
     /// Stage and plan only (`--dry-run` of single-file commands; catalogs select it per run).
@@ -80,6 +82,18 @@ pub fn checked_primary_key(items: &[String]) -> std::result::Result<Vec<String>,
     }
 }
 
+/// Who chose a load's write mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeGiven {
+    /// Nobody: the command's default for the layout.
+    Default,
+    /// The command, for what it loads (an incremental run appends what is new, a drop folder its
+    /// new objects).
+    Command,
+    /// The user: `--mode`, or `mode:` in a catalog or job file.
+    User,
+}
+
 /// What to load and how: the part shared by every loading command.
 pub struct LoadRequest {
     pub command: &'static str,
@@ -92,6 +106,12 @@ pub struct LoadRequest {
     pub pins: Pins,
     pub writer: WriterOptions,
     pub mode: WriteMode,
+    /// Who chose `mode`: a default gives way to the mode the dataset remembers, and only a replace
+    /// the user gave changes the layout the dataset remembers ([`remember_layout`]).
+    pub mode_given: ModeGiven,
+    /// The command's default mode for a partitioned load, for a run that takes the dataset's
+    /// remembered partition column.
+    pub partitioned_default: WriteMode,
     /// What to do with values that do not fit a pinned type (the reader has its own copy for rows
     /// that do not parse).
     pub bad_rows: BadRows,
@@ -101,6 +121,8 @@ pub struct LoadRequest {
     pub keep_rows: Option<(String, String)>,
     /// Publish even when the dataset, holding rows, would be left with none.
     pub allow_empty: bool,
+    /// Append a source the dataset's last append loaded already.
+    pub append_again: bool,
     /// Let a merge publish a schema that removes columns or changes types.
     pub allow_schema_change: bool,
     /// How long to wait for another run's lock on the dataset.
@@ -122,12 +144,15 @@ pub struct LoadRequest {
     pub checks: Vec<Check>,
     /// Columns whose values check examples never show.
     pub sensitive: Vec<String>,
+    /// What the run took from the dataset's manifest because it was left out (for the summary).
+    pub remembered: Vec<String>,
 }
 
 impl LoadRequest {
     /// Takes the write settings; `default_mode` applies to a partitioned load when `--mode` is not
     /// given (an unpartitioned load replaces the dataset).
     pub fn written_as(self, write: &WriteSettings, default_mode: WriteMode) -> Self {
+        let partitioned_default = default_mode;
         // A key makes upsert the default, except where the command or entry replaces (a whole export).
         let default_mode = if !write.primary_key.is_empty() && default_mode != WriteMode::Replace {
             WriteMode::Upsert
@@ -139,12 +164,15 @@ impl LoadRequest {
         LoadRequest {
             writer: write.files.clone(),
             mode: write.mode.unwrap_or(default_mode),
+            mode_given: if write.mode.is_some() { ModeGiven::User } else { ModeGiven::Default },
+            partitioned_default,
             primary_key: write.primary_key.clone(),
             dedup_by: write.dedup_by.clone(),
             checks: write.checks.clone(),
             sensitive: write.sensitive.clone(),
             allow_schema_change: write.allow_schema_change,
             allow_empty: self.allow_empty || write.allow_empty,
+            append_again: write.append_again,
             wait_lock: write.wait_lock,
             dry_run: self.dry_run || write.dry_run,
             partition_range: write.partition_range,
@@ -170,10 +198,13 @@ impl LoadRequest {
             pins: Pins::none(),
             writer: WriterOptions::default(),
             mode: WriteMode::Merge,
+            mode_given: ModeGiven::Default,
+            partitioned_default: WriteMode::Merge,
             bad_rows: BadRows::Fail,
             null_values: NullTokens::standard(),
             keep_rows: None,
             allow_empty: false,
+            append_again: false,
             allow_schema_change: false,
             wait_lock: std::time::Duration::ZERO,
             dry_run: false,
@@ -184,6 +215,19 @@ impl LoadRequest {
             dedup_by: None,
             checks: Vec::new(),
             sensitive: Vec::new(),
+            remembered: Vec::new(),
+        }
+    }
+
+    /// The mode when none is given, for this request's layout: upsert with a key (unless the
+    /// command replaces, a whole export), the command's own for a partitioned load, else replace.
+    fn default_mode(&self) -> WriteMode {
+        if !self.primary_key.is_empty() && self.partitioned_default != WriteMode::Replace {
+            WriteMode::Upsert
+        } else if self.partition_column.is_some() {
+            self.partitioned_default
+        } else {
+            WriteMode::Replace
         }
     }
 }
@@ -215,19 +259,12 @@ pub async fn recover_first(
 
 /// Loads `request` into `store` as one transaction, holding the dataset's lock from start to end (a
 /// dry run writes nothing and takes none); see the module's header for the steps.
-pub async fn load(request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<Loaded> {
+pub async fn load(mut request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<Loaded> {
     crate::signals::check()?;
-    if let (Some(range), None) = (request.partition_range, &request.partition_column) {
-        return Err(Error::Usage(format!(
-            "--partition-range {range} needs a partitioned load: {} has no partition column",
-            request.dataset
-        )));
-    }
-    if let (Some(range), WriteMode::Upsert) = (request.partition_range, request.mode) {
-        return Err(Error::Usage(format!(
-            "--partition-range {range} does not go with an upsert: a key's newest row may lie outside \
-             the range, and its older one would win"
-        )));
+    // What the run left out, from the dataset as it is (read again under the lock, where a layout
+    // another run changed meanwhile is refused).
+    if let Some(previous) = manifest::read(store.as_ref(), &request.dataset).await? {
+        remember_layout(&mut request, &previous);
     }
     let run_id = new_run_id();
     if request.dry_run {
@@ -296,6 +333,18 @@ async fn load_locked(
     // The dataset as the last finished run left it (read once: the lock keeps it so until publish;
     // read again under the lock when it is taken after staging).
     let previous = manifest::read(store.as_ref(), &request.dataset).await?;
+    if let (Some(range), None) = (request.partition_range, &request.partition_column) {
+        return Err(Error::Usage(format!(
+            "--partition-range {range} needs a partitioned load: {} has no partition column",
+            request.dataset
+        )));
+    }
+    if let (Some(range), WriteMode::Upsert) = (request.partition_range, request.mode) {
+        return Err(Error::Usage(format!(
+            "--partition-range {range} does not go with an upsert: a key's newest row may lie outside \
+             the range, and its older one would win"
+        )));
+    }
     let held = match lock_at {
         LockAt::Held(lock) => Some(lock),
         _ => None,
@@ -403,7 +452,8 @@ async fn finish(
 ) -> Result<Loaded> {
     let excluded = filter.as_ref().map_or(0, |f| f.dropped());
     let rows_read = staged.rows_read + excluded + staged.rejected;
-    let mut notes = staged.notes.clone();
+    let mut notes = request.remembered.clone();
+    notes.extend(staged.notes.iter().cloned());
     if excluded > 0 {
         notes.push(format!("{excluded} rows excluded by the filter"));
     }
@@ -435,6 +485,21 @@ async fn finish(
                 filter.describe()
             )));
         }
+    }
+    if let Some(last) = appended_already(&request, previous.as_ref(), &staged) {
+        let mut summary = Summary::nothing_done(
+            request.command,
+            store.url_of(&request.dataset.prefix()),
+            request.dataset.as_str(),
+            request.began,
+            format!(
+                "nothing appended: run {last} appended the same source ({}, the same bytes) already; a \
+                 retried run never adds its rows twice (--append-again appends them again)",
+                staged.source.location
+            ),
+        );
+        summary.rows_read = rows_read;
+        return Ok(Loaded { summary, plan: None });
     }
     if staged.output.rows() == 0 && !request.allow_empty && request.mode != WriteMode::Upsert {
         check_not_emptied(store.as_ref(), previous.as_ref(), &staged).await?;
@@ -572,6 +637,11 @@ async fn finish(
             upserted: staged.output.upserted,
             checks: checks.clone(),
             newest,
+            default_mode: match request.mode_given {
+                ModeGiven::User if request.mode == WriteMode::Replace => None,
+                ModeGiven::User => Some(request.mode.name().to_owned()),
+                _ => previous.as_ref().and_then(|p| p.default_mode.clone()),
+            },
             ..run_record(&request, &staged, &run_id)
         };
         if let Some(lock) = lock {
@@ -593,9 +663,12 @@ async fn finish(
                     files: publishing.files_after(previous.as_ref(), new_files),
                     ..record
                 };
-                let body =
-                    serde_json::to_string_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
-                let body = crate::redact::redact_known(&body).into_owned().into_bytes();
+                // Not redacted as a whole: a value equal to a secret's would rewrite keys and column
+                // names that later runs read back. The one field that can carry a secret, the
+                // source's location, is masked in `run_record`.
+                let body = serde_json::to_string_pretty(&record)
+                    .map_err(|e| Error::Internal(e.to_string()))?
+                    .into_bytes();
                 // The state before the manifest: see `crate::load::state`.
                 let mut records = vec![(run_key, body.clone())];
                 records.extend(state.map(|state| (state_key, state)));
@@ -611,6 +684,7 @@ async fn finish(
         summary.bytes = report.bytes;
         summary.unchanged = report.unchanged;
         summary.deleted = report.deleted.len();
+        notes.extend(report.left_behind);
         summary.run_id = Some(run_id);
         summary
     };
@@ -634,6 +708,26 @@ async fn finish(
     Ok(Loaded { summary, plan: plan_text })
 }
 
+/// The run that last appended the very source this append read (its location and bytes, by size and
+/// SHA-256, with the same partition column), if the dataset's last run is that one: a scheduler's
+/// retry of an append that committed, whose rows a second append would add again.
+fn appended_already(request: &LoadRequest, previous: Option<&Manifest>, staged: &pipeline::Staged) -> Option<String> {
+    let (previous, (bytes, sha256)) = (previous?, staged.source_digest.as_ref()?);
+    let same = request.mode == WriteMode::Append
+        && !request.append_again
+        && previous.mode == WriteMode::Append.name()
+        && previous.source.location == recorded_location(&staged.source.location)
+        && previous.source.bytes == Some(*bytes)
+        && previous.source.sha256.as_deref() == Some(sha256.as_str())
+        && previous.partition_column == request.partition_column;
+    same.then(|| previous.run_id.clone())
+}
+
+/// A source's location as a run record keeps it: never a password or a token.
+fn recorded_location(location: &str) -> String {
+    crate::redact::redact(&crate::config::mask_url(location)).into_owned()
+}
+
 /// The run's record as far as its source and schema go; the caller says what it wrote.
 fn run_record(request: &LoadRequest, staged: &pipeline::Staged, run_id: &str) -> Manifest {
     Manifest {
@@ -643,7 +737,7 @@ fn run_record(request: &LoadRequest, staged: &pipeline::Staged, run_id: &str) ->
         command: request.command.to_owned(),
         source: SourceRecord {
             kind: staged.source.kind.to_owned(),
-            location: crate::config::mask_url(&staged.source.location),
+            location: recorded_location(&staged.source.location),
             bytes: staged.source_digest.as_ref().map(|d| d.0).or(request.source_size),
             sha256: staged.source_digest.as_ref().map(|d| d.1.clone()),
         },
@@ -661,6 +755,7 @@ fn run_record(request: &LoadRequest, staged: &pipeline::Staged, run_id: &str) ->
         status: None,
         checks: Vec::new(),
         newest: Default::default(),
+        default_mode: None,
     }
 }
 
@@ -684,6 +779,7 @@ async fn refused_by_checks(
         status: Some("failed".into()),
         checks: judged.results.clone(),
         newest: previous.map(|m| m.newest.clone()).unwrap_or_default(),
+        default_mode: previous.and_then(|m| m.default_mode.clone()),
         ..run_record(request, staged, run_id)
     };
     let rejects = staged.checks.as_ref().and_then(|c| c.rejects.clone());
@@ -716,6 +812,11 @@ async fn refused_by_checks(
 /// The dataset's data files that an append numbers its files after. Files its `manifest` does not list
 /// were uploaded by an append that stopped before its manifest: with the lock held (`locked`) they are
 /// deleted, so that loading the same source again does not add its rows twice.
+///
+/// Only when a stopped append explains them ([`stopped_append_explains`]): every file the manifest
+/// lists is in place, and each unlisted file is numbered after every listed one of its folder. Any
+/// other disagreement (a manifest whose keys are not the dataset's, files copied in by hand) keeps
+/// every file and says so: the manifest's word alone never deletes data.
 async fn appendable(
     store: &dyn ObjectStore,
     dataset: &DatasetId,
@@ -728,7 +829,22 @@ async fn appendable(
     let (orphans, kept): (Vec<_>, Vec<_>) = existing
         .into_iter()
         .partition(|o| dataset.part_of_key(&o.key).is_some() && !listed.contains(o.key.as_str()));
-    if locked && !orphans.is_empty() {
+    if orphans.is_empty() {
+        return Ok(kept);
+    }
+    let orphan_keys: Vec<&str> = orphans.iter().map(|o| o.key.as_str()).collect();
+    let present: Vec<&str> = kept.iter().map(|o| o.key.as_str()).collect();
+    if !stopped_append_explains(dataset, &manifest.files, &present, &orphan_keys) {
+        tracing::warn!(
+            "{dataset}: its manifest (run {}) and its files disagree: {} data file(s) in place that it              does not list ({}{}); kept, since no stopped append explains them",
+            manifest.run_id,
+            orphan_keys.len(),
+            orphan_keys.iter().take(3).copied().collect::<Vec<_>>().join(", "),
+            if orphan_keys.len() > 3 { ", ..." } else { "" }
+        );
+        return Ok(kept.into_iter().chain(orphans).collect());
+    }
+    if locked {
         let keys: Vec<String> = orphans.into_iter().map(|o| o.key).collect();
         tracing::warn!(
             "removing {} data file(s) of {dataset} that a stopped append uploaded without its manifest",
@@ -738,6 +854,63 @@ async fn appendable(
         return Ok(kept);
     }
     Ok(kept.into_iter().chain(orphans).collect())
+}
+
+/// Whether an append stopped before its manifest explains the data files in place that the manifest
+/// does not list (`orphans`): the manifest's files are all in place (`present`), and in every folder
+/// each orphan is numbered after every file the manifest lists there (an append numbers its files
+/// after the existing ones).
+fn stopped_append_explains(dataset: &DatasetId, listed: &[FileRecord], present: &[&str], orphans: &[&str]) -> bool {
+    let present: std::collections::HashSet<&str> = present.iter().copied().collect();
+    if listed.iter().any(|f| !present.contains(f.key.as_str())) {
+        return false;
+    }
+    let mut highest = std::collections::HashMap::new();
+    for (partition, part) in listed.iter().filter_map(|f| dataset.part_of_key(&f.key)) {
+        let top = highest.entry(partition).or_insert(part);
+        *top = (*top).max(part);
+    }
+    orphans.iter().filter_map(|key| dataset.part_of_key(key)).all(|(partition, part)| {
+        highest.get(&partition).is_none_or(|top| part > *top)
+    })
+}
+
+/// What a run that leaves something out takes from the dataset it loads (its manifest, `previous`):
+/// the partition column, the primary key, and the mode the dataset's runs give
+/// ([`Manifest::default_mode`]), each said in the summary. A forgotten `--partition-col` so never
+/// turns a year of daily partitions into one unpartitioned file, nor a forgotten `--mode append` a
+/// table into its last file. Only a replace the user gives (`--mode replace`) loads as told.
+fn remember_layout(request: &mut LoadRequest, previous: &Manifest) {
+    if request.mode_given == ModeGiven::User && request.mode == WriteMode::Replace {
+        return;
+    }
+    let dataset = request.dataset.clone();
+    let remembered = |what: String, flag: &str| format!("{what}, as {dataset} is ({flag} left out)");
+    if let (None, Some(column)) = (&request.partition_column, &previous.partition_column) {
+        request.partition_column = Some(column.clone());
+        request.remembered.push(remembered(format!("partitioned by `{column}`"), "--partition-col"));
+    }
+    let told_no_key =
+        request.mode_given == ModeGiven::User && matches!(request.mode, WriteMode::Merge | WriteMode::Append);
+    if request.primary_key.is_empty() && !previous.primary_key.is_empty() && !told_no_key {
+        request.primary_key = previous.primary_key.clone();
+        let key = previous.primary_key.join(", ");
+        request.remembered.push(remembered(format!("rows upserted by the primary key ({key})"), "--primary-key"));
+        // A drop folder's or an incremental run's new rows replace their keys' old ones.
+        if request.mode_given == ModeGiven::Command && request.mode == WriteMode::Append {
+            request.mode = WriteMode::Upsert;
+        }
+    }
+    if request.mode_given == ModeGiven::Default {
+        let given_before = previous.default_mode.as_deref().and_then(|m| m.parse::<WriteMode>().ok());
+        request.mode = match given_before {
+            Some(mode) if mode != request.default_mode() => {
+                request.remembered.push(remembered(format!("mode {}", mode.name()), "--mode"));
+                mode
+            }
+            _ => request.default_mode(),
+        };
+    }
 }
 
 /// Refuses a merge or an append whose partition column is not the dataset's (a column, another, or
@@ -752,7 +925,9 @@ fn check_layout(previous: &Manifest, request: &LoadRequest) -> Result<()> {
         None => "not partitioned".to_owned(),
     };
     let (was, now) = (layout(&previous.partition_column), layout(&request.partition_column));
-    if request.mode == WriteMode::Replace {
+    // A replace the user or the command chose (`--full-refresh`) lays the dataset out anew; a default
+    // one does not.
+    if request.mode == WriteMode::Replace && request.mode_given != ModeGiven::Default {
         tracing::warn!(
             "{} was {was} (run {}); this run replaces it, {now}",
             request.dataset,

@@ -24,7 +24,9 @@ impl Target {
     pub fn parse(text: &str) -> Result<Self, StoreError> {
         let invalid =
             |reason: &str| StoreError::InvalidTarget { target: text.to_owned(), reason: reason.to_owned() };
-        if let Some(rest) = text.strip_prefix("s3://") {
+        // A URL's scheme is read without case (`S3://bucket`).
+        let scheme_end = text.find("://").filter(|&i| text[..i].eq_ignore_ascii_case("s3"));
+        if let Some(rest) = scheme_end.map(|i| &text[i + 3..]) {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
                 return Err(invalid("the bucket name is missing: use s3://bucket[/prefix]"));
@@ -39,13 +41,35 @@ impl Target {
             return Ok(Target::Local(PathBuf::from(path)));
         }
         if text.contains("://") {
-            return Err(invalid("only s3:// URLs and local folders are supported"));
+            return Err(invalid("only s3://bucket[/prefix] URLs and local folders are supported"));
+        }
+        // Something that looks like a URL but is not one (`s3:/bucket`, `s3:bucket`, `s3//bucket`) is
+        // a typo, never a folder to create: a CI smoke test against S3 would pass writing to disk.
+        if let Some(scheme) = url_like(text) {
+            return Err(invalid(&format!(
+                "it looks like a URL but is not one (`{scheme}` then no `//`): write s3://bucket[/prefix] \
+                 for S3, or ./{text} for a local folder of that name"
+            )));
         }
         if text.is_empty() {
             return Err(invalid("it is empty"));
         }
         Ok(Target::Local(PathBuf::from(text)))
     }
+}
+
+/// The scheme of a text that starts like a URL without being one: `s3:`..., `file:`..., `http:`...
+/// (two characters or more before the colon, so that `C:\data` stays a folder), or `s3//`.
+fn url_like(text: &str) -> Option<&str> {
+    let lower = text.to_ascii_lowercase();
+    if lower.starts_with("s3//") || lower.starts_with("s3:") {
+        return Some(&text[..2]);
+    }
+    let (scheme, _) = text.split_once(':')?;
+    let is_scheme = scheme.len() >= 2
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    is_scheme.then_some(scheme)
 }
 
 #[cfg(test)]
@@ -64,7 +88,13 @@ mod tests {
         );
         assert_eq!(Target::parse("./lake").unwrap(), Target::Local("./lake".into()));
         assert_eq!(Target::parse("file:///tmp/x").unwrap(), Target::Local("/tmp/x".into()));
-        for bad in ["s3://", "s3:///x", "gs://b", "", "s3://b/../x"] {
+        assert_eq!(
+            Target::parse("S3://bucket").unwrap(),
+            Target::S3(S3Location { bucket: "bucket".into(), prefix: "".into() })
+        );
+        assert_eq!(Target::parse("C:\\lake").unwrap(), Target::Local("C:\\lake".into()));
+        assert_eq!(Target::parse("lake/s3:x").unwrap(), Target::Local("lake/s3:x".into()));
+        for bad in ["s3://", "s3:///x", "gs://b", "", "s3://b/../x", "s3:/bucket", "s3:bucket", "s3//bucket", "file:/x"] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }

@@ -35,6 +35,8 @@ mod guards;
 mod hostile;
 /// The small HTTP/1.1 server under `fake_api` and `fake_domo`: socket, request parsing, responses.
 mod http_server;
+/// Issue 28: what a forgotten flag or a stray environment does: nothing lost.
+mod forgotten;
 /// `etl run`: a job file mixing every kind of source.
 mod jobs;
 /// `load-api`: a REST API on 127.0.0.1 with pages, auth and faults.

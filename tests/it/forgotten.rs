@@ -1,0 +1,359 @@
+//! Issue 28: what happens when a person leaves something out, or the environment holds something
+//! nobody thought of. One test (or a few) per item of the issue, each at the level a user meets it:
+//! the binary, on the local target unless a server matters.
+
+use crate::fake_api::{FakeApi, Response};
+use crate::util::*;
+
+/// What a desktop login (GNOME on Wayland, say) puts in every process's environment: names holding
+/// `session`, `auth`, `key` whose values are ordinary words.
+const DESKTOP_LOGIN: &[(&str, &str)] = &[
+    ("XDG_SESSION_CLASS", "user"),
+    ("XDG_SESSION_TYPE", "wayland"),
+    ("XDG_SESSION_DESKTOP", "ubuntu"),
+    ("XDG_SESSION_ID", "2"),
+    ("DESKTOP_SESSION", "ubuntu"),
+    ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/1000/bus"),
+    ("SSH_AUTH_SOCK", "/run/user/1000/keyring/ssh"),
+    ("XAUTHORITY", "/run/user/1000/.mutter-Xwaylandauth.X1"),
+    ("GNOME_KEYRING_CONTROL", "/run/user/1000/keyring"),
+    ("SESSION_MANAGER", "local/desk:@/tmp/.ICE-unix/1234,unix/desk:/tmp/.ICE-unix/1234"),
+];
+
+/// What a docker-compose file's `environment:` typically holds for a development stack.
+const DOCKER_COMPOSE: &[(&str, &str)] = &[
+    ("POSTGRES_USER", "postgres"),
+    ("POSTGRES_PASSWORD", "postgres"),
+    ("POSTGRES_DB", "events"),
+    ("MINIO_ROOT_USER", "minioadmin"),
+    ("MINIO_ROOT_PASSWORD", "minioadmin"),
+    ("REDIS_PASSWORD", "redis"),
+    ("JWT_SECRET", "changeme"),
+    ("SECRET_KEY", "data"),
+    ("API_KEY", "value"),
+];
+
+fn with_env<'a>(cmd: &'a mut std::process::Command, vars: &[(&str, &str)]) -> &'a mut std::process::Command {
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn manifest(dir: &Dir, id: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.lake(&format!("datasets/{id}/_manifest.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Every row of a dataset on the local target: the number of rows in all its data files.
+fn rows_in(dir: &Dir, id: &str) -> usize {
+    dir.lake_keys()
+        .iter()
+        .filter(|k| k.starts_with(&format!("datasets/{id}/")) && k.ends_with(".parquet"))
+        .map(|k| read_parquet(&dir.lake(k)).height())
+        .sum()
+}
+
+/// Item 1: a desktop login's `XDG_SESSION_CLASS=user` and a compose file's `POSTGRES_PASSWORD` are no
+/// secrets: a dataset `user-events` with a `user_id` column keeps its names in the records, and an
+/// append then an upsert keep every row.
+#[test]
+fn ordinary_variables_are_no_secrets_and_an_append_keeps_every_row() {
+    let dir = Dir::new();
+    dir.write("a.csv", "user_id,event,at\n1,login,2026-01-01\n2,login,2026-01-01\n3,view,2026-01-02\n");
+    dir.write("b.csv", "user_id,event,at\n4,logout,2026-01-03\n");
+    dir.write("c.csv", "user_id,event,at\n2,postgres,2026-01-01\n5,view,2026-01-04\n");
+    let env: Vec<(&str, &str)> = DESKTOP_LOGIN.iter().chain(DOCKER_COMPOSE).copied().collect();
+    let load = |file: &str, args: &[&str]| {
+        ok(with_env(&mut dir.etl(), &env).args(["upload-csv", file, "--dataset-id", "user-events"]).args(args))
+    };
+    let first = load("a.csv", &[]);
+    assert!(!first.stderr.contains("[redacted]"), "{first:?}");
+    assert!(first.stderr.contains("user-events"), "{first:?}");
+    load("b.csv", &["--mode", "append"]);
+    assert_eq!(rows_in(&dir, "user-events"), 4, "the append kept the first run's rows: {:?}", dir.lake_keys());
+    let upsert = load("c.csv", &["--mode", "upsert", "--primary-key", "user_id"]);
+    assert!(!upsert.stderr.contains("[redacted]"), "{upsert:?}");
+    assert_eq!(rows_in(&dir, "user-events"), 5);
+    let record = manifest(&dir, "user-events");
+    let text = record.to_string();
+    assert!(!text.contains("[redacted]"), "{text}");
+    assert!(record["files"][0]["key"].as_str().unwrap().starts_with("datasets/user-events/"), "{text}");
+    assert_eq!(record["schema"][0]["name"], "user_id", "{text}");
+    for key in dir.all_lake_keys().iter().filter(|k| k.contains("/_runs/")) {
+        let run = std::fs::read_to_string(dir.lake(key)).unwrap();
+        assert!(!run.contains("[redacted]"), "{key}: {run}");
+    }
+    let inspect = ok(with_env(&mut dir.etl(), &env).args(["inspect", "user-events"]));
+    assert!(inspect.stdout.contains("user_id") && !inspect.stdout.contains("[redacted]"), "{inspect:?}");
+}
+
+/// Item 1: data files that the manifest does not list are deleted by an append only where a stopped
+/// append explains them; a manifest that disagrees with the files otherwise (its keys are not the
+/// dataset's) deletes nothing.
+#[test]
+fn an_append_never_deletes_files_on_a_disagreeing_manifests_word() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id,v\n1,a\n2,b\n3,c\n");
+    dir.write("b.csv", "id,v\n4,d\n");
+    dir.write("c.csv", "id,v\n5,e\n");
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "t"]));
+    // A manifest written by an older etl that rewrote the dataset's name in it.
+    let path = dir.lake("datasets/t/_manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap().replace("datasets/t/", "datasets/[redacted]/");
+    std::fs::write(&path, text).unwrap();
+    let r = ok(dir.etl().args(["upload-csv", "b.csv", "--dataset-id", "t", "--mode", "append"]));
+    assert!(r.stderr.contains("disagree"), "{r:?}");
+    assert_eq!(rows_in(&dir, "t"), 4, "{:?}", dir.lake_keys());
+
+    // A stopped append's file (numbered after every listed one) is still removed.
+    let stray = dir.lake("datasets/t/data/part-0009.parquet");
+    std::fs::copy(dir.lake("datasets/t/data/part-0000.parquet"), &stray).unwrap();
+    let r = ok(dir.etl().args(["upload-csv", "c.csv", "--dataset-id", "t", "--mode", "append"]));
+    assert!(r.stderr.contains("stopped append"), "{r:?}");
+    assert!(!stray.exists());
+    assert_eq!(rows_in(&dir, "t"), 5, "{:?}", dir.lake_keys());
+}
+
+/// Item 1: `etl schedule export` on stdout is the file as made: an `auth: api-key` job's Dagster and
+/// Airflow files parse, and name the job as it is.
+#[test]
+fn exported_scheduler_files_on_stdout_are_not_rewritten() {
+    let dir = Dir::new();
+    dir.write(
+        "jobs.yaml",
+        "schedule: \"0 3 * * *\"\njobs:\n  - name: tokens\n    dataset_id: tokens\n    source:\n      \
+         kind: api\n      url: https://api.example.com/tokens\n      auth: api-key\n      \
+         api_key_header: X-Api-Key\n      api_key_env: API_KEY\n",
+    );
+    for to in ["dagster", "airflow"] {
+        let r = ok(with_env(&mut dir.etl(), DESKTOP_LOGIN)
+            .env("API_KEY", "tokens")
+            .args(["schedule", "export", "jobs.yaml", "--to", to]));
+        assert!(!r.stdout.contains("[redacted]"), "{to}: {}", r.stdout);
+        assert!(r.stdout.contains("--job") && r.stdout.contains("tokens"), "{to}: {}", r.stdout);
+        let parsed = std::process::Command::new("python3")
+            .args(["-c", "import ast, sys; ast.parse(sys.stdin.read())"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(r.stdout.as_bytes())?;
+                child.wait()
+            })
+            .unwrap();
+        assert!(parsed.success(), "{to}: the file does not parse:\n{}", r.stdout);
+    }
+}
+
+/// Done-when of item 1: every loading command run with a desktop login's and a compose file's
+/// environment records the real names: no run record or manifest says `[redacted]` where no secret was.
+#[test]
+fn every_command_records_real_names_under_a_desktop_and_a_compose_environment() {
+    for (label, env) in [("desktop login", DESKTOP_LOGIN), ("docker-compose", DOCKER_COMPOSE)] {
+        let dir = Dir::new();
+        sample_exports(&dir);
+        dir.write("drops/user-data.csv", "user,session_id,value\nuser,changeme,1\nminioadmin,redis,2\n");
+        dir.write(
+            "csv.yaml",
+            "datasets:\n  - name: user-data\n    minio_dataset_id: user-data\n    source_dir: drops\n    \
+             file_pattern: \"*.csv\"\n",
+        );
+        let api = FakeApi::start(|_, _| {
+            Response::json(serde_json::json!({"items": [{"user": "user", "session": "data", "value": 1}]}))
+        });
+        dir.write(
+            "jobs.yaml",
+            format!(
+                "jobs:\n  - name: user-sessions\n    dataset_id: user-sessions\n    source:\n      kind: api\n      \
+                 url: {}/items\n      records: items\n",
+                api.url
+            ),
+        );
+        let mut commands: Vec<Vec<String>> = vec![
+            vec!["upload-csv".into(), "drops/user-data.csv".into(), "--dataset-id".into(), "user-upload".into()],
+            vec!["load-cursor-usage".into()],
+            vec!["load-csv".into(), "--config".into(), "csv.yaml".into(), "--all".into()],
+            vec!["load-api".into(), "--url".into(), format!("{}/items", api.url), "--records".into(), "items".into(), "--dataset-id".into(), "user-api".into()],
+            vec!["run".into(), "jobs.yaml".into(), "--all".into()],
+        ];
+        if let Some(url) = pg_url() {
+            let db = pg_database(&url, &format!("forgotten_{}", label.replace(['-', ' '], "_")));
+            pg_exec(&db, "CREATE TABLE user_events (user_id int, session text); INSERT INTO user_events VALUES (1, 'user')");
+            commands.push(vec!["load-postgres".into(), "--url".into(), db, "--table".into(), "user_events".into(), "--dataset-id".into(), "user-pg".into()]);
+        }
+        for args in &commands {
+            let r = ok(with_env(&mut dir.etl(), env).args(args));
+            assert!(!r.stderr.contains("[redacted]"), "{label}: {args:?}: {r:?}");
+        }
+        let records: Vec<String> = dir.all_lake_keys().into_iter().filter(|k| is_run_record(k)).collect();
+        assert!(records.len() >= 2 * commands.len(), "{label}: {records:?}");
+        for key in records {
+            let text = std::fs::read_to_string(dir.lake(&key)).unwrap();
+            assert!(!text.contains("[redacted]"), "{label}: {key}: {text}");
+        }
+    }
+}
+
+/// The data files of dataset `id` on the local target, as keys under `datasets/<id>/`.
+fn data_files(dir: &Dir, id: &str) -> Vec<String> {
+    let prefix = format!("datasets/{id}/");
+    dir.lake_keys().into_iter().filter(|k| k.starts_with(&prefix) && k.ends_with(".parquet")).collect()
+}
+
+/// Item 2: a partitioned dataset with a primary key, loaded again without `--partition-col` and
+/// `--primary-key`, keeps its partitions and its key: the run upserts into the layout it has, and
+/// says so.
+#[test]
+fn a_forgotten_partition_column_and_key_are_the_datasets_own() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id,day,v\n1,2026-01-01,a\n2,2026-01-02,b\n3,2026-01-03,c\n");
+    dir.write("b.csv", "id,day,v\n2,2026-01-02,B\n4,2026-01-04,d\n");
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "t", "--partition-col", "day", "--primary-key", "id"]));
+    let r = ok(dir.etl().args(["upload-csv", "b.csv", "--dataset-id", "t", "--log-format", "json"]));
+    let summary = summary_of(&r);
+    let notes = summary["notes"].to_string();
+    assert!(notes.contains("partitioned by `day`, as t is (--partition-col left out)"), "{notes}");
+    assert!(notes.contains("primary key (id)"), "{notes}");
+    assert_eq!(summary["upserted"]["updated"], 1, "{summary}");
+    let files = data_files(&dir, "t");
+    assert_eq!(files.len(), 4, "every day kept its partition: {files:?}");
+    assert!(files.iter().all(|k| k.contains("/partitions/day=") || k.contains("/partitions/date=")), "{files:?}");
+    assert_eq!(rows_in(&dir, "t"), 4);
+    let record = manifest(&dir, "t");
+    assert_eq!(record["partition_column"], "day");
+    assert_eq!(record["primary_key"], serde_json::json!(["id"]));
+}
+
+/// Item 2: a year of daily partitions loaded again with one day's file and no `--partition-col`:
+/// the day is merged into its partition, the other days stay.
+#[test]
+fn a_forgotten_partition_column_never_wipes_the_other_days() {
+    let dir = Dir::new();
+    let mut year = String::from("day,v\n");
+    for d in 0..365 {
+        let (y, m, dd) = etl::transform::calendar::civil_from_days(20454 + d);
+        year += &format!("{y:04}-{m:02}-{dd:02},{d}\n");
+    }
+    dir.write("year.csv", year);
+    dir.write("day.csv", "day,v\n2026-03-01,1000\n");
+    ok(dir.etl().args(["upload-csv", "year.csv", "--dataset-id", "y", "--partition-col", "day"]));
+    assert_eq!(data_files(&dir, "y").len(), 365);
+    let r = ok(dir.etl().args(["upload-csv", "day.csv", "--dataset-id", "y"]));
+    assert!(r.stderr.contains("partitioned by `day`"), "{r:?}");
+    assert_eq!(data_files(&dir, "y").len(), 365);
+    assert_eq!(rows_in(&dir, "y"), 365);
+    // A layout change is said, not defaulted into: another column without --mode is refused...
+    dir.write("other.csv", "day,v,other_day\n2026-03-01,1,2026-03-02\n");
+    let r = run(dir.etl().args(["upload-csv", "other.csv", "--dataset-id", "y", "--partition-col", "other_day"]));
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("--mode replace"), "{r:?}");
+    assert_eq!(data_files(&dir, "y").len(), 365);
+    // ... and a replace given explicitly lays the dataset out anew.
+    let r = ok(dir.etl().args(["upload-csv", "day.csv", "--dataset-id", "y", "--mode", "replace"]));
+    assert!(!r.stderr.contains("left out"), "{r:?}");
+    assert_eq!(data_files(&dir, "y"), ["datasets/y/data/part-0000.parquet"]);
+    assert!(manifest(&dir, "y")["partition_column"].is_null());
+}
+
+/// Item 2: a table appended to keeps being appended to when `--mode append` is forgotten (an
+/// unpartitioned load's default, replace, would leave only the last file).
+#[test]
+fn a_forgotten_append_mode_is_the_datasets_own() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id,v\n1,a\n2,b\n");
+    dir.write("b.csv", "id,v\n3,c\n");
+    dir.write("c.csv", "id,v\n4,d\n");
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "log", "--mode", "append"]));
+    ok(dir.etl().args(["upload-csv", "b.csv", "--dataset-id", "log", "--mode", "append"]));
+    let r = ok(dir.etl().args(["upload-csv", "c.csv", "--dataset-id", "log"]));
+    assert!(r.stderr.contains("mode append, as log is (--mode left out)"), "{r:?}");
+    assert_eq!(rows_in(&dir, "log"), 4);
+    // A replace given resets it.
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "log", "--mode", "replace"]));
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "log"]));
+    assert_eq!(rows_in(&dir, "log"), 2);
+}
+
+/// Item 3: `etl run` with no selector is a usage error (it loaded nothing and said ok), and `--all`
+/// with `--job` too (it ran every job).
+#[test]
+fn etl_run_needs_one_selector() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id\n1\n");
+    let jobs = "jobs:\n  - name: one\n    dataset_id: one\n    source: {kind: csv, path: a.csv}\n  \
+                - name: two\n    dataset_id: two\n    source: {kind: csv, path: a.csv}\n";
+    dir.write("jobs.yaml", jobs);
+    let r = run(dir.etl().args(["run", "jobs.yaml"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--list") && r.stderr.contains("--job") && r.stderr.contains("--all"), "{r:?}");
+    let r = run(dir.etl().args(["run", "jobs.yaml", "--all", "--job", "one"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("cannot be used with"), "{r:?}");
+    assert!(dir.lake_keys().is_empty(), "{:?}", dir.lake_keys());
+    ok(dir.etl().args(["run", "jobs.yaml", "--job", "one", "--job", "two"]));
+    assert_eq!(dir.lake_keys().len(), 2, "{:?}", dir.lake_keys());
+}
+
+/// Item 5: rows of delimiters only (Excel's `;;;;` past the data) are skipped and counted with their
+/// lines, never loaded as all-null rows (nor into `__HIVE_DEFAULT_PARTITION__`).
+#[test]
+fn rows_with_no_value_at_all_are_skipped_and_counted() {
+    let dir = Dir::new();
+    dir.write("excel.csv", "day;item;qty\r\n2026-01-01;a;1\r\n;;\r\n2026-01-02;b;2\r\n;;\r\n;;\r\n");
+    let r = ok(dir.etl().args(["upload-csv", "excel.csv", "--dataset-id", "x", "--partition-col", "day"]));
+    assert!(r.stderr.contains("skipped 3 rows with no value at all"), "{r:?}");
+    assert!(r.stderr.contains("lines 3, 5, 6"), "{r:?}");
+    let files = data_files(&dir, "x");
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(!files.iter().any(|k| k.contains("__HIVE_DEFAULT_PARTITION__")), "{files:?}");
+    assert_eq!(rows_in(&dir, "x"), 2);
+    assert_eq!(manifest(&dir, "x")["rows_written"], 2);
+}
+
+/// Item 6: a target that looks like a URL but is not a valid `s3://` one is a usage error, never a
+/// local folder named `s3:`.
+#[test]
+fn a_mistyped_s3_target_is_a_usage_error() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id\n1\n");
+    for target in ["s3:/bucket", "s3:bucket/x", "s3//bucket", "https://bucket.example.com/x"] {
+        let r = run(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "a", "--target", target]));
+        assert_eq!(r.code, 2, "{target}: {r:?}");
+        assert!(r.stderr.contains("s3://bucket"), "{target}: {r:?}");
+        let r = run(dir.etl().env("ETL_TARGET", target).args(["upload-csv", "a.csv", "--dataset-id", "a"]));
+        assert_eq!(r.code, 2, "{target} in ETL_TARGET: {r:?}");
+    }
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(entries, ["a.csv"], "nothing was written");
+}
+
+/// Item 7: a failure after the commit point (deleting what the run replaced, as a bucket policy
+/// without `s3:DeleteObject` refuses) leaves the run published: exit 0, a warning saying what was
+/// left and how `etl repair` removes it; the retried append (as a scheduler would retry an exit 1)
+/// adds no row twice.
+#[test]
+fn a_run_past_its_commit_point_has_succeeded_and_a_retried_append_adds_nothing() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id,day\n1,2026-01-01\n2,2026-01-02\n");
+    dir.write("b.csv", "id,day\n3,2026-01-01\n");
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "d", "--partition-col", "day"]));
+    // A replace whose delete of the replaced day fails.
+    let r = run(dir.etl().env("ETL_FAULT", "fail:delete:1").args(["upload-csv", "b.csv", "--dataset-id", "d", "--mode", "replace", "--partition-col", "day"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("published, but the cleanup after it failed"), "{r:?}");
+    assert!(r.stderr.contains("etl repair d"), "{r:?}");
+    assert!(!r.stderr.contains("nothing was published"), "{r:?}");
+    let r = ok(dir.etl().args(["repair", "d"]));
+    assert!(r.stderr.contains("finished"), "{r:?}");
+    assert_eq!(rows_in(&dir, "d"), 1, "{:?}", dir.lake_keys());
+
+    // An append, retried: the second run sees the same bytes appended already.
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "d", "--mode", "append"]));
+    assert_eq!(rows_in(&dir, "d"), 3);
+    let retry = ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "d", "--mode", "append"]));
+    assert!(retry.stderr.contains("nothing appended"), "{retry:?}");
+    assert_eq!(rows_in(&dir, "d"), 3, "{:?}", dir.lake_keys());
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "d", "--mode", "append", "--append-again"]));
+    assert_eq!(rows_in(&dir, "d"), 5);
+}
