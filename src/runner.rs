@@ -55,36 +55,51 @@ where
         return Ok(total);
     }
     let started = Instant::now();
-    let mut outcomes: Vec<(usize, &'a E, f64, Result<Summary>)> =
-        futures::stream::iter(entries.into_iter().enumerate())
-            .map(|(index, entry)| {
-                let load = &load;
-                async move {
-                    let began = Instant::now();
-                    // Each load at once has a progress bar of its own, labelled with its dataset.
-                    let outcome = load(entry).await;
-                    if let Err(error) = &outcome {
-                        match options.log_format {
-                            LogFormat::Text => eprintln!(
-                                "{}",
-                                crate::redact::redact(&format!("error: \"{}\": {error:#}", entry.name()))
-                            ),
-                            LogFormat::Json => {
-                                tracing::error!(
-                                    dataset = entry.dataset().as_str(),
-                                    "\"{}\": {error:#}",
-                                    entry.name()
-                                )
-                            }
-                        }
+    // Entries that write one dataset run one after the other, in the catalog's order (at once,
+    // the second would fail on the first's lock, or win it, by timing); datasets run side by side.
+    let mut groups: Vec<Vec<(usize, &'a E)>> = Vec::new();
+    for (index, entry) in entries.into_iter().enumerate() {
+        match groups.iter_mut().find(|g| g[0].1.dataset() == entry.dataset()) {
+            Some(group) => group.push((index, entry)),
+            None => groups.push(vec![(index, entry)]),
+        }
+    }
+    let run_one = |index: usize, entry: &'a E| {
+        let load = &load;
+        async move {
+            let began = Instant::now();
+            // Each load at once has a progress bar of its own, labelled with its dataset.
+            let outcome = load(entry).await;
+            if let Err(error) = &outcome {
+                match options.log_format {
+                    LogFormat::Text => eprintln!(
+                        "{}",
+                        crate::redact::redact(&format!("error: \"{}\": {error:#}", entry.name()))
+                    ),
+                    LogFormat::Json => {
+                        tracing::error!(dataset = entry.dataset().as_str(), "\"{}\": {error:#}", entry.name())
                     }
-                    (index, entry, began.elapsed().as_secs_f64(), outcome)
                 }
-            })
-            // Unordered: a slow dataset must not hold back the start of the next ones.
-            .buffer_unordered(options.jobs.max(1))
-            .collect()
-            .await;
+            }
+            (index, entry, began.elapsed().as_secs_f64(), outcome)
+        }
+    };
+    let mut outcomes: Vec<(usize, &'a E, f64, Result<Summary>)> = futures::stream::iter(groups)
+        .map(|group| {
+            let run_one = &run_one;
+            async move {
+                let mut done = Vec::with_capacity(group.len());
+                for (index, entry) in group {
+                    done.push(run_one(index, entry).await);
+                }
+                done
+            }
+        })
+        // Unordered: a slow dataset must not hold back the start of the next ones.
+        .buffer_unordered(options.jobs.max(1))
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await;
     // The table follows the catalog's order.
     outcomes.sort_by_key(|(index, ..)| *index);
 

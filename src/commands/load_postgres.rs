@@ -18,7 +18,7 @@ use crate::transform::NullTokens;
 pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Summary> {
     let started = std::time::Instant::now();
     let target = crate::store::open(&ctx.target).await?;
-    crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, settings.write.wait_lock)
+    crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, settings.write.wait_lock, settings.write.dry_run)
         .await?;
     let incremental = match &settings.incremental {
         Some((column, full_refresh)) => {

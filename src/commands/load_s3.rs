@@ -33,7 +33,7 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
         })
         .collect();
     let target = crate::store::open(&ctx.target).await?;
-    crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, settings.write.wait_lock)
+    crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, settings.write.wait_lock, settings.write.dry_run)
         .await?;
     let dataset = &settings.dataset;
     let to_load =

@@ -243,11 +243,18 @@ pub struct Loaded {
 /// Finishes or rolls back a publish a killed run left, if there is one, before a run plans from the
 /// dataset's state (an incremental or drop-folder run reads it before taking the lock): takes the
 /// lock (waiting up to `wait`) only when a journal is there.
+///
+/// A dry run takes no lock and changes nothing: it says that a real run would recover first.
 pub async fn recover_first(
     store: Arc<dyn ObjectStore>,
     dataset: &DatasetId,
     wait: std::time::Duration,
+    dry_run: bool,
 ) -> Result<Vec<crate::load::journal::Recovered>> {
+    if dry_run {
+        report_pending_publish(store.as_ref(), dataset).await?;
+        return Ok(Vec::new());
+    }
     if store.list(&dataset.journal_prefix()).await?.is_empty() {
         return Ok(Vec::new());
     }
@@ -255,6 +262,19 @@ pub async fn recover_first(
     let recovered = crate::load::journal::recover(store.as_ref(), dataset).await;
     lock.release().await?;
     recovered
+}
+
+/// Says, for a dry run, that a stopped run left a publish half-done that a real run finishes or rolls
+/// back first (the dry run plans from the dataset as it is, and touches nothing).
+async fn report_pending_publish(store: &dyn ObjectStore, dataset: &DatasetId) -> Result<()> {
+    let pending = store.list(&dataset.journal_prefix()).await?;
+    if !pending.is_empty() {
+        tracing::warn!(
+            "{dataset}: a stopped run left its publish half-done; a real run finishes or rolls it back \
+             first (or `etl repair {dataset}` now); this dry run leaves it as it is"
+        );
+    }
+    Ok(())
 }
 
 /// Loads `request` into `store` as one transaction, holding the dataset's lock from start to end (a
@@ -268,6 +288,7 @@ pub async fn load(mut request: LoadRequest, store: Arc<dyn ObjectStore>) -> Resu
     }
     let run_id = new_run_id();
     if request.dry_run {
+        report_pending_publish(store.as_ref(), &request.dataset).await?;
         return load_locked(request, store, run_id, LockAt::DryRun).await;
     }
     crate::load::sweep_stale_staging(&store.staging_parent());
@@ -521,7 +542,13 @@ async fn finish(
             ));
         }
     }
-    let schema = manifest::schema_record(&staged.schema);
+    // A run without rows (a header-only file) typed its columns from no value at all: that is no
+    // schema of its own, and the dataset keeps the one it has.
+    let no_rows = staged.rows_read == 0 && staged.output.rows() == 0;
+    let schema = match &previous {
+        Some(previous) if no_rows => previous.schema.clone(),
+        _ => manifest::schema_record(&staged.schema),
+    };
     if let Some(previous) = &previous {
         check_schema_drift(previous, &schema, &staged.output, request.allow_schema_change)?;
         check_primary_key(previous, &request)?;
@@ -879,9 +906,14 @@ fn stopped_append_explains(dataset: &DatasetId, listed: &[FileRecord], present: 
 /// the partition column, the primary key, and the mode the dataset's runs give
 /// ([`Manifest::default_mode`]), each said in the summary. A forgotten `--partition-col` so never
 /// turns a year of daily partitions into one unpartitioned file, nor a forgotten `--mode append` a
-/// table into its last file. Only a replace the user gives (`--mode replace`) loads as told.
+/// table into its last file. Only a replace the user gives (`--mode replace`, of every day) loads as
+/// told.
 fn remember_layout(request: &mut LoadRequest, previous: &Manifest) {
-    if request.mode_given == ModeGiven::User && request.mode == WriteMode::Replace {
+    // A replace of a range of days keeps the layout of the days around it.
+    if request.mode_given == ModeGiven::User
+        && request.mode == WriteMode::Replace
+        && request.partition_range.is_none()
+    {
         return;
     }
     let dataset = request.dataset.clone();
@@ -1029,19 +1061,23 @@ fn check_schema_drift(
     }
     // Files this run leaves in place must agree with the ones it writes (an upsert's rewritten ones
     // hold the dataset's rows too).
+    // A replace of a range of days leaves the other days as they are, as a merge does.
     let merge = matches!(output.mode, WriteMode::Append | WriteMode::Upsert)
-        || (output.partitioned && output.mode == WriteMode::Merge);
+        || (output.partitioned && output.mode == WriteMode::Merge)
+        || (output.mode == WriteMode::Replace && output.range.is_some());
     if drift.is_breaking() && merge && (!allowed || output.mode == WriteMode::Upsert) {
         return Err(Error::Refused(format!(
             "the schema of {} changed since run {} ({}): {}. Nothing was changed; reload everything with \
-             --mode replace (`mode: replace` in a job){}",
+             --mode replace{} (`mode: replace` in a job){}",
             output.dataset,
             previous.run_id,
             drift.describe(),
             match output.mode {
                 WriteMode::Upsert => "an upsert rewrites partitions that keep the dataset's other rows",
+                WriteMode::Replace => "the days outside --partition-range would disagree with the ones it writes",
                 _ => "the partitions this merge leaves would disagree with the ones it writes",
             },
+            if output.range.is_some() { " and no --partition-range" } else { "" },
             match output.mode {
                 WriteMode::Upsert => ", or, for a type that changed, pin the column's type with --types",
                 _ => ", or pass --allow-schema-change (`allow_schema_change: true` in a job's source)",

@@ -357,3 +357,113 @@ fn a_run_past_its_commit_point_has_succeeded_and_a_retried_append_adds_nothing()
     ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "d", "--mode", "append", "--append-again"]));
     assert_eq!(rows_in(&dir, "d"), 5);
 }
+
+/// Item 8: a replace of a range of days whose types differ from the dataset's is refused, as a merge
+/// is: the days outside the range would keep the old Parquet type and a read of all of them fail.
+#[test]
+fn a_range_replace_over_a_changed_type_is_refused() {
+    let dir = Dir::new();
+    dir.write("a.csv", "day,qty\n2026-01-01,1\n2026-01-02,2\n2026-01-03,3\n");
+    dir.write("b.csv", "day,qty\n2026-01-02,2.5\n");
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "r", "--partition-col", "day"]));
+    let before = dir.all_lake_keys();
+    let r = run(dir.etl().args([
+        "upload-csv", "b.csv", "--dataset-id", "r", "--mode", "replace", "--partition-range", "2026-01-02..2026-01-02",
+    ]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("the days outside --partition-range would disagree"), "{r:?}");
+    assert!(r.stderr.contains("`qty`") || r.stderr.contains("qty"), "{r:?}");
+    assert_eq!(dir.all_lake_keys().into_iter().filter(|k| !k.contains("/_runs/")).collect::<Vec<_>>(),
+        before.into_iter().filter(|k| !k.contains("/_runs/")).collect::<Vec<_>>());
+}
+
+/// Item 9: a dry run takes no lock and writes nothing, on every command, even where a stopped run
+/// left a publish half-done: it says so, and leaves it for the real run.
+#[test]
+fn a_dry_run_writes_nothing_even_over_a_pending_journal() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id,day\n1,2026-01-01\n");
+    dir.write("b.csv", "id,day\n2,2026-01-02\n");
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "p", "--partition-col", "day"]));
+    let killed = run(dir.etl().env("ETL_FAULT", "kill:upload:1").args(["upload-csv", "b.csv", "--dataset-id", "p"]));
+    assert_eq!(killed.code, -1, "{killed:?}");
+    let listing = |dir: &Dir| -> Vec<(String, Vec<u8>)> {
+        dir.all_lake_keys().into_iter().map(|k| (k.clone(), std::fs::read(dir.lake(&k)).unwrap())).collect()
+    };
+    let before = listing(&dir);
+    assert!(before.iter().any(|(k, _)| k.contains("/_journal/")), "{:?}", dir.all_lake_keys());
+    let api = FakeApi::start(|_, _| Response::json(serde_json::json!([{"id": 3, "day": "2026-01-03"}])));
+    let mut dry_runs: Vec<Vec<String>> = vec![
+        vec!["upload-csv".into(), "b.csv".into(), "--dataset-id".into(), "p".into(), "--dry-run".into()],
+        vec!["load-api".into(), "--url".into(), api.url.clone(), "--dataset-id".into(), "p".into(), "--dry-run".into()],
+        vec!["load-api".into(), "--url".into(), api.url.clone(), "--dataset-id".into(), "p".into(), "--incremental-field".into(), "id".into(), "--since-param".into(), "since".into(), "--dry-run".into()],
+    ];
+    if let Some(url) = pg_url() {
+        let db = pg_database(&url, "forgotten_dry");
+        pg_exec(&db, "CREATE TABLE t (id int, day date); INSERT INTO t VALUES (4, '2026-01-04')");
+        dry_runs.push(vec!["load-postgres".into(), "--url".into(), db.clone(), "--table".into(), "t".into(), "--dataset-id".into(), "p".into(), "--dry-run".into()]);
+        dry_runs.push(vec!["load-postgres".into(), "--url".into(), db, "--table".into(), "t".into(), "--dataset-id".into(), "p".into(), "--incremental-column".into(), "id".into(), "--dry-run".into()]);
+    }
+    for args in &dry_runs {
+        let r = ok(dir.etl().args(args));
+        assert!(r.stderr.contains("a stopped run left its publish half-done"), "{args:?}: {r:?}");
+        assert_eq!(listing(&dir), before, "{args:?}: the dry run changed the target: {r:?}");
+    }
+    let repaired = ok(dir.etl().args(["repair", "p"]));
+    assert!(repaired.stderr.contains("rolled back"), "{repaired:?}");
+}
+
+/// Item 10: a header-only file passes a merge and an upsert unchanged: its columns, typed from no
+/// value at all, are no schema change (and never rewrite the dataset's types to String).
+#[test]
+fn a_header_only_file_changes_nothing_in_a_merge_or_an_upsert() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id,day,qty\n1,2026-01-01,5\n2,2026-01-02,6\n");
+    dir.write("empty.csv", "id,day,qty\n");
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "m", "--partition-col", "day"]));
+    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "u", "--partition-col", "day", "--primary-key", "id"]));
+    for (id, extra) in [("m", vec!["--mode", "merge"]), ("u", vec!["--mode", "upsert", "--primary-key", "id"]), ("m", vec!["--allow-schema-change"])] {
+        let schema = manifest(&dir, id)["schema"].clone();
+        let files = data_files(&dir, id);
+        let r = ok(dir.etl().args(["upload-csv", "empty.csv", "--dataset-id", id]).args(&extra));
+        assert!(!r.stderr.contains("schema"), "{id} {extra:?}: {r:?}");
+        assert_eq!(manifest(&dir, id)["schema"], schema, "{id} {extra:?}");
+        assert_eq!(data_files(&dir, id), files, "{id} {extra:?}");
+        assert_eq!(rows_in(&dir, id), 2, "{id} {extra:?}");
+    }
+}
+
+/// Item 11: jobs of one file that write one dataset run one after the other, in the file's order,
+/// whatever `--jobs` says (at once, one failed on the other's lock, exit 75, naming its own pid).
+#[test]
+fn jobs_of_one_file_on_one_dataset_take_turns_in_file_order() {
+    let dir = Dir::new();
+    let mut jobs = String::from("jobs:\n");
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        let mut csv = String::from("id,day\n");
+        for row in 0..2000 {
+            csv += &format!("{},2026-01-0{}\n", i * 10_000 + row, i + 1);
+        }
+        dir.write(&format!("{name}.csv"), csv);
+        jobs += &format!(
+            "  - name: {name}\n    dataset_id: shared\n    partition_column: day\n    source: {{kind: csv, path: {name}.csv}}\n"
+        );
+        jobs += &format!("  - name: other-{name}\n    dataset_id: other-{name}\n    source: {{kind: csv, path: {name}.csv}}\n");
+    }
+    dir.write("jobs.yaml", jobs);
+    let r = run(dir.etl().args(["run", "jobs.yaml", "--all", "--jobs", "4"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(rows_in(&dir, "shared"), 6000);
+    // The runs of `shared`, by their ids (which sort by time), came from a, b, c in that order.
+    let mut runs: Vec<String> =
+        dir.all_lake_keys().into_iter().filter(|k| k.starts_with("datasets/shared/_runs/")).collect();
+    runs.sort();
+    let sources: Vec<String> = runs
+        .iter()
+        .map(|k| {
+            let record: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.lake(k)).unwrap()).unwrap();
+            record["source"]["location"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(sources, ["a.csv", "b.csv", "c.csv"], "{r:?}");
+}
