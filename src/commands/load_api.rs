@@ -40,9 +40,16 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
     let spool_dir = download_dir(target.as_ref())?;
     let download = ctx.progress(&settings.dataset, None);
     let records = api::fetch(&settings.api, spool_dir.path(), &download).await?;
+    let dropped = settings.incremental.as_ref().and_then(|inc| {
+        let checkpoint = &settings.api.since.as_ref()?.1;
+        incremental::dropped_note(&inc.field, &inc.param, checkpoint, records.dropped())
+    });
     if records.records() == 0 {
         let note = match &incremental {
-            Some(start) => start.nothing_new(),
+            Some(start) => match &dropped {
+                Some(dropped) => format!("{}; {dropped}", start.nothing_new()),
+                None => start.nothing_new(),
+            },
             None => {
                 tracing::warn!("{}: no records", settings.api.url);
                 "the API returned no records: nothing written".into()
@@ -93,7 +100,8 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
         None => request,
     };
     let mut summary = load_into(request, target).await?;
-    summary.notes.extend(end.and_then(|(e, _)| e.note));
+    summary.notes.extend(dropped);
+    summary.notes.extend(end.map(|(e, _)| e.notes).unwrap_or_default());
     drop(spool_dir);
     Ok(summary)
 }

@@ -20,6 +20,18 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
     let target = crate::store::open(&ctx.target).await?;
     crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, settings.write.wait_lock, settings.write.dry_run)
         .await?;
+    let mut notes = Vec::new();
+    if let (Some(_), Some(table)) = (&settings.incremental, &settings.source.table) {
+        // Rows updated upstream come again: the table's own key upserts them (two versions of
+        // every updated row otherwise), unless the run gives its own.
+        if settings.write.primary_key.is_empty() {
+            let key = postgres::primary_key(&settings.source.url, table).await?;
+            if !key.is_empty() {
+                notes.push(format!("rows upserted by {table}'s primary key ({})", key.join(", ")));
+                settings.write.primary_key = key;
+            }
+        }
+    }
     let incremental = match &settings.incremental {
         Some((column, full_refresh)) => {
             let flag = "--incremental-column";
@@ -72,7 +84,8 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
         (Err(_), Err(copy)) => return Err(copy),
         (loaded, _) => loaded?,
     };
-    summary.notes.extend(end.and_then(|e| e.note));
+    summary.notes.extend(notes);
+    summary.notes.extend(end.map(|e| e.notes).unwrap_or_default());
     drop(dir);
     Ok(summary)
 }

@@ -190,7 +190,8 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path, progress: &Progress) -> R
     let name = format!("{} {}", settings.method, url_shown(&settings.url));
     let mut spool = Spool::create(&dir.join("records.jsonl"))?;
     if let Some(field) = &settings.track {
-        spool = spool.track(field);
+        // What an earlier run loaded is dropped, whether or not the API honours the since-parameter.
+        spool = spool.track(field).after(settings.since.as_ref().map(|(_, value)| value.clone()));
     }
     if let Some(field) = &settings.explode {
         spool = spool.exploding(field);

@@ -118,6 +118,18 @@ pub struct Spool {
     records: u64,
     /// The field whose highest value is kept (an incremental load's checkpoint), and that value.
     tracked: Option<(String, Option<String>)>,
+    /// The checkpoint: a record whose tracked field is at or before it was loaded by an earlier run
+    /// and is dropped ([`Spool::after`]).
+    after: Option<String>,
+    /// The record being spooled: its bytes, the kinds of its leaves, its tracked field's value. It
+    /// is written out when it ends, unless dropped.
+    pending: Vec<u8>,
+    pending_kinds: Vec<(usize, u8)>,
+    pending_value: Option<String>,
+    /// Records seen, dropped ones included (numbers records in messages).
+    seen: u64,
+    /// Records dropped for being at (first) or before (second) the checkpoint.
+    dropped: (u64, u64),
     /// The array field exploded into one record per element.
     explode: Option<String>,
     /// The flattened name being walked, and the text of the leaf being written.
@@ -169,6 +181,13 @@ impl Spool {
         self
     }
 
+    /// Drops the records whose tracked field is at or before `checkpoint` (an earlier run loaded
+    /// them: an API that ignores its since-parameter would have them appended again every run).
+    pub fn after(mut self, checkpoint: Option<String>) -> Self {
+        self.after = checkpoint;
+        self
+    }
+
     /// A new spool file at `path`.
     pub fn create(path: &Path) -> Result<Self> {
         let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
@@ -181,6 +200,12 @@ impl Spool {
             last_set: Vec::new(),
             records: 0,
             tracked: None,
+            after: None,
+            pending: Vec::new(),
+            pending_kinds: Vec::new(),
+            pending_value: None,
+            seen: 0,
+            dropped: (0, 0),
             explode: None,
             name: String::new(),
             text: Vec::new(),
@@ -278,7 +303,7 @@ impl Spool {
 
     /// Writes one leaf of kinds `kinds` and text `text` (`None`: null) in column `col`.
     fn write_leaf(&mut self, col: usize, kinds: u8, text: Option<&[u8]>) -> std::result::Result<(), String> {
-        let record = self.records + 1;
+        let record = self.seen + 1;
         if self.last_set[col] == record {
             let name = &self.columns[col];
             return Err(format!(
@@ -286,20 +311,17 @@ impl Spool {
             ));
         }
         self.last_set[col] = record;
-        self.kinds[col] |= kinds;
+        self.pending_kinds.push((col, kinds));
         let Some(text) = text else { return Ok(()) };
-        if let Some((field, highest)) = &mut self.tracked {
+        if let Some((field, _)) = &self.tracked {
             if *field == self.columns[col] {
-                let text = String::from_utf8_lossy(text);
-                if highest.as_deref().is_none_or(|h| later_text(&text, h)) {
-                    *highest = Some(text.into_owned());
-                }
+                self.pending_value = Some(String::from_utf8_lossy(text).into_owned());
             }
         }
-        let io = |e: std::io::Error| e.to_string();
-        self.out.write_all(&(col as u32).to_le_bytes()).map_err(io)?;
-        self.out.write_all(&(text.len() as u32).to_le_bytes()).map_err(io)?;
-        self.out.write_all(text).map_err(io)
+        self.pending.extend_from_slice(&(col as u32).to_le_bytes());
+        self.pending.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        self.pending.extend_from_slice(text);
+        Ok(())
     }
 
     /// Whether records may be handed over as they are parsed ([`Spool::begin`] ... [`Spool::end`])
@@ -346,6 +368,30 @@ impl Spool {
     }
 
     fn end_record(&mut self) -> std::result::Result<(), String> {
+        self.seen += 1;
+        let value = self.pending_value.take();
+        if let (Some(after), Some(value)) = (&self.after, &value) {
+            if !later_text(value, after) {
+                if later_text(after, value) {
+                    self.dropped.1 += 1;
+                } else {
+                    self.dropped.0 += 1;
+                }
+                self.pending.clear();
+                self.pending_kinds.clear();
+                return Ok(());
+            }
+        }
+        for (col, kinds) in self.pending_kinds.drain(..) {
+            self.kinds[col] |= kinds;
+        }
+        if let (Some((_, highest)), Some(value)) = (&mut self.tracked, value) {
+            if highest.as_deref().is_none_or(|h| later_text(&value, h)) {
+                *highest = Some(value);
+            }
+        }
+        self.out.write_all(&self.pending).map_err(|e| e.to_string())?;
+        self.pending.clear();
         self.out.write_all(&END_OF_RECORD.to_le_bytes()).map_err(|e| e.to_string())?;
         self.records += 1;
         Ok(())
@@ -371,6 +417,7 @@ impl Spool {
             kinds: self.kinds,
             records: self.records,
             highest: self.tracked.and_then(|(_, h)| h),
+            dropped: self.dropped,
         })
     }
 }
@@ -396,12 +443,19 @@ pub struct JsonRecords {
     kinds: Vec<u8>,
     records: u64,
     highest: Option<String>,
+    /// Records dropped for being at (first) or before (second) the checkpoint ([`Spool::after`]).
+    dropped: (u64, u64),
 }
 
 impl JsonRecords {
     /// The highest value of the tracked field (see [`Spool::track`]), as text.
     pub fn highest(&self) -> Option<&str> {
         self.highest.as_deref()
+    }
+
+    /// Records left out for being at (first) or before (second) the checkpoint.
+    pub fn dropped(&self) -> (u64, u64) {
+        self.dropped
     }
 
     /// Number of records.

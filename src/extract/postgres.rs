@@ -374,6 +374,20 @@ const SPOOL_CHUNK: usize = 256 << 10;
 
 /// Runs the query and streams its rows into `dir`: the rows can be read at once, while they arrive
 /// (the COPY runs on a task of its own, see [`Copy`]).
+/// The columns of `table`'s `PRIMARY KEY` constraint, in its order (none: the table has none).
+pub async fn primary_key(url: &str, table: &str) -> Result<Vec<String>> {
+    let (client, canceller) = connect(url).await?;
+    let sql = "SELECT a.attname::text FROM pg_index i \
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+               WHERE i.indrelid = $1::text::regclass AND i.indisprimary \
+               ORDER BY array_position(i.indkey::int2[], a.attnum)";
+    let rows = canceller
+        .unless_stopped(client.query(sql, &[&table]))
+        .await?
+        .map_err(|e| Error::Remote { source_name: shown(url), message: format!("the primary key of {table}: {}", describe(&e)) })?;
+    Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
+}
+
 pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
     let name = shown(&source.url);
     let remote = |message: String| Error::Remote { source_name: name.clone(), message };

@@ -29,8 +29,8 @@ pub struct End {
     pub mode: WriteMode,
     /// The state to write with the data (`None`: keep the state as it is).
     pub state: Option<StateUpdate>,
-    /// For the summary: where the checkpoint moved.
-    pub note: Option<String>,
+    /// For the summary: where the checkpoint moved, and that updated rows are appended (no key).
+    pub notes: Vec<String>,
 }
 
 /// Reads the state and the manifest of `dataset`; `flag` names the option in messages. `--mode` and
@@ -52,6 +52,7 @@ pub async fn start(
     let previous = state::read(store, dataset).await?;
     let last = manifest::read(store, dataset).await?;
     let published = last.as_ref().map(|m| m.run_id.clone());
+    let last_key = last.as_ref().is_some_and(|m| !m.primary_key.is_empty());
     let known = previous.map(|s| s.trusted(published.as_deref())).unwrap_or_default();
     let checkpoint = known.checkpoint(field).filter(|_| !full_refresh).map(str::to_owned);
     match &checkpoint {
@@ -64,7 +65,38 @@ pub async fn start(
         schema: last.map(|m| m.schema).unwrap_or_default(),
         published,
         known,
-        upsert: !write.primary_key.is_empty(),
+        // The dataset's own key counts as given (a run that leaves it out upserts by it).
+        upsert: !write.primary_key.is_empty() || last_key,
+    })
+}
+
+/// What an incremental run without a primary key says: a row updated upstream comes again, and is
+/// appended beside its old version.
+pub fn appended_note(field: &str) -> String {
+    format!(
+        "no primary key: a row updated upstream (a newer {field}) will be appended beside its old \
+         version; --primary-key upserts it instead"
+    )
+}
+
+/// What an incremental read says of the records it dropped for being at (first) or before (second)
+/// the checkpoint `field` = `checkpoint`: records before it mean that the source ignored the
+/// since-parameter `param` (a warning); records at it, that it reads inclusively (a note).
+pub fn dropped_note(field: &str, param: &str, checkpoint: &str, (at, before): (u64, u64)) -> Option<String> {
+    if before > 0 {
+        let text = format!(
+            "{} at or before the checkpoint {field} = {checkpoint} dropped (loaded by an earlier run): \
+             the API seems to ignore `{param}`; check --since-param",
+            crate::summary::count(at + before, "record")
+        );
+        tracing::warn!("{text}");
+        return Some(text);
+    }
+    (at > 0).then(|| {
+        format!(
+            "{} at the checkpoint {field} = {checkpoint} dropped (loaded by an earlier run)",
+            crate::summary::count(at, "record")
+        )
     })
 }
 
@@ -92,11 +124,13 @@ impl Start {
         };
         let Some(highest) = highest else {
             // Everything read, and nothing to keep: the dataset is replaced, the state left alone.
-            return End { mode, state: None, note: None };
+            return End { mode, state: None, notes: Vec::new() };
         };
         End {
             mode,
-            note: Some(format!("checkpoint {} = {highest}", self.field)),
+            notes: std::iter::once(format!("checkpoint {} = {highest}", self.field))
+                .chain((!self.upsert).then(|| appended_note(&self.field)))
+                .collect(),
             state: Some(StateUpdate {
                 next: self.known.clone().moved_to(&self.field, highest),
                 based_on: self.known,

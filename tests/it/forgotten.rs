@@ -467,3 +467,57 @@ fn jobs_of_one_file_on_one_dataset_take_turns_in_file_order() {
         .collect();
     assert_eq!(sources, ["a.csv", "b.csv", "c.csv"], "{r:?}");
 }
+
+/// Item 4: an API that ignores the since-parameter (here a misspelt one) sends every record again:
+/// what the checkpoint says was loaded is dropped, counted and warned about, never appended twice.
+#[test]
+fn an_api_that_ignores_its_since_parameter_loads_no_record_twice() {
+    let dir = Dir::new();
+    let events = std::sync::Arc::new(std::sync::Mutex::new(vec![
+        serde_json::json!({"id": 1, "updated_at": "2026-11-01T10:00:00Z"}),
+        serde_json::json!({"id": 2, "updated_at": "2026-11-02T10:00:00Z"}),
+    ]));
+    let api = FakeApi::events_since(events.clone(), false);
+    let load = || {
+        ok(dir.etl().args(["load-api", "--url", &format!("{}/events", api.url), "--records", "events"]).args([
+            "--dataset-id", "ev", "--incremental-field", "updated_at", "--since-param", "updatedSince", "--log-format", "json",
+        ]))
+    };
+    let first = summary_of(&load());
+    assert!(first["notes"].to_string().contains("no primary key"), "{first}");
+    events.lock().unwrap().push(serde_json::json!({"id": 3, "updated_at": "2026-11-03T10:00:00Z"}));
+    let r = load();
+    let second = summary_of(&r);
+    assert_eq!(second["rows_written"], 1, "{second}");
+    assert!(r.stderr.contains("2 records at or before the checkpoint updated_at = 2026-11-02T10:00:00Z dropped"), "{r:?}");
+    assert!(r.stderr.contains("the API seems to ignore `updatedSince`"), "{r:?}");
+    let third = summary_of(&load());
+    assert_eq!(third["rows_written"], 0, "{third}");
+    assert_eq!(rows_in(&dir, "ev"), 3);
+}
+
+/// Item 4: a PostgreSQL table with its own `PRIMARY KEY`, loaded incrementally without
+/// `--primary-key`, upserts by that key: an updated row replaces its old version.
+#[test]
+fn a_postgres_tables_own_primary_key_upserts_incremental_loads() {
+    let Some(url) = pg_url() else { return };
+    let db = pg_database(&url, "forgotten_pk");
+    pg_exec(
+        &db,
+        "CREATE TABLE orders (id int PRIMARY KEY, status text, updated_at timestamptz); \
+         INSERT INTO orders VALUES (1, 'new', '2026-11-01T10:00:00Z'), (2, 'new', '2026-11-01T11:00:00Z')",
+    );
+    let dir = Dir::new();
+    let load = || {
+        ok(dir.etl().args(["load-postgres", "--url", &db, "--table", "orders", "--dataset-id", "orders"]).args([
+            "--incremental-column", "updated_at",
+        ]))
+    };
+    let r = load();
+    assert!(r.stderr.contains("primary key (id)"), "{r:?}");
+    pg_exec(&db, "UPDATE orders SET status = 'shipped', updated_at = '2026-11-02T10:00:00Z' WHERE id = 1");
+    let r = load();
+    assert!(r.stderr.contains("1 updated"), "{r:?}");
+    assert_eq!(rows_in(&dir, "orders"), 2, "{:?}", dir.lake_keys());
+    assert_eq!(manifest(&dir, "orders")["primary_key"], serde_json::json!(["id"]));
+}
