@@ -533,7 +533,7 @@ fn check_csv_options(
             })
             .transpose()
             .map_err(field)?,
-        header: raw.header.unwrap_or(true),
+        header: raw.header,
         bad_rows: raw
             .on_bad_rows
             .as_deref()

@@ -329,7 +329,11 @@ pub fn read(args: &ReadArgs) -> Result<CsvRead> {
         skip_rows: args.skip_rows,
         decimal_comma: args.decimal_comma.then_some(true),
         encoding,
-        header: !args.no_header,
+        header: match (args.header, args.no_header) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
         bad_rows: args.on_bad_rows.parse().map_err(|e| usage("--on-bad-rows", e))?,
         normalize_columns: args.normalize_columns,
     };

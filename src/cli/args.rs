@@ -139,6 +139,10 @@ pub struct ReadArgs {
     /// [default: detected from samples of the whole file].
     #[arg(long, value_name = "LABEL")]
     pub encoding: Option<String>,
+    /// The file's first line names the columns [default: detected: it is data when its values have
+    /// the types of the values below them, a number or a date among them].
+    #[arg(long, conflicts_with = "no_header")]
+    pub header: bool,
     /// The file has no header line: its first line is data, the columns are column_1, column_2, ...
     #[arg(long)]
     pub no_header: bool,
@@ -592,6 +596,7 @@ impl Default for ReadArgs {
             skip_rows: None,
             decimal_comma: false,
             encoding: None,
+            header: false,
             no_header: false,
             on_bad_rows: "fail".into(),
             null_values: None,

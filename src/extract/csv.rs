@@ -16,7 +16,9 @@ pub use super::dialect::{parse_comment_char, Delimiter};
 use super::dialect::{CommentLines, DialectText, Setting};
 use super::input::{TextInput, Tracker};
 use super::records::{self, Record};
-use super::sniff::{sniff_comment, sniff_delimiter, sniff_preamble, sniff_space_after, COMMENT_CANDIDATE};
+use super::sniff::{
+    sniff_comment, sniff_delimiter, sniff_header, sniff_preamble, sniff_space_after, COMMENT_CANDIDATE,
+};
 use super::{BatchReader, Extract, SourceInfo};
 use crate::batch::{BadRows, Reject, TextBatch};
 use crate::error::{Error, Result};
@@ -40,8 +42,9 @@ pub struct CsvOptions {
     pub decimal_comma: Option<bool>,
     /// The file's encoding; `None`: detected.
     pub encoding: Option<&'static Encoding>,
-    /// Whether the first line names the columns (else they are `column_1`, `column_2`, ...).
-    pub header: bool,
+    /// Whether the first line names the columns (else they are `column_1`, `column_2`, ...); `None`:
+    /// detected ([`sniff_header`]).
+    pub header: Option<bool>,
     pub bad_rows: BadRows,
     /// Column names as snake_case ASCII.
     pub normalize_columns: bool,
@@ -55,7 +58,7 @@ impl Default for CsvOptions {
             skip_rows: None,
             decimal_comma: None,
             encoding: None,
-            header: true,
+            header: None,
             bad_rows: BadRows::Fail,
             normalize_columns: false,
         }
@@ -71,6 +74,7 @@ impl CsvOptions {
             skip_rows: Some(0),
             decimal_comma: Some(false),
             encoding: Some(encoding_rs::UTF_8),
+            header: Some(true),
             ..CsvOptions::default()
         }
     }
@@ -139,7 +143,8 @@ impl CsvFile {
     fn of_input(path: PathBuf, options: CsvOptions, input: TextInput) -> Result<Self> {
         let sniffs = options.delimiter.is_none()
             || options.comment == Setting::Detect
-            || (options.skip_rows.is_none() && options.header);
+            || (options.skip_rows.is_none() && options.header != Some(false))
+            || options.header.is_none();
         let head = if sniffs { input.head_text(SNIFF_BYTES)? } else { Vec::new() };
         let complete = head.len() < SNIFF_BYTES;
         let mut detected = Detected::default();
@@ -157,13 +162,19 @@ impl CsvFile {
         });
         let skip_rows = match options.skip_rows {
             Some(n) => n,
-            None if options.header => {
+            None if options.header != Some(false) => {
                 let n = sniff_preamble(&head, delimiter.byte, comment, complete);
                 detected.preamble = n > 0;
                 n
             }
             None => 0,
         };
+        let header = options.header.unwrap_or_else(|| {
+            let header = sniff_header(&head, delimiter.byte, comment, complete, skip_rows);
+            detected.no_header = !header;
+            header
+        });
+        let options = CsvOptions { header: Some(header), ..options };
         tracing::info!(
             "{}: {}, delimiter `{delimiter}`{}{}",
             path.display(),
@@ -214,6 +225,8 @@ impl CsvFile {
 struct Detected {
     comment: bool,
     preamble: bool,
+    /// The first line is data, not names.
+    no_header: bool,
 }
 
 impl Extract for CsvFile {
@@ -267,7 +280,7 @@ impl CsvFile {
             };
             return Err(Error::Csv { source_name: name, line: 1, message });
         }
-        let (mut columns, header_line, skip_through) = if self.options.header {
+        let (mut columns, header_line, skip_through) = if self.options.header != Some(false) {
             let end = reader.0.byte();
             let mut raw = reader.1 .0.take_captured(header_start, end);
             trim_record_text(&mut raw, self.comment);
@@ -730,6 +743,13 @@ impl BatchReader for CsvReader {
                 lines_list(self.empty_rows.0, &self.empty_rows.1)
             ));
         }
+        if self.detected.no_header {
+            notes.push(format!(
+                "no header line (detected: the first line's values have the types of the values below \
+                 them): columns named column_1 to column_{}; --header reads the first line as names",
+                self.columns.len()
+            ));
+        }
         let comments = self.comments.count();
         if let (Some(c), true) = (self.comment, comments > 0) {
             let how = if self.detected.comment {
@@ -937,7 +957,7 @@ mod tests {
         let (columns, rows, notes) = read_noted(b"Title\na,b\n1,2\n", given);
         assert_eq!((columns, rows.len()), (vec!["a".to_owned(), "b".to_owned()], 1));
         assert_eq!(notes, ["skipped line 1 above the header"]);
-        let headless = CsvOptions { skip_rows: Some(2), header: false, ..CsvOptions::default() };
+        let headless = CsvOptions { skip_rows: Some(2), header: Some(false), ..CsvOptions::default() };
         let (_, rows, _) = read_noted(b"Title\n\n1,2\n3,4\n", headless);
         assert_eq!(rows, [row(3, &["1", "2"]), row(4, &["3", "4"])]);
     }
@@ -952,7 +972,7 @@ mod tests {
 
     #[test]
     fn no_header_reads_the_first_line_as_data() {
-        let options = CsvOptions { header: false, ..CsvOptions::default() };
+        let options = CsvOptions { header: Some(false), ..CsvOptions::default() };
         let (rows, _) = read_with(b"\n1,NA\n2,x\n", options).unwrap();
         // Null tokens are the transform's business: the reader keeps the text.
         assert_eq!(

@@ -171,12 +171,122 @@ pub fn sniff_preamble(sample: &[u8], delimiter: u8, comment: Option<u8>, complet
 /// Records looked at for a preamble before giving up.
 const PREAMBLE_RECORDS: usize = 50;
 
+/// What a value looks like, for telling a header from a row of data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Empty,
+    Number,
+    Date,
+    Text,
+}
+
+fn shape(value: &[u8]) -> Shape {
+    use crate::transform::values::{DateFormat, DatetimeFormat};
+    let value = value.trim_ascii();
+    if value.is_empty() {
+        return Shape::Empty;
+    }
+    let text = String::from_utf8_lossy(value);
+    let numeric = text.parse::<f64>().is_ok_and(f64::is_finite)
+        && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
+    if numeric {
+        Shape::Number
+    } else if DateFormat::Iso.parse(value).is_some() || DatetimeFormat::ISO.parse(value).is_some() {
+        Shape::Date
+    } else {
+        Shape::Text
+    }
+}
+
+/// A whole number that reads as a year (a pivot's column names: `region,2023,2024`).
+fn year(value: &[u8]) -> bool {
+    std::str::from_utf8(value.trim_ascii())
+        .ok()
+        .and_then(|t| t.parse::<u32>().ok())
+        .is_some_and(|y| (1900..=2100).contains(&y))
+}
+
+/// Whether the text `sample` starts with (after `skip` lines) has a header line, as DuckDB's sniffer
+/// tells: it has none when every value of its first record has the shape its column's values below
+/// have (a number over numbers, a date over dates; an empty value fits any) and at least one of them
+/// is a number or a date, which names never are. Text over text can be either: a header is assumed.
+/// A year over numbers that are not all years is a name (`region,2023,2024`).
+pub fn sniff_header(sample: &[u8], delimiter: u8, comment: Option<u8>, complete: bool, skip: u64) -> bool {
+    let mut reader = reader(sample, delimiter, comment);
+    let mut record = csv::ByteRecord::new();
+    let mut first: Option<csv::ByteRecord> = None;
+    let mut below: Vec<csv::ByteRecord> = Vec::new();
+    while below.len() < RECORDS {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            _ => break,
+        }
+        let line = record.position().map_or(1, |p| p.line());
+        let blank = record.iter().all(|f| f.trim_ascii().is_empty());
+        if line <= skip || blank {
+            continue;
+        }
+        match &first {
+            None => first = Some(record.clone()),
+            Some(f) if record.len() == f.len() => below.push(record.clone()),
+            Some(_) => {}
+        }
+    }
+    if !complete && below.len() > 1 && below.len() < RECORDS {
+        // The last record may be cut by the end of the sample.
+        below.pop();
+    }
+    let Some(first) = first else { return true };
+    if below.is_empty() || first.len() < 2 {
+        return true;
+    }
+    let mut typed = false;
+    for (i, value) in first.iter().enumerate() {
+        let head = shape(value);
+        let shapes: Vec<Shape> = below.iter().map(|r| shape(&r[i])).filter(|s| *s != Shape::Empty).collect();
+        let column = match shapes.first() {
+            None => continue,
+            Some(s) if shapes.iter().all(|x| x == s) => *s,
+            Some(_) => Shape::Text,
+        };
+        if head == Shape::Empty {
+            continue;
+        }
+        if head != column {
+            return true;
+        }
+        if head == Shape::Number && year(value) && !below.iter().all(|r| r[i].trim_ascii().is_empty() || year(&r[i])) {
+            return true;
+        }
+        typed |= matches!(head, Shape::Number | Shape::Date);
+    }
+    !typed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sniff_delimiter_of(sample: &[u8], complete: bool) -> u8 {
         sniff_delimiter(sample, complete, None)
+    }
+
+    #[test]
+    fn a_first_row_typed_like_the_rows_below_is_data_not_a_header() {
+        let headless = |text: &str| !sniff_header(text.as_bytes(), b',', None, true, 0);
+        assert!(headless("2024-01-01,alice,10.5\n2024-01-02,bob,3\n2024-01-03,carol,7.25\n"));
+        assert!(headless("1,a\n2,b\n"));
+        // Names are text: text over dates or numbers, or text over text, is a header.
+        assert!(!headless("day,name,qty\n2024-01-01,alice,10.5\n"));
+        assert!(!headless("a,b\nx,y\n"));
+        assert!(!headless("Date,User,Tokens\n2024-01-01,alice,10\n"));
+        // Years naming the columns of a pivot.
+        assert!(!headless("region,2023,2024\nnorth,150.5,200\nsouth,80,90\n"));
+        // One line only: nothing to compare with.
+        assert!(!headless("1,2,3\n"));
+        // A header line after a skipped title.
+        assert!(sniff_header(b"Report\nid,v\n1,2\n", b',', None, true, 1));
+        assert!(!sniff_header(b"Report\n1,2\n3,4\n", b',', None, true, 1));
     }
 
     #[test]

@@ -1191,6 +1191,7 @@ mod tests {
         let request = LoadRequest {
             partition_column: partitioned.then(|| "day".to_owned()),
             mode,
+            mode_given: ModeGiven::User,
             ..LoadRequest::new("test", Arc::new(source), DatasetId::parse("d").unwrap())
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -521,3 +521,27 @@ fn a_postgres_tables_own_primary_key_upserts_incremental_loads() {
     assert_eq!(rows_in(&dir, "orders"), 2, "{:?}", dir.lake_keys());
     assert_eq!(manifest(&dir, "orders")["primary_key"], serde_json::json!(["id"]));
 }
+
+/// Item 15: a file without a header row keeps its first row: its values have the types of the
+/// values below them (a date, numbers), so it is data; the columns get generated names and the
+/// summary says so. `--header` reads it as names where a person knows better.
+#[test]
+fn a_file_without_a_header_keeps_its_first_row() {
+    let dir = Dir::new();
+    dir.write("raw.csv", "2024-01-01,alice,10.5\n2024-01-02,bob,3\n2024-01-03,carol,7.25\n");
+    let r = ok(dir.etl().args(["upload-csv", "raw.csv", "--dataset-id", "raw"]));
+    assert!(r.stderr.contains("3 rows read"), "{r:?}");
+    assert!(r.stderr.contains("no header line (detected"), "{r:?}");
+    let record = manifest(&dir, "raw");
+    let names: Vec<&str> = record["schema"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["column_1", "column_2", "column_3"]);
+    assert_eq!(record["schema"][0]["type"], "date", "{record}");
+    assert_eq!(rows_in(&dir, "raw"), 3);
+    let r = ok(dir.etl().args(["upload-csv", "raw.csv", "--dataset-id", "named", "--header"]));
+    assert!(r.stderr.contains("2 rows read"), "{r:?}");
+    // A header of names over typed values is still a header.
+    dir.write("named.csv", "day,name,qty\n2024-01-01,alice,10.5\n");
+    let r = ok(dir.etl().args(["upload-csv", "named.csv", "--dataset-id", "n2"]));
+    assert!(!r.stderr.contains("no header line"), "{r:?}");
+    assert_eq!(manifest(&dir, "n2")["schema"][0]["name"], "day");
+}
