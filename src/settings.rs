@@ -453,6 +453,7 @@ fn api(args: &LoadApiArgs) -> Result<ApiSettings> {
         timeout: Duration::from_secs(args.timeout.max(1)),
         since: None,
         track: None,
+        keep_at_checkpoint: false,
         explode: args.explode.clone(),
     })
 }

@@ -33,6 +33,7 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
             .await?;
             settings.api.since = start.checkpoint.clone().map(|v| (inc.param.clone(), v));
             settings.api.track = Some(inc.field.clone());
+            settings.api.keep_at_checkpoint = start.upserts();
             Some(start)
         }
         None => None,

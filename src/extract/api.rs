@@ -125,6 +125,8 @@ pub struct ApiSettings {
     pub since: Option<(String, String)>,
     /// The flattened field whose highest value becomes the next checkpoint.
     pub track: Option<String>,
+    /// Whether records at the checkpoint are kept (a key upserts them); before it, never.
+    pub keep_at_checkpoint: bool,
     /// An array field exploded into one record per element.
     pub explode: Option<String>,
 }
@@ -191,7 +193,8 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path, progress: &Progress) -> R
     let mut spool = Spool::create(&dir.join("records.jsonl"))?;
     if let Some(field) = &settings.track {
         // What an earlier run loaded is dropped, whether or not the API honours the since-parameter.
-        spool = spool.track(field).after(settings.since.as_ref().map(|(_, value)| value.clone()));
+        let checkpoint = settings.since.as_ref().map(|(_, value)| value.clone());
+        spool = spool.track(field).after(checkpoint, settings.keep_at_checkpoint);
     }
     if let Some(field) = &settings.explode {
         spool = spool.exploding(field);

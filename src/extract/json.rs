@@ -121,6 +121,8 @@ pub struct Spool {
     /// The checkpoint: a record whose tracked field is at or before it was loaded by an earlier run
     /// and is dropped ([`Spool::after`]).
     after: Option<String>,
+    /// Whether records at the checkpoint are kept (a key upserts them).
+    keep_equal: bool,
     /// The record being spooled: its bytes, the kinds of its leaves, its tracked field's value. It
     /// is written out when it ends, unless dropped.
     pending: Vec<u8>,
@@ -181,10 +183,13 @@ impl Spool {
         self
     }
 
-    /// Drops the records whose tracked field is at or before `checkpoint` (an earlier run loaded
-    /// them: an API that ignores its since-parameter would have them appended again every run).
-    pub fn after(mut self, checkpoint: Option<String>) -> Self {
+    /// Drops the records whose tracked field is before `checkpoint`, or at it unless `keep_equal`
+    /// (an earlier run loaded them: an API that ignores its since-parameter would have them appended
+    /// again every run). Records at the checkpoint are kept where a key upserts them: one updated
+    /// upstream within the checkpoint's second is not lost.
+    pub fn after(mut self, checkpoint: Option<String>, keep_equal: bool) -> Self {
         self.after = checkpoint;
+        self.keep_equal = keep_equal;
         self
     }
 
@@ -201,6 +206,7 @@ impl Spool {
             records: 0,
             tracked: None,
             after: None,
+            keep_equal: false,
             pending: Vec::new(),
             pending_kinds: Vec::new(),
             pending_value: None,
@@ -371,8 +377,9 @@ impl Spool {
         self.seen += 1;
         let value = self.pending_value.take();
         if let (Some(after), Some(value)) = (&self.after, &value) {
-            if !later_text(value, after) {
-                if later_text(after, value) {
+            let before = later_text(after, value);
+            if before || (!self.keep_equal && !later_text(value, after)) {
+                if before {
                     self.dropped.1 += 1;
                 } else {
                     self.dropped.0 += 1;

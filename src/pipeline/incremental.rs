@@ -101,6 +101,11 @@ pub fn dropped_note(field: &str, param: &str, checkpoint: &str, (at, before): (u
 }
 
 impl Start {
+    /// Whether what is new is upserted by a key (rather than appended).
+    pub fn upserts(&self) -> bool {
+        self.upsert
+    }
+
     /// What "nothing new" says.
     pub fn nothing_new(&self) -> String {
         match &self.checkpoint {

@@ -535,7 +535,7 @@ fn a_file_without_a_header_keeps_its_first_row() {
     let record = manifest(&dir, "raw");
     let names: Vec<&str> = record["schema"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["column_1", "column_2", "column_3"]);
-    assert_eq!(record["schema"][0]["type"], "date", "{record}");
+    assert_eq!(record["schema"][0]["type"], "Date", "{record}");
     assert_eq!(rows_in(&dir, "raw"), 3);
     let r = ok(dir.etl().args(["upload-csv", "raw.csv", "--dataset-id", "named", "--header"]));
     assert!(r.stderr.contains("2 rows read"), "{r:?}");

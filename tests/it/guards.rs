@@ -89,11 +89,17 @@ fn a_merge_with_another_partition_column_is_refused_naming_both() {
 }
 
 #[test]
-fn an_unpartitioned_load_over_a_partitioned_dataset_replaces_it_and_says_so() {
+fn an_unpartitioned_replace_over_a_partitioned_dataset_replaces_it_and_says_so() {
     let dir = Dir::new();
     let csv = dir.write("in.csv", "day,n\n2026-01-01,1\n2026-01-02,2\n");
     assert_eq!(upload(&dir, &csv, &["--partition-col", "day"]).code, 0);
+    // Left out, the partition column is the dataset's own (issue 28): nothing is re-laid out.
     let r = upload(&dir, &csv, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("partitioned by `day`, as d is (--partition-col left out)"), "{r:?}");
+    assert_eq!(dir.lake_keys().len(), 2, "{:?}", dir.lake_keys());
+    // A replace given lays it out anew.
+    let r = upload(&dir, &csv, &["--mode", "replace"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("was partitioned by `day`") && r.stderr.contains("not partitioned"), "{r:?}");
     assert_eq!(dir.lake_keys(), ["datasets/d/data/part-0000.parquet"]);
