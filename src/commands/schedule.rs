@@ -79,6 +79,17 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
     if in_a_pod {
         export.job_file = format!("{}/{}", schedule::pod::MOUNT, schedule::pod::mounted_name(&export));
         // The job file travels in a ConfigMap, which anyone who may read the namespace reads.
+        if let Some(place) = literal_secret(&export.file_text) {
+            return Err(Error::Config {
+                path: args.file.clone(),
+                message: format!(
+                    "{place} holds a secret's value: --to {to} would copy it into a ConfigMap; send it from \
+                     an environment variable instead (--auth with token_env or api_key_env) and put the \
+                     value in the Secret `{}`",
+                    export.secret
+                ),
+            });
+        }
         if crate::redact::redact(&export.file_text) != export.file_text {
             return Err(Error::Config {
                 path: args.file.clone(),
@@ -92,6 +103,19 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
     }
     let groups = schedule::plan(&file, &export.name)
         .map_err(|message| Error::Config { path: args.file.clone(), message })?;
+    if args.to == Scheduler::Argo {
+        // Argo reads `{{...}}` in a template's fields as its own variables.
+        if let Some(job) = file.jobs.iter().find(|j| j.name.contains("{{") || j.name.contains("}}")) {
+            return Err(Error::Config {
+                path: args.file.clone(),
+                message: format!(
+                    "job \"{}\": Argo reads `{{{{` and `}}}}` in a command as its own template variables; \
+                     rename the job",
+                    job.name
+                ),
+            });
+        }
+    }
     for job in file.jobs.iter().filter(|j| !j.enabled) {
         eprintln!("job \"{}\" is disabled (enabled: false): left out", job.name);
     }
@@ -104,6 +128,14 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
     // Written whole or not at all: a scheduler watching the folder never reads half a file.
     let mut staged = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     std::io::Write::write_all(&mut staged, written.text.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    // Readable as the rest of a repository is (a DAG processor may run as another user); a temporary
+    // file is made 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o644);
+        staged.as_file().set_permissions(mode).map_err(|e| Error::io(&path, e))?;
+    }
     staged.persist(&path).map_err(|e| Error::io(&path, e.error))?;
     eprintln!("wrote {}: {} for {}", path.display(), written.holds, units(&groups));
     Ok(())
@@ -125,4 +157,38 @@ fn units(groups: &[schedule::Group]) -> String {
 
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| Error::io(path, e))
+}
+
+/// Where a job file holds a secret's value literally, where etl sends it to an API: a request header
+/// whose name says secret (`PRIVATE-TOKEN: glpat-...`), or a query parameter whose name does
+/// (`query: {access_token: ...}`). (A password in a URL is found by the shapes of [`crate::redact`].)
+fn literal_secret(text: &str) -> Option<String> {
+    let file: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let jobs = file.get("jobs")?.as_sequence()?;
+    for job in jobs {
+        let name = job.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+        let Some(source) = job.get("source") else { continue };
+        let headers: Vec<&str> = match source.get("header") {
+            Some(serde_yaml::Value::String(one)) => vec![one.as_str()],
+            Some(serde_yaml::Value::Sequence(items)) => items.iter().filter_map(|i| i.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        for header in headers {
+            if let Some((key, value)) = header.split_once(':') {
+                if crate::redact::secret_name(key.trim()) && !value.trim().is_empty() {
+                    return Some(format!("job \"{name}\": the header `{}`", key.trim()));
+                }
+            }
+        }
+        if let Some(query) = source.get("query").and_then(|q| q.as_mapping()) {
+            for (key, value) in query {
+                let key = key.as_str().unwrap_or_default();
+                let literal = !matches!(value, serde_yaml::Value::Null);
+                if crate::redact::secret_name(key) && literal {
+                    return Some(format!("job \"{name}\": the query parameter `{key}`"));
+                }
+            }
+        }
+    }
+    None
 }

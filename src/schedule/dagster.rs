@@ -20,7 +20,10 @@ pub fn render(groups: &[Group], export: &Export) -> Written {
         p.dedup();
         p
     };
-    let fields: String = needs.iter().map(|n| format!("    {n}: str\n")).collect();
+    // Each variable is the field `var_<name>`: a variable named like a Python keyword (`class`) or
+    // one of pydantic's own names (`model_config`) would otherwise be a file that does not parse, or
+    // a resource that does not load.
+    let fields: String = needs.iter().map(|n| format!("    var_{n}: str\n")).collect();
     let mut text = format!(
         r#""""Dagster definitions for the etl job file {file}, written by `etl schedule export --to dagster`.
 
@@ -55,7 +58,8 @@ class EtlEnvironment(dg.ConfigurableResource):
 
 {fields}
     def variables(self):
-        return {{name: getattr(self, name) for name in type(self).model_fields}}
+        fields = type(self).model_fields
+        return {{name[len("var_"):]: getattr(self, name) for name in fields if name.startswith("var_")}}
 
 
 def _metadata(summary):
@@ -159,7 +163,7 @@ def etl_schedule(job, cron_schedule):
         jobs.push(function);
     }
     // Every name is one Python can take (`plan` checked them).
-    let resources: Vec<String> = needs.iter().map(|n| format!("{n}=dg.EnvVar({})", py(n))).collect();
+    let resources: Vec<String> = needs.iter().map(|n| format!("var_{n}=dg.EnvVar({})", py(n))).collect();
     text.push_str(&format!(
         "\n\ndefs = dg.Definitions(\n    jobs=[{}],\n    schedules=[{}],\n    resources={{\"etl\": EtlEnvironment({})}},\n)\n",
         jobs.join(", "),

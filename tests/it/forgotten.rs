@@ -545,3 +545,76 @@ fn a_file_without_a_header_keeps_its_first_row() {
     assert!(!r.stderr.contains("no header line"), "{r:?}");
     assert_eq!(manifest(&dir, "n2")["schema"][0]["name"], "day");
 }
+
+/// Runs `code` with the Python of the Dagster virtualenv (where scripts/test.sh made one), else with
+/// the machine's `python3` (which has no Dagster: `code` must not need it then).
+fn python(dir: &Dir, code: &str, needs_dagster: bool) -> Option<Run> {
+    let venv = initial_env("ETL_DAGSTER_VENV");
+    let program = match &venv {
+        Some(venv) => std::path::Path::new(venv).join("bin/python"),
+        None if needs_dagster => {
+            assert!(std::env::var("ETL_REQUIRE_SCHEDULERS").is_err(), "ETL_DAGSTER_VENV is not set");
+            return None;
+        }
+        None => "python3".into(),
+    };
+    Some(run(std::process::Command::new(program).current_dir(dir.path()).args(["-c", code])))
+}
+
+/// Item 13: the scheduler files parse and load for any name the checks accept (a variable named
+/// `class` or `model_config`); a job name with Argo's braces, and a secret written into a job
+/// file's header or query, are refused; files written with --out are readable by others (0644).
+#[test]
+fn scheduler_files_hold_for_any_name_and_never_a_secret() {
+    let dir = Dir::new();
+    let job = |name: &str, auth: &str| {
+        format!(
+            "  - name: {name}\n    dataset_id: {name}\n    source:\n      kind: api\n      url: https://api.example.com/x\n{auth}"
+        )
+    };
+    dir.write(
+        "jobs.yaml",
+        format!(
+            "schedule: \"0 3 * * *\"\njobs:\n{}{}",
+            job("one", "      auth: bearer\n      token_env: class\n"),
+            job("two", "      auth: api-key\n      api_key_env: model_config\n"),
+        ),
+    );
+    let r = ok(dir.etl().args(["schedule", "export", "jobs.yaml", "--to", "dagster", "--out", "out"]));
+    let file = std::fs::read_dir(dir.path().join("out")).unwrap().next().unwrap().unwrap().path();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o644, "{r:?}");
+    let parse = format!("import ast; ast.parse(open({:?}).read())", file.to_str().unwrap());
+    let parsed = python(&dir, &parse, false).unwrap();
+    assert_eq!(parsed.code, 0, "{parsed:?}");
+    let load = format!(
+        "import runpy; m = runpy.run_path({:?}); \
+         print(sorted(m['EtlEnvironment'](var_class='a', var_model_config='b').variables().items()))",
+        file.to_str().unwrap()
+    );
+    if let Some(loaded) = python(&dir, &load, true) {
+        assert_eq!(loaded.code, 0, "{loaded:?}");
+        assert!(loaded.stdout.contains("[('class', 'a'), ('model_config', 'b')]"), "{loaded:?}");
+    }
+
+    // Argo reads `{{...}}` as its own: refused, naming the job.
+    let braces = job("x", "").replacen("name: x", "name: x{{workflow.name}}", 1);
+    dir.write("argo.yaml", format!("schedule: \"0 3 * * *\"\njobs:\n{braces}"));
+    let r = run(dir.etl().args(["schedule", "export", "argo.yaml", "--to", "argo", "--image", "etl:1"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("x{{workflow.name}}") && r.stderr.contains("rename the job"), "{r:?}");
+
+    // A token written into the job file never reaches a ConfigMap.
+    for (label, source) in [
+        ("header", "      header: [\"PRIVATE-TOKEN: glpat-abcdef123456\"]\n"),
+        ("query", "      query: {access_token: abcdef123456}\n"),
+    ] {
+        dir.write("secret.yaml", format!("schedule: \"0 3 * * *\"\njobs:\n{}", job("s", source)));
+        for to in ["k8s-cronjob", "argo"] {
+            let r = run(dir.etl().args(["schedule", "export", "secret.yaml", "--to", to, "--image", "etl:1"]));
+            assert_eq!(r.code, 2, "{label} {to}: {r:?}");
+            assert!(r.stderr.contains("holds a secret's value"), "{label} {to}: {r:?}");
+            assert!(!r.stdout.contains("abcdef123456") && !r.stderr.contains("abcdef123456"), "{r:?}");
+        }
+    }
+}
