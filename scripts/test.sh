@@ -17,5 +17,7 @@ s3s_env=$(scripts/s3s-up.sh)
 eval "$s3s_env"
 pg_env=$(scripts/pg-up.sh)
 eval "$pg_env"
+# Nothing here may ask the real EC2 metadata address (tests that check it point it at a listener).
+export AWS_EC2_METADATA_DISABLED=true
 export ETL_REQUIRE_S3=1 ETL_REQUIRE_S3S=1 ETL_REQUIRE_DUCKDB=1 ETL_REQUIRE_PG=1 ETL_REQUIRE_READERS=1 ETL_REQUIRE_SCHEDULERS=1
 cargo test --locked "$@"

@@ -43,18 +43,21 @@ impl Color {
 
 /// Installs the global subscriber.
 pub fn init(format: LogFormat, verbose: u8, color: Color) {
+    // The AWS SDK's own warnings (a region it could not find in the instance metadata, each a
+    // 900-character structure) come at -vv: etl says what went wrong in one line of its own.
+    const QUIET_SDK: &str = "aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error,aws_sdk_s3=error";
     let default = match verbose {
-        0 => "warn",
-        1 => "warn,etl=info",
-        2 => "warn,etl=debug",
-        _ => "info,etl=trace",
+        0 => format!("warn,{QUIET_SDK}"),
+        1 => format!("warn,etl=info,{QUIET_SDK}"),
+        2 => "warn,etl=debug".to_owned(),
+        _ => "info,etl=trace".to_owned(),
     };
     // An empty RUST_LOG (as `.env.example` ships it) means "not set", not "log nothing".
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.trim().is_empty())
         .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new(default));
+        .unwrap_or_else(|| EnvFilter::new(&default));
     // Colour only for a person at a terminal: never in a file, a pipe or cron's mail.
     let colour = color.resolve(std::io::stderr().is_terminal(), |name| std::env::var(name).ok());
     let builder = tracing_subscriber::fmt()

@@ -44,6 +44,19 @@ pub struct S3Store {
     region: String,
 }
 
+/// Whether the AWS shared files (`~/.aws/credentials`, `~/.aws/config`, or where their variables
+/// point) exist: a profile there may hold credentials.
+fn aws_files_exist() -> bool {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let file = |var: &str, default: &str| {
+        std::env::var_os(var).map(std::path::PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(default)))
+    };
+    [file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"), file("AWS_CONFIG_FILE", ".aws/config")]
+        .into_iter()
+        .flatten()
+        .any(|path| path.is_file())
+}
+
 impl S3Store {
     /// A GetObject of `key`, its body not read yet; a missing key is [`StoreError::NotFound`].
     async fn get_object(
@@ -69,7 +82,33 @@ impl S3Store {
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|&s| s > 0)
             .map_or(Duration::from_secs(60), Duration::from_secs);
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let endpoint_in_env = env("AWS_ENDPOINT_URL_S3").or_else(|| env("AWS_ENDPOINT_URL"));
+        let region_in_env = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION"));
+        let static_credentials = env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some();
+        let other_credentials = ["AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+            .iter()
+            .any(|name| env(name).is_some())
+            || aws_files_exist();
+        if let (Some(endpoint), false, false) = (&endpoint_in_env, static_credentials, other_credentials) {
+            // An S3-compatible server takes keys: asking an instance's metadata service for a role
+            // would only wait and fail.
+            return Err(StoreError::Config(format!(
+                "no AWS credentials were found for the S3 server at {endpoint}: set AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY (environment or .env), or AWS_PROFILE"
+            )));
+        }
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if endpoint_in_env.is_some() && region_in_env.is_none() {
+            // S3-compatible servers mostly ignore the region, but signing needs one: given here, the
+            // SDK does not look for one in the instance metadata service.
+            loader = loader.region(aws_sdk_s3::config::Region::new("us-east-1"));
+        }
+        if endpoint_in_env.is_some() && static_credentials {
+            // The keys of the environment, and no chain that could reach the metadata service.
+            loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+        }
+        let sdk = loader
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
@@ -92,7 +131,8 @@ impl S3Store {
                 config = config.region(aws_sdk_s3::config::Region::new("us-east-1"));
             } else {
                 return Err(StoreError::Config(
-                    "no AWS region is configured for the S3 target: set AWS_REGION (or a profile's region)"
+                    "no AWS region is configured for the S3 target: set AWS_REGION (or a profile's region; \
+                     AWS_EC2_METADATA_DISABLED=true stops etl asking an instance's metadata service)"
                         .into(),
                 ));
             }

@@ -618,3 +618,60 @@ fn scheduler_files_hold_for_any_name_and_never_a_secret() {
         }
     }
 }
+
+/// A listener on 127.0.0.1 standing in for the EC2 instance metadata service: it counts the
+/// connections it is asked, and answers none.
+fn metadata_listener() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = asked.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, asked)
+}
+
+/// Item 14: S3 settings problems are one line each, and the instance metadata service is asked
+/// nothing where an endpoint and keys are configured, or with AWS_EC2_METADATA_DISABLED=true.
+#[test]
+fn s3_settings_problems_are_one_line_and_never_ask_the_metadata_service() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id\n1\n");
+    // A port nothing listens on: the S3 server is down.
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let cases: [(&str, Vec<(&str, &str)>, i32, &str); 4] = [
+        ("an endpoint, no keys", vec![("AWS_ENDPOINT_URL", &down)], 2, "no AWS credentials were found for the S3 server"),
+        (
+            "an endpoint and keys, no region",
+            vec![("AWS_ENDPOINT_URL", &down), ("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s")],
+            1,
+            "could not reach",
+        ),
+        ("nothing, metadata disabled", vec![("AWS_EC2_METADATA_DISABLED", "true")], 2, "no AWS region"),
+        (
+            "a region, no keys, metadata disabled",
+            vec![("AWS_EC2_METADATA_DISABLED", "true"), ("AWS_REGION", "eu-west-1")],
+            2,
+            "no AWS credentials",
+        ),
+    ];
+    for (label, vars, code, said) in cases {
+        let (metadata, asked) = metadata_listener();
+        let mut cmd = dir.etl();
+        cmd.env_remove("AWS_EC2_METADATA_DISABLED");
+        cmd.env("HOME", dir.path()).env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &metadata).env("AWS_MAX_ATTEMPTS", "1");
+        let r = run(with_env(&mut cmd, &vars).args(["upload-csv", "a.csv", "--dataset-id", "a", "--target", "s3://bucket"]));
+        assert_eq!(r.code, code, "{label}: {r:?}");
+        assert!(r.stderr.contains(said), "{label}: {r:?}");
+        assert_eq!(r.stderr.lines().count(), 2, "{label}: the error and the summary, nothing else: {r:?}");
+        assert!(r.stderr.lines().all(|l| l.len() < 400), "{label}: {r:?}");
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0, "{label}: the metadata service was asked");
+    }
+}

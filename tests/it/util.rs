@@ -79,6 +79,9 @@ impl Dir {
                 cmd.env_remove(key);
             }
         }
+        // No run of a test ever asks the real EC2 metadata address (a test that means to points
+        // AWS_EC2_METADATA_SERVICE_ENDPOINT at a listener of its own and removes this).
+        cmd.env("AWS_EC2_METADATA_DISABLED", "true");
         cmd
     }
 }
