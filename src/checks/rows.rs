@@ -156,6 +156,7 @@ impl RowChecks {
             .prefix(".etl-staging-checks-")
             .tempdir_in(staging)
             .map_err(|e| Error::io(staging, e))?;
+        crate::load::keep_fresh(dir.path());
         Ok(RowChecks {
             checks,
             sensitive,

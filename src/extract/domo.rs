@@ -415,6 +415,7 @@ impl DomoClient {
             .prefix(".etl-download-")
             .tempdir_in(parent)
             .map_err(|e| Error::io(parent, e))?;
+        crate::load::keep_fresh(dir.path());
         let path = dir.path().join("export.csv");
         let size = self.export(id, &path, progress).await?;
         let csv = CsvFile::new(&path, CsvOptions::strict())?

@@ -2,7 +2,8 @@
 //! (its run id, host, pid, command, start and expiry) with a create-only-if-absent write: an atomic
 //! no-clobber link on a local folder, `If-None-Match: *` on S3. A second run fails at once naming the
 //! holder, or waits (`--wait-lock`); an expired lock, or one whose process on this machine is gone,
-//! is taken over, with a warning.
+//! is taken over, with a warning, by one run only: the one that creates the takeover marker of that
+//! very lock (`_lock.takeover-<run>-<expiry>`, create-only-if-absent).
 //! The holder renews the expiry while it works and deletes the lock when it ends.
 //!
 //! Stores that ignore `If-None-Match` (Garage 2.5) let a second create overwrite the first: there the
@@ -26,6 +27,8 @@ pub const TTL: Duration = Duration::from_secs(10 * 60);
 const RENEW_EVERY: Duration = Duration::from_secs(2 * 60);
 /// How often a waiting run looks again.
 const POLL: Duration = Duration::from_millis(500);
+/// How long a takeover marker holds: a taker that died while taking a lock over blocks it this long.
+const TAKEOVER: Duration = Duration::from_secs(60);
 
 /// What the lock object says.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -192,18 +195,48 @@ impl DatasetLock {
             };
             if holder.expired() || holder.holder_is_gone() {
                 let why = if holder.expired() { "expired" } else { "abandoned (its process is gone)" };
+                // One taker only: the run that creates the takeover marker of this very lock (its run
+                // and expiry; create-only-if-absent, as the lock itself) takes it over, the others
+                // look again. A delete-then-create alone let several runs take one lock at once.
+                let marker = format!("{key}.takeover-{}-{}", holder.run_id, holder.expires_unix);
+                let mut claim = LockRecord::new(run_id, command, started);
+                let soon = SystemTime::now() + TAKEOVER;
+                claim.expires_unix = soon.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+                claim.expires = rfc3339(soon);
+                if !store.put_if_absent(&marker, claim.body()).await? {
+                    // Another run is taking it over; a marker whose taker died goes after a minute.
+                    if let Found::Lock(taker) = read(store.as_ref(), &marker).await? {
+                        if taker.expired() {
+                            store.delete_many(std::slice::from_ref(&marker)).await?;
+                            continue;
+                        }
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(Error::Locked(format!(
+                            "another run is taking over the {why} lock of dataset {dataset}. Nothing was \
+                             done; try again later"
+                        )));
+                    }
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
                 // Only the lock just read: another run that took it over a moment ago has written
-                // its own, which must not be removed (fencing, where the store has no conditional
-                // delete).
-                match read(store.as_ref(), &key).await? {
-                    Found::Lock(again)
+                // its own, which must not be removed.
+                let taken = match read(store.as_ref(), &key).await {
+                    Ok(Found::Lock(again))
                         if again.run_id == holder.run_id && again.expires_unix == holder.expires_unix =>
                     {
                         tracing::warn!("taking over the {why} lock of {}: {}", dataset, holder.describe());
-                        store.delete_many(std::slice::from_ref(&key)).await?;
+                        store.delete_many(std::slice::from_ref(&key)).await.map_err(Error::from)
                     }
-                    _ => tracing::info!("the {why} lock of {dataset} changed hands meanwhile: looking again"),
-                }
+                    Ok(_) => {
+                        tracing::info!("the {why} lock of {dataset} changed hands meanwhile: looking again");
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = store.delete_many(std::slice::from_ref(&marker)).await;
+                taken?;
                 continue;
             }
             if Instant::now() >= deadline {

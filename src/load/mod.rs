@@ -56,15 +56,49 @@ pub trait Load: Send {
 pub fn download_dir(store: &dyn crate::store::ObjectStore) -> Result<tempfile::TempDir> {
     let staging = store.staging_parent();
     std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-    tempfile::Builder::new().prefix(".etl-download-").tempdir_in(&staging).map_err(|e| Error::io(&staging, e))
+    let dir = tempfile::Builder::new()
+        .prefix(".etl-download-")
+        .tempdir_in(&staging)
+        .map_err(|e| Error::io(&staging, e))?;
+    keep_fresh(dir.path());
+    Ok(dir)
 }
 
 /// Staging and download folders older than this belong to runs that were killed outright (a second
 /// signal, SIGKILL, a power cut): they are removed when a later run starts.
 pub const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
+/// How often a running process marks its staging and download folders as alive
+/// ([`keep_fresh`]); `ETL_HEARTBEAT_SECS` shortens it, for the tests.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The folders this process works in, for the heartbeat.
+static LIVE_FOLDERS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps `dir` (a staging or download folder of this run) alive for [`sweep_stale_staging`] while
+/// this process runs: its modification time is set to now every [`HEARTBEAT`], so that a run that
+/// adds nothing to it for a day (a long COPY, a long wait for a lock) never has it swept by another
+/// run. A folder that is gone is forgotten.
+pub fn keep_fresh(dir: &std::path::Path) {
+    static BEAT: std::sync::Once = std::sync::Once::new();
+    LIVE_FOLDERS.lock().unwrap_or_else(|e| e.into_inner()).push(dir.to_owned());
+    BEAT.call_once(|| {
+        let every = std::env::var("ETL_HEARTBEAT_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(HEARTBEAT, std::time::Duration::from_secs);
+        let _ = std::thread::Builder::new().name("etl-heartbeat".into()).spawn(move || loop {
+            std::thread::sleep(every);
+            let mut live = LIVE_FOLDERS.lock().unwrap_or_else(|e| e.into_inner());
+            live.retain(|dir| {
+                std::fs::File::open(dir).and_then(|f| f.set_modified(std::time::SystemTime::now())).is_ok()
+            });
+        });
+    });
+}
+
 /// Removes `.etl-staging-*` and `.etl-download-*` folders under `parent` not modified for
-/// [`STALE_STAGING`]; returns how many.
+/// [`STALE_STAGING`] (a live run's are kept fresh by [`keep_fresh`]); returns how many.
 pub fn sweep_stale_staging(parent: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(parent) else { return 0 };
     let mut removed = 0;

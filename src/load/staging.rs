@@ -48,6 +48,7 @@ impl ParquetLoad {
             .prefix(".etl-staging-")
             .tempdir_in(staging_parent)
             .map_err(|e| Error::io(staging_parent, e))?;
+        super::keep_fresh(staging.path());
         Ok(ParquetLoad {
             dataset,
             partition_column,

@@ -23,6 +23,10 @@ use super::object::{ObjectMeta, ObjectStore, StoreError};
 const MULTIPART_THRESHOLD: u64 = 32 << 20;
 /// Size of each part of a multipart upload.
 const PART_SIZE: usize = 16 << 20;
+/// The largest object one `CopyObject` copies.
+const COPY_LIMIT: u64 = 5 << 30;
+/// The parts of a larger object's copy.
+const COPY_PART: u64 = 512 << 20;
 /// DeleteObjects takes at most this many keys.
 const DELETE_BATCH: usize = 1000;
 
@@ -286,6 +290,84 @@ impl S3Store {
     }
 }
 
+/// The largest object one `CopyObject` copies (5 GiB on AWS); a larger one is copied in parts
+/// ([`S3Store::multipart_copy`]). `ETL_S3_COPY_LIMIT` (bytes) lowers it, for the tests.
+fn copy_limit() -> u64 {
+    std::env::var("ETL_S3_COPY_LIMIT").ok().and_then(|v| v.parse().ok()).unwrap_or(COPY_LIMIT)
+}
+
+impl S3Store {
+    /// Copies an object of `size` bytes in parts (`UploadPartCopy`), as one `CopyObject` cannot past 5
+    /// GiB: a journal's backup of a data file that large.
+    async fn multipart_copy(&self, from: &str, to: &str, source: &str, size: u64) -> Result<(), StoreError> {
+        let full = self.full_key(to);
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.location.bucket)
+            .key(&full)
+            .send()
+            .await
+            .map_err(|e| self.error("CreateMultipartUpload", to, e))?;
+        let Some(upload_id) = created.upload_id().map(str::to_owned) else {
+            return Err(StoreError::S3 {
+                operation: "CreateMultipartUpload",
+                key: to.to_owned(),
+                message: "the server returned no upload id".into(),
+            });
+        };
+        // At most 10,000 parts; each at least 5 MiB but the last.
+        let part = COPY_PART.max(size.div_ceil(10_000));
+        tracing::debug!("copying {from} ({size} bytes) to {to} in {} part(s)", size.div_ceil(part));
+        let copied = async {
+            let mut parts = Vec::new();
+            let mut start = 0u64;
+            let mut number = 1;
+            while start < size {
+                let end = (start + part).min(size) - 1;
+                let done = self
+                    .client
+                    .upload_part_copy()
+                    .bucket(&self.location.bucket)
+                    .key(&full)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .copy_source(source)
+                    .copy_source_range(format!("bytes={start}-{end}"))
+                    .send()
+                    .await
+                    .map_err(|e| self.error("UploadPartCopy", from, e))?;
+                let etag = done.copy_part_result().and_then(|r| r.e_tag()).map(str::to_owned);
+                parts.push(CompletedPart::builder().part_number(number).set_e_tag(etag).build());
+                start = end + 1;
+                number += 1;
+            }
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.location.bucket)
+                .key(&full)
+                .upload_id(&upload_id)
+                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .send()
+                .await
+                .map_err(|e| self.error("CompleteMultipartUpload", to, e))?;
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        if copied.is_err() {
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.location.bucket)
+                .key(&full)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        copied
+    }
+}
+
 /// A key as `x-amz-copy-source` takes it: every byte but unreserved ones and `/` percent-encoded.
 fn percent_encoded(key: &str) -> String {
     key.bytes()
@@ -454,6 +536,23 @@ impl ObjectStore for S3Store {
 
     async fn copy(&self, from: &str, to: &str) -> Result<(), StoreError> {
         let source = format!("{}/{}", self.location.bucket, percent_encoded(&self.full_key(from)));
+        let size = self
+            .client
+            .head_object()
+            .bucket(&self.location.bucket)
+            .key(self.full_key(from))
+            .send()
+            .await
+            .map_err(|e| match e.raw_response().map(|r| r.status().as_u16()) {
+                Some(404) => StoreError::NotFound { store: self.url(), key: from.to_owned() },
+                _ => self.error("HeadObject", from, e),
+            })?
+            .content_length()
+            .unwrap_or(0)
+            .max(0) as u64;
+        if size > copy_limit() {
+            return self.multipart_copy(from, to, &source, size).await;
+        }
         self.client
             .copy_object()
             .bucket(&self.location.bucket)

@@ -589,12 +589,12 @@ fn scheduler_files_hold_for_any_name_and_never_a_secret() {
     assert_eq!(parsed.code, 0, "{parsed:?}");
     let load = format!(
         "import runpy; m = runpy.run_path({:?}); \
-         print(sorted(m['EtlEnvironment'](var_class='a', var_model_config='b').variables().items()))",
+         print(sorted(m['EtlEnvironment'](var_class='a', var_model_config='b', var_ETL_TARGET='t').variables().items()))",
         file.to_str().unwrap()
     );
     if let Some(loaded) = python(&dir, &load, true) {
         assert_eq!(loaded.code, 0, "{loaded:?}");
-        assert!(loaded.stdout.contains("[('class', 'a'), ('model_config', 'b')]"), "{loaded:?}");
+        assert!(loaded.stdout.contains("[('ETL_TARGET', 't'), ('class', 'a'), ('model_config', 'b')]"), "{loaded:?}");
     }
 
     // Argo reads `{{...}}` as its own: refused, naming the job.
@@ -674,4 +674,138 @@ fn s3_settings_problems_are_one_line_and_never_ask_the_metadata_service() {
         assert!(r.stderr.lines().all(|l| l.len() < 400), "{label}: {r:?}");
         assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0, "{label}: the metadata service was asked");
     }
+}
+
+/// Item 12: an abandoned lock is taken over by one run only, whatever number of runs find it at
+/// once: every run that waits for the lock ends with its rows in, and one says it took it over.
+#[test]
+fn an_abandoned_lock_is_taken_over_by_one_run_only() {
+    let dir = Dir::new();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let lock = serde_json::json!({
+        "run_id": "20261123T100000Z-dead", "host": "other-host", "pid": 4242, "command": "upload-csv",
+        "started": "2026-11-23T10:00:00Z", "expires": "2026-11-23T10:10:00Z", "expires_unix": now - 5,
+    });
+    for round in 0..3 {
+        dir.write("lake/datasets/d/_lock", lock.to_string());
+        let children: Vec<std::process::Child> = (0..6)
+            .map(|i| {
+                dir.write(&format!("r{round}-{i}.csv"), format!("id\n{}\n", round * 10 + i));
+                dir.etl()
+                    .args(["upload-csv", &format!("r{round}-{i}.csv"), "--dataset-id", "d", "--mode", "append"])
+                    .args(["--wait-lock", "60"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outputs: Vec<std::process::Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        let stderr: Vec<String> = outputs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
+        for (o, e) in outputs.iter().zip(&stderr) {
+            assert_eq!(o.status.code(), Some(0), "round {round}: {e}");
+        }
+        let takers = stderr.iter().filter(|e| e.contains("taking over the expired lock")).count();
+        assert_eq!(takers, 1, "round {round}: {stderr:#?}");
+        assert_eq!(rows_in(&dir, "d"), 6 * (round + 1), "round {round}");
+        let leftovers: Vec<String> = dir.all_lake_keys().into_iter().filter(|k| k.contains("_lock")).collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
+
+/// Item 12: a run's staging is swept by another run only when its heartbeat is stale: a run that
+/// adds nothing to its folder for a day (a long download, here an API that answers late) keeps it.
+#[test]
+fn a_live_runs_staging_is_never_swept() {
+    let dir = Dir::new();
+    let release = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let held = release.clone();
+    let api = FakeApi::start(move |_, _| {
+        while !held.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Response::json(serde_json::json!([{"id": 1}]))
+    });
+    std::fs::create_dir_all(dir.lake("")).unwrap();
+    let slow = dir
+        .etl()
+        .env("ETL_HEARTBEAT_SECS", "1")
+        .args(["load-api", "--url", &api.url, "--dataset-id", "slow"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its download folder, made a day and more ago as far as its modification time says.
+    let folder = (0..100)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::fs::read_dir(dir.lake("")).unwrap().flatten().map(|e| e.path()).find(|p| {
+                p.file_name().unwrap().to_string_lossy().starts_with(".etl-download-")
+            })
+        })
+        .expect("the slow run's download folder");
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    std::fs::File::open(&folder).unwrap().set_modified(two_days_ago).unwrap();
+    // A killed run's folder of the same age beside it.
+    let dead = dir.lake(".etl-staging-dead");
+    std::fs::create_dir_all(&dead).unwrap();
+    std::fs::File::open(&dead).unwrap().set_modified(two_days_ago).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    dir.write("b.csv", "id\n2\n");
+    ok(dir.etl().args(["upload-csv", "b.csv", "--dataset-id", "other"]));
+    assert!(!dead.exists(), "the killed run's folder is swept");
+    assert!(folder.exists(), "the live run's folder is kept");
+    release.store(true, std::sync::atomic::Ordering::SeqCst);
+    let out = slow.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(rows_in(&dir, "slow"), 1);
+}
+
+/// Item 12: a journal's backup of an object larger than one `CopyObject` takes (5 GiB on AWS) is
+/// copied in parts: here the limit is lowered to 0 bytes so that every backup is, and a publish that
+/// fails after its backups puts the dataset back from them, on the S3 server.
+#[test]
+fn backups_past_the_copy_limit_are_copied_in_parts_and_restore_the_dataset() {
+    let Some(s3) = s3_env() else { return };
+    let target = s3.target("multipart-copy");
+    let dir = Dir::new();
+    // A data file of several MiB (a part of a copy is 5 MiB at least, but the last), in two days.
+    let mut big = String::from("id,day,noise\n");
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    for i in 0..250_000 {
+        let mut noise = String::with_capacity(40);
+        for _ in 0..40 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            noise.push(char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(seed % 64) as usize]));
+        }
+        big += &format!("{i},2026-01-0{},{noise}\n", 1 + i % 2);
+    }
+    dir.write("a.csv", big);
+    dir.write("b.csv", "id,day,noise\n3,2026-01-01,x\n4,2026-01-02,y\n");
+    let load = |file: &str, extra: &[(&str, &str)]| {
+        let mut cmd = dir.etl();
+        // Past 1 MiB, a copy is made in parts: the data files, not the manifest.
+        s3.apply(&mut cmd).env("ETL_S3_COPY_LIMIT", "1048576").envs(extra.iter().copied());
+        run(cmd.args(["upload-csv", file, "--dataset-id", "d", "--partition-col", "day", "--target", &target]))
+    };
+    assert_eq!(load("a.csv", &[]).code, 0);
+    let objects = || {
+        runtime().block_on(async {
+            let store = s3.store(&target).await;
+            let mut out = Vec::new();
+            for key in data_keys(store.as_ref(), "datasets/d/").await {
+                out.push((key.clone(), store.get(&key).await.unwrap()));
+            }
+            out
+        })
+    };
+    let before = objects();
+    let failed = load("b.csv", &[("ETL_FAULT", "fail:upload:2"), ("RUST_LOG", "etl=debug")]);
+    assert_eq!(failed.code, 1, "{failed:?}");
+    assert!(failed.stderr.contains("part(s)") && failed.stderr.contains("datasets/d/_journal/"), "{failed:?}");
+    assert!(failed.stderr.contains("rolled back"), "{failed:?}");
+    let after: Vec<(String, Vec<u8>)> = objects().into_iter().filter(|(k, _)| !k.contains("/_journal/")).collect();
+    assert_eq!(after, before, "the dataset as it was, from its backups");
+    assert_eq!(load("b.csv", &[]).code, 0);
 }
