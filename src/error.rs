@@ -85,7 +85,12 @@ pub enum Error {
 
 /// Every exit code of every command, as `--help` and the README list them.
 pub const EXIT_CODES: [(u8, &str); 7] = [
-    (0, "success; also nothing to do, a cancelled confirmation, or output closed by its reader (`| head`)"),
+    (
+        0,
+        "success; also nothing to do, a cancelled confirmation, or output closed by its reader (`| head`); \
+         also a run published whose cleanup after the commit point failed (a warning says what was left, \
+         which the next run or `etl repair` removes)",
+    ),
     (1, "the run failed: nothing was published, the previous data is in place"),
     (
         2,

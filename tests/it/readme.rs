@@ -131,6 +131,7 @@ fn every_block_of_the_readme_is_known_here() {
         ("etl load-s3 --source", "the_s3_example_loads_a_drop_folder"),
         ("datasets/<id>/data/part-0000.parquet", "the_layout_is_the_layout"),
         ("etl upload-csv orders.csv --dataset-id orders", "the_upsert_example_keeps_one_row_per_key"),
+        ("etl upload-csv day1.csv --dataset-id events", "the_left_out_example_keeps_the_layout"),
         ("checks:\n  - not_null: [Date, Kind]", "the_checks_example_judges_the_sample_export"),
         ("SELECT * FROM read_parquet('lake/datasets/cursor-usage", "the_set_up_commands_run"),
     ];
@@ -408,6 +409,29 @@ fn the_upsert_example_keeps_one_row_per_key() {
         |d: &str| read_parquet(&dir.lake(&format!("datasets/orders/partitions/date={d}/part-0000.parquet")));
     assert_eq!(i64s(&day("2026-11-01"), "id"), [Some(1)]);
     assert_eq!(strings(&day("2026-11-02"), "status"), [Some("shipped".into()), Some("new".into())]);
+}
+
+#[test]
+fn the_left_out_example_keeps_the_layout() {
+    let commands = block_starting(&blocks(), "etl upload-csv day1.csv --dataset-id events");
+    let dir = Dir::new();
+    dir.write("day1.csv", "id,day,v\n1,2026-01-01,a\n2,2026-01-02,b\n");
+    dir.write("day2.csv", "id,day,v\n2,2026-01-02,B\n3,2026-01-03,c\n");
+    dir.write("jobs.yaml", "jobs:\n  - name: events\n    dataset_id: events\n    source: {kind: csv, path: day1.csv}\n");
+    let r = shell(&dir, &commands, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "partitioned by `day`, as events is (--partition-col left out); rows upserted by the primary \
+             key (id), as events is (--primary-key left out)"
+        ),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("1 inserted, 1 updated"), "{r:?}");
+    assert!(r.stdout.contains("etl run exited 2"), "{r:?}");
+    let days: Vec<String> = dir.lake_keys();
+    assert_eq!(days.len(), 3, "{days:?}");
+    assert!(days.iter().all(|k| k.contains("/partitions/date=")), "{days:?}");
 }
 
 #[test]
