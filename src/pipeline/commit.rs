@@ -425,7 +425,20 @@ async fn load_locked(
         &store.staging_parent(),
         request.dry_run,
     )?;
-    let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress, checks).await?;
+    let remembered_column = request.remembered.iter().any(|n| n.contains("--partition-col left out"));
+    let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress, checks)
+        .await
+        .map_err(|e| match e {
+            // The column came from the dataset's manifest, not from the person: say where.
+            Error::Usage(message) if remembered_column && message.starts_with("partition column") => {
+                Error::Usage(format!(
+                    "{message}. {} is partitioned by it (its manifest; --partition-col was left out): give \
+                     the source that column, or --mode replace to lay the dataset out anew",
+                    request.dataset
+                ))
+            }
+            e => e,
+        })?;
     match lock_at {
         LockAt::Held(lock) => finish(request, store, run_id, Some(lock), previous, staged, filter).await,
         LockAt::DryRun => finish(request, store, run_id, None, previous, staged, filter).await,

@@ -249,6 +249,11 @@ fn a_forgotten_partition_column_never_wipes_the_other_days() {
     assert_ne!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("--mode replace"), "{r:?}");
     assert_eq!(data_files(&dir, "y").len(), 365);
+    // A source without the remembered column says where the column came from.
+    dir.write("nodays.csv", "v\n1\n");
+    let r = run(dir.etl().args(["upload-csv", "nodays.csv", "--dataset-id", "y"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--partition-col was left out") && r.stderr.contains("--mode replace"), "{r:?}");
     // ... and a replace given explicitly lays the dataset out anew.
     let r = ok(dir.etl().args(["upload-csv", "day.csv", "--dataset-id", "y", "--mode", "replace"]));
     assert!(!r.stderr.contains("left out"), "{r:?}");
@@ -808,4 +813,50 @@ fn backups_past_the_copy_limit_are_copied_in_parts_and_restore_the_dataset() {
     let after: Vec<(String, Vec<u8>)> = objects().into_iter().filter(|(k, _)| !k.contains("/_journal/")).collect();
     assert_eq!(after, before, "the dataset as it was, from its backups");
     assert_eq!(load("b.csv", &[]).code, 0);
+}
+
+/// Item 9 on the S3 server: `load-s3 --dry-run` over a dataset a stopped run left half-published
+/// takes no lock, rolls nothing back and writes nothing.
+#[test]
+fn a_load_s3_dry_run_writes_nothing_on_the_s3_server() {
+    let Some(s3) = s3_env() else { return };
+    let target = s3.target("dry-s3");
+    let folder = format!("s3://{}/drop-dry-{}", s3.bucket, std::process::id());
+    let dir = Dir::new();
+    dir.write("a.csv", "at,event\n2026-11-01,a\n");
+    let etl = |args: &[&str], fault: Option<&str>| {
+        let mut cmd = dir.etl();
+        s3.apply(&mut cmd).args(args).args(["--target", &target]);
+        if let Some(fault) = fault {
+            cmd.env("ETL_FAULT", fault);
+        }
+        run(&mut cmd)
+    };
+    assert_eq!(etl(&["upload-csv", "a.csv", "--dataset-id", "drops", "--partition-col", "at"], None).code, 0);
+    runtime().block_on(async {
+        let drop = s3.store(&folder).await;
+        drop.put("day2.csv", b"at,event\n2026-11-02,b\n".to_vec()).await.unwrap();
+    });
+    let glob = format!("{folder}/*.csv");
+    let killed = etl(&["load-s3", "--source", &glob, "--dataset-id", "drops"], Some("kill:upload:1"));
+    assert_eq!(killed.code, -1, "{killed:?}");
+    let listing = || {
+        runtime().block_on(async {
+            let store = s3.store(&target).await;
+            let mut out = Vec::new();
+            for o in store.list("datasets/drops/").await.unwrap() {
+                out.push((o.key.clone(), store.get(&o.key).await.unwrap()));
+            }
+            out
+        })
+    };
+    let before = listing();
+    assert!(before.iter().any(|(k, _)| k.contains("/_journal/")), "{before:?}");
+    let r = etl(&["load-s3", "--source", &glob, "--dataset-id", "drops", "--dry-run"], None);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("a stopped run left its publish half-done"), "{r:?}");
+    assert_eq!(listing(), before, "the dry run changed the target: {r:?}");
+    let r = etl(&["load-s3", "--source", &glob, "--dataset-id", "drops"], None);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("rolled back"), "{r:?}");
 }
