@@ -373,7 +373,8 @@ fn a_range_replace_over_a_changed_type_is_refused() {
     ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "r", "--partition-col", "day"]));
     let before = dir.all_lake_keys();
     let r = run(dir.etl().args([
-        "upload-csv", "b.csv", "--dataset-id", "r", "--mode", "replace", "--partition-range", "2026-01-02..2026-01-02",
+        "upload-csv", "b.csv", "--dataset-id", "r", "--partition-col", "day", "--mode", "replace",
+        "--partition-range", "2026-01-02..2026-01-02",
     ]));
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("the days outside --partition-range would disagree"), "{r:?}");
