@@ -3,7 +3,9 @@
 //! no-clobber link on a local folder, `If-None-Match: *` on S3. A second run fails at once naming the
 //! holder, or waits (`--wait-lock`); an expired lock, or one whose process on this machine is gone,
 //! is taken over, with a warning, by one run only: the one that creates the takeover marker of that
-//! very lock (`_lock.takeover-<run>-<expiry>`, create-only-if-absent).
+//! very lock (`_lock.takeover-<run>-<expiry>`, create-only-if-absent). A lock expired by less than
+//! its TTL (by this machine's clock, which may run ahead of the holder's) is taken over only once
+//! it has been seen unrenewed for longer than a holder renews it.
 //! The holder renews the expiry while it works and deletes the lock when it ends.
 //!
 //! Stores that ignore `If-None-Match` (Garage 2.5) let a second create overwrite the first: there the
@@ -63,6 +65,12 @@ impl LockRecord {
 
     fn expired(&self) -> bool {
         SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() > self.expires_unix
+    }
+
+    /// How long ago the lock expired, by this machine's clock (zero if it has not).
+    fn expired_for(&self) -> Duration {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        Duration::from_secs(now.saturating_sub(self.expires_unix))
     }
 
     /// Whether the holder is a process of this machine that no longer exists (a run killed outright,
@@ -149,6 +157,8 @@ impl DatasetLock {
         let started = SystemTime::now();
         let deadline = Instant::now() + wait;
         let mut said_waiting = false;
+        // An expired lock seen unchanged since then: its run, its expiry, when first seen.
+        let mut watching: Option<(String, u64, Instant)> = None;
         loop {
             crate::signals::check()?;
             // Look first: on a store that ignores `If-None-Match`, the create below would overwrite
@@ -193,8 +203,23 @@ impl DatasetLock {
                     )))
                 }
             };
-            if holder.expired() || holder.holder_is_gone() {
-                let why = if holder.expired() { "expired" } else { "abandoned (its process is gone)" };
+            let gone = holder.holder_is_gone();
+            // A lock past its expiry by this machine's clock, but by less than a whole TTL, may be a
+            // live run's whose clock is behind this one's (a takeover would roll its publish back
+            // under it): it is taken over only once it has gone unrenewed here for longer than a
+            // holder renews it. Past a whole TTL, or when its process is gone, at once.
+            let unrenewed = match &watching {
+                Some((run, expires, since)) if *run == holder.run_id && *expires == holder.expires_unix => {
+                    since.elapsed() > RENEW_EVERY + RENEW_EVERY / 4
+                }
+                _ => {
+                    watching = Some((holder.run_id.clone(), holder.expires_unix, Instant::now()));
+                    false
+                }
+            };
+            let long_expired = holder.expired_for() > TTL;
+            if gone || (holder.expired() && (long_expired || unrenewed)) {
+                let why = if gone { "abandoned (its process is gone)" } else { "expired" };
                 // One taker only: the run that creates the takeover marker of this very lock (its run
                 // and expiry; create-only-if-absent, as the lock itself) takes it over, the others
                 // look again. A delete-then-create alone let several runs take one lock at once.
@@ -240,8 +265,18 @@ impl DatasetLock {
                 continue;
             }
             if Instant::now() >= deadline {
+                let expired = if holder.expired() {
+                    format!(
+                        " (expired {} s ago by this machine's clock: it is taken over once it has gone \
+                         unrenewed for {} s, as a clock ahead of the holder's could take a live run's lock)",
+                        holder.expired_for().as_secs(),
+                        (RENEW_EVERY + RENEW_EVERY / 4).as_secs()
+                    )
+                } else {
+                    String::new()
+                };
                 return Err(Error::Locked(format!(
-                    "dataset {dataset} is being written by {}. Nothing was done; try again later{}",
+                    "dataset {dataset} is being written by {}{expired}. Nothing was done; try again later{}",
                     holder.describe(),
                     if command == "clear-dataset" { "" } else { ", or pass --wait-lock SECS to wait for it" }
                 )));

@@ -690,7 +690,7 @@ fn an_abandoned_lock_is_taken_over_by_one_run_only() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let lock = serde_json::json!({
         "run_id": "20261123T100000Z-dead", "host": "other-host", "pid": 4242, "command": "upload-csv",
-        "started": "2026-11-23T10:00:00Z", "expires": "2026-11-23T10:10:00Z", "expires_unix": now - 5,
+        "started": "2026-11-23T10:00:00Z", "expires": "2026-11-23T10:10:00Z", "expires_unix": now - 700,
     });
     for round in 0..3 {
         dir.write("lake/datasets/d/_lock", lock.to_string());
@@ -860,4 +860,25 @@ fn a_load_s3_dry_run_writes_nothing_on_the_s3_server() {
     let r = etl(&["load-s3", "--source", &glob, "--dataset-id", "drops"], None);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("rolled back"), "{r:?}");
+}
+
+/// Item 12: a lock that expired moments ago by this machine's clock may be a live run's whose clock
+/// is behind: it is not taken over at once (its publish would be rolled back under it), only once
+/// seen unrenewed for longer than a holder renews it.
+#[test]
+fn a_lock_expired_moments_ago_is_not_taken_over_at_once() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id\n1\n");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let lock = serde_json::json!({
+        "run_id": "20261123T100000Z-skew", "host": "other-host", "pid": 4242, "command": "upload-csv",
+        "started": "2026-11-23T10:00:00Z", "expires": "2026-11-23T10:10:00Z", "expires_unix": now - 5,
+    })
+    .to_string();
+    dir.write("lake/datasets/d/_lock", &lock);
+    let r = run(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "d", "--wait-lock", "2"]));
+    assert_eq!(r.code, 75, "{r:?}");
+    assert!(r.stderr.contains("by this machine's clock"), "{r:?}");
+    assert_eq!(std::fs::read_to_string(dir.lake("datasets/d/_lock")).unwrap(), lock, "the lock is untouched");
+    assert!(data_files(&dir, "d").is_empty());
 }

@@ -48,7 +48,9 @@ fn a_held_lock_fails_a_second_run_at_once_naming_the_holder() {
 fn an_expired_lock_is_taken_over_and_released() {
     let dir = Dir::new();
     dir.write("in.csv", "a\n1\n");
-    dir.write("lake/datasets/d/_lock", lock_body("20261123T100000Z-dead", -5));
+    // Expired longer ago than a whole TTL: taken over at once (a lock expired moments ago waits to
+    // be seen unrenewed, tests/it/forgotten.rs).
+    dir.write("lake/datasets/d/_lock", lock_body("20261123T100000Z-dead", -700));
     let r = ok(&mut upload(&dir, &[]));
     assert!(r.stderr.contains("taking over the expired lock of d: run 20261123T100000Z-dead"), "{r:?}");
     assert!(!dir.lake("datasets/d/_lock").exists(), "released at the end");
