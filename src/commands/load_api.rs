@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::extract::api;
 use crate::load::download_dir;
 use crate::load::{manifest, WriteMode};
-use crate::pipeline::commit::{LoadRequest, ModeGiven};
+use crate::pipeline::commit::LoadRequest;
 use crate::pipeline::incremental;
 use crate::settings::LoadApiSettings;
 use crate::summary::Summary;
@@ -97,7 +97,7 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
     }
     .written_as(&settings.write, WriteMode::Merge);
     let request = match &end {
-        Some((end, _)) => LoadRequest { mode: end.mode, mode_given: ModeGiven::Command, ..request },
+        Some((end, _)) => LoadRequest { mode: end.mode, mode_given: incremental::mode_given(end, &settings.write), ..request },
         None => request,
     };
     let mut summary = load_into(request, target).await?;

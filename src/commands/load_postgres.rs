@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::extract::postgres;
 use crate::load::download_dir;
 use crate::load::WriteMode;
-use crate::pipeline::commit::{LoadRequest, ModeGiven};
+use crate::pipeline::commit::LoadRequest;
 use crate::pipeline::incremental;
 use crate::settings::LoadPostgresSettings;
 use crate::summary::Summary;
@@ -24,7 +24,8 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
     if let (Some(_), Some(table)) = (&settings.incremental, &settings.source.table) {
         // Rows updated upstream come again: the table's own key upserts them (two versions of
         // every updated row otherwise), unless the run gives its own.
-        if settings.write.primary_key.is_empty() {
+        // `--mode append`: the user says rows never change, and keeps them all.
+        if settings.write.primary_key.is_empty() && settings.write.mode != Some(WriteMode::Append) {
             let key = postgres::primary_key(&settings.source.url, table).await?;
             if !key.is_empty() {
                 notes.push(format!("rows upserted by {table}'s primary key ({})", key.join(", ")));
@@ -74,7 +75,7 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
     }
     .written_as(&settings.write, WriteMode::Merge);
     let request = match &end {
-        Some(end) => LoadRequest { mode: end.mode, mode_given: ModeGiven::Command, ..request },
+        Some(end) => LoadRequest { mode: end.mode, mode_given: incremental::mode_given(end, &settings.write), ..request },
         None => request,
     };
     let loaded = load_into(request, target).await;

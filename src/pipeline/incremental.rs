@@ -8,7 +8,7 @@ use crate::load::layout::DatasetId;
 use crate::load::manifest::{self, ColumnRecord};
 use crate::load::state::{self, State, StateUpdate};
 use crate::load::WriteMode;
-use crate::pipeline::commit::WriteSettings;
+use crate::pipeline::commit::{ModeGiven, WriteSettings};
 use crate::store::ObjectStore;
 
 /// Where an incremental run starts.
@@ -43,10 +43,13 @@ pub async fn start(
     write: &WriteSettings,
     flag: &str,
 ) -> Result<Start> {
-    if write.mode.is_some() || write.partition_range.is_some() {
+    // `--mode append` says: no key, even the source's own (a log whose rows never change).
+    let append_only = write.mode == Some(WriteMode::Append);
+    if (write.mode.is_some() && !append_only) || write.partition_range.is_some() {
         return Err(Error::Usage(format!(
-            "{flag} appends what is new (or replaces everything with --full-refresh); --mode and \
-             --partition-range do not apply"
+            "{flag} appends what is new, or upserts it by a key (or replaces everything with \
+             --full-refresh); --mode takes only append (no key, even the table's own), and \
+             --partition-range does not apply"
         )));
     }
     let previous = state::read(store, dataset).await?;
@@ -66,8 +69,17 @@ pub async fn start(
         published,
         known,
         // The dataset's own key counts as given (a run that leaves it out upserts by it).
-        upsert: !write.primary_key.is_empty() || last_key,
+        upsert: !append_only && (!write.primary_key.is_empty() || last_key),
     })
+}
+
+/// Who chose an incremental run's mode: the user where `--mode append` made it an append (no key,
+/// not even the dataset's), else the run itself (append or upsert what is new, replace at first).
+pub fn mode_given(end: &End, write: &WriteSettings) -> ModeGiven {
+    match (end.mode, write.mode) {
+        (WriteMode::Append, Some(WriteMode::Append)) => ModeGiven::User,
+        _ => ModeGiven::Command,
+    }
 }
 
 /// What an incremental run without a primary key says: a row updated upstream comes again, and is

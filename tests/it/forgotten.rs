@@ -526,6 +526,17 @@ fn a_postgres_tables_own_primary_key_upserts_incremental_loads() {
     assert!(r.stderr.contains("1 updated"), "{r:?}");
     assert_eq!(rows_in(&dir, "orders"), 2, "{:?}", dir.lake_keys());
     assert_eq!(manifest(&dir, "orders")["primary_key"], serde_json::json!(["id"]));
+    // `--mode append` says otherwise: every version of a row is kept, and the run says so.
+    let log = || {
+        ok(dir.etl().args(["load-postgres", "--url", &db, "--table", "orders", "--dataset-id", "log"]).args([
+            "--incremental-column", "updated_at", "--mode", "append",
+        ]))
+    };
+    log();
+    pg_exec(&db, "UPDATE orders SET status = 'delivered', updated_at = '2026-11-03T10:00:00Z' WHERE id = 1");
+    let r = log();
+    assert!(r.stderr.contains("no primary key: a row updated upstream"), "{r:?}");
+    assert_eq!(rows_in(&dir, "log"), 3, "{:?}", dir.lake_keys());
 }
 
 /// Item 15: a file without a header row keeps its first row: its values have the types of the
