@@ -45,7 +45,8 @@ impl Color {
 pub fn init(format: LogFormat, verbose: u8, color: Color) {
     // The AWS SDK's own warnings (a region it could not find in the instance metadata, each a
     // 900-character structure) come at -vv: etl says what went wrong in one line of its own.
-    const QUIET_SDK: &str = "aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error,aws_sdk_s3=error";
+    const QUIET_SDK: &str =
+        "aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error,aws_sdk_s3=error";
     let default = match verbose {
         0 => format!("warn,{QUIET_SDK}"),
         1 => format!("warn,etl=info,{QUIET_SDK}"),

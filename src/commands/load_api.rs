@@ -17,8 +17,13 @@ use crate::transform::{NullTokens, Pins};
 pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary> {
     let started = std::time::Instant::now();
     let target = crate::store::open(&ctx.target).await?;
-    crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, settings.write.wait_lock, settings.write.dry_run)
-        .await?;
+    crate::pipeline::commit::recover_first(
+        target.clone(),
+        &settings.dataset,
+        settings.write.wait_lock,
+        settings.write.dry_run,
+    )
+    .await?;
     let incremental = match &settings.incremental {
         Some(inc) => {
             let flag = "--incremental-field";
@@ -97,7 +102,11 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
     }
     .written_as(&settings.write, WriteMode::Merge);
     let request = match &end {
-        Some((end, _)) => LoadRequest { mode: end.mode, mode_given: incremental::mode_given(end, &settings.write), ..request },
+        Some((end, _)) => LoadRequest {
+            mode: end.mode,
+            mode_given: incremental::mode_given(end, &settings.write),
+            ..request
+        },
         None => request,
     };
     let mut summary = load_into(request, target).await?;

@@ -18,8 +18,13 @@ use crate::transform::NullTokens;
 pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Summary> {
     let started = std::time::Instant::now();
     let target = crate::store::open(&ctx.target).await?;
-    crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, settings.write.wait_lock, settings.write.dry_run)
-        .await?;
+    crate::pipeline::commit::recover_first(
+        target.clone(),
+        &settings.dataset,
+        settings.write.wait_lock,
+        settings.write.dry_run,
+    )
+    .await?;
     let mut notes = Vec::new();
     if let (Some(_), Some(table)) = (&settings.incremental, &settings.source.table) {
         // Rows updated upstream come again: the table's own key upserts them (two versions of
@@ -75,7 +80,11 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
     }
     .written_as(&settings.write, WriteMode::Merge);
     let request = match &end {
-        Some(end) => LoadRequest { mode: end.mode, mode_given: incremental::mode_given(end, &settings.write), ..request },
+        Some(end) => LoadRequest {
+            mode: end.mode,
+            mode_given: incremental::mode_given(end, &settings.write),
+            ..request
+        },
         None => request,
     };
     let loaded = load_into(request, target).await;

@@ -12,7 +12,8 @@ use crate::summary::Summary;
 pub async fn run(dataset: DatasetId, ctx: &Context) -> Result<Summary> {
     let started = Instant::now();
     let store = crate::store::open(&ctx.target).await?;
-    let recovered = crate::pipeline::commit::recover_first(store.clone(), &dataset, Duration::ZERO, false).await;
+    let recovered =
+        crate::pipeline::commit::recover_first(store.clone(), &dataset, Duration::ZERO, false).await;
     let mut summary = Summary::new("repair", store.url_of(&dataset.prefix()));
     summary.dataset = Some(dataset.to_string());
     summary.notes = recovered?.iter().map(ToString::to_string).collect();

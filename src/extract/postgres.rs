@@ -381,10 +381,10 @@ pub async fn primary_key(url: &str, table: &str) -> Result<Vec<String>> {
                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
                WHERE i.indrelid = $1::text::regclass AND i.indisprimary \
                ORDER BY array_position(i.indkey::int2[], a.attnum)";
-    let rows = canceller
-        .unless_stopped(client.query(sql, &[&table]))
-        .await?
-        .map_err(|e| Error::Remote { source_name: shown(url), message: format!("the primary key of {table}: {}", describe(&e)) })?;
+    let rows = canceller.unless_stopped(client.query(sql, &[&table])).await?.map_err(|e| Error::Remote {
+        source_name: shown(url),
+        message: format!("the primary key of {table}: {}", describe(&e)),
+    })?;
     Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
 }
 

@@ -255,7 +255,10 @@ pub fn sniff_header(sample: &[u8], delimiter: u8, comment: Option<u8>, complete:
         if head != column {
             return true;
         }
-        if head == Shape::Number && year(value) && !below.iter().all(|r| r[i].trim_ascii().is_empty() || year(&r[i])) {
+        if head == Shape::Number
+            && year(value)
+            && !below.iter().all(|r| r[i].trim_ascii().is_empty() || year(&r[i]))
+        {
             return true;
         }
         typed |= matches!(head, Shape::Number | Shape::Date);

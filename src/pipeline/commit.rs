@@ -751,7 +751,11 @@ async fn finish(
 /// The run that last appended the very source this append read (its location and bytes, by size and
 /// SHA-256, with the same partition column), if the dataset's last run is that one: a scheduler's
 /// retry of an append that committed, whose rows a second append would add again.
-fn appended_already(request: &LoadRequest, previous: Option<&Manifest>, staged: &pipeline::Staged) -> Option<String> {
+fn appended_already(
+    request: &LoadRequest,
+    previous: Option<&Manifest>,
+    staged: &pipeline::Staged,
+) -> Option<String> {
     let (previous, (bytes, sha256)) = (previous?, staged.source_digest.as_ref()?);
     let same = request.mode == WriteMode::Append
         && !request.append_again
@@ -900,7 +904,12 @@ async fn appendable(
 /// does not list (`orphans`): the manifest's files are all in place (`present`), and in every folder
 /// each orphan is numbered after every file the manifest lists there (an append numbers its files
 /// after the existing ones).
-fn stopped_append_explains(dataset: &DatasetId, listed: &[FileRecord], present: &[&str], orphans: &[&str]) -> bool {
+fn stopped_append_explains(
+    dataset: &DatasetId,
+    listed: &[FileRecord],
+    present: &[&str],
+    orphans: &[&str],
+) -> bool {
     let present: std::collections::HashSet<&str> = present.iter().copied().collect();
     if listed.iter().any(|f| !present.contains(f.key.as_str())) {
         return false;
@@ -910,9 +919,10 @@ fn stopped_append_explains(dataset: &DatasetId, listed: &[FileRecord], present: 
         let top = highest.entry(partition).or_insert(part);
         *top = (*top).max(part);
     }
-    orphans.iter().filter_map(|key| dataset.part_of_key(key)).all(|(partition, part)| {
-        highest.get(&partition).is_none_or(|top| part > *top)
-    })
+    orphans
+        .iter()
+        .filter_map(|key| dataset.part_of_key(key))
+        .all(|(partition, part)| highest.get(&partition).is_none_or(|top| part > *top))
 }
 
 /// What a run that leaves something out takes from the dataset it loads (its manifest, `previous`):
@@ -940,7 +950,9 @@ fn remember_layout(request: &mut LoadRequest, previous: &Manifest) {
     if request.primary_key.is_empty() && !previous.primary_key.is_empty() && !told_no_key {
         request.primary_key = previous.primary_key.clone();
         let key = previous.primary_key.join(", ");
-        request.remembered.push(remembered(format!("rows upserted by the primary key ({key})"), "--primary-key"));
+        request
+            .remembered
+            .push(remembered(format!("rows upserted by the primary key ({key})"), "--primary-key"));
         // A drop folder's or an incremental run's new rows replace their keys' old ones.
         if request.mode_given == ModeGiven::Command && request.mode == WriteMode::Append {
             request.mode = WriteMode::Upsert;
@@ -1087,7 +1099,8 @@ fn check_schema_drift(
             drift.describe(),
             match output.mode {
                 WriteMode::Upsert => "an upsert rewrites partitions that keep the dataset's other rows",
-                WriteMode::Replace => "the days outside --partition-range would disagree with the ones it writes",
+                WriteMode::Replace =>
+                    "the days outside --partition-range would disagree with the ones it writes",
                 _ => "the partitions this merge leaves would disagree with the ones it writes",
             },
             if output.range.is_some() { " and no --partition-range" } else { "" },

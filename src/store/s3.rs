@@ -90,9 +90,14 @@ impl S3Store {
         let endpoint_in_env = env("AWS_ENDPOINT_URL_S3").or_else(|| env("AWS_ENDPOINT_URL"));
         let region_in_env = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION"));
         let static_credentials = env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some();
-        let other_credentials = ["AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"]
-            .iter()
-            .any(|name| env(name).is_some())
+        let other_credentials = [
+            "AWS_PROFILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ]
+        .iter()
+        .any(|name| env(name).is_some())
             || aws_files_exist();
         if let (Some(endpoint), false, false) = (&endpoint_in_env, static_credentials, other_credentials) {
             // An S3-compatible server takes keys: asking an instance's metadata service for a role
@@ -110,7 +115,8 @@ impl S3Store {
         }
         if endpoint_in_env.is_some() && static_credentials {
             // The keys of the environment, and no chain that could reach the metadata service.
-            loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+            loader = loader
+                .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
         }
         let sdk = loader
             .timeout_config(

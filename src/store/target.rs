@@ -94,7 +94,17 @@ mod tests {
         );
         assert_eq!(Target::parse("C:\\lake").unwrap(), Target::Local("C:\\lake".into()));
         assert_eq!(Target::parse("lake/s3:x").unwrap(), Target::Local("lake/s3:x".into()));
-        for bad in ["s3://", "s3:///x", "gs://b", "", "s3://b/../x", "s3:/bucket", "s3:bucket", "s3//bucket", "file:/x"] {
+        for bad in [
+            "s3://",
+            "s3:///x",
+            "gs://b",
+            "",
+            "s3://b/../x",
+            "s3:/bucket",
+            "s3:bucket",
+            "s3//bucket",
+            "file:/x",
+        ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }

@@ -65,13 +65,20 @@ fn ordinary_variables_are_no_secrets_and_an_append_keeps_every_row() {
     dir.write("c.csv", "user_id,event,at\n2,postgres,2026-01-01\n5,view,2026-01-04\n");
     let env: Vec<(&str, &str)> = DESKTOP_LOGIN.iter().chain(DOCKER_COMPOSE).copied().collect();
     let load = |file: &str, args: &[&str]| {
-        ok(with_env(&mut dir.etl(), &env).args(["upload-csv", file, "--dataset-id", "user-events"]).args(args))
+        ok(with_env(&mut dir.etl(), &env)
+            .args(["upload-csv", file, "--dataset-id", "user-events"])
+            .args(args))
     };
     let first = load("a.csv", &[]);
     assert!(!first.stderr.contains("[redacted]"), "{first:?}");
     assert!(first.stderr.contains("user-events"), "{first:?}");
     load("b.csv", &["--mode", "append"]);
-    assert_eq!(rows_in(&dir, "user-events"), 4, "the append kept the first run's rows: {:?}", dir.lake_keys());
+    assert_eq!(
+        rows_in(&dir, "user-events"),
+        4,
+        "the append kept the first run's rows: {:?}",
+        dir.lake_keys()
+    );
     let upsert = load("c.csv", &["--mode", "upsert", "--primary-key", "user_id"]);
     assert!(!upsert.stderr.contains("[redacted]"), "{upsert:?}");
     assert_eq!(rows_in(&dir, "user-events"), 5);
@@ -127,9 +134,13 @@ fn exported_scheduler_files_on_stdout_are_not_rewritten() {
          api_key_header: X-Api-Key\n      api_key_env: API_KEY\n",
     );
     for to in ["dagster", "airflow"] {
-        let r = ok(with_env(&mut dir.etl(), DESKTOP_LOGIN)
-            .env("API_KEY", "tokens")
-            .args(["schedule", "export", "jobs.yaml", "--to", to]));
+        let r = ok(with_env(&mut dir.etl(), DESKTOP_LOGIN).env("API_KEY", "tokens").args([
+            "schedule",
+            "export",
+            "jobs.yaml",
+            "--to",
+            to,
+        ]));
         assert!(!r.stdout.contains("[redacted]"), "{to}: {}", r.stdout);
         assert!(r.stdout.contains("--job") && r.stdout.contains("tokens"), "{to}: {}", r.stdout);
         let parsed = std::process::Command::new("python3")
@@ -171,16 +182,37 @@ fn every_command_records_real_names_under_a_desktop_and_a_compose_environment() 
             ),
         );
         let mut commands: Vec<Vec<String>> = vec![
-            vec!["upload-csv".into(), "drops/user-data.csv".into(), "--dataset-id".into(), "user-upload".into()],
+            vec![
+                "upload-csv".into(),
+                "drops/user-data.csv".into(),
+                "--dataset-id".into(),
+                "user-upload".into(),
+            ],
             vec!["load-cursor-usage".into()],
             vec!["load-csv".into(), "--config".into(), "csv.yaml".into(), "--all".into()],
-            vec!["load-api".into(), "--url".into(), format!("{}/items", api.url), "--records".into(), "items".into(), "--dataset-id".into(), "user-api".into()],
+            vec![
+                "load-api".into(),
+                "--url".into(),
+                format!("{}/items", api.url),
+                "--records".into(),
+                "items".into(),
+                "--dataset-id".into(),
+                "user-api".into(),
+            ],
             vec!["run".into(), "jobs.yaml".into(), "--all".into()],
         ];
         if let Some(url) = pg_url() {
             let db = pg_database(&url, &format!("forgotten_{}", label.replace(['-', ' '], "_")));
             pg_exec(&db, "CREATE TABLE user_events (user_id int, session text); INSERT INTO user_events VALUES (1, 'user')");
-            commands.push(vec!["load-postgres".into(), "--url".into(), db, "--table".into(), "user_events".into(), "--dataset-id".into(), "user-pg".into()]);
+            commands.push(vec![
+                "load-postgres".into(),
+                "--url".into(),
+                db,
+                "--table".into(),
+                "user_events".into(),
+                "--dataset-id".into(),
+                "user-pg".into(),
+            ]);
         }
         for args in &commands {
             let r = ok(with_env(&mut dir.etl(), env).args(args));
@@ -209,7 +241,16 @@ fn a_forgotten_partition_column_and_key_are_the_datasets_own() {
     let dir = Dir::new();
     dir.write("a.csv", "id,day,v\n1,2026-01-01,a\n2,2026-01-02,b\n3,2026-01-03,c\n");
     dir.write("b.csv", "id,day,v\n2,2026-01-02,B\n4,2026-01-04,d\n");
-    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "t", "--partition-col", "day", "--primary-key", "id"]));
+    ok(dir.etl().args([
+        "upload-csv",
+        "a.csv",
+        "--dataset-id",
+        "t",
+        "--partition-col",
+        "day",
+        "--primary-key",
+        "id",
+    ]));
     let r = ok(dir.etl().args(["upload-csv", "b.csv", "--dataset-id", "t", "--log-format", "json"]));
     let summary = summary_of(&r);
     let notes = summary["notes"].to_string();
@@ -218,7 +259,10 @@ fn a_forgotten_partition_column_and_key_are_the_datasets_own() {
     assert_eq!(summary["upserted"]["updated"], 1, "{summary}");
     let files = data_files(&dir, "t");
     assert_eq!(files.len(), 4, "every day kept its partition: {files:?}");
-    assert!(files.iter().all(|k| k.contains("/partitions/day=") || k.contains("/partitions/date=")), "{files:?}");
+    assert!(
+        files.iter().all(|k| k.contains("/partitions/day=") || k.contains("/partitions/date=")),
+        "{files:?}"
+    );
     assert_eq!(rows_in(&dir, "t"), 4);
     let record = manifest(&dir, "t");
     assert_eq!(record["partition_column"], "day");
@@ -245,7 +289,8 @@ fn a_forgotten_partition_column_never_wipes_the_other_days() {
     assert_eq!(rows_in(&dir, "y"), 365);
     // A layout change is said, not defaulted into: another column without --mode is refused...
     dir.write("other.csv", "day,v,other_day\n2026-03-01,1,2026-03-02\n");
-    let r = run(dir.etl().args(["upload-csv", "other.csv", "--dataset-id", "y", "--partition-col", "other_day"]));
+    let r =
+        run(dir.etl().args(["upload-csv", "other.csv", "--dataset-id", "y", "--partition-col", "other_day"]));
     assert_ne!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("--mode replace"), "{r:?}");
     assert_eq!(data_files(&dir, "y").len(), 365);
@@ -253,7 +298,10 @@ fn a_forgotten_partition_column_never_wipes_the_other_days() {
     dir.write("nodays.csv", "v\n1\n");
     let r = run(dir.etl().args(["upload-csv", "nodays.csv", "--dataset-id", "y"]));
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("--partition-col was left out") && r.stderr.contains("--mode replace"), "{r:?}");
+    assert!(
+        r.stderr.contains("--partition-col was left out") && r.stderr.contains("--mode replace"),
+        "{r:?}"
+    );
     // ... and a replace given explicitly lays the dataset out anew.
     let r = ok(dir.etl().args(["upload-csv", "day.csv", "--dataset-id", "y", "--mode", "replace"]));
     assert!(!r.stderr.contains("left out"), "{r:?}");
@@ -344,7 +392,16 @@ fn a_run_past_its_commit_point_has_succeeded_and_a_retried_append_adds_nothing()
     dir.write("b.csv", "id,day\n3,2026-01-01\n");
     ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "d", "--partition-col", "day"]));
     // A replace whose delete of the replaced day fails.
-    let r = run(dir.etl().env("ETL_FAULT", "fail:delete:1").args(["upload-csv", "b.csv", "--dataset-id", "d", "--mode", "replace", "--partition-col", "day"]));
+    let r = run(dir.etl().env("ETL_FAULT", "fail:delete:1").args([
+        "upload-csv",
+        "b.csv",
+        "--dataset-id",
+        "d",
+        "--mode",
+        "replace",
+        "--partition-col",
+        "day",
+    ]));
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("published, but the cleanup after it failed"), "{r:?}");
     assert!(r.stderr.contains("etl repair d"), "{r:?}");
@@ -373,14 +430,24 @@ fn a_range_replace_over_a_changed_type_is_refused() {
     ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "r", "--partition-col", "day"]));
     let before = dir.all_lake_keys();
     let r = run(dir.etl().args([
-        "upload-csv", "b.csv", "--dataset-id", "r", "--partition-col", "day", "--mode", "replace",
-        "--partition-range", "2026-01-02..2026-01-02",
+        "upload-csv",
+        "b.csv",
+        "--dataset-id",
+        "r",
+        "--partition-col",
+        "day",
+        "--mode",
+        "replace",
+        "--partition-range",
+        "2026-01-02..2026-01-02",
     ]));
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("the days outside --partition-range would disagree"), "{r:?}");
     assert!(r.stderr.contains("`qty`") || r.stderr.contains("qty"), "{r:?}");
-    assert_eq!(dir.all_lake_keys().into_iter().filter(|k| !k.contains("/_runs/")).collect::<Vec<_>>(),
-        before.into_iter().filter(|k| !k.contains("/_runs/")).collect::<Vec<_>>());
+    assert_eq!(
+        dir.all_lake_keys().into_iter().filter(|k| !k.contains("/_runs/")).collect::<Vec<_>>(),
+        before.into_iter().filter(|k| !k.contains("/_runs/")).collect::<Vec<_>>()
+    );
 }
 
 /// Item 9: a dry run takes no lock and writes nothing, on every command, even where a stopped run
@@ -391,7 +458,8 @@ fn a_dry_run_writes_nothing_even_over_a_pending_journal() {
     dir.write("a.csv", "id,day\n1,2026-01-01\n");
     dir.write("b.csv", "id,day\n2,2026-01-02\n");
     ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "p", "--partition-col", "day"]));
-    let killed = run(dir.etl().env("ETL_FAULT", "kill:upload:1").args(["upload-csv", "b.csv", "--dataset-id", "p"]));
+    let killed =
+        run(dir.etl().env("ETL_FAULT", "kill:upload:1").args(["upload-csv", "b.csv", "--dataset-id", "p"]));
     assert_eq!(killed.code, -1, "{killed:?}");
     let listing = |dir: &Dir| -> Vec<(String, Vec<u8>)> {
         dir.all_lake_keys().into_iter().map(|k| (k.clone(), std::fs::read(dir.lake(&k)).unwrap())).collect()
@@ -401,14 +469,52 @@ fn a_dry_run_writes_nothing_even_over_a_pending_journal() {
     let api = FakeApi::start(|_, _| Response::json(serde_json::json!([{"id": 3, "day": "2026-01-03"}])));
     let mut dry_runs: Vec<Vec<String>> = vec![
         vec!["upload-csv".into(), "b.csv".into(), "--dataset-id".into(), "p".into(), "--dry-run".into()],
-        vec!["load-api".into(), "--url".into(), api.url.clone(), "--dataset-id".into(), "p".into(), "--dry-run".into()],
-        vec!["load-api".into(), "--url".into(), api.url.clone(), "--dataset-id".into(), "p".into(), "--incremental-field".into(), "id".into(), "--since-param".into(), "since".into(), "--dry-run".into()],
+        vec![
+            "load-api".into(),
+            "--url".into(),
+            api.url.clone(),
+            "--dataset-id".into(),
+            "p".into(),
+            "--dry-run".into(),
+        ],
+        vec![
+            "load-api".into(),
+            "--url".into(),
+            api.url.clone(),
+            "--dataset-id".into(),
+            "p".into(),
+            "--incremental-field".into(),
+            "id".into(),
+            "--since-param".into(),
+            "since".into(),
+            "--dry-run".into(),
+        ],
     ];
     if let Some(url) = pg_url() {
         let db = pg_database(&url, "forgotten_dry");
         pg_exec(&db, "CREATE TABLE t (id int, day date); INSERT INTO t VALUES (4, '2026-01-04')");
-        dry_runs.push(vec!["load-postgres".into(), "--url".into(), db.clone(), "--table".into(), "t".into(), "--dataset-id".into(), "p".into(), "--dry-run".into()]);
-        dry_runs.push(vec!["load-postgres".into(), "--url".into(), db, "--table".into(), "t".into(), "--dataset-id".into(), "p".into(), "--incremental-column".into(), "id".into(), "--dry-run".into()]);
+        dry_runs.push(vec![
+            "load-postgres".into(),
+            "--url".into(),
+            db.clone(),
+            "--table".into(),
+            "t".into(),
+            "--dataset-id".into(),
+            "p".into(),
+            "--dry-run".into(),
+        ]);
+        dry_runs.push(vec![
+            "load-postgres".into(),
+            "--url".into(),
+            db,
+            "--table".into(),
+            "t".into(),
+            "--dataset-id".into(),
+            "p".into(),
+            "--incremental-column".into(),
+            "id".into(),
+            "--dry-run".into(),
+        ]);
     }
     for args in &dry_runs {
         let r = ok(dir.etl().args(args));
@@ -427,8 +533,21 @@ fn a_header_only_file_changes_nothing_in_a_merge_or_an_upsert() {
     dir.write("a.csv", "id,day,qty\n1,2026-01-01,5\n2,2026-01-02,6\n");
     dir.write("empty.csv", "id,day,qty\n");
     ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "m", "--partition-col", "day"]));
-    ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "u", "--partition-col", "day", "--primary-key", "id"]));
-    for (id, extra) in [("m", vec!["--mode", "merge"]), ("u", vec!["--mode", "upsert", "--primary-key", "id"]), ("m", vec!["--allow-schema-change"])] {
+    ok(dir.etl().args([
+        "upload-csv",
+        "a.csv",
+        "--dataset-id",
+        "u",
+        "--partition-col",
+        "day",
+        "--primary-key",
+        "id",
+    ]));
+    for (id, extra) in [
+        ("m", vec!["--mode", "merge"]),
+        ("u", vec!["--mode", "upsert", "--primary-key", "id"]),
+        ("m", vec!["--allow-schema-change"]),
+    ] {
         let schema = manifest(&dir, id)["schema"].clone();
         let files = data_files(&dir, id);
         let r = ok(dir.etl().args(["upload-csv", "empty.csv", "--dataset-id", id]).args(&extra));
@@ -467,7 +586,8 @@ fn jobs_of_one_file_on_one_dataset_take_turns_in_file_order() {
     let sources: Vec<String> = runs
         .iter()
         .map(|k| {
-            let record: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.lake(k)).unwrap()).unwrap();
+            let record: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.lake(k)).unwrap()).unwrap();
             record["source"]["location"].as_str().unwrap().to_owned()
         })
         .collect();
@@ -485,9 +605,18 @@ fn an_api_that_ignores_its_since_parameter_loads_no_record_twice() {
     ]));
     let api = FakeApi::events_since(events.clone(), false);
     let load = || {
-        ok(dir.etl().args(["load-api", "--url", &format!("{}/events", api.url), "--records", "events"]).args([
-            "--dataset-id", "ev", "--incremental-field", "updated_at", "--since-param", "updatedSince", "--log-format", "json",
-        ]))
+        ok(dir.etl().args(["load-api", "--url", &format!("{}/events", api.url), "--records", "events"]).args(
+            [
+                "--dataset-id",
+                "ev",
+                "--incremental-field",
+                "updated_at",
+                "--since-param",
+                "updatedSince",
+                "--log-format",
+                "json",
+            ],
+        ))
     };
     let first = summary_of(&load());
     assert!(first["notes"].to_string().contains("no primary key"), "{first}");
@@ -495,7 +624,10 @@ fn an_api_that_ignores_its_since_parameter_loads_no_record_twice() {
     let r = load();
     let second = summary_of(&r);
     assert_eq!(second["rows_written"], 1, "{second}");
-    assert!(r.stderr.contains("2 records at or before the checkpoint updated_at = 2026-11-02T10:00:00Z dropped"), "{r:?}");
+    assert!(
+        r.stderr.contains("2 records at or before the checkpoint updated_at = 2026-11-02T10:00:00Z dropped"),
+        "{r:?}"
+    );
     assert!(r.stderr.contains("the API seems to ignore `updatedSince`"), "{r:?}");
     let third = summary_of(&load());
     assert_eq!(third["rows_written"], 0, "{third}");
@@ -515,9 +647,10 @@ fn a_postgres_tables_own_primary_key_upserts_incremental_loads() {
     );
     let dir = Dir::new();
     let load = || {
-        ok(dir.etl().args(["load-postgres", "--url", &db, "--table", "orders", "--dataset-id", "orders"]).args([
-            "--incremental-column", "updated_at",
-        ]))
+        ok(dir
+            .etl()
+            .args(["load-postgres", "--url", &db, "--table", "orders", "--dataset-id", "orders"])
+            .args(["--incremental-column", "updated_at"]))
     };
     let r = load();
     assert!(r.stderr.contains("primary key (id)"), "{r:?}");
@@ -528,9 +661,10 @@ fn a_postgres_tables_own_primary_key_upserts_incremental_loads() {
     assert_eq!(manifest(&dir, "orders")["primary_key"], serde_json::json!(["id"]));
     // `--mode append` says otherwise: every version of a row is kept, and the run says so.
     let log = || {
-        ok(dir.etl().args(["load-postgres", "--url", &db, "--table", "orders", "--dataset-id", "log"]).args([
-            "--incremental-column", "updated_at", "--mode", "append",
-        ]))
+        ok(dir
+            .etl()
+            .args(["load-postgres", "--url", &db, "--table", "orders", "--dataset-id", "log"])
+            .args(["--incremental-column", "updated_at", "--mode", "append"]))
     };
     log();
     pg_exec(&db, "UPDATE orders SET status = 'delivered', updated_at = '2026-11-03T10:00:00Z' WHERE id = 1");
@@ -550,7 +684,8 @@ fn a_file_without_a_header_keeps_its_first_row() {
     assert!(r.stderr.contains("3 rows read"), "{r:?}");
     assert!(r.stderr.contains("no header line (detected"), "{r:?}");
     let record = manifest(&dir, "raw");
-    let names: Vec<&str> = record["schema"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        record["schema"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["column_1", "column_2", "column_3"]);
     assert_eq!(record["schema"][0]["type"], "Date", "{record}");
     assert_eq!(rows_in(&dir, "raw"), 3);
@@ -611,7 +746,10 @@ fn scheduler_files_hold_for_any_name_and_never_a_secret() {
     );
     if let Some(loaded) = python(&dir, &load, true) {
         assert_eq!(loaded.code, 0, "{loaded:?}");
-        assert!(loaded.stdout.contains("[('ETL_TARGET', 't'), ('class', 'a'), ('model_config', 'b')]"), "{loaded:?}");
+        assert!(
+            loaded.stdout.contains("[('ETL_TARGET', 't'), ('class', 'a'), ('model_config', 'b')]"),
+            "{loaded:?}"
+        );
     }
 
     // Argo reads `{{...}}` as its own: refused, naming the job.
@@ -628,7 +766,8 @@ fn scheduler_files_hold_for_any_name_and_never_a_secret() {
     ] {
         dir.write("secret.yaml", format!("schedule: \"0 3 * * *\"\njobs:\n{}", job("s", source)));
         for to in ["k8s-cronjob", "argo"] {
-            let r = run(dir.etl().args(["schedule", "export", "secret.yaml", "--to", to, "--image", "etl:1"]));
+            let r =
+                run(dir.etl().args(["schedule", "export", "secret.yaml", "--to", to, "--image", "etl:1"]));
             assert_eq!(r.code, 2, "{label} {to}: {r:?}");
             assert!(r.stderr.contains("holds a secret's value"), "{label} {to}: {r:?}");
             assert!(!r.stdout.contains("abcdef123456") && !r.stderr.contains("abcdef123456"), "{r:?}");
@@ -664,7 +803,12 @@ fn s3_settings_problems_are_one_line_and_never_ask_the_metadata_service() {
         format!("http://{}", l.local_addr().unwrap())
     };
     let cases: [(&str, Vec<(&str, &str)>, i32, &str); 4] = [
-        ("an endpoint, no keys", vec![("AWS_ENDPOINT_URL", &down)], 2, "no AWS credentials were found for the S3 server"),
+        (
+            "an endpoint, no keys",
+            vec![("AWS_ENDPOINT_URL", &down)],
+            2,
+            "no AWS credentials were found for the S3 server",
+        ),
         (
             "an endpoint and keys, no region",
             vec![("AWS_ENDPOINT_URL", &down), ("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s")],
@@ -683,13 +827,26 @@ fn s3_settings_problems_are_one_line_and_never_ask_the_metadata_service() {
         let (metadata, asked) = metadata_listener();
         let mut cmd = dir.etl();
         cmd.env_remove("AWS_EC2_METADATA_DISABLED");
-        cmd.env("HOME", dir.path()).env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &metadata).env("AWS_MAX_ATTEMPTS", "1");
-        let r = run(with_env(&mut cmd, &vars).args(["upload-csv", "a.csv", "--dataset-id", "a", "--target", "s3://bucket"]));
+        cmd.env("HOME", dir.path())
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &metadata)
+            .env("AWS_MAX_ATTEMPTS", "1");
+        let r = run(with_env(&mut cmd, &vars).args([
+            "upload-csv",
+            "a.csv",
+            "--dataset-id",
+            "a",
+            "--target",
+            "s3://bucket",
+        ]));
         assert_eq!(r.code, code, "{label}: {r:?}");
         assert!(r.stderr.contains(said), "{label}: {r:?}");
         assert_eq!(r.stderr.lines().count(), 2, "{label}: the error and the summary, nothing else: {r:?}");
         assert!(r.stderr.lines().all(|l| l.len() < 400), "{label}: {r:?}");
-        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0, "{label}: the metadata service was asked");
+        assert_eq!(
+            asked.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "{label}: the metadata service was asked"
+        );
     }
 }
 
@@ -709,7 +866,14 @@ fn an_abandoned_lock_is_taken_over_by_one_run_only() {
             .map(|i| {
                 dir.write(&format!("r{round}-{i}.csv"), format!("id\n{}\n", round * 10 + i));
                 dir.etl()
-                    .args(["upload-csv", &format!("r{round}-{i}.csv"), "--dataset-id", "d", "--mode", "append"])
+                    .args([
+                        "upload-csv",
+                        &format!("r{round}-{i}.csv"),
+                        "--dataset-id",
+                        "d",
+                        "--mode",
+                        "append",
+                    ])
                     .args(["--wait-lock", "60"])
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
@@ -717,15 +881,18 @@ fn an_abandoned_lock_is_taken_over_by_one_run_only() {
                     .unwrap()
             })
             .collect();
-        let outputs: Vec<std::process::Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
-        let stderr: Vec<String> = outputs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
+        let outputs: Vec<std::process::Output> =
+            children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        let stderr: Vec<String> =
+            outputs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
         for (o, e) in outputs.iter().zip(&stderr) {
             assert_eq!(o.status.code(), Some(0), "round {round}: {e}");
         }
         let takers = stderr.iter().filter(|e| e.contains("taking over the expired lock")).count();
         assert_eq!(takers, 1, "round {round}: {stderr:#?}");
         assert_eq!(rows_in(&dir, "d"), 6 * (round + 1), "round {round}");
-        let leftovers: Vec<String> = dir.all_lake_keys().into_iter().filter(|k| k.contains("_lock")).collect();
+        let leftovers: Vec<String> =
+            dir.all_lake_keys().into_iter().filter(|k| k.contains("_lock")).collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }
@@ -755,9 +922,11 @@ fn a_live_runs_staging_is_never_swept() {
     let folder = (0..100)
         .find_map(|_| {
             std::thread::sleep(std::time::Duration::from_millis(100));
-            std::fs::read_dir(dir.lake("")).unwrap().flatten().map(|e| e.path()).find(|p| {
-                p.file_name().unwrap().to_string_lossy().starts_with(".etl-download-")
-            })
+            std::fs::read_dir(dir.lake(""))
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(".etl-download-"))
         })
         .expect("the slow run's download folder");
     let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
@@ -794,7 +963,9 @@ fn backups_past_the_copy_limit_are_copied_in_parts_and_restore_the_dataset() {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            noise.push(char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(seed % 64) as usize]));
+            noise.push(char::from(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(seed % 64) as usize],
+            ));
         }
         big += &format!("{i},2026-01-0{},{noise}\n", 1 + i % 2);
     }
@@ -804,7 +975,16 @@ fn backups_past_the_copy_limit_are_copied_in_parts_and_restore_the_dataset() {
         let mut cmd = dir.etl();
         // Past 1 MiB, a copy is made in parts: the data files, not the manifest.
         s3.apply(&mut cmd).env("ETL_S3_COPY_LIMIT", "1048576").envs(extra.iter().copied());
-        run(cmd.args(["upload-csv", file, "--dataset-id", "d", "--partition-col", "day", "--target", &target]))
+        run(cmd.args([
+            "upload-csv",
+            file,
+            "--dataset-id",
+            "d",
+            "--partition-col",
+            "day",
+            "--target",
+            &target,
+        ]))
     };
     assert_eq!(load("a.csv", &[]).code, 0);
     let objects = || {
@@ -820,9 +1000,13 @@ fn backups_past_the_copy_limit_are_copied_in_parts_and_restore_the_dataset() {
     let before = objects();
     let failed = load("b.csv", &[("ETL_FAULT", "fail:upload:2"), ("RUST_LOG", "etl=debug")]);
     assert_eq!(failed.code, 1, "{failed:?}");
-    assert!(failed.stderr.contains("part(s)") && failed.stderr.contains("datasets/d/_journal/"), "{failed:?}");
+    assert!(
+        failed.stderr.contains("part(s)") && failed.stderr.contains("datasets/d/_journal/"),
+        "{failed:?}"
+    );
     assert!(failed.stderr.contains("rolled back"), "{failed:?}");
-    let after: Vec<(String, Vec<u8>)> = objects().into_iter().filter(|(k, _)| !k.contains("/_journal/")).collect();
+    let after: Vec<(String, Vec<u8>)> =
+        objects().into_iter().filter(|(k, _)| !k.contains("/_journal/")).collect();
     assert_eq!(after, before, "the dataset as it was, from its backups");
     assert_eq!(load("b.csv", &[]).code, 0);
 }

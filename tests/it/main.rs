@@ -27,6 +27,8 @@ mod fake_api;
 mod fake_domo;
 /// The S3 server failing under a run: refused connections, uploads cut mid-body.
 mod faults;
+/// Issue 28: what a forgotten flag or a stray environment does: nothing lost.
+mod forgotten;
 /// Random bytes to the CSV reader and typing, the JSON page reader and the value parsers: no panic.
 mod fuzz;
 /// Runs refused rather than empty a dataset or mix two partition layouts.
@@ -35,8 +37,6 @@ mod guards;
 mod hostile;
 /// The small HTTP/1.1 server under `fake_api` and `fake_domo`: socket, request parsing, responses.
 mod http_server;
-/// Issue 28: what a forgotten flag or a stray environment does: nothing lost.
-mod forgotten;
 /// `etl run`: a job file mixing every kind of source.
 mod jobs;
 /// `load-api`: a REST API on 127.0.0.1 with pages, auth and faults.

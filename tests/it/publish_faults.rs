@@ -124,7 +124,10 @@ fn every_boundary(lake: &Lake) {
                 _ if committed => {
                     assert_eq!(stopped.code, 0, "{case}: {stopped:?}");
                     if point == "delete" {
-                        assert!(stopped.stderr.contains("the cleanup after it failed"), "{case}: {stopped:?}");
+                        assert!(
+                            stopped.stderr.contains("the cleanup after it failed"),
+                            "{case}: {stopped:?}"
+                        );
                         assert!(stopped.stderr.contains("etl repair d"), "{case}: {stopped:?}");
                     }
                 }

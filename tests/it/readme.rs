@@ -417,7 +417,10 @@ fn the_left_out_example_keeps_the_layout() {
     let dir = Dir::new();
     dir.write("day1.csv", "id,day,v\n1,2026-01-01,a\n2,2026-01-02,b\n");
     dir.write("day2.csv", "id,day,v\n2,2026-01-02,B\n3,2026-01-03,c\n");
-    dir.write("jobs.yaml", "jobs:\n  - name: events\n    dataset_id: events\n    source: {kind: csv, path: day1.csv}\n");
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: events\n    dataset_id: events\n    source: {kind: csv, path: day1.csv}\n",
+    );
     let r = shell(&dir, &commands, &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
