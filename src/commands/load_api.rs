@@ -17,13 +17,7 @@ use crate::transform::{NullTokens, Pins};
 pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary> {
     let started = std::time::Instant::now();
     let target = crate::store::open(&ctx.target).await?;
-    crate::pipeline::commit::recover_first(
-        target.clone(),
-        &settings.dataset,
-        settings.write.wait_lock,
-        settings.write.dry_run,
-    )
-    .await?;
+    crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, &settings.write).await?;
     let incremental = match &settings.incremental {
         Some(inc) => {
             let flag = "--incremental-field";

@@ -18,13 +18,7 @@ use crate::transform::NullTokens;
 pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Summary> {
     let started = std::time::Instant::now();
     let target = crate::store::open(&ctx.target).await?;
-    crate::pipeline::commit::recover_first(
-        target.clone(),
-        &settings.dataset,
-        settings.write.wait_lock,
-        settings.write.dry_run,
-    )
-    .await?;
+    crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, &settings.write).await?;
     let mut notes = Vec::new();
     if let (Some(_), Some(table)) = (&settings.incremental, &settings.source.table) {
         // Rows updated upstream come again: the table's own key upserts them (two versions of

@@ -33,13 +33,7 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
         })
         .collect();
     let target = crate::store::open(&ctx.target).await?;
-    crate::pipeline::commit::recover_first(
-        target.clone(),
-        &settings.dataset,
-        settings.write.wait_lock,
-        settings.write.dry_run,
-    )
-    .await?;
+    crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, &settings.write).await?;
     let dataset = &settings.dataset;
     let to_load =
         match drop_folder::decide(glob, objects, target.as_ref(), dataset, settings.write.mode).await? {

@@ -1,7 +1,7 @@
 //! `etl repair <id>`: finishes or rolls back the publish a killed run left half-done (see
 //! [`crate::load::journal`]), holding the dataset's lock; the next load would do the same first.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::context::Context;
 use crate::error::Result;
@@ -13,7 +13,7 @@ pub async fn run(dataset: DatasetId, ctx: &Context) -> Result<Summary> {
     let started = Instant::now();
     let store = crate::store::open(&ctx.target).await?;
     let recovered =
-        crate::pipeline::commit::recover_first(store.clone(), &dataset, Duration::ZERO, false).await;
+        crate::pipeline::commit::recover_first(store.clone(), &dataset, &Default::default()).await;
     let mut summary = Summary::new("repair", store.url_of(&dataset.prefix()));
     summary.dataset = Some(dataset.to_string());
     summary.notes = recovered?.iter().map(ToString::to_string).collect();

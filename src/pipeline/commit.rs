@@ -248,10 +248,10 @@ pub struct Loaded {
 pub async fn recover_first(
     store: Arc<dyn ObjectStore>,
     dataset: &DatasetId,
-    wait: std::time::Duration,
-    dry_run: bool,
+    write: &WriteSettings,
 ) -> Result<Vec<crate::load::journal::Recovered>> {
-    if dry_run {
+    let wait = write.wait_lock;
+    if write.dry_run {
         report_pending_publish(store.as_ref(), dataset).await?;
         return Ok(Vec::new());
     }

@@ -217,11 +217,23 @@ impl S3Store {
 
     async fn multipart(&self, key: &str, path: &Path) -> Result<Option<String>, StoreError> {
         let full = self.full_key(key);
+        let at = full.as_str();
+        self.in_one_upload(key, at, move |id| async move { self.upload_parts(key, at, &id, path).await })
+            .await
+    }
+
+    /// Creates a multipart upload at `full` (the key `key` of messages), runs `parts` with its id
+    /// (they complete it), and aborts it if they fail: no orphaned parts are left behind.
+    async fn in_one_upload<T, F, Fut>(&self, key: &str, full: &str, parts: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
         let created = self
             .client
             .create_multipart_upload()
             .bucket(&self.location.bucket)
-            .key(&full)
+            .key(full)
             .send()
             .await
             .map_err(|e| self.error("CreateMultipartUpload", key, e))?;
@@ -232,14 +244,13 @@ impl S3Store {
                 message: "the server returned no upload id".into(),
             });
         };
-        let result = self.upload_parts(key, &full, &upload_id, path).await;
+        let result = parts(upload_id.clone()).await;
         if result.is_err() {
-            // Leave no orphaned parts behind.
             let _ = self
                 .client
                 .abort_multipart_upload()
                 .bucket(&self.location.bucket)
-                .key(&full)
+                .key(full)
                 .upload_id(&upload_id)
                 .send()
                 .await;
@@ -307,25 +318,11 @@ impl S3Store {
     /// GiB: a journal's backup of a data file that large.
     async fn multipart_copy(&self, from: &str, to: &str, source: &str, size: u64) -> Result<(), StoreError> {
         let full = self.full_key(to);
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.location.bucket)
-            .key(&full)
-            .send()
-            .await
-            .map_err(|e| self.error("CreateMultipartUpload", to, e))?;
-        let Some(upload_id) = created.upload_id().map(str::to_owned) else {
-            return Err(StoreError::S3 {
-                operation: "CreateMultipartUpload",
-                key: to.to_owned(),
-                message: "the server returned no upload id".into(),
-            });
-        };
         // At most 10,000 parts; each at least 5 MiB but the last.
         let part = COPY_PART.max(size.div_ceil(10_000));
         tracing::debug!("copying {from} ({size} bytes) to {to} in {} part(s)", size.div_ceil(part));
-        let copied = async {
+        let at = full.as_str();
+        self.in_one_upload(to, at, move |upload_id| async move {
             let mut parts = Vec::new();
             let mut start = 0u64;
             let mut number = 1;
@@ -335,7 +332,7 @@ impl S3Store {
                     .client
                     .upload_part_copy()
                     .bucket(&self.location.bucket)
-                    .key(&full)
+                    .key(at)
                     .upload_id(&upload_id)
                     .part_number(number)
                     .copy_source(source)
@@ -351,26 +348,15 @@ impl S3Store {
             self.client
                 .complete_multipart_upload()
                 .bucket(&self.location.bucket)
-                .key(&full)
+                .key(at)
                 .upload_id(&upload_id)
                 .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
                 .send()
                 .await
                 .map_err(|e| self.error("CompleteMultipartUpload", to, e))?;
-            Ok::<_, StoreError>(())
-        }
-        .await;
-        if copied.is_err() {
-            let _ = self
-                .client
-                .abort_multipart_upload()
-                .bucket(&self.location.bucket)
-                .key(&full)
-                .upload_id(&upload_id)
-                .send()
-                .await;
-        }
-        copied
+            Ok(())
+        })
+        .await
     }
 }
 

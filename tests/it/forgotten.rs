@@ -802,7 +802,9 @@ fn s3_settings_problems_are_one_line_and_never_ask_the_metadata_service() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    let cases: [(&str, Vec<(&str, &str)>, i32, &str); 4] = [
+    // What is set, the exit code, what the error says.
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, i32, &'a str);
+    let cases: [Case; 4] = [
         (
             "an endpoint, no keys",
             vec![("AWS_ENDPOINT_URL", &down)],
