@@ -79,7 +79,7 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
     if in_a_pod {
         export.job_file = format!("{}/{}", schedule::pod::MOUNT, schedule::pod::mounted_name(&export));
         // The job file travels in a ConfigMap, which anyone who may read the namespace reads.
-        if let Some(place) = literal_secret(&export.file_text) {
+        if let Some(place) = schedule::pod::literal_secret(&export.file_text) {
             return Err(Error::Config {
                 path: args.file.clone(),
                 message: format!(
@@ -104,17 +104,8 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
     let groups = schedule::plan(&file, &export.name)
         .map_err(|message| Error::Config { path: args.file.clone(), message })?;
     if args.to == Scheduler::Argo {
-        // Argo reads `{{...}}` in a template's fields as its own variables.
-        if let Some(job) = file.jobs.iter().find(|j| j.name.contains("{{") || j.name.contains("}}")) {
-            return Err(Error::Config {
-                path: args.file.clone(),
-                message: format!(
-                    "job \"{}\": Argo reads `{{{{` and `}}}}` in a command as its own template variables; \
-                     rename the job",
-                    job.name
-                ),
-            });
-        }
+        schedule::argo::check_names(&file)
+            .map_err(|message| Error::Config { path: args.file.clone(), message })?;
     }
     for job in file.jobs.iter().filter(|j| !j.enabled) {
         eprintln!("job \"{}\" is disabled (enabled: false): left out", job.name);
@@ -157,38 +148,4 @@ fn units(groups: &[schedule::Group]) -> String {
 
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| Error::io(path, e))
-}
-
-/// Where a job file holds a secret's value literally, where etl sends it to an API: a request header
-/// whose name says secret (`PRIVATE-TOKEN: glpat-...`), or a query parameter whose name does
-/// (`query: {access_token: ...}`). (A password in a URL is found by the shapes of [`crate::redact`].)
-fn literal_secret(text: &str) -> Option<String> {
-    let file: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
-    let jobs = file.get("jobs")?.as_sequence()?;
-    for job in jobs {
-        let name = job.get("name").and_then(|n| n.as_str()).unwrap_or("?");
-        let Some(source) = job.get("source") else { continue };
-        let headers: Vec<&str> = match source.get("header") {
-            Some(serde_yaml::Value::String(one)) => vec![one.as_str()],
-            Some(serde_yaml::Value::Sequence(items)) => items.iter().filter_map(|i| i.as_str()).collect(),
-            _ => Vec::new(),
-        };
-        for header in headers {
-            if let Some((key, value)) = header.split_once(':') {
-                if crate::redact::secret_name(key.trim()) && !value.trim().is_empty() {
-                    return Some(format!("job \"{name}\": the header `{}`", key.trim()));
-                }
-            }
-        }
-        if let Some(query) = source.get("query").and_then(|q| q.as_mapping()) {
-            for (key, value) in query {
-                let key = key.as_str().unwrap_or_default();
-                let literal = !matches!(value, serde_yaml::Value::Null);
-                if crate::redact::secret_name(key) && literal {
-                    return Some(format!("job \"{name}\": the query parameter `{key}`"));
-                }
-            }
-        }
-    }
-    None
 }

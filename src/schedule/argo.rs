@@ -36,6 +36,19 @@ pub fn render(groups: &[Group], export: &Export) -> Written {
     }
 }
 
+/// Refuses job names Argo would read as its own template variables (`{{workflow.name}}`) in the
+/// command it runs: there is no escaping them there.
+pub fn check_names(file: &crate::jobs::JobsFile) -> Result<(), String> {
+    match file.jobs.iter().find(|j| j.name.contains("{{") || j.name.contains("}}")) {
+        Some(job) => Err(format!(
+            "job \"{}\": Argo reads `{{{{` and `}}}}` in a command as its own template variables; rename \
+             the job",
+            job.name
+        )),
+        None => Ok(()),
+    }
+}
+
 fn cron_workflow(group: &Group, config_map: &str, export: &Export) -> Value {
     let final_codes: Vec<String> = exit::FINAL.iter().map(ToString::to_string).collect();
     let mut tasks = Vec::new();

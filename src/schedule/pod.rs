@@ -132,3 +132,37 @@ fn yaml(value: &Value) -> serde_yaml::Value {
         Value::Object(map) => Y::Mapping(map.iter().map(|(k, v)| (Y::String(k.clone()), yaml(v))).collect()),
     }
 }
+
+/// Where a job file holds a secret's value literally, where etl sends it to an API: a request header
+/// whose name says secret (`PRIVATE-TOKEN: glpat-...`), or a query parameter whose name does
+/// (`query: {access_token: ...}`). (A password in a URL is found by the shapes of [`crate::redact`].)
+pub fn literal_secret(text: &str) -> Option<String> {
+    let file: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let jobs = file.get("jobs")?.as_sequence()?;
+    for job in jobs {
+        let name = job.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+        let Some(source) = job.get("source") else { continue };
+        let headers: Vec<&str> = match source.get("header") {
+            Some(serde_yaml::Value::String(one)) => vec![one.as_str()],
+            Some(serde_yaml::Value::Sequence(items)) => items.iter().filter_map(|i| i.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        for header in headers {
+            if let Some((key, value)) = header.split_once(':') {
+                if crate::redact::secret_name(key.trim()) && !value.trim().is_empty() {
+                    return Some(format!("job \"{name}\": the header `{}`", key.trim()));
+                }
+            }
+        }
+        if let Some(query) = source.get("query").and_then(|q| q.as_mapping()) {
+            for (key, value) in query {
+                let key = key.as_str().unwrap_or_default();
+                let literal = !matches!(value, serde_yaml::Value::Null);
+                if crate::redact::secret_name(key) && literal {
+                    return Some(format!("job \"{name}\": the query parameter `{key}`"));
+                }
+            }
+        }
+    }
+    None
+}
