@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the readers the tests read the output back with: the Python packages of DuckDB, polars,
-# pyarrow and pyspark, and a JDK for Spark (Debian's openjdk-17, if no java is installed).
+# pyarrow, pyspark, Daft, ClickHouse (chdb), DataFusion and pandas, a JDK for Spark (Debian's
+# openjdk-17, if no java is installed), and pyarrow 14 (with numpy<2) in a virtualenv of its own
+# under ~/.cache/etl-readers/pyarrow14: an Arrow reader that knows no string views, as many managed
+# runtimes still have.
 set -euo pipefail
 if ! command -v java >/dev/null; then
   echo "installing a JDK for Spark (Debian package)..." >&2
@@ -8,4 +11,11 @@ if ! command -v java >/dev/null; then
   [ "$(id -u)" = 0 ] || SUDO=(sudo)
   (export DEBIAN_FRONTEND=noninteractive; "${SUDO[@]}" apt-get update -qq && "${SUDO[@]}" apt-get install -y -qq openjdk-17-jre-headless) >&2
 fi
-python3 -m pip install --quiet --disable-pip-version-check 'duckdb>=1.1' polars pyarrow 'pyspark>=4' >&2
+python3 -m pip install --quiet --disable-pip-version-check 'duckdb>=1.1' polars pyarrow 'pyspark>=4' \
+  daft chdb datafusion pandas >&2
+OLD="$HOME/.cache/etl-readers/pyarrow14"
+if ! "$OLD/bin/python" -c 'import pyarrow' >/dev/null 2>&1; then
+  rm -rf "$OLD"
+  python3 -m venv "$OLD"
+  "$OLD/bin/pip" install --quiet --disable-pip-version-check 'pyarrow==14.0.2' 'numpy<2' >&2
+fi

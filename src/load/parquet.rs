@@ -267,8 +267,23 @@ fn sink_at(path: &Path, schema: &Schema, scratch: bool) -> Result<(FileSink, Dig
     } else {
         ParquetCompression::Zstd(zstd_level())
     };
-    let sink = ParquetWriter::new(file).with_compression(compression).set_parallel(true).batched(schema)?;
+    let sink = ParquetWriter::new(file)
+        .with_compression(compression)
+        .set_parallel(true)
+        .with_key_value_metadata(Some(arrow_schema_metadata(schema)))
+        .batched(schema)?;
     Ok((sink, digest))
+}
+
+/// The Arrow schema a file carries (`ARROW:schema`), at the oldest compatibility level: text as
+/// `large_string`, not the string *views* polars writes by default, which Daft, pyarrow before 15
+/// and other Arrow readers cannot open (`Unsupported Arrow DataType: Utf8View`). The Parquet columns
+/// are the same either way (UTF-8 byte arrays); only the type a reader makes of them differs.
+fn arrow_schema_metadata(schema: &Schema) -> polars::io::parquet::write::KeyValueMetadata {
+    let arrow = schema.to_arrow(CompatLevel::oldest());
+    polars::io::parquet::write::KeyValueMetadata::Static(vec![polars_parquet::write::schema_to_metadata_key(
+        &arrow,
+    )])
 }
 
 /// Queues a job for the encoder of `file`.

@@ -1,5 +1,6 @@
-//! Readers read it right (issue 14): the reads `etl inspect` prints, run in DuckDB, polars, pyarrow
-//! and Spark (pyspark on a JDK) give back every value of the source: a
+//! Readers read it right (issues 14 and 29): the reads `etl inspect` prints, run in DuckDB, polars,
+//! pyarrow and Spark (pyspark on a JDK), and every data file opened by Daft, ClickHouse (chdb),
+//! DataFusion, pandas and pyarrow 14 (which know no string views), give back every value of the source: a
 //! timestamp column named `Date` (the partition column, so `date=` folders), a text column named
 //! `date`, a 30-digit decimal, nulls, and the null partition. scripts/test.sh installs the readers
 //! (scripts/readers-up.sh) and sets ETL_REQUIRE_READERS=1.
@@ -31,9 +32,9 @@ reads = json.loads(sys.argv[1])
 which = sys.argv[2]
 def show(rows):
     def text(v):
-        if v is None: return "None"
+        if v is None or (isinstance(v, float) and v != v) or type(v).__name__ == "NaTType": return "None"
         from datetime import datetime, timezone
-        if isinstance(v, datetime) and v.tzinfo is None and which == "spark":
+        if isinstance(v, datetime) and v.tzinfo is None and which in ("spark", "chdb"):
             # Spark's TIMESTAMP is an instant, shown in the session's time zone (UTC here).
             v = v.replace(tzinfo=timezone.utc)
         if isinstance(v, datetime) and v.tzinfo is not None:
@@ -53,17 +54,42 @@ elif which == "polars":
 elif which == "pyarrow":
     import pyarrow.dataset as ds
     print(show(eval(reads["pyarrow"]).to_table().to_pylist()))
+elif which in ("daft", "chdb", "datafusion", "pandas", "pyarrow14"):
+    # Every data file of the dataset, read as a file (no folder names): the files themselves open.
+    import glob, os
+    files = sorted(glob.glob(os.path.join(sys.argv[4], "**", "*.parquet"), recursive=True))
+    rows = []
+    if which == "daft":
+        import daft
+        rows = daft.read_parquet(files).to_pylist()
+    elif which == "chdb":
+        import chdb
+        for f in files:
+            # ClickHouse reads `date=` folders into a column of that name unless told not to.
+            sql = f"SELECT * FROM file('{os.path.abspath(f)}', Parquet) SETTINGS use_hive_partitioning = 0"
+            rows += chdb.query(sql, "ArrowTable").to_pylist()
+    elif which == "datafusion":
+        from datafusion import SessionContext
+        ctx = SessionContext()
+        for f in files:
+            rows += ctx.read_parquet(f).to_arrow_table().to_pylist()
+    elif which == "pandas":
+        import pandas as pd
+        for f in files:
+            rows += pd.read_parquet(f).to_dict("records")
+    else:
+        import pyarrow.parquet as pq
+        for f in files:
+            rows += pq.read_table(f).to_pylist()
+    print(show(rows))
 elif which == "spark":
     from pyspark.sql import SparkSession
     spark = SparkSession.builder.master("local[1]").config("spark.sql.session.timeZone", "UTC").getOrCreate()
     print(show([row.asDict() for row in eval(reads["spark"]).collect()]))
 "#;
 
-fn available(module: &str) -> bool {
-    Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+fn available(python: &std::path::Path, module: &str) -> bool {
+    Command::new(python).args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
 }
 
 /// Loads `csv` into dataset `id` (extra arguments `args`), then reads it back with every reader
@@ -82,17 +108,34 @@ fn reads_back(id: &str, csv: &str, args: &[&str], columns: &str, expected: &str)
     assert!(text.stdout.contains("hive_partitioning = false"), "{text:?}");
 
     let required = std::env::var("ETL_REQUIRE_READERS").is_ok();
-    for (reader, module) in
-        [("duckdb", "duckdb"), ("polars", "polars"), ("pyarrow", "pyarrow"), ("spark", "pyspark")]
-    {
-        if !available(module) {
-            assert!(!required, "ETL_REQUIRE_READERS is set but `import {module}` fails");
-            eprintln!("skipped {reader}: python3 -c 'import {module}' fails");
+    let dataset = format!("lake/datasets/{id}");
+    // pyarrow 14 (still in many managed runtimes), in a virtualenv of its own (scripts/readers-up.sh).
+    let pyarrow14 = std::path::Path::new(&initial_env("HOME").unwrap_or_default())
+        .join(".cache/etl-readers/pyarrow14/bin/python");
+    for (reader, module) in [
+        ("duckdb", "duckdb"),
+        ("polars", "polars"),
+        ("pyarrow", "pyarrow"),
+        ("spark", "pyspark"),
+        ("daft", "daft"),
+        ("chdb", "chdb"),
+        ("datafusion", "datafusion"),
+        ("pandas", "pandas"),
+        ("pyarrow14", "pyarrow"),
+    ] {
+        let python = if reader == "pyarrow14" { pyarrow14.clone() } else { "python3".into() };
+        if !available(&python, module) {
+            assert!(
+                !required,
+                "ETL_REQUIRE_READERS is set but `{} -c 'import {module}'` fails",
+                python.display()
+            );
+            eprintln!("skipped {reader}: {} -c 'import {module}' fails", python.display());
             continue;
         }
-        let out = Command::new("python3")
+        let out = Command::new(&python)
             .current_dir(dir.path())
-            .args(["-c", SCRIPT, &reads, reader, columns])
+            .args(["-c", SCRIPT, &reads, reader, columns, &dataset])
             .output()
             .unwrap();
         assert!(out.status.success(), "{reader}: {}", String::from_utf8_lossy(&out.stderr));
