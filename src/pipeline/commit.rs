@@ -538,13 +538,14 @@ async fn finish(
     if staged.output.rows() == 0 && !request.allow_empty && request.mode != WriteMode::Upsert {
         check_not_emptied(store.as_ref(), previous.as_ref(), &staged).await?;
     }
-    // Said as a warning when the dataset is made (a reader must know it once), then at -v.
+    // Said in the summary when the dataset is made (a reader must know it once; no warning: nothing
+    // is wrong), then at -v; `etl inspect` prints the reads that keep it.
     if request.partition_column.is_some() {
         for column in
             staged.schema.iter().filter(|c| crate::load::readers::collides_with_partition_key(&c.name))
         {
             let first = previous.is_none();
-            let say = |text: String| if first { tracing::warn!("{text}") } else { tracing::info!("{text}") };
+            let mut say = |text: String| if first { notes.push(text) } else { tracing::info!("{text}") };
             say(format!(
                 "column `{}` has the name of the partition folders' key `{}`: a Hive-partitioned read \
                  (DuckDB and Spark match names without case) shows the folder's day in its place; \

@@ -27,6 +27,8 @@ mod fake_api;
 mod fake_domo;
 /// The S3 server failing under a run: refused connections, uploads cut mid-body.
 mod faults;
+/// Issue 29: what a new user runs and reads first.
+mod first_hour;
 /// Issue 28: what a forgotten flag or a stray environment does: nothing lost.
 mod forgotten;
 /// Random bytes to the CSV reader and typing, the JSON page reader and the value parsers: no panic.
