@@ -48,7 +48,7 @@ pub struct GlobalArgs {
     ///
     /// S3 settings come from the usual AWS chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...);
     /// AWS_ENDPOINT_URL points at MinIO or another S3-compatible server.
-    #[arg(long, env = "ETL_TARGET", global = true, value_name = "URL|DIR")]
+    #[arg(long, env = "ETL_TARGET", hide_env_values = true, global = true, value_name = "URL|DIR")]
     pub target: Option<String>,
 
     /// More detail in the logs (-v: info, -vv: debug, -vvv: trace). RUST_LOG overrides.
@@ -56,12 +56,12 @@ pub struct GlobalArgs {
     pub verbose: u8,
 
     /// Log and summary format on stderr.
-    #[arg(long, value_enum, env = "ETL_LOG_FORMAT", default_value_t = LogFormat::Text, global = true)]
+    #[arg(long, value_enum, env = "ETL_LOG_FORMAT", hide_env_values = true, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
     /// Colour in the logs: `auto` colours only a terminal, unless NO_COLOR is set (CLICOLOR_FORCE=1
     /// colours anything).
-    #[arg(long, value_enum, env = "ETL_COLOR", default_value_t = logging::Color::Auto, global = true)]
+    #[arg(long, value_enum, env = "ETL_COLOR", hide_env_values = true, default_value_t = logging::Color::Auto, global = true)]
     pub color: logging::Color,
 
     /// Print the effective configuration (flags, environment, .env; secrets masked) and exit.
@@ -229,6 +229,19 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
             .subcommand()
             .and_then(|(name, sub)| Some(options_of(definition.find_subcommand(name)?, sub)))
             .unwrap_or_default();
+        let from_dotenv = || {
+            std::fs::read_to_string(".env").is_ok_and(|text| {
+                text.lines()
+                    .any(|l| l.trim_start().strip_prefix("ETL_TARGET=").is_some_and(|v| !v.trim().is_empty()))
+            })
+        };
+        let target_source = match matches.value_source("target") {
+            Some(clap::parser::ValueSource::CommandLine) => "--target",
+            Some(clap::parser::ValueSource::EnvVariable) if from_dotenv() => "ETL_TARGET, from .env",
+            Some(clap::parser::ValueSource::EnvVariable) => "ETL_TARGET in the environment",
+            _ => "the default: no --target, ETL_TARGET or .env entry",
+        };
+        let target = format!("{target} ({target_source})");
         let text = config::describe(cli.command.name(), &target, cli.global.log_format, &options);
         // A closed pipe is the reader's choice, not a failure.
         let _ = crate::stdout::print(&text);

@@ -12,8 +12,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The dataset id is not usable as a key segment.
-    #[error("invalid dataset id `{id}`: {reason} (use letters, digits, `.`, `_` and `-`)")]
-    InvalidDatasetId { id: String, reason: &'static str },
+    #[error("invalid dataset id `{id}`: {reason}")]
+    InvalidDatasetId { id: String, reason: String },
 
     /// Arguments that parse but do not make sense together, or name things that are not there.
     #[error("{0}")]

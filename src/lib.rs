@@ -30,6 +30,7 @@ pub mod settings;
 pub mod signals;
 pub mod stdout;
 pub mod store;
+pub mod suggest;
 pub mod summary;
 pub mod transform;
 

@@ -71,13 +71,15 @@ where
             // Each load at once has a progress bar of its own, labelled with its dataset.
             let outcome = load(entry).await;
             if let Err(error) = &outcome {
+                let full = format!("{error:#}");
+                let message = without_name(&full, entry.name(), entry.dataset().as_str());
                 match options.log_format {
                     LogFormat::Text => eprintln!(
                         "{}",
-                        crate::redact::redact(&format!("error: \"{}\": {error:#}", entry.name()))
+                        crate::redact::redact(&format!("error: \"{}\": {message}", entry.name()))
                     ),
                     LogFormat::Json => {
-                        tracing::error!(dataset = entry.dataset().as_str(), "\"{}\": {error:#}", entry.name())
+                        tracing::error!(dataset = entry.dataset().as_str(), "\"{}\": {message}", entry.name())
                     }
                 }
             }
@@ -180,4 +182,10 @@ where
         total.notes.push(format!("{} of {count} datasets failed: {}", failed.len(), failed.join(", ")));
     }
     Ok(total)
+}
+
+/// An entry's error without the entry's own name or dataset id in front (`usage-strict: 2 checks
+/// failed`), which the line that quotes it already starts with: a name said once.
+fn without_name<'a>(message: &'a str, name: &str, dataset: &str) -> &'a str {
+    [name, dataset].iter().find_map(|n| message.strip_prefix(&format!("{n}: "))).unwrap_or(message)
 }

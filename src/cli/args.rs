@@ -429,19 +429,31 @@ pub struct LoadDomoArgs {
 #[serde(default)]
 pub struct DomoArgs {
     /// Domo's API base URL.
-    #[arg(long, env = "DOMO_API_HOST", default_value = crate::extract::domo::DEFAULT_HOST, value_name = "URL")]
+    #[arg(long, env = "DOMO_API_HOST", hide_env_values = true, default_value = crate::extract::domo::DEFAULT_HOST, value_name = "URL")]
     pub domo_host: String,
     /// Seconds allowed for getting an access token (and for schema requests).
-    #[arg(long, env = "DOMO_TOKEN_TIMEOUT", default_value_t = 30, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "DOMO_TOKEN_TIMEOUT",
+        hide_env_values = true,
+        default_value_t = 30,
+        value_name = "SECS"
+    )]
     #[serde(deserialize_with = "parsed")]
     pub token_timeout: u64,
     /// Seconds allowed for downloading one dataset's export, start to end.
-    #[arg(long, env = "DOMO_EXPORT_TIMEOUT", default_value_t = 300, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "DOMO_EXPORT_TIMEOUT",
+        hide_env_values = true,
+        default_value_t = 300,
+        value_name = "SECS"
+    )]
     #[serde(deserialize_with = "parsed")]
     pub export_timeout: u64,
     /// Retries of a request that failed in a way worth retrying (connection errors, 429, 5xx), with
     /// exponential backoff and jitter.
-    #[arg(long, env = "DOMO_RETRIES", default_value_t = 5, value_name = "N")]
+    #[arg(long, env = "DOMO_RETRIES", hide_env_values = true, default_value_t = 5, value_name = "N")]
     #[serde(deserialize_with = "parsed")]
     pub retries: u32,
 }

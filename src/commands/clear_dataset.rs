@@ -25,7 +25,8 @@ pub async fn run(settings: ClearDatasetSettings, ctx: &Context) -> Result<Summar
     summary.bytes = bytes;
 
     if objects.is_empty() {
-        tracing::info!("nothing to delete: no object under {}", store.url_of(&prefix));
+        // A typo, as `inspect` and `runs` say it (exit 2), never "ok: nothing to delete".
+        return Err(super::context::no_such_dataset(&settings.dataset, store.as_ref()).await);
     } else if settings.dry_run {
         let list: String = objects.iter().map(|o| format!("{}\n", o.key)).collect();
         // A closed pipe (`| head`) is not an error: the summary still says what would go.

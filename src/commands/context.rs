@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
 use crate::logging::LogFormat;
 use crate::pipeline::commit::{self, LoadRequest};
@@ -54,4 +54,29 @@ pub async fn load_into(request: LoadRequest, store: Arc<dyn ObjectStore>) -> Res
         let _ = crate::stdout::print(&plan);
     }
     Ok(loaded.summary)
+}
+
+/// The usage error (exit 2) of a dataset id that names no dataset in `store`: with the nearest id
+/// (`cursor-usag`: did you mean `cursor-usage`?) and the ids there are.
+pub async fn no_such_dataset(dataset: &DatasetId, store: &dyn ObjectStore) -> Error {
+    let ids: Vec<String> = match store.list("datasets/").await {
+        Ok(objects) => {
+            let mut ids: Vec<String> = objects
+                .iter()
+                .filter_map(|o| o.key.strip_prefix("datasets/")?.split('/').next().map(str::to_owned))
+                .collect();
+            ids.dedup();
+            ids.sort();
+            ids.dedup();
+            ids
+        }
+        Err(_) => Vec::new(),
+    };
+    let hint = crate::suggest::did_you_mean(dataset.as_str(), ids.iter().map(String::as_str));
+    let there = match ids.len() {
+        0 => "it holds no dataset".to_owned(),
+        n if n <= 20 => format!("its datasets: {}", ids.join(", ")),
+        n => format!("{n} datasets, among them {}, ...", ids[..20].join(", ")),
+    };
+    Error::Usage(format!("there is no dataset `{dataset}` in {}{hint}; {there}", store.url()))
 }

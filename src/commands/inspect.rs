@@ -74,10 +74,9 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
                 .map_err(|e| Error::Internal(e.to_string()))?
             } else {
                 format!(
-                    "dataset {dataset} ({url})\nno run record (written before manifests): {} files, {} \
-                     partitions, {}\n",
-                    data.len(),
-                    partitions.len(),
+                    "dataset {dataset} ({url})\nno run record (written before manifests): {}, {}, {}\n",
+                    crate::summary::count(data.len() as u64, "file"),
+                    crate::summary::count(partitions.len() as u64, "partition"),
                     human_bytes(bytes)
                 )
             }
@@ -95,7 +94,7 @@ async fn no_dataset(dataset: &DatasetId, store: &dyn crate::store::ObjectStore) 
              {dataset}` describes it",
             store.url()
         )),
-        _ => Error::Usage(format!("there is no dataset `{dataset}` in {}", store.url())),
+        _ => crate::commands::context::no_such_dataset(dataset, store).await,
     }
 }
 

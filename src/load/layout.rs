@@ -28,24 +28,31 @@ pub struct DatasetId(String);
 impl DatasetId {
     /// Validates `id` for use as one key segment.
     pub fn parse(id: &str) -> Result<Self> {
-        let fail = |reason| Err(Error::InvalidDatasetId { id: id.to_owned(), reason });
+        const RULE: &str = "ids take letters, digits, `.`, `_` and `-`";
+        let fail = |reason: String| Err(Error::InvalidDatasetId { id: id.to_owned(), reason });
         if id.is_empty() {
-            return fail("it is empty");
+            return fail(format!("it is empty; {RULE}"));
         }
         if id.len() > 200 {
-            return fail("it is longer than 200 characters");
-        }
-        if id.contains('/') {
-            return fail("it contains `/`");
+            return fail("it is longer than 200 characters".into());
         }
         if id.contains("..") {
-            return fail("it contains `..`");
+            return fail(format!("it contains `..`; {RULE}"));
         }
         if id.starts_with('.') {
-            return fail("it starts with `.`");
+            return fail(format!("it starts with `.`; {RULE}"));
         }
-        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
-            return fail("it contains a character other than letters, digits, `.`, `_` and `-`");
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if let Some((at, bad)) = id.chars().enumerate().find(|(_, c)| !allowed(*c)) {
+            let shown = match bad {
+                ' ' => "a space".to_owned(),
+                c if c.is_control() => format!("`{}`", c.escape_debug()),
+                c => format!("`{c}`"),
+            };
+            let slug: String = id.chars().map(|c| if allowed(c) { c } else { '-' }).collect();
+            let slug = slug.trim_matches('-').trim_start_matches('.');
+            let suggestion = if slug.is_empty() { String::new() } else { format!(" (`{slug}`, say)") };
+            return fail(format!("character {} is {shown}; {RULE}{suggestion}", at + 1));
         }
         Ok(DatasetId(id.to_owned()))
     }

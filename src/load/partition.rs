@@ -14,7 +14,11 @@ pub fn check_partition_column(plans: &[ColumnPlan], column: &str) -> Result<()> 
         let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
         return Err(Error::Partition {
             column: column.to_owned(),
-            message: format!("no such column; the columns are: {}", names.join(", ")),
+            message: format!(
+                "no such column{}; the columns are: {}",
+                crate::suggest::did_you_mean(column, names.iter().copied()),
+                names.join(", ")
+            ),
         });
     };
     match plan.parser.column_type() {
@@ -57,22 +61,20 @@ pub fn partition_of_rows(df: &DataFrame, column: &str) -> Result<Vec<Partition>>
             .iter()
             .map(|t| t.map_or(Partition::Null, |us| Partition::Day(day_of_micros(us))))
             .collect(),
-        DataType::String => physical
-            .str()?
-            .iter()
-            .map(|v| match v {
-                None => Ok(Partition::Null),
-                Some(text) => day_of_text(text).map(Partition::Day).ok_or_else(|| Error::Partition {
-                    column: column.to_owned(),
-                    message: format!(
-                        "the value `{}` is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp, so it \
-                         names no day to partition by; pin the column's type, or name it in --null-values \
-                         if it means no value",
-                        crate::redact::printable(text)
-                    ),
-                }),
-            })
-            .collect::<Result<_>>()?,
+        DataType::String => {
+            let texts = physical.str()?;
+            let keys = texts
+                .iter()
+                .map(|v| match v {
+                    None => Some(Partition::Null),
+                    Some(text) => day_of_text(text).map(Partition::Day),
+                })
+                .collect::<Option<Vec<_>>>();
+            match keys {
+                Some(keys) => keys,
+                None => return Err(not_a_day(column, texts)),
+            }
+        }
         other => {
             return Err(Error::Partition {
                 column: column.to_owned(),
@@ -80,6 +82,27 @@ pub fn partition_of_rows(df: &DataFrame, column: &str) -> Result<Vec<Partition>>
             })
         }
     })
+}
+
+/// The error of a text partition column with a value that names no day: a usage error when none of
+/// its values names one (the column is not a date: `--partition-col User` of e-mail addresses), a
+/// failed run naming the value otherwise (`soon` among dates).
+fn not_a_day(column: &str, texts: &StringChunked) -> Error {
+    let first_bad = texts.iter().flatten().find(|t| day_of_text(t).is_none()).unwrap_or_default();
+    let shown = crate::redact::printable(first_bad);
+    if texts.iter().flatten().all(|t| day_of_text(t).is_none()) {
+        return Error::Usage(format!(
+            "partition column `{column}` is not a date or timestamp column (a value: `{shown}`); \
+             --partition-col takes a column of dates (YYYY-MM-DD) or ISO 8601 timestamps"
+        ));
+    }
+    Error::Partition {
+        column: column.to_owned(),
+        message: format!(
+            "the value `{shown}` is neither a date (YYYY-MM-DD) nor an ISO 8601 timestamp, so it names \
+             no day to partition by; fix it at the source, or name it in --null-values if it means no value"
+        ),
+    }
 }
 
 /// Splits `df` into one frame per partition, in order of first appearance; rows keep source order.

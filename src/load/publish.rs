@@ -143,9 +143,9 @@ pub async fn publish(
     let files = &staged.files;
     if !unchanged.is_empty() {
         tracing::info!(
-            "{} of {} files unchanged since the last run: not uploaded",
+            "{} of {} unchanged since the last run: not uploaded",
             unchanged.len(),
-            files.len()
+            crate::summary::count(files.len() as u64, "file")
         );
     }
     let uploads: Vec<&StagedFile> =

@@ -89,7 +89,8 @@ impl Load for ParquetLoad {
     fn expect_columns(&self, columns: &[String]) -> Result<()> {
         match &self.partition_column {
             Some(column) if !columns.contains(column) => Err(Error::Usage(format!(
-                "partition column `{column}`: no such column; the columns are: {}",
+                "partition column `{column}`: no such column{}; the columns are: {}",
+                crate::suggest::did_you_mean(column, columns.iter().map(String::as_str)),
                 columns.join(", ")
             ))),
             _ => Ok(()),

@@ -101,23 +101,38 @@ impl Plan {
             let pad = " ".repeat(width - c.name.chars().count());
             out += &format!("  {}{pad}  {}\n", c.name, c.parser.column_type());
         }
-        out += &format!("rows: {} read", self.rows_read + excluded);
+        out += &format!("rows: {} read", crate::summary::thousands(self.rows_read + excluded));
         if excluded > 0 {
-            out += &format!(", {excluded} excluded by the filter");
+            out += &format!(", {} excluded by the filter", crate::summary::thousands(excluded));
         }
-        out += &format!(", {} to write\npartitions: {}\n", self.rows, self.partitions);
+        out += &format!(
+            ", {} to write\npartitions: {}\n",
+            crate::summary::thousands(self.rows),
+            crate::summary::thousands(self.partitions as u64)
+        );
         let bytes = self.writes.iter().map(|w| w.2).sum();
-        out += &format!("would write {} files ({}):\n", self.writes.len(), human_bytes(bytes));
+        out += &format!(
+            "would write {} ({}):\n",
+            crate::summary::count(self.writes.len() as u64, "file"),
+            human_bytes(bytes)
+        );
         for (key, rows, bytes) in &self.writes {
             out += &format!("  {key}  ({}, {})\n", crate::summary::count(*rows, "row"), human_bytes(*bytes));
         }
         if self.unchanged > 0 {
-            out += &format!("would leave {} unchanged files as they are\n", self.unchanged);
+            out += &format!(
+                "would leave {} as {} (unchanged)\n",
+                crate::summary::count(self.unchanged as u64, "file"),
+                if self.unchanged == 1 { "it is" } else { "they are" }
+            );
         }
         if self.deletes.is_empty() {
             out += "would delete nothing\n";
         } else {
-            out += &format!("would delete {} objects it replaces:\n", self.deletes.len());
+            out += &format!(
+                "would delete {} it replaces:\n",
+                crate::summary::count(self.deletes.len() as u64, "object")
+            );
             for key in &self.deletes {
                 out += &format!("  {key}\n");
             }

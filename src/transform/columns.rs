@@ -145,15 +145,17 @@ impl Transform for TypeColumns {
         self.source = source.to_owned();
         if let Some(key) = self.required.iter().find(|k| !columns.contains(k)) {
             return Err(Error::Usage(format!(
-                "{}: primary key column `{key}`: no such column; its columns are: {}",
+                "{}: primary key column `{key}`: no such column{}; its columns are: {}",
                 self.source,
+                crate::suggest::did_you_mean(key, columns.iter().map(String::as_str)),
                 columns.join(", ")
             )));
         }
         if let Some(column) = self.ordering.as_ref().filter(|c| !columns.contains(c)) {
             return Err(Error::Usage(format!(
-                "{}: --dedup-by `{column}`: no such column; its columns are: {}",
+                "{}: --dedup-by `{column}`: no such column{}; its columns are: {}",
                 self.source,
+                crate::suggest::did_you_mean(column, columns.iter().map(String::as_str)),
                 columns.join(", ")
             )));
         }

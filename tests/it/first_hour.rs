@@ -17,3 +17,65 @@ fn the_main_job_runs_without_a_warning() {
     assert_eq!(again.stderr.lines().count(), 1, "{again:?}");
     assert!(!again.stderr.contains("partition folders' key"), "{again:?}");
 }
+
+/// Item 4: messages that teach: the near name of a column or a dataset, the right exit code for a
+/// column that is not a date and for a dataset that is not there (the same for `inspect`, `runs`
+/// and `clear-dataset`), the bad character of an id, a name said once, a count's noun agreeing.
+#[test]
+fn mistakes_are_told_with_their_fix() {
+    let dir = Dir::new();
+    sample_exports(&dir);
+    ok(dir.etl().arg("load-cursor-usage"));
+    let export = "data_sources/team-usage-events-2026-11-01.csv";
+    let r = run(dir.etl().args(["upload-csv", export, "--dataset-id", "u", "--partition-col", "date"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("partition column `date`: no such column (did you mean `Date`?)"), "{r:?}");
+    let r = run(dir.etl().args(["upload-csv", export, "--dataset-id", "u", "--partition-col", "User"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("partition column `User` is not a date or timestamp column"), "{r:?}");
+    assert!(!r.stderr.contains("pin the column's type"), "{r:?}");
+    for command in [&["inspect", "cursor-usag"][..], &["runs", "cursor-usag"], &["clear-dataset", "cursor-usag", "--yes"]] {
+        let r = run(dir.etl().args(command));
+        assert_eq!(r.code, 2, "{command:?}: {r:?}");
+        assert!(
+            r.stderr.contains("there is no dataset `cursor-usag`")
+                && r.stderr.contains("(did you mean `cursor-usage`?)")
+                && r.stderr.contains("its datasets: cursor-usage"),
+            "{command:?}: {r:?}"
+        );
+    }
+    assert!(dir.lake("datasets/cursor-usage/_manifest.json").exists(), "nothing was cleared");
+    let r = run(dir.etl().args(["upload-csv", export, "--dataset-id", "user events"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("character 5 is a space") && r.stderr.contains("`user-events`, say"), "{r:?}");
+    assert_eq!(r.stderr.matches("letters, digits").count(), 1, "the rule said once: {r:?}");
+    // A job's failure names the job once.
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: strict\n    dataset_id: strict\n    checks: [{row_count: {min: 1000}}]\n    \
+         source: {kind: csv, path: data_sources/team-usage-events-2026-11-01.csv}\n  - name: other\n    \
+         dataset_id: other\n    source: {kind: csv, path: data_sources/team-usage-events-2026-11-01.csv}\n",
+    );
+    let r = run(dir.etl().args(["run", "jobs.yaml", "--all"]));
+    assert_eq!(r.code, 65, "{r:?}");
+    assert!(r.stderr.contains("error: \"strict\": ") && !r.stderr.contains("\"strict\": strict:"), "{r:?}");
+    // One file is one file.
+    let r = ok(dir.etl().args(["upload-csv", export, "--dataset-id", "plan", "--dry-run"]));
+    assert!(r.stdout.contains("would write 1 file ("), "{r:?}");
+}
+
+/// Item 4: `--help` shows which variable an option reads, never its value (an empty `ETL_TARGET=`
+/// looked like a setting), and `--print-config` says where the target came from.
+#[test]
+fn help_and_print_config_say_where_settings_come_from() {
+    let dir = Dir::new();
+    let r = ok(dir.etl().env("ETL_TARGET", "s3://from-env").args(["upload-csv", "--help"]));
+    assert!(r.stdout.contains("[env: ETL_TARGET]") && !r.stdout.contains("from-env"), "{r:?}");
+    let r = ok(dir.etl().args(["--print-config", "inspect", "x"]));
+    assert!(r.stdout.contains("target: ./lake (the default: no --target, ETL_TARGET or .env entry)"), "{r:?}");
+    dir.write(".env", "ETL_TARGET=elsewhere\n");
+    let r = ok(dir.etl().args(["--print-config", "inspect", "x"]));
+    assert!(r.stdout.contains("target: elsewhere (ETL_TARGET, from .env)"), "{r:?}");
+    let r = ok(dir.etl().args(["--print-config", "--target", "there", "inspect", "x"]));
+    assert!(r.stdout.contains("target: there (--target)"), "{r:?}");
+}
