@@ -55,7 +55,8 @@ use crate::settings::check;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JobFile {
-    jobs: Vec<RawJob>,
+    /// Each read on its own ([`RawJob`]), so that a mistake names its job, not `jobs[1]`.
+    jobs: Vec<Value>,
     /// Every job's cron expression, unless it has its own (`etl schedule export`).
     #[serde(default)]
     schedule: Option<String>,
@@ -223,7 +224,19 @@ pub fn read(path: &Path) -> Result<JobsFile> {
     })?;
     let file: JobFile = serde_yaml::from_str(&text).map_err(|e| config_error(e.to_string()))?;
     let mut jobs: Vec<Job> = Vec::new();
-    for raw in file.jobs {
+    for (i, value) in file.jobs.into_iter().enumerate() {
+        let name = match value.get("name").and_then(Value::as_str) {
+            Some(name) => format!("job \"{name}\""),
+            None => format!("job {} of the file", i + 1),
+        };
+        let raw: RawJob = serde_yaml::from_value(value).map_err(|e| {
+            let hint = if e.to_string().contains("unknown field") {
+                "; a command's options (decimal_comma, skip_rows, url, ...) go under the job's `source:`"
+            } else {
+                ""
+            };
+            config_error(format!("{name}: {e}{hint}"))
+        })?;
         let name = raw.name.clone();
         let job = job_of(raw).map_err(|e| config_error(format!("job \"{name}\": {e}")))?;
         if jobs.iter().any(|j| j.name == job.name) {

@@ -111,6 +111,18 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
         eprintln!("job \"{}\" is disabled (enabled: false): left out", job.name);
     }
     let written = schedule::render(args.to, &groups, &export);
+    if !in_a_pod {
+        // Paths of this machine, which the workers must have too: said now, not found out there.
+        let mut baked = vec![format!("the job file {}", export.job_file)];
+        baked.extend(export.workdir.as_ref().map(|dir| format!("the folder {dir}")));
+        if export.executable.contains('/') {
+            baked.push(format!("the executable {}", export.executable));
+        }
+        eprintln!(
+            "the {to} units read {} on the workers: --job-file, --workdir and --executable change them",
+            baked.join(", ")
+        );
+    }
     let Some(dir) = &args.out else {
         return crate::stdout::print_file(&written.text);
     };

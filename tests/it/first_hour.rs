@@ -34,7 +34,11 @@ fn mistakes_are_told_with_their_fix() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("partition column `User` is not a date or timestamp column"), "{r:?}");
     assert!(!r.stderr.contains("pin the column's type"), "{r:?}");
-    for command in [&["inspect", "cursor-usag"][..], &["runs", "cursor-usag"], &["clear-dataset", "cursor-usag", "--yes"]] {
+    for command in [
+        &["inspect", "cursor-usag"][..],
+        &["runs", "cursor-usag"],
+        &["clear-dataset", "cursor-usag", "--yes"],
+    ] {
         let r = run(dir.etl().args(command));
         assert_eq!(r.code, 2, "{command:?}: {r:?}");
         assert!(
@@ -72,10 +76,41 @@ fn help_and_print_config_say_where_settings_come_from() {
     let r = ok(dir.etl().env("ETL_TARGET", "s3://from-env").args(["upload-csv", "--help"]));
     assert!(r.stdout.contains("[env: ETL_TARGET]") && !r.stdout.contains("from-env"), "{r:?}");
     let r = ok(dir.etl().args(["--print-config", "inspect", "x"]));
-    assert!(r.stdout.contains("target: ./lake (the default: no --target, ETL_TARGET or .env entry)"), "{r:?}");
+    assert!(
+        r.stdout.contains("target: ./lake (the default: no --target, ETL_TARGET or .env entry)"),
+        "{r:?}"
+    );
     dir.write(".env", "ETL_TARGET=elsewhere\n");
     let r = ok(dir.etl().args(["--print-config", "inspect", "x"]));
     assert!(r.stdout.contains("target: elsewhere (ETL_TARGET, from .env)"), "{r:?}");
     let r = ok(dir.etl().args(["--print-config", "--target", "there", "inspect", "x"]));
     assert!(r.stdout.contains("target: there (--target)"), "{r:?}");
+}
+
+/// Item 6: a job file's mistake names its job (never `jobs[1]`) and says where a command's options
+/// go; an Airflow or Dagster export says which paths of this machine it baked in.
+#[test]
+fn job_file_mistakes_name_the_job_and_exports_name_their_paths() {
+    let dir = Dir::new();
+    dir.write("a.csv", "id\n1\n");
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: first\n    dataset_id: first\n    source: {kind: csv, path: a.csv}\n  - name: usage\n    \
+         dataset_id: usage\n    decimal_comma: true\n    source: {kind: csv, path: a.csv}\n",
+    );
+    let r = run(dir.etl().args(["run", "jobs.yaml", "--all"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("job \"usage\": unknown field `decimal_comma`"), "{r:?}");
+    assert!(r.stderr.contains("go under the job's `source:`") && !r.stderr.contains("jobs[1]"), "{r:?}");
+    // As the README writes it: under `source:`.
+    dir.write(
+        "jobs.yaml",
+        "schedule: \"0 3 * * *\"\njobs:\n  - name: usage\n    dataset_id: usage\n    \
+         source: {kind: csv, path: a.csv, decimal_comma: true, skip_rows: 0}\n",
+    );
+    ok(dir.etl().args(["run", "jobs.yaml", "--all"]));
+    let r = ok(dir.etl().args(["schedule", "export", "jobs.yaml", "--to", "airflow"]));
+    let here = std::fs::canonicalize(dir.path()).unwrap();
+    assert!(r.stderr.contains(&format!("the job file {}", here.join("jobs.yaml").display())), "{r:?}");
+    assert!(r.stderr.contains("--job-file, --workdir and --executable change them"), "{r:?}");
 }
