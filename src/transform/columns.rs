@@ -284,7 +284,15 @@ impl Transform for TypeColumns {
             self.plans.iter().filter(|p| p.parser == Parser::DecimalComma).map(|p| p.name.as_str()).collect();
         let commas = (!commas.is_empty())
             .then(|| format!("read with decimal commas (1.234,50): {}", commas.join(", ")));
-        commas.into_iter().chain(coerced).chain(tokens).collect()
+        // A column of numbers or dates that one value made text: said, with the value, so that the
+        // source (or a pin) can be fixed rather than the column found as text in a dashboard.
+        let fallbacks = self.inference.iter().flat_map(|i| i.fallbacks()).map(|(name, line, value)| {
+            let value = crate::redact::printable(&value).into_owned();
+            format!(
+                "{name}: kept as text: line {line} has {value:?}, which fits no type its earlier values have"
+            )
+        });
+        commas.into_iter().chain(fallbacks).chain(coerced).chain(tokens).collect()
     }
 
     fn null_tokens(&self) -> Vec<(String, u64)> {

@@ -64,13 +64,16 @@ pub struct ColumnInference {
     non_null: u64,
     /// The value (and its line) that ruled out the last typed candidate.
     reason: Option<(u64, String)>,
+    /// Whether values before the reason's had a type (a number column with one `12%`), rather than
+    /// the first value being text.
+    fell_back: bool,
     /// Whether a decimal-comma reading wins over a dot-decimal one that every value also fits.
     comma_first: bool,
 }
 
 impl Default for ColumnInference {
     fn default() -> Self {
-        ColumnInference { candidates: ALL, non_null: 0, reason: None, comma_first: false }
+        ColumnInference { candidates: ALL, non_null: 0, reason: None, fell_back: false, comma_first: false }
     }
 }
 
@@ -128,6 +131,7 @@ impl ColumnInference {
         }
         if c == 0 {
             self.reason = Some((line, String::from_utf8_lossy(v).into_owned()));
+            self.fell_back = self.non_null > 1;
         }
         self.candidates = c;
     }
@@ -233,6 +237,11 @@ impl ColumnInference {
     pub fn reason(&self) -> Option<&(u64, String)> {
         self.reason.as_ref()
     }
+
+    /// The value that made a column of typed values text (its line and text), if one did.
+    pub fn fallback(&self) -> Option<&(u64, String)> {
+        self.reason.as_ref().filter(|_| self.fell_back)
+    }
 }
 
 /// The vote of every value seen so far, column by column. Pinned columns do not vote.
@@ -312,6 +321,20 @@ impl Inference {
             .map(|((name, state), pin)| ColumnPlan {
                 name: name.clone(),
                 parser: pin.unwrap_or_else(|| state.resolve()),
+            })
+            .collect()
+    }
+
+    /// The columns (not pinned) that their values made text though earlier ones had a type: name, line
+    /// and the value (`Qty`, line 5, `" 42 "`), for the summary.
+    pub fn fallbacks(&self) -> Vec<(String, u64, String)> {
+        self.columns
+            .iter()
+            .zip(&self.states)
+            .zip(&self.pinned)
+            .filter(|((_, state), pin)| pin.is_none() && state.resolve() == Parser::Text)
+            .filter_map(|((name, state), _)| {
+                state.fallback().map(|(line, v)| (name.clone(), *line, v.clone()))
             })
             .collect()
     }

@@ -511,7 +511,7 @@ fn a_batch_whose_failures_are_all_checks_exits_65() {
     let r = run(dir.etl().args(["run", "jobs.yaml", "--all"]));
     assert_eq!(r.code, 65, "{r:?}");
     assert!(
-        r.stderr.contains("error: \"b\": b: 1 check failed; nothing was published: unique(id) failed: 1 row"),
+        r.stderr.contains("error: \"b\": 1 check failed; nothing was published: unique(id) failed: 1 row"),
         "{r:?}"
     );
 }

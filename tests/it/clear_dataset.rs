@@ -29,8 +29,14 @@ fn clears_one_dataset_and_nothing_next_to_it() {
         n.sort();
         n
     });
-    // Running it again finds nothing and succeeds.
-    ok(dir.etl().args(["clear-dataset", "a", "--yes"]));
+    // Running it again finds no dataset `a`: a usage error, as `inspect` and `runs` say it (issue 29),
+    // naming the ids there are.
+    let r = run(dir.etl().args(["clear-dataset", "a", "--yes"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("there is no dataset `a`") && r.stderr.contains("its datasets: a-old, a.b, ab"),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -73,6 +79,7 @@ fn the_summary_says_what_was_or_would_be_deleted_or_that_nothing_was_there() {
     let r = ok(dir.etl().args(["clear-dataset", "a", "--dry-run"]));
     assert!(r.stderr.contains("etl clear-dataset: dry-run: would delete 2 objects ("), "{r:?}");
     assert!(!r.stderr.contains("rows"), "a clear has no rows: {r:?}");
-    let r = ok(dir.etl().args(["clear-dataset", "typo", "--yes"]));
-    assert!(r.stderr.contains("etl clear-dataset: ok: nothing to delete"), "{r:?}");
+    let r = run(dir.etl().args(["clear-dataset", "typo", "--yes"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("error: there is no dataset `typo`"), "{r:?}");
 }

@@ -236,7 +236,7 @@ fn summaries_agree_with_what_happened() {
     let r = ok(dir.etl().args(load).arg("--dry-run"));
     assert!(r.stdout.contains("rows: 3 read, 3 to write\n"), "{r:?}");
     assert!(r.stdout.contains("  id   Int64\n  day  Date\n"), "{r:?}");
-    assert!(r.stdout.contains("would leave 2 unchanged files as they are"), "{r:?}");
+    assert!(r.stdout.contains("would leave 2 files as they are (unchanged)"), "{r:?}");
     assert!(r.stderr.contains("dry-run: 3 rows read, 3 rows to write, 2 partitions, 2 files ("), "{r:?}");
     assert!(r.stderr.contains("2 unchanged (not uploaded)"), "{r:?}");
     // Unpartitioned: no partition count; one file, one row.

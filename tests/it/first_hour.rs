@@ -114,3 +114,20 @@ fn job_file_mistakes_name_the_job_and_exports_name_their_paths() {
     assert!(r.stderr.contains(&format!("the job file {}", here.join("jobs.yaml").display())), "{r:?}");
     assert!(r.stderr.contains("--job-file, --workdir and --executable change them"), "{r:?}");
 }
+
+/// Item 5: a column of numbers that one value made text says so in the summary and the dry run,
+/// with the line and the value; a column of text from its first value says nothing.
+#[test]
+fn a_column_one_value_made_text_is_said_with_that_value() {
+    let dir = Dir::new();
+    dir.write("q.csv", "name,qty,share\nalice,1,10%\nbob, 42 ,12%\ncarol,3,1%\n");
+    let r = ok(dir.etl().args(["upload-csv", "q.csv", "--dataset-id", "q"]));
+    assert!(
+        r.stderr
+            .contains("qty: kept as text: line 3 has \" 42 \", which fits no type its earlier values have"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("name: kept as text") && !r.stderr.contains("share: kept as text"), "{r:?}");
+    let r = ok(dir.etl().args(["upload-csv", "q.csv", "--dataset-id", "q", "--dry-run"]));
+    assert!(r.stderr.contains("qty: kept as text: line 3"), "{r:?}");
+}

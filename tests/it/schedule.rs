@@ -211,7 +211,8 @@ fn the_readme_job_file_exports_valid_units_for_every_scheduler() {
             "{file}"
         );
     }
-    let lines: Vec<&str> = out[1..].iter().map(|(_, r)| r.stderr.trim_end()).collect();
+    let lines: Vec<&str> =
+        out[1..].iter().map(|(_, r)| r.stderr.lines().last().unwrap_or_default()).collect();
     assert_eq!(
         lines,
         [
@@ -417,7 +418,10 @@ fn slices_of_one_dataset_run_at_once_wait_their_turn() {
          mode: replace\n    slices: [..2026-01-15, 2026-01-16..]\n    source: {kind: csv, path: events.csv, wait_lock: 600}\n",
     );
     let r = export_to(&dir, "dagster", ".");
-    assert_eq!(r.stderr.trim_end(), "wrote ./etl_jobs_dagster.py: 1 job and 1 schedule for 1 job (2 units)");
+    assert_eq!(
+        r.stderr.lines().last().unwrap_or_default(),
+        "wrote ./etl_jobs_dagster.py: 1 job and 1 schedule for 1 job (2 units)"
+    );
     let target = s3.target("slices");
     let r = run(&mut dagster_execute(&s, &dir, "etl_jobs", &target, &s3));
     let log = format!("{}{}", r.stdout, r.stderr);

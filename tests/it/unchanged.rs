@@ -128,8 +128,8 @@ fn unchanged_partitions_stay_on_the_s3_server_and_dry_run_says_so() {
     let second = dir.write("2.csv", export(&[1, 2, 3, 4], 200, cost));
     let plan = run(&second, &["--dry-run"]);
     assert_eq!(plan.code, 0, "{plan:?}");
-    assert!(plan.stdout.contains("would write 1 files"), "{plan:?}");
-    assert!(plan.stdout.contains("would leave 3 unchanged files as they are"), "{plan:?}");
+    assert!(plan.stdout.contains("would write 1 file ("), "{plan:?}");
+    assert!(plan.stdout.contains("would leave 3 files as they are (unchanged)"), "{plan:?}");
     let r = run(&second, &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(summary(&r)["unchanged"].as_u64(), Some(3));
