@@ -302,6 +302,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
                 _ => Summary::new(name, target_text),
             };
             summary.status = if cancelled { Status::Cancelled } else { Status::Failed };
+            if cancelled && summary.rows_read == 0 {
+                // What it had done when stopped (nothing of it published).
+                summary.rows_read = crate::pipeline::rows_typed();
+            }
             summary.seconds = started.elapsed().as_secs_f64();
             let message = crate::redact::redact(&format!("{err:#}")).into_owned();
             let declined = matches!(err.downcast_ref::<crate::Error>(), Some(crate::Error::Cancelled));

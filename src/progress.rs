@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// How long a bar runs before it shows a rate and a time left.
+const MEASURED_AFTER: Duration = Duration::from_secs(2);
+
 /// Every bar of the process, drawn together.
 static BARS: OnceLock<MultiProgress> = OnceLock::new();
 
@@ -39,8 +42,7 @@ impl Progress {
             let (bar, template) = match total {
                 Some(total) if total > 0 => (
                     ProgressBar::new(total),
-                    "{prefix} {msg} [{bar:24}] {binary_bytes}/{binary_total_bytes}, {binary_bytes_per_sec}, \
-                     {eta} left",
+                    "{prefix} {msg} [{bar:24}] {binary_bytes}/{binary_total_bytes}, {rate}, {left}",
                 ),
                 _ => (
                     ProgressBar::no_length(),
@@ -49,6 +51,23 @@ impl Progress {
             };
             let style = ProgressStyle::with_template(template)
                 .expect("a valid template")
+                // No rate or time left until there is something to measure (a first rate of 131 GiB/s
+                // and "0s left" at the start), and none once the source is read while the rows are
+                // still typed and written (the read runs ahead): the phase says what is going on.
+                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = match state.elapsed() < MEASURED_AFTER || state.pos() == 0 {
+                        true => write!(w, "measuring"),
+                        false => write!(w, "{}/s", indicatif::BinaryBytes(state.per_sec() as u64)),
+                    };
+                })
+                .with_key("left", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let done = state.len().is_some_and(|len| state.pos() >= len);
+                    let _ = match (done, state.elapsed() < MEASURED_AFTER || state.pos() == 0) {
+                        (true, _) => write!(w, "source read"),
+                        (false, true) => write!(w, "estimating"),
+                        (false, false) => write!(w, "{:#} left", indicatif::HumanDuration(state.eta())),
+                    };
+                })
                 .progress_chars("=> ")
                 .tick_chars("|/-\\ ");
             let bar = bars().add(bar.with_style(style).with_prefix(label.to_owned()).with_message("reading"));
@@ -76,6 +95,11 @@ impl Progress {
             Some(rows) => format!("{phase}, {} row{}", HumanCount(rows), if rows == 1 { "" } else { "s" }),
             None => phase.to_owned(),
         });
+    }
+
+    /// The bytes shown so far (0 without a display).
+    pub fn position(&self) -> u64 {
+        self.bar.as_ref().map_or(0, ProgressBar::position)
     }
 
     /// Removes the display.

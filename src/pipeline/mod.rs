@@ -141,6 +141,15 @@ impl Plan {
     }
 }
 
+/// Rows typed by every pass of this process (a second pass, after a type changed, counts again): what
+/// the summary of a run stopped by a signal says it had done ([`rows_typed`]).
+static ROWS_TYPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Rows typed so far by this process's loads.
+pub fn rows_typed() -> u64 {
+    ROWS_TYPED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Reads the source, types it and stages the output files: everything but the publish.
 pub async fn stage(
     source: Arc<dyn Extract>,
@@ -181,6 +190,7 @@ pub async fn stage(
             staged.plans.iter().map(|p| format!("{}: {}", p.name, p.parser.column_type())).collect();
         tracing::info!("schema: {}", schema.join(", "));
         let source_digest = reader.source_digest();
+        progress.update("closing files", progress.position(), Some(staged.rows));
         let checks = checks.map(|c| c.finish(|| source.open_quiet())).transpose()?;
         let output = load.finish()?;
         progress.clear();
@@ -318,6 +328,7 @@ impl Pass<'_> {
                     (e, _) => e,
                 })?;
                 rows += batch.len() as u64;
+                ROWS_TYPED.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 if let Some(checks) = self.checks.as_deref_mut() {
                     let kept = self.load.kept(&df)?;
                     let part = part.as_ref().map(|(i, name)| (*i, name.as_str()));
@@ -334,7 +345,7 @@ impl Pass<'_> {
                 self.load.reject(header.as_deref(), &rejects)?;
                 rejects.clear();
             }
-            self.progress.update("writing", reader.bytes_read(), Some(rows));
+            self.progress.update("typing and writing", reader.bytes_read(), Some(rows));
             if !more {
                 break;
             }

@@ -131,3 +131,76 @@ fn a_column_one_value_made_text_is_said_with_that_value() {
     let r = ok(dir.etl().args(["upload-csv", "q.csv", "--dataset-id", "q", "--dry-run"]));
     assert!(r.stderr.contains("qty: kept as text: line 3"), "{r:?}");
 }
+
+/// A CSV of `rows` rows in `dir` (`big.csv`), days spread over a month.
+fn big_csv(dir: &Dir, rows: u32) {
+    let mut csv = String::from("day,n,text\n");
+    for i in 0..rows {
+        csv += &format!("2026-01-{:02},{i},row number {i}\n", i % 28 + 1);
+    }
+    dir.write("big.csv", csv);
+}
+
+/// Item 7: on a terminal the progress shows its phases, no rate or time left before there is one to
+/// show ("measuring", "estimating"), and "source read" (never "0s left") while the rows read ahead
+/// are still typed and written.
+#[test]
+fn progress_shows_its_phases_and_no_empty_estimate() {
+    let dir = Dir::new();
+    big_csv(&dir, 1_500_000);
+    // `script` gives etl a terminal and keeps what it draws.
+    let command =
+        format!("{} upload-csv big.csv --dataset-id big --partition-col day", env!("CARGO_BIN_EXE_etl"));
+    let mut script = std::process::Command::new("script");
+    script
+        .current_dir(dir.path())
+        .env("TERM", "xterm")
+        .env("COLUMNS", "200")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["-qec", &command, "/dev/null"]);
+    let r = run(&mut script);
+    assert_eq!(r.code, 0, "{r:?}");
+    let drawn = r.stdout.replace('\r', "\n");
+    assert!(drawn.contains("estimating") || drawn.contains("measuring"), "{drawn}");
+    assert!(drawn.contains("typing and writing"), "{drawn}");
+    assert!(!drawn.contains(", 0s left"), "{drawn}");
+    assert!(drawn.contains("etl upload-csv: ok: 1,500,000 rows read"), "{drawn}");
+}
+
+/// Item 7: a run stopped by Ctrl-C says how many rows it had read (it said 0 after 900 k).
+#[test]
+fn a_stopped_run_counts_the_rows_it_read() {
+    let dir = Dir::new();
+    big_csv(&dir, 1_500_000);
+    let child = dir
+        .etl()
+        .args(["upload-csv", "big.csv", "--dataset-id", "d", "--partition-col", "day"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = dir.lake("datasets/d/_lock");
+    let started = std::time::Instant::now();
+    while !lock.exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the run never took its lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let summary = stderr.lines().find(|l| l.starts_with("etl upload-csv:")).unwrap_or_default();
+    let read: u64 = summary
+        .split(" rows read")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .map(|n| n.replace(',', ""))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(read > 0, "the summary counts what was read: {stderr}");
+}

@@ -117,6 +117,7 @@ fn block_starting(blocks: &[Block], start: &str) -> String {
 fn every_block_of_the_readme_is_known_here() {
     // Each block, by how it starts, and the test below that runs or checks it.
     let known = [
+        ("cargo install --locked --path .", "the_install_command_installs_the_etl_binary"),
         ("cargo run --locked -- load-cursor-usage", "the_set_up_commands_run"),
         ("bash scripts/test.sh", "the_set_up_commands_run"),
         ("etl upload-csv <csv_file>", "the_synopsis_names_only_real_options"),
@@ -409,6 +410,51 @@ fn the_upsert_example_keeps_one_row_per_key() {
         |d: &str| read_parquet(&dir.lake(&format!("datasets/orders/partitions/date={d}/part-0000.parquet")));
     assert_eq!(i64s(&day("2026-11-01"), "id"), [Some(1)]);
     assert_eq!(strings(&day("2026-11-02"), "status"), [Some("shipped".into()), Some("new".into())]);
+}
+
+/// The install command, checked against what it builds (a run would take a release build of its
+/// own): the package's one binary is `etl`, from `src/main.rs`, and `--locked` has a lock file.
+#[test]
+fn the_install_command_installs_the_etl_binary() {
+    let command = block_starting(&blocks(), "cargo install --locked --path .");
+    assert_eq!(command, "cargo install --locked --path .\n");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest: toml_like::Manifest = toml_like::read(&root.join("Cargo.toml"));
+    assert_eq!(manifest.bins, [("etl".to_owned(), "src/main.rs".to_owned())]);
+    assert!(root.join("Cargo.lock").is_file(), "--locked needs Cargo.lock");
+}
+
+/// Just enough of Cargo.toml for the install check: the `[[bin]]` tables' names and paths.
+mod toml_like {
+    pub struct Manifest {
+        pub bins: Vec<(String, String)>,
+    }
+
+    pub fn read(path: &std::path::Path) -> Manifest {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut bins = Vec::new();
+        let mut in_bin = false;
+        let mut current = (String::new(), String::new());
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                if in_bin {
+                    bins.push(std::mem::take(&mut current));
+                }
+                in_bin = line == "[[bin]]";
+                continue;
+            }
+            let value = |l: &str| l.split_once('=').map(|(_, v)| v.trim().trim_matches('"').to_owned());
+            if in_bin && line.starts_with("name") {
+                current.0 = value(line).unwrap_or_default();
+            } else if in_bin && line.starts_with("path") {
+                current.1 = value(line).unwrap_or_default();
+            }
+        }
+        if in_bin {
+            bins.push(current);
+        }
+        Manifest { bins }
+    }
 }
 
 #[test]
