@@ -10,7 +10,7 @@ use std::time::Duration;
 use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// How long a bar runs before it shows a rate and a time left.
-const MEASURED_AFTER: Duration = Duration::from_secs(2);
+const MEASURED_AFTER: Duration = Duration::from_millis(750);
 
 /// Every bar of the process, drawn together.
 static BARS: OnceLock<MultiProgress> = OnceLock::new();
@@ -65,6 +65,7 @@ impl Progress {
                     let _ = match (done, state.elapsed() < MEASURED_AFTER || state.pos() == 0) {
                         (true, _) => write!(w, "source read"),
                         (false, true) => write!(w, "estimating"),
+                        (false, false) if state.eta() < Duration::from_secs(1) => write!(w, "< 1s left"),
                         (false, false) => write!(w, "{:#} left", indicatif::HumanDuration(state.eta())),
                     };
                 })

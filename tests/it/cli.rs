@@ -184,7 +184,8 @@ fn on_a_terminal(dir: &Dir, args: &str) -> String {
 fn progress_shows_bytes_rows_rate_and_time_left_on_a_terminal_only() {
     let dir = Dir::new();
     let mut text = String::from("day,kind,n\n");
-    for i in 0..400_000u32 {
+    // Long enough (two seconds and more in a debug build) for a rate and a time left to be shown.
+    for i in 0..1_000_000u32 {
         text += &format!("2026-11-{:02},k{},{i}\n", 1 + i % 28, i % 7);
     }
     dir.write("big.csv", text);
@@ -192,12 +193,12 @@ fn progress_shows_bytes_rows_rate_and_time_left_on_a_terminal_only() {
     // The dataset, the phase, rows, bytes of the total, the rate and the time left.
     let bar = screen
         .split(['\r', '\n'])
-        .find(|l| l.contains("big writing, "))
+        .find(|l| l.contains("big typing and writing, ") && l.contains(" left"))
         .unwrap_or_else(|| panic!("{screen:?}"));
     for part in [" rows [", "MiB/", "B/s, ", " left"] {
         assert!(bar.contains(part), "{part:?} in {bar:?}");
     }
-    assert!(screen.contains("etl upload-csv: ok: 400,000 rows read"), "{screen:?}");
+    assert!(screen.contains("etl upload-csv: ok: 1,000,000 rows read"), "{screen:?}");
     // Not on a pipe, nor with JSON logs on a terminal.
     let piped =
         ok(dir.etl().args(["upload-csv", "big.csv", "--dataset-id", "big2", "--partition-col", "day"]));
@@ -208,7 +209,10 @@ fn progress_shows_bytes_rows_rate_and_time_left_on_a_terminal_only() {
     // Under --all, each dataset has a bar of its own, labelled with its dataset.
     dir.write("jobs.yaml", "jobs:\n  - name: one\n    dataset_id: one\n    partition_column: day\n    source: {kind: csv, path: big.csv}\n  - name: two\n    dataset_id: two\n    partition_column: day\n    source: {kind: csv, path: big.csv}\n");
     let screen = on_a_terminal(&dir, "run jobs.yaml --all --jobs 2");
-    assert!(screen.contains("one writing, ") && screen.contains("two writing, "), "{screen:?}");
+    assert!(
+        screen.contains("one typing and writing, ") && screen.contains("two typing and writing, "),
+        "{screen:?}"
+    );
     // A download of unknown size: a spinner with the bytes and records so far.
     let api = crate::fake_api::FakeApi::start(|r, _| {
         std::thread::sleep(std::time::Duration::from_millis(300));
