@@ -214,8 +214,42 @@ fn every_command_records_real_names_under_a_desktop_and_a_compose_environment() 
                 "user-pg".into(),
             ]);
         }
+        // Domo, against the fake Domo, and a drop folder on the S3 server (loaded into the local lake).
+        let domo = crate::fake_domo::FakeDomo::start(&[(
+            "c1cddf9d-0000-4000-8000-000000000001",
+            crate::fake_domo::FakeDataset {
+                columns: vec![("user", "STRING"), ("session", "STRING")],
+                csv: "user,session\nuser,data\n".into(),
+            },
+        )]);
+        dir.write(
+            "domo.yaml",
+            "datasets:\n  - name: user-domo\n    domo_dataset_id: \"c1cddf9d-0000-4000-8000-000000000001\"\n    \
+             minio_dataset_id: user-domo\n",
+        );
+        commands.push(vec!["load-domo".into(), "--config".into(), "domo.yaml".into(), "--all".into()]);
+        let mut extra: Vec<(String, String)> =
+            domo.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        if let Some(s3) = s3_env() {
+            let folder =
+                format!("s3://{}/drop-user-{}-{}", s3.bucket, label.replace(' ', "-"), std::process::id());
+            runtime().block_on(async {
+                let drop = s3.store(&folder).await;
+                drop.put("user-data.csv", b"user,session_id\nuser,changeme\n".to_vec()).await.unwrap();
+            });
+            commands.push(vec![
+                "load-s3".into(),
+                "--source".into(),
+                format!("{folder}/*.csv"),
+                "--dataset-id".into(),
+                "user-s3".into(),
+            ]);
+            extra.extend(s3.vars.iter().cloned());
+        }
         for args in &commands {
-            let r = ok(with_env(&mut dir.etl(), env).args(args));
+            let mut cmd = dir.etl();
+            cmd.envs(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let r = ok(with_env(&mut cmd, env).args(args));
             assert!(!r.stderr.contains("[redacted]"), "{label}: {args:?}: {r:?}");
         }
         let records: Vec<String> = dir.all_lake_keys().into_iter().filter(|k| is_run_record(k)).collect();
