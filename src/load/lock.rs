@@ -4,7 +4,7 @@
 //! holder, or waits (`--wait-lock`); an expired lock, or one whose process on this machine is gone,
 //! is taken over, with a warning, by one run only: the one that creates the takeover marker of that
 //! very lock (`_lock.takeover-<run>-<expiry>`, create-only-if-absent). A lock expired by less than
-//! its TTL (by this machine's clock, which may run ahead of the holder's) is taken over only once
+//! 5 minutes (by this machine's clock, which may run ahead of the holder's) is taken over only once
 //! it has been seen unrenewed for longer than a holder renews it.
 //! The holder renews the expiry while it works and deletes the lock when it ends.
 //!
@@ -29,6 +29,10 @@ pub const TTL: Duration = Duration::from_secs(10 * 60);
 const RENEW_EVERY: Duration = Duration::from_secs(2 * 60);
 /// How often a waiting run looks again.
 const POLL: Duration = Duration::from_millis(500);
+/// How far a lock may have expired by this machine's clock and still be a live run's whose clock is
+/// behind: a holder renews every [`RENEW_EVERY`], so its expiry stays 8 minutes ahead of its own
+/// clock; past this, a takeover needs a clock 13 minutes apart to be wrong.
+const SKEW: Duration = Duration::from_secs(5 * 60);
 /// How long a takeover marker holds: a taker that died while taking a lock over blocks it this long.
 const TAKEOVER: Duration = Duration::from_secs(60);
 
@@ -204,10 +208,10 @@ impl DatasetLock {
                 }
             };
             let gone = holder.holder_is_gone();
-            // A lock past its expiry by this machine's clock, but by less than a whole TTL, may be a
-            // live run's whose clock is behind this one's (a takeover would roll its publish back
-            // under it): it is taken over only once it has gone unrenewed here for longer than a
-            // holder renews it. Past a whole TTL, or when its process is gone, at once.
+            // A lock past its expiry by this machine's clock, but by less than [`SKEW`], may be a live
+            // run's whose clock is behind this one's (a takeover would roll its publish back under
+            // it): it is taken over only once it has gone unrenewed here for longer than a holder
+            // renews it. Past that, or when its process is gone, at once.
             let unrenewed = match &watching {
                 Some((run, expires, since)) if *run == holder.run_id && *expires == holder.expires_unix => {
                     since.elapsed() > RENEW_EVERY + RENEW_EVERY / 4
@@ -217,7 +221,7 @@ impl DatasetLock {
                     false
                 }
             };
-            let long_expired = holder.expired_for() > TTL;
+            let long_expired = holder.expired_for() > SKEW;
             if gone || (holder.expired() && (long_expired || unrenewed)) {
                 let why = if gone { "abandoned (its process is gone)" } else { "expired" };
                 // One taker only: the run that creates the takeover marker of this very lock (its run
