@@ -226,11 +226,34 @@ pub struct Upserted {
     pub superseded: u64,
     /// Partitions rewritten (or emptied).
     pub partitions: usize,
+    /// Keys it held whose row this run brought again as it was: the rewritten files came out byte
+    /// for byte as they were (a re-run of the same input).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unchanged: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Upserted {
+    /// The counts once the publish knows whether the rewritten files came out as they were
+    /// (`same`): then no key's row changed, and its `updated` are `unchanged`.
+    pub fn settled(self, same: bool) -> Self {
+        match same && self.inserted == 0 && self.moved == 0 {
+            true => Upserted { unchanged: self.updated, updated: 0, ..self },
+            false => self,
+        }
+    }
+
     /// `100 inserted, 900 updated (12 moved to another day)`.
     pub fn describe(&self) -> String {
+        if self.unchanged > 0 && self.updated == 0 && self.inserted == 0 {
+            return format!(
+                "nothing changed: the dataset held the rows of all {} already",
+                count(self.unchanged, "key")
+            );
+        }
         let mut text = format!("{} inserted, {} updated", thousands(self.inserted), thousands(self.updated));
         if self.moved > 0 {
             text.push_str(&format!(" ({} moved to another day)", thousands(self.moved)));

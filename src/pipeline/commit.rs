@@ -591,15 +591,7 @@ async fn finish(
                 }
             ));
         } else if let Some(upserted) = &staged.output.upserted {
-            notes.push(format!(
-                "upsert by {}: {}; {} rewritten",
-                request.primary_key.join(", "),
-                upserted.describe(),
-                crate::summary::count(
-                    upserted.partitions as u64,
-                    if staged.output.partitioned { "partition" } else { "file set" }
-                )
-            ));
+            notes.push(upsert_note(&request.primary_key, upserted, staged.output.partitioned));
         }
     }
     let primary_key = match (&request.primary_key, &previous) {
@@ -640,11 +632,12 @@ async fn finish(
         let plan = staged.plan(store.as_ref(), previous.as_ref()).await?;
         plan_text = Some(plan.render(excluded));
         let unchanged = plan.unchanged;
+        let same = unchanged > 0 && unchanged == staged.output.files.len() && plan.deletes.is_empty();
         let mut summary = Summary::new(request.command, plan.target);
         summary.unchanged = unchanged;
         summary.status = Status::DryRun;
         summary.rows_written = rows_written;
-        summary.upserted = staged.output.upserted;
+        summary.upserted = settle_upsert(&mut notes, &request, &staged, same);
         summary.partitions = staged.output.partitions();
         summary.files = staged.output.files.len();
         summary.bytes = staged.output.bytes();
@@ -696,9 +689,13 @@ async fn finish(
         let mut record_keys = vec![run_key.clone()];
         record_keys.extend(state.is_some().then(|| state_key.clone()));
         record_keys.push(manifest_key.clone());
+        let new_count = new_files.len();
         let report = staged
             .publish(store.as_ref(), previous.as_ref(), &run_id, lock, &record_keys, |publishing| {
+                let same =
+                    new_count > 0 && publishing.unchanged.len() == new_count && publishing.stale.is_empty();
                 let record = Manifest {
+                    upserted: record.upserted.map(|u| u.settled(same)),
                     finished: manifest::rfc3339(std::time::SystemTime::now()),
                     deleted: publishing.stale.len(),
                     files: publishing.files_after(previous.as_ref(), new_files),
@@ -717,9 +714,10 @@ async fn finish(
                 Ok(records)
             })
             .await?;
+        let same = report.files > 0 && report.unchanged == report.files && report.deleted.is_empty();
         let mut summary = Summary::new(request.command, store.url_of(&request.dataset.prefix()));
         summary.rows_written = rows_written;
-        summary.upserted = staged.output.upserted;
+        summary.upserted = settle_upsert(&mut notes, &request, &staged, same);
         summary.partitions = staged.output.partitions();
         summary.files = report.files;
         summary.bytes = report.bytes;
@@ -747,6 +745,37 @@ async fn finish(
     );
     summary.phases = Some(phases);
     Ok(Loaded { summary, plan: plan_text })
+}
+
+/// The summary's line of an upsert: `upsert by id: 1 inserted, 2 updated; 2 partitions rewritten`.
+fn upsert_note(key: &[String], upserted: &crate::summary::Upserted, partitioned: bool) -> String {
+    let sets =
+        crate::summary::count(upserted.partitions as u64, if partitioned { "partition" } else { "file set" });
+    let rewritten = match upserted.updated + upserted.inserted {
+        0 if upserted.unchanged > 0 => format!("{sets} came out as they were"),
+        _ => format!("{sets} rewritten"),
+    };
+    format!("upsert by {}: {}; {rewritten}", key.join(", "), upserted.describe())
+}
+
+/// An upsert's counts once the publish (or the plan) knows whether its rewritten files came out as
+/// they were (`same`): a re-run of the same input says nothing changed, not "3 updated". The note
+/// said before the publish is said again with them.
+fn settle_upsert(
+    notes: &mut [String],
+    request: &LoadRequest,
+    staged: &pipeline::Staged,
+    same: bool,
+) -> Option<crate::summary::Upserted> {
+    let before = staged.output.upserted?;
+    let settled = before.settled(same);
+    if settled != before && request.mode == WriteMode::Upsert {
+        let said = upsert_note(&request.primary_key, &before, staged.output.partitioned);
+        if let Some(note) = notes.iter_mut().find(|n| **n == said) {
+            *note = upsert_note(&request.primary_key, &settled, staged.output.partitioned);
+        }
+    }
+    Some(settled)
 }
 
 /// The run that last appended the very source this append read (its location and bytes, by size and

@@ -204,3 +204,37 @@ fn a_stopped_run_counts_the_rows_it_read() {
         .unwrap_or(0);
     assert!(read > 0, "the summary counts what was read: {stderr}");
 }
+
+/// Item 4: an upsert run again with the same input says nothing changed (it said "3 updated"), in
+/// the summary and the run record; a real change still counts as updated.
+#[test]
+fn an_upsert_of_the_same_input_says_nothing_changed() {
+    let dir = Dir::new();
+    dir.write("o.csv", "id,day,status\n1,2026-01-01,new\n2,2026-01-01,new\n3,2026-01-02,new\n");
+    let load = |dir: &Dir| {
+        ok(dir.etl().args([
+            "upload-csv",
+            "o.csv",
+            "--dataset-id",
+            "o",
+            "--partition-col",
+            "day",
+            "--primary-key",
+            "id",
+        ]))
+    };
+    load(&dir);
+    let r = load(&dir);
+    assert!(
+        r.stderr.contains("upsert by id: nothing changed: the dataset held the rows of all 3 keys already"),
+        "{r:?}"
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.lake("datasets/o/_manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["upserted"]["updated"], 0, "{record}");
+    assert_eq!(record["upserted"]["unchanged"], 3, "{record}");
+    dir.write("o.csv", "id,day,status\n1,2026-01-01,shipped\n");
+    let r = load(&dir);
+    assert!(r.stderr.contains("upsert by id: 0 inserted, 1 updated"), "{r:?}");
+}
