@@ -244,6 +244,17 @@ impl ColumnInference {
     }
 }
 
+/// A month-first date parser as its day-first twin (`03/04/2024` as 3 April).
+fn day_first(parser: Parser) -> Parser {
+    match parser {
+        Parser::Date(DateFormat::Mdy) => Parser::Date(DateFormat::Dmy),
+        Parser::Datetime(DatetimeFormat { date: DateFormat::Mdy }, zone) => {
+            Parser::Datetime(DatetimeFormat { date: DateFormat::Dmy }, zone)
+        }
+        other => other,
+    }
+}
+
 /// The vote of every value seen so far, column by column. Pinned columns do not vote.
 #[derive(Debug, Clone)]
 pub struct Inference {
@@ -312,17 +323,31 @@ impl Inference {
             .collect()
     }
 
-    /// The plan of every column given the values seen so far: pinned columns as pinned.
+    /// The plan of every column given the values seen so far: pinned columns as pinned. Dates that
+    /// read both ways are month first, unless the file writes decimal commas (European): day first.
     pub fn plans(&self) -> Vec<ColumnPlan> {
+        let european = self.european();
         self.columns
             .iter()
             .zip(&self.states)
             .zip(&self.pinned)
             .map(|((name, state), pin)| ColumnPlan {
                 name: name.clone(),
-                parser: pin.unwrap_or_else(|| state.resolve()),
+                parser: pin.unwrap_or_else(|| match european && state.ambiguous_day_month() {
+                    true => day_first(state.resolve()),
+                    false => state.resolve(),
+                }),
             })
             .collect()
+    }
+
+    /// Whether some column reads with decimal commas (`1.234,50`): a European file, whose dates are
+    /// day first.
+    fn european(&self) -> bool {
+        self.states
+            .iter()
+            .zip(&self.pinned)
+            .any(|(state, pin)| pin.unwrap_or_else(|| state.resolve()) == Parser::DecimalComma)
     }
 
     /// The columns (not pinned) that their values made text though earlier ones had a type: name, line
@@ -352,7 +377,13 @@ impl Inference {
                      that its earlier values fit"
                 );
             }
-            if state.ambiguous_day_month() {
+            if state.ambiguous_day_month() && self.european() {
+                tracing::warn!(
+                    "column `{name}`: every date reads both as month/day and as day/month; taken as \
+                     day first (DD/MM/YYYY), as the file writes decimal commas. If that is wrong, pass \
+                     --date-format '{name}=%m/%d/%Y'"
+                );
+            } else if state.ambiguous_day_month() {
                 tracing::warn!(
                     "column `{name}`: every date reads both as month/day and as day/month; taken as \
                      month first (MM/DD/YYYY). If that is wrong, pass --date-format '{name}=%d/%m/%Y'"

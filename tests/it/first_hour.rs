@@ -238,3 +238,21 @@ fn an_upsert_of_the_same_input_says_nothing_changed() {
     let r = load(&dir);
     assert!(r.stderr.contains("upsert by id: 0 inserted, 1 updated"), "{r:?}");
 }
+
+/// Item 5: a file whose dialect says European (`;` and decimal commas) reads dates that could be
+/// either way day first, and says so; a comma file keeps month first.
+#[test]
+fn a_european_file_reads_ambiguous_dates_day_first() {
+    let dir = Dir::new();
+    dir.write("eu.csv", "day;amount\n03/04/2024;1,50\n05/06/2024;2,25\n");
+    dir.write("us.csv", "day,amount\n03/04/2024,1.50\n05/06/2024,2.25\n");
+    let r = ok(dir.etl().args(["upload-csv", "eu.csv", "--dataset-id", "eu"]));
+    assert!(r.stderr.contains("taken as day first (DD/MM/YYYY), as the file writes decimal commas"), "{r:?}");
+    let eu = read_parquet(&dir.lake("datasets/eu/data/part-0000.parquet"));
+    let april_3 = etl::transform::calendar::days_from_civil(2024, 4, 3);
+    assert_eq!(days(&eu, "day")[0], Some(april_3));
+    let r = ok(dir.etl().args(["upload-csv", "us.csv", "--dataset-id", "us"]));
+    assert!(r.stderr.contains("taken as month first"), "{r:?}");
+    let us = read_parquet(&dir.lake("datasets/us/data/part-0000.parquet"));
+    assert_eq!(days(&us, "day")[0], Some(etl::transform::calendar::days_from_civil(2024, 3, 4)));
+}
