@@ -1002,7 +1002,8 @@ fn remember_layout(request: &mut LoadRequest, previous: &Manifest) {
 
 /// Refuses a merge or an append whose partition column is not the dataset's (a column, another, or
 /// none): the files it leaves would be laid out one way and its own another, and readers would see
-/// the rows of both. A replace (which leaves nothing of the old layout) only says so.
+/// the rows of both. A replace the user or the command chose (which leaves nothing of the old
+/// layout) only says so; a default one is refused too: a layout changes only when someone says so.
 fn check_layout(previous: &Manifest, request: &LoadRequest) -> Result<()> {
     if previous.partition_column == request.partition_column || previous.files.is_empty() {
         return Ok(());
