@@ -284,7 +284,7 @@ pub async fn load(mut request: LoadRequest, store: Arc<dyn ObjectStore>) -> Resu
     // What the run left out, from the dataset as it is (read again under the lock, where a layout
     // another run changed meanwhile is refused).
     if let Some(previous) = manifest::read(store.as_ref(), &request.dataset).await? {
-        remember_layout(&mut request, &previous);
+        remember_layout(&mut request, &previous)?;
     }
     let run_id = new_run_id();
     if request.dry_run {
@@ -961,13 +961,13 @@ fn stopped_append_explains(
 /// turns a year of daily partitions into one unpartitioned file, nor a forgotten `--mode append` a
 /// table into its last file. Only a replace the user gives (`--mode replace`, of every day) loads as
 /// told.
-fn remember_layout(request: &mut LoadRequest, previous: &Manifest) {
+fn remember_layout(request: &mut LoadRequest, previous: &Manifest) -> Result<()> {
     // A replace of a range of days keeps the layout of the days around it.
     if request.mode_given == ModeGiven::User
         && request.mode == WriteMode::Replace
         && request.partition_range.is_none()
     {
-        return;
+        return Ok(());
     }
     let dataset = request.dataset.clone();
     let remembered = |what: String, flag: &str| format!("{what}, as {dataset} is ({flag} left out)");
@@ -977,7 +977,20 @@ fn remember_layout(request: &mut LoadRequest, previous: &Manifest) {
     }
     let told_no_key =
         request.mode_given == ModeGiven::User && matches!(request.mode, WriteMode::Merge | WriteMode::Append);
-    if request.primary_key.is_empty() && !previous.primary_key.is_empty() && !told_no_key {
+    if request.primary_key.is_empty() && !previous.primary_key.is_empty() && told_no_key {
+        // As `--mode append --primary-key id` is refused: an append would add a second row for every
+        // key the run brings again, a merge drop the rows of the partitions it rewrites.
+        return Err(Error::Refused(format!(
+            "{} is upserted by its primary key ({}) (run {}): --mode {} would give keys it holds a \
+             second row, or lose rows beside them. Nothing was changed; leave --mode out (an upsert \
+             by the key), or reload everything without a key with --mode replace",
+            request.dataset,
+            previous.primary_key.join(", "),
+            previous.run_id,
+            request.mode.name()
+        )));
+    }
+    if request.primary_key.is_empty() && !previous.primary_key.is_empty() {
         request.primary_key = previous.primary_key.clone();
         let key = previous.primary_key.join(", ");
         request
@@ -998,6 +1011,7 @@ fn remember_layout(request: &mut LoadRequest, previous: &Manifest) {
             _ => request.default_mode(),
         };
     }
+    Ok(())
 }
 
 /// Refuses a merge or an append whose partition column is not the dataset's (a column, another, or

@@ -132,15 +132,6 @@ fn a_column_one_value_made_text_is_said_with_that_value() {
     assert!(r.stderr.contains("qty: kept as text: line 3"), "{r:?}");
 }
 
-/// A CSV of `rows` rows in `dir` (`big.csv`), days spread over a month.
-fn big_csv(dir: &Dir, rows: u32) {
-    let mut csv = String::from("day,n,text\n");
-    for i in 0..rows {
-        csv += &format!("2026-01-{:02},{i},row number {i}\n", i % 28 + 1);
-    }
-    dir.write("big.csv", csv);
-}
-
 /// Item 7: on a terminal the progress shows its phases, no rate or time left before there is one to
 /// show ("measuring", "estimating"), and "source read" (never "0s left") while the rows read ahead
 /// are still typed and written.

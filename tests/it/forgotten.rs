@@ -301,6 +301,12 @@ fn a_forgotten_partition_column_and_key_are_the_datasets_own() {
     let record = manifest(&dir, "t");
     assert_eq!(record["partition_column"], "day");
     assert_eq!(record["primary_key"], serde_json::json!(["id"]));
+    // An append given over a keyed dataset would give its keys second rows: refused, as
+    // `--mode append --primary-key id` is.
+    let r = run(dir.etl().args(["upload-csv", "b.csv", "--dataset-id", "t", "--mode", "append"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("is upserted by its primary key (id)"), "{r:?}");
+    assert_eq!(rows_in(&dir, "t"), 4);
 }
 
 /// Item 2: a year of daily partitions loaded again with one day's file and no `--partition-col`:

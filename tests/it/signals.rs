@@ -6,17 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::util::*;
 
-fn big_csv(dir: &Dir) {
-    let mut csv = String::from("day,n,text\n");
-    for i in 0..1_500_000 {
-        csv += &format!("2026-01-{:02},{i},row number {i}\n", i % 28 + 1);
-    }
-    dir.write("big.csv", csv);
-}
-
 fn stopped_by(signal: &str, code: i32) {
     let dir = Dir::new();
-    big_csv(&dir);
+    big_csv(&dir, 1_500_000);
     let child = dir
         .etl()
         .args(["upload-csv", "big.csv", "--dataset-id", "d", "--partition-col", "day"])

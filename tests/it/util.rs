@@ -14,6 +14,16 @@ e,2026-10-31T00:00:00Z,5
 f,2026-11-01T00:00:00.000Z,6
 ";
 
+/// `big.csv` in `dir`: `rows` rows of `day,n,text`, the days spread over a month (a load that takes
+/// seconds in a debug build: long enough to stop it, or to watch its progress).
+pub fn big_csv(dir: &Dir, rows: u32) {
+    let mut csv = String::from("day,n,text\n");
+    for i in 0..rows {
+        csv += &format!("2026-01-{:02},{i},row number {i}\n", i % 28 + 1);
+    }
+    dir.write("big.csv", csv);
+}
+
 /// A temp working folder in which `etl` runs; `./lake` inside it is the default target.
 pub struct Dir {
     pub tmp: tempfile::TempDir,
