@@ -187,14 +187,27 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
     // `.env` first, so that clap's `env = ...` options see its variables.
     let dotenv = config::load_dotenv();
     // Parsed once: `--print-config` reads where each value came from in the matches.
+    let args: Vec<OsString> = args.into_iter().collect();
     let parsed = <Cli as clap::CommandFactory>::command()
-        .try_get_matches_from(args)
+        .try_get_matches_from(&args)
         .and_then(|matches| Ok((<Cli as clap::FromArgMatches>::from_arg_matches(&matches)?, matches)));
     let (cli, matches) = match parsed {
         Ok(parsed) => parsed,
+        Err(e) if e.use_stderr() => {
+            // clap's usage line names every option it found a value for, the environment's (and
+            // `.env`'s) too, as if the person had to type them: those are left out of it.
+            let text = e.render().to_string();
+            let unset = usage_without_environment(&text, &args);
+            if unset == text {
+                let _ = e.print();
+            } else {
+                eprint!("{unset}");
+            }
+            return ExitCode::from(2);
+        }
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return ExitCode::SUCCESS;
         }
     };
     crate::redact::register_environment();
@@ -323,6 +336,39 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
             ExitCode::from(code)
         }
     }
+}
+
+/// `error` (clap's rendered usage error) with every `--option <VALUE>` of its `Usage:` line left
+/// out whose value came from an environment variable rather than `args`.
+fn usage_without_environment(error: &str, args: &[OsString]) -> String {
+    let root = <Cli as clap::CommandFactory>::command();
+    let typed = |long: &str| {
+        args.iter().any(|a| {
+            let a = a.to_string_lossy();
+            a.strip_prefix("--").is_some_and(|rest| rest == long || rest.starts_with(&format!("{long}=")))
+        })
+    };
+    let from_environment: Vec<String> = std::iter::once(&root)
+        .chain(root.get_subcommands())
+        .flat_map(clap::Command::get_arguments)
+        .filter(|arg| arg.get_env().is_some_and(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty())))
+        .filter_map(|arg| arg.get_long().filter(|long| !typed(long)).map(|long| format!(" --{long} <")))
+        .collect();
+    error
+        .lines()
+        .map(|line| {
+            let Some(usage) = line.strip_prefix("Usage: ") else { return line.to_owned() };
+            let mut usage = usage.to_owned();
+            for option in &from_environment {
+                while let Some(at) = usage.find(option.as_str()) {
+                    let end = usage[at..].find('>').map_or(usage.len(), |i| at + i + 1);
+                    usage.replace_range(at..end, "");
+                }
+            }
+            format!("Usage: {usage}")
+        })
+        .map(|line| line + "\n")
+        .collect()
 }
 
 /// Every option of the command as it takes effect: `(name, value, where it came from)`, the global

@@ -413,8 +413,8 @@ fn outcome_table(outcomes: &[DatasetOutcome]) -> String {
                 o.name.clone(),
                 o.dataset.clone(),
                 o.status.to_string(),
-                if failed { "-".into() } else { o.rows.to_string() },
-                if failed { "-".into() } else { o.partitions.to_string() },
+                if failed { "-".into() } else { thousands(o.rows) },
+                if failed { "-".into() } else { thousands(o.partitions as u64) },
                 format!("{:.1}", o.seconds),
             ]
         })
@@ -434,7 +434,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let numeric: Vec<bool> = (0..header.len())
         .map(|c| {
             !rows.is_empty()
-                && rows.iter().all(|r| r[c] == "-" || r[c].chars().all(|ch| ch.is_ascii_digit() || ch == '.'))
+                && rows.iter().all(|r| {
+                    r[c] == "-" || r[c].chars().all(|ch| ch.is_ascii_digit() || ch == '.' || ch == ',')
+                })
                 && rows.iter().any(|r| r[c] != "-")
         })
         .collect();

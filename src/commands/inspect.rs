@@ -166,8 +166,8 @@ pub async fn runs(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<()> 
                 m.command.clone(),
                 m.mode.clone(),
                 m.status.clone().unwrap_or_else(|| "ok".into()),
-                m.rows_written.to_string(),
-                m.deleted.to_string(),
+                crate::summary::thousands(m.rows_written),
+                crate::summary::thousands(m.deleted as u64),
                 checks_verdict(&m.checks),
                 m.source.location.clone(),
             ]

@@ -88,6 +88,9 @@ pub struct Plan {
     /// Files whose bytes are already in place (left as they are).
     pub unchanged: usize,
     pub deletes: Vec<String>,
+    /// What the reader and the transform noted of the values (a column one value made text, with
+    /// its line), as the summary says them.
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -100,6 +103,12 @@ impl Plan {
         for c in &self.schema {
             let pad = " ".repeat(width - c.name.chars().count());
             out += &format!("  {}{pad}  {}\n", c.name, c.parser.column_type());
+        }
+        if !self.notes.is_empty() {
+            out += "notes:\n";
+            for note in &self.notes {
+                out += &format!("  {note}\n");
+            }
         }
         out += &format!("rows: {} read", crate::summary::thousands(self.rows_read + excluded));
         if excluded > 0 {
@@ -427,6 +436,7 @@ impl Staged {
                 .collect(),
             unchanged: unchanged.len(),
             deletes: stale_keys(existing, &self.output),
+            notes: self.notes.clone(),
         })
     }
 

@@ -287,10 +287,13 @@ impl Transform for TypeColumns {
         // A column of numbers or dates that one value made text: said, with the value, so that the
         // source (or a pin) can be fixed rather than the column found as text in a dashboard.
         let fallbacks = self.inference.iter().flat_map(|i| i.fallbacks()).map(|(name, line, value)| {
+            let why = if super::infer::spaced(value.as_bytes()) {
+                format!("with spaces around it (--types '{name}=<type>' reads values trimmed)")
+            } else {
+                "which fits no type its earlier values have".to_owned()
+            };
             let value = crate::redact::printable(&value).into_owned();
-            format!(
-                "{name}: kept as text: line {line} has {value:?}, which fits no type its earlier values have"
-            )
+            format!("{name}: kept as text: line {line} has {value:?}, {why}")
         });
         commas.into_iter().chain(fallbacks).chain(coerced).chain(tokens).collect()
     }

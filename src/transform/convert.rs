@@ -107,22 +107,26 @@ pub fn convert_column(
             rows.map(|r| Some(batch.text(r, col)).filter(|v| !nulls.is_null(v.as_bytes()))),
         )
         .into_series(),
-        Parser::Int => collect_native::<Int64Type>(name, batch, col, nulls, |v| match parse_number(v) {
-            Number::Int(i) => Some(i),
-            _ => None,
-        })
-        .map_err(|r| bad(r, "an integer (Int64)"))?
-        .into_series(),
-        Parser::Decimal => collect_native::<Int128Type>(name, batch, col, nulls, |v| match parse_number(v) {
-            Number::Int(i) => Some(i128::from(i)),
-            Number::Big(i) => Some(i),
-            _ => None,
-        })
-        .map_err(|r| bad(r, "an integer of at most 38 digits (Decimal)"))?
-        .into_decimal_unchecked(DECIMAL_PRECISION, 0)
-        .into_series(),
+        Parser::Int => {
+            collect_native::<Int64Type>(name, batch, col, nulls, plan.trim, |v| match parse_number(v) {
+                Number::Int(i) => Some(i),
+                _ => None,
+            })
+            .map_err(|r| bad(r, "an integer (Int64)"))?
+            .into_series()
+        }
+        Parser::Decimal => {
+            collect_native::<Int128Type>(name, batch, col, nulls, plan.trim, |v| match parse_number(v) {
+                Number::Int(i) => Some(i128::from(i)),
+                Number::Big(i) => Some(i),
+                _ => None,
+            })
+            .map_err(|r| bad(r, "an integer of at most 38 digits (Decimal)"))?
+            .into_decimal_unchecked(DECIMAL_PRECISION, 0)
+            .into_series()
+        }
         Parser::Fixed(scale) => {
-            collect_native::<Int128Type>(name, batch, col, nulls, |v| parse_fixed(v, scale))
+            collect_native::<Int128Type>(name, batch, col, nulls, plan.trim, |v| parse_fixed(v, scale))
                 .map_err(|r| {
                     bad(r, &format!("a number with at most {scale} decimals (Decimal(38, {scale}))"))
                 })?
@@ -171,7 +175,7 @@ pub fn convert_column(
             builder.finish().into_series()
         }
         Parser::Float => {
-            collect_native::<Float64Type>(name, batch, col, nulls, |v| match parse_number(v) {
+            collect_native::<Float64Type>(name, batch, col, nulls, plan.trim, |v| match parse_number(v) {
                 // Past 2^53 an integer would be rounded: inference never gets here, a pin refuses it.
                 Number::Int(i) if i.unsigned_abs() <= 1 << 53 => Some(i as f64),
                 Number::Float(f) => Some(f),
@@ -180,15 +184,19 @@ pub fn convert_column(
             .map_err(|r| bad(r, "a number (Float64)"))?
             .into_series()
         }
-        Parser::DecimalComma => collect_native::<Float64Type>(name, batch, col, nulls, parse_decimal_comma)
-            .map_err(|r| bad(r, "a number with a decimal comma (1.234,50)"))?
-            .into_series(),
+        Parser::DecimalComma => {
+            collect_native::<Float64Type>(name, batch, col, nulls, plan.trim, parse_decimal_comma)
+                .map_err(|r| bad(r, "a number with a decimal comma (1.234,50)"))?
+                .into_series()
+        }
         Parser::Bool => {
-            let values = collect(batch, col, nulls, parse_bool).map_err(|r| bad(r, "true or false"))?;
+            let values =
+                collect(batch, col, nulls, plan.trim, parse_bool).map_err(|r| bad(r, "true or false"))?;
             BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
         }
         Parser::YesNo => {
-            let values = collect(batch, col, nulls, parse_yes_no).map_err(|r| bad(r, "Yes or No"))?;
+            let values =
+                collect(batch, col, nulls, plan.trim, parse_yes_no).map_err(|r| bad(r, "Yes or No"))?;
             BooleanChunked::from_iter_options(name, values.into_iter()).into_series()
         }
         Parser::Money => {
@@ -218,13 +226,15 @@ pub fn convert_column(
             }
             Float64Chunked::from_iter_options(name, values.into_iter()).into_series()
         }
-        Parser::Date(format) => collect_native::<Int32Type>(name, batch, col, nulls, |v| format.parse(v))
-            .map_err(|r| bad(r, &format!("a date ({})", format.pattern())))?
-            .into_date()
-            .into_series(),
+        Parser::Date(format) => {
+            collect_native::<Int32Type>(name, batch, col, nulls, plan.trim, |v| format.parse(v))
+                .map_err(|r| bad(r, &format!("a date ({})", format.pattern())))?
+                .into_date()
+                .into_series()
+        }
         Parser::Datetime(format, zone) => {
             let utc = zone != Zone::Naive;
-            collect_native::<Int64Type>(name, batch, col, nulls, |v| {
+            collect_native::<Int64Type>(name, batch, col, nulls, plan.trim, |v| {
                 format.parse(v).filter(|t| zone.accepts(t)).map(|t| t.micros)
             })
             .map_err(|r| bad(r, zone.expected()))?
@@ -235,17 +245,28 @@ pub fn convert_column(
     Ok((series.into_column(), coerced))
 }
 
+/// The value at `row`, `col`; without surrounding spaces when `trim` (see [`ColumnPlan::trim`]).
+fn field(batch: &TextBatch, row: usize, col: usize, trim: bool) -> &[u8] {
+    let v = batch.field(row, col);
+    if trim {
+        v.trim_ascii()
+    } else {
+        v
+    }
+}
+
 /// Parses every value of a column; empty is null; `Err(rows)`: every row whose value `parse` refuses.
 fn collect<T>(
     batch: &TextBatch,
     col: usize,
     nulls: &NullTokens,
+    trim: bool,
     parse: impl Fn(&[u8]) -> Option<T>,
 ) -> Result<Vec<Option<T>>, Vec<usize>> {
     let mut out = Vec::with_capacity(batch.len());
     let mut refused = Vec::new();
     for row in 0..batch.len() {
-        let v = batch.field(row, col);
+        let v = field(batch, row, col, trim);
         if nulls.is_null(v) {
             out.push(None);
         } else {
@@ -270,13 +291,14 @@ fn collect_native<T: PolarsNumericType>(
     batch: &TextBatch,
     col: usize,
     nulls: &NullTokens,
+    trim: bool,
     parse: impl Fn(&[u8]) -> Option<T::Native>,
 ) -> Result<ChunkedArray<T>, Vec<usize>> {
     let mut values: Vec<T::Native> = Vec::with_capacity(batch.len());
     let mut validity: Option<polars_arrow::bitmap::MutableBitmap> = None;
     let mut refused = Vec::new();
     for row in 0..batch.len() {
-        let v = batch.field(row, col);
+        let v = field(batch, row, col, trim);
         let parsed = if nulls.is_null(v) {
             None
         } else {
@@ -441,9 +463,13 @@ mod tests {
         batch.push([&b"1"[..], b"2026-10-31T23:59:31.601Z", b"$1.50"], 2);
         batch.push([&b""[..], b"2026-11-01T00:00:00Z", b"Included"], 3);
         let plans = vec![
-            ColumnPlan { name: "n".into(), parser: Parser::Int },
-            ColumnPlan { name: "t".into(), parser: Parser::Datetime(DatetimeFormat::ISO, Zone::Offset) },
-            ColumnPlan { name: "c".into(), parser: Parser::Money },
+            ColumnPlan { name: "n".into(), parser: Parser::Int, trim: false },
+            ColumnPlan {
+                name: "t".into(),
+                parser: Parser::Datetime(DatetimeFormat::ISO, Zone::Offset),
+                trim: false,
+            },
+            ColumnPlan { name: "c".into(), parser: Parser::Money, trim: false },
         ];
         let nulls = vec![NullTokens::standard(); 3];
         let (df, coerced) = convert_batch(&plans, &batch, &nulls, Vec::new()).unwrap();

@@ -131,7 +131,8 @@ impl ColumnInference {
         }
         if c == 0 {
             self.reason = Some((line, String::from_utf8_lossy(v).into_owned()));
-            self.fell_back = self.non_null > 1;
+            // Typed values before it, or a typed value but for its spaces (`" 42 "`, first or not).
+            self.fell_back = self.non_null > 1 || spaced(v);
         }
         self.candidates = c;
     }
@@ -244,6 +245,17 @@ impl ColumnInference {
     }
 }
 
+/// Whether `v` has spaces around a value of some type other than text (`" 42 "`).
+pub fn spaced(v: &[u8]) -> bool {
+    let trimmed = v.trim_ascii();
+    if trimmed.len() == v.len() || trimmed.is_empty() {
+        return false;
+    }
+    let mut alone = ColumnInference::default();
+    alone.observe(trimmed, 0);
+    alone.candidates != 0
+}
+
 /// A month-first date parser as its day-first twin (`03/04/2024` as 3 April).
 fn day_first(parser: Parser) -> Parser {
     match parser {
@@ -333,6 +345,7 @@ impl Inference {
             .zip(&self.pinned)
             .map(|((name, state), pin)| ColumnPlan {
                 name: name.clone(),
+                trim: pin.is_some_and(|p| p != Parser::Text),
                 parser: pin.unwrap_or_else(|| match european && state.ambiguous_day_month() {
                     true => day_first(state.resolve()),
                     false => state.resolve(),

@@ -202,6 +202,9 @@ pub const DECIMAL_PRECISION: usize = 38;
 pub struct ColumnPlan {
     pub name: String,
     pub parser: Parser,
+    /// Values are read without surrounding spaces (`" 42 "` as 42): a column pinned to a type other
+    /// than text. An inferred column never trims: a value with spaces makes it text, and says so.
+    pub trim: bool,
 }
 
 /// The polars schema a list of plans produces.

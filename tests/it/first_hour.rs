@@ -115,21 +115,88 @@ fn job_file_mistakes_name_the_job_and_exports_name_their_paths() {
     assert!(r.stderr.contains("--job-file, --workdir and --executable change them"), "{r:?}");
 }
 
-/// Item 5: a column of numbers that one value made text says so in the summary and the dry run,
-/// with the line and the value; a column of text from its first value says nothing.
+/// Item 5: a column of numbers that one value made text says so in the summary and in the dry run's
+/// plan, with the line and the value (a number with spaces around it, first or not, with the pin
+/// that reads it); a column of text from its first value says nothing.
 #[test]
 fn a_column_one_value_made_text_is_said_with_that_value() {
     let dir = Dir::new();
-    dir.write("q.csv", "name,qty,share\nalice,1,10%\nbob, 42 ,12%\ncarol,3,1%\n");
-    let r = ok(dir.etl().args(["upload-csv", "q.csv", "--dataset-id", "q"]));
-    assert!(
-        r.stderr
-            .contains("qty: kept as text: line 3 has \" 42 \", which fits no type its earlier values have"),
-        "{r:?}"
+    dir.write(
+        "q.csv",
+        "name,qty,share,price,code\nalice,1,10%,1.50, 7 \nbob, 42 ,12%,\"1,234.50\",8\ncarol,3,1%,2,9\n",
     );
+    let r = ok(dir.etl().args(["upload-csv", "q.csv", "--dataset-id", "q"]));
+    let said = [
+        "qty: kept as text: line 3 has \" 42 \", with spaces around it (--types 'qty=<type>' reads values trimmed)",
+        "price: kept as text: line 3 has \"1,234.50\", which fits no type its earlier values have",
+        "code: kept as text: line 2 has \" 7 \", with spaces around it",
+    ];
+    for note in said {
+        assert!(r.stderr.contains(note), "{note}: {r:?}");
+    }
     assert!(!r.stderr.contains("name: kept as text") && !r.stderr.contains("share: kept as text"), "{r:?}");
     let r = ok(dir.etl().args(["upload-csv", "q.csv", "--dataset-id", "q", "--dry-run"]));
-    assert!(r.stderr.contains("qty: kept as text: line 3"), "{r:?}");
+    let notes = r.stdout.split_once("notes:\n").map(|(_, rest)| rest).unwrap_or_default();
+    for note in said {
+        assert!(notes.contains(note), "the plan says {note}: {r:?}");
+    }
+}
+
+/// Item 5: a column pinned to a number or a date reads values with spaces around them (`" 42 "`
+/// was refused), and a value of spaces only is null.
+#[test]
+fn pinned_types_read_values_with_spaces_around_them() {
+    let dir = Dir::new();
+    dir.write("q.csv", "id,qty,price,day,ok\n1, 42 ,1.5 ,2024-03-01 , true\n2,7,  ,2024-03-02,false\n");
+    let types = "qty=int64,price=float64,day=date,ok=boolean";
+    ok(dir.etl().args(["upload-csv", "q.csv", "--dataset-id", "q", "--types", types]));
+    let df = read_parquet(&dir.lake("datasets/q/data/part-0000.parquet"));
+    assert_eq!(i64s(&df, "qty"), [Some(42), Some(7)]);
+    assert_eq!(f64s(&df, "price"), [Some(1.5), None]);
+    assert_eq!(days(&df, "day")[0], Some(etl::transform::calendar::days_from_civil(2024, 3, 1)));
+    assert_eq!(bools(&df, "ok"), [Some(true), Some(false)]);
+    // Text keeps its spaces, pinned or not.
+    ok(dir.etl().args(["upload-csv", "q.csv", "--dataset-id", "t", "--types", "qty=string"]));
+    let df = read_parquet(&dir.lake("datasets/t/data/part-0000.parquet"));
+    assert_eq!(strings(&df, "qty")[0].as_deref(), Some(" 42 "));
+}
+
+/// Item 4: with a `.env`, clap's usage line showed its values' options as if they had to be typed
+/// (`Usage: etl upload-csv --dataset-id <DATASET_ID> --target <URL|DIR> --log-format ...`).
+#[test]
+fn a_usage_error_does_not_list_what_the_environment_set() {
+    let dir = Dir::new();
+    dir.write(".env", "ETL_TARGET=./elsewhere\nETL_LOG_FORMAT=text\n");
+    for args in [&["upload-csv"][..], &["load-domo"]] {
+        let r = run(dir.etl().args(args));
+        assert_eq!(r.code, 2, "{r:?}");
+        let usage = r.stderr.lines().find(|l| l.starts_with("Usage: ")).unwrap_or_default();
+        assert!(!usage.contains("--target") && !usage.contains("--log-format"), "{r:?}");
+    }
+    let r = run(dir.etl().args(["upload-csv", "--target", "x"]));
+    assert!(
+        r.stderr.contains("Usage: etl upload-csv --dataset-id <DATASET_ID> --target <URL|DIR> <CSV_FILE>"),
+        "{r:?}"
+    );
+}
+
+/// Item 4: numbers are written one way on a screen: `etl runs` and the `etl run` table group
+/// thousands as the summary does (they printed `1500` beside `1,500 rows`).
+#[test]
+fn counts_are_grouped_alike_everywhere() {
+    let dir = Dir::new();
+    big_csv(&dir, 1500);
+    let r = ok(dir.etl().args(["upload-csv", "big.csv", "--dataset-id", "big"]));
+    assert!(r.stderr.contains("1,500 rows written"), "{r:?}");
+    let r = ok(dir.etl().args(["runs", "big"]));
+    assert!(r.stdout.contains(" 1,500 ") && !r.stdout.contains("1500"), "{r:?}");
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: big\n    dataset_id: big2\n    source: {kind: csv, path: big.csv}\n",
+    );
+    let r = ok(dir.etl().args(["run", "jobs.yaml", "--all"]));
+    assert!(r.stdout.contains("1,500") || r.stderr.contains("1,500"), "{r:?}");
+    assert!(!r.stdout.contains("1500") && !r.stderr.contains("1500"), "{r:?}");
 }
 
 /// Item 7: on a terminal the progress shows its phases, no rate or time left before there is one to
