@@ -135,7 +135,7 @@ pub fn failed_message(
         let these = if *rows == 1 {
             "the row that broke them is".to_owned()
         } else {
-            format!("the {} rows that broke them are", crate::summary::thousands(*rows as u64))
+            format!("the {} rows that broke them are", crate::summary::thousands(*rows))
         };
         message += &format!("; {these} in {url}");
     }
