@@ -4,11 +4,14 @@
 #   airflow/  Apache Airflow 3 (standalone, SQLite): `airflow dags test` runs a generated DAG
 #   dagster/  Dagster, and the offline validators: kubernetes-validate (CronJobs and ConfigMaps
 #             against Kubernetes' schemas) and hera (Argo Workflows' models, for CronWorkflows)
+#   ci/       check-jsonschema, whose built-in GitHub-workflow and GitLab-CI schemas validate the
+#             CI recipes in docs/ci/
 # Prints the variables to export:   eval "$(scripts/schedulers-up.sh)"
 set -euo pipefail
 DIR=${ETL_SCHEDULERS_DIR:-$HOME/.cache/etl-schedulers}
 AIRFLOW=(apache-airflow==3.3.2)
 DAGSTER=(dagster==1.13.28 kubernetes-validate==1.37.0 hera==7.1.0 jsonschema==4.26.0 pyyaml)
+CI=(check-jsonschema==0.39.0)
 install() { # install NAME PACKAGES...: a venv with exactly these packages (kept while they are)
   local name=$1; shift
   local venv="$DIR/$name" want="$*"
@@ -23,4 +26,5 @@ install() { # install NAME PACKAGES...: a venv with exactly these packages (kept
 mkdir -p "$DIR"
 install airflow "${AIRFLOW[@]}"
 install dagster "${DAGSTER[@]}"
-echo "export ETL_AIRFLOW_VENV='$DIR/airflow' ETL_DAGSTER_VENV='$DIR/dagster'"
+install ci "${CI[@]}"
+echo "export ETL_AIRFLOW_VENV='$DIR/airflow' ETL_DAGSTER_VENV='$DIR/dagster' ETL_CI_VENV='$DIR/ci'"

@@ -17,7 +17,16 @@ s3s_env=$(scripts/s3s-up.sh)
 eval "$s3s_env"
 pg_env=$(scripts/pg-up.sh)
 eval "$pg_env"
+# buildah (Debian's package) builds the container image and runs it (tests/it/image.rs), without a
+# daemon: vfs storage, chroot isolation.
+if ! command -v buildah >/dev/null; then
+  echo "installing buildah (Debian package)..." >&2
+  SUDO=()
+  [ "$(id -u)" = 0 ] || SUDO=(sudo)
+  (export DEBIAN_FRONTEND=noninteractive; "${SUDO[@]}" apt-get update -qq && "${SUDO[@]}" apt-get install -y -qq buildah) >&2
+fi
+export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
 # Nothing here may ask the real EC2 metadata address (tests that check it point it at a listener).
 export AWS_EC2_METADATA_DISABLED=true
-export ETL_REQUIRE_S3=1 ETL_REQUIRE_S3S=1 ETL_REQUIRE_DUCKDB=1 ETL_REQUIRE_PG=1 ETL_REQUIRE_READERS=1 ETL_REQUIRE_SCHEDULERS=1
+export ETL_REQUIRE_S3=1 ETL_REQUIRE_S3S=1 ETL_REQUIRE_DUCKDB=1 ETL_REQUIRE_PG=1 ETL_REQUIRE_READERS=1 ETL_REQUIRE_SCHEDULERS=1 ETL_REQUIRE_IMAGE=1
 cargo test --locked "$@"

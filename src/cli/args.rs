@@ -529,7 +529,8 @@ pub struct ScheduleExportArgs {
     /// Write the file into this folder (created if need be) instead of stdout.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// k8s-cronjob, argo: the container image with etl in it.
+    /// k8s-cronjob, argo: the container image with etl in it (`bash scripts/image.sh TAG` builds one
+    /// from the repository's Containerfile).
     #[arg(long)]
     pub image: Option<String>,
     /// The etl executable the units run (a path on the workers, or a name on their PATH).

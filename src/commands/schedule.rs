@@ -13,7 +13,8 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
     let to = args.to.name();
     match (&args.image, in_a_pod) {
         (None, true) => {
-            return Err(Error::Usage(format!("--to {to} needs --image: the container image with etl in it")))
+            return Err(Error::Usage(format!("--to {to} needs --image: the container image with etl in it (`bash scripts/image.sh TAG` builds \
+                 one from the repository's Containerfile)")))
         }
         (Some(_), false) => {
             return Err(Error::Usage(format!(

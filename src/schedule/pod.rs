@@ -23,7 +23,10 @@ pub fn header(title: &str, to: &str, groups: &[Group], export: &Export) -> Strin
          # and the S3 credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) unless the pod has a role:\n\
          #   kubectl create secret generic {secret} \\\n\
          #     {literals}\n\
-         # A unit that runs longer than {timeout} is stopped (activeDeadlineSeconds).\n",
+         # A unit that runs longer than {timeout} is stopped (activeDeadlineSeconds).\n\
+         # The pods run the image {image}; etl's Containerfile makes one (`bash scripts/image.sh TAG`:\n\
+         # etl, CA certificates, user 65532 in /work). It must hold what relative paths name.\n",
+        image = export.image.as_deref().unwrap_or_default(),
         file = export.shown_file_name(),
         secret = export.secret,
         needs = needs.join(", "),

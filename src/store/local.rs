@@ -24,6 +24,9 @@ impl LocalStore {
         let dir = self.parent_dir(&dest)?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
+            // As any file the user writes (0644 under umask 022), not a temporary file's 0600: a
+            // manifest another user could not read, beside data files they can.
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
             .tempfile_in(&dir)
             .map_err(|e| StoreError::io(&dir, e))?;
         std::io::Write::write_all(&mut tmp, body).map_err(|e| StoreError::io(tmp.path(), e))?;
@@ -125,6 +128,7 @@ impl ObjectStore for LocalStore {
         // Another file system: copy beside the destination, then rename.
         let tmp = tempfile::Builder::new()
             .prefix(".tmp-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
             .tempfile_in(&dir)
             .map_err(|e| StoreError::io(&dir, e))?;
         std::fs::copy(path, tmp.path()).map_err(|e| StoreError::io(path, e))?;

@@ -39,6 +39,8 @@ mod guards;
 mod hostile;
 /// The small HTTP/1.1 server under `fake_api` and `fake_domo`: socket, request parsing, responses.
 mod http_server;
+/// The container image built by scripts/image.sh, run with buildah.
+mod image;
 /// `etl run`: a job file mixing every kind of source.
 mod jobs;
 /// `load-api`: a REST API on 127.0.0.1 with pages, auth and faults.
