@@ -314,3 +314,20 @@ fn a_european_file_reads_ambiguous_dates_day_first() {
     let us = read_parquet(&dir.lake("datasets/us/data/part-0000.parquet"));
     assert_eq!(days(&us, "day")[0], Some(etl::transform::calendar::days_from_civil(2024, 3, 4)));
 }
+
+/// A local target's files are readable as the user's other files are (umask 022: 0644): the
+/// manifest and run records were 0600 beside 0644 data files, so another user (a dashboard's) could
+/// read the data but `etl inspect` could not.
+#[test]
+fn a_local_datasets_files_share_one_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new();
+    sample_exports(&dir);
+    ok(dir.etl().arg("load-cursor-usage"));
+    let mode = |key: &str| std::fs::metadata(dir.lake(key)).unwrap().permissions().mode() & 0o777;
+    let data = dir.lake_keys().into_iter().find(|k| k.ends_with(".parquet")).unwrap();
+    let manifest = "datasets/cursor-usage/_manifest.json";
+    assert_eq!(mode(manifest), mode(&data), "{manifest} and {data}");
+    let record = dir.all_lake_keys().into_iter().find(|k| is_run_record(k)).unwrap();
+    assert_eq!(mode(&record), mode(&data), "{record}");
+}

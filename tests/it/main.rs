@@ -8,6 +8,8 @@ mod util;
 mod architecture;
 /// `clear-dataset`: deletes one dataset and provably nothing next to it.
 mod checks;
+/// The CI smoke-job recipes of docs/ci/: valid by their platforms' schemas, run against Garage.
+mod ci_recipes;
 mod clear_dataset;
 /// `--help`, exit codes, JSON logs.
 mod cli;
