@@ -83,7 +83,7 @@ pub enum Error {
     ClosedOutput,
 }
 
-/// Every exit code of every command, as `--help` and the README list them.
+/// Every exit code of every command, as `--help` and docs/commands.md list them.
 pub const EXIT_CODES: [(u8, &str); 7] = [
     (
         0,

@@ -12,7 +12,7 @@
 //!     partition_column: created_at # optional
 //!     mode: merge                  # optional: merge, replace, append, upsert
 //!     primary_key: [id]            # optional: rows are upserted by it (as --primary-key)
-//!     checks:                      # optional: judged before publishing (as --check; README "Checks")
+//!     checks:                      # optional: judged before publishing (as --check; docs/checks.md)
 //!       - not_null: [id]
 //!       - row_count_change: {max_drop: 50%}
 //!         severity: warn

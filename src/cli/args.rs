@@ -89,7 +89,7 @@ pub struct WriteArgs {
     /// 'row_count_change: {max_drop: 50%}', 'freshness: {column: Date, max_age: 2d}',
     /// 'columns: {required: [id]}'; add severity: warn to publish anyway and count it (as
     /// '{row_count: {min: 1}, severity: warn}'). A failed check at severity error publishes nothing
-    /// and exits 65. See README "Checks".
+    /// and exits 65. See docs/checks.md.
     #[arg(long, value_name = "YAML")]
     pub check: Vec<String>,
     /// A column whose values check examples never show (repeatable; `a,b` names two).
@@ -476,7 +476,7 @@ pub struct LoadCsvArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("jobs_selection").required(true).multiple(false)))]
 pub struct JobsArgs {
-    /// The job file (YAML; see README "Job files").
+    /// The job file (YAML; see docs/catalogs-and-jobs.md).
     pub file: PathBuf,
     /// Print the file's jobs and exit.
     #[arg(long, group = "jobs_selection")]
@@ -521,7 +521,7 @@ pub enum ScheduleCommand {
 
 #[derive(Debug, Args)]
 pub struct ScheduleExportArgs {
-    /// The job file (YAML; see README "Job files").
+    /// The job file (YAML; see docs/catalogs-and-jobs.md).
     pub file: PathBuf,
     /// The scheduler.
     #[arg(long, value_enum, value_name = "SCHEDULER")]

@@ -86,15 +86,15 @@ fn print_config_masks_secrets() {
 }
 
 #[test]
-fn one_table_of_exit_codes_in_help_and_readme() {
+fn one_table_of_exit_codes_in_help_and_the_docs() {
     // Help text is wrapped to the terminal: compared with runs of white space as one space.
     let flat = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     let help = flat(&ok(Dir::new().etl().arg("--help")).stdout);
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../docs/commands.md");
     for (code, meaning) in etl::error::EXIT_CODES {
         assert!(help.contains(&flat(&format!("{code} {meaning}"))), "--help lacks exit code {code}:\n{help}");
         let row = format!("| {code} | {} |", meaning.replace('|', "\\|"));
-        assert!(readme.contains(&row), "README lacks `{row}`");
+        assert!(readme.contains(&row), "docs/commands.md lacks `{row}`");
     }
 }
 

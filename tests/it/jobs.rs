@@ -135,14 +135,9 @@ fn one_job_file_runs_every_kind_of_source() {
     assert!(r.stderr.contains("job \"typo\"") && r.stderr.contains("--pagination"), "{r:?}");
 }
 
-/// The README's job file, as the README shows it.
+/// The job file of docs/catalogs-and-jobs.md, as the page shows it.
 fn readme_jobs() -> String {
-    let readme = include_str!("../../README.md");
-    let start = readme.find("## Job files").expect("a Job files section");
-    let block = &readme[start..];
-    let open = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
-    let close = block[open..].find("```").unwrap();
-    block[open..open + close].to_owned()
+    crate::readme::block_starting_with("schedule: \"0 6 * * *\"")
 }
 
 #[test]

@@ -1,8 +1,9 @@
-//! The README's examples, run: every fenced block of README.md is either executed here (shell
-//! commands through `bash`, with `etl` on the PATH; YAML catalogs and job files loaded by the tool;
-//! the SQL read by DuckDB) or checked against what it describes (the synopsis against clap's
-//! definition, the layout against `load::layout`). A block this file does not know fails the test,
-//! so that the README cannot grow an example nobody runs.
+//! The README's and the docs' examples, run: every fenced block of README.md and of every page under
+//! docs/ is either executed here (shell commands through `bash`, with `etl` on the PATH; YAML
+//! catalogs and job files loaded by the tool; the SQL read by DuckDB) or checked against what it
+//! describes (the synopsis against clap's definition, the layout against `load::layout`). A block
+//! this file does not know fails the test, so that no page can grow an example nobody runs; a page
+//! this file does not read fails too, and so does a link between pages that leads nowhere.
 //!
 //! The README's example hosts stand for the test's servers, swapped in by name (each swap is
 //! checked to apply): `https://api.example.com` for a fake REST API, `db.example.com` for the test
@@ -18,10 +19,28 @@ use crate::fake_api::{FakeApi, Response};
 use crate::fake_domo::{FakeDataset, FakeDomo};
 use crate::util::*;
 
-const README: &str = include_str!("../../README.md");
+/// The README and every page under docs/ (`every_page_is_read_here` finds any other).
+const PAGES: &[(&str, &str)] = &[
+    ("README.md", include_str!("../../README.md")),
+    ("docs/README.md", include_str!("../../docs/README.md")),
+    ("docs/architecture.md", include_str!("../../docs/architecture.md")),
+    ("docs/catalogs-and-jobs.md", include_str!("../../docs/catalogs-and-jobs.md")),
+    ("docs/checks.md", include_str!("../../docs/checks.md")),
+    ("docs/commands.md", include_str!("../../docs/commands.md")),
+    ("docs/configuration.md", include_str!("../../docs/configuration.md")),
+    ("docs/csv-and-types.md", include_str!("../../docs/csv-and-types.md")),
+    ("docs/development.md", include_str!("../../docs/development.md")),
+    ("docs/modes-and-layout.md", include_str!("../../docs/modes-and-layout.md")),
+    ("docs/performance.md", include_str!("../../docs/performance.md")),
+    ("docs/run-records.md", include_str!("../../docs/run-records.md")),
+    ("docs/scaling.md", include_str!("../../docs/scaling.md")),
+    ("docs/scheduling.md", include_str!("../../docs/scheduling.md")),
+    ("docs/sources.md", include_str!("../../docs/sources.md")),
+];
 
-/// A fenced block: its language, its first line's number, its text.
+/// A fenced block: its page, its language, its first line's number, its text.
 struct Block {
+    page: &'static str,
     lang: String,
     line: usize,
     text: String,
@@ -29,23 +48,98 @@ struct Block {
 
 fn blocks() -> Vec<Block> {
     let mut out = Vec::new();
-    let mut open: Option<Block> = None;
-    for (i, line) in README.lines().enumerate() {
-        match (line.strip_prefix("```"), open.take()) {
-            (Some(lang), None) => {
-                open = Some(Block { lang: lang.trim().to_owned(), line: i + 1, text: String::new() })
+    for (page, text) in PAGES {
+        let mut open: Option<Block> = None;
+        for (i, line) in text.lines().enumerate() {
+            match (line.strip_prefix("```"), open.take()) {
+                (Some(lang), None) => {
+                    open =
+                        Some(Block { page, lang: lang.trim().to_owned(), line: i + 1, text: String::new() })
+                }
+                (Some(_), Some(block)) => out.push(block),
+                (None, Some(mut block)) => {
+                    block.text += line;
+                    block.text.push('\n');
+                    open = Some(block);
+                }
+                (None, None) => {}
             }
-            (Some(_), Some(block)) => out.push(block),
-            (None, Some(mut block)) => {
-                block.text += line;
-                block.text.push('\n');
-                open = Some(block);
+        }
+        assert!(open.is_none(), "{page} has a fence that never closes");
+    }
+    out
+}
+
+#[test]
+fn every_page_is_read_here() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut pages = vec![];
+    let mut folders = vec![docs];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                pages.push(path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().display().to_string());
             }
-            (None, None) => {}
         }
     }
-    assert!(open.is_none(), "README.md has a fence that never closes");
-    out
+    for page in pages {
+        assert!(
+            PAGES.iter().any(|(p, _)| *p == page),
+            "{page}: a page whose examples no test runs; add it to PAGES"
+        );
+    }
+}
+
+/// GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+#[test]
+fn every_link_between_pages_leads_somewhere() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let anchors = |text: &str| -> Vec<String> {
+        let mut fenced = false;
+        text.lines()
+            .filter(|l| {
+                fenced ^= l.starts_with("```");
+                !fenced && l.starts_with('#')
+            })
+            .map(|l| anchor(l.trim_start_matches('#')))
+            .collect()
+    };
+    let mut checked = 0;
+    for (page, text) in PAGES {
+        let folder = Path::new(page).parent().unwrap();
+        for (_, rest) in text.match_indices("](").map(|(i, _)| text.split_at(i + 2)) {
+            let Some(end) = rest.find(')') else { continue };
+            let target = &rest[..end];
+            if target.starts_with("http") || target.contains(' ') {
+                continue;
+            }
+            let (path, fragment) = target.split_once('#').unwrap_or((target, ""));
+            let file = if path.is_empty() { root.join(page) } else { root.join(folder).join(path) };
+            assert!(file.exists(), "{page}: the link `{target}` leads to no file");
+            if !fragment.is_empty() {
+                let text = std::fs::read_to_string(&file).unwrap();
+                assert!(
+                    anchors(&text).contains(&fragment.to_owned()),
+                    "{page}: the link `{target}` leads to no heading"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "the links were found: {checked}");
 }
 
 /// `text` with each `(from, to)` swapped; each must occur, so that a README edit cannot make a swap
@@ -109,7 +203,7 @@ pub fn block_starting_with(start: &str) -> String {
 
 fn block_starting(blocks: &[Block], start: &str) -> String {
     let found: Vec<&Block> = blocks.iter().filter(|b| b.text.starts_with(start)).collect();
-    assert_eq!(found.len(), 1, "one README block starts with `{start}`");
+    assert_eq!(found.len(), 1, "one block of the README and docs/ starts with `{start}`");
     found[0].text.clone()
 }
 
@@ -135,12 +229,19 @@ fn every_block_of_the_readme_is_known_here() {
         ("etl upload-csv day1.csv --dataset-id events", "the_left_out_example_keeps_the_layout"),
         ("checks:\n  - not_null: [Date, Kind]", "the_checks_example_judges_the_sample_export"),
         ("SELECT * FROM read_parquet('lake/datasets/cursor-usage", "the_set_up_commands_run"),
+        ("etl upload-csv data_sources/team-usage-events-2026-11-01.csv", "the_first_load_runs"),
+        ("0 6 * * * cd /srv/etl", "the_cron_line_runs"),
+        ("etl upload-csv export.csv --dataset-id usage", "the_scaling_examples_are_valid"),
+        ("  - name: usage\n    dataset_id: usage\n", "the_scaling_examples_are_valid"),
+        // docs/architecture.md's picture of a load: nothing to run.
+        ("source ──(extract)──▶", "none: a diagram"),
     ];
     let blocks = blocks();
     for block in &blocks {
         assert!(
             known.iter().any(|(start, _)| block.text.starts_with(start)),
-            "README.md line {}: a ```{} block that no test runs; add it to tests/it/readme.rs:\n{}",
+            "{} line {}: a ```{} block that no test runs; add it to tests/it/readme.rs:\n{}",
+            block.page,
             block.line,
             block.lang,
             block.text
@@ -149,7 +250,7 @@ fn every_block_of_the_readme_is_known_here() {
     for (start, test) in known {
         assert!(
             blocks.iter().any(|b| b.text.starts_with(start)),
-            "{test}: the README lost its block `{start}`"
+            "{test}: the README and docs/ lost the block `{start}`"
         );
     }
 }
@@ -157,6 +258,15 @@ fn every_block_of_the_readme_is_known_here() {
 #[test]
 fn the_set_up_commands_run() {
     let blocks = blocks();
+    // The README itself keeps them (and the install command and the read-back), not a page of docs/.
+    for start in
+        ["cargo install --locked --path .", "cargo run --locked --", "bash scripts/test.sh", "SELECT * FROM"]
+    {
+        assert!(
+            blocks.iter().any(|b| b.page == "README.md" && b.text.starts_with(start)),
+            "README.md lost `{start}`"
+        );
+    }
     let dir = Dir::new();
     sample_exports(&dir);
     // The main job on the embedded default: the sample export into ./lake.
@@ -520,4 +630,62 @@ fn the_checks_example_judges_the_sample_export() {
         ],
         "{s}"
     );
+}
+
+#[test]
+fn the_first_load_runs() {
+    let dir = Dir::new();
+    sample_exports(&dir);
+    let script = block_starting(&blocks(), "etl upload-csv data_sources/team-usage-events-2026-11-01.csv");
+    let r = shell(&dir, &script, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // The dry run prints its plan and writes nothing; the load writes; inspect shows it.
+    assert!(r.stdout.contains("dry run: csv data_sources/team-usage-events-2026-11-01.csv"), "{r:?}");
+    assert!(r.stderr.contains("etl upload-csv: dry-run: 240 rows read"), "{r:?}");
+    assert!(r.stderr.contains("etl upload-csv: ok: 240 rows read, 240 rows written, 11 partitions"), "{r:?}");
+    assert!(r.stdout.contains("dataset usage (") && r.stdout.contains("240 rows in 11 files"), "{r:?}");
+    // What the README says of it: a second load of the same file changes nothing, and says so.
+    let again = shell(&dir, script.lines().nth(1).unwrap(), &[]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stderr.contains("unchanged"), "{again:?}");
+}
+
+#[test]
+fn the_cron_line_runs() {
+    let line = block_starting(&blocks(), "0 6 * * * cd /srv/etl");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    etl::schedule::cron::Cron::parse(&fields[..5].join(" ")).expect("a cron expression");
+    let dir = Dir::new();
+    sample_exports(&dir);
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: usage\n    dataset_id: cursor-usage\n    partition_column: Date\n    \
+         source: {kind: csv, source_dir: data_sources, file_pattern: \"team-usage-events-*.csv\"}\n",
+    );
+    dir.write(".env", "ETL_TARGET=./lake\n");
+    let log = dir.path().join("etl.log");
+    let command = fields[5..].join(" ");
+    let command = swapped(
+        &command,
+        &[("/srv/etl", &dir.path().display().to_string()), ("/var/log/etl.log", &log.display().to_string())],
+    );
+    // Cron runs the line with sh, from the home folder, with a bare PATH (and etl on it).
+    let r = shell(&Dir::new(), &command, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.contains("etl run: ok: 240 rows read, 240 rows written, 11 partitions"), "{written}");
+    assert!(dir.lake("datasets/cursor-usage/_manifest.json").exists(), "{written}");
+}
+
+#[test]
+fn the_scaling_examples_are_valid() {
+    let blocks = blocks();
+    let range = block_starting(&blocks, "etl upload-csv export.csv --dataset-id usage");
+    let words: Vec<&str> = range.split_whitespace().filter(|w| *w != "\\").collect();
+    <etl::cli::Cli as clap::Parser>::try_parse_from(&words).unwrap_or_else(|e| panic!("{range}: {e}"));
+    let job = block_starting(&blocks, "  - name: usage\n    dataset_id: usage\n");
+    let dir = Dir::new();
+    dir.write("jobs.yaml", format!("jobs:\n{job}"));
+    let r = ok(dir.etl().args(["run", "jobs.yaml", "--list"]));
+    assert!(r.stdout.contains("usage"), "{r:?}");
 }
