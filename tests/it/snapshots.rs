@@ -253,3 +253,50 @@ fn each_loading_command() {
     assert_eq!(r.code, 1, "{r:?}");
     snap(&dir, "run-all-one-failed", &shown(&r));
 }
+
+/// Issue 29, item 4: a new user's mistakes and what they are told, each with its fix: a column's
+/// near name, a partition column that is not a date, a dataset that is not there (one exit code for
+/// `inspect`, `runs` and `clear-dataset`), an id's bad character, a job named once, a usage line
+/// without what `.env` set, the plan's note of a column one value kept as text.
+#[test]
+fn a_new_users_mistakes() {
+    let dir = Dir::new();
+    sample_exports(&dir);
+    ok(dir.etl().arg("load-cursor-usage"));
+    let export = "data_sources/team-usage-events-2026-11-01.csv";
+    let mut text = String::new();
+    let mut say = |what: &str, r: Run| text += &format!("$ {what}\n{}\n", shown(&r));
+    say(
+        "--partition-col date",
+        run(dir.etl().args(["upload-csv", export, "--dataset-id", "u", "--partition-col", "date"])),
+    );
+    say(
+        "--partition-col User",
+        run(dir.etl().args(["upload-csv", export, "--dataset-id", "u", "--partition-col", "User"])),
+    );
+    for command in ["inspect", "runs", "clear-dataset"] {
+        let mut args = vec![command, "cursor-usag"];
+        if command == "clear-dataset" {
+            args.push("--yes");
+        }
+        say(&args.join(" "), run(dir.etl().args(&args)));
+    }
+    say(
+        "--dataset-id 'user events'",
+        run(dir.etl().args(["upload-csv", export, "--dataset-id", "user events"])),
+    );
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: strict\n    dataset_id: strict\n    checks: [{row_count: {min: 1000}}]\n    \
+         source: {kind: csv, path: data_sources/team-usage-events-2026-11-01.csv}\n",
+    );
+    say("run jobs.yaml --all (a check fails)", run(dir.etl().args(["run", "jobs.yaml", "--all"])));
+    dir.write(".env", "ETL_TARGET=./lake\n");
+    say("upload-csv (with a .env)", run(dir.etl().arg("upload-csv")));
+    dir.write("q.csv", "name,qty\nalice,1\nbob, 42 \n");
+    say(
+        "upload-csv q.csv --dry-run",
+        run(dir.etl().args(["upload-csv", "q.csv", "--dataset-id", "q", "--dry-run"])),
+    );
+    snap(&dir, "first-hour-mistakes", &text);
+}
