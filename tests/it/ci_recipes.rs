@@ -54,12 +54,7 @@ fn the_recipes_are_valid_by_their_platforms_schemas() {
 /// in `dir`, with `etl` and the readers' python on the PATH and `env` (the recipe's variables, the
 /// S3 server's in place of MinIO's).
 fn step(dir: &Dir, script: &str, env: &[(String, String)]) -> Run {
-    let bin = dir.path().join(".bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let link = bin.join("etl");
-    if !link.exists() {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_etl"), &link).unwrap();
-    }
+    let bin = dir.etl_on_path();
     run(std::process::Command::new("bash")
         .current_dir(dir.path())
         .env_clear()

@@ -156,12 +156,7 @@ fn swapped(text: &str, swaps: &[(&str, &str)]) -> String {
 /// Runs a README shell block with bash in `dir`, in a clean environment but `env`, with `etl` on
 /// the PATH.
 fn shell(dir: &Dir, script: &str, env: &[(String, String)]) -> Run {
-    let bin = dir.path().join(".bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let link = bin.join("etl");
-    if !link.exists() {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_etl"), &link).unwrap();
-    }
+    let bin = dir.etl_on_path();
     let mut bash = std::process::Command::new("bash");
     bash.current_dir(dir.path())
         .stdin(std::process::Stdio::null())

@@ -77,6 +77,18 @@ impl Dir {
         out
     }
 
+    /// A folder `.bin/` in the working folder holding `etl` (the binary under test), for a PATH
+    /// that scripts run with as a user's shell would.
+    pub fn etl_on_path(&self) -> PathBuf {
+        let bin = self.path().join(".bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let link = bin.join("etl");
+        if !link.exists() {
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_etl"), &link).unwrap();
+        }
+        bin
+    }
+
     /// A command running the built binary in this folder, with no AWS or ETL settings inherited.
     pub fn etl(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_etl"));
