@@ -31,8 +31,9 @@ chmod 1777 "$root/tmp"
 cp "$binary" "$root/usr/local/bin/etl"
 # Debug info is for profiling on a workstation, not for a container.
 strip --strip-debug "$root/usr/local/bin/etl" 2>/dev/null || true
-# The shared libraries and the dynamic loader, at the paths the binary asks for them.
-ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u |
+# The shared libraries and the dynamic loader, at the paths the binary asks for them (none for a
+# static binary, whose ldd says "not a dynamic executable" and fails).
+{ ldd "$binary" || true; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u |
   while read -r lib; do
     cp --parents -L "$lib" "$root"
   done

@@ -296,6 +296,18 @@ impl Drift {
         !self.removed.is_empty() || !self.changed.is_empty()
     }
 
+    /// The `--types` value that keeps the old type of each column that became text (`qty=int64`):
+    /// one value (`" 42 "`, `n/a`) made it so, and a pin reads the column as before.
+    pub fn pins(&self) -> Option<String> {
+        let pins: Vec<String> = self
+            .changed
+            .iter()
+            .filter(|(_, _, new)| new == "String")
+            .filter_map(|(c, old, _)| Some(format!("{c}={}", crate::transform::types::type_name_of(old)?)))
+            .collect();
+        (!pins.is_empty()).then(|| pins.join(","))
+    }
+
     /// `removed: a; changed: b Int64 → String`.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
@@ -337,6 +349,7 @@ mod tests {
         let drift = Drift::between(&old, &new);
         assert!(drift.is_breaking());
         assert_eq!(drift.describe(), "removed: b; changed: `a` Int64 → String; added: d");
+        assert_eq!(drift.pins().as_deref(), Some("a=int64"));
         let additive = Drift::between(
             &old,
             &[col("a", "Int64"), col("b", "String"), col("c", "Date"), col("x", "Int64")],

@@ -1136,8 +1136,11 @@ fn check_schema_drift(
         || (output.partitioned && output.mode == WriteMode::Merge)
         || (output.mode == WriteMode::Replace && output.range.is_some());
     if drift.is_breaking() && merge && (!allowed || output.mode == WriteMode::Upsert) {
+        // A column one value made text is kept as it was by a pin: said first, as what was most
+        // likely left out (the other ways out rewrite the column as text).
+        let keep = drift.pins();
         return Err(Error::Refused(format!(
-            "the schema of {} changed since run {} ({}): {}. Nothing was changed; reload everything with \
+            "the schema of {} changed since run {} ({}): {}. Nothing was changed; {}reload everything with \
              --mode replace{} (`mode: replace` in a job){}",
             output.dataset,
             previous.run_id,
@@ -1148,8 +1151,14 @@ fn check_schema_drift(
                     "the days outside --partition-range would disagree with the ones it writes",
                 _ => "the partitions this merge leaves would disagree with the ones it writes",
             },
+            keep.as_ref()
+                .map(|pins| format!(
+                    "keep the dataset's types with --types '{pins}' (`types:` in a job), or "
+                ))
+                .unwrap_or_default(),
             if output.range.is_some() { " and no --partition-range" } else { "" },
             match output.mode {
+                WriteMode::Upsert if keep.is_some() => "",
                 WriteMode::Upsert => ", or, for a type that changed, pin the column's type with --types",
                 _ => ", or pass --allow-schema-change (`allow_schema_change: true` in a job's source)",
             }

@@ -1119,3 +1119,37 @@ fn a_lock_expired_moments_ago_is_not_taken_over_at_once() {
     assert_eq!(std::fs::read_to_string(dir.lake("datasets/d/_lock")).unwrap(), lock, "the lock is untouched");
     assert!(data_files(&dir, "d").is_empty());
 }
+
+/// A pin left out on a later run: the column one value kept as text would have changed its type.
+/// The run is refused, and its message leads with the pin that keeps the type (the other ways out
+/// rewrite the column as text); the pin, taken as said, loads the file with nothing doubled.
+#[test]
+fn a_forgotten_pin_is_named_in_the_refusal() {
+    let dir = Dir::new();
+    dir.write("q.csv", "id,qty,day\n1, 42 ,2024-03-01\n2,7,2024-03-02\n");
+    ok(dir.etl().args([
+        "upload-csv",
+        "q.csv",
+        "--dataset-id",
+        "q",
+        "--partition-col",
+        "day",
+        "--types",
+        "qty=int64",
+    ]));
+    let r = run(dir.etl().args(["upload-csv", "q.csv", "--dataset-id", "q"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("Nothing was changed; keep the dataset's types with --types 'qty=int64'"),
+        "{r:?}"
+    );
+    dir.write("q.csv", "id,qty,day\n1, 43 ,2024-03-01\n2,7,2024-03-02\n");
+    ok(dir.etl().args(["upload-csv", "q.csv", "--dataset-id", "q", "--types", "qty=int64"]));
+    let mut rows: Vec<(i64, i64)> = Vec::new();
+    for key in dir.lake_keys().into_iter().filter(|k| k.ends_with(".parquet")) {
+        let df = read_parquet(&dir.lake(&key));
+        rows.extend(i64s(&df, "id").into_iter().zip(i64s(&df, "qty")).map(|(a, b)| (a.unwrap(), b.unwrap())));
+    }
+    rows.sort();
+    assert_eq!(rows, [(1, 43), (2, 7)]);
+}

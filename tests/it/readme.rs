@@ -664,8 +664,18 @@ fn the_cron_line_runs() {
         &command,
         &[("/srv/etl", &dir.path().display().to_string()), ("/var/log/etl.log", &log.display().to_string())],
     );
-    // Cron runs the line with sh, from the home folder, with a bare PATH (and etl on it).
-    let r = shell(&Dir::new(), &command, &[]);
+    // Cron runs the line with sh, from the home folder, with a bare PATH: etl where `cargo install`
+    // puts it, in a home of the test's own.
+    let home = Dir::new();
+    std::fs::create_dir_all(home.path().join(".cargo")).unwrap();
+    std::os::unix::fs::symlink(home.etl_on_path(), home.path().join(".cargo/bin")).unwrap();
+    let r = run(std::process::Command::new("/bin/sh")
+        .current_dir(home.path())
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", "/usr/bin:/bin")
+        .env("SHELL", "/bin/sh")
+        .args(["-c", &command]));
     assert_eq!(r.code, 0, "{r:?}");
     let written = std::fs::read_to_string(&log).unwrap();
     assert!(written.contains("etl run: ok: 240 rows read, 240 rows written, 11 partitions"), "{written}");

@@ -385,7 +385,9 @@ fn a_dagster_job_loads_two_datasets_and_retries_a_held_lock() {
     assert_eq!(r.code, 0, "{log}");
     assert!(log.contains("RUN_SUCCESS"), "{log}");
     assert!(log.contains("etl exited 75 (another run holds the dataset)"), "{log}");
-    assert!(log.contains("STEP_UP_FOR_RETRY"), "{log}");
+    // Tried again: Dagster logs STEP_UP_FOR_RETRY, then the second attempt's STEP_RESTARTED (its
+    // multiprocess log at times drops the first; either shows the retry).
+    assert!(log.contains("STEP_UP_FOR_RETRY") || log.contains("(attempt # 2)"), "{log}");
     // The summary is each op's output, its figures the output's metadata.
     let r = run(tool(&s.dagster, "python", &dir)
         .arg(helper("dagster_outputs.py"))
