@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::extract::csv::{last_file_matching, parse_comment_char, parse_delimiter, CsvOptions};
 use crate::extract::domo::DomoId;
 use crate::extract::input::encoding_for_label;
+use crate::load::delta::TableFormat;
 use crate::load::layout::DatasetId;
 use crate::load::WriteMode;
 use crate::transform::{pins_from, NullTokens, Pins};
@@ -280,6 +281,12 @@ fn check_types(types: &BTreeMap<String, String>) -> std::result::Result<Pins, (&
     pins_from(&types, &[]).map(Pins::lenient).map_err(|e| ("types", e))
 }
 
+fn check_table_format(
+    format: Option<&str>,
+) -> std::result::Result<Option<TableFormat>, (&'static str, String)> {
+    format.map(str::parse).transpose().map_err(|e| ("table_format", e))
+}
+
 fn check_filter(
     filter: Option<ExcludeFilter>,
 ) -> std::result::Result<Option<(String, String)>, (&'static str, String)> {
@@ -315,6 +322,9 @@ pub struct RawDomoEntry {
     /// Columns whose values check examples never show (names, or `{name: true}`).
     #[serde(default)]
     sensitive: Option<serde_yaml::Value>,
+    /// `hive` or `delta` (as --table-format).
+    #[serde(default)]
+    table_format: Option<String>,
 }
 
 /// A catalog entry's (or a job's) `checks:` and `sensitive:` columns.
@@ -365,6 +375,8 @@ pub struct DomoEntry {
     /// Types pinned in the catalog; they win over Domo's schema.
     pub pins: Pins,
     pub checks: DatasetChecks,
+    /// The entry's `table_format:` (`--table-format` wins).
+    pub table_format: Option<TableFormat>,
 }
 
 impl RawEntry for RawDomoEntry {
@@ -383,11 +395,24 @@ impl RawEntry for RawDomoEntry {
             keep_rows: check_filter(self.exclude_filter)?,
             pins: check_types(&self.types)?,
             checks: DatasetChecks::parse(self.checks.as_ref(), self.sensitive.as_ref())?,
+            table_format: check_table_format(self.table_format.as_deref())?,
             name: self.name,
             description: self.description,
             partition_column: self.partition_column,
             enabled: self.enabled,
         })
+    }
+}
+
+impl DomoEntry {
+    /// The command line's write settings, with the entry's checks and table format.
+    pub fn write(
+        &self,
+        write: &crate::pipeline::commit::WriteSettings,
+    ) -> crate::pipeline::commit::WriteSettings {
+        let mut write = self.checks.added_to(write);
+        write.table_format = write.table_format.or(self.table_format);
+        write
     }
 }
 
@@ -481,6 +506,9 @@ pub struct RawCsvEntry {
     /// Columns whose values check examples never show (names, or `{name: true}`).
     #[serde(default)]
     sensitive: Option<serde_yaml::Value>,
+    /// `hive` or `delta` (as --table-format).
+    #[serde(default)]
+    table_format: Option<String>,
 }
 
 /// A checked CSV catalog entry.
@@ -505,6 +533,8 @@ pub struct CsvEntry {
     pub keep_rows: Option<(String, String)>,
     pub pins: Pins,
     pub checks: DatasetChecks,
+    /// The entry's `table_format:` (`--table-format` wins).
+    pub table_format: Option<TableFormat>,
 }
 
 fn check_csv_options(
@@ -601,6 +631,7 @@ impl RawEntry for RawCsvEntry {
         }
         Ok(CsvEntry {
             checks: DatasetChecks::parse(self.checks.as_ref(), self.sensitive.as_ref())?,
+            table_format: check_table_format(self.table_format.as_deref())?,
             primary_key,
             dedup_by: self.dedup_by,
             dataset: check_dataset_id(&self.minio_dataset_id)?,
@@ -653,6 +684,7 @@ impl CsvEntry {
         let mut write = self.checks.added_to(write);
         // The entry's mode is given as much as `--mode` is; the command line's wins.
         write.mode = write.mode.or(self.mode);
+        write.table_format = write.table_format.or(self.table_format);
         if write.primary_key.is_empty() {
             write.primary_key = self.primary_key.clone();
             write.dedup_by = write.dedup_by.or_else(|| self.dedup_by.clone());

@@ -292,6 +292,7 @@ pub fn write(args: &WriteArgs, dry_run: bool) -> WriteSettings {
         // Checked by `check::write` before any run.
         checks: args.check.iter().flat_map(|c| crate::checks::parse_flag(c).unwrap_or_default()).collect(),
         sensitive: primary_key(&args.sensitive),
+        table_format: args.table_format.as_deref().and_then(|f| f.parse().ok()),
     }
 }
 

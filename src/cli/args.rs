@@ -95,6 +95,12 @@ pub struct WriteArgs {
     /// A column whose values check examples never show (repeatable; `a,b` names two).
     #[arg(long, value_name = "COL[,COL...]", value_delimiter = ',')]
     pub sensitive: Vec<String>,
+    /// hive: Parquet files in `date=` folders, which readers list (the default); delta: the same
+    /// folders as a Delta Lake table, whose readers see one committed version, never a mix, and can
+    /// read older ones. Recorded in the manifest: later runs keep it; changing it needs --mode
+    /// replace (or `etl convert`).
+    #[arg(long, value_name = "FORMAT", value_parser = ["hive", "delta"])]
+    pub table_format: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args, Deserialize)]

@@ -102,7 +102,7 @@ impl One<'_> {
             ..LoadRequest::new("load-domo", Arc::new(export), entry.dataset.clone())
         }
         // The export is the whole dataset: partitions gone from Domo go from the lake too.
-        .written_as(&entry.checks.added_to(&self.settings.write), WriteMode::Replace);
+        .written_as(&entry.write(&self.settings.write), WriteMode::Replace);
         // The export's folder goes when the load has read it (twice) and drops it.
         load_into(request, self.store).await
     }

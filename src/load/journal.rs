@@ -137,6 +137,16 @@ pub async fn recover(store: &dyn ObjectStore, dataset: &DatasetId) -> Result<Vec
     let mut done = Vec::new();
     for key in journals {
         let body = store.get(&key).await?;
+        // A Delta table's run leaves its pending records instead: written if it committed.
+        if let Some((run_id, committed)) = super::delta::recover(store, dataset, &body).await? {
+            let outcome = match committed {
+                true => Recovered::Finished(run_id),
+                false => Recovered::RolledBack(run_id),
+            };
+            tracing::warn!("{}: {outcome}", dataset);
+            done.push(outcome);
+            continue;
+        }
         let journal: Journal = serde_json::from_slice(&body).map_err(|e| {
             Error::Internal(format!(
                 "{}: not a journal ({e}); remove it by hand after checking",

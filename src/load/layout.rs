@@ -8,6 +8,14 @@
 //! datasets/<id>/_runs/<run-id>.json                              (one record per run)
 //! datasets/<id>/_rejects/<run-id>.csv                            (bad rows a run quarantined)
 //! ```
+//! A dataset written as a Delta Lake table (`--table-format delta`) keeps the same folders, names each
+//! data file once (`part-0000-<run-id>.parquet`: the protocol never lets a file be overwritten) and
+//! adds its log:
+//! ```text
+//! datasets/<id>/_delta_log/00000000000000000007.json             (version 7: one commit)
+//! datasets/<id>/_delta_log/00000000000000000010.checkpoint.parquet (every 10 versions)
+//! datasets/<id>/_delta_log/_last_checkpoint
+//! ```
 //! The partition key lives only in the path (Hive style); files keep the source column itself.
 
 use std::fmt;
@@ -139,6 +147,70 @@ impl DatasetId {
     pub fn file_key(&self, partition: &Partition, part: u32) -> String {
         format!("{}{}", self.folder(partition), part_file_name(part))
     }
+
+    /// `datasets/<id>/_delta_log/`: the log of a dataset written as a Delta Lake table.
+    pub fn delta_log_prefix(&self) -> String {
+        format!("datasets/{}/_delta_log/", self.0)
+    }
+
+    /// `datasets/<id>/_delta_log/<version, 20 digits>.json`: one commit of the table.
+    pub fn delta_commit_key(&self, version: u64) -> String {
+        format!("{}{version:020}.json", self.delta_log_prefix())
+    }
+
+    /// `datasets/<id>/_delta_log/<version, 20 digits>.checkpoint.parquet`: the table as of a version.
+    pub fn delta_checkpoint_key(&self, version: u64) -> String {
+        format!("{}{version:020}.checkpoint.parquet", self.delta_log_prefix())
+    }
+
+    /// `datasets/<id>/_delta_log/_last_checkpoint`: which checkpoint is the newest.
+    pub fn delta_last_checkpoint_key(&self) -> String {
+        format!("{}_last_checkpoint", self.delta_log_prefix())
+    }
+
+    /// The version a key of the log commits (`.../00000000000000000007.json`: 7).
+    pub fn delta_version_of_key(&self, key: &str) -> Option<u64> {
+        let name = key.strip_prefix(&self.delta_log_prefix())?.strip_suffix(".json")?;
+        (name.len() == 20).then(|| name.parse().ok()).flatten()
+    }
+
+    /// The version a checkpoint's key is of (`.../00000000000000000010.checkpoint.parquet`: 10).
+    pub fn delta_checkpoint_of_key(&self, key: &str) -> Option<u64> {
+        let name = key.strip_prefix(&self.delta_log_prefix())?.strip_suffix(".checkpoint.parquet")?;
+        (name.len() == 20).then(|| name.parse().ok()).flatten()
+    }
+
+    /// A key of this dataset as a path relative to the table's root (`partitions/date=.../x.parquet`).
+    pub fn relative<'k>(&self, key: &'k str) -> Option<&'k str> {
+        key.strip_prefix(&self.prefix())
+    }
+}
+
+/// A Delta table's name for a data file a run writes: the run id before `.parquet`
+/// (`part-0000-<run-id>.parquet`), so that no run ever overwrites another's file.
+pub fn unique_file_key(key: &str, run_id: &str) -> String {
+    match key.strip_suffix(".parquet") {
+        Some(stem) => format!("{stem}-{run_id}.parquet"),
+        None => format!("{key}-{run_id}"),
+    }
+}
+
+/// The key a Delta table's data file holds the place of (`.../part-0000.parquet` for
+/// `.../part-0000-<run-id>.parquet`): where a run's file of the same partition and number goes.
+pub fn slot_of_key(key: &str) -> String {
+    let (folder, name) = key.rsplit_once('/').unwrap_or(("", key));
+    match part_number(name) {
+        Some(part) if folder.is_empty() => part_file_name(part),
+        Some(part) => format!("{folder}/{}", part_file_name(part)),
+        None => key.to_owned(),
+    }
+}
+
+/// The number of a data file's name: `part-0003.parquet` or `part-0003-<run-id>.parquet`.
+fn part_number(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("part-")?.strip_suffix(".parquet")?;
+    let digits = rest.split_once('-').map_or(rest, |(n, _)| n);
+    (digits.len() >= 4 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
 }
 
 impl fmt::Display for DatasetId {
@@ -239,7 +311,7 @@ impl DatasetId {
     /// The partition and part number of a data file's key (`.../part-0003.parquet`).
     pub fn part_of_key(&self, key: &str) -> Option<(Partition, u32)> {
         let (folder, name) = key.rsplit_once('/')?;
-        let part = name.strip_prefix("part-")?.strip_suffix(".parquet")?.parse().ok()?;
+        let part = part_number(name)?;
         let partition = if format!("{folder}/") == self.data_prefix() {
             Partition::Unpartitioned
         } else {
@@ -329,6 +401,16 @@ mod tests {
         assert_eq!(id.part_of_key("datasets/a/data/part-0003.parquet"), Some((Partition::Unpartitioned, 3)));
         assert_eq!(id.part_of_key("datasets/a/_state.json"), None);
         assert_eq!(id.part_of_key("datasets/a/data/other.parquet"), None);
+        // A Delta table's file names carry the run that wrote them.
+        let run = "20261123T130426.123Z-3f9a1c07";
+        let unique = unique_file_key("datasets/a/data/part-0003.parquet", run);
+        assert_eq!(unique, format!("datasets/a/data/part-0003-{run}.parquet"));
+        assert_eq!(id.part_of_key(&unique), Some((Partition::Unpartitioned, 3)));
+        assert_eq!(slot_of_key(&unique), "datasets/a/data/part-0003.parquet");
+        assert_eq!(id.delta_commit_key(7), "datasets/a/_delta_log/00000000000000000007.json");
+        assert_eq!(id.delta_version_of_key(&id.delta_commit_key(12)), Some(12));
+        assert_eq!(id.delta_checkpoint_of_key(&id.delta_checkpoint_key(10)), Some(10));
+        assert_eq!(id.delta_version_of_key(&id.delta_checkpoint_key(10)), None);
         assert_eq!(id.state_key(), "datasets/a/_state.json");
     }
 }

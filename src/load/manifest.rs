@@ -103,6 +103,12 @@ pub struct Manifest {
     /// `--mode append` never replaces a table that is appended to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_mode: Option<String>,
+    /// `delta` for a dataset written as a Delta Lake table (absent: the Hive layout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_format: Option<String>,
+    /// The version of the Delta table this run committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_version: Option<u64>,
 }
 
 impl Manifest {

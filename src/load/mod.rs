@@ -4,6 +4,7 @@
 //! readers until [`publish::publish`] moves finished files into place; only then are the objects
 //! this run replaced deleted.
 
+pub mod delta;
 pub mod journal;
 pub mod layout;
 pub mod lock;

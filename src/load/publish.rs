@@ -37,7 +37,12 @@ pub struct PublishReport {
     pub deleted: Vec<String>,
     /// What the cleanup after the commit point could not do (the run is published all the same).
     pub left_behind: Option<String>,
+    /// The version of the Delta table the run committed (a Delta table's publish).
+    pub delta_version: Option<u64>,
 }
+
+/// Makes a run's records (run record, state, manifest: each key and body) for what its publish found.
+pub type MakeRecords<'a> = &'a dyn Fn(&Publishing) -> Result<Vec<(String, Vec<u8>)>>;
 
 /// What a publish found and will replace, for the run records written between the uploads and the
 /// deletes.
@@ -51,6 +56,8 @@ pub struct Publishing {
     pub unchanged: BTreeSet<String>,
     /// The checksum the store computed of each file uploaded (S3's ETag), by key.
     pub etags: std::collections::BTreeMap<String, String>,
+    /// The version of the Delta table the run commits (a Delta table's publish).
+    pub delta_version: Option<u64>,
 }
 
 impl Publishing {
@@ -134,7 +141,7 @@ pub async fn publish(
     run_id: &str,
     lock: Option<&super::lock::DatasetLock>,
     record_keys: &[String],
-    records: impl FnOnce(&Publishing) -> Result<Vec<(String, Vec<u8>)>>,
+    records: MakeRecords<'_>,
 ) -> Result<PublishReport> {
     let dataset = &staged.dataset;
     let before = store.list(&dataset.prefix()).await?;
@@ -169,7 +176,8 @@ pub async fn publish(
         // reader sees matches the manifest.
         let unchanged_count = unchanged.len();
         let manifest_key = dataset.manifest_key();
-        for (key, body) in records(&Publishing { before, stale: stale.clone(), unchanged, etags })? {
+        let publishing = Publishing { before, stale: stale.clone(), unchanged, etags, delta_version: None };
+        for (key, body) in records(&publishing)? {
             store.put(&key, body).await?;
             let point = match key {
                 k if k == manifest_key => "manifest",
@@ -196,6 +204,7 @@ pub async fn publish(
                     unchanged: unchanged_before,
                     deleted: if left_behind.is_some() { Vec::new() } else { stale },
                     left_behind,
+                    delta_version: None,
                 });
             }
             tracing::warn!("the publish of run {run_id} failed: putting back what it changed");
@@ -222,6 +231,7 @@ pub async fn publish(
         unchanged: unchanged_count,
         deleted: if left_behind.is_some() { Vec::new() } else { stale },
         left_behind,
+        delta_version: None,
     })
 }
 
@@ -247,7 +257,7 @@ async fn finish_after_commit(
 }
 
 /// Uploads `files` (16 at a time); returns the checksums the store computed, by key.
-async fn upload(
+pub(crate) async fn upload(
     store: &dyn ObjectStore,
     files: &[&StagedFile],
 ) -> Result<std::collections::BTreeMap<String, String>> {

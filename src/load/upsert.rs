@@ -51,14 +51,15 @@ struct Winner {
 type KeyMap<K> = std::collections::HashMap<K, Winner, foldhash::fast::RandomState>;
 
 /// Turns `staged` (this run's rows, with [`ROW_COLUMN`]) into the files that replace the partitions
-/// the upsert changes, reading the dataset's files from `store`; `schema` is the output's.
+/// the upsert changes, reading the dataset's files (`objects`, as its readers see them; none: the
+/// run's rows alone, one per key) from `store`; `schema` is the output's.
 pub async fn combine(
     store: &dyn ObjectStore,
     staged: StagedDataset,
     key: &Key,
     schema: &Schema,
     options: WriterOptions,
-    with_dataset: bool,
+    objects: Vec<crate::store::ObjectMeta>,
 ) -> Result<StagedDataset> {
     if let Some(column) = &key.dedup_by {
         if schema.get(column.as_str()).is_some_and(|t| t.is_nested() || matches!(t, DataType::Binary)) {
@@ -77,10 +78,10 @@ pub async fn combine(
     };
     if integer {
         let column = key.columns[0].clone();
-        combine_by(store, staged, key, schema, options, with_dataset, move |df| int_keys(df, &column)).await
+        combine_by(store, staged, key, schema, options, objects, move |df| int_keys(df, &column)).await
     } else {
         let columns = key.columns.clone();
-        combine_by(store, staged, key, schema, options, with_dataset, move |df| row_keys(df, &columns)).await
+        combine_by(store, staged, key, schema, options, objects, move |df| row_keys(df, &columns)).await
     }
 }
 
@@ -90,7 +91,7 @@ async fn combine_by<K>(
     key: &Key,
     schema: &Schema,
     options: WriterOptions,
-    with_dataset: bool,
+    objects: Vec<crate::store::ObjectMeta>,
     keys_of: impl Fn(&DataFrame) -> Result<Vec<Option<K>>> + Sync,
 ) -> Result<StagedDataset>
 where
@@ -141,7 +142,6 @@ where
     // 2. The dataset's files that hold one of those keys, read by their key columns only (in
     // place in a folder; downloaded once from S3), on every core.
     let mut existing: Vec<(String, Partition, PathBuf)> = Vec::new();
-    let objects = if with_dataset { store.list(&dataset.prefix()).await? } else { Vec::new() };
     for (n, object) in objects.into_iter().enumerate() {
         let Some((partition, _)) = dataset.part_of_key(&object.key) else { continue };
         let path = match store.local_file(&object.key) {

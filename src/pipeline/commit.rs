@@ -22,6 +22,7 @@ use crate::checks::Check;
 use crate::error::{Error, Result};
 use crate::extract::filter::KeepRows;
 use crate::extract::Extract;
+use crate::load::delta::TableFormat;
 use crate::load::layout::{new_run_id, DatasetId, PartitionRange};
 use crate::load::lock::DatasetLock;
 use crate::load::manifest::{self, Drift, FileRecord, Manifest, SourceRecord};
@@ -60,6 +61,8 @@ pub struct WriteSettings {
     pub checks: Vec<Check>,
     /// Columns whose values no message shows (`--sensitive`, `sensitive:`).
     pub sensitive: Vec<String>,
+    /// `--table-format`, `table_format:` (`None`: the dataset's, or Hive for a new one).
+    pub table_format: Option<TableFormat>,
 }
 
 /// `--primary-key`'s columns (`a,b` in one item, as a job file or catalog may give them).
@@ -146,6 +149,8 @@ pub struct LoadRequest {
     pub sensitive: Vec<String>,
     /// What the run took from the dataset's manifest because it was left out (for the summary).
     pub remembered: Vec<String>,
+    /// How readers see the dataset's files: given, or (once [`load`] resolved it) the dataset's.
+    pub table_format: Option<TableFormat>,
 }
 
 impl LoadRequest {
@@ -176,6 +181,7 @@ impl LoadRequest {
             wait_lock: write.wait_lock,
             dry_run: self.dry_run || write.dry_run,
             partition_range: write.partition_range,
+            table_format: write.table_format.or(self.table_format),
             ..self
         }
     }
@@ -216,6 +222,7 @@ impl LoadRequest {
             checks: Vec::new(),
             sensitive: Vec::new(),
             remembered: Vec::new(),
+            table_format: None,
         }
     }
 
@@ -283,7 +290,9 @@ pub async fn load(mut request: LoadRequest, store: Arc<dyn ObjectStore>) -> Resu
     crate::signals::check()?;
     // What the run left out, from the dataset as it is (read again under the lock, where a layout
     // another run changed meanwhile is refused).
-    if let Some(previous) = manifest::read(store.as_ref(), &request.dataset).await? {
+    let previous = manifest::read(store.as_ref(), &request.dataset).await?;
+    resolve_table_format(&mut request, previous.as_ref(), store.as_ref()).await?;
+    if let Some(previous) = previous {
         remember_layout(&mut request, &previous)?;
     }
     let run_id = new_run_id();
@@ -399,8 +408,13 @@ async fn load_locked(
     )?;
     load = load.keyed(request.keyed());
     if request.mode == WriteMode::Append {
-        let existing =
-            appendable(store.as_ref(), &request.dataset, previous.as_ref(), held.is_some()).await?;
+        let existing = match request.table_format {
+            // Files a Delta table removed stay for older versions: no stopped append explains them.
+            Some(TableFormat::Delta) => {
+                dataset_objects(store.as_ref(), &request.dataset, request.table_format).await?
+            }
+            _ => appendable(store.as_ref(), &request.dataset, previous.as_ref(), held.is_some()).await?,
+        };
         load = load.numbered_after(&existing);
     }
     let filter = request
@@ -536,7 +550,7 @@ async fn finish(
         return Ok(Loaded { summary, plan: None });
     }
     if staged.output.rows() == 0 && !request.allow_empty && request.mode != WriteMode::Upsert {
-        check_not_emptied(store.as_ref(), previous.as_ref(), &staged).await?;
+        check_not_emptied(store.as_ref(), previous.as_ref(), &staged, request.table_format).await?;
     }
     // Said in the summary when the dataset is made (a reader must know it once; no warning: nothing
     // is wrong), then at -v; `etl inspect` prints the reads that keep it.
@@ -574,9 +588,12 @@ async fn finish(
         let output = std::mem::replace(&mut staged.output, empty_output(&request.dataset));
         let files = crate::transform::types::schema_of(&staged.schema);
         let with_dataset = request.mode == WriteMode::Upsert;
+        let objects = match with_dataset {
+            true => dataset_objects(store.as_ref(), &request.dataset, request.table_format).await?,
+            false => Vec::new(),
+        };
         staged.output =
-            upsert::combine(store.as_ref(), output, &key, &files, request.writer.clone(), with_dataset)
-                .await?;
+            upsert::combine(store.as_ref(), output, &key, &files, request.writer.clone(), objects).await?;
         if let Some(upserted) = staged.output.upserted.filter(|_| !with_dataset) {
             notes.push(format!(
                 "one row per key ({}): {} keys{}",
@@ -629,7 +646,8 @@ async fn finish(
     let (checks, newest) = (judged.results, judged.newest);
     let mut plan_text = None;
     let mut summary = if request.dry_run {
-        let plan = staged.plan(store.as_ref(), previous.as_ref()).await?;
+        let objects = dataset_objects(store.as_ref(), &request.dataset, request.table_format).await?;
+        let plan = staged.plan(store.as_ref(), previous.as_ref(), objects).await?;
         plan_text = Some(plan.render(excluded));
         let unchanged = plan.unchanged;
         let same = unchanged > 0 && unchanged == staged.output.files.len() && plan.deletes.is_empty();
@@ -649,6 +667,21 @@ async fn finish(
         summary
     } else {
         let mode = staged.output.mode;
+        let format = request.table_format.unwrap_or_default();
+        // A Delta table names each new file once, and keeps in place the files whose bytes it holds.
+        let delta = match format {
+            TableFormat::Delta => {
+                let snapshot = crate::load::delta::log::read(store.as_ref(), &request.dataset).await?;
+                let named = crate::load::delta::name_files(
+                    &mut staged.output,
+                    snapshot.as_ref(),
+                    previous.as_ref(),
+                    &run_id,
+                );
+                Some((snapshot, named))
+            }
+            TableFormat::Hive => None,
+        };
         let new_files: Vec<FileRecord> = staged
             .output
             .files
@@ -662,6 +695,7 @@ async fn finish(
                 etag: None,
             })
             .collect();
+        let table_schema = schema.clone();
         let record = Manifest {
             mode: mode.name().into(),
             primary_key,
@@ -676,6 +710,7 @@ async fn finish(
                 ModeGiven::User => Some(request.mode.name().to_owned()),
                 _ => previous.as_ref().and_then(|p| p.default_mode.clone()),
             },
+            table_format: (format != TableFormat::Hive).then(|| format.name().to_owned()),
             ..run_record(&request, &staged, &run_id)
         };
         if let Some(lock) = lock {
@@ -690,30 +725,61 @@ async fn finish(
         record_keys.extend(state.is_some().then(|| state_key.clone()));
         record_keys.push(manifest_key.clone());
         let new_count = new_files.len();
-        let report = staged
-            .publish(store.as_ref(), previous.as_ref(), &run_id, lock, &record_keys, |publishing| {
-                let same =
-                    new_count > 0 && publishing.unchanged.len() == new_count && publishing.stale.is_empty();
-                let record = Manifest {
-                    upserted: record.upserted.map(|u| u.settled(same)),
-                    finished: manifest::rfc3339(std::time::SystemTime::now()),
-                    deleted: publishing.stale.len(),
-                    files: publishing.files_after(previous.as_ref(), new_files),
-                    ..record
+        let records = |publishing: &crate::load::publish::Publishing| {
+            let same =
+                new_count > 0 && publishing.unchanged.len() == new_count && publishing.stale.is_empty();
+            let record = Manifest {
+                upserted: record.upserted.map(|u| u.settled(same)),
+                finished: manifest::rfc3339(std::time::SystemTime::now()),
+                deleted: publishing.stale.len(),
+                files: publishing.files_after(previous.as_ref(), new_files.clone()),
+                delta_version: publishing.delta_version,
+                ..record.clone()
+            };
+            // Not redacted as a whole: a value equal to a secret's would rewrite keys and column
+            // names that later runs read back. The one field that can carry a secret, the
+            // source's location, is masked in `run_record`.
+            let body = serde_json::to_string_pretty(&record)
+                .map_err(|e| Error::Internal(e.to_string()))?
+                .into_bytes();
+            // The state before the manifest: see `crate::load::state`.
+            let mut records = vec![(run_key.clone(), body.clone())];
+            records.extend(state.clone().map(|state| (state_key.clone(), state)));
+            records.push((manifest_key.clone(), body));
+            Ok(records)
+        };
+        let report = match &delta {
+            None => {
+                staged
+                    .publish(store.as_ref(), previous.as_ref(), &run_id, lock, &record_keys, &records)
+                    .await?
+            }
+            Some((snapshot, named)) => {
+                let listed = match snapshot {
+                    None => store.list(&request.dataset.prefix()).await?,
+                    Some(_) => Vec::new(),
                 };
-                // Not redacted as a whole: a value equal to a secret's would rewrite keys and column
-                // names that later runs read back. The one field that can carry a secret, the
-                // source's location, is masked in `run_record`.
-                let body = serde_json::to_string_pretty(&record)
-                    .map_err(|e| Error::Internal(e.to_string()))?
-                    .into_bytes();
-                // The state before the manifest: see `crate::load::state`.
-                let mut records = vec![(run_key, body.clone())];
-                records.extend(state.map(|state| (state_key, state)));
-                records.push((manifest_key, body));
-                Ok(records)
-            })
-            .await?;
+                let commit = crate::load::delta::Commit {
+                    run_id: &run_id,
+                    command: request.command,
+                    snapshot: snapshot.as_ref(),
+                    schema: &table_schema,
+                    lock,
+                    listed,
+                    rearranged: false,
+                };
+                crate::load::delta::publish(store.as_ref(), &staged.output, named, commit, &records).await?
+            }
+        };
+        if let Some(version) = report.delta_version {
+            notes.push(match report.deleted.len() {
+                0 => format!("committed version {version} of the Delta table"),
+                n => format!(
+                    "committed version {version} of the Delta table; {} it replaced stay for older versions until `etl vacuum`",
+                    crate::summary::count(n as u64, "file")
+                ),
+            });
+        }
         let same = report.files > 0 && report.unchanged == report.files && report.deleted.is_empty();
         let mut summary = Summary::new(request.command, store.url_of(&request.dataset.prefix()));
         summary.rows_written = rows_written;
@@ -722,7 +788,7 @@ async fn finish(
         summary.files = report.files;
         summary.bytes = report.bytes;
         summary.unchanged = report.unchanged;
-        summary.deleted = report.deleted.len();
+        summary.deleted = if report.delta_version.is_some() { 0 } else { report.deleted.len() };
         notes.extend(report.left_behind);
         summary.run_id = Some(run_id);
         summary
@@ -830,6 +896,8 @@ fn run_record(request: &LoadRequest, staged: &pipeline::Staged, run_id: &str) ->
         checks: Vec::new(),
         newest: Default::default(),
         default_mode: None,
+        table_format: None,
+        delta_version: None,
     }
 }
 
@@ -953,6 +1021,65 @@ fn stopped_append_explains(
         .iter()
         .filter_map(|key| dataset.part_of_key(key))
         .all(|(partition, part)| highest.get(&partition).is_none_or(|top| part > *top))
+}
+
+/// The dataset's table format for this run: the one given, else the dataset's (its manifest's; a
+/// dataset with a Delta log and no manifest is a Delta table), else Hive for a new dataset. Another
+/// format than the dataset's needs a replace the user gives: a forgotten `--table-format` never
+/// turns a Delta table back into folders, nor a flag given by mistake the other way.
+async fn resolve_table_format(
+    request: &mut LoadRequest,
+    previous: Option<&Manifest>,
+    store: &dyn ObjectStore,
+) -> Result<()> {
+    let was = match previous {
+        Some(m) => Some(TableFormat::of_manifest(m)),
+        None if crate::load::delta::log::exists(store, &request.dataset).await? => Some(TableFormat::Delta),
+        None => None,
+    };
+    let (Some(was), Some(now)) = (was, request.table_format) else {
+        request.table_format = request.table_format.or(was).or(Some(TableFormat::Hive));
+        return Ok(());
+    };
+    let replaced = request.mode == WriteMode::Replace
+        && request.mode_given == ModeGiven::User
+        && request.partition_range.is_none();
+    if now == was {
+        return Ok(());
+    }
+    if replaced {
+        tracing::warn!("{} was a {was} table; this run replaces it as a {now} table", request.dataset);
+        return Ok(());
+    }
+    let how = match now {
+        TableFormat::Delta => format!(
+            ", or turn it into a Delta table in place with `etl convert {} --to delta`",
+            request.dataset
+        ),
+        TableFormat::Hive => String::new(),
+    };
+    Err(Error::Refused(format!(
+        "{} is a {was} table{}; this run's --table-format is {now}. Nothing was changed; leave          --table-format out to load it as it is, or lay it out anew with --mode replace{how}",
+        request.dataset,
+        previous.map(|m| format!(" (run {})", m.run_id)).unwrap_or_default(),
+    )))
+}
+
+/// The dataset's objects as its readers see them: all of them for the Hive layout (listed), the
+/// files of the table's newest version for a Delta table (files it removed stay, for older
+/// versions, until a vacuum).
+pub async fn dataset_objects(
+    store: &dyn ObjectStore,
+    dataset: &DatasetId,
+    format: Option<TableFormat>,
+) -> Result<Vec<crate::store::ObjectMeta>> {
+    match format.unwrap_or_default() {
+        TableFormat::Hive => Ok(store.list(&dataset.prefix()).await?),
+        TableFormat::Delta => Ok(crate::load::delta::log::read(store, dataset)
+            .await?
+            .map(|s| s.objects(dataset))
+            .unwrap_or_default()),
+    }
 }
 
 /// What a run that leaves something out takes from the dataset it loads (its manifest, `previous`):
@@ -1087,9 +1214,10 @@ async fn check_not_emptied(
     store: &dyn ObjectStore,
     previous: Option<&Manifest>,
     staged: &pipeline::Staged,
+    format: Option<TableFormat>,
 ) -> Result<()> {
     let dataset = &staged.output.dataset;
-    let existing = store.list(&dataset.prefix()).await?;
+    let existing = dataset_objects(store, dataset, format).await?;
     let data: Vec<String> =
         existing.iter().filter(|o| dataset.part_of_key(&o.key).is_some()).map(|o| o.key.clone()).collect();
     let stale: std::collections::BTreeSet<String> =

@@ -410,14 +410,19 @@ impl Staged {
         run_id: &str,
         lock: Option<&crate::load::lock::DatasetLock>,
         record_keys: &[String],
-        records: impl FnOnce(&Publishing) -> Result<Vec<(String, Vec<u8>)>>,
+        records: crate::load::publish::MakeRecords<'_>,
     ) -> Result<PublishReport> {
         publish(store, &self.output, previous, run_id, lock, record_keys, records).await
     }
 
     /// What [`Staged::publish`] would write and delete, found by listing the dataset (reads only).
-    pub async fn plan(&self, store: &dyn ObjectStore, previous: Option<&Manifest>) -> Result<Plan> {
-        let existing = store.list(&self.output.dataset.prefix()).await?;
+    /// `existing`: the dataset's objects as its readers see them.
+    pub async fn plan(
+        &self,
+        store: &dyn ObjectStore,
+        previous: Option<&Manifest>,
+        existing: Vec<crate::store::ObjectMeta>,
+    ) -> Result<Plan> {
         let unchanged = unchanged_files(store, &self.output, previous, &existing).await?;
         Ok(Plan {
             source: self.source.clone(),
