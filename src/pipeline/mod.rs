@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::extract::ahead::ReadAhead;
 use crate::extract::{BatchReader, Extract, SourceInfo};
 use crate::load::manifest::Manifest;
-use crate::load::publish::{publish, stale_keys, unchanged_files, PublishReport, Publishing};
+use crate::load::publish::{publish, stale_keys, unchanged_files, PublishReport};
 use crate::load::staged::StagedDataset;
 use crate::load::Load;
 use crate::progress::Progress;

@@ -17,6 +17,7 @@ mod cli;
 mod corpus;
 /// `load-cursor-usage`: the usage-events export and its header variants.
 mod cursor_usage;
+mod delta;
 /// `etl doctor`: a folder, Garage and s3s-fs tried the way a run uses them.
 mod doctor;
 /// `load-domo` against a real HTTP server playing Domo's API.

@@ -336,7 +336,11 @@ pub async fn read_commit(
 }
 
 /// Commits `actions` as `version`: creates its log entry only if absent. `false`: another writer
-/// committed that version first (nothing was written).
+/// committed that version first.
+///
+/// On a store that ignores `If-None-Match` (Garage), as the dataset's lock does: it looks first,
+/// and reads its entry back after writing it (which catches a writer that overlaps, not one that
+/// writes in the same instant).
 pub async fn try_commit(
     store: &dyn ObjectStore,
     dataset: &DatasetId,
@@ -348,7 +352,16 @@ pub async fn try_commit(
         serde_json::to_writer(&mut body, action).map_err(|e| Error::Internal(e.to_string()))?;
         body.push(b'\n');
     }
-    Ok(store.put_if_absent(&dataset.delta_commit_key(version), body).await?)
+    let key = dataset.delta_commit_key(version);
+    match store.get(&key).await {
+        Ok(_) => return Ok(false),
+        Err(StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    if !store.put_if_absent(&key, body.clone()).await? {
+        return Ok(false);
+    }
+    Ok(store.get(&key).await? == body)
 }
 
 /// Milliseconds since the epoch, now.
