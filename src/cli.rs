@@ -12,8 +12,9 @@ use clap::{Args, Parser, Subcommand};
 use futures::future::LocalBoxFuture;
 
 use self::args::{
-    ClearDatasetArgs, DoctorArgs, JobsArgs, LoadApiArgs, LoadCsvArgs, LoadCursorUsageArgs, LoadDomoArgs,
-    LoadPostgresArgs, LoadS3Args, RecordArgs, RepairArgs, ScheduleArgs, UploadCsvArgs,
+    ClearDatasetArgs, CompactArgs, ConvertArgs, DoctorArgs, JobsArgs, LoadApiArgs, LoadCsvArgs,
+    LoadCursorUsageArgs, LoadDomoArgs, LoadPostgresArgs, LoadS3Args, RecordArgs, RepairArgs, ScheduleArgs,
+    UploadCsvArgs, VacuumArgs,
 };
 use crate::config;
 use crate::logging::{self, LogFormat};
@@ -125,6 +126,15 @@ pub enum Command {
     ClearDataset(ClearDatasetArgs),
     /// Finish or roll back the publish a killed run left half-done (the next load does it too).
     Repair(RepairArgs),
+    /// Turn a Hive dataset into a Delta Lake table in place: its files, as they are, become version 0
+    /// (none is rewritten); later runs commit versions.
+    Convert(ConvertArgs),
+    /// Delete the files of a Delta table that no version of the last --retain hours reads, and those
+    /// of runs that never committed. Never touches `_` folders; a Hive dataset has nothing to vacuum.
+    Vacuum(VacuumArgs),
+    /// Rewrite each partition grown to many small files (appends, drop folders) into one file: one
+    /// commit that changes no row on a Delta table, a journaled publish on the Hive layout.
+    Compact(CompactArgs),
     /// Show a dataset: schema, partitions, rows, bytes and its last run (from its manifest).
     Inspect(RecordArgs),
     /// List a dataset's runs, newest first.
@@ -168,6 +178,9 @@ impl Command {
             Command::Schedule(_) => "schedule",
             Command::ClearDataset(_) => "clear-dataset",
             Command::Repair(_) => "repair",
+            Command::Convert(_) => "convert",
+            Command::Vacuum(_) => "vacuum",
+            Command::Compact(_) => "compact",
             Command::Inspect(_) => "inspect",
             Command::Runs(_) => "runs",
             Command::Doctor(_) => "doctor",

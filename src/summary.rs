@@ -172,7 +172,9 @@ impl Summary {
                 ),
                 _ => format!("{head}: {objects} left as they were, {tail}"),
             }
-        } else if matches!(self.command, "doctor" | "repair") && self.status != Status::Failed {
+        } else if matches!(self.command, "doctor" | "repair" | "convert" | "vacuum" | "compact")
+            && self.status != Status::Failed
+        {
             // No rows: what it found is in its notes (the checks' verdict; what was repaired).
             return format!("{head}: {}, {tail}", self.notes.join("; "));
         } else if self.status == Status::Failed && self.rows_read == 0 && self.files == 0 {

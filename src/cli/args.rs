@@ -590,6 +590,47 @@ pub struct DoctorArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The dataset to convert.
+    pub id: String,
+    /// The table format to turn it into.
+    #[arg(long, value_name = "FORMAT", value_parser = ["delta"])]
+    pub to: String,
+    /// When another run holds the dataset, wait up to SECS for it instead of failing at once (exit 75).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait_lock: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// The Delta table to vacuum.
+    pub id: String,
+    /// Keep the files older versions of the last HOURS read (Delta's default: a week). Less, 0
+    /// included, is allowed: the versions before it can no longer be read.
+    #[arg(long, value_name = "HOURS", default_value_t = 168)]
+    pub retain: u64,
+    /// Say what would be deleted, delete nothing (takes no lock).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When another run holds the dataset, wait up to SECS for it instead of failing at once (exit 75).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait_lock: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// The dataset to compact.
+    pub id: String,
+    /// Only the partitions of these days, both included (`2026-10-01..2026-10-31`; either end may be
+    /// left out).
+    #[arg(long, value_name = "FROM..TO")]
+    pub partition_range: Option<PartitionRange>,
+    /// When another run holds the dataset, wait up to SECS for it instead of failing at once (exit 75).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait_lock: u64,
+}
+
+#[derive(Debug, Args)]
 pub struct RepairArgs {
     /// The dataset to repair.
     pub id: String,

@@ -13,10 +13,13 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
     let url = store.url_of(&dataset.prefix());
     let published = manifest::read(store.as_ref(), dataset).await?;
     let failed = failed_since(store.as_ref(), dataset, published.as_ref().map(|m| m.run_id.as_str())).await?;
+    let table = crate::load::delta::log::read(store.as_ref(), dataset).await?;
     let out = match published {
         Some(m) if json => serde_json::to_string_pretty(&serde_json::json!({
             "dataset": dataset.as_str(),
             "target": url,
+            "table_format": if table.is_some() { "delta" } else { "hive" },
+            "delta": table.as_ref().map(delta_json),
             "schema": m.schema,
             "primary_key": m.primary_key,
             "partitions": m.partitions().len(),
@@ -25,21 +28,36 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
             "bytes": m.bytes(),
             "last_run": m.last_run(),
             "failed_since": failed.iter().map(manifest::Manifest::last_run).collect::<Vec<_>>(),
-            "read": reads_of(&m, &url),
+            "read": reads_of(&m, &url, table.is_some()),
         }))
         .map_err(|e| Error::Internal(e.to_string()))?,
         Some(m) => {
-            let r = reads_of(&m, &url);
-            format!(
-                "{}{}read it with (all values as written; see README \"Reading the output\"):\n  duckdb:   {}\n  \
-                 polars:   {}\n  pyarrow:  {}\n  pyspark:  {}\n",
-                m.describe(dataset, &url),
-                failed.iter().map(describe_failed).collect::<String>(),
-                r.duckdb,
-                r.polars,
-                r.pyarrow,
-                r.spark
-            )
+            let r = reads_of(&m, &url, table.is_some());
+            let failed = failed.iter().map(describe_failed).collect::<String>();
+            match &table {
+                None => format!(
+                    "{}{failed}read it with (all values as written; see README \"Reading the output\"):\n  duckdb:   {}\n  \
+                     polars:   {}\n  pyarrow:  {}\n  pyspark:  {}\n",
+                    m.describe(dataset, &url),
+                    r.duckdb,
+                    r.polars,
+                    r.pyarrow,
+                    r.spark
+                ),
+                Some(t) => format!(
+                    "{}{}{failed}read it with a Delta reader (one committed version, never a mix; see \
+                     docs/delta.md):\n  duckdb:    {}\n  polars:    {}\n  deltalake: {}\n  pyspark:   {}\n  \
+                     an older version: pl.scan_delta('{root}', version={older}), DeltaTable('{root}', version={older})\n",
+                    m.describe(dataset, &url),
+                    describe_table(t),
+                    r.duckdb,
+                    r.polars,
+                    r.pyarrow,
+                    r.spark,
+                    root = url.trim_end_matches('/'),
+                    older = t.version.saturating_sub(1),
+                ),
+            }
         }
         // Only runs that failed their checks: nothing was ever published.
         None if !failed.is_empty() && json => serde_json::to_string_pretty(&serde_json::json!({
@@ -137,10 +155,45 @@ fn describe_failed(m: &manifest::Manifest) -> String {
     out
 }
 
-/// How DuckDB, polars, pyarrow and Spark read the dataset `m` describes, at `url`.
-fn reads_of(m: &manifest::Manifest, url: &str) -> crate::load::readers::Reads {
+/// How DuckDB, polars, pyarrow and Spark read the dataset `m` describes, at `url` (a Delta table's
+/// readers read its log).
+fn reads_of(m: &manifest::Manifest, url: &str, delta: bool) -> crate::load::readers::Reads {
+    if delta {
+        return crate::load::readers::delta_reads(url);
+    }
     let columns: Vec<String> = m.schema.iter().map(|c| c.name.clone()).collect();
     crate::load::readers::reads(url, m.partition_column.is_some(), &columns)
+}
+
+/// A Delta table's lines in `inspect`: its version, and what reading it took.
+fn describe_table(t: &crate::load::delta::log::Snapshot) -> String {
+    format!(
+        "Delta table: version {}, {}{} ({}); partition column {}\n",
+        t.version,
+        crate::summary::count(t.files.len() as u64, "file"),
+        t.rows().map(|r| format!(", {}", crate::summary::count(r, "row"))).unwrap_or_default(),
+        match t.checkpoint {
+            Some(c) => format!(
+                "read from the checkpoint of version {c} and {} after it",
+                crate::summary::count(t.version - c, "commit")
+            ),
+            None => format!("read from {}", crate::summary::count(t.version + 1, "commit")),
+        },
+        t.metadata.partition_columns.first().map_or("none".to_owned(), |c| format!("`{c}`")),
+    )
+}
+
+/// A Delta table in `inspect --json`.
+fn delta_json(t: &crate::load::delta::log::Snapshot) -> serde_json::Value {
+    serde_json::json!({
+        "version": t.version,
+        "checkpoint": t.checkpoint,
+        "commits_read": t.version + 1 - t.checkpoint.map_or(0, |c| c + 1),
+        "files": t.files.len(),
+        "rows": t.rows(),
+        "partition_columns": t.metadata.partition_columns,
+        "protocol": t.protocol,
+    })
 }
 
 /// Prints the dataset's runs, newest first.
@@ -166,6 +219,7 @@ pub async fn runs(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<()> 
                 m.command.clone(),
                 m.mode.clone(),
                 m.status.clone().unwrap_or_else(|| "ok".into()),
+                m.delta_version.map_or("-".to_owned(), |v| v.to_string()),
                 crate::summary::thousands(m.rows_written),
                 crate::summary::thousands(m.deleted as u64),
                 checks_verdict(&m.checks),
@@ -174,7 +228,7 @@ pub async fn runs(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<()> 
         })
         .collect();
     crate::stdout::print(&table(
-        &["RUN", "FINISHED", "COMMAND", "MODE", "STATUS", "ROWS", "DELETED", "CHECKS", "SOURCE"],
+        &["RUN", "FINISHED", "COMMAND", "MODE", "STATUS", "VERSION", "ROWS", "DELETED", "CHECKS", "SOURCE"],
         &rows,
     ))
 }

@@ -12,6 +12,7 @@ pub mod load_cursor_usage;
 pub mod load_domo;
 pub mod load_postgres;
 pub mod load_s3;
+pub mod maintain;
 pub mod repair;
 pub mod run;
 pub mod schedule;
@@ -65,6 +66,9 @@ pub async fn execute(command: Command, ctx: Context) -> Result<Option<Summary>> 
         }
         Command::Doctor(args) => doctor::run(args.json, ctx).await?,
         Command::Repair(args) => repair::run(DatasetId::parse(&args.id)?, ctx).await?,
+        Command::Convert(args) => maintain::convert(args, ctx).await?,
+        Command::Vacuum(args) => maintain::vacuum(args, ctx).await?,
+        Command::Compact(args) => maintain::compact(args, ctx).await?,
         Command::ClearDataset(args) => clear_dataset::run(ClearDatasetSettings::resolve(args)?, ctx).await?,
         // Printed at the edge, from clap's definition (`crate::cli::run`).
         Command::Completions { .. } | Command::Man => return Ok(None),

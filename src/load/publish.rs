@@ -304,7 +304,8 @@ pub fn stale_keys(existing: Vec<ObjectMeta>, staged: &StagedDataset) -> Vec<Stri
         // its rows twice.
         staged.files.iter().map(|f| dataset.folder(&f.partition)).chain([dataset.data_prefix()]).collect()
     } else {
-        [dataset.data_prefix(), dataset.partitions_prefix()].into()
+        // A Delta table's log goes too, when a replace lays the dataset out anew as Hive folders.
+        [dataset.data_prefix(), dataset.partitions_prefix(), dataset.delta_log_prefix()].into()
     };
     existing
         .into_iter()

@@ -51,6 +51,19 @@ pub fn reads(url: &str, partitioned: bool, columns: &[String]) -> Reads {
     }
 }
 
+/// The reads of a Delta table whose root is `url`: each reader reads the log, so sees one committed
+/// version (its `pyarrow` read is deltalake's). Time travel is `version=N` (`delta_scan` reads the
+/// newest).
+pub fn delta_reads(url: &str) -> Reads {
+    let root = url.trim_end_matches('/');
+    Reads {
+        duckdb: format!("SELECT * FROM delta_scan('{root}')"),
+        polars: format!("pl.scan_delta('{root}')"),
+        pyarrow: format!("DeltaTable('{root}').to_pyarrow_dataset()"),
+        spark: format!("spark.read.format('delta').load('{}')", root.replacen("s3://", "s3a://", 1)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

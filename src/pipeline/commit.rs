@@ -341,7 +341,7 @@ enum LockAt<'a> {
 
 /// What a run does first on taking a dataset's lock: aborts the unfinished uploads a stopped run
 /// left under it, then finishes or rolls back a publish a killed run left half-done.
-async fn on_taking_the_lock(
+pub(crate) async fn on_taking_the_lock(
     store: &dyn ObjectStore,
     dataset: &DatasetId,
 ) -> Result<Vec<crate::load::journal::Recovered>> {
@@ -1023,8 +1023,8 @@ fn stopped_append_explains(
         .all(|(partition, part)| highest.get(&partition).is_none_or(|top| part > *top))
 }
 
-/// The dataset's table format for this run: the one given, else the dataset's (its manifest's; a
-/// dataset with a Delta log and no manifest is a Delta table), else Hive for a new dataset. Another
+/// The dataset's table format for this run: the one given, else the dataset's (a Delta table when it
+/// has a Delta log), else Hive for a new dataset. Another
 /// format than the dataset's needs a replace the user gives: a forgotten `--table-format` never
 /// turns a Delta table back into folders, nor a flag given by mistake the other way.
 async fn resolve_table_format(
@@ -1032,10 +1032,10 @@ async fn resolve_table_format(
     previous: Option<&Manifest>,
     store: &dyn ObjectStore,
 ) -> Result<()> {
-    let was = match previous {
-        Some(m) => Some(TableFormat::of_manifest(m)),
-        None if crate::load::delta::log::exists(store, &request.dataset).await? => Some(TableFormat::Delta),
-        None => None,
+    // The log decides (a conversion killed before its manifest was written made a table all the same).
+    let was = match crate::load::delta::log::exists(store, &request.dataset).await? {
+        true => Some(TableFormat::Delta),
+        false => previous.map(|_| TableFormat::Hive),
     };
     let (Some(was), Some(now)) = (was, request.table_format) else {
         request.table_format = request.table_format.or(was).or(Some(TableFormat::Hive));

@@ -22,6 +22,7 @@ pub mod checks;
 pub mod commit;
 pub mod drop_folder;
 pub mod incremental;
+pub mod maintain;
 
 use std::sync::Arc;
 use std::time::Instant;

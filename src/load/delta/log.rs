@@ -312,6 +312,43 @@ pub async fn read_at(
     Ok(Some(snapshot))
 }
 
+/// Every file a commit of the log removed and no later one added again, with when it was removed
+/// (milliseconds since the epoch): the files older versions read. (The log keeps every commit;
+/// the tombstones of a checkpoint stand for commits before the oldest one kept.)
+pub async fn removals(store: &dyn ObjectStore, dataset: &DatasetId) -> Result<BTreeMap<String, i64>> {
+    let listing = list(store, dataset).await?;
+    let mut removed = BTreeMap::new();
+    let first = listing.commits.first().copied().unwrap_or(0);
+    if first > 0 {
+        if let Some(v) = listing.checkpoints.iter().rev().find(|v| **v + 1 >= first) {
+            let snapshot = super::checkpoint::read(store, dataset, *v).await?;
+            for (path, remove) in snapshot.tombstones {
+                removed.insert(path, remove.deletion_timestamp.unwrap_or(0));
+            }
+        }
+    }
+    let commits: Vec<Result<Vec<Action>>> = futures::stream::iter(
+        listing
+            .commits
+            .iter()
+            .map(|v| async move { Ok(read_commit(store, dataset, *v).await?.unwrap_or_default()) }),
+    )
+    .buffered(16)
+    .collect()
+    .await;
+    for actions in commits {
+        for action in actions? {
+            if let Some(r) = action.remove {
+                removed.insert(decoded(&r.path), r.deletion_timestamp.unwrap_or(0));
+            }
+            if let Some(a) = action.add {
+                removed.remove(&decoded(&a.path));
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// The actions of one commit; `None` if that version was never committed.
 pub async fn read_commit(
     store: &dyn ObjectStore,
