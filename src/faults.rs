@@ -2,7 +2,9 @@
 //! that a run killed or failing at any of them leaves readers the old dataset or the new one.
 //!
 //! `ETL_FAULT=kill:<point>:<n>` sends the process SIGKILL at the `n`th time `point` is passed (no
-//! cleanup, no destructor); `ETL_FAULT=fail:<point>:<n>` makes it an error there. Unset
+//! cleanup, no destructor); `ETL_FAULT=fail:<point>:<n>` makes it an error there;
+//! `ETL_FAULT=stop:<point>:<n>` stops the process there (SIGSTOP) until it is continued (SIGCONT),
+//! so that a test can act while a run waits at a known step (another writer's commit). Unset
 //! (always, outside tests), a point costs one relaxed atomic load.
 
 use std::collections::HashMap;
@@ -51,6 +53,12 @@ pub fn point(name: &str) -> Result<()> {
             std::process::abort();
         }
         Some("fail") => Err(Error::Internal(format!("ETL_FAULT: failed at {name} #{count}"))),
+        Some("stop") => {
+            eprintln!("etl: ETL_FAULT: stopped at {name} #{count}");
+            let pid = std::process::id().to_string();
+            let _ = std::process::Command::new("kill").args(["-STOP", &pid]).status();
+            Ok(())
+        }
         _ => Ok(()),
     }
 }

@@ -37,6 +37,10 @@ pub enum Recovered {
     RolledBack(String),
     /// The run's manifest was written: the objects it replaced are gone, as it would have done.
     Finished(String),
+    /// A Delta table's run stopped before its commit: its files are removed (no version read them).
+    NotCommitted(String),
+    /// A Delta table's run stopped after its commit: its records are written, as it would have done.
+    Committed(String),
 }
 
 impl std::fmt::Display for Recovered {
@@ -47,6 +51,13 @@ impl std::fmt::Display for Recovered {
             }
             Recovered::Finished(run) => {
                 write!(f, "run {run} stopped during its publish, after its manifest: finished")
+            }
+            Recovered::NotCommitted(run) => write!(
+                f,
+                "run {run} stopped during its publish, before its commit: its files removed (no version read them)"
+            ),
+            Recovered::Committed(run) => {
+                write!(f, "run {run} stopped during its publish, after its commit: its records written")
             }
         }
     }
@@ -140,8 +151,8 @@ pub async fn recover(store: &dyn ObjectStore, dataset: &DatasetId) -> Result<Vec
         // A Delta table's run leaves its pending records instead: written if it committed.
         if let Some((run_id, committed)) = super::delta::recover(store, dataset, &body).await? {
             let outcome = match committed {
-                true => Recovered::Finished(run_id),
-                false => Recovered::RolledBack(run_id),
+                true => Recovered::Committed(run_id),
+                false => Recovered::NotCommitted(run_id),
             };
             tracing::warn!("{}: {outcome}", dataset);
             done.push(outcome);

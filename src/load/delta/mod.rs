@@ -4,8 +4,8 @@
 //! The table's root is `datasets/<id>/`. A run's publish, holding the dataset's lock:
 //! 1. names its files once ([`name_files`]): `part-0000-<run-id>.parquet`, or the file of the table
 //!    already in place that has the same bytes in the same place (uploaded again by no one);
-//! 2. uploads them, and writes its pending records (`_journal/<run-id>.json`: the run record, the
-//!    state and the manifest it will write);
+//! 2. writes its pending records (`_journal/<run-id>.json`: its files, and the run record, the
+//!    state and the manifest it will write), then uploads its files;
 //! 3. commits: one object `_delta_log/<version>.json` created only if absent, with the `remove`s of
 //!    the files it replaces, the `add`s of its own (their stats read from their Parquet footers),
 //!    the schema when it changed, and `commitInfo` naming the run. That object is the commit point:
@@ -180,14 +180,16 @@ pub async fn publish(
     let committed = async {
         // The stats first: a local store moves the staged files into place.
         let mut actions = actions(staged, &commit, &stale, named)?;
-        super::publish::upload(store, &uploads).await?;
         let mut pending = Pending {
             run_id: commit.run_id.to_owned(),
             delta_version: version,
             uploads: upload_keys.clone(),
             records: Vec::new(),
         };
+        let mut uploaded = false;
         loop {
+            // The pending records before the uploads: a run killed while uploading has its files
+            // removed by the next one.
             pending.delta_version = version;
             pending.records = records(&publishing(version))?
                 .into_iter()
@@ -196,6 +198,10 @@ pub async fn publish(
             let body = serde_json::to_vec_pretty(&pending).map_err(|e| Error::Internal(e.to_string()))?;
             store.put(&dataset.journal_key(commit.run_id), body).await?;
             crate::faults::point("journal")?;
+            if !uploaded {
+                super::publish::upload(store, &uploads).await?;
+                uploaded = true;
+            }
             if let Some(lock) = commit.lock {
                 lock.ensure_held().await?;
             }
