@@ -298,9 +298,11 @@ impl std::str::FromStr for PartitionRange {
 }
 
 impl DatasetId {
-    /// The partition whose folder holds `key`, if `key` lies in this dataset's partition folders.
+    /// The partition whose folder holds `key`, if `key` lies in this dataset's partition folders
+    /// (`date=`, or a Delta table's own partition column, `partition_date=`).
     pub fn partition_of_key(&self, key: &str) -> Option<Partition> {
-        let rest = key.strip_prefix(&self.partitions_prefix())?.strip_prefix("date=")?;
+        let folder = key.strip_prefix(&self.partitions_prefix())?;
+        let (_, rest) = folder.split_once('=').filter(|(k, _)| !k.contains('/'))?;
         let (value, _) = rest.split_once('/')?;
         if value == HIVE_NULL_PARTITION {
             return Some(Partition::Null);
@@ -394,6 +396,10 @@ mod tests {
         );
         assert_eq!(id.partition_of_key("datasets/a/data/part-0000.parquet"), None);
         assert_eq!(id.partition_of_key("datasets/ab/partitions/date=2026-10-01/x"), None);
+        assert_eq!(
+            id.partition_of_key("datasets/a/partitions/partition_date=2026-10-01/part-0000.parquet"),
+            Some(day("2026-10-01"))
+        );
         assert_eq!(
             id.part_of_key("datasets/a/partitions/date=2026-10-01/part-0012.parquet"),
             Some((day("2026-10-01"), 12))

@@ -17,6 +17,7 @@ use std::collections::{BTreeSet, HashSet};
 use futures::StreamExt;
 
 use super::journal::Journal;
+use super::layout::Partition;
 use super::manifest::{FileRecord, Manifest};
 use super::parquet::StagedFile;
 use super::staged::{StagedDataset, WriteMode};
@@ -294,24 +295,33 @@ pub fn stale_keys(existing: Vec<ObjectMeta>, staged: &StagedDataset) -> Vec<Stri
             .filter(|k| dataset.partition_of_key(k).is_some_and(|p| range.contains(&p)))
             .collect();
     }
-    let replaced_folders: BTreeSet<String> = if staged.mode == WriteMode::Upsert {
+    // The partitions whose every file goes (`Unpartitioned`: the `data/` folder), or all of them.
+    let replaced: Option<BTreeSet<Partition>> = if staged.mode == WriteMode::Upsert {
         // The partitions an upsert rewrote or emptied, and nothing else.
         let touched = staged.files.iter().map(|f| f.partition).chain(staged.emptied.iter().copied());
-        let unpartitioned = staged.partitioned.then(|| dataset.data_prefix());
-        touched.map(|p| dataset.folder(&p)).chain(unpartitioned).collect()
+        Some(touched.chain(staged.partitioned.then_some(Partition::Unpartitioned)).collect())
     } else if staged.partitioned && staged.mode == WriteMode::Merge {
         // An unpartitioned copy from an earlier run would make readers of the whole dataset see
         // its rows twice.
-        staged.files.iter().map(|f| dataset.folder(&f.partition)).chain([dataset.data_prefix()]).collect()
+        Some(staged.files.iter().map(|f| f.partition).chain([Partition::Unpartitioned]).collect())
     } else {
-        // A Delta table's log goes too, when a replace lays the dataset out anew as Hive folders.
-        [dataset.data_prefix(), dataset.partitions_prefix(), dataset.delta_log_prefix()].into()
+        None
     };
+    let partition_of = |key: &str| match key.starts_with(&dataset.data_prefix()) {
+        true => Some(Partition::Unpartitioned),
+        false => dataset.partition_of_key(key),
+    };
+    // A Delta table's log goes too, when a replace lays the dataset out anew as Hive folders.
+    let whole = [dataset.data_prefix(), dataset.partitions_prefix(), dataset.delta_log_prefix()];
     existing
         .into_iter()
         .map(|o| o.key)
         .filter(|k| {
-            !written.contains(k.as_str()) && replaced_folders.iter().any(|f| k.starts_with(f.as_str()))
+            !written.contains(k.as_str())
+                && match &replaced {
+                    Some(partitions) => partition_of(k).is_some_and(|p| partitions.contains(&p)),
+                    None => whole.iter().any(|f| k.starts_with(f.as_str())),
+                }
         })
         .collect()
 }

@@ -554,7 +554,8 @@ async fn finish(
     }
     // Said in the summary when the dataset is made (a reader must know it once; no warning: nothing
     // is wrong), then at -v; `etl inspect` prints the reads that keep it.
-    if request.partition_column.is_some() {
+    // (A Delta table's partition column is named so as to clash with none: see `load::delta::schema`.)
+    if request.partition_column.is_some() && request.table_format != Some(TableFormat::Delta) {
         for column in
             staged.schema.iter().filter(|c| crate::load::readers::collides_with_partition_key(&c.name))
         {
@@ -676,6 +677,7 @@ async fn finish(
                     &mut staged.output,
                     snapshot.as_ref(),
                     previous.as_ref(),
+                    &schema,
                     &run_id,
                 );
                 Some((snapshot, named))
@@ -768,11 +770,27 @@ async fn finish(
                     listed,
                     rearranged: false,
                 };
-                crate::load::delta::publish(store.as_ref(), &staged.output, named, commit, &records).await?
+                let report =
+                    crate::load::delta::publish(store.as_ref(), &staged.output, named, commit, &records)
+                        .await?;
+                let column =
+                    crate::load::delta::partition_column(&staged.output, snapshot.as_ref(), &table_schema);
+                if let Some(column) =
+                    column.filter(|c| snapshot.is_none() && c != crate::load::layout::PARTITION_KEY)
+                {
+                    notes.push(format!(
+                        "the table's partition column is `{column}` (its folders `{column}=`): a column of \
+                         the data has the name `{}` in another case",
+                        crate::load::layout::PARTITION_KEY
+                    ));
+                }
+                report
             }
         };
         if let Some(version) = report.delta_version {
+            let same = report.files == report.unchanged && report.deleted.is_empty();
             notes.push(match report.deleted.len() {
+                _ if same => format!("the Delta table stays at version {version}: nothing changed"),
                 0 => format!("committed version {version} of the Delta table"),
                 n => format!(
                     "committed version {version} of the Delta table; {} it replaced stay for older versions until `etl vacuum`",

@@ -111,8 +111,14 @@ pub async fn convert(store: Arc<dyn ObjectStore>, dataset: &DatasetId, wait: Dur
             }
             let scratch = crate::load::download_dir(store.as_ref())?;
             let now = log::now_millis();
-            let partition =
-                previous.partition_column.as_ref().map(|_| delta::schema::partition_column_name(&previous.schema));
+            // Partitioned by `date`, the folders' key: unless a column has that name in another case
+            // (`Date`); the table is then not partitioned in Delta's terms (its files stay where they
+            // are, and readers skip them by that column's stats).
+            let partition = previous
+                .partition_column
+                .as_ref()
+                .map(|_| delta::schema::partition_column_name(&previous.schema))
+                .filter(|name| name == crate::load::layout::PARTITION_KEY);
             let metadata = delta::schema::metadata(&previous.schema, partition.as_deref(), None, now)?;
             let mut actions = vec![
                 log::Action::commit_info(serde_json::json!({
@@ -164,6 +170,13 @@ pub async fn convert(store: Arc<dyn ObjectStore>, dataset: &DatasetId, wait: Dur
                 count(converted as u64, "file"),
                 human_bytes(summary.bytes)
             ));
+            if let (Some(column), None) = (&record.partition_column, &partition) {
+                summary.notes.push(format!(
+                    "not partitioned in Delta's terms: a column has the name of its folders' key `{}` in \
+                     another case; readers skip files by the stats of `{column}` instead",
+                    crate::load::layout::PARTITION_KEY
+                ));
+            }
             Ok(summary)
         }
         .await;
@@ -383,7 +396,9 @@ async fn compact_locked(
     let staged = &mut rewritten.output;
     let partitions = staged.files.len();
     let named = match format {
-        TableFormat::Delta => Some(delta::name_files(staged, snapshot.as_ref(), Some(&previous), run_id)),
+        TableFormat::Delta => {
+            Some(delta::name_files(staged, snapshot.as_ref(), Some(&previous), &previous.schema, run_id))
+        }
         TableFormat::Hive => None,
     };
     let new_files: Vec<manifest::FileRecord> = staged

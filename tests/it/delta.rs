@@ -46,8 +46,8 @@ elif reader == "duckdb":
 elif reader == "hive":
     import polars as pl
     rows = pl.read_parquet(path + "/**/*.parquet", hive_partitioning=False, storage_options=opts).to_dicts()
-drop = cfg.get("drop")
-lines = sorted("|".join(f"{k}={text(v)}" for k, v in r.items() if k != drop) for r in rows)
+drop = cfg.get("drop", [])
+lines = sorted("|".join(f"{k}={text(v)}" for k, v in r.items() if k not in drop) for r in rows)
 print("\n".join(lines))
 # deltalake's threads abort the interpreter's exit now and then: leave at once.
 sys.stdout.flush()
@@ -129,7 +129,9 @@ fn read(reader: &str, place: &Place, id: &str, version: Option<u64>) -> Option<S
         Place::S3(_, target) => format!("{target}/datasets/{id}"),
     };
     let cfg = serde_json::json!({
-        "reader": reader, "path": path, "version": version, "s3": place.s3(), "drop": "date",
+        "reader": reader, "path": path, "version": version, "s3": place.s3(),
+        // The Delta table's partition column, which the Hive layout has only in its folders' names.
+        "drop": ["date", "partition_date"],
     });
     let out = Command::new(python).args(["-c", SCRIPT, &cfg.to_string()]).output().unwrap();
     assert!(out.status.success(), "{reader} reading {path}: {}", String::from_utf8_lossy(&out.stderr));
@@ -230,6 +232,14 @@ const DAYS_1_3: &str = "day,n,name,at,price\n\
     2026-11-02,3,c,2026-11-02T12:00:00Z,3\n\
     2026-11-03,6,f,2026-11-03T12:00:00Z,6\n";
 
+const USAGE_1: &str = "Date,User,Tokens\n\
+    2026-10-31T22:57:15.644Z,tom,10\n\
+    2026-11-01T01:00:00Z,maria,20\n\
+    ,nobody,0\n";
+const USAGE_2: &str = "Date,User,Tokens\n\
+    2026-11-01T02:00:00Z,maria,25\n\
+    2026-11-02T03:00:00Z,tom,30\n";
+
 /// The scenarios: each mode run over a dataset, and convert, compact and vacuum between runs.
 fn every_mode(place: &Place) {
     use Step::*;
@@ -264,6 +274,24 @@ fn every_mode(place: &Place) {
         &[Load(DAYS_1_2, keyed), Load(DAYS_2_3, &[]), Load(DAYS_1_3, &[]), Both(&["vacuum"])],
     );
     same_as_hive(place, "whole", &[Load(DAYS_1_2, &[]), Load(DAYS_2_3, &[])]);
+    // A timestamp named `Date`, as the usage export has: the table's partition column is
+    // `partition_date`; converted, the table is not partitioned in Delta's terms.
+    let dated: &[&str] = &["--partition-col", "Date"];
+    same_as_hive(
+        place,
+        "dated",
+        &[Load(USAGE_1, dated), Load(USAGE_2, &[]), Load(USAGE_2, &["--mode", "append"])],
+    );
+    same_as_hive(
+        place,
+        "dated-convert",
+        &[
+            Load(USAGE_1, dated),
+            DeltaOnly(&["convert", "--to", "delta"]),
+            Load(USAGE_2, &[]),
+            Load(USAGE_1, &["--mode", "replace", "--partition-col", "Date"]),
+        ],
+    );
     same_as_hive(
         place,
         "convert",
@@ -589,4 +617,62 @@ fn a_table_of_thirty_daily_runs_opens_from_its_checkpoint() {
     let copied =
         ok(cmd.args(["inspect", "daily", "--json", "--target", dir.path().join("copy").to_str().unwrap()]));
     assert!(copied.stdout.contains("\"checkpoint\": 20"), "{}", copied.stdout);
+}
+
+/// `table_format:` in a job's source and in a catalog entry makes a Delta table; a later run that
+/// leaves the format out keeps it; one that gives the other format is refused, changing nothing,
+/// unless it replaces the dataset (then the log goes with the files).
+#[test]
+fn the_format_comes_from_job_files_and_catalogs_and_is_kept_when_left_out() {
+    let dir = Dir::new();
+    dir.write("a.csv", "day,n\n2026-11-01,1\n");
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: j\n    dataset_id: from-job\n    partition_column: day\n    source: {kind: csv, path: a.csv, table_format: delta}\n",
+    );
+    ok(dir.etl().args(["run", "jobs.yaml", "--all"]));
+    assert!(dir.lake("datasets/from-job/_delta_log/00000000000000000000.json").exists());
+    std::fs::create_dir_all(dir.path().join("drops")).unwrap();
+    dir.write("drops/e-1.csv", "day,n\n2026-11-02,2\n");
+    dir.write(
+        "catalog.yaml",
+        "datasets:\n  - name: c\n    minio_dataset_id: from-catalog\n    source_dir: drops\n    file_pattern: \"e-*.csv\"\n    partition_column: day\n    table_format: delta\n",
+    );
+    ok(dir.etl().args(["load-csv", "--config", "catalog.yaml", "--all"]));
+    assert!(dir.lake("datasets/from-catalog/_delta_log/00000000000000000000.json").exists());
+
+    // Left out: the table stays a table.
+    let again = ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "from-job"]));
+    assert!(again.stderr.contains("the Delta table stays at version 0: nothing changed"), "{}", again.stderr);
+    // The other format: refused, nothing changed.
+    let before = dir.all_lake_keys();
+    let refused =
+        run(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "from-job", "--table-format", "hive"]));
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("from-job is a delta table"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("--mode replace"), "{}", refused.stderr);
+    assert_eq!(dir.all_lake_keys(), before);
+    let convert_hint =
+        run(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "h", "--partition-col", "day"]));
+    assert_eq!(convert_hint.code, 0);
+    let refused =
+        run(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "h", "--table-format", "delta"]));
+    assert!(refused.stderr.contains("etl convert h --to delta"), "{}", refused.stderr);
+    // A replace given lays it out anew: the log goes with the old files.
+    ok(dir.etl().args([
+        "upload-csv",
+        "a.csv",
+        "--dataset-id",
+        "from-job",
+        "--table-format",
+        "hive",
+        "--mode",
+        "replace",
+    ]));
+    let keys = dir.all_lake_keys();
+    assert!(!keys.iter().any(|k| k.contains("from-job/_delta_log")), "{keys:?}");
+    // (Unpartitioned: a replace given lays the dataset out as its own flags say.)
+    let data: Vec<&String> =
+        keys.iter().filter(|k| k.ends_with(".parquet") && k.contains("from-job/")).collect();
+    assert_eq!(data, ["datasets/from-job/data/part-0000.parquet"], "{keys:?}");
 }

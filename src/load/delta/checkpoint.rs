@@ -23,7 +23,7 @@ use polars_parquet::write::{
     StatisticsOptions, Version, WriteOptions,
 };
 
-use super::log::{Add, Format, Metadata, Protocol, Remove, Snapshot};
+use super::actions::{Add, Format, Metadata, Protocol, Remove, Snapshot};
 use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
 use crate::store::ObjectStore;
@@ -37,7 +37,7 @@ pub const TOMBSTONE_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// Writes the checkpoint of `snapshot` (the table as of its version), then `_last_checkpoint`.
 pub async fn write(store: &dyn ObjectStore, dataset: &DatasetId, snapshot: &Snapshot) -> Result<()> {
-    let rows = Rows::of(snapshot, super::log::now_millis() - TOMBSTONE_RETENTION_MS);
+    let rows = Rows::of(snapshot, super::actions::now_millis() - TOMBSTONE_RETENTION_MS);
     let count = rows.len();
     let body = rows.parquet().map_err(|e| Error::Internal(format!("writing a Delta checkpoint: {e}")))?;
     let size = body.len();
@@ -540,7 +540,7 @@ mod tests {
 
     #[test]
     fn a_checkpoint_reads_back_as_the_table_it_was_written_from() {
-        let mut snapshot = super::super::log::tests_support::snapshot();
+        let mut snapshot = super::super::actions::tests_support::snapshot();
         snapshot.version = 10;
         let rows = Rows::of(&snapshot, 0);
         let body = rows.parquet().unwrap();

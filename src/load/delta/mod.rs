@@ -16,6 +16,7 @@
 //! only added files where this run neither removes nor replaces any, the run commits the next
 //! version; otherwise it removes its files and fails with exit 75, to be run again.
 
+pub mod actions;
 pub mod checkpoint;
 pub mod log;
 pub mod schema;
@@ -26,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use self::log::{Action, Add, Remove, Snapshot};
-use super::layout::{unique_file_key, DatasetId, Partition};
+use super::layout::{unique_file_key, DatasetId, Partition, PARTITION_KEY};
 use super::manifest::{ColumnRecord, Manifest};
 use super::publish::{PublishReport, Publishing};
 use super::staged::{StagedDataset, WriteMode};
@@ -93,9 +94,23 @@ pub fn name_files(
     staged: &mut StagedDataset,
     snapshot: Option<&Snapshot>,
     previous: Option<&Manifest>,
+    schema: &[ColumnRecord],
     run_id: &str,
 ) -> Named {
     let dataset = staged.dataset.clone();
+    // Readers of a partitioned table (polars) take its partition values from the folders' names:
+    // the folders carry the partition column's name.
+    if let Some(column) = partition_column(staged, snapshot, schema).filter(|c| c != PARTITION_KEY) {
+        let (from, to) = (
+            format!("{}{PARTITION_KEY}=", dataset.partitions_prefix()),
+            format!("{}{column}=", dataset.partitions_prefix()),
+        );
+        for file in &mut staged.files {
+            if let Some(rest) = file.key.strip_prefix(&from) {
+                file.key = format!("{to}{rest}");
+            }
+        }
+    }
     let in_table: BTreeMap<String, &str> = snapshot
         .into_iter()
         .flat_map(|s| s.files.keys())
@@ -122,6 +137,22 @@ pub fn name_files(
         };
     }
     named
+}
+
+/// The table's partition column for a run writing `staged` (of columns `schema`): the table's own
+/// (none for a table converted from folders whose key a column has in another case: its readers
+/// skip files by that column's stats), or, for a new table or one a replace lays out anew, `date`
+/// (`partition_date` when a column is named `date` in any case).
+pub fn partition_column(
+    staged: &StagedDataset,
+    snapshot: Option<&Snapshot>,
+    schema: &[ColumnRecord],
+) -> Option<String> {
+    let anew = staged.mode == WriteMode::Replace && staged.range.is_none();
+    match snapshot {
+        Some(s) if !anew => s.metadata.partition_columns.first().cloned(),
+        _ => staged.partitioned.then(|| schema::partition_column_name(schema)),
+    }
 }
 
 /// What a Delta publish needs besides the staged files.
@@ -177,9 +208,30 @@ pub async fn publish(
     };
     let started = std::time::Instant::now();
     crate::signals::check()?;
+    // The stats first: a local store moves the staged files into place.
+    let mut actions = actions(staged, &commit, &stale, named)?;
+    if let (true, Some(snapshot)) = (actions.iter().all(|a| a.commit_info.is_some()), commit.snapshot) {
+        // Every file in place already, nothing removed, the schema as it was: no version to commit.
+        let pending = Pending {
+            run_id: commit.run_id.to_owned(),
+            delta_version: snapshot.version,
+            uploads: Vec::new(),
+            records: records(&publishing(snapshot.version))?
+                .into_iter()
+                .map(|(k, body)| (k, String::from_utf8_lossy(&body).into_owned()))
+                .collect(),
+        };
+        write_records(store, &pending).await?;
+        return Ok(PublishReport {
+            files: staged.files.len(),
+            bytes: staged.files.iter().map(|f| f.bytes).sum(),
+            unchanged: named.kept.len(),
+            deleted: Vec::new(),
+            left_behind: None,
+            delta_version: Some(snapshot.version),
+        });
+    }
     let committed = async {
-        // The stats first: a local store moves the staged files into place.
-        let mut actions = actions(staged, &commit, &stale, named)?;
         let mut pending = Pending {
             run_id: commit.run_id.to_owned(),
             delta_version: version,
@@ -257,10 +309,7 @@ fn actions(
     let dataset = &staged.dataset;
     let now = log::now_millis();
     let previous = commit.snapshot.map(|s| &s.metadata);
-    let partition = staged.partitioned.then(|| match previous.and_then(|m| m.partition_columns.first()) {
-        Some(column) => column.clone(),
-        None => schema::partition_column_name(commit.schema),
-    });
+    let partition = partition_column(staged, commit.snapshot, commit.schema);
     // The table keeps its id and its columns their mapping ids (new columns get new ones).
     let metadata = schema::metadata(commit.schema, partition.as_deref(), previous, now)?;
     let protocol = schema::protocol(&metadata, commit.snapshot.map(|s| &s.protocol));

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::log::{Metadata, Protocol};
+use super::actions::{Metadata, Protocol};
 use crate::error::{Error, Result};
 use crate::load::manifest::ColumnRecord;
 
@@ -72,7 +72,7 @@ pub fn metadata(
         id: previous.map_or_else(uuid, |m| m.id.clone()),
         name: None,
         description: None,
-        format: super::log::Format { provider: "parquet".into(), options: BTreeMap::new() },
+        format: super::actions::Format { provider: "parquet".into(), options: BTreeMap::new() },
         schema_string: json!({"type": "struct", "fields": fields}).to_string(),
         partition_columns: partition.map(|p| vec![p.to_owned()]).unwrap_or_default(),
         configuration: previous.map(|m| m.configuration.clone()).unwrap_or_default(),
