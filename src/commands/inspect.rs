@@ -227,8 +227,19 @@ pub async fn runs(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<()> 
             ]
         })
         .collect();
-    crate::stdout::print(&table(
-        &["RUN", "FINISHED", "COMMAND", "MODE", "STATUS", "VERSION", "ROWS", "DELETED", "CHECKS", "SOURCE"],
-        &rows,
-    ))
+    // The Delta version each run committed, for a table (a Hive dataset has none).
+    let delta = history.iter().any(|m| m.delta_version.is_some());
+    let (mut header, mut rows) = (
+        vec![
+            "RUN", "FINISHED", "COMMAND", "MODE", "STATUS", "VERSION", "ROWS", "DELETED", "CHECKS", "SOURCE",
+        ],
+        rows,
+    );
+    if !delta {
+        header.remove(5);
+        rows.iter_mut().for_each(|r| {
+            r.remove(5);
+        });
+    }
+    crate::stdout::print(&table(&header, &rows))
 }

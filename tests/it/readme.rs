@@ -29,6 +29,7 @@ const PAGES: &[(&str, &str)] = &[
     ("docs/commands.md", include_str!("../../docs/commands.md")),
     ("docs/configuration.md", include_str!("../../docs/configuration.md")),
     ("docs/csv-and-types.md", include_str!("../../docs/csv-and-types.md")),
+    ("docs/delta.md", include_str!("../../docs/delta.md")),
     ("docs/development.md", include_str!("../../docs/development.md")),
     ("docs/modes-and-layout.md", include_str!("../../docs/modes-and-layout.md")),
     ("docs/performance.md", include_str!("../../docs/performance.md")),
@@ -228,6 +229,10 @@ fn every_block_of_the_readme_is_known_here() {
         ("0 6 * * * cd /srv/etl", "the_cron_line_runs"),
         ("etl upload-csv export.csv --dataset-id usage", "the_scaling_examples_are_valid"),
         ("  - name: usage\n    dataset_id: usage\n", "the_scaling_examples_are_valid"),
+        ("head -n 101 data_sources/team-usage-events-2026-11-01.csv", "the_delta_examples_run"),
+        ("import polars as pl\nfrom deltalake import DeltaTable", "the_delta_examples_run"),
+        ("SELECT count(*) FROM delta_scan(", "the_delta_examples_run"),
+        ("etl compact usage", "the_delta_examples_run"),
         // docs/architecture.md's picture of a load: nothing to run.
         ("source ──(extract)──▶", "none: a diagram"),
     ];
@@ -693,4 +698,74 @@ fn the_scaling_examples_are_valid() {
     dir.write("jobs.yaml", format!("jobs:\n{job}"));
     let r = ok(dir.etl().args(["run", "jobs.yaml", "--list"]));
     assert!(r.stdout.contains("usage"), "{r:?}");
+}
+
+#[test]
+fn the_delta_examples_run() {
+    let blocks = blocks();
+    let dir = Dir::new();
+    sample_exports(&dir);
+    let make = block_starting(&blocks, "head -n 101 data_sources/team-usage-events-2026-11-01.csv");
+    let r = shell(&dir, &make, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("240 rows written") && r.stderr.contains("committed version 0 of the Delta table"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("100 rows written") && r.stderr.contains("committed version 1 of the Delta table"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("Delta table: version 1"), "{r:?}");
+    let python = block_starting(&blocks, "import polars as pl\nfrom deltalake import DeltaTable");
+    let have = |python: &str, module: &str| {
+        std::process::Command::new(python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if have("python3", "deltalake") {
+        // (deltalake's threads may abort the interpreter's exit: the script's output is what counts.)
+        let out = std::process::Command::new("python3")
+            .args(["-c", &python])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.starts_with("100 240 140\n"), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(stdout.lines().count(), 3, "{stdout}");
+        assert!(stdout.lines().nth(1).unwrap().starts_with("1 ") && stdout.contains(" 2026"), "{stdout}");
+    } else {
+        assert!(
+            std::env::var("ETL_REQUIRE_READERS").is_err(),
+            "ETL_REQUIRE_READERS is set but deltalake is missing"
+        );
+    }
+    let duck = std::path::Path::new(&initial_env("HOME").unwrap_or_default())
+        .join(".cache/etl-readers/duckdb144/bin/python");
+    if have(duck.to_str().unwrap(), "duckdb_ext") {
+        let sql = block_starting(&blocks, "SELECT count(*) FROM delta_scan(");
+        let script = format!(
+            "import duckdb, duckdb_ext, os\next = os.path.join(os.path.dirname(duckdb_ext.__path__[0]), 'duckdb_ext', 'extensions')\n\
+             con = duckdb.connect(config={{'extension_directory': ext, 'autoinstall_known_extensions': False}})\n\
+             con.execute('LOAD delta')\nprint(con.sql({:?}).fetchall()[0][0])",
+            sql.trim()
+        );
+        let out =
+            std::process::Command::new(&duck).args(["-c", &script]).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "100");
+    }
+    // Keeping it in shape: cursor-usage is the main job's dataset (a Hive one, to convert).
+    ok(dir.etl().args(["load-cursor-usage"]));
+    let upkeep = block_starting(&blocks, "etl compact usage");
+    let r = shell(&dir, &upkeep, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("etl compact: ok: nothing to compact"), "{r:?}");
+    assert!(
+        r.stderr.contains("etl vacuum: dry-run: nothing to delete")
+            || r.stderr.contains("etl vacuum: dry-run:"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("etl convert: ok: cursor-usage is now a Delta table"), "{r:?}");
 }
