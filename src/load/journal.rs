@@ -135,45 +135,27 @@ impl Journal {
     }
 }
 
-/// Finishes or rolls back the publishes that stopped runs of `dataset` left (call it holding the
-/// dataset's lock, before anything else); returns what it did, oldest first.
-pub async fn recover(store: &dyn ObjectStore, dataset: &DatasetId) -> Result<Vec<Recovered>> {
-    let journals: Vec<String> = store
-        .list(&dataset.journal_prefix())
-        .await?
-        .into_iter()
-        .map(|o| o.key)
-        .filter(|k| k.ends_with(".json") && !k[dataset.journal_prefix().len()..].contains('/'))
-        .collect();
-    let mut done = Vec::new();
-    for key in journals {
-        let body = store.get(&key).await?;
-        // A Delta table's run leaves its pending records instead: written if it committed.
-        if let Some((run_id, committed)) = super::delta::recover(store, dataset, &body).await? {
-            let outcome = match committed {
-                true => Recovered::Committed(run_id),
-                false => Recovered::NotCommitted(run_id),
-            };
-            tracing::warn!("{}: {outcome}", dataset);
-            done.push(outcome);
-            continue;
-        }
-        let journal: Journal = serde_json::from_slice(&body).map_err(|e| {
-            Error::Internal(format!(
-                "{}: not a journal ({e}); remove it by hand after checking",
-                store.url_of(&key)
-            ))
-        })?;
-        let manifest = super::manifest::read(store, dataset).await?;
-        let outcome = if manifest.is_some_and(|m| m.run_id == journal.run_id) {
-            journal.finish(store, dataset).await?;
-            Recovered::Finished(journal.run_id)
-        } else {
-            journal.roll_back(store, dataset).await?;
-            Recovered::RolledBack(journal.run_id)
-        };
-        tracing::warn!("{}: {outcome}", dataset);
-        done.push(outcome);
-    }
-    Ok(done)
+/// Finishes or rolls back the publish of `journal` (its body, read from `key`), which a stopped run
+/// left: finished when the manifest is the run's (it committed), rolled back when not. Call it
+/// holding the dataset's lock (see [`super::recover`]).
+pub async fn settle(
+    store: &dyn ObjectStore,
+    dataset: &DatasetId,
+    key: &str,
+    body: &[u8],
+) -> Result<Recovered> {
+    let journal: Journal = serde_json::from_slice(body).map_err(|e| {
+        Error::Internal(format!(
+            "{}: not a journal ({e}); remove it by hand after checking",
+            store.url_of(key)
+        ))
+    })?;
+    let manifest = super::manifest::read(store, dataset).await?;
+    Ok(if manifest.is_some_and(|m| m.run_id == journal.run_id) {
+        journal.finish(store, dataset).await?;
+        Recovered::Finished(journal.run_id)
+    } else {
+        journal.roll_back(store, dataset).await?;
+        Recovered::RolledBack(journal.run_id)
+    })
 }

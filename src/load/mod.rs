@@ -5,6 +5,7 @@
 //! this run replaced deleted.
 
 pub mod delta;
+pub mod hive;
 pub mod journal;
 pub mod layout;
 pub mod lock;
@@ -14,6 +15,7 @@ pub mod partition;
 pub mod probe;
 pub mod publish;
 pub mod readers;
+pub mod recover;
 pub mod staged;
 pub mod staging;
 pub mod state;

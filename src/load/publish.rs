@@ -1,22 +1,25 @@
-//! Publishing staged files: upload (bounded concurrency), then delete what they replace.
+//! Publishing a run's staged files: one interface, [`Publisher`], with two implementations: the
+//! journaled publish of the Hive layout ([`super::hive::HivePublish`]) and a Delta table's commit
+//! ([`super::delta::DeltaPublish`]); and what both share: which files are in place already
+//! ([`unchanged_files`]), which ones a run replaces ([`stale_keys`]), the uploads, and the records a
+//! run writes once its files are in place ([`MakeRecords`]).
 //!
-//! The run's files are all in place before anything is deleted. A staged file whose bytes the stored
-//! object provably has (the previous manifest records the same size and SHA-256 for the key, and the
-//! store proves the object still holds them: [`unchanged_files`]) is not uploaded again: the writer is deterministic, so a daily load of an
-//! export that gained one day uploads about one partition. What is replaced:
+//! A staged file whose bytes the stored object provably has (the previous manifest records the same
+//! size and SHA-256 for the key, and the store proves the object still holds them) is not uploaded
+//! again: the writer is deterministic, so a daily load of an export that gained one day uploads
+//! about one partition. What is replaced:
 //! - unpartitioned: every other object under `datasets/<id>/data/` and `datasets/<id>/partitions/`;
-//! - partitioned, [`WriteMode::Merge`]: the other objects in the partition folders this run wrote (a
+//! - partitioned, [`WriteMode::Merge`]: the other objects in the partitions this run wrote (a
 //!   partition that now needs fewer part files loses the stale ones) and any unpartitioned `data/`
 //!   copy; partitions this run did not touch stay;
 //! - partitioned, [`WriteMode::Replace`]: every other object under `data/` and `partitions/`, so
 //!   that partitions gone from the source go from the dataset too; with a partition range, every
-//!   other object in the partition folders of the range's days, and nothing outside them.
+//!   other object in the partitions of the range's days, and nothing outside them.
 
 use std::collections::{BTreeSet, HashSet};
 
 use futures::StreamExt;
 
-use super::journal::Journal;
 use super::layout::Partition;
 use super::manifest::{FileRecord, Manifest};
 use super::parquet::StagedFile;
@@ -25,7 +28,7 @@ use crate::error::Result;
 use crate::store::{ObjectMeta, ObjectStore};
 
 /// Concurrent uploads.
-const UPLOADS_IN_FLIGHT: usize = 16;
+pub(crate) const UPLOADS_IN_FLIGHT: usize = 16;
 
 /// What a publish did.
 #[derive(Debug, Clone, Default)]
@@ -43,7 +46,21 @@ pub struct PublishReport {
 }
 
 /// Makes a run's records (run record, state, manifest: each key and body) for what its publish found.
-pub type MakeRecords<'a> = &'a dyn Fn(&Publishing) -> Result<Vec<(String, Vec<u8>)>>;
+pub type MakeRecords<'a> = &'a (dyn Fn(&Publishing) -> Result<Vec<(String, Vec<u8>)>> + Sync);
+
+/// Publishes a run's staged files and, once they are in place, its records: the one interface of
+/// both table formats. (Chosen per run by `crate::pipeline::commit::TablePublisher`.)
+// Its futures are awaited where they are made, never spawned: no `Send` bound to name.
+#[allow(async_fn_in_trait)]
+pub trait Publisher {
+    /// Puts `staged` in place for readers, then the records `records` makes, and says what it did.
+    async fn publish(
+        &self,
+        store: &dyn ObjectStore,
+        staged: &StagedDataset,
+        records: MakeRecords<'_>,
+    ) -> Result<PublishReport>;
+}
 
 /// What a publish found and will replace, for the run records written between the uploads and the
 /// deletes.
@@ -128,133 +145,6 @@ pub async fn unchanged_files(
         .into_iter()
         .collect::<std::result::Result<_, _>>()?;
     Ok(proven.into_iter().flatten().collect())
-}
-
-/// Uploads the staged files into `store`; then writes the objects `records` makes (the run record,
-/// the state, and last the manifest: their keys are `record_keys`), so that a manifest only ever
-/// lists files in place; then removes the objects the run replaced. It is journaled (see
-/// [`super::journal`]): a failure or a signal before the manifest rolls every change back, one
-/// after it finishes the deletes (or leaves the journal for the next run to finish).
-pub async fn publish(
-    store: &dyn ObjectStore,
-    staged: &StagedDataset,
-    previous: Option<&Manifest>,
-    run_id: &str,
-    lock: Option<&super::lock::DatasetLock>,
-    record_keys: &[String],
-    records: MakeRecords<'_>,
-) -> Result<PublishReport> {
-    let dataset = &staged.dataset;
-    let before = store.list(&dataset.prefix()).await?;
-    let stale = stale_keys(before.clone(), staged);
-    let unchanged = unchanged_files(store, staged, previous, &before).await?;
-    let files = &staged.files;
-    if !unchanged.is_empty() {
-        tracing::info!(
-            "{} of {} unchanged since the last run: not uploaded",
-            unchanged.len(),
-            crate::summary::count(files.len() as u64, "file")
-        );
-    }
-    let uploads: Vec<&StagedFile> =
-        files.iter().filter(|f| !unchanged.contains(&f.key)).chain(&staged.rejects).collect();
-    let writes: Vec<String> =
-        uploads.iter().map(|f| f.key.clone()).chain(record_keys.iter().cloned()).collect();
-    let keys_before: Vec<String> = before.iter().map(|o| o.key.clone()).collect();
-    let journal = Journal::new(dataset, run_id, &writes, &keys_before, stale.clone());
-
-    crate::signals::check()?;
-    let started = std::time::Instant::now();
-    let unchanged_before = unchanged.len();
-    let committed = async {
-        journal.begin(store, dataset).await?;
-        let etags = upload(store, &uploads).await?;
-        // A run that lost its lock while uploading changes nothing more: it rolls back.
-        if let Some(lock) = lock {
-            lock.ensure_held().await?;
-        }
-        // Every new file is in place: the records finish even if a signal came, so that what a
-        // reader sees matches the manifest.
-        let unchanged_count = unchanged.len();
-        let manifest_key = dataset.manifest_key();
-        let publishing = Publishing { before, stale: stale.clone(), unchanged, etags, delta_version: None };
-        for (key, body) in records(&publishing)? {
-            store.put(&key, body).await?;
-            let point = match key {
-                k if k == manifest_key => "manifest",
-                k if k == dataset.state_key() => "state",
-                _ => "record",
-            };
-            crate::faults::point(point)?;
-        }
-        Ok::<_, crate::error::Error>(unchanged_count)
-    }
-    .await;
-    let unchanged_count = match committed {
-        Ok(n) => n,
-        Err(e) => {
-            // The manifest may have been written just before the error: it decides.
-            let manifest = super::manifest::read(store, dataset).await.ok().flatten();
-            if manifest.is_some_and(|m| m.run_id == run_id) {
-                // Past the commit point: the run is published, whatever failed after it.
-                tracing::debug!("after the manifest of run {run_id}: {e:#}");
-                let left_behind = finish_after_commit(&journal, store, dataset, &stale).await;
-                return Ok(PublishReport {
-                    files: files.len(),
-                    bytes: files.iter().map(|f| f.bytes).sum(),
-                    unchanged: unchanged_before,
-                    deleted: if left_behind.is_some() { Vec::new() } else { stale },
-                    left_behind,
-                    delta_version: None,
-                });
-            }
-            tracing::warn!("the publish of run {run_id} failed: putting back what it changed");
-            match journal.roll_back(store, dataset).await {
-                Ok(()) => tracing::info!("rolled back: {dataset} is as it was before the run"),
-                Err(undo) => tracing::error!(
-                    "could not roll back ({undo:#}): the next run of {dataset}, or `etl repair {dataset}`, will"
-                ),
-            }
-            return Err(e);
-        }
-    };
-    tracing::info!(
-        "published in {:.2} s (the time in which a reader could see some new files beside old ones)",
-        started.elapsed().as_secs_f64()
-    );
-    if !stale.is_empty() {
-        tracing::info!("removing {} object(s) replaced by this run", stale.len());
-    }
-    let left_behind = finish_after_commit(&journal, store, dataset, &stale).await;
-    Ok(PublishReport {
-        files: files.len(),
-        bytes: files.iter().map(|f| f.bytes).sum(),
-        unchanged: unchanged_count,
-        deleted: if left_behind.is_some() { Vec::new() } else { stale },
-        left_behind,
-        delta_version: None,
-    })
-}
-
-/// Deletes what a published run replaced, and its journal. A failure here (a bucket policy without
-/// `s3:DeleteObject`, the store gone) does not make the run fail: it is published, and a scheduler
-/// that retried it would load its rows again. It is a warning, and what it left is said: the journal
-/// stays, so that the next run of the dataset, or `etl repair`, finishes the deletes.
-async fn finish_after_commit(
-    journal: &Journal,
-    store: &dyn ObjectStore,
-    dataset: &crate::load::layout::DatasetId,
-    stale: &[String],
-) -> Option<String> {
-    let error = journal.finish(store, dataset).await.err()?;
-    let left = format!(
-        "published, but the cleanup after it failed ({error:#}): up to {} replaced object(s) may still \
-         be in place beside the new files; the next run of {dataset} removes them, or `etl repair \
-         {dataset}` now",
-        stale.len()
-    );
-    tracing::warn!("{left}");
-    Some(left)
 }
 
 /// Uploads `files` (16 at a time); returns the checksums the store computed, by key.

@@ -15,7 +15,9 @@ use crate::load::delta::{self, log, TableFormat};
 use crate::load::layout::{new_run_id, DatasetId, Partition, PartitionRange};
 use crate::load::lock::DatasetLock;
 use crate::load::manifest::{self, Manifest};
+use crate::load::publish::Publisher;
 use crate::load::staged::{StagedDataset, WriteMode};
+use crate::pipeline::commit::TablePublisher;
 use crate::store::{ObjectMeta, ObjectStore};
 use crate::summary::{count, human_bytes, Summary};
 
@@ -435,9 +437,10 @@ async fn compact_locked(
         Ok(vec![(dataset.run_key(run_id), body.clone()), (dataset.manifest_key(), body)])
     };
     let staged = &rewritten.output;
-    let report = match &named {
-        Some(named) => {
-            let commit = delta::Commit {
+    let publisher = match named {
+        Some(named) => TablePublisher::Delta(delta::DeltaPublish {
+            named,
+            commit: delta::Commit {
                 run_id,
                 command: "compact",
                 snapshot: snapshot.as_ref(),
@@ -445,23 +448,16 @@ async fn compact_locked(
                 lock: Some(lock),
                 listed: Vec::new(),
                 rearranged: true,
-            };
-            delta::publish(store.as_ref(), staged, named, commit, &records).await?
-        }
-        None => {
-            let keys = [dataset.run_key(run_id), dataset.manifest_key()];
-            crate::load::publish::publish(
-                store.as_ref(),
-                staged,
-                Some(&previous),
-                run_id,
-                Some(lock),
-                &keys,
-                &records,
-            )
-            .await?
-        }
+            },
+        }),
+        None => TablePublisher::Hive(crate::load::hive::HivePublish {
+            previous: Some(&previous),
+            run_id,
+            lock: Some(lock),
+            record_keys: vec![dataset.run_key(run_id), dataset.manifest_key()],
+        }),
     };
+    let report = publisher.publish(store.as_ref(), staged, &records).await?;
     summary.files = report.files;
     summary.bytes = report.bytes;
     summary.partitions = partitions;

@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::extract::ahead::ReadAhead;
 use crate::extract::{BatchReader, Extract, SourceInfo};
 use crate::load::manifest::Manifest;
-use crate::load::publish::{publish, stale_keys, unchanged_files, PublishReport};
+use crate::load::publish::{stale_keys, unchanged_files};
 use crate::load::staged::StagedDataset;
 use crate::load::Load;
 use crate::progress::Progress;
@@ -402,21 +402,8 @@ impl Pass<'_> {
 }
 
 impl Staged {
-    /// Publishes the staged files into `store` (see [`publish`]). `records` makes the run's records;
-    /// `previous` is the dataset's manifest before the run (it says which files are unchanged).
-    pub async fn publish(
-        &self,
-        store: &dyn ObjectStore,
-        previous: Option<&Manifest>,
-        run_id: &str,
-        lock: Option<&crate::load::lock::DatasetLock>,
-        record_keys: &[String],
-        records: crate::load::publish::MakeRecords<'_>,
-    ) -> Result<PublishReport> {
-        publish(store, &self.output, previous, run_id, lock, record_keys, records).await
-    }
-
-    /// What [`Staged::publish`] would write and delete, found by listing the dataset (reads only).
+    /// What publishing would write and delete, from the dataset's objects as readers see them (reads
+    /// only).
     /// `existing`: the dataset's objects as its readers see them.
     pub async fn plan(
         &self,

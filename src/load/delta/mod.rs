@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use self::log::{Action, Add, Remove, Snapshot};
 use super::layout::{unique_file_key, DatasetId, Partition, PARTITION_KEY};
 use super::manifest::{ColumnRecord, Manifest};
-use super::publish::{PublishReport, Publishing};
+use super::publish::{MakeRecords, PublishReport, Publisher, Publishing};
 use super::staged::{StagedDataset, WriteMode};
 use crate::error::{Error, Result};
 use crate::store::{ObjectMeta, ObjectStore};
@@ -155,6 +155,23 @@ pub fn partition_column(
     }
 }
 
+/// A run's commit to a Delta table, its files named ([`name_files`]).
+pub struct DeltaPublish<'a> {
+    pub named: Named,
+    pub commit: Commit<'a>,
+}
+
+impl Publisher for DeltaPublish<'_> {
+    async fn publish(
+        &self,
+        store: &dyn ObjectStore,
+        staged: &StagedDataset,
+        records: MakeRecords<'_>,
+    ) -> Result<PublishReport> {
+        publish(store, staged, &self.named, &self.commit, records).await
+    }
+}
+
 /// What a Delta publish needs besides the staged files.
 pub struct Commit<'a> {
     pub run_id: &'a str,
@@ -185,12 +202,12 @@ pub struct Pending {
 
 /// Publishes `staged` (named by [`name_files`]) as the table's next version; see the module's
 /// header for the steps. `records` makes the run's records for the version it commits.
-pub async fn publish(
+async fn publish(
     store: &dyn ObjectStore,
     staged: &StagedDataset,
     named: &Named,
-    commit: Commit<'_>,
-    records: crate::load::publish::MakeRecords<'_>,
+    commit: &Commit<'_>,
+    records: MakeRecords<'_>,
 ) -> Result<PublishReport> {
     let dataset = &staged.dataset;
     let table_files: Vec<ObjectMeta> = commit.snapshot.map(|s| s.objects(dataset)).unwrap_or_default();
@@ -209,7 +226,7 @@ pub async fn publish(
     let started = std::time::Instant::now();
     crate::signals::check()?;
     // The stats first: a local store moves the staged files into place.
-    let mut actions = actions(staged, &commit, &stale, named)?;
+    let mut actions = actions(staged, commit, &stale, named)?;
     if let (true, Some(snapshot)) = (actions.iter().all(|a| a.commit_info.is_some()), commit.snapshot) {
         // Every file in place already, nothing removed, the schema as it was: no version to commit.
         let pending = Pending {
@@ -288,7 +305,7 @@ pub async fn publish(
         started.elapsed().as_secs_f64(),
         commit.snapshot.map_or("none".to_owned(), |s| s.version.to_string())
     );
-    let left_behind = after_commit(store, dataset, &pending, &commit, staged).await;
+    let left_behind = after_commit(store, dataset, &pending, commit, staged).await;
     Ok(PublishReport {
         files: staged.files.len(),
         bytes: staged.files.iter().map(|f| f.bytes).sum(),
