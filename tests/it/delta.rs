@@ -676,3 +676,38 @@ fn the_format_comes_from_job_files_and_catalogs_and_is_kept_when_left_out() {
         keys.iter().filter(|k| k.ends_with(".parquet") && k.contains("from-job/")).collect();
     assert_eq!(data, ["datasets/from-job/data/part-0000.parquet"], "{keys:?}");
 }
+
+/// Every type etl writes, from PostgreSQL (decimals with their scale, arrays, naive timestamps and
+/// timestamps with a zone, dates, booleans, a 30-digit number), read by every Delta reader as the
+/// Hive layout gives it; a naive timestamp turns on the `timestampNtz` feature.
+#[test]
+fn every_type_reads_back_from_a_delta_table() {
+    let Some(url) = pg_url() else { return };
+    let url = pg_database(&url, "delta_types");
+    pg_exec(
+        &url,
+        "CREATE TABLE t (n int PRIMARY KEY, day date, amount numeric(12,3), big numeric(30,0), \
+         at timestamp, seen timestamptz, ok boolean, tags text[], counts int[], note text); \
+         INSERT INTO t VALUES \
+         (1, '2026-11-01', 1234.5, 123456789012345678901234567890, '2026-11-01 10:00:00.123456', \
+          '2026-11-01 10:00:00+02', true, '{a,b}', '{1,2,3}', 'x'), \
+         (2, '2026-11-02', -0.001, NULL, NULL, NULL, NULL, NULL, '{}', NULL), \
+         (3, NULL, NULL, 7, '1999-12-31 23:59:59', '2000-01-01 00:00:00+00', false, '{\"\"}', NULL, 'z')",
+    );
+    let dir = Dir::new();
+    let place = Place::Folder(dir.path().join("lake"));
+    for (id, format) in [("types-hive", "hive"), ("types-delta", "delta")] {
+        let args = ["load-postgres", "--url", &url, "--table", "t", "--dataset-id", id, "--partition-col", "day"];
+        ok(dir.etl().args(args).args(["--table-format", format]));
+    }
+    let expected = read("hive", &place, "types-hive", None).unwrap();
+    assert_eq!(expected.lines().count(), 3, "{expected}");
+    for value in ["amount=1234.500", "tags=['a', 'b']", "at=2026-11-01T10:00:00.123456|", "big=123456789012345678901234567890"] {
+        assert!(expected.contains(value), "{value} in {expected}");
+    }
+    delta_readers_read(&place, "types-delta", &expected, "a load from PostgreSQL");
+    let first = std::fs::read_to_string(dir.path().join("lake/datasets/types-delta/_delta_log/00000000000000000000.json")).unwrap();
+    assert!(first.contains("\"readerFeatures\":[\"timestampNtz\"]"), "{first}");
+    assert!(first.contains(r#"\"type\":\"decimal(38,3)\""#), "{first}");
+    assert!(first.contains(r#"\"elementType\":\"long\""#) || first.contains(r#"\"elementType\":\"string\""#), "{first}");
+}
