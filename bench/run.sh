@@ -2,7 +2,8 @@
 # The load path measured against its peers, side by side, on this machine (run on demand, not in the
 # test suite): generates the usage-events CSV, runs `etl upload-csv` (release build), DuckDB's COPY
 # and polars' sink_parquet on the same job (partition by the day of `Date`, zstd, local disk), and
-# prints each case's wall time, peak RSS and its ratio to DuckDB.
+# prints each case's wall time, peak RSS and its ratio to DuckDB; and the same load into a Delta
+# table (`--table-format delta`) beside it, with what its commit adds to the Hive load.
 #
 #   bash bench/run.sh [--rows N] [--runs K] [--no-polars] [--s3] [--scale]
 #
@@ -55,8 +56,8 @@ SIZE=$(du -mL "$CSV" | cut -f1)
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); input: $ROWS rows, $SIZE MB; runs per case: $RUNS (alternating)"
 [ "$S3" = 1 ] && eval "$(scripts/s3-up.sh)"
 declare -A WALL RSS
-CASES=(duckdb "etl local")
-[ "$S3" = 1 ] && CASES+=("etl s3")
+CASES=(duckdb "etl local" "etl delta")
+[ "$S3" = 1 ] && CASES+=("etl s3" "etl delta s3")
 [ "$POLARS" = 1 ] && CASES+=(polars)
 S3_ENV=()
 [ "$S3" = 1 ] && S3_ENV=(env AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" AWS_REGION="$AWS_REGION"
@@ -64,15 +65,21 @@ S3_ENV=()
 # Every run starts from an empty target (a re-run would find its files unchanged and skip them).
 run_case() {
   rm -rf "$OUT/lake"
-  [ "$1" = "etl s3" ] && "${S3_ENV[@]}" "$ETL" clear-dataset usage -y --target "s3://$ETL_TEST_BUCKET/bench" >/dev/null 2>&1
+  case "$1" in "etl s3" | "etl delta s3")
+    "${S3_ENV[@]}" "$ETL" clear-dataset usage -y --target "s3://$ETL_TEST_BUCKET/bench" >/dev/null 2>&1 || true ;;
+  esac
   case "$1" in
     duckdb) measure_once duckdb python3 "$PEERS/peers.py" duckdb "$CSV" "$OUT/duck" Date ;;
     "etl local") measure_once local "$ETL" upload-csv "$CSV" --dataset-id usage --partition-col Date --target "$OUT/lake" ;;
     "etl s3") measure_once s3 "${S3_ENV[@]}" "$ETL" upload-csv "$CSV" --dataset-id usage --partition-col Date --target "s3://$ETL_TEST_BUCKET/bench" ;;
+    "etl delta") measure_once delta "$ETL" upload-csv "$CSV" --dataset-id usage --partition-col Date --table-format delta --target "$OUT/lake" ;;
+    "etl delta s3") measure_once delta_s3 "${S3_ENV[@]}" "$ETL" upload-csv "$CSV" --dataset-id usage --partition-col Date --table-format delta --target "s3://$ETL_TEST_BUCKET/bench" ;;
     polars) measure_once polars python3 "$PEERS/peers.py" polars "$CSV" "$OUT/pl" Date ;;
   esac
 }
-file_of() { case "$1" in "etl local") echo local ;; "etl s3") echo s3 ;; *) echo "$1" ;; esac; }
+file_of() {
+  case "$1" in "etl local") echo local ;; "etl s3") echo s3 ;; "etl delta") echo delta ;; "etl delta s3") echo delta_s3 ;; *) echo "$1" ;; esac
+}
 # The cases take turns, run after run, so that the machine's noise falls on all of them alike.
 for _ in $(seq "$RUNS"); do
   for name in "${CASES[@]}"; do run_case "$name"; done
@@ -82,10 +89,17 @@ for name in "${CASES[@]}"; do
   WALL[$name]=$w RSS[$name]=$r
 done
 printf '\n| case | wall | peak RSS | wall / DuckDB |\n|---|---|---|---|\n'
-for name in duckdb "etl local" "etl s3" polars; do
+for name in duckdb "etl local" "etl delta" "etl s3" "etl delta s3" polars; do
   [ -n "${WALL[$name]:-}" ] || continue
   printf '| %s | %s s | %s MB | %s |\n' "$name" "${WALL[$name]}" "${RSS[$name]}" \
     "$(awk -v a="${WALL[$name]}" -v b="${WALL[duckdb]}" 'BEGIN {printf "%.2f", a / b}')"
+done
+# What a Delta table's commit (stats from each file's footer, the log entry) adds to the same load.
+for pair in "etl local|etl delta" "etl s3|etl delta s3"; do
+  hive=${pair%|*} delta=${pair#*|}
+  [ -n "${WALL[$delta]:-}" ] || continue
+  printf 'Delta beside Hive (%s): %s s against %s s, %s\n' "${hive#etl }" "${WALL[$delta]}" "${WALL[$hive]}" \
+    "$(awk -v d="${WALL[$delta]}" -v h="${WALL[$hive]}" 'BEGIN {printf "%+.1f %%", (d / h - 1) * 100}')"
 done
 if [ "$SCALE" = 1 ]; then
   printf '\n| rows | etl wall | peak RSS | seconds per M rows |\n|---|---|---|---|\n'

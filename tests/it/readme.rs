@@ -235,6 +235,7 @@ fn every_block_of_the_readme_is_known_here() {
         ("etl compact usage", "the_delta_examples_run"),
         // docs/architecture.md's picture of a load: nothing to run.
         ("source ──(extract)──▶", "none: a diagram"),
+        (" load ─▶ remember ─▶ lock", "none: a diagram"),
     ];
     let blocks = blocks();
     for block in &blocks {
