@@ -697,17 +697,29 @@ fn every_type_reads_back_from_a_delta_table() {
     let dir = Dir::new();
     let place = Place::Folder(dir.path().join("lake"));
     for (id, format) in [("types-hive", "hive"), ("types-delta", "delta")] {
-        let args = ["load-postgres", "--url", &url, "--table", "t", "--dataset-id", id, "--partition-col", "day"];
+        let args =
+            ["load-postgres", "--url", &url, "--table", "t", "--dataset-id", id, "--partition-col", "day"];
         ok(dir.etl().args(args).args(["--table-format", format]));
     }
     let expected = read("hive", &place, "types-hive", None).unwrap();
     assert_eq!(expected.lines().count(), 3, "{expected}");
-    for value in ["amount=1234.500", "tags=['a', 'b']", "at=2026-11-01T10:00:00.123456|", "big=123456789012345678901234567890"] {
+    for value in [
+        "amount=1234.500",
+        "tags=['a', 'b']",
+        "at=2026-11-01T10:00:00.123456|",
+        "big=123456789012345678901234567890",
+    ] {
         assert!(expected.contains(value), "{value} in {expected}");
     }
     delta_readers_read(&place, "types-delta", &expected, "a load from PostgreSQL");
-    let first = std::fs::read_to_string(dir.path().join("lake/datasets/types-delta/_delta_log/00000000000000000000.json")).unwrap();
+    let first = std::fs::read_to_string(
+        dir.path().join("lake/datasets/types-delta/_delta_log/00000000000000000000.json"),
+    )
+    .unwrap();
     assert!(first.contains("\"readerFeatures\":[\"timestampNtz\"]"), "{first}");
     assert!(first.contains(r#"\"type\":\"decimal(38,3)\""#), "{first}");
-    assert!(first.contains(r#"\"elementType\":\"long\""#) || first.contains(r#"\"elementType\":\"string\""#), "{first}");
+    assert!(
+        first.contains(r#"\"elementType\":\"long\""#) || first.contains(r#"\"elementType\":\"string\""#),
+        "{first}"
+    );
 }

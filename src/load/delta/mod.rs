@@ -210,80 +210,16 @@ async fn publish(
     records: MakeRecords<'_>,
 ) -> Result<PublishReport> {
     let dataset = &staged.dataset;
-    let table_files: Vec<ObjectMeta> = commit.snapshot.map(|s| s.objects(dataset)).unwrap_or_default();
-    let stale = super::publish::stale_keys(table_files.clone(), staged);
-    let uploads: Vec<&super::parquet::StagedFile> =
-        staged.files.iter().filter(|f| !named.kept.contains(&f.key)).chain(&staged.rejects).collect();
-    let upload_keys: Vec<String> = uploads.iter().map(|f| f.key.clone()).collect();
-    let mut version = commit.snapshot.map_or(0, |s| s.version + 1);
-    let publishing = |version: u64| Publishing {
-        before: table_files.clone(),
-        stale: stale.clone(),
-        unchanged: named.kept.clone(),
-        etags: BTreeMap::new(),
-        delta_version: Some(version),
-    };
+    let run = Changes::of(staged, named, commit)?;
+    if let (true, Some(snapshot)) = (run.changes_nothing(), commit.snapshot) {
+        // Every file in place already, nothing removed, the schema as it was: no version to commit.
+        let pending = run.pending(commit, snapshot.version, Vec::new(), records)?;
+        write_records(store, &pending).await?;
+        return Ok(run.report(staged, named, Vec::new(), None, snapshot.version));
+    }
     let started = std::time::Instant::now();
     crate::signals::check()?;
-    // The stats first: a local store moves the staged files into place.
-    let mut actions = actions(staged, commit, &stale, named)?;
-    if let (true, Some(snapshot)) = (actions.iter().all(|a| a.commit_info.is_some()), commit.snapshot) {
-        // Every file in place already, nothing removed, the schema as it was: no version to commit.
-        let pending = Pending {
-            run_id: commit.run_id.to_owned(),
-            delta_version: snapshot.version,
-            uploads: Vec::new(),
-            records: records(&publishing(snapshot.version))?
-                .into_iter()
-                .map(|(k, body)| (k, String::from_utf8_lossy(&body).into_owned()))
-                .collect(),
-        };
-        write_records(store, &pending).await?;
-        return Ok(PublishReport {
-            files: staged.files.len(),
-            bytes: staged.files.iter().map(|f| f.bytes).sum(),
-            unchanged: named.kept.len(),
-            deleted: Vec::new(),
-            left_behind: None,
-            delta_version: Some(snapshot.version),
-        });
-    }
-    let committed = async {
-        let mut pending = Pending {
-            run_id: commit.run_id.to_owned(),
-            delta_version: version,
-            uploads: upload_keys.clone(),
-            records: Vec::new(),
-        };
-        let mut uploaded = false;
-        loop {
-            // The pending records before the uploads: a run killed while uploading has its files
-            // removed by the next one.
-            pending.delta_version = version;
-            pending.records = records(&publishing(version))?
-                .into_iter()
-                .map(|(k, body)| (k, String::from_utf8_lossy(&body).into_owned()))
-                .collect();
-            let body = serde_json::to_vec_pretty(&pending).map_err(|e| Error::Internal(e.to_string()))?;
-            store.put(&dataset.journal_key(commit.run_id), body).await?;
-            crate::faults::point("journal")?;
-            if !uploaded {
-                super::publish::upload(store, &uploads).await?;
-                uploaded = true;
-            }
-            if let Some(lock) = commit.lock {
-                lock.ensure_held().await?;
-            }
-            set_read_version(&mut actions, version);
-            if log::try_commit(store, dataset, version, &actions).await? {
-                crate::faults::point("commit")?;
-                return Ok::<_, Error>(pending);
-            }
-            version = after_a_race(store, dataset, version, &actions, staged.mode).await?;
-        }
-    }
-    .await;
-    let pending = match committed {
+    let pending = match commit_changes(store, staged, commit, run.clone(), records).await {
         Ok(pending) => pending,
         Err(e) => {
             // Not committed: no version references the run's files.
@@ -291,7 +227,7 @@ async fn publish(
                 "the publish of run {} failed before its commit: removing its files",
                 commit.run_id
             );
-            let mut gone = upload_keys.clone();
+            let mut gone = run.uploads.clone();
             gone.push(dataset.journal_key(commit.run_id));
             if let Err(undo) = store.delete_many(&gone).await {
                 tracing::warn!("could not remove them ({undo:#}): `etl vacuum {dataset}` will");
@@ -306,14 +242,122 @@ async fn publish(
         commit.snapshot.map_or("none".to_owned(), |s| s.version.to_string())
     );
     let left_behind = after_commit(store, dataset, &pending, commit, staged).await;
-    Ok(PublishReport {
-        files: staged.files.len(),
-        bytes: staged.files.iter().map(|f| f.bytes).sum(),
-        unchanged: named.kept.len(),
-        deleted: stale,
-        left_behind,
-        delta_version: Some(pending.delta_version),
-    })
+    Ok(run.report(staged, named, run.stale.clone(), left_behind, pending.delta_version))
+}
+
+/// What a run changes in the table: the files it removes (`stale`) and uploads, and the commit's
+/// actions (their stats read first: a local store moves the staged files into place).
+#[derive(Clone)]
+struct Changes {
+    /// The table's files before the run.
+    before: Vec<ObjectMeta>,
+    stale: Vec<String>,
+    uploads: Vec<String>,
+    kept: BTreeSet<String>,
+    actions: Vec<Action>,
+}
+
+impl Changes {
+    fn of(staged: &StagedDataset, named: &Named, commit: &Commit<'_>) -> Result<Self> {
+        let before: Vec<ObjectMeta> = commit.snapshot.map(|s| s.objects(&staged.dataset)).unwrap_or_default();
+        let stale = super::publish::stale_keys(before.clone(), staged);
+        let uploads = uploads_of(staged, named).iter().map(|f| f.key.clone()).collect();
+        let actions = actions(staged, commit, &stale, named)?;
+        Ok(Changes { before, stale, uploads, kept: named.kept.clone(), actions })
+    }
+
+    /// Whether the commit would hold nothing but its `commitInfo`.
+    fn changes_nothing(&self) -> bool {
+        self.actions.iter().all(|a| a.commit_info.is_some())
+    }
+
+    /// What the run's records see of its publish, committing `version`.
+    fn publishing(&self, version: u64) -> Publishing {
+        Publishing {
+            before: self.before.clone(),
+            stale: self.stale.clone(),
+            unchanged: self.kept.clone(),
+            etags: BTreeMap::new(),
+            delta_version: Some(version),
+        }
+    }
+
+    /// The run's pending records, for `version`, its `uploads` named.
+    fn pending(
+        &self,
+        commit: &Commit<'_>,
+        version: u64,
+        uploads: Vec<String>,
+        records: MakeRecords<'_>,
+    ) -> Result<Pending> {
+        let records = records(&self.publishing(version))?;
+        Ok(Pending {
+            run_id: commit.run_id.to_owned(),
+            delta_version: version,
+            uploads,
+            records: records
+                .into_iter()
+                .map(|(k, body)| (k, String::from_utf8_lossy(&body).into_owned()))
+                .collect(),
+        })
+    }
+
+    fn report(
+        &self,
+        staged: &StagedDataset,
+        named: &Named,
+        deleted: Vec<String>,
+        left_behind: Option<String>,
+        version: u64,
+    ) -> PublishReport {
+        PublishReport {
+            files: staged.files.len(),
+            bytes: staged.files.iter().map(|f| f.bytes).sum(),
+            unchanged: named.kept.len(),
+            deleted,
+            left_behind,
+            delta_version: Some(version),
+        }
+    }
+}
+
+/// The staged files a run uploads: those the table does not hold already, and its rejects.
+fn uploads_of<'s>(staged: &'s StagedDataset, named: &Named) -> Vec<&'s super::parquet::StagedFile> {
+    staged.files.iter().filter(|f| !named.kept.contains(&f.key)).chain(&staged.rejects).collect()
+}
+
+/// Writes the run's pending records, uploads its files, and commits its version: the next one, or,
+/// after a writer that took it first, the one after (see [`after_a_race`]). The pending records come
+/// before the uploads: a run killed while uploading has its files removed by the next one.
+async fn commit_changes(
+    store: &dyn ObjectStore,
+    staged: &StagedDataset,
+    commit: &Commit<'_>,
+    mut run: Changes,
+    records: MakeRecords<'_>,
+) -> Result<Pending> {
+    let dataset = &staged.dataset;
+    let mut version = commit.snapshot.map_or(0, |s| s.version + 1);
+    let mut uploaded = false;
+    loop {
+        let pending = run.pending(commit, version, run.uploads.clone(), records)?;
+        let body = serde_json::to_vec_pretty(&pending).map_err(|e| Error::Internal(e.to_string()))?;
+        store.put(&dataset.journal_key(commit.run_id), body).await?;
+        crate::faults::point("journal")?;
+        if !uploaded {
+            super::publish::upload(store, &uploads_of(staged, &Named { kept: run.kept.clone() })).await?;
+            uploaded = true;
+        }
+        if let Some(lock) = commit.lock {
+            lock.ensure_held().await?;
+        }
+        set_read_version(&mut run.actions, version);
+        if log::try_commit(store, dataset, version, &run.actions).await? {
+            crate::faults::point("commit")?;
+            return Ok(pending);
+        }
+        version = after_a_race(store, dataset, version, &run.actions, staged.mode).await?;
+    }
 }
 
 /// The commit's actions: what the table's version adds, removes and changes.
