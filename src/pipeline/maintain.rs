@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::load::delta::{self, log, TableFormat};
+use crate::load::delta::{self, log};
 use crate::load::layout::{new_run_id, DatasetId, Partition, PartitionRange};
 use crate::load::lock::DatasetLock;
 use crate::load::manifest::{self, Manifest};
@@ -85,108 +85,137 @@ async fn local_copy(
 /// never overwrite one.
 pub async fn convert(store: Arc<dyn ObjectStore>, dataset: &DatasetId, wait: Duration) -> Result<Summary> {
     let started = Instant::now();
-    let target = store.url_of(&dataset.prefix());
     let work = |run_id: String, lock: DatasetLock| {
         let store = store.clone();
         async move {
-            let done = async {
-            let mut summary = Summary::new("convert", target);
-            summary.dataset = Some(dataset.to_string());
-            if let Some(snapshot) = log::read(store.as_ref(), dataset).await? {
-                summary.notes.push(format!(
-                    "{dataset} is a Delta table already (version {}): nothing to convert",
-                    snapshot.version
-                ));
-                return Ok(summary);
-            }
-            let previous = manifest_of(store.as_ref(), dataset, "convert").await?;
-            let listed: BTreeMap<String, u64> =
-                store.list(&dataset.prefix()).await?.into_iter().map(|o| (o.key, o.size)).collect();
-            let files: Vec<&manifest::FileRecord> =
-                previous.files.iter().filter(|f| listed.get(&f.key) == Some(&f.bytes)).collect();
-            if files.len() != previous.files.len() {
-                return Err(Error::Refused(format!(
-                    "{} of the files {dataset}'s manifest lists are not in place as it describes them: \
-                     nothing was changed; run a load of {dataset} (or `etl repair {dataset}`) first",
-                    previous.files.len() - files.len()
-                )));
-            }
-            let scratch = crate::load::download_dir(store.as_ref())?;
-            let now = log::now_millis();
-            // Partitioned by `date`, the folders' key: unless a column has that name in another case
-            // (`Date`); the table is then not partitioned in Delta's terms (its files stay where they
-            // are, and readers skip them by that column's stats).
-            let partition = previous
-                .partition_column
-                .as_ref()
-                .map(|_| delta::schema::partition_column_name(&previous.schema))
-                .filter(|name| name == crate::load::layout::PARTITION_KEY);
-            let metadata = delta::schema::metadata(&previous.schema, partition.as_deref(), None, now)?;
-            let mut actions = vec![
-                log::Action::commit_info(serde_json::json!({
-                    "timestamp": now,
-                    "operation": "CONVERT",
-                    "operationParameters": {},
-                    "engineInfo": format!("etl {}", env!("CARGO_PKG_VERSION")),
-                    "etlCommand": "convert",
-                    log::RUN_ID: run_id,
-                })),
-                log::Action::protocol(delta::schema::protocol(&metadata, None)),
-                log::Action::metadata(metadata),
-            ];
-            for (n, file) in files.iter().enumerate() {
-                let path = local_copy(store.as_ref(), &file.key, scratch.path(), n).await?;
-                let mut values = BTreeMap::new();
-                if let Some(column) = &partition {
-                    let value = match dataset.partition_of_key(&file.key) {
-                        Some(day @ Partition::Day(_)) => Some(day.value()),
-                        _ => None,
-                    };
-                    values.insert(column.clone(), value);
-                }
-                actions.push(log::Action::add(log::Add {
-                    path: dataset.relative(&file.key).unwrap_or(&file.key).to_owned(),
-                    partition_values: values,
-                    size: file.bytes as i64,
-                    modification_time: now,
-                    data_change: true,
-                    stats: Some(delta::stats::of_file(&path, &previous.schema)?),
-                }));
-            }
-            lock.ensure_held().await?;
-            if !log::try_commit(store.as_ref(), dataset, 0, &actions).await? {
-                return Err(Error::Locked(format!(
-                    "another writer created a Delta table in {dataset} meanwhile: nothing was changed"
-                )));
-            }
-            crate::faults::point("commit")?;
-            let (converted, bytes) = (files.len(), files.iter().map(|f| f.bytes).sum::<u64>());
-            let record = Manifest { table_format: Some("delta".into()), delta_version: Some(0), ..previous.clone() };
-            let body = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
-            store.put(&dataset.manifest_key(), body).await?;
-            summary.files = converted;
-            summary.bytes = bytes;
-            summary.notes.push(format!(
-                "{dataset} is now a Delta table: version 0 holds its {} as they were ({}); later runs \
-                 commit versions, and `etl vacuum {dataset}` deletes the files no version within a week reads",
-                count(converted as u64, "file"),
-                human_bytes(summary.bytes)
-            ));
-            if let (Some(column), None) = (&record.partition_column, &partition) {
-                summary.notes.push(format!(
-                    "not partitioned in Delta's terms: a column has the name of its folders' key `{}` in \
-                     another case; readers skip files by the stats of `{column}` instead",
-                    crate::load::layout::PARTITION_KEY
-                ));
-            }
-            Ok(summary)
-        }
-        .await;
+            let done = convert_locked(store.as_ref(), dataset, &run_id, &lock).await;
             (lock, done)
         }
     };
     let summary = locked(&store, dataset, "convert", wait, work).await?;
     Ok(Summary { seconds: started.elapsed().as_secs_f64(), ..summary })
+}
+
+/// The conversion, holding the lock: version 0 committed, then the manifest says so.
+async fn convert_locked(
+    store: &dyn ObjectStore,
+    dataset: &DatasetId,
+    run_id: &str,
+    lock: &DatasetLock,
+) -> Result<Summary> {
+    let mut summary = Summary::new("convert", store.url_of(&dataset.prefix()));
+    summary.dataset = Some(dataset.to_string());
+    if let Some(snapshot) = log::read(store, dataset).await? {
+        summary.notes.push(format!(
+            "{dataset} is a Delta table already (version {}): nothing to convert",
+            snapshot.version
+        ));
+        return Ok(summary);
+    }
+    let previous = manifest_of(store, dataset, "convert").await?;
+    let files = files_in_place(store, dataset, &previous).await?;
+    // Partitioned by `date`, the folders' key: unless a column has that name in another case
+    // (`Date`); the table is then not partitioned in Delta's terms (its files stay where they are,
+    // and readers skip them by that column's stats).
+    let partition = previous
+        .partition_column
+        .as_ref()
+        .map(|_| delta::schema::partition_column_name(&previous.schema))
+        .filter(|name| name == crate::load::layout::PARTITION_KEY);
+    let actions = version_zero(store, dataset, &previous, &files, partition.as_deref(), run_id).await?;
+    lock.ensure_held().await?;
+    if !log::try_commit(store, dataset, 0, &actions).await? {
+        return Err(Error::Locked(format!(
+            "another writer created a Delta table in {dataset} meanwhile: nothing was changed"
+        )));
+    }
+    crate::faults::point("commit")?;
+    let record = Manifest { table_format: Some("delta".into()), delta_version: Some(0), ..previous.clone() };
+    let body = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
+    store.put(&dataset.manifest_key(), body).await?;
+    summary.files = files.len();
+    summary.bytes = files.iter().map(|f| f.bytes).sum();
+    summary.notes.push(format!(
+        "{dataset} is now a Delta table: version 0 holds its {} as they were ({}); later runs commit \
+         versions, and `etl vacuum {dataset}` deletes the files no version within a week reads",
+        count(files.len() as u64, "file"),
+        human_bytes(summary.bytes)
+    ));
+    if let (Some(column), None) = (&record.partition_column, &partition) {
+        summary.notes.push(format!(
+            "not partitioned in Delta's terms: a column has the name of its folders' key `{}` in another \
+             case; readers skip files by the stats of `{column}` instead",
+            crate::load::layout::PARTITION_KEY
+        ));
+    }
+    Ok(summary)
+}
+
+/// The files the manifest lists, each in place as it describes it (else the conversion is refused:
+/// a stopped publish to settle first).
+async fn files_in_place(
+    store: &dyn ObjectStore,
+    dataset: &DatasetId,
+    previous: &Manifest,
+) -> Result<Vec<manifest::FileRecord>> {
+    let listed: BTreeMap<String, u64> =
+        store.list(&dataset.prefix()).await?.into_iter().map(|o| (o.key, o.size)).collect();
+    let files: Vec<manifest::FileRecord> =
+        previous.files.iter().filter(|f| listed.get(&f.key) == Some(&f.bytes)).cloned().collect();
+    if files.len() != previous.files.len() {
+        return Err(Error::Refused(format!(
+            "{} of the files {dataset}'s manifest lists are not in place as it describes them: nothing was \
+             changed; run a load of {dataset} (or `etl repair {dataset}`) first",
+            previous.files.len() - files.len()
+        )));
+    }
+    Ok(files)
+}
+
+/// Version 0 of a converted table: its protocol, schema, and every file as it is (stats read from
+/// its footer, downloaded from S3 to a scratch folder).
+async fn version_zero(
+    store: &dyn ObjectStore,
+    dataset: &DatasetId,
+    previous: &Manifest,
+    files: &[manifest::FileRecord],
+    partition: Option<&str>,
+    run_id: &str,
+) -> Result<Vec<log::Action>> {
+    let now = log::now_millis();
+    let metadata = delta::schema::metadata(&previous.schema, partition, None, now)?;
+    let mut actions = vec![
+        log::Action::commit_info(serde_json::json!({
+            "timestamp": now,
+            "operation": "CONVERT",
+            "operationParameters": {},
+            "engineInfo": format!("etl {}", env!("CARGO_PKG_VERSION")),
+            "etlCommand": "convert",
+            log::RUN_ID: run_id,
+        })),
+        log::Action::protocol(delta::schema::protocol(&metadata, None)),
+        log::Action::metadata(metadata),
+    ];
+    let scratch = crate::load::download_dir(store)?;
+    for (n, file) in files.iter().enumerate() {
+        let path = local_copy(store, &file.key, scratch.path(), n).await?;
+        let values: BTreeMap<String, Option<String>> = partition
+            .map(|column| {
+                let day = dataset.partition_of_key(&file.key).filter(|p| matches!(p, Partition::Day(_)));
+                (column.to_owned(), day.map(|d| d.value()))
+            })
+            .into_iter()
+            .collect();
+        actions.push(log::Action::add(log::Add {
+            path: dataset.relative(&file.key).unwrap_or(&file.key).to_owned(),
+            partition_values: values,
+            size: file.bytes as i64,
+            modification_time: now,
+            data_change: true,
+            stats: Some(delta::stats::of_file(&path, &previous.schema)?),
+        }));
+    }
+    Ok(actions)
 }
 
 /// What `etl vacuum` deletes, and why.
@@ -364,29 +393,7 @@ async fn compact_locked(
 ) -> Result<Summary> {
     let previous = manifest_of(store.as_ref(), dataset, "compact").await?;
     let snapshot = log::read(store.as_ref(), dataset).await?;
-    let format = if snapshot.is_some() { TableFormat::Delta } else { TableFormat::Hive };
-    let files: Vec<ObjectMeta> = match &snapshot {
-        Some(s) => s.objects(dataset),
-        None => {
-            let listed: BTreeSet<String> =
-                store.list(&dataset.prefix()).await?.into_iter().map(|o| o.key).collect();
-            previous
-                .files
-                .iter()
-                .filter(|f| listed.contains(&f.key))
-                .map(|f| ObjectMeta { key: f.key.clone(), size: f.bytes, etag: None })
-                .collect()
-        }
-    };
-    let mut groups: BTreeMap<Partition, Vec<ObjectMeta>> = BTreeMap::new();
-    for file in files {
-        let Some((partition, _)) = dataset.part_of_key(&file.key) else { continue };
-        if range.is_some_and(|r| !r.contains(&partition)) {
-            continue;
-        }
-        groups.entry(partition).or_default().push(file);
-    }
-    groups.retain(|_, files| files.len() > 1);
+    let groups = small_files(store.as_ref(), dataset, &previous, snapshot.as_ref(), range).await?;
     let mut summary = Summary::new("compact", store.url_of(&dataset.prefix()));
     summary.dataset = Some(dataset.to_string());
     if groups.is_empty() {
@@ -396,25 +403,10 @@ async fn compact_locked(
     let before: usize = groups.values().map(Vec::len).sum();
     let mut rewritten = rewrite(store.as_ref(), dataset, &previous, groups).await?;
     let staged = &mut rewritten.output;
-    let partitions = staged.files.len();
-    let named = match format {
-        TableFormat::Delta => {
-            Some(delta::name_files(staged, snapshot.as_ref(), Some(&previous), &previous.schema, run_id))
-        }
-        TableFormat::Hive => None,
-    };
-    let new_files: Vec<manifest::FileRecord> = staged
-        .files
-        .iter()
-        .map(|f| manifest::FileRecord {
-            key: f.key.clone(),
-            rows: Some(f.rows),
-            bytes: f.bytes,
-            sha256: Some(f.sha256.clone()),
-            run_id: Some(run_id.to_owned()),
-            etag: None,
-        })
-        .collect();
+    let named = snapshot
+        .as_ref()
+        .map(|table| delta::name_files(staged, Some(table), Some(&previous), &previous.schema, run_id));
+    let new_files = file_records(staged, run_id);
     // The dataset's record as it was (its source and mode: a compaction loads nothing), by this run.
     let record = Manifest {
         run_id: run_id.to_owned(),
@@ -436,7 +428,6 @@ async fn compact_locked(
         let body = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
         Ok(vec![(dataset.run_key(run_id), body.clone()), (dataset.manifest_key(), body)])
     };
-    let staged = &rewritten.output;
     let publisher = match named {
         Some(named) => TablePublisher::Delta(delta::DeltaPublish {
             named,
@@ -457,7 +448,8 @@ async fn compact_locked(
             record_keys: vec![dataset.run_key(run_id), dataset.manifest_key()],
         }),
     };
-    let report = publisher.publish(store.as_ref(), staged, &records).await?;
+    let report = publisher.publish(store.as_ref(), &rewritten.output, &records).await?;
+    let partitions = rewritten.output.files.len();
     summary.files = report.files;
     summary.bytes = report.bytes;
     summary.partitions = partitions;
@@ -477,6 +469,49 @@ async fn compact_locked(
     ));
     summary.notes.extend(report.left_behind);
     Ok(summary)
+}
+
+/// The dataset's partitions (in `range`) of more than one file, each with its files: a Delta
+/// table's from its newest version, a Hive dataset's from its manifest (those in place).
+async fn small_files(
+    store: &dyn ObjectStore,
+    dataset: &DatasetId,
+    previous: &Manifest,
+    snapshot: Option<&log::Snapshot>,
+    range: Option<PartitionRange>,
+) -> Result<BTreeMap<Partition, Vec<ObjectMeta>>> {
+    let files: Vec<ObjectMeta> = match snapshot {
+        Some(s) => s.objects(dataset),
+        None => {
+            let listed: BTreeSet<String> =
+                store.list(&dataset.prefix()).await?.into_iter().map(|o| o.key).collect();
+            let meta =
+                |f: &manifest::FileRecord| ObjectMeta { key: f.key.clone(), size: f.bytes, etag: None };
+            previous.files.iter().filter(|f| listed.contains(&f.key)).map(meta).collect()
+        }
+    };
+    let mut groups: BTreeMap<Partition, Vec<ObjectMeta>> = BTreeMap::new();
+    for file in files {
+        let Some((partition, _)) = dataset.part_of_key(&file.key) else { continue };
+        if range.is_none_or(|r| r.contains(&partition)) {
+            groups.entry(partition).or_default().push(file);
+        }
+    }
+    groups.retain(|_, files| files.len() > 1);
+    Ok(groups)
+}
+
+/// The records of a compaction's files.
+fn file_records(staged: &StagedDataset, run_id: &str) -> Vec<manifest::FileRecord> {
+    let record = |f: &crate::load::parquet::StagedFile| manifest::FileRecord {
+        key: f.key.clone(),
+        rows: Some(f.rows),
+        bytes: f.bytes,
+        sha256: Some(f.sha256.clone()),
+        run_id: Some(run_id.to_owned()),
+        etag: None,
+    };
+    staged.files.iter().map(record).collect()
 }
 
 /// The staged output of a compaction: each group's files read in order (a file's rows as it holds
