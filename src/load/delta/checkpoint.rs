@@ -23,7 +23,7 @@ use polars_parquet::write::{
     StatisticsOptions, Version, WriteOptions,
 };
 
-use super::actions::{Add, Format, Metadata, Protocol, Remove, Snapshot};
+use super::actions::{decoded, Add, Format, Metadata, Protocol, Remove, Snapshot};
 use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
 use crate::store::ObjectStore;
@@ -389,73 +389,10 @@ pub async fn read(store: &dyn ObjectStore, dataset: &DatasetId, version: u64) ->
     from_frame(&df, version).map_err(|e| unreadable(&e))
 }
 
-/// The snapshot a checkpoint's rows make.
+/// The snapshot a checkpoint's rows make: each row one action.
 fn from_frame(df: &polars::prelude::DataFrame, version: u64) -> polars::prelude::PolarsResult<Snapshot> {
-    use polars::prelude::*;
-    let field = |column: &str, name: &str| -> PolarsResult<Option<Series>> {
-        let Ok(col) = df.column(column) else { return Ok(None) };
-        let fields = col.struct_()?.fields_as_series();
-        Ok(fields.into_iter().find(|s| s.name().as_str() == name))
-    };
-    let text = |s: &Option<Series>, i: usize| -> Option<String> {
-        s.as_ref()?.str().ok()?.get(i).map(str::to_owned)
-    };
-    let long = |s: &Option<Series>, i: usize| -> Option<i64> {
-        s.as_ref()?.cast(&DataType::Int64).ok()?.i64().ok()?.get(i)
-    };
-    let flag = |s: &Option<Series>, i: usize| -> Option<bool> { s.as_ref()?.bool().ok()?.get(i) };
-    let map = |s: &Option<Series>, i: usize| -> Option<BTreeMap<String, Option<String>>> {
-        let entries = s.as_ref()?.list().ok()?.get_as_series(i)?;
-        let pairs = entries.struct_().ok()?.fields_as_series();
-        let (keys, values) = (pairs.first()?.str().ok()?.clone(), pairs.get(1)?.str().ok()?.clone());
-        Some(
-            (0..keys.len())
-                .filter_map(|j| Some((keys.get(j)?.to_owned(), values.get(j).map(str::to_owned))))
-                .collect(),
-        )
-    };
-    let texts = |s: &Option<Series>, i: usize| -> Option<Vec<String>> {
-        let items = s.as_ref()?.list().ok()?.get_as_series(i)?;
-        let items = items.str().ok()?;
-        Some((0..items.len()).filter_map(|j| items.get(j).map(str::to_owned)).collect())
-    };
-    let valid = |column: &str, i: usize| {
-        df.column(column).ok().is_some_and(|c| c.is_not_null().get(i).unwrap_or(false))
-    };
-
-    let (a_path, a_pv, a_size, a_mod, a_stats) = (
-        field("add", "path")?,
-        field("add", "partitionValues")?,
-        field("add", "size")?,
-        field("add", "modificationTime")?,
-        field("add", "stats")?,
-    );
-    let (r_path, r_ts, r_ext, r_pv, r_size) = (
-        field("remove", "path")?,
-        field("remove", "deletionTimestamp")?,
-        field("remove", "extendedFileMetadata")?,
-        field("remove", "partitionValues")?,
-        field("remove", "size")?,
-    );
-    let (m_id, m_name, m_desc, m_schema, m_parts, m_conf, m_created, m_format) = (
-        field("metaData", "id")?,
-        field("metaData", "name")?,
-        field("metaData", "description")?,
-        field("metaData", "schemaString")?,
-        field("metaData", "partitionColumns")?,
-        field("metaData", "configuration")?,
-        field("metaData", "createdTime")?,
-        field("metaData", "format")?,
-    );
-    let provider = m_format.as_ref().and_then(|f| {
-        f.struct_().ok()?.fields_as_series().into_iter().find(|s| s.name().as_str() == "provider")
-    });
-    let (p_read, p_write, p_rf, p_wf) = (
-        field("protocol", "minReaderVersion")?,
-        field("protocol", "minWriterVersion")?,
-        field("protocol", "readerFeatures")?,
-        field("protocol", "writerFeatures")?,
-    );
+    let (add, remove) = (Action::of(df, "add")?, Action::of(df, "remove")?);
+    let (metadata, protocol) = (Action::of(df, "metaData")?, Action::of(df, "protocol")?);
     let mut snapshot = Snapshot {
         version,
         protocol: Protocol {
@@ -480,58 +417,131 @@ fn from_frame(df: &polars::prelude::DataFrame, version: u64) -> polars::prelude:
         infos: BTreeMap::new(),
     };
     for i in 0..df.height() {
-        if valid("add", i) {
-            let path = text(&a_path, i).unwrap_or_default();
-            let path = percent_encoding::percent_decode_str(&path).decode_utf8_lossy().into_owned();
-            let add = Add {
-                path: path.clone(),
-                partition_values: map(&a_pv, i).unwrap_or_default(),
-                size: long(&a_size, i).unwrap_or(0),
-                modification_time: long(&a_mod, i).unwrap_or(0),
-                data_change: false,
-                stats: text(&a_stats, i),
-            };
-            snapshot.files.insert(path, add);
-        } else if valid("remove", i) {
-            let path = text(&r_path, i).unwrap_or_default();
-            let path = percent_encoding::percent_decode_str(&path).decode_utf8_lossy().into_owned();
-            let remove = Remove {
-                path: path.clone(),
-                deletion_timestamp: long(&r_ts, i),
-                data_change: false,
-                extended_file_metadata: flag(&r_ext, i),
-                partition_values: map(&r_pv, i),
-                size: long(&r_size, i),
-            };
-            snapshot.tombstones.insert(path, remove);
-        } else if valid("metaData", i) {
-            snapshot.metadata = Metadata {
-                id: text(&m_id, i).unwrap_or_default(),
-                name: text(&m_name, i),
-                description: text(&m_desc, i),
-                format: Format {
-                    provider: text(&provider, i).unwrap_or_else(|| "parquet".into()),
-                    options: BTreeMap::new(),
-                },
-                schema_string: text(&m_schema, i).unwrap_or_default(),
-                partition_columns: texts(&m_parts, i).unwrap_or_default(),
-                configuration: map(&m_conf, i)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((k, v?)))
-                    .collect(),
-                created_time: long(&m_created, i),
-            };
-        } else if valid("protocol", i) {
-            snapshot.protocol = Protocol {
-                min_reader_version: long(&p_read, i).unwrap_or(1) as i32,
-                min_writer_version: long(&p_write, i).unwrap_or(2) as i32,
-                reader_features: texts(&p_rf, i),
-                writer_features: texts(&p_wf, i),
-            };
+        if add.is_set(i) {
+            let add = add.add(i);
+            snapshot.files.insert(add.path.clone(), add);
+        } else if remove.is_set(i) {
+            let remove = remove.remove(i);
+            snapshot.tombstones.insert(remove.path.clone(), remove);
+        } else if metadata.is_set(i) {
+            snapshot.metadata = metadata.metadata(i);
+        } else if protocol.is_set(i) {
+            snapshot.protocol = protocol.protocol(i);
         }
     }
     Ok(snapshot)
+}
+
+/// One action's column of a checkpoint (a struct column: `add`, `remove`, `metaData`, `protocol`),
+/// read a row at a time.
+struct Action {
+    /// Whether each row holds this action.
+    set: Option<polars::prelude::BooleanChunked>,
+    fields: Vec<polars::prelude::Series>,
+}
+
+impl Action {
+    fn of(df: &polars::prelude::DataFrame, column: &str) -> polars::prelude::PolarsResult<Self> {
+        let Ok(col) = df.column(column) else { return Ok(Action { set: None, fields: Vec::new() }) };
+        Ok(Action { set: Some(col.is_not_null()), fields: col.struct_()?.fields_as_series() })
+    }
+
+    fn is_set(&self, i: usize) -> bool {
+        self.set.as_ref().and_then(|s| s.get(i)).unwrap_or(false)
+    }
+
+    fn field(&self, name: &str) -> Option<&polars::prelude::Series> {
+        self.fields.iter().find(|s| s.name().as_str() == name)
+    }
+
+    fn text(&self, name: &str, i: usize) -> Option<String> {
+        self.field(name)?.str().ok()?.get(i).map(str::to_owned)
+    }
+
+    /// A path, its percent-escapes decoded.
+    fn path(&self, i: usize) -> String {
+        decoded(&self.text("path", i).unwrap_or_default())
+    }
+
+    fn long(&self, name: &str, i: usize) -> Option<i64> {
+        self.field(name)?.cast(&polars::prelude::DataType::Int64).ok()?.i64().ok()?.get(i)
+    }
+
+    fn flag(&self, name: &str, i: usize) -> Option<bool> {
+        self.field(name)?.bool().ok()?.get(i)
+    }
+
+    /// A map (read as a list of key-value structs).
+    fn map(&self, name: &str, i: usize) -> Option<BTreeMap<String, Option<String>>> {
+        let entries = self.field(name)?.list().ok()?.get_as_series(i)?;
+        let pairs = entries.struct_().ok()?.fields_as_series();
+        let (keys, values) = (pairs.first()?.str().ok()?.clone(), pairs.get(1)?.str().ok()?.clone());
+        Some(
+            (0..keys.len())
+                .filter_map(|j| Some((keys.get(j)?.to_owned(), values.get(j).map(str::to_owned))))
+                .collect(),
+        )
+    }
+
+    fn texts(&self, name: &str, i: usize) -> Option<Vec<String>> {
+        let items = self.field(name)?.list().ok()?.get_as_series(i)?;
+        let items = items.str().ok()?;
+        Some((0..items.len()).filter_map(|j| items.get(j).map(str::to_owned)).collect())
+    }
+
+    fn add(&self, i: usize) -> Add {
+        Add {
+            path: self.path(i),
+            partition_values: self.map("partitionValues", i).unwrap_or_default(),
+            size: self.long("size", i).unwrap_or(0),
+            modification_time: self.long("modificationTime", i).unwrap_or(0),
+            data_change: false,
+            stats: self.text("stats", i),
+        }
+    }
+
+    fn remove(&self, i: usize) -> Remove {
+        Remove {
+            path: self.path(i),
+            deletion_timestamp: self.long("deletionTimestamp", i),
+            data_change: false,
+            extended_file_metadata: self.flag("extendedFileMetadata", i),
+            partition_values: self.map("partitionValues", i),
+            size: self.long("size", i),
+        }
+    }
+
+    fn metadata(&self, i: usize) -> Metadata {
+        let provider = self
+            .field("format")
+            .and_then(|f| {
+                f.struct_().ok()?.fields_as_series().into_iter().find(|s| s.name().as_str() == "provider")
+            })
+            .and_then(|p| p.str().ok()?.get(i).map(str::to_owned));
+        let configuration = self.map("configuration", i).unwrap_or_default();
+        Metadata {
+            id: self.text("id", i).unwrap_or_default(),
+            name: self.text("name", i),
+            description: self.text("description", i),
+            format: Format {
+                provider: provider.unwrap_or_else(|| "parquet".into()),
+                options: BTreeMap::new(),
+            },
+            schema_string: self.text("schemaString", i).unwrap_or_default(),
+            partition_columns: self.texts("partitionColumns", i).unwrap_or_default(),
+            configuration: configuration.into_iter().filter_map(|(k, v)| Some((k, v?))).collect(),
+            created_time: self.long("createdTime", i),
+        }
+    }
+
+    fn protocol(&self, i: usize) -> Protocol {
+        Protocol {
+            min_reader_version: self.long("minReaderVersion", i).unwrap_or(1) as i32,
+            min_writer_version: self.long("minWriterVersion", i).unwrap_or(2) as i32,
+            reader_features: self.texts("readerFeatures", i),
+            writer_features: self.texts("writerFeatures", i),
+        }
+    }
 }
 
 #[cfg(test)]
