@@ -641,6 +641,12 @@ fn the_format_comes_from_job_files_and_catalogs_and_is_kept_when_left_out() {
     ok(dir.etl().args(["load-csv", "--config", "catalog.yaml", "--all"]));
     assert!(dir.lake("datasets/from-catalog/_delta_log/00000000000000000000.json").exists());
 
+    // A dry run plans as the publish would: the table's file with the same bytes is left as it is.
+    let dry = ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "from-job", "--dry-run"]));
+    assert!(
+        dry.stderr.contains("1 unchanged (not uploaded)") && dry.stdout.contains("would delete nothing"),
+        "{dry:?}"
+    );
     // Left out: the table stays a table.
     let again = ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "from-job"]));
     assert!(again.stderr.contains("the Delta table stays at version 0: nothing changed"), "{}", again.stderr);

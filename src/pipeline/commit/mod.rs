@@ -366,7 +366,7 @@ async fn finish(
     }
     let (mut summary, plan) = if request.dry_run {
         let (summary, plan) =
-            record::dry_run(&run, &staged, &judged, rows_written, &mut notes, excluded).await?;
+            record::dry_run(&run, &mut staged, &judged, rows_written, &mut notes, excluded).await?;
         (summary, Some(plan))
     } else {
         let record = record::published(&run, &staged, schema, &judged, rows_written);

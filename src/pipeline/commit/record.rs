@@ -83,16 +83,29 @@ pub(super) fn published(
     }
 }
 
-/// A dry run's summary and rendered plan: what a real run would write, leave and delete.
+/// A dry run's summary and rendered plan: what a real run would write, leave and delete (for a Delta
+/// table, remove from its newest version).
 pub(super) async fn dry_run(
     run: &Run<'_>,
-    staged: &pipeline::Staged,
+    staged: &mut pipeline::Staged,
     judged: &Judged,
     rows_written: u64,
     notes: &mut Vec<String>,
     excluded: u64,
 ) -> crate::error::Result<(Summary, String)> {
     let request = run.request;
+    if request.table_format == Some(crate::load::delta::TableFormat::Delta) {
+        // Named as a publish would name them: the files the table holds already are kept.
+        let snapshot = crate::load::delta::log::read(run.store, &request.dataset).await?;
+        let schema = manifest::schema_record(&staged.schema);
+        crate::load::delta::name_files(
+            &mut staged.output,
+            snapshot.as_ref(),
+            run.previous,
+            &schema,
+            run.run_id,
+        );
+    }
     let objects = super::remember::dataset_objects(run.store, &request.dataset, request.table_format).await?;
     let plan = staged.plan(run.store, run.previous, objects).await?;
     let unchanged = plan.unchanged;
