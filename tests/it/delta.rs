@@ -647,6 +647,15 @@ fn the_format_comes_from_job_files_and_catalogs_and_is_kept_when_left_out() {
         dry.stderr.contains("1 unchanged (not uploaded)") && dry.stdout.contains("would delete nothing"),
         "{dry:?}"
     );
+    // A type change that the table's other files would not hold: refused even when allowed.
+    dir.write("b.csv", "day,n\n2026-11-03,x\n");
+    let changed =
+        run(dir.etl().args(["upload-csv", "b.csv", "--dataset-id", "from-job", "--allow-schema-change"]));
+    assert_eq!(changed.code, 1, "{changed:?}");
+    assert!(
+        changed.stderr.contains("a Delta table's readers read every file with the table's types"),
+        "{changed:?}"
+    );
     // Left out: the table stays a table.
     let again = ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "from-job"]));
     assert!(again.stderr.contains("the Delta table stays at version 0: nothing changed"), "{}", again.stderr);

@@ -15,6 +15,34 @@ use super::remember::{check_primary_key, dataset_objects};
 use super::request::LoadRequest;
 use super::Run;
 
+/// Refuses a type change that a Delta table's other files would not hold, even with
+/// `--allow-schema-change`: Delta readers read every file with the table's types. Only a run that
+/// replaces every file changes one.
+fn delta_types(
+    run: &Run<'_>,
+    previous: &Manifest,
+    schema: &[manifest::ColumnRecord],
+    output: &StagedDataset,
+) -> Result<()> {
+    let whole = output.mode == WriteMode::Replace && output.range.is_none();
+    if run.request.table_format != Some(TableFormat::Delta) || whole {
+        return Ok(());
+    }
+    let drift = Drift::between(&previous.schema, schema);
+    if drift.changed.is_empty() || !run.request.allow_schema_change {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "the schema of {} changed since run {} ({}): a Delta table's readers read every file with the \
+         table's types, so a type changes only when every file is replaced. Nothing was changed; keep \
+         the type with --types{}, or reload everything with --mode replace",
+        run.request.dataset,
+        previous.run_id,
+        drift.describe(),
+        drift.pins().map(|p| format!(" '{p}'")).unwrap_or_default()
+    )))
+}
+
 /// What a staged run says in its summary before it is judged: what was remembered, the staging's
 /// notes, rows left out by the filter or the range, bad rows and where they went.
 pub(super) fn notes(run: &Run<'_>, staged: &pipeline::Staged, excluded: u64) -> Vec<String> {
@@ -114,6 +142,7 @@ pub(super) fn schema(
     staged: &pipeline::Staged,
 ) -> Result<()> {
     if let Some(previous) = run.previous {
+        delta_types(run, previous, schema, &staged.output)?;
         check_schema_drift(previous, schema, &staged.output, run.request.allow_schema_change)?;
         check_primary_key(previous, run.request)?;
     }
