@@ -53,6 +53,20 @@ pub struct FileRecord {
     pub etag: Option<String>,
 }
 
+impl FileRecord {
+    /// The record of a file a run staged, under the key it publishes it at.
+    pub fn of(file: &super::parquet::StagedFile, run_id: &str) -> Self {
+        FileRecord {
+            key: file.key.clone(),
+            rows: Some(file.rows),
+            bytes: file.bytes,
+            sha256: Some(file.sha256.clone()),
+            run_id: Some(run_id.to_owned()),
+            etag: None,
+        }
+    }
+}
+
 /// A run's record, and (as `_manifest.json`) the dataset's description.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {

@@ -406,7 +406,8 @@ async fn compact_locked(
     let named = snapshot
         .as_ref()
         .map(|table| delta::name_files(staged, Some(table), Some(&previous), &previous.schema, run_id));
-    let new_files = file_records(staged, run_id);
+    let new_files: Vec<manifest::FileRecord> =
+        staged.files.iter().map(|f| manifest::FileRecord::of(f, run_id)).collect();
     // The dataset's record as it was (its source and mode: a compaction loads nothing), by this run.
     let record = Manifest {
         run_id: run_id.to_owned(),
@@ -501,19 +502,6 @@ async fn small_files(
     Ok(groups)
 }
 
-/// The records of a compaction's files.
-fn file_records(staged: &StagedDataset, run_id: &str) -> Vec<manifest::FileRecord> {
-    let record = |f: &crate::load::parquet::StagedFile| manifest::FileRecord {
-        key: f.key.clone(),
-        rows: Some(f.rows),
-        bytes: f.bytes,
-        sha256: Some(f.sha256.clone()),
-        run_id: Some(run_id.to_owned()),
-        etag: None,
-    };
-    staged.files.iter().map(record).collect()
-}
-
 /// The staged output of a compaction: each group's files read in order (a file's rows as it holds
 /// them, missing columns null) and written as one file.
 struct Rewritten {
@@ -535,13 +523,7 @@ async fn rewrite(
             Field::new(c.name.as_str().into(), dtype)
         })
         .collect();
-    let staging_parent = store.staging_parent();
-    std::fs::create_dir_all(&staging_parent).map_err(|e| Error::io(&staging_parent, e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".etl-staging-")
-        .tempdir_in(&staging_parent)
-        .map_err(|e| Error::io(&staging_parent, e))?;
-    crate::load::keep_fresh(staging.path());
+    let staging = crate::load::download_dir(store)?;
     let downloads = staging.path().join("downloads");
     std::fs::create_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
     let options = crate::load::parquet::WriterOptions::default();

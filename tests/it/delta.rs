@@ -495,6 +495,18 @@ os._exit(0)
     assert!(out.status.success(), "deltalake append: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Runs `etl` (`cmd`) until it stops itself just before its commit, lets `other` write meanwhile,
+/// then lets etl go on: its exit code and stderr.
+fn raced(cmd: &mut Command, other: impl FnOnce()) -> (Option<i32>, String) {
+    let piped = std::process::Stdio::piped;
+    let child = cmd.env("ETL_FAULT", "stop:journal:1").stdout(piped()).stderr(piped()).spawn().unwrap();
+    wait_stopped(child.id());
+    other();
+    assert!(Command::new("kill").args(["-CONT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// Two writers race for one version: etl, stopped just before its commit, and a deltalake writer
 /// appending meanwhile. An etl append then commits the version after deltalake's (both are kept);
 /// an etl merge of the day deltalake wrote to is refused with exit 75 and leaves no file of its
@@ -518,19 +530,8 @@ fn two_writers_racing_for_a_version_both_commit_or_one_is_refused() {
     ok(&mut load(&first, &["--table-format", "delta", "--mode", "append"]));
 
     // An append, raced by another append: both commit, one after the other.
-    let mut cmd = load(&more, &[]);
-    let child = cmd
-        .env("ETL_FAULT", "stop:journal:1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_stopped(child.id());
-    deltalake_appends(&table, "2026-11-04", 40);
-    assert!(Command::new("kill").args(["-CONT", &child.id().to_string()]).status().unwrap().success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (code, stderr) = raced(&mut load(&more, &[]), || deltalake_appends(&table, "2026-11-04", 40));
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("committed version 2 of the Delta table"), "{stderr}");
     let rows = read("deltalake", &place, "raced", None).unwrap();
     let ns: Vec<&str> = rows.lines().map(|l| l.split('|').nth(1).unwrap()).collect();
@@ -544,19 +545,9 @@ fn two_writers_racing_for_a_version_both_commit_or_one_is_refused() {
 
     // A merge of day 2026-11-05, raced by an append to that very day: refused, exit 75.
     let merge = dir.write("merge.csv", "day,n\n2026-11-05,50\n");
-    let mut cmd = load(&merge, &["--mode", "merge"]);
-    let child = cmd
-        .env("ETL_FAULT", "stop:journal:1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_stopped(child.id());
-    deltalake_appends(&table, "2026-11-05", 51);
-    assert!(Command::new("kill").args(["-CONT", &child.id().to_string()]).status().unwrap().success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    let (code, stderr) =
+        raced(&mut load(&merge, &["--mode", "merge"]), || deltalake_appends(&table, "2026-11-05", 51));
+    assert_eq!(code, Some(75), "{stderr}");
     assert!(stderr.contains("committed version 3 of raced while this run published"), "{stderr}");
     assert!(!table.join("_delta_log/00000000000000000004.json").exists());
     let rows = read("deltalake", &place, "raced", None).unwrap();

@@ -132,6 +132,34 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A table of no version yet (a log replayed onto it from its first commit, or a checkpoint's
+    /// rows): protocol 1/2, no schema, no files.
+    pub fn empty(version: u64, checkpoint: Option<u64>) -> Self {
+        Snapshot {
+            version,
+            protocol: Protocol {
+                min_reader_version: 1,
+                min_writer_version: 2,
+                reader_features: None,
+                writer_features: None,
+            },
+            metadata: Metadata {
+                id: String::new(),
+                name: None,
+                description: None,
+                format: Format { provider: "parquet".into(), options: BTreeMap::new() },
+                schema_string: String::new(),
+                partition_columns: Vec::new(),
+                configuration: BTreeMap::new(),
+                created_time: None,
+            },
+            files: BTreeMap::new(),
+            tombstones: BTreeMap::new(),
+            checkpoint,
+            infos: BTreeMap::new(),
+        }
+    }
+
     /// The run that made `version`, if an etl run did (and the version was read).
     pub fn run_of(&self, version: u64) -> Option<&str> {
         self.infos.get(&version)?.get(RUN_ID)?.as_str()

@@ -393,29 +393,7 @@ pub async fn read(store: &dyn ObjectStore, dataset: &DatasetId, version: u64) ->
 fn from_frame(df: &polars::prelude::DataFrame, version: u64) -> polars::prelude::PolarsResult<Snapshot> {
     let (add, remove) = (Action::of(df, "add")?, Action::of(df, "remove")?);
     let (metadata, protocol) = (Action::of(df, "metaData")?, Action::of(df, "protocol")?);
-    let mut snapshot = Snapshot {
-        version,
-        protocol: Protocol {
-            min_reader_version: 1,
-            min_writer_version: 2,
-            reader_features: None,
-            writer_features: None,
-        },
-        metadata: Metadata {
-            id: String::new(),
-            name: None,
-            description: None,
-            format: Format { provider: "parquet".into(), options: BTreeMap::new() },
-            schema_string: String::new(),
-            partition_columns: Vec::new(),
-            configuration: BTreeMap::new(),
-            created_time: None,
-        },
-        files: BTreeMap::new(),
-        tombstones: BTreeMap::new(),
-        checkpoint: Some(version),
-        infos: BTreeMap::new(),
-    };
+    let mut snapshot = Snapshot::empty(version, Some(version));
     for i in 0..df.height() {
         if add.is_set(i) {
             let add = add.add(i);

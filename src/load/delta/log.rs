@@ -71,29 +71,7 @@ pub async fn read_at(
     let checkpoint = listing.checkpoints.iter().rev().find(|v| **v <= target).copied();
     let mut snapshot = match checkpoint {
         Some(v) => super::checkpoint::read(store, dataset, v).await?,
-        None => Snapshot {
-            version: 0,
-            protocol: Protocol {
-                min_reader_version: 1,
-                min_writer_version: 2,
-                reader_features: None,
-                writer_features: None,
-            },
-            metadata: Metadata {
-                id: String::new(),
-                name: None,
-                description: None,
-                format: Format { provider: "parquet".into(), options: BTreeMap::new() },
-                schema_string: String::new(),
-                partition_columns: Vec::new(),
-                configuration: BTreeMap::new(),
-                created_time: None,
-            },
-            files: BTreeMap::new(),
-            tombstones: BTreeMap::new(),
-            checkpoint: None,
-            infos: BTreeMap::new(),
-        },
+        None => Snapshot::empty(0, None),
     };
     let from = checkpoint.map_or(0, |v| v + 1);
     let wanted: Vec<u64> = (from..=target).collect();

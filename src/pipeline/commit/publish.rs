@@ -33,7 +33,8 @@ pub(super) async fn publish(
         lock.ensure_held().await?;
     }
     let state = request.state.as_ref().map(|s| s.next.body(run.run_id)).transpose()?;
-    let new_files = file_records(staged, run.run_id);
+    let new_files: Vec<FileRecord> =
+        staged.output.files.iter().map(|f| FileRecord::of(f, run.run_id)).collect();
     let make = |publishing: &Publishing| records(run, &record, &new_files, state.as_deref(), publishing);
     let publisher = match (named, &snapshot) {
         (Some(named), Some(snapshot)) => TablePublisher::Delta(delta::DeltaPublish {
@@ -97,19 +98,6 @@ impl Publisher for TablePublisher<'_> {
             TablePublisher::Delta(delta) => delta.publish(store, staged, records).await,
         }
     }
-}
-
-/// The records of the run's files as staged (and named).
-fn file_records(staged: &pipeline::Staged, run_id: &str) -> Vec<FileRecord> {
-    let file = |f: &crate::load::parquet::StagedFile| FileRecord {
-        key: f.key.clone(),
-        rows: Some(f.rows),
-        bytes: f.bytes,
-        sha256: Some(f.sha256.clone()),
-        run_id: Some(run_id.to_owned()),
-        etag: None,
-    };
-    staged.output.files.iter().map(file).collect()
 }
 
 /// The keys of the run's records, in the order they are written (the run record, the state, the
