@@ -647,6 +647,18 @@ fn the_format_comes_from_job_files_and_catalogs_and_is_kept_when_left_out() {
         changed.stderr.contains("a Delta table's readers read every file with the table's types"),
         "{changed:?}"
     );
+    // A dataset that is not there: said, with the nearest ids (exit 2), by each maintenance command.
+    for command in
+        [&["vacuum", "from-jobs"][..], &["compact", "from-jobs"], &["convert", "from-jobs", "--to", "delta"]]
+    {
+        let missing = run(dir.etl().args(command));
+        assert_eq!(missing.code, 2, "{missing:?}");
+        assert!(
+            missing.stderr.contains("there is no dataset `from-jobs`")
+                && missing.stderr.contains("`from-job`"),
+            "{missing:?}"
+        );
+    }
     // Left out: the table stays a table.
     let again = ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "from-job"]));
     assert!(again.stderr.contains("the Delta table stays at version 0: nothing changed"), "{}", again.stderr);
