@@ -131,8 +131,23 @@ async fn convert_locked(
     }
     crate::faults::point("commit")?;
     let record = Manifest { table_format: Some("delta".into()), delta_version: Some(0), ..previous.clone() };
-    let body = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
-    store.put(&dataset.manifest_key(), body).await?;
+    // The conversion's own record (`etl runs` shows it made version 0); the manifest keeps the last
+    // load's, which later runs compare theirs with.
+    let now = manifest::rfc3339(std::time::SystemTime::now());
+    let run = Manifest {
+        run_id: run_id.to_owned(),
+        command: "convert".into(),
+        started: now.clone(),
+        finished: now,
+        rows_written: 0,
+        deleted: 0,
+        upserted: None,
+        ..record.clone()
+    };
+    for (key, record) in [(dataset.run_key(run_id), &run), (dataset.manifest_key(), &record)] {
+        let body = serde_json::to_vec_pretty(record).map_err(|e| Error::Internal(e.to_string()))?;
+        store.put(&key, body).await?;
+    }
     summary.files = files.len();
     summary.bytes = files.iter().map(|f| f.bytes).sum();
     summary.notes.push(format!(

@@ -769,4 +769,13 @@ fn the_delta_examples_run() {
         "{r:?}"
     );
     assert!(r.stderr.contains("etl convert: ok: cursor-usage is now a Delta table"), "{r:?}");
+    // Its record says which version it made.
+    let runs = ok(dir.etl().args(["runs", "cursor-usage", "--json"]));
+    let runs: Vec<serde_json::Value> = serde_json::from_str(&runs.stdout).unwrap();
+    assert_eq!(
+        (runs[0]["command"].as_str(), runs[0]["delta_version"].as_u64()),
+        (Some("convert"), Some(0)),
+        "{runs:?}"
+    );
+    assert_eq!(runs[1]["delta_version"], serde_json::Value::Null, "{runs:?}");
 }
