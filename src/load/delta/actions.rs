@@ -127,8 +127,6 @@ pub struct Snapshot {
     pub tombstones: BTreeMap<String, Remove>,
     /// The newest checkpoint the snapshot was read from, if any.
     pub checkpoint: Option<u64>,
-    /// Each version's `commitInfo` read (those after the checkpoint).
-    pub infos: BTreeMap<u64, serde_json::Value>,
 }
 
 impl Snapshot {
@@ -156,13 +154,7 @@ impl Snapshot {
             files: BTreeMap::new(),
             tombstones: BTreeMap::new(),
             checkpoint,
-            infos: BTreeMap::new(),
         }
-    }
-
-    /// The run that made `version`, if an etl run did (and the version was read).
-    pub fn run_of(&self, version: u64) -> Option<&str> {
-        self.infos.get(&version)?.get(RUN_ID)?.as_str()
     }
 
     /// The keys of the table's data files (`datasets/<id>/…`), with their sizes.
@@ -186,9 +178,6 @@ impl Snapshot {
     pub fn apply(&mut self, version: u64, actions: Vec<Action>) {
         self.version = version;
         for action in actions {
-            if let Some(info) = action.commit_info {
-                self.infos.insert(version, info);
-            }
             if let Some(protocol) = action.protocol {
                 self.protocol = protocol;
             }
@@ -250,7 +239,6 @@ pub(crate) mod tests_support {
             files: BTreeMap::new(),
             tombstones: BTreeMap::new(),
             checkpoint: None,
-            infos: BTreeMap::new(),
         };
         let nulls = Add {
             partition_values: [("date".to_owned(), None)].into(),

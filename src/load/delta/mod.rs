@@ -51,14 +51,6 @@ impl TableFormat {
             TableFormat::Delta => "delta",
         }
     }
-
-    /// The format a manifest records (`None`: a dataset written before formats, Hive).
-    pub fn of_manifest(manifest: &Manifest) -> Self {
-        match manifest.table_format.as_deref() {
-            Some("delta") => TableFormat::Delta,
-            _ => TableFormat::Hive,
-        }
-    }
 }
 
 impl std::str::FromStr for TableFormat {
@@ -219,7 +211,8 @@ async fn publish(
     }
     let started = std::time::Instant::now();
     crate::signals::check()?;
-    let pending = match commit_changes(store, staged, commit, run.clone(), records).await {
+    let mut run = run;
+    let pending = match commit_changes(store, staged, commit, &mut run, records).await {
         Ok(pending) => pending,
         Err(e) => {
             // Not committed: no version references the run's files.
@@ -247,7 +240,6 @@ async fn publish(
 
 /// What a run changes in the table: the files it removes (`stale`) and uploads, and the commit's
 /// actions (their stats read first: a local store moves the staged files into place).
-#[derive(Clone)]
 struct Changes {
     /// The table's files before the run.
     before: Vec<ObjectMeta>,
@@ -261,7 +253,7 @@ impl Changes {
     fn of(staged: &StagedDataset, named: &Named, commit: &Commit<'_>) -> Result<Self> {
         let before: Vec<ObjectMeta> = commit.snapshot.map(|s| s.objects(&staged.dataset)).unwrap_or_default();
         let stale = super::publish::stale_keys(before.clone(), staged);
-        let uploads = uploads_of(staged, named).iter().map(|f| f.key.clone()).collect();
+        let uploads = uploads_of(staged, &named.kept).iter().map(|f| f.key.clone()).collect();
         let actions = actions(staged, commit, &stale, named)?;
         Ok(Changes { before, stale, uploads, kept: named.kept.clone(), actions })
     }
@@ -322,8 +314,8 @@ impl Changes {
 }
 
 /// The staged files a run uploads: those the table does not hold already, and its rejects.
-fn uploads_of<'s>(staged: &'s StagedDataset, named: &Named) -> Vec<&'s super::parquet::StagedFile> {
-    staged.files.iter().filter(|f| !named.kept.contains(&f.key)).chain(&staged.rejects).collect()
+fn uploads_of<'s>(staged: &'s StagedDataset, kept: &BTreeSet<String>) -> Vec<&'s super::parquet::StagedFile> {
+    staged.files.iter().filter(|f| !kept.contains(&f.key)).chain(&staged.rejects).collect()
 }
 
 /// Writes the run's pending records, uploads its files, and commits its version: the next one, or,
@@ -333,7 +325,7 @@ async fn commit_changes(
     store: &dyn ObjectStore,
     staged: &StagedDataset,
     commit: &Commit<'_>,
-    mut run: Changes,
+    run: &mut Changes,
     records: MakeRecords<'_>,
 ) -> Result<Pending> {
     let dataset = &staged.dataset;
@@ -345,7 +337,7 @@ async fn commit_changes(
         store.put(&dataset.journal_key(commit.run_id), body).await?;
         crate::faults::point("journal")?;
         if !uploaded {
-            super::publish::upload(store, &uploads_of(staged, &Named { kept: run.kept.clone() })).await?;
+            super::publish::upload(store, &uploads_of(staged, &run.kept)).await?;
             uploaded = true;
         }
         if let Some(lock) = commit.lock {
