@@ -14,7 +14,7 @@ use futures::future::LocalBoxFuture;
 use self::args::{
     ClearDatasetArgs, CompactArgs, ConvertArgs, DoctorArgs, JobsArgs, LoadApiArgs, LoadCsvArgs,
     LoadCursorUsageArgs, LoadDomoArgs, LoadPostgresArgs, LoadS3Args, RecordArgs, RepairArgs, ScheduleArgs,
-    UploadCsvArgs, VacuumArgs,
+    StatusArgs, UploadCsvArgs, VacuumArgs,
 };
 use crate::config;
 use crate::logging::{self, LogFormat};
@@ -64,6 +64,16 @@ pub struct GlobalArgs {
     /// colours anything).
     #[arg(long, value_enum, env = "ETL_COLOR", hide_env_values = true, default_value_t = logging::Color::Auto, global = true)]
     pub color: logging::Color,
+
+    /// After every load, write its Prometheus metrics to DIR/etl-<dataset>.prom (the node exporter's
+    /// textfile collector reads them; written whole, then renamed).
+    #[arg(long, env = "ETL_METRICS_DIR", hide_env_values = true, global = true, value_name = "DIR")]
+    pub metrics_dir: Option<std::path::PathBuf>,
+
+    /// After every load, push its metrics to this Prometheus Pushgateway (group job="etl",
+    /// dataset="<id>"; waits at most 5 s).
+    #[arg(long, env = "ETL_PUSHGATEWAY_URL", hide_env_values = true, global = true, value_name = "URL")]
+    pub pushgateway_url: Option<String>,
 
     /// Print the effective configuration (flags, environment, .env; secrets masked) and exit.
     #[arg(long, global = true)]
@@ -137,6 +147,10 @@ pub enum Command {
     Compact(CompactArgs),
     /// Show a dataset: schema, partitions, rows, bytes and its last run (from its manifest).
     Inspect(RecordArgs),
+    /// One line per dataset of the target: its last run, when it last published, its rows. Exits 1
+    /// when one needs a look: its last run failed or was stopped, a publish was interrupted, or
+    /// (--stale-after) it has not published for too long. Reads run records only, never data.
+    Status(StatusArgs),
     /// List a dataset's runs, newest first.
     Runs(RecordArgs),
     /// Check the target the way a run uses it: reach it with the credentials, then PUT, GET, a
@@ -182,6 +196,7 @@ impl Command {
             Command::Vacuum(_) => "vacuum",
             Command::Compact(_) => "compact",
             Command::Inspect(_) => "inspect",
+            Command::Status(_) => "status",
             Command::Runs(_) => "runs",
             Command::Doctor(_) => "doctor",
             Command::Completions { .. } => "completions",
@@ -211,10 +226,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
             // `.env`'s) too, as if the person had to type them: those are left out of it.
             let text = e.render().to_string();
             let unset = usage_without_environment(&text, &args);
-            if unset == text {
+            use std::io::IsTerminal;
+            if unset == text && std::io::stderr().is_terminal() {
+                // clap's colours, for a person.
                 let _ = e.print();
             } else {
-                eprint!("{unset}");
+                crate::logging::eprint_lines(&unset);
             }
             return ExitCode::from(2);
         }
@@ -225,6 +242,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
     };
     crate::redact::register_environment();
     logging::init(cli.global.log_format, cli.global.verbose, cli.global.color);
+    crate::monitor::configure(crate::monitor::Settings {
+        metrics_dir: cli.global.metrics_dir.clone(),
+        pushgateway: cli.global.pushgateway_url.clone().filter(|u| !u.trim().is_empty()),
+        lineage: crate::monitor::lineage::Config::from_env(|name| std::env::var(name).ok()),
+    });
     // Printed from clap's own definition: nothing to run, no summary.
     match &cli.command {
         Command::Completions { shell } => {
@@ -241,7 +263,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("error: could not write the man page: {e}");
+                    crate::logging::eprint_lines(&format!("error: could not write the man page: {e}"));
                     ExitCode::FAILURE
                 }
             };
@@ -275,6 +297,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
     }
     let started = Instant::now();
     let name = cli.command.name();
+    // `etl run <file> --job NAME`: its summary and error lines name the job.
+    let job = match &cli.command {
+        Command::Run(args) if args.job.len() == 1 => Some(args.job[0].clone()),
+        _ => None,
+    };
     let uses_target = cli.command.uses_target();
     let target_text = cli.global.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_owned());
     let result = dotenv
@@ -333,11 +360,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
                 summary.rows_read = crate::pipeline::rows_typed();
             }
             summary.seconds = started.elapsed().as_secs_f64();
+            summary.job = summary.job.or(job.clone());
             let message = crate::redact::redact(&format!("{err:#}")).into_owned();
             let declined = matches!(err.downcast_ref::<crate::Error>(), Some(crate::Error::Cancelled));
             if cli.global.log_format == LogFormat::Text {
                 // A declined confirmation is the person's choice, not an error.
-                eprintln!("{}{message}", if declined { "" } else { "error: " });
+                let named = job.as_ref().map(|j| format!("\"{j}\": ")).unwrap_or_default();
+                let message = message.strip_prefix(&named).unwrap_or(&message);
+                crate::logging::eprint_lines(&format!(
+                    "{}{named}{message}",
+                    if declined { "" } else { "error: " }
+                ));
                 if !uses_target {
                     // Nothing was read or written: the error is the whole story.
                     return ExitCode::from(code);

@@ -46,7 +46,7 @@ pub fn point(name: &str) -> Result<()> {
     }
     match action {
         Some("kill") => {
-            eprintln!("etl: ETL_FAULT: killed at {name} #{count}");
+            crate::logging::eprint_lines(&format!("etl: ETL_FAULT: killed at {name} #{count}"));
             // SIGKILL, as `kill -9` would send it: no handler, no cleanup, no destructor.
             let pid = std::process::id().to_string();
             let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
@@ -54,7 +54,7 @@ pub fn point(name: &str) -> Result<()> {
         }
         Some("fail") => Err(Error::Internal(format!("ETL_FAULT: failed at {name} #{count}"))),
         Some("stop") => {
-            eprintln!("etl: ETL_FAULT: stopped at {name} #{count}");
+            crate::logging::eprint_lines(&format!("etl: ETL_FAULT: stopped at {name} #{count}"));
             let pid = std::process::id().to_string();
             let _ = std::process::Command::new("kill").args(["-STOP", &pid]).status();
             Ok(())

@@ -21,6 +21,7 @@ pub mod http;
 pub mod jobs;
 pub mod load;
 pub mod logging;
+pub mod monitor;
 pub mod pipeline;
 pub mod progress;
 pub mod redact;

@@ -41,6 +41,39 @@ impl Color {
     }
 }
 
+/// `2026-12-06T22:40:00.123456Z`: now, as the logs' own lines carry it.
+pub fn timestamp() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs();
+    let (y, m, d) = crate::transform::calendar::civil_from_days((secs / 86_400) as i32);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        now.subsec_micros()
+    )
+}
+
+/// `text` with `stamp` and a space in front of each line (a table's lines too).
+pub fn dated(text: &str, stamp: &str) -> String {
+    text.lines().map(|line| format!("{stamp} {line}\n")).collect()
+}
+
+/// Writes `text` (one line or several) on stderr, secrets redacted, each line dated when stderr is
+/// not a terminal: a cron log appended every night, a CI log, a file can then say which night a line
+/// belongs to, as every log line of `tracing` can. A person at a terminal reads it undated.
+pub fn eprint_lines(text: &str) {
+    use std::io::Write;
+    let text = crate::redact::redact(text.trim_end_matches('\n'));
+    let text = match std::io::stderr().is_terminal() {
+        true => format!("{text}\n"),
+        false => dated(&text, &timestamp()),
+    };
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// Installs the global subscriber.
 pub fn init(format: LogFormat, verbose: u8, color: Color) {
     // The AWS SDK's own warnings (a region it could not find in the instance metadata, each a
@@ -75,6 +108,14 @@ pub fn init(format: LogFormat, verbose: u8, color: Color) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_dated_as_the_logs_are() {
+        let stamp = timestamp();
+        assert_eq!(stamp.len(), "2026-12-06T22:40:00.123456Z".len(), "{stamp}");
+        assert!(stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T', "{stamp}");
+        assert_eq!(dated("a\nb", "T"), "T a\nT b\n", "every line of a table");
+    }
 
     #[test]
     fn colour_follows_the_terminal_and_the_conventions() {

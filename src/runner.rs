@@ -44,7 +44,15 @@ where
         // The summary is the run's (`etl run`), and says which entry ran as what.
         let mut summary = load(entry).await?;
         if summary.command != command {
-            summary.notes.insert(0, format!("\"{}\" ran as {}", entry.name(), summary.command));
+            // `etl run`'s summary names its job in its head (`etl run "nightly": ok`).
+            let named = match command {
+                "run" => {
+                    summary.job = Some(entry.name().to_owned());
+                    String::new()
+                }
+                _ => format!("\"{}\" ", entry.name()),
+            };
+            summary.notes.insert(0, format!("{named}ran as {}", summary.command));
             summary.command = command;
         }
         return Ok(summary);
@@ -74,10 +82,9 @@ where
                 let full = format!("{error:#}");
                 let message = without_name(&full, entry.name(), entry.dataset().as_str());
                 match options.log_format {
-                    LogFormat::Text => eprintln!(
-                        "{}",
-                        crate::redact::redact(&format!("error: \"{}\": {message}", entry.name()))
-                    ),
+                    LogFormat::Text => {
+                        crate::logging::eprint_lines(&format!("error: \"{}\": {message}", entry.name()))
+                    }
                     LogFormat::Json => {
                         tracing::error!(dataset = entry.dataset().as_str(), "\"{}\": {message}", entry.name())
                     }

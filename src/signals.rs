@@ -27,7 +27,7 @@ pub fn listen() {
                     _ = terminate.recv() => 15,
                 };
                 if SIGNAL.swap(signo, Ordering::SeqCst) != 0 {
-                    eprintln!("etl: {} again: stopping now", name(signo));
+                    crate::logging::eprint_lines(&format!("etl: {} again: stopping now", name(signo)));
                     std::process::exit(128 + signo);
                 }
                 tracing::warn!(

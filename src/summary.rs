@@ -56,6 +56,9 @@ impl std::fmt::Display for Status {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Summary {
     pub command: &'static str,
+    /// The job of a job file `etl run` ran (`--job NAME`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
@@ -101,6 +104,7 @@ impl Summary {
     pub fn new(command: &'static str, target: String) -> Self {
         Summary {
             command,
+            job: None,
             status: Status::Ok,
             dataset: None,
             run_id: None,
@@ -139,21 +143,42 @@ impl Summary {
         summary
     }
 
-    /// Prints the summary on stderr, as text or as one JSON object.
+    /// Prints the summary on stderr, as text (dated when stderr is not a terminal) or as one JSON
+    /// object with a `timestamp` and a `level` as every JSON log line has.
     pub fn print(&self, format: LogFormat) {
-        let line = match format {
+        match format {
             LogFormat::Json => {
-                serde_json::to_string(&serde_json::json!({ "event": "summary", "summary": self }))
-                    .expect("summary serialises")
+                let line = serde_json::to_string(&serde_json::json!({
+                    "timestamp": crate::logging::timestamp(),
+                    "level": self.level(),
+                    "event": "summary",
+                    "summary": self,
+                }))
+                .expect("summary serialises");
+                let _ = writeln!(std::io::stderr().lock(), "{}", crate::redact::redact(&line));
             }
-            LogFormat::Text if self.datasets.is_empty() => self.text(),
-            LogFormat::Text => format!("{}{}", outcome_table(&self.datasets), self.text()),
-        };
-        let _ = writeln!(std::io::stderr().lock(), "{}", crate::redact::redact(&line));
+            LogFormat::Text if self.datasets.is_empty() => crate::logging::eprint_lines(&self.text()),
+            LogFormat::Text => {
+                crate::logging::eprint_lines(&format!("{}{}", outcome_table(&self.datasets), self.text()))
+            }
+        }
+    }
+
+    /// The level of the summary's JSON line: `INFO` for a run that did what it was asked, `WARN` for
+    /// one stopped, `ERROR` for one that failed.
+    pub fn level(&self) -> &'static str {
+        match self.status {
+            Status::Ok | Status::DryRun if self.exit_code.is_none() => "INFO",
+            Status::Cancelled => "WARN",
+            _ => "ERROR",
+        }
     }
 
     fn text(&self) -> String {
-        let head = format!("etl {}: {}", self.command, self.status);
+        let head = match &self.job {
+            Some(job) => format!("etl {} \"{job}\": {}", self.command, self.status),
+            None => format!("etl {}: {}", self.command, self.status),
+        };
         let tail = format!("{:.2} s, target {}", self.seconds, self.target);
         let mut line = if self.command == "clear-dataset" {
             // A clear reads and writes no rows: it says what it deleted (or would, or found none).
@@ -174,6 +199,7 @@ impl Summary {
             }
         } else if matches!(self.command, "doctor" | "repair" | "convert" | "vacuum" | "compact")
             && self.status != Status::Failed
+            || self.command == "status"
         {
             // No rows: what it found is in its notes (the checks' verdict; what was repaired).
             return format!("{head}: {}, {tail}", self.notes.join("; "));

@@ -583,6 +583,21 @@ pub struct RecordArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// A dataset not published for longer than this is stale (exit 1): `26h`, `2d`, `90m`, `1w`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub stale_after: Option<std::time::Duration>,
+    /// JSON on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `26h`, `2d`: a duration, as `--stale-after` takes it.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::checks::duration(text).map(std::time::Duration::from_secs)
+}
+
+#[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// JSON on stdout instead of a table.
     #[arg(long)]

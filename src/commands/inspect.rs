@@ -14,6 +14,10 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
     let published = manifest::read(store.as_ref(), dataset).await?;
     let failed = failed_since(store.as_ref(), dataset, published.as_ref().map(|m| m.run_id.as_str())).await?;
     let table = crate::load::delta::log::read(store.as_ref(), dataset).await?;
+    // A publish a killed run left half-done: what readers see until it is settled.
+    let pending = crate::monitor::status::pending_publish(store.as_ref(), dataset).await?;
+    let pending_line =
+        pending.as_ref().map(|p| format!("publish pending: {}\n", p.describe(dataset))).unwrap_or_default();
     let out = match published {
         Some(m) if json => serde_json::to_string_pretty(&serde_json::json!({
             "dataset": dataset.as_str(),
@@ -28,12 +32,13 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
             "bytes": m.bytes(),
             "last_run": m.last_run(),
             "failed_since": failed.iter().map(manifest::Manifest::last_run).collect::<Vec<_>>(),
+            "publish_pending": pending,
             "read": reads_of(&m, &url, table.is_some()),
         }))
         .map_err(|e| Error::Internal(e.to_string()))?,
         Some(m) => {
             let r = reads_of(&m, &url, table.is_some());
-            let failed = failed.iter().map(describe_failed).collect::<String>();
+            let failed = pending_line.clone() + &failed.iter().map(describe_failed).collect::<String>();
             match &table {
                 None => format!(
                     "{}{failed}read it with (all values as written; see README \"Reading the output\"):\n  duckdb:   {}\n  \
@@ -65,10 +70,11 @@ pub async fn inspect(dataset: &DatasetId, json: bool, ctx: &Context) -> Result<(
             "target": url,
             "last_run": null,
             "failed_since": failed.iter().map(manifest::Manifest::last_run).collect::<Vec<_>>(),
+            "publish_pending": pending,
         }))
         .map_err(|e| Error::Internal(e.to_string()))?,
         None if !failed.is_empty() => format!(
-            "dataset {dataset} ({url})\nnothing published yet\n{}",
+            "dataset {dataset} ({url})\nnothing published yet\n{pending_line}{}",
             failed.iter().map(describe_failed).collect::<String>()
         ),
         None => {
@@ -135,7 +141,7 @@ async fn failed_since(
     let mut out = Vec::new();
     for key in keys.iter().rev() {
         if let Ok(m) = serde_json::from_slice::<manifest::Manifest>(&store.get(key).await?) {
-            if m.status.as_deref() == Some("failed") {
+            if matches!(m.status.as_deref(), Some("failed" | "cancelled")) {
                 out.push(m);
             }
         }
@@ -145,10 +151,15 @@ async fn failed_since(
 
 /// A failed run's lines in `inspect`.
 fn describe_failed(m: &manifest::Manifest) -> String {
-    let mut out = format!(
-        "run {} ({} {}, {}) failed its checks and published nothing:\n",
-        m.run_id, m.command, m.mode, m.finished
-    );
+    let what = match (m.status.as_deref(), m.checks.iter().any(|c| c.broken())) {
+        (Some("cancelled"), _) => "was stopped and published nothing",
+        (_, true) => "failed its checks and published nothing",
+        _ => "failed and published nothing",
+    };
+    let mut out = format!("run {} ({} {}, {}) {what}:\n", m.run_id, m.command, m.mode, m.finished);
+    if let Some(error) = &m.error {
+        out += &format!("  {error}\n");
+    }
     for check in &m.checks {
         out += &format!("  {}\n", check.describe());
     }

@@ -16,6 +16,7 @@ pub mod maintain;
 pub mod repair;
 pub mod run;
 pub mod schedule;
+pub mod status;
 pub mod upload_csv;
 
 pub use context::Context;
@@ -64,6 +65,7 @@ pub async fn execute(command: Command, ctx: Context) -> Result<Option<Summary>> 
             inspect::runs(&DatasetId::parse(&args.id)?, args.json, ctx).await?;
             return Ok(None);
         }
+        Command::Status(args) => status::run(args, ctx).await?,
         Command::Doctor(args) => doctor::run(args.json, ctx).await?,
         Command::Repair(args) => repair::run(DatasetId::parse(&args.id)?, ctx).await?,
         Command::Convert(args) => maintain::convert(args, ctx).await?,

@@ -16,7 +16,12 @@ pub async fn run(dataset: DatasetId, ctx: &Context) -> Result<Summary> {
         crate::pipeline::commit::recover_first(store.clone(), &dataset, &Default::default()).await;
     let mut summary = Summary::new("repair", store.url_of(&dataset.prefix()));
     summary.dataset = Some(dataset.to_string());
-    summary.notes = recovered?.iter().map(ToString::to_string).collect();
+    let recovered = recovered?;
+    if !recovered.is_empty() {
+        // The metrics a killed run left saying its publish was under way now say it is settled.
+        crate::monitor::publish_settled(dataset.as_str()).await;
+    }
+    summary.notes = recovered.iter().map(ToString::to_string).collect();
     if summary.notes.is_empty() {
         summary.notes.push("nothing to repair: no publish was left half-done".into());
     }

@@ -29,7 +29,8 @@ pub async fn run(args: JobsArgs, ctx: &Context) -> Result<Option<Summary>> {
     let file = &args.file;
     let overrides = Overrides { partition_range: args.partition_range, wait_lock: args.wait_lock };
     run_entries("run", target, entries, selection.options(ctx.log_format), |job| {
-        Box::pin(run_job(job, dry_run, overrides, file, ctx))
+        // Its loads' records, metrics and lineage events name the job.
+        Box::pin(crate::monitor::in_job(&job.name, run_job(job, dry_run, overrides, file, ctx)))
     })
     .await
     .map(Some)

@@ -109,7 +109,7 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
             .map_err(|message| Error::Config { path: args.file.clone(), message })?;
     }
     for job in file.jobs.iter().filter(|j| !j.enabled) {
-        eprintln!("job \"{}\" is disabled (enabled: false): left out", job.name);
+        crate::logging::eprint_lines(&format!("job \"{}\" is disabled (enabled: false): left out", job.name));
     }
     let written = schedule::render(args.to, &groups, &export);
     if !in_a_pod {
@@ -119,10 +119,10 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
         if export.executable.contains('/') {
             baked.push(format!("the executable {}", export.executable));
         }
-        eprintln!(
+        crate::logging::eprint_lines(&format!(
             "the {to} units read {} on the workers: --job-file, --workdir and --executable change them",
             baked.join(", ")
-        );
+        ));
     }
     let Some(dir) = &args.out else {
         return crate::stdout::print_file(&written.text);
@@ -141,7 +141,12 @@ pub fn export(args: ScheduleExportArgs) -> Result<()> {
         staged.as_file().set_permissions(mode).map_err(|e| Error::io(&path, e))?;
     }
     staged.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-    eprintln!("wrote {}: {} for {}", path.display(), written.holds, units(&groups));
+    crate::logging::eprint_lines(&format!(
+        "wrote {}: {} for {}",
+        path.display(),
+        written.holds,
+        units(&groups)
+    ));
     Ok(())
 }
 

@@ -555,7 +555,12 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
             start(second, second_canceller, copy_of(&range(&format!("ctid >= '({middle},0)'::tid"))), 2, 2)?;
         }
     }
-    let csv = CsvParts::new("postgres", format!("{name} (query)"), parts);
+    // The run record (and the lineage events) name the table a run reads whole.
+    let location = match &source.table {
+        Some(table) => format!("{name} table {table}"),
+        None => format!("{name} (query)"),
+    };
+    let csv = CsvParts::new("postgres", location, parts);
     Ok(PgRows { csv, pins, highest, copy: Copy { tasks } })
 }
 

@@ -345,6 +345,16 @@ pub fn new_run_id() -> String {
     )
 }
 
+/// When the run `run_id` started (its id begins with that time, to the millisecond).
+pub fn run_started(run_id: &str) -> Option<std::time::SystemTime> {
+    let num = |range: std::ops::Range<usize>| run_id.get(range)?.parse::<u64>().ok();
+    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (h, mi, s, ms) = (num(9..11)?, num(11..13)?, num(13..15)?, num(16..19)?);
+    let days = crate::transform::calendar::days_from_civil(y as i32, m as u32, d as u32);
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + mi * 60 + s;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(secs * 1000 + ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

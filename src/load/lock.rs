@@ -148,6 +148,15 @@ async fn read(store: &dyn ObjectStore, key: &str) -> Result<Found> {
     }
 }
 
+/// The run holding `dataset`'s lock, if one holds it and its lock has not expired (what `etl status`
+/// and `inspect` tell from a publish killed half-way).
+pub async fn live_holder(store: &dyn ObjectStore, dataset: &DatasetId) -> Result<Option<LockRecord>> {
+    Ok(match read(store, &dataset.lock_key()).await? {
+        Found::Lock(record) if !record.expired() => Some(record),
+        _ => None,
+    })
+}
+
 impl DatasetLock {
     /// Takes the dataset's lock for `run_id`, waiting up to `wait` for a live holder to finish.
     pub async fn acquire(

@@ -101,10 +101,23 @@ pub struct Manifest {
     /// Every data file of the dataset after this run (including those earlier runs wrote, in the
     /// partitions a merge left alone), in key order.
     pub files: Vec<FileRecord>,
-    /// `failed` for the record of a run that published nothing (a check failed at severity error;
-    /// only in `_runs/`, never the manifest); absent for a published run.
+    /// `failed` for the record of a run that published nothing (a check failed at severity error,
+    /// bad input, a store error), `cancelled` for one a signal stopped; only in `_runs/`, never the
+    /// manifest. Absent for a published run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// Why a failed or cancelled run stopped (secrets redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The rows a failed or cancelled run had read and typed when it stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_read: Option<u64>,
+    /// The exit code of a failed or cancelled run (1, 65, 75, 130, 143).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<u8>,
+    /// The job of a job file (`etl run`) the run was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
     /// The outcome of each data-quality check the run declared.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<crate::summary::CheckResult>,
@@ -140,6 +153,8 @@ impl Manifest {
             "upserted": m.upserted,
             "status": m.status.as_deref().unwrap_or("ok"),
             "checks": m.checks,
+            "error": m.error,
+            "job": m.job,
             "tool": m.tool,
         })
     }
@@ -354,6 +369,19 @@ pub fn rfc3339(time: std::time::SystemTime) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }
 
+/// The time an [`rfc3339`] text names (`2026-11-23T13:04:26Z`, fractions of a second ignored).
+pub fn parse_rfc3339(text: &str) -> Option<std::time::SystemTime> {
+    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<u64>().ok();
+    if text.as_bytes().get(10) != Some(&b'T') {
+        return None;
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let days = crate::transform::calendar::days_from_civil(y as i32, m as u32, d as u32);
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + mi * 60 + s;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,5 +409,7 @@ mod tests {
     fn times_are_rfc3339_utc() {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_957_466);
         assert_eq!(rfc3339(t), "2026-11-29T13:04:26Z");
+        assert_eq!(parse_rfc3339("2026-11-29T13:04:26Z"), Some(t));
+        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }

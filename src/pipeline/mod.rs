@@ -167,6 +167,7 @@ pub async fn stage(
     mut load: Box<dyn Load>,
     progress: Progress,
     mut checks: Option<RowChecks>,
+    counted: Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<Staged> {
     let started = Instant::now();
     let started_at = std::time::SystemTime::now();
@@ -181,6 +182,7 @@ pub async fn stage(
             location: &info.location,
             shown: &mut shown,
             checks: checks.as_mut(),
+            counted: &counted,
         };
         let mut reader: Box<dyn BatchReader> = Box::new(ReadAhead::new(source.open()?, BATCH_ROWS));
         pass.load.expect_columns(reader.columns())?;
@@ -242,6 +244,8 @@ struct Pass<'a> {
     shown: &'a mut Shown,
     /// The row checks, judged on every typed batch.
     checks: Option<&'a mut RowChecks>,
+    /// The rows this load has typed (every pass): what a run that fails or is stopped had read.
+    counted: &'a std::sync::atomic::AtomicU64,
 }
 
 /// How a pass ended.
@@ -339,6 +343,7 @@ impl Pass<'_> {
                 })?;
                 rows += batch.len() as u64;
                 ROWS_TYPED.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                self.counted.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 if let Some(checks) = self.checks.as_deref_mut() {
                     let kept = self.load.kept(&df)?;
                     let part = part.as_ref().map(|(i, name)| (*i, name.as_str()));

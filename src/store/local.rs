@@ -159,6 +159,31 @@ impl ObjectStore for LocalStore {
         })
     }
 
+    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = self.path_of(prefix.trim_end_matches('/'));
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(&dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
+            let path = entry.path();
+            if is_hidden(&entry.file_name())
+                || !entry.file_type().map_err(|e| StoreError::io(&path, e))?.is_dir()
+            {
+                continue;
+            }
+            // A folder with no object in it (an emptied dataset's) is not one.
+            if holds_a_file(&path) {
+                out.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         // Walk only the folder the prefix points into.
         let dir_part = prefix.rfind('/').map_or("", |i| &prefix[..i]);
@@ -233,4 +258,23 @@ pub fn sha256_of_file(path: &std::path::Path) -> std::io::Result<(u64, String)> 
         total += n as u64;
     }
     Ok((total, hex::encode(hasher.finalize())))
+}
+
+/// Whether `dir` or a folder in it holds a file that is not hidden (stops at the first).
+fn holds_a_file(dir: &Path) -> bool {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            if is_hidden(&entry.file_name()) {
+                continue;
+            }
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(entry.path()),
+                Ok(_) => return true,
+                Err(_) => {}
+            }
+        }
+    }
+    false
 }

@@ -99,6 +99,19 @@ pub trait ObjectStore: Send + Sync {
     }
     /// Every object whose key starts with `prefix`, in key order.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+    /// The names of the folders right under `prefix` (which ends with `/`) that hold objects, sorted:
+    /// `list_folders("datasets/")` is every dataset id, without listing their files (S3: a
+    /// delimiter listing).
+    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = self
+            .list(prefix)
+            .await?
+            .into_iter()
+            .filter_map(|o| Some(o.key.strip_prefix(prefix)?.split_once('/')?.0.to_owned()))
+            .collect();
+        names.dedup();
+        Ok(names)
+    }
     /// Aborts the unfinished multipart uploads under `prefix` (a run that died mid-upload leaves its
     /// parts behind); returns how many. Only call it while holding the dataset's lock.
     async fn abort_unfinished_uploads(&self, _prefix: &str) -> Result<usize, StoreError> {

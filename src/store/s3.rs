@@ -617,6 +617,34 @@ impl ObjectStore for S3Store {
         Ok(out)
     }
 
+    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let full = self.full_key(prefix);
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.location.bucket)
+            .prefix(&full)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("ListObjectsV2", prefix, e))?;
+            for common in page.common_prefixes() {
+                let Some(name) = common.prefix().and_then(|p| p.strip_prefix(full.as_str())) else {
+                    continue;
+                };
+                let name = name.trim_end_matches('/');
+                if !name.is_empty() {
+                    out.push(name.to_owned());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
         for batch in keys.chunks(DELETE_BATCH) {
             let objects = batch

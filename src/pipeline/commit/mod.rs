@@ -97,16 +97,44 @@ async fn report_pending_publish(store: &dyn ObjectStore, dataset: &DatasetId) ->
 
 /// Loads `request` into `store` as one transaction, holding the dataset's lock from start to end (a
 /// dry run writes nothing and takes none); see the module's header for the steps.
+///
+/// Whatever the outcome, a run leaves its record (`_runs/<run-id>.json`: `ok`, `failed` or
+/// `cancelled`) and reports to the monitoring ([`crate::monitor`]); a dry run neither.
 pub async fn load(mut request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<Loaded> {
     crate::signals::check()?;
-    // What the run left out, from the dataset as it is (read again under the lock, where a layout
-    // another run changed meanwhile is refused).
-    let previous = manifest::read(store.as_ref(), &request.dataset).await?;
+    let run_id = new_run_id();
+    if request.dry_run {
+        let previous = manifest::read(store.as_ref(), &request.dataset).await?;
+        return load_run(request, store, run_id, previous).await;
+    }
+    let start = record::run_start(&request, store.as_ref(), &run_id);
+    request.monitored = Some(start.clone());
+    let head = record::Head::of(&request);
+    let watch = crate::monitor::Watch::start(start).await;
+    // What the run left out comes from the dataset as it is (read again under the lock, where a
+    // layout another run changed meanwhile is refused).
+    let (result, previous) = match manifest::read(store.as_ref(), &request.dataset).await {
+        Ok(previous) => (load_run(request, store.clone(), run_id.clone(), previous.clone()).await, previous),
+        Err(e) => (Err(e), None),
+    };
+    if let Err(e) = &result {
+        record::keep_failed(&head, store.as_ref(), &run_id, e).await;
+    }
+    watch.end(record::run_end(&result, &head, previous.as_ref())).await;
+    result
+}
+
+/// [`load`]'s steps, from the dataset's manifest as the run found it (`previous`).
+async fn load_run(
+    mut request: LoadRequest,
+    store: Arc<dyn ObjectStore>,
+    run_id: String,
+    previous: Option<Manifest>,
+) -> Result<Loaded> {
     resolve_table_format(&mut request, previous.as_ref(), store.as_ref()).await?;
     if let Some(previous) = previous {
         remember_layout(&mut request, &previous)?;
     }
-    let run_id = new_run_id();
     if request.dry_run {
         report_pending_publish(store.as_ref(), &request.dataset).await?;
         return load_locked(request, store, run_id, LockAt::DryRun).await;
@@ -282,7 +310,8 @@ async fn stage(
         request.dry_run,
     )?;
     let remembered_column = request.remembered.iter().any(|n| n.contains("--partition-col left out"));
-    let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress, checks)
+    let counted = request.rows_typed.clone();
+    let staged = pipeline::stage(source, Box::new(transform), Box::new(load), progress, checks, counted)
         .await
         .map_err(|e| {
             match e {
@@ -347,7 +376,7 @@ async fn finish(
     let rows_read = staged.rows_read + excluded + staged.rejected;
     let mut notes = judge::notes(&run, &staged, excluded);
     if let Some(summary) = judge::before_planning(&run, &staged, filter.as_deref(), rows_read).await? {
-        return Ok(Loaded { summary, plan: None });
+        return Ok(Loaded { summary, plan: None, schema: Vec::new(), mode: None });
     }
     let schema = plan::schema(&run, &staged);
     judge::schema(&run, &schema, &staged)?;
@@ -369,9 +398,15 @@ async fn finish(
             record::dry_run(&run, &mut staged, &judged, rows_written, &mut notes, excluded).await?;
         (summary, Some(plan))
     } else {
-        let record = record::published(&run, &staged, schema, &judged, rows_written);
+        let record = record::published(&run, &staged, schema.clone(), &judged, rows_written);
+        if let Some(start) = &request.monitored {
+            // Until the run ends, the metrics say a publish is under way: a run killed now leaves
+            // them saying so (readers may see old and new files together until it is settled).
+            crate::monitor::publish_begins(start).await;
+        }
         (publish::publish(&run, &mut staged, record, &mut notes).await?, None)
     };
     record::finished(&request, &mut summary, &staged, rows_read, notes, judged.results);
-    Ok(Loaded { summary, plan })
+    let mode = Some(staged.output.mode.name().to_owned());
+    Ok(Loaded { summary, plan, schema, mode })
 }

@@ -46,6 +46,10 @@ pub(super) fn run_record(request: &LoadRequest, staged: &pipeline::Staged, run_i
         default_mode: None,
         table_format: None,
         delta_version: None,
+        error: None,
+        rows_read: None,
+        exit_code: None,
+        job: crate::monitor::job(),
     }
 }
 
@@ -202,4 +206,175 @@ pub(super) async fn refused_by_checks(
     summary.seconds = request.began.elapsed().as_secs_f64();
     summary.exit_code = Some(65);
     Error::Checks { message, summary: Box::new(summary) }
+}
+
+/// The run as the monitoring sees it when it begins.
+pub(super) fn run_start(
+    request: &LoadRequest,
+    store: &dyn crate::store::ObjectStore,
+    run_id: &str,
+) -> crate::monitor::RunStart {
+    let info = request.source.info();
+    crate::monitor::RunStart {
+        command: request.command,
+        job: crate::monitor::job(),
+        dataset: request.dataset.to_string(),
+        run_id: run_id.to_owned(),
+        started: std::time::SystemTime::now() - request.began.elapsed(),
+        source_kind: info.kind.to_owned(),
+        source_location: recorded_location(&info.location),
+        target: store.url(),
+    }
+}
+
+/// What a run's record says whatever became of it: kept when the request is handed over, for the
+/// record of a run that fails or is stopped.
+pub(super) struct Head {
+    command: &'static str,
+    dataset: crate::load::layout::DatasetId,
+    source: SourceRecord,
+    mode: String,
+    partition_column: Option<String>,
+    started: std::time::SystemTime,
+    rows_typed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Head {
+    pub(super) fn of(request: &LoadRequest) -> Self {
+        let info = request.source.info();
+        Head {
+            command: request.command,
+            dataset: request.dataset.clone(),
+            source: SourceRecord {
+                kind: info.kind.to_owned(),
+                location: recorded_location(&info.location),
+                bytes: request.source_size,
+                sha256: None,
+            },
+            mode: request.mode.name().to_owned(),
+            partition_column: request.partition_column.clone(),
+            started: std::time::SystemTime::now() - request.began.elapsed(),
+            rows_typed: request.rows_typed.clone(),
+        }
+    }
+
+    fn rows_read(&self) -> u64 {
+        self.rows_typed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Whether `error` stopped the run by a signal (whatever layer it surfaced in).
+fn cancelled(error: &Error) -> bool {
+    error.interrupted().is_some() || crate::signals::requested().is_some()
+}
+
+/// The exit code `error` gives the process for this run.
+fn exit_code(error: &Error) -> u8 {
+    match crate::signals::requested() {
+        Some(signo) => 128 + signo as u8,
+        None => error.exit_code(),
+    }
+}
+
+/// Keeps the record of a run that failed or was stopped before it published (`failed` or
+/// `cancelled`, with its error and the rows it had read) in `_runs/<run-id>.json`; never the
+/// manifest, which still describes the data in place. A run its checks refused kept its own. When
+/// the store is what failed and the record cannot be written either, the log says so.
+pub(super) async fn keep_failed(
+    head: &Head,
+    store: &dyn crate::store::ObjectStore,
+    run_id: &str,
+    error: &Error,
+) {
+    if matches!(error, Error::Checks { .. } | Error::Cancelled | Error::ClosedOutput) {
+        return;
+    }
+    let status = if cancelled(error) { "cancelled" } else { "failed" };
+    let record = Manifest {
+        format: manifest::FORMAT,
+        run_id: run_id.to_owned(),
+        tool: format!("etl {}", env!("CARGO_PKG_VERSION")),
+        command: head.command.to_owned(),
+        source: head.source.clone(),
+        started: manifest::rfc3339(head.started),
+        finished: manifest::rfc3339(std::time::SystemTime::now()),
+        mode: head.mode.clone(),
+        partition_column: head.partition_column.clone(),
+        primary_key: Vec::new(),
+        schema: Vec::new(),
+        rows_written: 0,
+        null_tokens: Default::default(),
+        deleted: 0,
+        upserted: None,
+        files: Vec::new(),
+        status: Some(status.into()),
+        checks: Vec::new(),
+        newest: Default::default(),
+        default_mode: None,
+        table_format: None,
+        delta_version: None,
+        error: Some(crate::redact::redact(&format!("{error:#}")).into_owned()),
+        rows_read: Some(head.rows_read()),
+        exit_code: Some(exit_code(error)),
+        job: crate::monitor::job(),
+    };
+    let body = match serde_json::to_vec_pretty(&record) {
+        Ok(body) => body,
+        Err(e) => return tracing::warn!("could not write the run's record: {e}"),
+    };
+    if let Err(e) = store.put(&head.dataset.run_key(run_id), body).await {
+        tracing::warn!(
+            "{}: the record of this {status} run could not be written either ({e}): `etl runs` will not show it",
+            head.dataset
+        );
+    }
+}
+
+/// The run as the monitoring sees it when it ends; `previous`: the dataset's manifest as the run
+/// found it.
+pub(super) fn run_end(
+    result: &crate::error::Result<super::Loaded>,
+    head: &Head,
+    previous: Option<&Manifest>,
+) -> crate::monitor::RunEnd {
+    let last_success = previous.and_then(|m| manifest::parse_rfc3339(&m.finished));
+    let mut end = crate::monitor::RunEnd {
+        outcome: crate::monitor::Outcome::Ok,
+        exit_code: 0,
+        error: None,
+        mode: None,
+        schema: Vec::new(),
+        rows_read: head.rows_read(),
+        rows_written: 0,
+        bytes: 0,
+        files: 0,
+        checks: Vec::new(),
+        last_success,
+        created: previous.is_none(),
+    };
+    match result {
+        Ok(loaded) => {
+            let s = &loaded.summary;
+            end.rows_read = s.rows_read;
+            end.rows_written = s.rows_written;
+            end.bytes = s.bytes;
+            end.files = s.files as u64;
+            end.checks = s.checks.clone();
+            end.mode = loaded.mode.clone();
+            end.schema = loaded.schema.iter().map(|c| (c.name.clone(), c.kind.clone())).collect();
+        }
+        Err(error) => {
+            end.outcome = match cancelled(error) {
+                true => crate::monitor::Outcome::Cancelled,
+                false => crate::monitor::Outcome::Failed,
+            };
+            end.exit_code = exit_code(error);
+            end.error = Some(crate::redact::redact(&format!("{error:#}")).into_owned());
+            if let Error::Checks { summary, .. } = error {
+                end.checks = summary.checks.clone();
+                end.rows_read = summary.rows_read;
+            }
+        }
+    }
+    end
 }

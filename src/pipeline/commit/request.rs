@@ -129,6 +129,11 @@ pub struct LoadRequest {
     pub remembered: Vec<String>,
     /// How readers see the dataset's files: given, or (once [`load`] resolved it) the dataset's.
     pub table_format: Option<TableFormat>,
+    /// The rows typed so far (every pass): what a run that fails or is stopped had read.
+    pub rows_typed: Arc<std::sync::atomic::AtomicU64>,
+    /// The run as the monitoring knows it (set by [`super::load`]): a publish that begins marks
+    /// itself in the metrics.
+    pub monitored: Option<crate::monitor::RunStart>,
 }
 
 impl LoadRequest {
@@ -201,6 +206,8 @@ impl LoadRequest {
             sensitive: Vec::new(),
             remembered: Vec::new(),
             table_format: None,
+            rows_typed: Arc::default(),
+            monitored: None,
         }
     }
 
@@ -223,4 +230,8 @@ pub struct Loaded {
     pub summary: Summary,
     /// The rendered plan of a dry run ([`crate::pipeline::Plan::render`]).
     pub plan: Option<String>,
+    /// The columns and types the run wrote (none when it had nothing to do).
+    pub schema: Vec<crate::load::manifest::ColumnRecord>,
+    /// The mode it published with (`merge`, `replace`, ...).
+    pub mode: Option<String>,
 }

@@ -157,8 +157,18 @@ fn a_schema_change_that_a_merge_would_mix_is_refused_before_any_write() {
     assert!(matches!(err, Error::Refused(_)), "{err}");
     assert!(err.to_string().contains("`n` Int64 → String"), "{err}");
     let log = store.log();
-    assert_eq!(log, ["create datasets/d/_lock (locked)", "delete datasets/d/_lock (locked)"], "{log:#?}");
-    assert_eq!(store.inner_keys(), before, "nothing changed");
+    assert_eq!(
+        log[..2],
+        ["create datasets/d/_lock (locked)", "delete datasets/d/_lock (locked)"],
+        "{log:#?}"
+    );
+    // Nothing of the dataset changed: only the refused run's record was added, after the lock.
+    assert_eq!(log.len(), 3, "{log:#?}");
+    assert!(log[2].starts_with("put datasets/d/_runs/") && log[2].ends_with(".json"), "{log:#?}");
+    let mut after = store.inner_keys();
+    let record = log[2].trim_start_matches("put ").to_owned();
+    after.retain(|k| *k != record);
+    assert_eq!(after, before, "nothing changed");
     // A replace leaves no old partition to disagree with: it goes through.
     load_csv(&store, dir.path(), "day,n\n2026-11-03,x\n", true, WriteMode::Replace).unwrap();
 }
