@@ -365,7 +365,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>, execute: Execute) -> ExitCo
             let declined = matches!(err.downcast_ref::<crate::Error>(), Some(crate::Error::Cancelled));
             if cli.global.log_format == LogFormat::Text {
                 // A declined confirmation is the person's choice, not an error.
-                let named = job.as_ref().map(|j| format!("\"{j}\": ")).unwrap_or_default();
+                // Named once: an error that names the job already (`no job `nosuch``) goes as it is.
+                let named = job
+                    .as_ref()
+                    .filter(|j| !message.contains(&format!("`{j}`")))
+                    .map(|j| format!("\"{j}\": "))
+                    .unwrap_or_default();
                 let message = message.strip_prefix(&named).unwrap_or(&message);
                 crate::logging::eprint_lines(&format!(
                     "{}{named}{message}",

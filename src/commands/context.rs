@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::load::layout::DatasetId;
 use crate::logging::LogFormat;
-use crate::pipeline::commit::{self, LoadRequest};
+use crate::pipeline::commit::{self, Begun, LoadRequest};
 use crate::progress::Progress;
 use crate::store::{ObjectStore, Target};
 use crate::summary::Summary;
@@ -37,6 +37,29 @@ pub fn nothing_done(
     note: String,
 ) -> Summary {
     Summary::nothing_done(command, store.url_of(&dataset.prefix()), dataset.as_str(), started, note)
+}
+
+/// Runs `work`, a load whose command works before handing its request over (a download, a query),
+/// as a run that begins now: its START event is sent and, should it fail or find nothing to do
+/// before the transaction takes it over, its record kept and its end reported. A dry run is no run.
+/// `work` gets the run, to hand over with its request.
+pub async fn watched<Fut>(
+    command: &'static str,
+    dataset: &DatasetId,
+    source: crate::extract::SourceInfo,
+    store: &dyn ObjectStore,
+    dry_run: bool,
+    work: impl FnOnce(Option<Begun>) -> Fut,
+) -> Result<Summary>
+where
+    Fut: std::future::Future<Output = Result<Summary>>,
+{
+    if dry_run {
+        return work(None).await;
+    }
+    let begun = Begun::new(command, dataset, &source, store).await;
+    let result = work(Some(begun.clone())).await;
+    begun.end(store, result).await
 }
 
 /// Runs a load into `ctx`'s target.

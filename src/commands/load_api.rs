@@ -2,21 +2,38 @@
 
 use std::sync::Arc;
 
-use super::context::{load_into, nothing_done, Context};
+use super::context::{load_into, nothing_done, watched, Context};
 use crate::error::{Error, Result};
 use crate::extract::api;
+use crate::extract::SourceInfo;
 use crate::load::download_dir;
 use crate::load::{manifest, WriteMode};
-use crate::pipeline::commit::LoadRequest;
+use crate::pipeline::commit::{Begun, LoadRequest};
 use crate::pipeline::incremental;
 use crate::settings::LoadApiSettings;
+use crate::store::ObjectStore;
 use crate::summary::Summary;
 use crate::transform::{NullTokens, Pins};
 
 /// Runs the command.
-pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary> {
-    let started = std::time::Instant::now();
+pub async fn run(settings: LoadApiSettings, ctx: &Context) -> Result<Summary> {
     let target = crate::store::open(&ctx.target).await?;
+    let source = SourceInfo { kind: "api", location: api::source_name(&settings.api) };
+    let (dataset, dry_run) = (settings.dataset.clone(), settings.write.dry_run);
+    watched("load-api", &dataset, source, target.as_ref(), dry_run, |begun| {
+        load(settings, ctx, target.clone(), begun)
+    })
+    .await
+}
+
+/// The run: the records fetched, then loaded.
+async fn load(
+    mut settings: LoadApiSettings,
+    ctx: &Context,
+    target: Arc<dyn ObjectStore>,
+    begun: Option<Begun>,
+) -> Result<Summary> {
+    let started = std::time::Instant::now();
     crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, &settings.write).await?;
     let incremental = match &settings.incremental {
         Some(inc) => {
@@ -92,6 +109,7 @@ pub async fn run(mut settings: LoadApiSettings, ctx: &Context) -> Result<Summary
         // JSON has its own null: a string "NA" is text.
         null_values: NullTokens::empty_only(),
         state: end.as_ref().and_then(|(e, _)| e.state.clone()),
+        begun,
         ..LoadRequest::new("load-api", Arc::new(records), settings.dataset)
     }
     .written_as(&settings.write, WriteMode::Merge);

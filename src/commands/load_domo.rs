@@ -5,12 +5,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::context::{load_into, Context};
+use super::context::{load_into, watched, Context};
 use crate::catalog::{Catalog, DomoEntry, RawDomoEntry};
 use crate::error::{Error, Result};
-use crate::extract::domo::{check_columns, pins_from_schema, Credentials, DomoClient};
+use crate::extract::domo::{self, check_columns, pins_from_schema, Credentials, DomoClient};
+use crate::extract::SourceInfo;
 use crate::load::WriteMode;
-use crate::pipeline::commit::LoadRequest;
+use crate::pipeline::commit::{Begun, LoadRequest};
 use crate::runner::{run_entries, RunOptions, NOTHING_TO_DO};
 use crate::settings::{LoadDomoSettings, Selection};
 use crate::store::ObjectStore;
@@ -72,7 +73,18 @@ struct One<'a> {
 }
 
 impl One<'_> {
+    /// One entry's run: begun before its schema is asked for.
     async fn load(self, entry: &DomoEntry) -> Result<Summary> {
+        let store = self.store.clone();
+        let dry_run = self.dry_run || self.settings.write.dry_run;
+        let source = SourceInfo { kind: "domo", location: domo::source_name(&entry.domo_id, &entry.name) };
+        watched("load-domo", &entry.dataset, source, store.as_ref(), dry_run, |begun| {
+            self.load_entry(entry, begun)
+        })
+        .await
+    }
+
+    async fn load_entry(self, entry: &DomoEntry, begun: Option<Begun>) -> Result<Summary> {
         let began = std::time::Instant::now();
         tracing::info!("\"{}\": Domo dataset {} → {}", entry.name, entry.domo_id, entry.dataset);
         let schema = self.client.schema(&entry.domo_id).await?;
@@ -99,6 +111,7 @@ impl One<'_> {
             keep_rows: entry.keep_rows.clone(),
             dry_run: self.dry_run,
             progress: self.ctx.progress(&entry.dataset, Some(export.size())),
+            begun,
             ..LoadRequest::new("load-domo", Arc::new(export), entry.dataset.clone())
         }
         // The export is the whole dataset: partitions gone from Domo go from the lake too.

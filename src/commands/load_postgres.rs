@@ -3,21 +3,38 @@
 
 use std::sync::Arc;
 
-use super::context::{load_into, nothing_done, Context};
+use super::context::{load_into, nothing_done, watched, Context};
 use crate::error::Result;
 use crate::extract::postgres;
+use crate::extract::SourceInfo;
 use crate::load::download_dir;
 use crate::load::WriteMode;
-use crate::pipeline::commit::LoadRequest;
+use crate::pipeline::commit::{Begun, LoadRequest};
 use crate::pipeline::incremental;
 use crate::settings::LoadPostgresSettings;
+use crate::store::ObjectStore;
 use crate::summary::Summary;
 use crate::transform::NullTokens;
 
 /// Runs the command.
-pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Summary> {
-    let started = std::time::Instant::now();
+pub async fn run(settings: LoadPostgresSettings, ctx: &Context) -> Result<Summary> {
     let target = crate::store::open(&ctx.target).await?;
+    let source = SourceInfo { kind: "postgres", location: postgres::source_name(&settings.source) };
+    let (dataset, dry_run) = (settings.dataset.clone(), settings.write.dry_run);
+    watched("load-postgres", &dataset, source, target.as_ref(), dry_run, |begun| {
+        load(settings, ctx, target.clone(), begun)
+    })
+    .await
+}
+
+/// The run: the query started, its rows loaded as they come.
+async fn load(
+    mut settings: LoadPostgresSettings,
+    ctx: &Context,
+    target: Arc<dyn ObjectStore>,
+    begun: Option<Begun>,
+) -> Result<Summary> {
+    let started = std::time::Instant::now();
     crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, &settings.write).await?;
     let mut notes = Vec::new();
     if let (Some(_), Some(table)) = (&settings.incremental, &settings.source.table) {
@@ -70,6 +87,7 @@ pub async fn run(mut settings: LoadPostgresSettings, ctx: &Context) -> Result<Su
         // PostgreSQL has its own null: a text "NA" is text.
         null_values: NullTokens::empty_only(),
         state: end.as_ref().and_then(|e| e.state.clone()),
+        begun,
         ..LoadRequest::new("load-postgres", Arc::new(csv), settings.dataset)
     }
     .written_as(&settings.write, WriteMode::Merge);

@@ -3,22 +3,39 @@
 
 use std::sync::Arc;
 
-use super::context::{load_into, nothing_done, Context};
+use super::context::{load_into, nothing_done, watched, Context};
 use crate::error::Result;
 use crate::extract::csv::CsvFile;
 use crate::extract::objects;
 use crate::extract::parts::CsvParts;
+use crate::extract::SourceInfo;
 use crate::load::{download_dir, WriteMode};
-use crate::pipeline::commit::{LoadRequest, ModeGiven};
+use crate::pipeline::commit::{Begun, LoadRequest, ModeGiven};
 use crate::pipeline::drop_folder::{self, Decision};
 use crate::settings::LoadS3Settings;
-use crate::store::ObjectMeta;
+use crate::store::{ObjectMeta, ObjectStore};
 use crate::summary::Summary;
 
 /// Runs the command.
 pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
-    let started = std::time::Instant::now();
     drop_folder::check(&settings.write)?;
+    let target = crate::store::open(&ctx.target).await?;
+    let source = SourceInfo { kind: "s3", location: settings.source.to_string() };
+    let (dataset, dry_run) = (settings.dataset.clone(), settings.write.dry_run);
+    watched("load-s3", &dataset, source, target.as_ref(), dry_run, |begun| {
+        load(settings, ctx, target.clone(), begun)
+    })
+    .await
+}
+
+/// The run: the new objects listed and downloaded, then loaded.
+async fn load(
+    settings: LoadS3Settings,
+    ctx: &Context,
+    target: Arc<dyn ObjectStore>,
+    begun: Option<Begun>,
+) -> Result<Summary> {
+    let started = std::time::Instant::now();
     let glob = &settings.source;
     let bucket = crate::store::open(&glob.bucket()).await?;
     let objects: Vec<ObjectMeta> = glob
@@ -32,7 +49,6 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
             o.size > 0
         })
         .collect();
-    let target = crate::store::open(&ctx.target).await?;
     crate::pipeline::commit::recover_first(target.clone(), &settings.dataset, &settings.write).await?;
     let dataset = &settings.dataset;
     let to_load =
@@ -62,6 +78,7 @@ pub async fn run(settings: LoadS3Settings, ctx: &Context) -> Result<Summary> {
         bad_rows: settings.read.csv.bad_rows,
         null_values: settings.read.null_values,
         state: Some(to_load.state.clone()),
+        begun,
         ..LoadRequest::new("load-s3", Arc::new(source), settings.dataset.clone())
     }
     .written_as(&settings.write, to_load.mode);

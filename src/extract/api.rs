@@ -189,7 +189,7 @@ pub async fn fetch(settings: &ApiSettings, dir: &Path, progress: &Progress) -> R
         last_request: std::sync::Mutex::new(None),
         page_file: page_file.clone(),
     };
-    let name = format!("{} {}", settings.method, url_shown(&settings.url));
+    let name = source_name(settings);
     let mut spool = Spool::create(&dir.join("records.jsonl"))?;
     if let Some(field) = &settings.track {
         // What an earlier run loaded is dropped, whether or not the API honours the since-parameter.
@@ -592,6 +592,11 @@ fn head_of(path: &Path) -> String {
 }
 
 /// A URL for messages: without its query (which may hold a key).
+/// The API as a run names its source: `GET https://api.example.com/v1/orders` (no secret).
+pub fn source_name(settings: &ApiSettings) -> String {
+    format!("{} {}", settings.method, url_shown(&settings.url))
+}
+
 fn url_shown(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);

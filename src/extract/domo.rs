@@ -418,8 +418,7 @@ impl DomoClient {
         crate::load::keep_fresh(dir.path());
         let path = dir.path().join("export.csv");
         let size = self.export(id, &path, progress).await?;
-        let csv = CsvFile::new(&path, CsvOptions::strict())?
-            .named("domo", format!("Domo dataset {id} (\"{label}\")"));
+        let csv = CsvFile::new(&path, CsvOptions::strict())?.named("domo", source_name(id, label));
         let header = csv.open()?.columns().to_vec();
         check_header(schema, &header)
             .map_err(|message| self.remote_error(format!("Domo dataset {id}: {message}")))?;
@@ -582,6 +581,11 @@ pub fn pins_from_schema(columns: &[DomoColumn]) -> Pins {
         };
         pins.pin(&column.name, parser)
     })
+}
+
+/// A Domo dataset as a run names its source: `Domo dataset <id> ("<name>")`.
+pub fn source_name(id: &DomoId, label: &str) -> String {
+    format!("Domo dataset {id} (\"{label}\")")
 }
 
 #[cfg(test)]

@@ -146,6 +146,15 @@ pub fn register_password(url: &str) {
 
 /// The URL as messages and the manifest show it: user, hosts and database only (never a password,
 /// however the URL is written).
+/// The source as a run names it: `postgres://etl@db:5432/shop table public.orders` for a table read
+/// whole (the run record and the lineage events name the table), `... (query)` for a query.
+pub fn source_name(source: &PgSource) -> String {
+    match &source.table {
+        Some(table) => format!("{} table {table}", shown(&source.url)),
+        None => format!("{} (query)", shown(&source.url)),
+    }
+}
+
 pub fn shown(url: &str) -> String {
     match url.parse::<tokio_postgres::Config>() {
         Ok(config) => {
@@ -555,12 +564,7 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
             start(second, second_canceller, copy_of(&range(&format!("ctid >= '({middle},0)'::tid"))), 2, 2)?;
         }
     }
-    // The run record (and the lineage events) name the table a run reads whole.
-    let location = match &source.table {
-        Some(table) => format!("{name} table {table}"),
-        None => format!("{name} (query)"),
-    };
-    let csv = CsvParts::new("postgres", location, parts);
+    let csv = CsvParts::new("postgres", source_name(source), parts);
     Ok(PgRows { csv, pins, highest, copy: Copy { tasks } })
 }
 

@@ -118,6 +118,9 @@ pub struct Manifest {
     /// The job of a job file (`etl run`) the run was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
+    /// What a run that published nothing had to say (`nothing new since ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The outcome of each data-quality check the run declared.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<crate::summary::CheckResult>,
@@ -142,7 +145,7 @@ impl Manifest {
     /// The last run, as `inspect --json` shows it.
     pub fn last_run(&self) -> serde_json::Value {
         let m = self;
-        serde_json::json!({
+        let mut out = serde_json::json!({
             "run_id": m.run_id,
             "command": m.command,
             "mode": m.mode,
@@ -153,10 +156,15 @@ impl Manifest {
             "upserted": m.upserted,
             "status": m.status.as_deref().unwrap_or("ok"),
             "checks": m.checks,
-            "error": m.error,
-            "job": m.job,
             "tool": m.tool,
-        })
+        });
+        // What only some runs have: a failed run's error, a job-file job.
+        for (key, value) in [("error", &m.error), ("job", &m.job)] {
+            if let (Some(value), Some(object)) = (value, out.as_object_mut()) {
+                object.insert(key.into(), value.clone().into());
+            }
+        }
+        out
     }
 
     /// The dataset as `inspect` shows it: rows, files, partitions, schema, last run.

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
-use super::{Outcome, RunEnd, RunStart};
+use super::run::{Outcome, RunEnd, RunStart};
 use crate::summary::{CheckResult, CheckStatus};
 
 /// The spec version of the events.

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::{Outcome, RunEnd, RunStart};
+use super::run::{Outcome, RunEnd, RunStart};
 
 /// How long a push may hold up the end of a run.
 pub const PUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -178,7 +178,12 @@ pub fn replace_metrics(old: &str, replacement: &str) -> String {
 /// Marks (or, with `None`, unmarks) a publish of `start`'s dataset as under way in the metrics the
 /// process reports: the file's other metrics are kept; the Pushgateway's group keeps its others
 /// (a POST replaces only the metrics of the same names).
-pub async fn mark_publish(settings: &super::Settings, start: &RunStart, since: Option<SystemTime>) {
+pub async fn mark_publish(
+    dir: Option<&Path>,
+    pushgateway: Option<&str>,
+    start: &RunStart,
+    since: Option<SystemTime>,
+) {
     let text = match since {
         Some(since) => publishing(start, since),
         None => {
@@ -189,21 +194,21 @@ pub async fn mark_publish(settings: &super::Settings, start: &RunStart, since: O
             out
         }
     };
-    if let Some(dir) = &settings.metrics_dir {
+    if let Some(dir) = dir {
         let old = std::fs::read_to_string(file_of(dir, &start.dataset)).unwrap_or_default();
         if let Err(e) = write(dir, &start.dataset, &replace_metrics(&old, &text)) {
             tracing::warn!("could not write the run's metrics in {}: {e}", dir.display());
         }
     }
-    if let Some(url) = &settings.pushgateway {
+    if let Some(url) = pushgateway {
         send(url, &start.dataset, &text, reqwest::Method::POST).await;
     }
 }
 
 /// Sets `etl_publish_interrupted` of `dataset` back to 0 in the metrics file (its labels kept) and
 /// in the Pushgateway's group.
-pub async fn settle(settings: &super::Settings, dataset: &str) {
-    if let Some(dir) = &settings.metrics_dir {
+pub async fn settle(dir: Option<&Path>, pushgateway: Option<&str>, dataset: &str) {
+    if let Some(dir) = dir {
         let path = file_of(dir, dataset);
         if let Ok(old) = std::fs::read_to_string(&path) {
             if let Err(e) = write(dir, dataset, &settled(&old)) {
@@ -211,7 +216,7 @@ pub async fn settle(settings: &super::Settings, dataset: &str) {
             }
         }
     }
-    if let Some(url) = &settings.pushgateway {
+    if let Some(url) = pushgateway {
         let labels = format!("dataset=\"{}\"", escape(dataset));
         let mut text = String::new();
         gauge(&mut text, INTERRUPTED, INTERRUPTED_HELP, &labels, 0.0);

@@ -9,7 +9,10 @@
 
 pub mod lineage;
 pub mod metrics;
+mod run;
 pub mod status;
+
+pub use run::{Outcome, RunEnd, RunStart};
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -52,61 +55,17 @@ fn settings() -> Option<&'static Settings> {
     SETTINGS.get()
 }
 
-/// A load as the monitoring sees it when it begins.
-#[derive(Debug, Clone)]
-pub struct RunStart {
-    /// `upload-csv`, `load-postgres`, ...
-    pub command: &'static str,
-    /// The job-file job (`etl run`).
-    pub job: Option<String>,
-    pub dataset: String,
-    /// The run's id (`20261206T222756.703Z-27006dcc`).
-    pub run_id: String,
-    pub started: SystemTime,
-    /// The source's kind (`csv`, `postgres`, `api`, `domo`, `s3`) and location as the run record
-    /// keeps it (no secret).
-    pub source_kind: String,
-    pub source_location: String,
-    /// The target's root URL (`s3://bucket/prefix/`, `/srv/lake/`).
-    pub target: String,
-}
-
-/// How a load ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Ok,
-    /// Failed: bad input, a store error, a check, a held lock.
-    Failed,
-    /// Stopped by a signal.
-    Cancelled,
-}
-
-/// A load as the monitoring sees it when it ends.
-#[derive(Debug, Clone)]
-pub struct RunEnd {
-    pub outcome: Outcome,
-    /// The process's exit code for this load alone (0, 1, 65, 75, 130, 143).
-    pub exit_code: u8,
-    pub error: Option<String>,
-    pub mode: Option<String>,
-    /// The columns and types the run wrote (`Int64`, `String`, ...).
-    pub schema: Vec<(String, String)>,
-    pub rows_read: u64,
-    pub rows_written: u64,
-    pub bytes: u64,
-    pub files: u64,
-    pub checks: Vec<crate::summary::CheckResult>,
-    /// When the dataset was last published before this run (its manifest's `finished`).
-    pub last_success: Option<SystemTime>,
-    /// Whether this run made the dataset (it had no manifest).
-    pub created: bool,
-}
-
 /// Marks, in the metrics this process writes, that a publish of `start`'s dataset begins: a run killed
 /// before it ends leaves them saying `etl_publish_interrupted 1`.
 pub async fn publish_begins(start: &RunStart) {
     if let Some(settings) = settings().filter(|s| s.metrics_dir.is_some() || s.pushgateway.is_some()) {
-        metrics::mark_publish(settings, start, Some(SystemTime::now())).await;
+        metrics::mark_publish(
+            settings.metrics_dir.as_deref(),
+            settings.pushgateway.as_deref(),
+            start,
+            Some(SystemTime::now()),
+        )
+        .await;
     }
 }
 
@@ -114,7 +73,7 @@ pub async fn publish_begins(start: &RunStart) {
 /// (`etl repair` settled the one a killed run left).
 pub async fn publish_settled(dataset: &str) {
     if let Some(settings) = settings() {
-        metrics::settle(settings, dataset).await;
+        metrics::settle(settings.metrics_dir.as_deref(), settings.pushgateway.as_deref(), dataset).await;
     }
 }
 

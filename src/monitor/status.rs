@@ -163,20 +163,16 @@ async fn of(
     now: SystemTime,
 ) -> Result<Option<DatasetStatus>> {
     let published = manifest::read(store, dataset).await?;
-    let after = published.as_ref().map(|m| m.run_id.clone()).unwrap_or_default();
-    // Runs that started after the published one (failed, stopped or refused ones): read them.
+    // Runs that started after the published one (failed, stopped, refused, or that found nothing
+    // new): listed from there on, and read.
+    let after = match &published {
+        Some(m) => dataset.run_key(&m.run_id),
+        None => dataset.runs_prefix(),
+    };
     let mut later = Vec::new();
-    for object in store.list(&dataset.runs_prefix()).await? {
-        let newer = object
-            .key
-            .rsplit('/')
-            .next()
-            .and_then(|n| n.strip_suffix(".json"))
-            .is_some_and(|id| id > after.as_str());
-        if newer {
-            if let Ok(record) = serde_json::from_slice::<Manifest>(&store.get(&object.key).await?) {
-                later.push(record);
-            }
+    for object in store.list_after(&dataset.runs_prefix(), &after).await? {
+        if let Ok(record) = serde_json::from_slice::<Manifest>(&store.get(&object.key).await?) {
+            later.push(record);
         }
     }
     let publish = pending_publish(store, dataset).await?;
@@ -199,7 +195,12 @@ async fn of(
             (!failed.is_empty()).then(|| failed.join("; "))
         }),
     });
-    let last_success = published.as_ref().map(|m| m.finished.clone());
+    // The last run that did what it was asked: published, or found nothing new to publish.
+    let last_success = published
+        .iter()
+        .chain(later.iter().filter(|m| m.status.as_deref().is_none_or(|s| s == "ok")))
+        .map(|m| m.finished.clone())
+        .max();
     let age = last_success
         .as_deref()
         .and_then(parse_rfc3339)

@@ -64,7 +64,20 @@ def _environment(needs):
             "etl needs " + ", ".join(missing) + f": set them in the Airflow Variable {{SECRET!r}} "
             "(a JSON object) or in the workers' environment"
         )
+    _lineage_parent(env)
     return env
+
+
+def _lineage_parent(env):
+    """etl's OpenLineage events name this task's run as their parent: the ids Airflow's OpenLineage
+    provider gives the task's own events (nothing without the provider)."""
+    try:
+        from airflow.providers.openlineage.plugins.macros import lineage_parent_id, lineage_root_parent_id
+    except ImportError:
+        return
+    ti = get_current_context()["ti"]
+    env.setdefault("OPENLINEAGE_PARENT_ID", lineage_parent_id(ti))
+    env.setdefault("OPENLINEAGE_ROOT_PARENT_ID", lineage_root_parent_id(ti))
 
 
 def etl_task(task_id, job_args, needs):

@@ -78,6 +78,10 @@ def etl_op(name, job, dataset, pool, job_args, needs):
         missing = _missing(env, needs)
         if missing:
             raise dg.Failure(description="etl needs " + ", ".join(missing), allow_retries=False)
+        # etl's OpenLineage events name this run as their parent, as openlineage-dagster named a
+        # Dagster run: OPENLINEAGE_NAMESPACE (or "default"), the job's name, the run's id.
+        namespace = env.get("OPENLINEAGE_NAMESPACE") or "default"
+        env.setdefault("OPENLINEAGE_PARENT_ID", f"{{namespace}}/{{context.job_name}}/{{context.run_id}}")
         code, summary = _run_etl(_etl_args(job_args), env, context.log.info)
         if code == 0:
             context.add_output_metadata(_metadata(summary))

@@ -99,6 +99,11 @@ pub trait ObjectStore: Send + Sync {
     }
     /// Every object whose key starts with `prefix`, in key order.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+    /// The objects under `prefix` whose keys sort after `after` (S3: a listing that starts there):
+    /// the run records newer than the manifest's, without listing a year of older ones.
+    async fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        Ok(self.list(prefix).await?.into_iter().filter(|o| o.key.as_str() > after).collect())
+    }
     /// The names of the folders right under `prefix` (which ends with `/`) that hold objects, sorted:
     /// `list_folders("datasets/")` is every dataset id, without listing their files (S3: a
     /// delimiter listing).

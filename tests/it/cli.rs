@@ -257,7 +257,7 @@ fn summaries_agree_with_what_happened() {
     );
     let r = ok(dir.etl().args(["run", "jobs.yaml", "--job", "bee"]));
     assert!(
-        r.stderr.contains("etl run: ok: 1 row read") && r.stderr.contains("\"bee\" ran as upload-csv"),
+        r.stderr.contains("etl run \"bee\": ok: 1 row read") && r.stderr.contains("; ran as upload-csv"),
         "{r:?}"
     );
     // Several jobs whose files are all in place already: the total says so.

@@ -663,13 +663,14 @@ fn the_format_comes_from_job_files_and_catalogs_and_is_kept_when_left_out() {
     let again = ok(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "from-job"]));
     assert!(again.stderr.contains("the Delta table stays at version 0: nothing changed"), "{}", again.stderr);
     // The other format: refused, nothing changed.
-    let before = dir.all_lake_keys();
+    let before = dir.keys_but_runs();
     let refused =
         run(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "from-job", "--table-format", "hive"]));
     assert_eq!(refused.code, 1, "{refused:?}");
     assert!(refused.stderr.contains("from-job is a delta table"), "{}", refused.stderr);
     assert!(refused.stderr.contains("--mode replace"), "{}", refused.stderr);
-    assert_eq!(dir.all_lake_keys(), before);
+    assert_eq!(dir.keys_but_runs(), before, "only the refused run's record is new");
+    assert_eq!(dir.run_statuses("from-job").last().map(String::as_str), Some("failed"));
     let convert_hint =
         run(dir.etl().args(["upload-csv", "a.csv", "--dataset-id", "h", "--partition-col", "day"]));
     assert_eq!(convert_hint.code, 0);

@@ -118,8 +118,11 @@ fn an_upload_cut_mid_body_leaves_no_partial_object_and_a_rerun_recovers() {
     runtime().block_on(async {
         let store = s3.store(&target).await;
         let keys: Vec<String> = store.list("").await.unwrap().into_iter().map(|o| o.key).collect();
-        // Exactly what was there: no new object, and the failed run's lock released.
+        // Exactly what was there: no new object but the failed run's record, and its lock released.
+        let (records, keys): (Vec<String>, Vec<String>) =
+            keys.into_iter().partition(|k| k.contains("/_runs/") && !before.contains(k));
         assert_eq!(keys, before);
+        assert_eq!(records.len(), 1, "the failed run's record: {records:?}");
         assert_eq!(
             store.get("datasets/d/_manifest.json").await.unwrap(),
             manifest_before,

@@ -250,7 +250,7 @@ fn a_stopped_run_counts_the_rows_it_read() {
         .unwrap()
         .success());
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = undated(&String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     let summary = stderr.lines().find(|l| l.starts_with("etl upload-csv:")).unwrap_or_default();
     let read: u64 = summary

@@ -8,8 +8,9 @@ fn upload(dir: &Dir, csv: &std::path::Path, args: &[&str]) -> Run {
 }
 
 /// Every object of the dataset with its bytes.
+/// Every object and its bytes, but the runs' records (a refused run adds its own, and nothing else).
 fn snapshot(dir: &Dir) -> Vec<(String, Vec<u8>)> {
-    dir.all_lake_keys().into_iter().map(|k| (k.clone(), std::fs::read(dir.lake(&k)).unwrap())).collect()
+    dir.keys_but_runs().into_iter().map(|k| (k.clone(), std::fs::read(dir.lake(&k)).unwrap())).collect()
 }
 
 #[test]
@@ -25,6 +26,7 @@ fn a_header_only_file_does_not_empty_an_unpartitioned_dataset() {
     assert!(r.stderr.contains("has no rows; publishing it would delete all 1 data file of"), "{r:?}");
     assert!(r.stderr.contains("--allow-empty"), "{r:?}");
     assert_eq!(snapshot(&dir), before, "nothing changed");
+    assert_eq!(dir.run_statuses("d"), ["ok", "failed"], "the refused run is on record");
 
     let r = upload(&dir, &header, &["--allow-empty"]);
     assert_eq!(r.code, 0, "{r:?}");

@@ -152,7 +152,7 @@ fn the_readme_job_loads_into_the_readme_main_dataset() {
     ok(dir.etl().arg("load-cursor-usage"));
     dir.write("jobs.yaml", readme_jobs());
     let r = ok(dir.etl().args(["run", "jobs.yaml", "--job", "usage"]));
-    assert!(r.stderr.contains("etl run: ok: 240 rows read, 240 rows written"), "{r:?}");
+    assert!(r.stderr.contains("etl run \"usage\": ok: 240 rows read, 240 rows written"), "{r:?}");
     // A job whose types disagree with the dataset's is refused with a hint in job-file words.
     dir.write(
         "jobs.yaml",

@@ -41,7 +41,8 @@ fn a_held_lock_fails_a_second_run_at_once_naming_the_holder() {
         "{r:?}"
     );
     assert!(r.stderr.contains("--wait-lock"), "{r:?}");
-    assert_eq!(dir.all_lake_keys(), ["datasets/d/_lock"], "nothing written, the holder's lock kept");
+    assert_eq!(dir.keys_but_runs(), ["datasets/d/_lock"], "nothing written, the holder's lock kept");
+    assert_eq!(dir.run_statuses("d"), ["failed"], "the run the lock turned away is on record");
 }
 
 #[test]

@@ -30,8 +30,9 @@ fn stopped_by(signal: &str, code: i32) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "{stderr}");
     assert!(stderr.contains("stopped by SIG"), "{stderr}");
-    // Nothing published, no lock, no staging folder left behind.
-    assert_eq!(dir.all_lake_keys(), Vec::<String>::new());
+    // Nothing published, no lock, no staging folder left behind: only the stopped run's record.
+    assert_eq!(dir.keys_but_runs(), Vec::<String>::new());
+    assert_eq!(dir.run_statuses("d"), ["cancelled"]);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("lake"))
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
@@ -79,5 +80,6 @@ fn sigterm_ends_a_request_the_server_never_answers_at_once() {
     let (_socket, _) = listener.accept().unwrap();
     std::thread::sleep(Duration::from_millis(200));
     stopped_by_sigterm(child, "a request with no answer");
-    assert!(dir.all_lake_keys().is_empty(), "{:?}", dir.all_lake_keys());
+    assert!(dir.keys_but_runs().is_empty(), "{:?}", dir.all_lake_keys());
+    assert_eq!(dir.run_statuses("d"), ["cancelled"]);
 }

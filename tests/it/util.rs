@@ -57,6 +57,25 @@ impl Dir {
         self.all_lake_keys().into_iter().filter(|k| !is_run_record(k)).collect()
     }
 
+    /// Every file under `lake/` but the records of runs (`_runs/`): what a run that failed or was
+    /// stopped leaves as it found it (it adds only its record).
+    pub fn keys_but_runs(&self) -> Vec<String> {
+        self.all_lake_keys().into_iter().filter(|k| !k.contains("/_runs/")).collect()
+    }
+
+    /// The status of each run record of `dataset` (`ok`, `failed`, `cancelled`), oldest first.
+    pub fn run_statuses(&self, dataset: &str) -> Vec<String> {
+        self.all_lake_keys()
+            .into_iter()
+            .filter(|k| k.starts_with(&format!("datasets/{dataset}/_runs/")))
+            .map(|k| {
+                let record: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(self.lake(&k)).unwrap()).unwrap();
+                record["status"].as_str().unwrap_or("ok").to_owned()
+            })
+            .collect()
+    }
+
     /// Every file under `lake/`, run records included.
     pub fn all_lake_keys(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -131,13 +150,48 @@ impl std::fmt::Debug for Run {
     }
 }
 
+/// Runs `cmd`. Its stderr is kept as a person at a terminal reads it: the time etl writes in front
+/// of its own lines on a pipe (tests/it/monitoring.rs checks it) is left out; the logs' lines
+/// (`<time>  WARN ...`) keep theirs.
 pub fn run(cmd: &mut Command) -> Run {
     let Output { status, stdout, stderr } = cmd.output().expect("etl runs");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        stderr: undated(&String::from_utf8_lossy(&stderr)),
     }
+}
+
+/// `text` without the time etl writes in front of its own lines on a pipe (`2026-12-06T22:40:00.123456Z
+/// error: ...` is `error: ...`).
+pub fn undated(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| match dated_at(line) {
+            // The logs' own lines (`<time>  WARN ...`) keep their time.
+            Some(rest) if is_log_level(rest) => line,
+            Some(rest) => rest,
+            None => line,
+        })
+        .collect()
+}
+
+/// Whether a dated line is one of the logs' (` WARN `, `ERROR `, ` INFO `, ...).
+fn is_log_level(rest: &str) -> bool {
+    let trimmed = rest.strip_prefix(' ').unwrap_or(rest);
+    ["TRACE ", "DEBUG ", "INFO ", "WARN ", "ERROR "].iter().any(|level| trimmed.starts_with(level))
+}
+
+/// What follows a line's leading `2026-12-06T22:40:00.123456Z `, if it has one.
+pub fn dated_at(line: &str) -> Option<&str> {
+    let bytes = line.as_bytes();
+    let stamp = bytes.len() > 28
+        && bytes[4] == b'-'
+        && bytes[10] == b'T'
+        && bytes[19] == b'.'
+        && bytes[26] == b'Z'
+        && bytes[27] == b' '
+        && bytes[..4].iter().all(u8::is_ascii_digit);
+    stamp.then(|| &line[28..])
 }
 
 /// The JSON summary a run printed with `--log-format json`.

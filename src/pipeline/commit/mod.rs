@@ -25,6 +25,7 @@ mod remember;
 mod request;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ use crate::transform::TypeColumns;
 pub(crate) use publish::TablePublisher;
 pub use remember::dataset_objects;
 pub use request::{checked_primary_key, primary_key, LoadRequest, Loaded, ModeGiven, WriteSettings};
+pub use watch::Begun;
 
 use remember::{appendable, check_layout, remember_layout, resolve_table_format};
 
@@ -102,25 +104,21 @@ async fn report_pending_publish(store: &dyn ObjectStore, dataset: &DatasetId) ->
 /// `cancelled`) and reports to the monitoring ([`crate::monitor`]); a dry run neither.
 pub async fn load(mut request: LoadRequest, store: Arc<dyn ObjectStore>) -> Result<Loaded> {
     crate::signals::check()?;
-    let run_id = new_run_id();
     if request.dry_run {
         let previous = manifest::read(store.as_ref(), &request.dataset).await?;
-        return load_run(request, store, run_id, previous).await;
+        return load_run(request, store, new_run_id(), previous).await;
     }
-    let start = record::run_start(&request, store.as_ref(), &run_id);
-    request.monitored = Some(start.clone());
-    let head = record::Head::of(&request);
-    let watch = crate::monitor::Watch::start(start).await;
+    let begun = Begun::of(&mut request, store.as_ref()).await;
     // What the run left out comes from the dataset as it is (read again under the lock, where a
     // layout another run changed meanwhile is refused).
     let (result, previous) = match manifest::read(store.as_ref(), &request.dataset).await {
-        Ok(previous) => (load_run(request, store.clone(), run_id.clone(), previous.clone()).await, previous),
+        Ok(previous) => {
+            let run_id = begun.run_id().to_owned();
+            (load_run(request, store.clone(), run_id, previous.clone()).await, previous)
+        }
         Err(e) => (Err(e), None),
     };
-    if let Err(e) = &result {
-        record::keep_failed(&head, store.as_ref(), &run_id, e).await;
-    }
-    watch.end(record::run_end(&result, &head, previous.as_ref())).await;
+    begun.finish(store.as_ref(), &result, previous.as_ref()).await;
     result
 }
 

@@ -134,6 +134,8 @@ pub struct LoadRequest {
     /// The run as the monitoring knows it (set by [`super::load`]): a publish that begins marks
     /// itself in the metrics.
     pub monitored: Option<crate::monitor::RunStart>,
+    /// The run, when its command began it before handing the request over (a download first).
+    pub begun: Option<super::Begun>,
 }
 
 impl LoadRequest {
@@ -208,6 +210,7 @@ impl LoadRequest {
             table_format: None,
             rows_typed: Arc::default(),
             monitored: None,
+            begun: None,
         }
     }
 
