@@ -148,11 +148,12 @@ async fn read(store: &dyn ObjectStore, key: &str) -> Result<Found> {
     }
 }
 
-/// The run holding `dataset`'s lock, if one holds it and its lock has not expired (what `etl status`
-/// and `inspect` tell from a publish killed half-way).
+/// The run holding `dataset`'s lock, if one holds it, its lock has not expired and it is not a
+/// process of this machine known to be gone (what `etl status` and `inspect` tell a publish under way
+/// from one killed half-way by).
 pub async fn live_holder(store: &dyn ObjectStore, dataset: &DatasetId) -> Result<Option<LockRecord>> {
     Ok(match read(store, &dataset.lock_key()).await? {
-        Found::Lock(record) if !record.expired() => Some(record),
+        Found::Lock(record) if !record.expired() && !record.holder_is_gone() => Some(record),
         _ => None,
     })
 }

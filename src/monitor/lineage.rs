@@ -438,10 +438,12 @@ pub async fn emit(config: &Config, event: &Value) {
         }
         request.send().await?.error_for_status()
     };
+    let no_answer = || format!("no answer in {:.1} s", config.timeout.as_secs_f64());
     let failure = match tokio::time::timeout(config.timeout, sent).await {
         Ok(Ok(_)) => return,
+        Ok(Err(e)) if e.is_timeout() => no_answer(),
         Ok(Err(e)) => crate::http::describe(&e),
-        Err(_) => format!("no answer in {:.1} s", config.timeout.as_secs_f64()),
+        Err(_) => no_answer(),
     };
     if !DOWN.swap(true, Ordering::Relaxed) {
         tracing::warn!(

@@ -248,7 +248,14 @@ pub async fn push(url: &str, dataset: &str, text: &str) {
     send(url, dataset, text, reqwest::Method::PUT).await;
 }
 
+/// Set once a push failed: the process pushes no more (one warning, one wait).
+static DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 async fn send(url: &str, dataset: &str, text: &str, method: reqwest::Method) {
+    use std::sync::atomic::Ordering;
+    if DOWN.load(Ordering::Relaxed) {
+        return;
+    }
     let endpoint = group_url(url, dataset);
     let sent = async {
         let client = reqwest::Client::builder().timeout(PUSH_TIMEOUT).build()?;
@@ -260,18 +267,18 @@ async fn send(url: &str, dataset: &str, text: &str, method: reqwest::Method) {
             .await?
             .error_for_status()
     };
-    match tokio::time::timeout(PUSH_TIMEOUT, sent).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!(
-            "could not push the run's metrics to the Pushgateway {}: {}",
-            crate::config::mask_url(url),
-            crate::http::describe(&e)
-        ),
-        Err(_) => tracing::warn!(
-            "could not push the run's metrics to the Pushgateway {}: no answer in {} s",
-            crate::config::mask_url(url),
-            PUSH_TIMEOUT.as_secs()
-        ),
+    let no_answer = || format!("no answer in {} s", PUSH_TIMEOUT.as_secs());
+    let failure = match tokio::time::timeout(PUSH_TIMEOUT, sent).await {
+        Ok(Ok(_)) => return,
+        Ok(Err(e)) if e.is_timeout() => no_answer(),
+        Ok(Err(e)) => crate::http::describe(&e),
+        Err(_) => no_answer(),
+    };
+    if !DOWN.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "could not push the run's metrics to the Pushgateway {}: {failure}; this run pushes no more",
+            crate::config::mask_url(url)
+        );
     }
 }
 

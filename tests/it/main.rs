@@ -56,6 +56,9 @@ mod load_postgres;
 mod load_s3;
 /// One writer per dataset: the `_lock` object.
 mod locks;
+/// Knowing last night's loads ran: dated logs, run records, `etl status`, Prometheus metrics and
+/// OpenLineage events, against promtool, a real Pushgateway and a lineage receiver.
+mod monitoring;
 /// A TCP proxy that misbehaves on demand.
 mod proxy;
 /// A publish killed or failing at every step: the old dataset or the new one, never a mix.
