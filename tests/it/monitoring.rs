@@ -429,14 +429,14 @@ fn http_get(url: &str) -> String {
 }
 
 /// A lineage receiver on 127.0.0.1: every event posted, and the requests' Authorization headers.
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     events: Arc<Mutex<Vec<serde_json::Value>>>,
     auth: Arc<Mutex<Vec<String>>>,
 }
 
 impl Receiver {
-    fn start() -> Receiver {
+    pub fn start() -> Receiver {
         let events = Arc::new(Mutex::new(Vec::new()));
         let auth = Arc::new(Mutex::new(Vec::new()));
         let (e, a) = (events.clone(), auth.clone());
@@ -451,13 +451,13 @@ impl Receiver {
     }
 
     /// The events received so far, emptied.
-    fn take(&self) -> Vec<serde_json::Value> {
+    pub fn take(&self) -> Vec<serde_json::Value> {
         std::mem::take(&mut *self.events.lock().unwrap())
     }
 }
 
 /// Checks `events` against the OpenLineage JSON schemas (tests/openlineage/validate.py).
-fn validate(events: &[serde_json::Value]) {
+pub fn validate(events: &[serde_json::Value]) {
     let Some(venv) = initial_env("ETL_CI_VENV") else {
         assert!(std::env::var("ETL_REQUIRE_SCHEDULERS").is_err(), "no ci virtualenv: run scripts/test.sh");
         eprintln!("skipped: the events are not validated (no ci virtualenv)");

@@ -611,3 +611,81 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+/// The events etl sent (its producer's), of the run whose job is `job`.
+fn etl_events<'a>(events: &'a [serde_json::Value], job: &str) -> Vec<&'a serde_json::Value> {
+    events
+        .iter()
+        .filter(|e| e["producer"].as_str().is_some_and(|p| p.contains("crates/etl/")) && e["job"]["name"] == job)
+        .collect()
+}
+
+#[test]
+fn the_scheduler_units_make_their_run_the_parent_of_etls_lineage_events() {
+    let (Some(s), Some(s3)) = (schedulers(), s3s_env()) else { return };
+    let receiver = crate::monitoring::Receiver::start();
+    let dir = Dir::new();
+    dir.write("orders.csv", "id,total\n1,10.5\n2,20\n");
+    dir.write(
+        "jobs.yaml",
+        "schedule: \"0 6 * * *\"\njobs:\n  - name: orders\n    dataset_id: orders\n    source: {kind: csv, path: orders.csv}\n",
+    );
+
+    // Airflow, with its OpenLineage provider sending the task's own events to the same receiver.
+    export_to(&dir, "airflow", "dags");
+    let target = s3.target("lineage-airflow");
+    let mut variable: serde_json::Map<String, serde_json::Value> =
+        s3.vars.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+    variable.insert("ETL_TARGET".into(), target.clone().into());
+    variable.insert("OPENLINEAGE_URL".into(), receiver.url.clone().into());
+    let transport = serde_json::json!({"type": "http", "url": receiver.url, "endpoint": "api/v1/lineage"});
+    let airflow = |args: &[&str]| {
+        let mut cmd = tool(&s.airflow, "airflow", &dir);
+        cmd.args(args)
+            .env("AIRFLOW_HOME", dir.path().join("airflow-home"))
+            .env("AIRFLOW__CORE__DAGS_FOLDER", dir.path().join("dags"))
+            .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+            .env("AIRFLOW__OPENLINEAGE__NAMESPACE", "airflow-test")
+            .env("AIRFLOW__OPENLINEAGE__TRANSPORT", transport.to_string())
+            .env("AIRFLOW_VAR_ETL", serde_json::Value::Object(variable.clone()).to_string());
+        cmd
+    };
+    let r = run(&mut airflow(&["db", "migrate"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = run(&mut airflow(&["dags", "test", "etl_jobs", "2026-11-30"]));
+    let log = format!("{}{}", r.stdout, r.stderr);
+    assert!(log.contains("state=success"), "{log}");
+    let events = receiver.take();
+    let etl = etl_events(&events, "orders");
+    let types: Vec<&str> = etl.iter().map(|e| e["eventType"].as_str().unwrap()).collect();
+    assert_eq!(types, ["START", "COMPLETE"], "{events:#?}");
+    let parent = &etl[0]["run"]["facets"]["parent"];
+    assert_eq!(parent["job"]["namespace"], "airflow-test", "{parent}");
+    assert_eq!(parent["job"]["name"], "etl_jobs.orders", "the DAG's task: {parent}");
+    assert_eq!(parent["root"]["job"]["name"], "etl_jobs", "the DAG: {parent}");
+    // The parent is the task's run as Airflow's own events name it.
+    let task_runs: Vec<&str> = events
+        .iter()
+        .filter(|e| e["job"]["name"] == "etl_jobs.orders")
+        .filter_map(|e| e["run"]["runId"].as_str())
+        .collect();
+    assert!(!task_runs.is_empty(), "Airflow's own events: {events:#?}");
+    assert!(task_runs.contains(&parent["run"]["runId"].as_str().unwrap()), "{parent} in {task_runs:?}");
+    crate::monitoring::validate(&etl.into_iter().cloned().collect::<Vec<_>>());
+
+    // Dagster: the Dagster run (its job, its id) is the parent.
+    export_to(&dir, "dagster", ".");
+    std::fs::write(dir.path().join("dagster.yaml"), "telemetry:\n  enabled: false\n").unwrap();
+    let target = s3.target("lineage-dagster");
+    let r = run(dagster_execute(&s, &dir, "etl_jobs", &target, &s3).env("OPENLINEAGE_URL", &receiver.url));
+    let log = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{log}");
+    let events = receiver.take();
+    let etl = etl_events(&events, "orders");
+    assert_eq!(etl.len(), 2, "{events:#?}");
+    let parent = &etl[0]["run"]["facets"]["parent"];
+    assert_eq!((parent["job"]["namespace"].as_str(), parent["job"]["name"].as_str()), (Some("default"), Some("etl_jobs")), "{parent}");
+    let run_id = parent["run"]["runId"].as_str().unwrap();
+    assert!(log.contains(run_id), "the Dagster run's id {run_id} in its log: {log}");
+    crate::monitoring::validate(&etl.into_iter().cloned().collect::<Vec<_>>());
+}
