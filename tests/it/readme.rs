@@ -32,6 +32,7 @@ const PAGES: &[(&str, &str)] = &[
     ("docs/delta.md", include_str!("../../docs/delta.md")),
     ("docs/development.md", include_str!("../../docs/development.md")),
     ("docs/modes-and-layout.md", include_str!("../../docs/modes-and-layout.md")),
+    ("docs/monitoring.md", include_str!("../../docs/monitoring.md")),
     ("docs/performance.md", include_str!("../../docs/performance.md")),
     ("docs/run-records.md", include_str!("../../docs/run-records.md")),
     ("docs/scaling.md", include_str!("../../docs/scaling.md")),
@@ -233,6 +234,10 @@ fn every_block_of_the_readme_is_known_here() {
         ("import polars as pl\nfrom deltalake import DeltaTable", "the_delta_examples_run"),
         ("SELECT count(*) FROM delta_scan(", "the_delta_examples_run"),
         ("etl compact usage", "the_delta_examples_run"),
+        ("etl status --stale-after 26h", "the_monitoring_examples_run"),
+        ("groups:\n  - name: etl\n", "the_monitoring_examples_run"),
+        ("OPENLINEAGE_URL=http://marquez:5000", "the_monitoring_examples_run"),
+        ("2026-12-06T06:00:02.412907Z error:", "the_monitoring_examples_run"),
         // docs/architecture.md's picture of a load: nothing to run.
         ("source ──(extract)──▶", "none: a diagram"),
         (" load ─▶ remember ─▶ lock", "none: a diagram"),
@@ -778,4 +783,81 @@ fn the_delta_examples_run() {
         "{runs:?}"
     );
     assert_eq!(runs[1]["delta_version"], serde_json::Value::Null, "{runs:?}");
+}
+
+#[test]
+fn the_monitoring_examples_run() {
+    let blocks = blocks();
+    let dir = Dir::new();
+    sample_exports(&dir);
+    dir.write("orders.csv", "id,total\n1,10.5\n2,20,x\n");
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: usage\n    dataset_id: cursor-usage\n    partition_column: Date\n    \
+         source: {kind: csv, source_dir: data_sources, file_pattern: \"team-usage-events-*.csv\"}\n  \
+         - name: nightly\n    dataset_id: orders\n    source: {kind: csv, path: orders.csv}\n",
+    );
+    let metrics = dir.path().join("metrics");
+    // The lineage line, its server swapped for a receiver here: each job's START and end.
+    let receiver = crate::monitoring::Receiver::start();
+    let line = block_starting(&blocks, "OPENLINEAGE_URL=http://marquez:5000");
+    let line = swapped(&line, &[("http://marquez:5000", &receiver.url)]);
+    let metrics_env = ("ETL_METRICS_DIR".to_owned(), metrics.display().to_string());
+    let r = shell(&dir, &line, &[metrics_env]);
+    assert_eq!(r.code, 1, "the failing job fails the run: {r:?}");
+    let events = receiver.take();
+    let seen: std::collections::BTreeSet<(String, String)> = events
+        .iter()
+        .map(|e| (e["job"]["name"].as_str().unwrap().to_owned(), e["eventType"].as_str().unwrap().to_owned()))
+        .collect();
+    let want: std::collections::BTreeSet<(String, String)> =
+        [("nightly", "START"), ("nightly", "FAIL"), ("usage", "START"), ("usage", "COMPLETE")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+    assert_eq!(seen, want, "{events:#?}");
+    assert!(events.iter().all(|e| e["job"]["namespace"] == "nightly"));
+
+    // The dated lines the page shows are what a failing job writes (times aside).
+    let shown = block_starting(&blocks, "2026-12-06T06:00:02.412907Z error:");
+    let (code, raw) = {
+        let out = dir.etl().args(["run", "jobs.yaml", "--job", "nightly"]).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert_eq!(code, Some(1), "{raw}");
+    for (page, got) in shown.lines().zip(raw.lines()) {
+        let (page, got) = (format!("{page}\n"), format!("{got}\n"));
+        let page = dated_at(&page).expect("a dated line on the page");
+        let got = dated_at(&got).unwrap_or_else(|| panic!("an undated line: {got}"));
+        // What the page leaves out: the rest of the error (` ...`), the seconds and the target.
+        let head = page.split(" ...").next().unwrap().split(" after ").next().unwrap().trim_end();
+        assert!(got.starts_with(head), "the page shows `{head}`, etl wrote `{got}`");
+    }
+
+    // etl status: one dataset failed, so exit 1, naming it.
+    let status = block_starting(&blocks, "etl status --stale-after 26h");
+    let r = shell(&dir, &status, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("1 of 2 datasets needs a look: orders (failed)"), "{r:?}");
+    assert!(r.stdout.contains("cursor-usage  ok "), "{r:?}");
+
+    // The alert rules: valid for promtool, on metrics etl writes.
+    let rules = block_starting(&blocks, "groups:\n  - name: etl\n");
+    let file = dir.write("etl-rules.yml", &rules);
+    if let Some(promtool) = initial_env("ETL_TEST_PROMTOOL") {
+        let out = std::process::Command::new(promtool).args(["check", "rules"]).arg(&file).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        assert!(std::env::var("ETL_REQUIRE_MONITORING").is_err(), "no promtool: run scripts/test.sh");
+    }
+    let written = std::fs::read_to_string(metrics.join("etl-orders.prom")).unwrap();
+    for name in ["etl_last_success_timestamp_seconds", "etl_last_run_success", "etl_publish_interrupted"] {
+        assert!(rules.contains(name), "{name} in the rules");
+        assert!(written.contains(&format!("\n{name}{{dataset=\"orders\"")), "{name} written: {written}");
+    }
 }

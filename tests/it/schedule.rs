@@ -616,7 +616,9 @@ fn walk(dir: &Path) -> Vec<String> {
 fn etl_events<'a>(events: &'a [serde_json::Value], job: &str) -> Vec<&'a serde_json::Value> {
     events
         .iter()
-        .filter(|e| e["producer"].as_str().is_some_and(|p| p.contains("crates/etl/")) && e["job"]["name"] == job)
+        .filter(|e| {
+            e["producer"].as_str().is_some_and(|p| p.contains("crates/etl/")) && e["job"]["name"] == job
+        })
         .collect()
 }
 
@@ -684,7 +686,11 @@ fn the_scheduler_units_make_their_run_the_parent_of_etls_lineage_events() {
     let etl = etl_events(&events, "orders");
     assert_eq!(etl.len(), 2, "{events:#?}");
     let parent = &etl[0]["run"]["facets"]["parent"];
-    assert_eq!((parent["job"]["namespace"].as_str(), parent["job"]["name"].as_str()), (Some("default"), Some("etl_jobs")), "{parent}");
+    assert_eq!(
+        (parent["job"]["namespace"].as_str(), parent["job"]["name"].as_str()),
+        (Some("default"), Some("etl_jobs")),
+        "{parent}"
+    );
     let run_id = parent["run"]["runId"].as_str().unwrap();
     assert!(log.contains(run_id), "the Dagster run's id {run_id} in its log: {log}");
     crate::monitoring::validate(&etl.into_iter().cloned().collect::<Vec<_>>());
