@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use super::context::{load_into, Context};
+use super::context::{load_into, watched, Context};
 use crate::catalog::{Catalog, CsvEntry, RawCsvEntry};
 use crate::error::Result;
 use crate::extract::csv::CsvFile;
+use crate::extract::SourceInfo;
 use crate::load::WriteMode;
 use crate::pipeline::commit::LoadRequest;
 use crate::runner::run_entries;
@@ -37,7 +38,19 @@ async fn load_one(
     settings: &LoadCsvSettings,
     ctx: &Context,
 ) -> Result<Summary> {
-    let file = entry.latest_file()?;
+    let file = match entry.latest_file() {
+        Ok(file) => file,
+        // The night's file did not come: a failed run of the dataset, recorded and reported.
+        Err(e) => {
+            let location = format!("{}/{}", entry.source_dir.display(), entry.file_pattern.as_str());
+            let source = SourceInfo { kind: "csv", location };
+            let dry_run = settings.selection.dry_run || settings.write.dry_run;
+            return watched("load-csv", &entry.dataset, source, store.as_ref(), dry_run, |_| async {
+                Err(e)
+            })
+            .await;
+        }
+    };
     tracing::info!("\"{}\": {} → {}", entry.name, file.display(), entry.dataset);
     let source = CsvFile::new(&file, entry.csv.clone())?;
     let size = std::fs::metadata(&file).ok().map(|m| m.len());

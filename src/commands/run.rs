@@ -1,11 +1,12 @@
 //! `etl run <jobs.yaml>`: the selected jobs of a job file, each run as its own command would run it,
 //! from the arguments [`crate::jobs`] read out of the file (checked, every one, before any runs).
 
-use super::context::Context;
+use super::context::{watched, Context};
 use super::{load_api, load_domo, load_postgres, load_s3, upload_csv};
 use crate::catalog::Catalog;
 use crate::cli::args::{JobsArgs, SelectArgs, WriteArgs};
 use crate::error::Result;
+use crate::extract::SourceInfo;
 use crate::jobs::{self, Job, JobLoad};
 use crate::load::layout::PartitionRange;
 use crate::runner::{run_entries, RunOptions};
@@ -50,7 +51,9 @@ impl Overrides {
     }
 }
 
-/// One job: its arguments resolved into settings (secrets read now), then its command's run.
+/// One job: its arguments resolved into settings (secrets read now), then its command's run. A job
+/// that fails before its command begins its run (its file not there, a setting missing) is a failed
+/// run of its dataset all the same: recorded and reported ([`failed_before`]).
 async fn run_job(
     job: &Job,
     dry_run: bool,
@@ -62,35 +65,94 @@ async fn run_job(
     match &job.load {
         JobLoad::Csv { args, latest_in } => {
             let mut args = args.clone();
-            args.csv_file = job.csv_file(&args, latest_in)?;
-            args.dataset.dry_run |= dry_run;
-            overrides.apply(&mut args.write);
-            upload_csv::run(UploadCsvSettings::resolve(args)?, ctx).await
+            let dry_run = dry_run || args.dataset.dry_run;
+            let settings = job.csv_file(&args, latest_in).and_then(|csv_file| {
+                args.csv_file = csv_file;
+                args.dataset.dry_run = dry_run;
+                overrides.apply(&mut args.write);
+                UploadCsvSettings::resolve(args)
+            });
+            match settings {
+                Ok(settings) => upload_csv::run(settings, ctx).await,
+                Err(e) => failed_before(job, "upload-csv", job_location(job), dry_run, e, ctx).await,
+            }
         }
         JobLoad::S3(args) => {
             let mut args = args.clone();
             args.dataset.dry_run |= dry_run;
             overrides.apply(&mut args.write);
-            load_s3::run(LoadS3Settings::resolve(args)?, ctx).await
+            let dry_run = args.dataset.dry_run;
+            match LoadS3Settings::resolve(args) {
+                Ok(settings) => load_s3::run(settings, ctx).await,
+                Err(e) => failed_before(job, "load-s3", job_location(job), dry_run, e, ctx).await,
+            }
         }
         JobLoad::Api(args) => {
             let mut args = (**args).clone();
             args.dataset.dry_run |= dry_run;
             overrides.apply(&mut args.write);
-            load_api::run(LoadApiSettings::resolve(args)?, ctx).await
+            let dry_run = args.dataset.dry_run;
+            match LoadApiSettings::resolve(args) {
+                Ok(settings) => load_api::run(settings, ctx).await,
+                Err(e) => failed_before(job, "load-api", job_location(job), dry_run, e, ctx).await,
+            }
         }
         JobLoad::Postgres(args) => {
             let mut args = args.clone();
             args.dataset.dry_run |= dry_run;
             overrides.apply(&mut args.write);
-            load_postgres::run(LoadPostgresSettings::resolve(args)?, ctx).await
+            let dry_run = args.dataset.dry_run;
+            match LoadPostgresSettings::resolve(args) {
+                Ok(settings) => load_postgres::run(settings, ctx).await,
+                Err(e) => failed_before(job, "load-postgres", job_location(job), dry_run, e, ctx).await,
+            }
         }
         JobLoad::Domo { entry, domo, write, dry_run: own } => {
             let mut write = write.clone();
             overrides.apply(&mut write);
-            let settings = LoadDomoSettings::resolve(domo, &write)?;
+            let dry_run = dry_run || *own;
+            let settings = match LoadDomoSettings::resolve(domo, &write) {
+                Ok(settings) => settings,
+                Err(e) => return failed_before(job, "load-domo", job_location(job), dry_run, e, ctx).await,
+            };
             let options = RunOptions { jobs: 1, batch: false, log_format: ctx.log_format };
-            load_domo::load_entries(vec![entry], file, options, dry_run || *own, &settings, ctx).await
+            load_domo::load_entries(vec![entry], file, options, dry_run, &settings, ctx).await
         }
     }
+}
+
+/// Where a job reads, as its record names a source it never got to open: a CSV job's file or
+/// pattern, else its kind.
+fn job_location(job: &Job) -> String {
+    match &job.load {
+        JobLoad::Csv { latest_in: Some((dir, pattern)), .. } => {
+            format!("{}/{}", dir.display(), pattern.as_str())
+        }
+        JobLoad::Csv { args, .. } => args.csv_file.display().to_string(),
+        JobLoad::S3(args) => args.source.as_ref().map_or_else(|| job.kind.clone(), ToString::to_string),
+        JobLoad::Domo { entry, .. } => crate::extract::domo::source_name(&entry.domo_id, &entry.name),
+        _ => job.kind.clone(),
+    }
+}
+
+/// The run of a job that failed before its command could begin it: its record kept, its failure
+/// reported, `error` returned.
+async fn failed_before(
+    job: &Job,
+    command: &'static str,
+    location: String,
+    dry_run: bool,
+    error: crate::error::Error,
+    ctx: &Context,
+) -> Result<Summary> {
+    let kind: &'static str = match job.kind.as_str() {
+        "csv" => "csv",
+        "s3" => "s3",
+        "api" => "api",
+        "postgres" => "postgres",
+        _ => "domo",
+    };
+    let store = crate::store::open(&ctx.target).await?;
+    let source = SourceInfo { kind, location };
+    watched(command, &job.dataset, source, store.as_ref(), dry_run, |_| async { Err(error) }).await
 }

@@ -70,8 +70,18 @@ fn a_drop_folder_loads_each_object_once_and_appends_new_ones() {
             serde_json::from_slice(&store.get("datasets/drops/_state.json").await.unwrap()).unwrap();
         assert_eq!(state_urls(&state), vec![format!("{folder}/day1.csv"), format!("{folder}/day2.csv")]);
         assert!(state["objects"][0]["etag"].as_str().is_some_and(|e| !e.is_empty()), "{state}");
+        // The second run wrote nothing but its record: ok, nothing new.
         let runs = store.list("datasets/drops/_runs/").await.unwrap();
-        assert_eq!(runs.len(), 1, "the second run wrote nothing: {runs:?}");
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        let second: serde_json::Value =
+            serde_json::from_slice(&store.get(&runs[1].key).await.unwrap()).unwrap();
+        assert_eq!(
+            (second["status"].as_str(), second["rows_written"].as_u64()),
+            (Some("ok"), Some(0)),
+            "{second}"
+        );
+        assert!(second["note"].as_str().unwrap().contains("nothing new"), "{second}");
+        assert!(second["files"].as_array().unwrap().is_empty(), "{second}");
         let drop = s3.store(&folder).await;
         drop.put("day3.csv", b"at,event\n2026-11-02,e\n2026-11-03,f\n".to_vec()).await.unwrap();
     });

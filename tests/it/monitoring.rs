@@ -730,3 +730,42 @@ fn a_lineage_server_that_never_answers_costs_one_timeout_and_one_warning() {
     // (Not a speed goal: without the timeout the run would wait for ever.)
     assert!(took < Duration::from_secs(30), "{took:?}");
 }
+
+#[test]
+fn a_job_whose_file_never_came_is_a_failed_run_of_its_dataset() {
+    let receiver = Receiver::start();
+    let dir = Dir::new();
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: nightly\n    dataset_id: orders\n    source: {kind: csv, source_dir: in, file_pattern: \"orders-*.csv\"}\n",
+    );
+    let metrics = dir.path().join("metrics");
+    let r = run(with_lineage(dir.etl().args(["run", "jobs.yaml", "--job", "nightly"]), &receiver)
+        .env("ETL_METRICS_DIR", &metrics));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("no file in in matches `orders-*.csv`"), "{r:?}");
+    // On record, in the metrics, in lineage and in etl status: the night's load did not happen.
+    assert_eq!(dir.run_statuses("orders"), ["failed"]);
+    let prom = std::fs::read_to_string(metrics.join("etl-orders.prom")).unwrap();
+    assert_eq!(value(&prom, "etl_last_run_exit_code", "etl_job=\"nightly\""), Some(2.0), "{prom}");
+    assert_eq!(value(&prom, "etl_last_success_timestamp_seconds", "dataset=\"orders\""), Some(0.0), "{prom}");
+    let events = receiver.take();
+    assert_eq!(types_and_run(&events).0, ["START", "FAIL"]);
+    assert_eq!(
+        events[0]["inputs"][0]["name"].as_str().unwrap(),
+        dir.path().canonicalize().unwrap().join("in/orders-*.csv").display().to_string()
+    );
+    let s = status(&dir, &[]);
+    assert_eq!(s.code, 1, "{s:?}");
+    assert!(
+        s.stdout.contains("orders: its last run failed (upload-csv): job \"nightly\": no file in in matches"),
+        "{s:?}"
+    );
+    // A dry run is no run: nothing recorded.
+    let dry = Dir::new();
+    std::fs::create_dir_all(dry.path().join("in")).unwrap();
+    dry.write("jobs.yaml", std::fs::read_to_string(dir.path().join("jobs.yaml")).unwrap());
+    assert_eq!(run(dry.etl().args(["run", "jobs.yaml", "--job", "nightly", "--dry-run"])).code, 2);
+    assert!(dry.all_lake_keys().is_empty());
+}
