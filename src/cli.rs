@@ -147,9 +147,9 @@ pub enum Command {
     Compact(CompactArgs),
     /// Show a dataset: schema, partitions, rows, bytes and its last run (from its manifest).
     Inspect(RecordArgs),
-    /// One line per dataset of the target: its last run, when it last published, its rows. Exits 1
-    /// when one needs a look: its last run failed or was stopped, a publish was interrupted, or
-    /// (--stale-after) it has not published for too long. Reads run records only, never data.
+    /// One line per dataset of the target: its last run, its last success and its rows. Exits 1 when
+    /// one needs a look: its last run failed or was stopped, a publish was interrupted, or
+    /// (--stale-after) no run has succeeded for too long. Reads run records only, never data.
     Status(StatusArgs),
     /// List a dataset's runs, newest first.
     Runs(RecordArgs),

@@ -584,7 +584,8 @@ pub struct RecordArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// A dataset not published for longer than this is stale (exit 1): `26h`, `2d`, `90m`, `1w`.
+    /// A dataset with no successful run for longer than this is stale (exit 1): `26h`, `2d`, `90m`,
+    /// `1w`. A run that found nothing new succeeded.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub stale_after: Option<std::time::Duration>,
     /// JSON on stdout instead of a table.

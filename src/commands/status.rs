@@ -69,7 +69,7 @@ fn table(datasets: &[DatasetStatus]) -> String {
         })
         .collect();
     let mut out = crate::summary::table(
-        &["DATASET", "HEALTH", "LAST RUN", "FINISHED", "BY", "LAST PUBLISHED", "AGE", "ROWS"],
+        &["DATASET", "HEALTH", "LAST RUN", "FINISHED", "BY", "LAST SUCCESS", "AGE", "ROWS"],
         &rows,
     );
     for d in datasets.iter().filter(|d| d.health != Health::Ok) {

@@ -142,6 +142,40 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The record of run `run_id` of `command`, reading `source`, begun at `started`, before it says
+    /// what it wrote, judged or left out: no schema, file, check or status yet.
+    pub fn begun(run_id: &str, command: &str, source: SourceRecord, started: std::time::SystemTime) -> Self {
+        Manifest {
+            format: FORMAT,
+            run_id: run_id.to_owned(),
+            tool: format!("etl {}", env!("CARGO_PKG_VERSION")),
+            command: command.to_owned(),
+            source,
+            started: rfc3339(started),
+            finished: String::new(),
+            mode: String::new(),
+            partition_column: None,
+            primary_key: Vec::new(),
+            schema: Vec::new(),
+            rows_written: 0,
+            null_tokens: Default::default(),
+            deleted: 0,
+            upserted: None,
+            files: Vec::new(),
+            status: None,
+            checks: Vec::new(),
+            newest: Default::default(),
+            default_mode: None,
+            table_format: None,
+            delta_version: None,
+            error: None,
+            rows_read: None,
+            exit_code: None,
+            job: None,
+            note: None,
+        }
+    }
+
     /// The last run, as `inspect --json` shows it.
     pub fn last_run(&self) -> serde_json::Value {
         let m = self;

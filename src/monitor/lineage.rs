@@ -10,11 +10,11 @@
 //! dataset's folder, `s3://<bucket>` + `[prefix/]datasets/<id>` or `file://<host>` + its path. Never a
 //! secret: locations are those the run record keeps, passwords and query strings left out.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
+use super::post::Sender;
 use super::run::{Outcome, RunEnd, RunStart};
 use crate::summary::{CheckResult, CheckStatus};
 
@@ -23,9 +23,6 @@ pub const SCHEMA_URL: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json
 
 /// How long an event may hold up a run, unless `OPENLINEAGE__TRANSPORT__TIMEOUT` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Set once an event could not be sent: the process sends no more (one warning, one wait).
-static DOWN: AtomicBool = AtomicBool::new(false);
 
 /// Where and how events go: the variables OpenLineage's own clients read.
 #[derive(Debug, Clone)]
@@ -427,30 +424,17 @@ fn assertion(check: &CheckResult) -> Value {
 /// Posts `event`, waiting at most the configured timeout; the first failure is one warning, after
 /// which this process sends nothing more.
 pub async fn emit(config: &Config, event: &Value) {
-    if DOWN.load(Ordering::Relaxed) {
-        return;
-    }
-    let sent = async {
-        let client = reqwest::Client::builder().timeout(config.timeout).build()?;
-        let mut request = client.post(&config.endpoint).json(event);
-        if let Some(key) = &config.api_key {
-            request = request.bearer_auth(key);
-        }
-        request.send().await?.error_for_status()
-    };
-    let no_answer = || format!("no answer in {:.1} s", config.timeout.as_secs_f64());
-    let failure = match tokio::time::timeout(config.timeout, sent).await {
-        Ok(Ok(_)) => return,
-        Ok(Err(e)) if e.is_timeout() => no_answer(),
-        Ok(Err(e)) => crate::http::describe(&e),
-        Err(_) => no_answer(),
-    };
-    if !DOWN.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            "could not send the run's OpenLineage event to {}: {failure}; this run sends no more (the load goes on)",
-            crate::config::mask_url(&config.endpoint)
-        );
-    }
+    static EVENTS: Sender =
+        Sender::new("send the run's OpenLineage event to", "this run sends no more (the load goes on)");
+    EVENTS
+        .send(&config.endpoint, config.timeout, |client| {
+            let request = client.post(&config.endpoint).json(event);
+            match &config.api_key {
+                Some(key) => request.bearer_auth(key),
+                None => request,
+            }
+        })
+        .await;
 }
 
 #[cfg(test)]

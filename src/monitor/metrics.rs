@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use super::post::Sender;
 use super::run::{Outcome, RunEnd, RunStart};
 
 /// How long a push may hold up the end of a run.
@@ -248,38 +249,20 @@ pub async fn push(url: &str, dataset: &str, text: &str) {
     send(url, dataset, text, reqwest::Method::PUT).await;
 }
 
-/// Set once a push failed: the process pushes no more (one warning, one wait).
-static DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
+/// Sends `text` to the dataset's group with `method` (PUT replaces the group, POST the metrics of the
+/// same names).
 async fn send(url: &str, dataset: &str, text: &str, method: reqwest::Method) {
-    use std::sync::atomic::Ordering;
-    if DOWN.load(Ordering::Relaxed) {
-        return;
-    }
+    static PUSHES: Sender =
+        Sender::new("push the run's metrics to the Pushgateway", "this run pushes no more");
     let endpoint = group_url(url, dataset);
-    let sent = async {
-        let client = reqwest::Client::builder().timeout(PUSH_TIMEOUT).build()?;
-        client
-            .request(method, &endpoint)
-            .header("Content-Type", "text/plain; version=0.0.4")
-            .body(text.to_owned())
-            .send()
-            .await?
-            .error_for_status()
-    };
-    let no_answer = || format!("no answer in {} s", PUSH_TIMEOUT.as_secs());
-    let failure = match tokio::time::timeout(PUSH_TIMEOUT, sent).await {
-        Ok(Ok(_)) => return,
-        Ok(Err(e)) if e.is_timeout() => no_answer(),
-        Ok(Err(e)) => crate::http::describe(&e),
-        Err(_) => no_answer(),
-    };
-    if !DOWN.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            "could not push the run's metrics to the Pushgateway {}: {failure}; this run pushes no more",
-            crate::config::mask_url(url)
-        );
-    }
+    PUSHES
+        .send(url, PUSH_TIMEOUT, |client| {
+            client
+                .request(method, &endpoint)
+                .header("Content-Type", "text/plain; version=0.0.4")
+                .body(text.to_owned())
+        })
+        .await;
 }
 
 /// `<url>/metrics/job/etl/dataset/<dataset>`: the Pushgateway's group of a dataset.

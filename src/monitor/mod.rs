@@ -9,6 +9,7 @@
 
 pub mod lineage;
 pub mod metrics;
+mod post;
 mod run;
 pub mod status;
 

@@ -1,4 +1,4 @@
-//! `etl status`: every dataset of a target, its last run, how long ago it last published, and what
+//! `etl status`: every dataset of a target, its last run, how long ago a run last succeeded, and what
 //! needs a look: a last run that failed or was stopped, no publish for longer than `--stale-after`,
 //! a publish a killed run left half-done. Read from run records (the manifest, the run records after
 //! it, the journal and the lock), never from data: a target of hundreds of datasets answers at once.
@@ -99,7 +99,7 @@ pub struct DatasetStatus {
     pub health: Health,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_run: Option<LastRun>,
-    /// When a run last published it (its manifest).
+    /// When a run of it last succeeded: published (its manifest), or found nothing new.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_success: Option<String>,
     /// Seconds since `last_success`.
@@ -218,12 +218,12 @@ async fn of(
         ),
         (_, _, None, Some(limit)) => (
             Health::Stale,
-            Some(format!("never published (--stale-after {})", crate::checks::human_age(limit.as_secs()))),
+            Some(format!("never succeeded (--stale-after {})", crate::checks::human_age(limit.as_secs()))),
         ),
         (_, _, Some(age), Some(limit)) if age > limit.as_secs() => (
             Health::Stale,
             Some(format!(
-                "last published {} ago, more than --stale-after {}",
+                "last succeeded {} ago, more than --stale-after {}",
                 crate::checks::human_age(age),
                 crate::checks::human_age(limit.as_secs())
             )),

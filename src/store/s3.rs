@@ -62,6 +62,42 @@ fn aws_files_exist() -> bool {
 }
 
 impl S3Store {
+    /// Every object under `prefix` (whose key sorts after `after`, if given), in key order.
+    async fn list_from(&self, prefix: &str, after: Option<&str>) -> Result<Vec<ObjectMeta>, StoreError> {
+        let strip = if self.location.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.location.prefix)
+        };
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.location.bucket)
+            .prefix(self.full_key(prefix))
+            .set_start_after(after.map(|a| self.full_key(a)))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("ListObjectsV2", prefix, e))?;
+            for object in page.contents() {
+                // A server that answers with a key outside the prefix is ignored, not trusted; one
+                // that ignores StartAfter lists from the start, and the filter holds anyway.
+                let Some(key) = object.key().and_then(|k| k.strip_prefix(strip.as_str())) else { continue };
+                if after.is_some_and(|after| key <= after) {
+                    continue;
+                }
+                out.push(ObjectMeta {
+                    key: key.to_owned(),
+                    size: object.size().unwrap_or(0) as u64,
+                    etag: object.e_tag().map(|t| t.trim_matches('"').to_owned()),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
     /// A GetObject of `key`, its body not read yet; a missing key is [`StoreError::NotFound`].
     async fn get_object(
         &self,
@@ -588,66 +624,11 @@ impl ObjectStore for S3Store {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let strip = if self.location.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.location.prefix)
-        };
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.location.bucket)
-            .prefix(self.full_key(prefix))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.error("ListObjectsV2", prefix, e))?;
-            for object in page.contents() {
-                // A server that answers with a key outside the prefix is ignored, not trusted.
-                let Some(key) = object.key().and_then(|k| k.strip_prefix(strip.as_str())) else { continue };
-                out.push(ObjectMeta {
-                    key: key.to_owned(),
-                    size: object.size().unwrap_or(0) as u64,
-                    etag: object.e_tag().map(|t| t.trim_matches('"').to_owned()),
-                });
-            }
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
+        self.list_from(prefix, None).await
     }
 
     async fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let strip = if self.location.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.location.prefix)
-        };
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.location.bucket)
-            .prefix(self.full_key(prefix))
-            .start_after(self.full_key(after))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.error("ListObjectsV2", prefix, e))?;
-            for object in page.contents() {
-                let Some(key) = object.key().and_then(|k| k.strip_prefix(strip.as_str())) else { continue };
-                // A server that ignores StartAfter lists from the start: the filter holds anyway.
-                if key > after {
-                    out.push(ObjectMeta {
-                        key: key.to_owned(),
-                        size: object.size().unwrap_or(0) as u64,
-                        etag: object.e_tag().map(|t| t.trim_matches('"').to_owned()),
-                    });
-                }
-            }
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
+        self.list_from(prefix, Some(after)).await
     }
 
     async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {

@@ -105,20 +105,8 @@ fn every_run_leaves_a_record_that_etl_runs_and_inspect_show() {
     assert_eq!(r.code, 1, "{r:?}");
     // Stopped by SIGTERM: cancelled, with the rows it had read.
     big_csv(&dir, 1_500_000);
-    let child = dir
-        .etl()
-        .args(["upload-csv", "big.csv", "--dataset-id", "d", "--partition-col", "day", "--mode", "replace"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lock = dir.lake("datasets/d/_lock");
-    let started = Instant::now();
-    while !lock.exists() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the run never took its lock");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    let load = ["upload-csv", "big.csv", "--dataset-id", "d", "--partition-col", "day", "--mode", "replace"];
+    let child = spawn_until_locked(dir.etl().args(load), &dir, "d");
     stopped_by_sigterm(child, "a load");
 
     let r = ok(dir.etl().args(["runs", "d", "--json"]));
@@ -214,7 +202,7 @@ fn etl_status_says_which_datasets_need_a_look() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("old: last published ") && r.stdout.contains("more than --stale-after 1d 2h"),
+        r.stdout.contains("old: last succeeded ") && r.stdout.contains("more than --stale-after 1d 2h"),
         "{}",
         r.stdout
     );
@@ -418,7 +406,7 @@ fn metrics_are_pushed_to_a_real_pushgateway() {
         .args(["upload-csv", "a.csv", "--dataset-id", &dataset])
         .env("ETL_PUSHGATEWAY_URL", &url));
     assert_eq!(r.stderr.matches("could not push the run's metrics").count(), 1, "{r:?}");
-    assert!(r.stderr.contains("no answer in 5 s"), "{r:?}");
+    assert!(r.stderr.contains("no answer in 5.0 s; this run pushes no more"), "{r:?}");
 }
 
 /// The body of a GET (curl: the test harness has no HTTP client of its own).

@@ -2,28 +2,18 @@
 //! released, the staging folder gone.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::util::*;
 
 fn stopped_by(signal: &str, code: i32) {
     let dir = Dir::new();
     big_csv(&dir, 1_500_000);
-    let child = dir
-        .etl()
-        .args(["upload-csv", "big.csv", "--dataset-id", "d", "--partition-col", "day"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The lock exists once the run is under way (and listening for signals).
-    let lock = dir.lake("datasets/d/_lock");
-    let started = Instant::now();
-    while !lock.exists() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the run never took its lock");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(200));
+    let child = spawn_until_locked(
+        dir.etl().args(["upload-csv", "big.csv", "--dataset-id", "d", "--partition-col", "day"]),
+        &dir,
+        "d",
+    );
     let sent = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
     assert!(sent.success());
     let out = child.wait_with_output().unwrap();

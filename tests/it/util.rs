@@ -425,6 +425,21 @@ pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
+/// Starts `cmd` (a load into `dir`'s lake) with its output piped, and waits until it holds the lock of
+/// `dataset` (under way, and listening for signals), then a moment more.
+pub fn spawn_until_locked(cmd: &mut Command, dir: &Dir, dataset: &str) -> std::process::Child {
+    let child =
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let lock = dir.lake(&format!("datasets/{dataset}/_lock"));
+    let started = std::time::Instant::now();
+    while !lock.exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the run never took its lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child
+}
+
 /// Sends SIGTERM to a running etl and checks that it stops the clean way (exit 143, saying so) within
 /// 10 s, whatever it was waiting on; returns its stderr.
 pub fn stopped_by_sigterm(child: std::process::Child, what: &str) -> String {

@@ -18,39 +18,18 @@ pub(super) fn recorded_location(location: &str) -> String {
 
 /// The run's record as far as its source and schema go; the caller says what it wrote.
 pub(super) fn run_record(request: &LoadRequest, staged: &pipeline::Staged, run_id: &str) -> Manifest {
+    let source = SourceRecord {
+        kind: staged.source.kind.to_owned(),
+        location: recorded_location(&staged.source.location),
+        bytes: staged.source_digest.as_ref().map(|d| d.0).or(request.source_size),
+        sha256: staged.source_digest.as_ref().map(|d| d.1.clone()),
+    };
     Manifest {
-        format: manifest::FORMAT,
-        run_id: run_id.to_owned(),
-        tool: format!("etl {}", env!("CARGO_PKG_VERSION")),
-        command: request.command.to_owned(),
-        source: SourceRecord {
-            kind: staged.source.kind.to_owned(),
-            location: recorded_location(&staged.source.location),
-            bytes: staged.source_digest.as_ref().map(|d| d.0).or(request.source_size),
-            sha256: staged.source_digest.as_ref().map(|d| d.1.clone()),
-        },
-        started: manifest::rfc3339(staged.started_at),
-        finished: String::new(),
         mode: request.mode.name().into(),
         partition_column: request.partition_column.clone(),
-        primary_key: Vec::new(),
         schema: manifest::schema_record(&staged.schema),
-        rows_written: 0,
-        null_tokens: Default::default(),
-        deleted: 0,
-        upserted: None,
-        files: Vec::new(),
-        status: None,
-        checks: Vec::new(),
-        newest: Default::default(),
-        default_mode: None,
-        table_format: None,
-        delta_version: None,
-        error: None,
-        rows_read: None,
-        exit_code: None,
         job: crate::monitor::job(),
-        note: None,
+        ..Manifest::begun(run_id, request.command, source, staged.started_at)
     }
 }
 

@@ -177,34 +177,14 @@ impl Begun {
     fn record(&self) -> Manifest {
         let inner = &self.0;
         let (mode, partition_column) = inner.layout.lock().expect("layout").clone();
+        let source = inner.source.lock().expect("source").clone();
         Manifest {
-            format: manifest::FORMAT,
-            run_id: inner.run_id.clone(),
-            tool: format!("etl {}", env!("CARGO_PKG_VERSION")),
-            command: inner.start.command.to_owned(),
-            source: inner.source.lock().expect("source").clone(),
-            started: manifest::rfc3339(inner.start.started),
             finished: manifest::rfc3339(SystemTime::now()),
             mode,
             partition_column,
-            primary_key: Vec::new(),
-            schema: Vec::new(),
-            rows_written: 0,
-            null_tokens: Default::default(),
-            deleted: 0,
-            upserted: None,
-            files: Vec::new(),
-            status: None,
-            checks: Vec::new(),
-            newest: Default::default(),
-            default_mode: None,
-            table_format: None,
-            delta_version: None,
-            error: None,
             rows_read: Some(self.rows_read()),
-            exit_code: None,
             job: inner.start.job.clone(),
-            note: None,
+            ..Manifest::begun(&inner.run_id, inner.start.command, source, inner.start.started)
         }
     }
 
