@@ -34,6 +34,11 @@ pub trait Entry {
     const NOUN: &'static str = "dataset";
     /// Whether `--all` loads it.
     fn enabled(&self) -> bool;
+    /// Whether its load mostly waits on a server (a Domo export, an API, a query) rather than keeping
+    /// cores busy: such loads overlap well at once (`runner::default_jobs`).
+    fn waits_on_a_server(&self) -> bool {
+        false
+    }
     /// The column titles of `--list`.
     fn list_header() -> &'static [&'static str];
     /// This entry's `--list` row.
@@ -417,6 +422,10 @@ impl DomoEntry {
 }
 
 impl Entry for DomoEntry {
+    fn waits_on_a_server(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -179,6 +179,10 @@ impl Job {
 }
 
 impl Entry for Job {
+    fn waits_on_a_server(&self) -> bool {
+        matches!(self.kind.as_str(), "api" | "postgres" | "domo")
+    }
+
     const NOUN: &'static str = "job";
 
     fn name(&self) -> &str {

@@ -66,8 +66,8 @@ pub struct Selection {
     pub names: Vec<String>,
     /// Every enabled entry.
     pub all: bool,
-    /// Loads at once.
-    pub jobs: usize,
+    /// Loads at once (`None`: sized from the cores and the sources, [`crate::runner::default_jobs`]).
+    pub jobs: Option<usize>,
     pub dry_run: bool,
 }
 
@@ -271,7 +271,7 @@ pub fn selection(select: SelectArgs, run: &RunArgs) -> Selection {
         list: select.list,
         names: select.dataset,
         all: select.all,
-        jobs: usize::from(run.jobs),
+        jobs: run.jobs.map(usize::from),
         dry_run: run.dry_run,
     }
 }

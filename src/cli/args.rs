@@ -406,9 +406,10 @@ pub struct SelectArgs {
 /// Options of catalog-driven loads.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Datasets loaded at once with --all.
-    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub jobs: u16,
+    /// Datasets loaded at once with --all [default: half the cores, as one load of a file keeps two
+    /// busy; at least 2 when a source waits on a server, whose downloads overlap].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     /// Do everything but the write: read, type, stage; print the schema, rows, partitions and the
     /// keys that would be written and deleted (on stdout).
     #[arg(long)]

@@ -115,7 +115,7 @@ async fn run_job(
                 Ok(settings) => settings,
                 Err(e) => return failed_before(job, "load-domo", job_location(job), dry_run, e, ctx).await,
             };
-            let options = RunOptions { jobs: 1, batch: false, log_format: ctx.log_format };
+            let options = RunOptions { jobs: Some(1), batch: false, log_format: ctx.log_format };
             load_domo::load_entries(vec![entry], file, options, dry_run, &settings, ctx).await
         }
     }
