@@ -286,6 +286,24 @@ fn check_types(types: &BTreeMap<String, String>) -> std::result::Result<Pins, (&
     pins_from(&types, &[]).map(Pins::lenient).map_err(|e| ("types", e))
 }
 
+/// A list of columns as an entry gives them (`primary_key:`, `sort_by:`): `id`, `"a,b"` or a list,
+/// each named once.
+fn column_list(
+    field: &'static str,
+    value: Option<&serde_yaml::Value>,
+) -> std::result::Result<Vec<String>, (&'static str, String)> {
+    let names: Vec<String> = match value {
+        None => Vec::new(),
+        Some(serde_yaml::Value::String(text)) => vec![text.clone()],
+        Some(serde_yaml::Value::Sequence(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned).ok_or((field, "a list of column names".to_owned())))
+            .collect::<std::result::Result<_, _>>()?,
+        Some(_) => return Err((field, "a column name, `a,b`, or a list of names".into())),
+    };
+    crate::pipeline::commit::checked_primary_key(&names).map_err(|e| (field, e))
+}
+
 fn check_table_format(
     format: Option<&str>,
 ) -> std::result::Result<Option<TableFormat>, (&'static str, String)> {
@@ -330,6 +348,9 @@ pub struct RawDomoEntry {
     /// `hive` or `delta` (as --table-format).
     #[serde(default)]
     table_format: Option<String>,
+    /// `User`, `"User,Date"` or a list: each file's rows sorted by them (as --sort-by).
+    #[serde(default)]
+    sort_by: Option<serde_yaml::Value>,
 }
 
 /// A catalog entry's (or a job's) `checks:` and `sensitive:` columns.
@@ -382,6 +403,8 @@ pub struct DomoEntry {
     pub checks: DatasetChecks,
     /// The entry's `table_format:` (`--table-format` wins).
     pub table_format: Option<TableFormat>,
+    /// The entry's `sort_by:` (`--sort-by` wins).
+    pub sort_by: Vec<String>,
 }
 
 impl RawEntry for RawDomoEntry {
@@ -401,6 +424,7 @@ impl RawEntry for RawDomoEntry {
             pins: check_types(&self.types)?,
             checks: DatasetChecks::parse(self.checks.as_ref(), self.sensitive.as_ref())?,
             table_format: check_table_format(self.table_format.as_deref())?,
+            sort_by: column_list("sort_by", self.sort_by.as_ref())?,
             name: self.name,
             description: self.description,
             partition_column: self.partition_column,
@@ -417,6 +441,9 @@ impl DomoEntry {
     ) -> crate::pipeline::commit::WriteSettings {
         let mut write = self.checks.added_to(write);
         write.table_format = write.table_format.or(self.table_format);
+        if write.files.sort_by.is_empty() {
+            write.files.sort_by = self.sort_by.clone();
+        }
         write
     }
 }
@@ -518,6 +545,9 @@ pub struct RawCsvEntry {
     /// `hive` or `delta` (as --table-format).
     #[serde(default)]
     table_format: Option<String>,
+    /// `User`, `"User,Date"` or a list: each file's rows sorted by them (as --sort-by).
+    #[serde(default)]
+    sort_by: Option<serde_yaml::Value>,
 }
 
 /// A checked CSV catalog entry.
@@ -544,6 +574,8 @@ pub struct CsvEntry {
     pub checks: DatasetChecks,
     /// The entry's `table_format:` (`--table-format` wins).
     pub table_format: Option<TableFormat>,
+    /// The entry's `sort_by:` (`--sort-by` wins).
+    pub sort_by: Vec<String>,
 }
 
 fn check_csv_options(
@@ -610,19 +642,7 @@ impl RawEntry for RawCsvEntry {
         let pins = pins_from(&[], &date_formats).map_err(|e| ("date_formats", e))?;
         let (csv, null_values) = check_csv_options(self.csv_options.unwrap_or_default())?;
         let mode = self.mode.as_deref().map(str::parse::<WriteMode>).transpose().map_err(|e| ("mode", e))?;
-        let names: Vec<String> = match &self.primary_key {
-            None => Vec::new(),
-            Some(serde_yaml::Value::String(text)) => vec![text.clone()],
-            Some(serde_yaml::Value::Sequence(items)) => items
-                .iter()
-                .map(|i| {
-                    i.as_str().map(str::to_owned).ok_or(("primary_key", "a list of column names".to_owned()))
-                })
-                .collect::<std::result::Result<_, _>>()?,
-            Some(_) => return Err(("primary_key", "a column name, `a,b`, or a list of names".into())),
-        };
-        let primary_key =
-            crate::pipeline::commit::checked_primary_key(&names).map_err(|e| ("primary_key", e))?;
+        let primary_key = column_list("primary_key", self.primary_key.as_ref())?;
         match mode {
             Some(WriteMode::Upsert) if primary_key.is_empty() => {
                 return Err(("mode", "upsert needs primary_key: the columns that identify a row".into()))
@@ -641,6 +661,7 @@ impl RawEntry for RawCsvEntry {
         Ok(CsvEntry {
             checks: DatasetChecks::parse(self.checks.as_ref(), self.sensitive.as_ref())?,
             table_format: check_table_format(self.table_format.as_deref())?,
+            sort_by: column_list("sort_by", self.sort_by.as_ref())?,
             primary_key,
             dedup_by: self.dedup_by,
             dataset: check_dataset_id(&self.minio_dataset_id)?,
@@ -694,6 +715,9 @@ impl CsvEntry {
         // The entry's mode is given as much as `--mode` is; the command line's wins.
         write.mode = write.mode.or(self.mode);
         write.table_format = write.table_format.or(self.table_format);
+        if write.files.sort_by.is_empty() {
+            write.files.sort_by = self.sort_by.clone();
+        }
         if write.primary_key.is_empty() {
             write.primary_key = self.primary_key.clone();
             write.dedup_by = write.dedup_by.or_else(|| self.dedup_by.clone());

@@ -17,6 +17,7 @@
 //!       - row_count_change: {max_drop: 50%}
 //!         severity: warn
 //!     sensitive: [email]           # optional: never shown in check examples
+//!     sort_by: [user]              # optional: each file's rows sorted by them (as --sort-by)
 //!     enabled: true                # optional; false keeps it out of --all
 //!     types: {total: float64}      # optional, as --types
 //!     date_formats: {day: "%d/%m/%Y"}
@@ -83,6 +84,9 @@ struct RawJob {
     primary_key: Option<Value>,
     #[serde(default)]
     dedup_by: Option<String>,
+    /// `User`, `"User,Date"` or a list: as --sort-by.
+    #[serde(default)]
+    sort_by: Option<Value>,
     /// Data-quality checks: a list of items (or one), as `--check` takes each.
     #[serde(default)]
     checks: Option<Value>,
@@ -385,6 +389,9 @@ fn domo_job(raw: &RawJob, mut source: BTreeMap<String, Value>) -> std::result::R
     if let Some(columns) = &raw.sensitive {
         put("sensitive", columns.clone());
     }
+    if let Some(columns) = &raw.sort_by {
+        put("sort_by", columns.clone());
+    }
     let entry: RawDomoEntry =
         serde_yaml::from_value(Value::Mapping(entry)).map_err(|e| format!("source: {e}"))?;
     let entry = entry.check().map_err(|(field, e)| format!("{field}: {e}"))?;
@@ -533,6 +540,14 @@ impl Options {
         }
         if let Some(column) = &raw.dedup_by {
             given("dedup_by", "dedup_by", Value::String(column.clone()))?;
+        }
+        if let Some(columns) = &raw.sort_by {
+            let columns = match columns {
+                Value::Sequence(items) => items.clone(),
+                Value::String(_) => vec![columns.clone()],
+                _ => return Err("sort_by: a column name, `a,b`, or a list of names".into()),
+            };
+            given("sort_by", "sort_by", Value::Sequence(columns))?;
         }
         if let Some(columns) = &raw.sensitive {
             let columns = crate::checks::sensitive_columns(columns).map_err(|e| format!("sensitive: {e}"))?;

@@ -279,7 +279,11 @@ pub fn selection(select: SelectArgs, run: &RunArgs) -> Selection {
 /// How a loading command writes (`dry_run`: `--dry-run` of a single-dataset command).
 pub fn write(args: &WriteArgs, dry_run: bool) -> WriteSettings {
     WriteSettings {
-        files: WriterOptions { max_rows_per_file: args.max_rows_per_file, ..Default::default() },
+        files: WriterOptions {
+            max_rows_per_file: args.max_rows_per_file,
+            sort_by: primary_key(&args.sort_by),
+            ..Default::default()
+        },
         mode: args.mode.as_deref().and_then(|m| m.parse().ok()),
         allow_schema_change: args.allow_schema_change,
         allow_empty: args.allow_empty,

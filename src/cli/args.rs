@@ -101,6 +101,12 @@ pub struct WriteArgs {
     /// replace (or `etl convert`).
     #[arg(long, value_name = "FORMAT", value_parser = ["hive", "delta"])]
     pub table_format: Option<String>,
+    /// Write each file's rows sorted by these columns (`User`, or `User,Date`), rows that tie in the
+    /// order they came: a reader's min/max statistics then skip the row groups a filter on them
+    /// cannot match. A file is sorted in memory: keep files to a size that fits (partitions,
+    /// --max-rows-per-file). Recorded in the manifest: a run that leaves it out keeps the dataset's.
+    #[arg(long, value_name = "COL[,COL...]", value_delimiter = ',')]
+    pub sort_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Args, Deserialize)]

@@ -121,6 +121,9 @@ pub struct Manifest {
     /// What a run that published nothing had to say (`nothing new since ...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The columns each file's rows are sorted by (`--sort-by`): later runs that leave it out keep it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sort_by: Vec<String>,
     /// The outcome of each data-quality check the run declared.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<crate::summary::CheckResult>,
@@ -173,6 +176,7 @@ impl Manifest {
             exit_code: None,
             job: None,
             note: None,
+            sort_by: Vec::new(),
         }
     }
 

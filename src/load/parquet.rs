@@ -24,6 +24,9 @@ pub struct WriterOptions {
     pub buffer_bytes: usize,
     /// Files only this run reads again (an upsert's staged rows): not compressed.
     pub scratch: bool,
+    /// Rows are written sorted by these columns within each file (`--sort-by`), ties in the order
+    /// they came: readers' statistics then skip the row groups a filter on them cannot match.
+    pub sort_by: Vec<String>,
 }
 
 impl Default for WriterOptions {
@@ -33,6 +36,7 @@ impl Default for WriterOptions {
             max_rows_per_file: None,
             buffer_bytes: 64 << 20,
             scratch: false,
+            sort_by: Vec::new(),
         }
     }
 }
@@ -101,7 +105,9 @@ impl PartitionedWriter {
         options: WriterOptions,
         first_parts: BTreeMap<Partition, u32>,
     ) -> Self {
-        let encoders = (0..ENCODERS).map(|_| Encoder::start(schema.clone(), options.scratch)).collect();
+        let sort_by = if options.scratch { Vec::new() } else { options.sort_by.clone() };
+        let encoders =
+            (0..ENCODERS).map(|_| Encoder::start(schema.clone(), options.scratch, sort_by.clone())).collect();
         PartitionedWriter {
             dataset,
             staging: staging.to_owned(),
@@ -286,6 +292,38 @@ fn arrow_schema_metadata(schema: &Schema) -> polars::io::parquet::write::KeyValu
     )])
 }
 
+/// `df` sorted by `columns` (nulls last), rows that tie in the order they came; as it is without any.
+fn sorted(df: DataFrame, columns: &[String]) -> Result<DataFrame> {
+    if columns.is_empty() || df.height() < 2 {
+        return Ok(df);
+    }
+    let options = SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(true);
+    df.sort(columns.to_vec(), options).map_err(Error::Parquet)
+}
+
+/// Rewrites the staged file at `path`, whose row groups were each sorted, as one sorted whole (the
+/// row groups hold the file's rows in the order they came, so a stable sort of them all is the
+/// sort of the rows as they came). Holds the file's rows in memory while it does: a sorted dataset
+/// keeps its files to a size that fits (`--max-rows-per-file`, partitions). Returns the new bytes'
+/// digest.
+fn rewrite_sorted(path: &Path, schema: &Schema, columns: &[String]) -> Result<Digest> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let rows = ParquetReader::new(file).finish().map_err(Error::Parquet)?;
+    let rows = sorted(rows, columns)?;
+    let again = path.with_extension("sorting");
+    let (mut sink, digest) = sink_at(&again, schema, false)?;
+    // Row groups of the writer's usual size, as the unsorted file had.
+    let step = WriterOptions::default().row_group_rows;
+    let mut offset = 0;
+    while offset < rows.height() {
+        sink.write_batch(&rows.slice(offset as i64, step))?;
+        offset += step;
+    }
+    sink.finish()?;
+    std::fs::rename(&again, path).map_err(|e| Error::io(path, e))?;
+    Ok(digest)
+}
+
 /// Queues a job for the encoder of `file`.
 fn send(encoders: &mut [Encoder], file: u64, job: Job) -> Result<()> {
     let n = encoders.len() as u64;
@@ -308,31 +346,47 @@ struct Encoder {
     thread: Option<std::thread::JoinHandle<Result<Vec<StagedFile>>>>,
 }
 
+/// A file an encoder is writing: its sink, the digest of its bytes, where, and row groups so far.
+struct OpenFile {
+    sink: FileSink,
+    digest: Digest,
+    path: PathBuf,
+    key: String,
+    partition: Partition,
+    groups: usize,
+}
+
 impl Encoder {
-    fn start(schema: Schema, scratch: bool) -> Self {
+    /// `sort_by`: each row group is sorted by these columns as it comes, and a file of several row
+    /// groups is read back at its close and written again whole, sorted.
+    fn start(schema: Schema, scratch: bool, sort_by: Vec<String>) -> Self {
         let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUED_JOBS);
         let thread = std::thread::Builder::new()
             .name("etl-encoder".into())
             .spawn(move || {
-                let mut open: std::collections::HashMap<u64, (FileSink, Digest, PathBuf, String, Partition)> =
-                    Default::default();
+                let mut open: std::collections::HashMap<u64, OpenFile> = Default::default();
                 let mut files = Vec::new();
                 for job in queue {
                     match job {
                         Job::Open { file, path, key, partition } => {
                             let (sink, digest) = sink_at(&path, &schema, scratch)?;
-                            open.insert(file, (sink, digest, path, key, partition));
+                            open.insert(file, OpenFile { sink, digest, path, key, partition, groups: 0 });
                         }
                         Job::Write { file, group } => {
-                            open.get_mut(&file).expect("opened first").0.write_batch(&group)?;
+                            let open = open.get_mut(&file).expect("opened first");
+                            open.groups += 1;
+                            open.sink.write_batch(&sorted(group, &sort_by)?)?;
                         }
                         Job::Close { file, rows } => {
-                            let (sink, digest, path, key, partition) =
-                                open.remove(&file).expect("opened first");
-                            sink.finish()?;
-                            drop(sink);
+                            let f = open.remove(&file).expect("opened first");
+                            f.sink.finish()?;
+                            let digest = match f.groups > 1 && !sort_by.is_empty() {
+                                true => rewrite_sorted(&f.path, &schema, &sort_by)?,
+                                false => f.digest,
+                            };
                             let (bytes, hasher) = &*digest.lock().expect("digest lock");
                             let sha256 = hex::encode(sha2::Digest::finalize(hasher.clone()));
+                            let (key, path, partition) = (f.key, f.path, f.partition);
                             files.push(StagedFile { key, path, partition, rows, bytes: *bytes, sha256 });
                         }
                     }

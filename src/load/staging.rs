@@ -87,13 +87,20 @@ impl ParquetLoad {
 
 impl Load for ParquetLoad {
     fn expect_columns(&self, columns: &[String]) -> Result<()> {
-        match &self.partition_column {
-            Some(column) if !columns.contains(column) => Err(Error::Usage(format!(
-                "partition column `{column}`: no such column{}; the columns are: {}",
+        let missing = |what: &str, column: &str| {
+            Error::Usage(format!(
+                "{what} `{column}`: no such column{}; the columns are: {}",
                 crate::suggest::did_you_mean(column, columns.iter().map(String::as_str)),
                 columns.join(", ")
-            ))),
-            _ => Ok(()),
+            ))
+        };
+        match &self.partition_column {
+            Some(column) if !columns.contains(column) => return Err(missing("partition column", column)),
+            _ => {}
+        }
+        match self.options.sort_by.iter().find(|c| !columns.contains(c)) {
+            Some(column) => Err(missing("--sort-by column", column)),
+            None => Ok(()),
         }
     }
 

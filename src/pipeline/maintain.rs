@@ -541,7 +541,9 @@ async fn rewrite(
     let staging = crate::load::download_dir(store)?;
     let downloads = staging.path().join("downloads");
     std::fs::create_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
-    let options = crate::load::parquet::WriterOptions::default();
+    // A sorted dataset's files stay sorted, the compacted one whole.
+    let options =
+        crate::load::parquet::WriterOptions { sort_by: previous.sort_by.clone(), ..Default::default() };
     let mut writer = crate::load::parquet::PartitionedWriter::new(
         dataset.clone(),
         staging.path(),

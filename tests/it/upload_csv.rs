@@ -302,3 +302,79 @@ fn the_target_comes_from_the_env_or_dotenv() {
     assert!(dir.path().join("third/datasets/e/data/part-0000.parquet").exists());
     assert!(!dir.path().join("lake").exists());
 }
+
+/// `id,user,day`: `rows` rows, users in a scrambled order, ids rising (ties in `user` keep them so).
+fn scrambled(dir: &Dir, name: &str, rows: u32) {
+    let mut text = String::from("id,user,day\n");
+    for id in 0..rows {
+        let user = (id * 7919) % 1000;
+        text += &format!("{id},u{user:04},2026-11-0{}\n", 1 + id % 2);
+    }
+    dir.write(name, text);
+}
+
+/// The rows of a staged or published file, as (user, id) pairs in file order.
+fn users_and_ids(path: &std::path::Path) -> Vec<(String, i64)> {
+    let df = read_parquet(path);
+    strings(&df, "user")
+        .into_iter()
+        .map(Option::unwrap)
+        .zip(i64s(&df, "id").into_iter().map(Option::unwrap))
+        .collect()
+}
+
+#[test]
+fn sort_by_writes_each_file_sorted_and_the_dataset_keeps_it() {
+    let dir = Dir::new();
+    // 300,000 rows in one file: three row groups, sorted each, then the file rewritten whole.
+    scrambled(&dir, "big.csv", 300_000);
+    let r = ok(dir.etl().args(["upload-csv", "big.csv", "--dataset-id", "d", "--sort-by", "user"]));
+    assert!(r.stderr.contains("300,000 rows written"), "{r:?}");
+    let rows = users_and_ids(&dir.lake("datasets/d/data/part-0000.parquet"));
+    assert_eq!(rows.len(), 300_000);
+    assert!(rows.windows(2).all(|w| w[0] <= w[1]), "sorted by user, ties in the order they came");
+    let manifest = std::fs::read_to_string(dir.lake("datasets/d/_manifest.json")).unwrap();
+    assert!(manifest.contains("\"sort_by\": [\n    \"user\"\n  ]"), "{manifest}");
+
+    // The same input, the same bytes.
+    let again = Dir::new();
+    scrambled(&again, "big.csv", 300_000);
+    ok(again.etl().args(["upload-csv", "big.csv", "--dataset-id", "d", "--sort-by", "user"]));
+    let bytes = |d: &Dir| std::fs::read(d.lake("datasets/d/data/part-0000.parquet")).unwrap();
+    assert!(bytes(&dir) == bytes(&again), "byte-identical for the same input and options");
+
+    // Partitioned, two columns; a run that leaves --sort-by out keeps the dataset's, and says so.
+    scrambled(&dir, "small.csv", 2_000);
+    ok(dir.etl().args([
+        "upload-csv",
+        "small.csv",
+        "--dataset-id",
+        "p",
+        "--partition-col",
+        "day",
+        "--sort-by",
+        "user,id",
+    ]));
+    scrambled(&dir, "small.csv", 3_000);
+    let r = ok(dir.etl().args(["upload-csv", "small.csv", "--dataset-id", "p"]));
+    assert!(r.stderr.contains("rows sorted by user, id in each file, as p is (--sort-by left out)"), "{r:?}");
+    for day in ["2026-11-01", "2026-11-02"] {
+        let rows = users_and_ids(&dir.lake(&format!("datasets/p/partitions/date={day}/part-0000.parquet")));
+        assert_eq!(rows.len(), 1_500);
+        assert!(rows.windows(2).all(|w| w[0] <= w[1]), "{day}");
+    }
+
+    // A column that is not there: a usage error with the nearest name, nothing written.
+    let r = run(dir.etl().args(["upload-csv", "small.csv", "--dataset-id", "q", "--sort-by", "usr"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--sort-by column `usr`: no such column (did you mean `user`?)"), "{r:?}");
+
+    // A job file's `sort_by:`.
+    dir.write(
+        "jobs.yaml",
+        "jobs:\n  - name: sorted\n    dataset_id: j\n    sort_by: user\n    source: {kind: csv, path: small.csv}\n",
+    );
+    ok(dir.etl().args(["run", "jobs.yaml", "--job", "sorted"]));
+    let rows = users_and_ids(&dir.lake("datasets/j/data/part-0000.parquet"));
+    assert!(rows.windows(2).all(|w| w[0].0 <= w[1].0), "the job's file is sorted by user");
+}

@@ -63,6 +63,7 @@ pub(super) fn published(
             _ => previous.and_then(|p| p.default_mode.clone()),
         },
         table_format: (format != crate::load::delta::TableFormat::Hive).then(|| format.name().to_owned()),
+        sort_by: request.writer.sort_by.clone(),
         ..run_record(request, staged, run.run_id)
     }
 }

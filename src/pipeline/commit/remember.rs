@@ -77,6 +77,15 @@ pub async fn dataset_objects(
 /// table into its last file. Only a replace the user gives (`--mode replace`, of every day) loads as
 /// told.
 pub(super) fn remember_layout(request: &mut LoadRequest, previous: &Manifest) -> Result<()> {
+    // The order of its files, whatever the mode: readers' queries stay as fast.
+    if request.writer.sort_by.is_empty() && !previous.sort_by.is_empty() {
+        request.writer.sort_by = previous.sort_by.clone();
+        let columns = previous.sort_by.join(", ");
+        request.remembered.push(format!(
+            "rows sorted by {columns} in each file, as {} is (--sort-by left out)",
+            request.dataset
+        ));
+    }
     // A replace of a range of days keeps the layout of the days around it.
     if request.mode_given == ModeGiven::User
         && request.mode == WriteMode::Replace
