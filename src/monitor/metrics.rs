@@ -176,25 +176,16 @@ pub fn replace_metrics(old: &str, replacement: &str) -> String {
     out
 }
 
-/// Marks (or, with `None`, unmarks) a publish of `start`'s dataset as under way in the metrics the
-/// process reports: the file's other metrics are kept; the Pushgateway's group keeps its others
-/// (a POST replaces only the metrics of the same names).
+/// Marks a publish of `start`'s dataset, begun at `since`, as under way in the metrics the process
+/// reports ([`settle`] unmarks it): the file's other metrics are kept; the Pushgateway's group keeps
+/// its others (a POST replaces only the metrics of the same names).
 pub async fn mark_publish(
     dir: Option<&Path>,
     pushgateway: Option<&str>,
     start: &RunStart,
-    since: Option<SystemTime>,
+    since: SystemTime,
 ) {
-    let text = match since {
-        Some(since) => publishing(start, since),
-        None => {
-            let labels = labels(start);
-            let mut out = String::new();
-            gauge(&mut out, INTERRUPTED, INTERRUPTED_HELP, &labels, 0.0);
-            gauge(&mut out, INTERRUPTED_SINCE, INTERRUPTED_SINCE_HELP, &labels, 0.0);
-            out
-        }
-    };
+    let text = publishing(start, since);
     if let Some(dir) = dir {
         let old = std::fs::read_to_string(file_of(dir, &start.dataset)).unwrap_or_default();
         if let Err(e) = write(dir, &start.dataset, &replace_metrics(&old, &text)) {

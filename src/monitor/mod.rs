@@ -64,7 +64,7 @@ pub async fn publish_begins(start: &RunStart) {
             settings.metrics_dir.as_deref(),
             settings.pushgateway.as_deref(),
             start,
-            Some(SystemTime::now()),
+            SystemTime::now(),
         )
         .await;
     }

@@ -89,6 +89,30 @@ fn dagster_execute(s: &Schedulers, dir: &Dir, job: &str, target: &str, s3: &S3En
     cmd
 }
 
+/// The Airflow Variable `etl` of the exported DAGs: the test S3 server's settings and `target`.
+fn airflow_variable(s3: &S3Env, target: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut variable: serde_json::Map<String, serde_json::Value> =
+        s3.vars.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+    variable.insert("ETL_TARGET".into(), target.into());
+    variable
+}
+
+/// `airflow ARGS` with an Airflow home of `dir`'s own, the DAGs in `dir/dags` and the Variable `etl`.
+fn airflow_in(
+    s: &Schedulers,
+    dir: &Dir,
+    variable: &serde_json::Map<String, serde_json::Value>,
+    args: &[&str],
+) -> Command {
+    let mut cmd = tool(&s.airflow, "airflow", dir);
+    cmd.args(args)
+        .env("AIRFLOW_HOME", dir.path().join("airflow-home"))
+        .env("AIRFLOW__CORE__DAGS_FOLDER", dir.path().join("dags"))
+        .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+        .env("AIRFLOW_VAR_ETL", serde_json::Value::Object(variable.clone()).to_string());
+    cmd
+}
+
 /// The last line of a helper's stdout, as JSON.
 fn json_of(r: &Run) -> serde_json::Value {
     let line = r.stdout.lines().last().unwrap_or_else(|| panic!("no output: {r:?}"));
@@ -324,18 +348,8 @@ fn an_airflow_dag_loads_two_datasets_and_retries_a_held_lock() {
     export_to(&dir, "airflow", "dags");
     let target = s3.target("airflow");
     // The environment comes from the Airflow Variable `etl` (Airflow reads AIRFLOW_VAR_ETL as it).
-    let mut variable: serde_json::Map<String, serde_json::Value> =
-        s3.vars.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
-    variable.insert("ETL_TARGET".into(), target.clone().into());
-    let airflow = |args: &[&str]| {
-        let mut cmd = tool(&s.airflow, "airflow", &dir);
-        cmd.args(args)
-            .env("AIRFLOW_HOME", dir.path().join("airflow-home"))
-            .env("AIRFLOW__CORE__DAGS_FOLDER", dir.path().join("dags"))
-            .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-            .env("AIRFLOW_VAR_ETL", serde_json::Value::Object(variable.clone()).to_string());
-        cmd
-    };
+    let variable = airflow_variable(&s3, &target);
+    let airflow = |args: &[&str]| airflow_in(&s, &dir, &variable, args);
     let r = run(&mut airflow(&["db", "migrate"]));
     assert_eq!(r.code, 0, "{r:?}");
     let r = run_while_locked(&mut airflow(&["dags", "test", "etl_jobs", "2026-11-30"]), &s3, &target);
@@ -636,20 +650,13 @@ fn the_scheduler_units_make_their_run_the_parent_of_etls_lineage_events() {
     // Airflow, with its OpenLineage provider sending the task's own events to the same receiver.
     export_to(&dir, "airflow", "dags");
     let target = s3.target("lineage-airflow");
-    let mut variable: serde_json::Map<String, serde_json::Value> =
-        s3.vars.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
-    variable.insert("ETL_TARGET".into(), target.clone().into());
+    let mut variable = airflow_variable(&s3, &target);
     variable.insert("OPENLINEAGE_URL".into(), receiver.url.clone().into());
     let transport = serde_json::json!({"type": "http", "url": receiver.url, "endpoint": "api/v1/lineage"});
     let airflow = |args: &[&str]| {
-        let mut cmd = tool(&s.airflow, "airflow", &dir);
-        cmd.args(args)
-            .env("AIRFLOW_HOME", dir.path().join("airflow-home"))
-            .env("AIRFLOW__CORE__DAGS_FOLDER", dir.path().join("dags"))
-            .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-            .env("AIRFLOW__OPENLINEAGE__NAMESPACE", "airflow-test")
-            .env("AIRFLOW__OPENLINEAGE__TRANSPORT", transport.to_string())
-            .env("AIRFLOW_VAR_ETL", serde_json::Value::Object(variable.clone()).to_string());
+        let mut cmd = airflow_in(&s, &dir, &variable, args);
+        cmd.env("AIRFLOW__OPENLINEAGE__NAMESPACE", "airflow-test")
+            .env("AIRFLOW__OPENLINEAGE__TRANSPORT", transport.to_string());
         cmd
     };
     let r = run(&mut airflow(&["db", "migrate"]));

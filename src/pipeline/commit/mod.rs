@@ -133,6 +133,9 @@ async fn load_run(
     if let Some(previous) = previous {
         remember_layout(&mut request, &previous)?;
     }
+    if let Some(begun) = &request.begun {
+        begun.laid_out(&request);
+    }
     if request.dry_run {
         report_pending_publish(store.as_ref(), &request.dataset).await?;
         return load_locked(request, store, run_id, LockAt::DryRun).await;

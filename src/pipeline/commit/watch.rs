@@ -97,12 +97,20 @@ impl Begun {
         let inner = &begun.0;
         request.rows_typed = inner.rows_typed.clone();
         request.monitored = Some(inner.start.clone());
-        *inner.layout.lock().expect("layout") =
-            (request.mode.name().to_owned(), request.partition_column.clone());
         let mut source = inner.source.lock().expect("source");
         source.bytes = request.source_size.or(source.bytes);
         drop(source);
+        begun.laid_out(request);
+        // Kept with the request, so that the layout the dataset's manifest settles is recorded.
+        request.begun = Some(begun.clone());
         begun
+    }
+
+    /// Takes the mode and partition column the run goes with (once the dataset's manifest settled
+    /// what the request left out), for its record.
+    pub(super) fn laid_out(&self, request: &LoadRequest) {
+        *self.0.layout.lock().expect("layout") =
+            (request.mode.name().to_owned(), request.partition_column.clone());
     }
 
     /// The run's id.
