@@ -5,6 +5,7 @@
 //! this run replaced deleted.
 
 pub mod delta;
+mod encode;
 pub mod hive;
 pub mod journal;
 pub mod layout;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::encode::Columns;
 use super::layout::{DatasetId, Partition};
 use crate::error::{Error, Result};
 
@@ -27,6 +28,9 @@ pub struct WriterOptions {
     /// Rows are written sorted by these columns within each file (`--sort-by`), ties in the order
     /// they came: readers' statistics then skip the row groups a filter on them cannot match.
     pub sort_by: Vec<String>,
+    /// Row groups are cut at about this much data as well as at [`WriterOptions::row_group_rows`]
+    /// (`--row-group-size`).
+    pub row_group_bytes: Option<usize>,
 }
 
 impl Default for WriterOptions {
@@ -37,6 +41,7 @@ impl Default for WriterOptions {
             buffer_bytes: 64 << 20,
             scratch: false,
             sort_by: Vec::new(),
+            row_group_bytes: None,
         }
     }
 }
@@ -64,7 +69,47 @@ impl StagedFile {
 /// The size and SHA-256 of what went through an [`AppendFile`], shared with whoever finishes it.
 type Digest = std::sync::Arc<std::sync::Mutex<(u64, sha2::Sha256)>>;
 
-type FileSink = polars::io::parquet::write::BatchedWriter<AppendFile>;
+/// A Parquet file being written: polars' writer of the file (its layout, footer and metadata), and
+/// our choice of each column's encoding ([`Columns`]).
+struct FileSink {
+    file: polars::io::parquet::write::BatchedWriter<AppendFile>,
+    columns: Columns,
+}
+
+impl FileSink {
+    /// Writes `rows` as row groups of at most `group_bytes` of data each (and at most the writer's
+    /// usual rows), all of a size, so that the same rows always give the same groups.
+    fn write_groups(&mut self, rows: &DataFrame, group_bytes: Option<usize>) -> Result<()> {
+        let most = WriterOptions::default().row_group_rows;
+        let step = match group_bytes {
+            Some(bytes) if rows.height() > 0 => {
+                let per_row = data_bytes(rows).div_ceil(rows.height()).max(1);
+                (bytes / per_row).clamp(1, most)
+            }
+            _ => most,
+        };
+        let mut offset = 0;
+        while offset < rows.height() {
+            self.write_batch(&rows.slice(offset as i64, step))?;
+            offset += step;
+        }
+        Ok(())
+    }
+
+    /// Writes `group` as one row group (none when it has no rows).
+    fn write_batch(&mut self, group: &DataFrame) -> Result<()> {
+        if group.height() == 0 {
+            return Ok(());
+        }
+        let pages = self.columns.encode(group)?;
+        self.file.write_row_group(group.height() as u64, &pages).map_err(Error::Parquet)
+    }
+
+    fn finish(self) -> Result<()> {
+        self.file.finish().map_err(Error::Parquet)?;
+        Ok(())
+    }
+}
 
 #[derive(Default)]
 struct PartitionState {
@@ -105,9 +150,13 @@ impl PartitionedWriter {
         options: WriterOptions,
         first_parts: BTreeMap<Partition, u32>,
     ) -> Self {
-        let sort_by = if options.scratch { Vec::new() } else { options.sort_by.clone() };
+        // An upsert's scratch files are read back whole by this run alone: as they come.
+        let shape = match options.scratch {
+            true => Shape { sort_by: Vec::new(), group_bytes: None },
+            false => Shape { sort_by: options.sort_by.clone(), group_bytes: options.row_group_bytes },
+        };
         let encoders =
-            (0..ENCODERS).map(|_| Encoder::start(schema.clone(), options.scratch, sort_by.clone())).collect();
+            (0..ENCODERS).map(|_| Encoder::start(schema.clone(), options.scratch, shape.clone())).collect();
         PartitionedWriter {
             dataset,
             staging: staging.to_owned(),
@@ -273,12 +322,13 @@ fn sink_at(path: &Path, schema: &Schema, scratch: bool) -> Result<(FileSink, Dig
     } else {
         ParquetCompression::Zstd(zstd_level())
     };
-    let sink = ParquetWriter::new(file)
+    let mut file = ParquetWriter::new(file)
         .with_compression(compression)
-        .set_parallel(true)
         .with_key_value_metadata(Some(arrow_schema_metadata(schema)))
         .batched(schema)?;
-    Ok((sink, digest))
+    let types = file.parquet_schema().fields().to_vec();
+    let columns = Columns::new(schema, types, compression.into());
+    Ok((FileSink { file, columns }, digest))
 }
 
 /// The Arrow schema a file carries (`ARROW:schema`), at the oldest compatibility level: text as
@@ -306,22 +356,44 @@ fn sorted(df: DataFrame, columns: &[String]) -> Result<DataFrame> {
 /// sort of the rows as they came). Holds the file's rows in memory while it does: a sorted dataset
 /// keeps its files to a size that fits (`--max-rows-per-file`, partitions). Returns the new bytes'
 /// digest.
-fn rewrite_sorted(path: &Path, schema: &Schema, columns: &[String]) -> Result<Digest> {
+fn rewrite_sorted(path: &Path, schema: &Schema, shape: &Shape) -> Result<Digest> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let rows = ParquetReader::new(file).finish().map_err(Error::Parquet)?;
-    let rows = sorted(rows, columns)?;
+    let rows = sorted(rows, &shape.sort_by)?;
     let again = path.with_extension("sorting");
     let (mut sink, digest) = sink_at(&again, schema, false)?;
-    // Row groups of the writer's usual size, as the unsorted file had.
-    let step = WriterOptions::default().row_group_rows;
-    let mut offset = 0;
-    while offset < rows.height() {
-        sink.write_batch(&rows.slice(offset as i64, step))?;
-        offset += step;
-    }
+    sink.write_groups(&rows, shape.group_bytes)?;
     sink.finish()?;
     std::fs::rename(&again, path).map_err(|e| Error::io(path, e))?;
     Ok(digest)
+}
+
+/// The bytes `rows` hold as data: fixed-width values at their width, text and binary values at their
+/// length and four bytes more (as Parquet's plain encoding), not the buffers a slice shares with
+/// rows it does not hold.
+fn data_bytes(rows: &DataFrame) -> usize {
+    let column = |c: &Column| {
+        let series = c.as_materialized_series();
+        match series.dtype() {
+            DataType::String => {
+                series.str().map_or(0, |s| s.downcast_iter().map(|a| a.total_bytes_len()).sum())
+            }
+            DataType::Binary => {
+                series.binary().map_or(0, |s| s.downcast_iter().map(|a| a.total_bytes_len()).sum())
+            }
+            _ => return series.estimated_size(),
+        }
+        .saturating_add(4 * series.len())
+    };
+    rows.columns().iter().map(column).sum()
+}
+
+/// How an encoder lays out the rows of its files: sorted by these columns, in row groups of at
+/// most this much data.
+#[derive(Debug, Clone)]
+struct Shape {
+    sort_by: Vec<String>,
+    group_bytes: Option<usize>,
 }
 
 /// Queues a job for the encoder of `file`.
@@ -357,9 +429,9 @@ struct OpenFile {
 }
 
 impl Encoder {
-    /// `sort_by`: each row group is sorted by these columns as it comes, and a file of several row
-    /// groups is read back at its close and written again whole, sorted.
-    fn start(schema: Schema, scratch: bool, sort_by: Vec<String>) -> Self {
+    /// `shape.sort_by`: each row group is sorted by these columns as it comes, and a file of several
+    /// row groups is read back at its close and written again whole, sorted.
+    fn start(schema: Schema, scratch: bool, shape: Shape) -> Self {
         let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUED_JOBS);
         let thread = std::thread::Builder::new()
             .name("etl-encoder".into())
@@ -375,13 +447,13 @@ impl Encoder {
                         Job::Write { file, group } => {
                             let open = open.get_mut(&file).expect("opened first");
                             open.groups += 1;
-                            open.sink.write_batch(&sorted(group, &sort_by)?)?;
+                            open.sink.write_groups(&sorted(group, &shape.sort_by)?, shape.group_bytes)?;
                         }
                         Job::Close { file, rows } => {
                             let f = open.remove(&file).expect("opened first");
                             f.sink.finish()?;
-                            let digest = match f.groups > 1 && !sort_by.is_empty() {
-                                true => rewrite_sorted(&f.path, &schema, &sort_by)?,
+                            let digest = match f.groups > 1 && !shape.sort_by.is_empty() {
+                                true => rewrite_sorted(&f.path, &schema, &shape)?,
                                 false => f.digest,
                             };
                             let (bytes, hasher) = &*digest.lock().expect("digest lock");

@@ -137,6 +137,9 @@ pub fn parse_number(v: &[u8]) -> Number {
     if !rest.is_empty() {
         return Number::No;
     }
+    if let Some(f) = short_decimal(digits, int_len, frac_len) {
+        return Number::Float(if v[0] == b'-' { -f } else { f });
+    }
     let s = unsafe { std::str::from_utf8_unchecked(v) };
     match s.parse::<f64>() {
         // A non-zero literal that underflows to 0 would be silently changed: text.
@@ -144,6 +147,21 @@ pub fn parse_number(v: &[u8]) -> Number {
         Ok(f) if f.is_finite() => Number::Float(f),
         _ => Number::No,
     }
+}
+
+/// A decimal of at most 15 digits and no exponent (`2.39`, `.5`, `17.`), without its sign: its
+/// digits as an integer over a power of ten, both exact in an f64, so the one division is correctly
+/// rounded and gives what `str::parse` gives, several times faster. `None` for any other.
+fn short_decimal(digits: &[u8], int_len: usize, frac_len: usize) -> Option<f64> {
+    const POWERS: [f64; 16] =
+        [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    if int_len + frac_len > 15 || digits.get(int_len) != Some(&b'.') || digits.len() != int_len + 1 + frac_len
+    {
+        return None;
+    }
+    let fraction = &digits[int_len + 1..];
+    let mantissa = digits[..int_len].iter().chain(fraction).fold(0i64, |m, b| m * 10 + i64::from(b - b'0'));
+    Some(mantissa as f64 / POWERS[frac_len])
 }
 
 /// Whether the digits before any exponent include a non-zero one.
@@ -398,6 +416,33 @@ impl DatetimeFormat {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_decimals_parse_to_the_same_bits_as_the_standard_library() {
+        // A spread of mantissas and scales, up to the 15 digits the quick path takes and past them.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (x % 17 + 1) as usize;
+            let mantissa = (x >> 8) % 10u64.pow(digits as u32);
+            let text = format!("{mantissa:0digits$}");
+            let point = (x >> 3) as usize % (digits + 1);
+            let (int, frac) = text.split_at(point);
+            let int = int.trim_start_matches('0');
+            let number = format!(
+                "{}{}.{frac}",
+                if x & 1 == 1 { "-" } else { "" },
+                if int.is_empty() { "0" } else { int }
+            );
+            let want: f64 = number.parse().unwrap();
+            match super::parse_number(number.as_bytes()) {
+                super::Number::Float(got) => assert_eq!(got.to_bits(), want.to_bits(), "{number}"),
+                other => panic!("{number}: {other:?}"),
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
@@ -447,6 +492,9 @@ mod tests {
     #[test]
     fn floats() {
         assert_eq!(parse_number(b"1.5"), Number::Float(1.5));
+        assert_eq!(parse_number(b"17."), Number::Float(17.0));
+        assert_eq!(parse_number(b"-0.0"), Number::Float(-0.0));
+        assert!(matches!(parse_number(b"-0.0"), Number::Float(f) if f.is_sign_negative()));
         assert_eq!(parse_number(b"-0.25"), Number::Float(-0.25));
         assert_eq!(parse_number(b".5"), Number::Float(0.5));
         assert_eq!(parse_number(b"1e3"), Number::Float(1000.0));

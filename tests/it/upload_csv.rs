@@ -378,3 +378,70 @@ fn sort_by_writes_each_file_sorted_and_the_dataset_keeps_it() {
     let rows = users_and_ids(&dir.lake("datasets/j/data/part-0000.parquet"));
     assert!(rows.windows(2).all(|w| w[0].0 <= w[1].0), "the job's file is sorted by user");
 }
+
+/// Each row group's rows and whether each column has a dictionary page, by column name.
+fn row_groups(path: &std::path::Path) -> Vec<(usize, Vec<(String, bool)>)> {
+    let mut file = std::fs::File::open(path).unwrap();
+    let metadata = polars_parquet::read::read_metadata(&mut file).unwrap();
+    metadata
+        .row_groups
+        .iter()
+        .map(|group| {
+            let columns = group
+                .parquet_columns()
+                .iter()
+                .map(|c| (c.descriptor().path_in_schema[0].to_string(), c.dictionary_page_offset().is_some()))
+                .collect();
+            (group.num_rows(), columns)
+        })
+        .collect()
+}
+
+#[test]
+fn row_group_size_cuts_files_by_their_data_and_floats_with_few_values_are_a_dictionary() {
+    let dir = Dir::new();
+    // An id (all distinct), a price of 50 values, a measure with a value of its own in every row.
+    let mut text = String::from("id,price,measure\n");
+    for id in 0..20_000u32 {
+        text += &format!("{id},{}.{:02},{:.6}\n", id % 5, (id * 7) % 50, f64::from(id) / 7.0);
+    }
+    dir.write("prices.csv", text);
+    let load = |d: &Dir| {
+        ok(d.etl().args(["upload-csv", "prices.csv", "--dataset-id", "p", "--row-group-size", "64KiB"]))
+    };
+    load(&dir);
+    let path = dir.lake("datasets/p/data/part-0000.parquet");
+    let groups = row_groups(&path);
+    // Three 8-byte columns: 64 KiB holds 2,730 rows of them (with four bytes a value more for text).
+    assert_eq!(groups.iter().map(|g| g.0).collect::<Vec<_>>(), [vec![2_730; 7], vec![890]].concat());
+    let dictionary = |name: &str| groups.iter().all(|g| g.1.iter().any(|(n, d)| n == name && *d));
+    let plain = |name: &str| groups.iter().all(|g| g.1.iter().any(|(n, d)| n == name && !*d));
+    assert!(dictionary("price"), "a float of 50 values is dictionary-encoded: {groups:?}");
+    assert!(plain("measure"), "a float of all-distinct values is written plain: {groups:?}");
+    assert!(plain("id"), "{groups:?}");
+    let df = read_parquet(&path);
+    assert_eq!(df.height(), 20_000);
+    let prices = df.column("price").unwrap().f64().unwrap();
+    assert_eq!(prices.get(13), Some(3.41), "13 % 5 = 3, 13 * 7 % 50 = 41: {df:?}");
+
+    // The same input and options, the same bytes; left out, row groups of up to 122,880 rows.
+    let again = Dir::new();
+    again.write("prices.csv", std::fs::read(dir.path().join("prices.csv")).unwrap());
+    load(&again);
+    let bytes = |d: &Dir| std::fs::read(d.lake("datasets/p/data/part-0000.parquet")).unwrap();
+    assert!(bytes(&dir) == bytes(&again));
+    ok(again.etl().args(["upload-csv", "prices.csv", "--dataset-id", "q"]));
+    assert_eq!(row_groups(&again.lake("datasets/q/data/part-0000.parquet")).len(), 1);
+
+    // A size that is not one: a usage error that says what a size is.
+    let r = run(dir.etl().args([
+        "upload-csv",
+        "prices.csv",
+        "--dataset-id",
+        "p",
+        "--row-group-size",
+        "12 parsecs",
+    ]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("`12 parsecs` is not a size"), "{r:?}");
+}
