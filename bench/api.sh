@@ -66,7 +66,7 @@ for _ in $(seq "$RUNS"); do
     --cursor-param cursor --max-pages 100000 --dataset-id events --partition-col created_at --target "$OUT/lake"
   [ "$DLT" = 1 ] && measure_once dlt "$VENV/bin/python" "$OUT/dlt_run.py" "$URL" "$OUT/dlt"
 done
-grep -h "^etl load-api" "$OUT/etl.log" | tail -1 >&2
+grep -h "etl load-api: " "$OUT/etl.log" | tail -1 >&2  # (after the line's date)
 read -r ew er < <(summarize etl)
 printf '\n| case | wall | peak RSS | wall / dlt |\n|---|---|---|---|\n'
 if [ "$DLT" = 1 ]; then

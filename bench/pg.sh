@@ -89,7 +89,7 @@ for _ in $(seq "$RUNS"); do
 done
 read -r dw dr < <(summarize duckdb)
 read -r ew er < <(summarize etl)
-grep -h "^etl load-postgres" "$OUT/etl.log" | tail -1 >&2
+grep -h "etl load-postgres: " "$OUT/etl.log" | tail -1 >&2  # (after the line's date)
 printf '\n| case | wall | peak RSS | wall / DuckDB |\n|---|---|---|---|\n'
 printf '| DuckDB 1.4.4 + postgres | %s s | %s MB | 1.00 |\n' "$dw" "$dr"
 printf '| etl load-postgres | %s s | %s MB | %s |\n' "$ew" "$er" "$(awk -v a="$ew" -v b="$dw" 'BEGIN {printf "%.2f", a / b}')"
