@@ -109,7 +109,8 @@ pub struct WriteArgs {
     pub sort_by: Vec<String>,
     /// Cut each file's row groups at about this much data (bytes, or with KiB, MiB, GiB) as well as
     /// at 122,880 rows. Smaller groups of sorted rows (--sort-by) let statistics skip more of a big
-    /// file, but each group costs a reader time of its own: see docs/performance.md.
+    /// file, but each group costs a reader time of its own: see docs/performance.md. Recorded in
+    /// the manifest: a run that leaves it out keeps the dataset's.
     #[arg(long, value_name = "SIZE")]
     #[serde(deserialize_with = "parsed_opt")]
     pub row_group_size: Option<ByteSize>,

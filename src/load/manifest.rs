@@ -124,6 +124,9 @@ pub struct Manifest {
     /// The columns each file's rows are sorted by (`--sort-by`): later runs that leave it out keep it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sort_by: Vec<String>,
+    /// The data a row group of each file holds at most (`--row-group-size`), kept as `sort_by` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_group_bytes: Option<u64>,
     /// The outcome of each data-quality check the run declared.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<crate::summary::CheckResult>,
@@ -177,6 +180,7 @@ impl Manifest {
             job: None,
             note: None,
             sort_by: Vec::new(),
+            row_group_bytes: None,
         }
     }
 

@@ -347,8 +347,65 @@ fn sorted(df: DataFrame, columns: &[String]) -> Result<DataFrame> {
     if columns.is_empty() || df.height() < 2 {
         return Ok(df);
     }
+    if let [column] = columns {
+        if let Some(order) = text_order(&df, column) {
+            return df.take(&order).map_err(Error::Parquet);
+        }
+    }
     let options = SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(true);
     df.sort(columns.to_vec(), options).map_err(Error::Parquet)
+}
+
+/// Distinct values past which [`text_order`] leaves a column to polars' sort.
+const FEW_VALUES: usize = 1 << 16;
+
+/// The order of `df`'s rows sorted by the text column `column`, as polars' stable sort gives it
+/// (bytes in order, nulls last, ties as they came), by counting: each value's rank among the
+/// column's distinct values, then each row placed by its rank. A dashboard's sort column (a user, a
+/// customer, a region) has few values, and this is several times faster than comparing strings.
+/// `None` for a column that is not text or has more than [`FEW_VALUES`] values.
+fn text_order(df: &DataFrame, column: &str) -> Option<IdxCa> {
+    let text = df.column(column).ok()?.as_materialized_series().str().ok()?.clone();
+    let mut index: PlHashMap<&str, u32> = PlHashMap::with_capacity(1024);
+    let mut keys: Vec<u32> = Vec::with_capacity(text.len());
+    for value in text.iter() {
+        let key = match value {
+            None => u32::MAX,
+            Some(value) => {
+                let next = index.len() as u32;
+                let key = *index.entry(value).or_insert(next);
+                if index.len() > FEW_VALUES {
+                    return None;
+                }
+                key
+            }
+        };
+        keys.push(key);
+    }
+    let mut values: Vec<(&str, u32)> = index.into_iter().collect();
+    values.sort_unstable();
+    // Bucket of each key: its value's rank; nulls in the last bucket.
+    let nulls = values.len();
+    let mut bucket = vec![0usize; values.len()];
+    for (rank, (_, key)) in values.iter().enumerate() {
+        bucket[*key as usize] = rank;
+    }
+    let bucket_of = |key: u32| if key == u32::MAX { nulls } else { bucket[key as usize] };
+    let mut starts = vec![0usize; nulls + 1];
+    for &key in &keys {
+        starts[bucket_of(key)] += 1;
+    }
+    let mut next = 0;
+    for start in starts.iter_mut() {
+        (*start, next) = (next, next + *start);
+    }
+    let mut order: Vec<IdxSize> = vec![0; keys.len()];
+    for (row, &key) in keys.iter().enumerate() {
+        let b = bucket_of(key);
+        order[starts[b]] = row as IdxSize;
+        starts[b] += 1;
+    }
+    Some(IdxCa::from_vec(PlSmallStr::EMPTY, order))
 }
 
 /// Rewrites the staged file at `path`, whose row groups were each sorted, as one sorted whole (the
@@ -550,5 +607,26 @@ impl Write for AppendFile {
             self.buf.clear();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counting_by_text_sorts_as_polars_stable_sort_does() {
+        let users: Vec<Option<&str>> = (0..5_000u32)
+            .map(|i| (i % 13 != 5).then(|| ["b", "a", "é", "B", "ab", "a "][(i * 7 % 6) as usize]))
+            .collect();
+        let ids: Vec<u32> = (0..5_000).collect();
+        let df =
+            DataFrame::new(5_000, vec![Column::new("user".into(), users), Column::new("id".into(), ids)])
+                .unwrap();
+        let ours = df.take(&text_order(&df, "user").expect("six values")).unwrap();
+        let options = SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(true);
+        let theirs = df.sort(["user"], options).unwrap();
+        assert!(ours.equals_missing(&theirs));
+        assert!(text_order(&df, "id").is_none(), "not text: polars sorts it");
     }
 }

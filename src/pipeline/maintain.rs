@@ -542,8 +542,11 @@ async fn rewrite(
     let downloads = staging.path().join("downloads");
     std::fs::create_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
     // A sorted dataset's files stay sorted, the compacted one whole.
-    let options =
-        crate::load::parquet::WriterOptions { sort_by: previous.sort_by.clone(), ..Default::default() };
+    let options = crate::load::parquet::WriterOptions {
+        sort_by: previous.sort_by.clone(),
+        row_group_bytes: previous.row_group_bytes.map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX)),
+        ..Default::default()
+    };
     let mut writer = crate::load::parquet::PartitionedWriter::new(
         dataset.clone(),
         staging.path(),

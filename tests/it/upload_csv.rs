@@ -424,6 +424,14 @@ fn row_group_size_cuts_files_by_their_data_and_floats_with_few_values_are_a_dict
     let prices = df.column("price").unwrap().f64().unwrap();
     assert_eq!(prices.get(13), Some(3.41), "13 % 5 = 3, 13 * 7 % 50 = 41: {df:?}");
 
+    // The manifest remembers it: a run that leaves it out cuts the same groups, and says so.
+    let r = ok(dir.etl().args(["upload-csv", "prices.csv", "--dataset-id", "p"]));
+    assert!(
+        r.stderr.contains("row groups of at most 64 KiB of data, as p has them (--row-group-size left out)"),
+        "{r:?}"
+    );
+    assert_eq!(row_groups(&path).len(), 8);
+
     // The same input and options, the same bytes; left out, row groups of up to 122,880 rows.
     let again = Dir::new();
     again.write("prices.csv", std::fs::read(dir.path().join("prices.csv")).unwrap());

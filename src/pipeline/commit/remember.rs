@@ -86,6 +86,14 @@ pub(super) fn remember_layout(request: &mut LoadRequest, previous: &Manifest) ->
             request.dataset
         ));
     }
+    if let (None, Some(bytes)) = (request.writer.row_group_bytes, previous.row_group_bytes) {
+        request.writer.row_group_bytes = Some(usize::try_from(bytes).unwrap_or(usize::MAX));
+        request.remembered.push(format!(
+            "row groups of at most {} of data, as {} has them (--row-group-size left out)",
+            crate::bytesize::ByteSize(bytes),
+            request.dataset
+        ));
+    }
     // A replace of a range of days keeps the layout of the days around it.
     if request.mode_given == ModeGiven::User
         && request.mode == WriteMode::Replace
