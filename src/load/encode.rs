@@ -17,9 +17,11 @@ use polars_arrow::array::{
 };
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_arrow::types::NativeType;
+use polars_parquet::parquet::page::{CompressedDataPage, CompressedDictPage, DataPageHeader};
+use polars_parquet::parquet::CowBuffer;
 use polars_parquet::write::{
-    array_to_columns, get_dtype_encoding, CompressedPage, CompressionOptions, Compressor, Encoding,
-    ParquetType, StatisticsOptions, Version, WriteOptions,
+    array_to_columns, get_dtype_encoding, CompressedPage, CompressionOptions, Encoding, Page, ParquetType,
+    StatisticsOptions, Version, WriteOptions,
 };
 
 use crate::error::{Error, Result};
@@ -63,18 +65,68 @@ impl Columns {
             for pages in
                 array_to_columns(array, type_.clone(), self.options, &encodings).map_err(Error::Parquet)?
             {
-                let pages = Compressor::new_from_vec(
-                    pages.map(|page| page.map_err(Into::into)),
-                    self.options.compression,
-                    vec![],
-                )
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::Parquet(e.into()))?;
+                let pages = pages
+                    .map(|page| compressed(page.map_err(Error::Parquet)?, self.options.compression))
+                    .collect::<Result<Vec<_>>>()?;
                 leaves.push(pages);
             }
         }
         Ok(leaves)
     }
+}
+
+std::thread_local! {
+    /// The zstd context of this thread and its level: polars-parquet makes a context for every page
+    /// (its tables allocated and faulted in each time), this keeps one.
+    static ZSTD: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `page` compressed as polars-parquet would (the same bytes), zstd through this thread's context.
+fn compressed(page: Page, compression: CompressionOptions) -> Result<CompressedPage> {
+    let CompressionOptions::Zstd(level) = compression else {
+        return polars_parquet::write::compress(page, vec![], compression)
+            .map_err(|e| Error::Parquet(e.into()));
+    };
+    let level = level.map(|l| l.compression_level()).unwrap_or_default();
+    let zstd = |bytes: &[u8]| {
+        ZSTD.with_borrow_mut(|context| {
+            if context.as_ref().is_none_or(|(at, _)| *at != level) {
+                *context = Some((level, zstd::bulk::Compressor::new(level)?));
+            }
+            let (_, compressor) = context.as_mut().expect("made above");
+            compressor.compress(bytes)
+        })
+        .map_err(|e| Error::Parquet(PolarsError::ComputeError(format!("zstd: {e}").into())))
+    };
+    Ok(match page {
+        Page::Data(page) if matches!(page.header(), DataPageHeader::V1(_)) => {
+            let size = page.buffer().len();
+            let bytes = zstd(page.buffer())?;
+            let rows = page.num_rows.expect("a written page knows its rows");
+            CompressedPage::Data(CompressedDataPage::new(
+                page.header().clone(),
+                CowBuffer::Owned(bytes),
+                compression.into(),
+                size,
+                page.descriptor,
+                rows,
+            ))
+        }
+        Page::Dict(page) => {
+            let bytes = zstd(&page.buffer)?;
+            let size = page.buffer.len();
+            CompressedPage::Dict(CompressedDictPage::new(
+                CowBuffer::Owned(bytes),
+                compression.into(),
+                size,
+                page.num_values,
+                page.is_sorted,
+            ))
+        }
+        page => polars_parquet::write::compress(page, vec![], compression)
+            .map_err(|e| Error::Parquet(e.into()))?,
+    })
 }
 
 /// The array to encode and whether to write it plain: a float column as a dictionary when that
