@@ -11,8 +11,9 @@
 #              generator if missing)
 #   --runs K   runs per case (default 3)
 #   --scale    also time etl at 1 M and 10 M rows (peak RSS must stay flat)
-# Starts the PostgreSQL of scripts/pg-up.sh; DuckDB 1.4.4 and duckdb-ext-postgres go into a venv
-# under bench/data (git-ignored).
+# Starts the PostgreSQL of scripts/pg-up.sh afresh and stops it at the end (a test suite running
+# against it loses it: run `scripts/pg-up.sh` again after); DuckDB 1.4.4 and duckdb-ext-postgres go
+# into a venv under bench/data (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=1000000 RUNS=3 SCALE=0
