@@ -154,12 +154,12 @@ fn chosen(array: Box<dyn Array>) -> (Box<dyn Array>, bool) {
         }
         dtype => {
             let distinct = match dtype.to_storage() {
-                ArrowDataType::Int64 | ArrowDataType::Timestamp(..) | ArrowDataType::Duration(_) => {
-                    mostly_distinct(any.downcast_ref::<PrimitiveArray<i64>>(), |v| *v as u64)
-                }
-                ArrowDataType::Int32 | ArrowDataType::Date32 => {
-                    mostly_distinct(any.downcast_ref::<PrimitiveArray<i32>>(), |v| *v as u64)
-                }
+                ArrowDataType::Int64 | ArrowDataType::Timestamp(..) | ArrowDataType::Duration(_) => any
+                    .downcast_ref::<PrimitiveArray<i64>>()
+                    .is_some_and(|a| mostly_distinct(a.non_null_values_iter())),
+                ArrowDataType::Int32 | ArrowDataType::Date32 => any
+                    .downcast_ref::<PrimitiveArray<i32>>()
+                    .is_some_and(|a| mostly_distinct(a.non_null_values_iter())),
                 ArrowDataType::Utf8View => {
                     let text = any.downcast_ref::<Utf8ViewArray>().expect("a Utf8View array");
                     return match text_dictionary(text) {
@@ -167,9 +167,9 @@ fn chosen(array: Box<dyn Array>) -> (Box<dyn Array>, bool) {
                         None => (array, true),
                     };
                 }
-                ArrowDataType::BinaryView => {
-                    any.downcast_ref::<BinaryViewArray>().is_some_and(mostly_distinct_bytes)
-                }
+                ArrowDataType::BinaryView => any
+                    .downcast_ref::<BinaryViewArray>()
+                    .is_some_and(|a| mostly_distinct(a.non_null_values_iter())),
                 _ => false,
             };
             (array, distinct)
@@ -177,23 +177,12 @@ fn chosen(array: Box<dyn Array>) -> (Box<dyn Array>, bool) {
     }
 }
 
-/// Whether more than three quarters of the first [`PROBE`] non-null values are distinct (where a
-/// dictionary would not pay, by polars-parquet's own rule for the whole column).
-fn mostly_distinct<T: NativeType>(array: Option<&PrimitiveArray<T>>, bits: impl Fn(&T) -> u64) -> bool {
-    let Some(array) = array else { return false };
+/// Whether more than three quarters of the first [`PROBE`] values are distinct (where a dictionary
+/// would not pay, by polars-parquet's own rule for the whole column).
+fn mostly_distinct<T: std::hash::Hash + Eq>(values: impl Iterator<Item = T>) -> bool {
     let mut seen = PlHashSet::with_capacity(PROBE);
     let mut looked = 0;
-    for v in array.non_null_values_iter().take(PROBE) {
-        seen.insert(bits(&v));
-        looked += 1;
-    }
-    looked >= 128 && seen.len() * 4 > looked * 3
-}
-
-fn mostly_distinct_bytes(array: &BinaryViewArray) -> bool {
-    let mut seen = PlHashSet::with_capacity(PROBE);
-    let mut looked = 0;
-    for v in array.non_null_values_iter().take(PROBE) {
+    for v in values.take(PROBE) {
         seen.insert(v);
         looked += 1;
     }
@@ -204,7 +193,7 @@ fn mostly_distinct_bytes(array: &BinaryViewArray) -> bool {
 /// distinct or more than three quarters of all are. Short strings are told apart by their 16-byte
 /// view alone (length and bytes inline), longer ones by their bytes.
 fn text_dictionary(array: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
-    if mostly_distinct_bytes(&array.to_binview()) {
+    if mostly_distinct(array.non_null_values_iter()) {
         return None;
     }
     let limit = array.len() * 3 / 4;
@@ -247,7 +236,7 @@ fn float_dictionary<T: NativeType>(
     array: &PrimitiveArray<T>,
     bits: impl Fn(T) -> u64,
 ) -> Option<DictionaryArray<u32>> {
-    if mostly_distinct(Some(array), |v| bits(*v)) {
+    if mostly_distinct(array.non_null_values_iter().map(&bits)) {
         return None;
     }
     let limit = array.len() / 2;
