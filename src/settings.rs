@@ -471,6 +471,9 @@ pub mod check {
     use super::{usage, Error, Result};
     use crate::cli::args::{LoadApiArgs, LoadPostgresArgs, LoadS3Args, ReadArgs, WriteArgs};
 
+    /// The least `--row-group-size`: a few hundred rows of a typical table.
+    const MIN_ROW_GROUP_BYTES: u64 = 16 << 10;
+
     fn one_of(flag: &str, value: &str, allowed: &[&str]) -> Result<()> {
         if allowed.contains(&value) {
             return Ok(());
@@ -515,6 +518,13 @@ pub mod check {
         }
         if args.max_rows_per_file == Some(0) {
             return Err(usage("--max-rows-per-file", "must be at least 1".into()));
+        }
+        // A size without its unit (`1` meant as 1 MiB) would make a row group of every row or two:
+        // files a hundred times their size, and slow to read.
+        if let Some(size) = args.row_group_size.filter(|s| s.0 < MIN_ROW_GROUP_BYTES) {
+            let least = crate::bytesize::ByteSize(MIN_ROW_GROUP_BYTES);
+            let why = format!("{size} is too small: give at least {least} (a unit: KiB, MiB)");
+            return Err(usage("--row-group-size", why));
         }
         Ok(())
     }

@@ -107,10 +107,10 @@ pub struct WriteArgs {
     /// --max-rows-per-file). Recorded in the manifest: a run that leaves it out keeps the dataset's.
     #[arg(long, value_name = "COL[,COL...]", value_delimiter = ',')]
     pub sort_by: Vec<String>,
-    /// Cut each file's row groups at about this much data (bytes, or with KiB, MiB, GiB) as well as
-    /// at 122,880 rows. Smaller groups of sorted rows (--sort-by) let statistics skip more of a big
-    /// file, but each group costs a reader time of its own: see docs/performance.md. Recorded in
-    /// the manifest: a run that leaves it out keeps the dataset's.
+    /// Cut each file's row groups at about this much data (16 KiB or more; bytes, or with KiB, MiB,
+    /// GiB) as well as at 122,880 rows. Smaller groups of sorted rows (--sort-by) let statistics
+    /// skip more of a big file, but each group costs a reader time of its own: see
+    /// docs/performance.md. Recorded in the manifest: a run that leaves it out keeps the dataset's.
     #[arg(long, value_name = "SIZE")]
     #[serde(deserialize_with = "parsed_opt")]
     pub row_group_size: Option<ByteSize>,

@@ -452,4 +452,8 @@ fn row_group_size_cuts_files_by_their_data_and_floats_with_few_values_are_a_dict
     ]));
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("`12 parsecs` is not a size"), "{r:?}");
+    // A size without its unit (1 meant as 1 MiB): refused, not a row group of every row.
+    let r = run(dir.etl().args(["upload-csv", "prices.csv", "--dataset-id", "p", "--row-group-size", "1"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("1 bytes is too small: give at least 16 KiB"), "{r:?}");
 }
