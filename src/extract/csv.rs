@@ -244,6 +244,12 @@ impl Extract for CsvFile {
 }
 
 impl CsvFile {
+    /// A pass over the records, as [`Extract::open`] without the file's checksum: for a file that is
+    /// one part of a source, whose parts have no checksum of their own to record.
+    pub fn open_unhashed(&self) -> Result<Box<dyn BatchReader>> {
+        self.open_reader(self.options.bad_rows == BadRows::Quarantine, false)
+    }
+
     /// A pass over the records; with `capture`, the text of each record is kept (to quarantine);
     /// with `hash`, the file's checksum is taken on the way.
     fn open_reader(&self, capture: bool, hash: bool) -> Result<Box<dyn BatchReader>> {
