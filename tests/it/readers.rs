@@ -2,7 +2,8 @@
 //! pyarrow and Spark (pyspark on a JDK), and every data file opened by Daft, ClickHouse (chdb),
 //! DataFusion, pandas and pyarrow 14 (which know no string views), give back every value of the source: a
 //! timestamp column named `Date` (the partition column, so `date=` folders), a text column named
-//! `date`, a 30-digit decimal, nulls, and the null partition. scripts/test.sh installs the readers
+//! `date`, a 30-digit decimal, nulls, and the null partition; and sorted files, whose integers are
+//! delta-encoded in pages of 2,048 rows. scripts/test.sh installs the readers
 //! (scripts/readers-up.sh) and sets ETL_REQUIRE_READERS=1.
 
 use std::process::Command;
@@ -161,6 +162,26 @@ fn a_timestamp_named_date_decimals_nulls_and_the_null_partition_read_back_as_wri
         &["--partition-col", "Date", "--types", "big=decimal"],
         "n,Date,big,note",
         USAGE_READ,
+    );
+}
+
+#[test]
+fn sorted_files_of_integers_in_deltas_and_pages_of_2048_rows_read_back_as_written() {
+    // 6,000 rows over two days, sorted by `user`: two pages of each column but `user` (a
+    // dictionary) a file, integers as deltas across several 256-value blocks, one of them short.
+    let mut csv = String::from("Date,user,n,amount\n");
+    let mut expected = Vec::new();
+    for n in 1..=6_000u64 {
+        let (day, user, amount) = (1 + n % 2, format!("u{:02}", n % 37), (n * 7_919) % 100_003);
+        csv += &format!("2026-01-0{day}T12:00:00Z,{user},{n},{amount}\n");
+        expected.push(format!("{n}|2026-01-0{day} 12:00:00+00:00|{user}|{amount}"));
+    }
+    reads_back(
+        "sorted",
+        &csv,
+        &["--partition-col", "Date", "--sort-by", "user"],
+        "n,Date,user,amount",
+        &expected.join("\n"),
     );
 }
 

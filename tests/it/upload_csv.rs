@@ -313,6 +313,40 @@ fn scrambled(dir: &Dir, name: &str, rows: u32) {
     dir.write(name, text);
 }
 
+/// Per row group, the data pages of `column`: their encoding, whether they are compressed, and
+/// their values.
+fn pages(path: &std::path::Path, column: &str) -> Vec<Vec<(String, bool, usize)>> {
+    use polars_parquet::parquet::page::CompressedPage;
+    use polars_parquet::parquet::read::PageReader;
+    use polars_parquet::write::Encoding;
+    let bytes = std::fs::read(path).unwrap();
+    let metadata = polars_parquet::read::read_metadata(&mut std::io::Cursor::new(&bytes)).unwrap();
+    let buffer = polars_buffer::Buffer::from(bytes);
+    metadata
+        .row_groups
+        .iter()
+        .map(|group| {
+            let chunk = group
+                .parquet_columns()
+                .iter()
+                .find(|c| c.descriptor().path_in_schema[0].as_str() == column)
+                .unwrap();
+            let mut cursor = std::io::Cursor::new(buffer.clone());
+            cursor.set_position(chunk.byte_range().start);
+            PageReader::new(cursor, chunk, vec![], usize::MAX)
+                .filter_map(|page| match page.unwrap() {
+                    CompressedPage::Data(page) => Some((
+                        format!("{:?}", Encoding::try_from(page.header().encoding()).unwrap()),
+                        page.compression() != polars_parquet::parquet::compression::Compression::Uncompressed,
+                        page.num_values(),
+                    )),
+                    CompressedPage::Dict(_) => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// The rows of a staged or published file, as (user, id) pairs in file order.
 fn users_and_ids(path: &std::path::Path) -> Vec<(String, i64)> {
     let df = read_parquet(path);
@@ -335,6 +369,16 @@ fn sort_by_writes_each_file_sorted_and_the_dataset_keeps_it() {
     assert!(rows.windows(2).all(|w| w[0] <= w[1]), "sorted by user, ties in the order they came");
     let manifest = std::fs::read_to_string(dir.lake("datasets/d/_manifest.json")).unwrap();
     assert!(manifest.contains("\"sort_by\": [\n    \"user\"\n  ]"), "{manifest}");
+    // Columns other than dictionaries in pages of 2,048 rows (readers skip pages by the page
+    // index); integers of many values as deltas; a text column of few values, one page a group.
+    let path = dir.lake("datasets/d/data/part-0000.parquet");
+    let ids = pages(&path, "id");
+    let counts: Vec<Vec<usize>> = ids.iter().map(|g| g.iter().map(|p| p.2).collect()).collect();
+    assert_eq!(counts, [vec![2_048; 60], vec![2_048; 60], [vec![2_048; 26], vec![992]].concat()]);
+    assert!(ids.iter().flatten().all(|p| p.0 == "DeltaBinaryPacked"), "{ids:?}");
+    let users = pages(&path, "user");
+    assert_eq!(users.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1, 1], "{users:?}");
+    assert!(users.iter().flatten().all(|p| p.0 == "RleDictionary" && p.1), "{users:?}");
 
     // The same input, the same bytes.
     let again = Dir::new();
@@ -419,6 +463,10 @@ fn row_group_size_cuts_files_by_their_data_and_floats_with_few_values_are_a_dict
     assert!(dictionary("price"), "a float of 50 values is dictionary-encoded: {groups:?}");
     assert!(plain("measure"), "a float of all-distinct values is written plain: {groups:?}");
     assert!(plain("id"), "{groups:?}");
+    // Counting integers: deltas (all 1: no bits a value), one page a group, not compressed.
+    let ids = pages(&path, "id");
+    assert!(ids.iter().all(|g| g.len() == 1), "unsorted: one page a row group: {ids:?}");
+    assert!(ids.iter().flatten().all(|p| p.0 == "DeltaBinaryPacked" && !p.1), "{ids:?}");
     let df = read_parquet(&path);
     assert_eq!(df.height(), 20_000);
     let prices = df.column("price").unwrap().f64().unwrap();
