@@ -11,6 +11,16 @@
 //! - A column whose first values are nearly all distinct (timestamps, counters, ids) is written plain
 //!   straight away, without the cardinality estimate polars-parquet makes of every such column of every
 //!   row group only to find that a dictionary would not pay.
+//! - Integers, timestamps and dates of many values are `DELTA_BINARY_PACKED` (polars-parquet writes
+//!   them plain and lets zstd find what it can): bit-packed deltas are as small as zstd made the
+//!   plain values (token counts: about 2.6 bytes a value either way; timestamps in order: a few bits)
+//!   and are left uncompressed unless zstd shrinks a probe of them by an eighth, so a load skips
+//!   compressing them and a reader decompressing them. Numbers of few values are dictionaries, as
+//!   floats. The usage file: 198 -> 177 MB, the load 4.4 -> 3.7 s, a sum of one integer column over
+//!   the year 0.55 x the time DuckDB's own files take.
+//! - Sorted files (`--sort-by`) cut the columns that are not dictionaries into pages of
+//!   [`Columns::new`]'s `page_rows`: with the page index, a filter on the sort column lets readers skip
+//!   the pages of the other columns that hold none of its rows.
 //! - zstd compresses through one context per thread, not one per page.
 //!
 //! Each depends only on the rows, so the same rows give the same bytes.
