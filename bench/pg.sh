@@ -11,9 +11,9 @@
 #              generator if missing)
 #   --runs K   runs per case (default 3)
 #   --scale    also time etl at 1 M and 10 M rows (peak RSS must stay flat)
-# Starts the PostgreSQL of scripts/pg-up.sh afresh and stops it at the end (a test suite running
-# against it loses it: run `scripts/pg-up.sh` again after); DuckDB 1.4.4 and duckdb-ext-postgres go
-# into a venv under bench/data (git-ignored).
+# Starts a PostgreSQL of its own with scripts/pg-up.sh (under /tmp/etl-pg-bench, port 5434: the
+# test suite's, on 5433, is left running) and stops it at the end; DuckDB 1.4.4 and
+# duckdb-ext-postgres go into a venv under bench/data (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=1000000 RUNS=3 SCALE=0
@@ -39,6 +39,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 EXT=$(find "$VENV" -name 'postgres_scanner.duckdb_extension' | head -1)
 [ -n "$EXT" ] || { echo "no postgres_scanner.duckdb_extension in $VENV" >&2; exit 2; }
+export ETL_PG_DIR=/tmp/etl-pg-bench ETL_PG_PORT=5434
 eval "$(scripts/pg-up.sh)"
 trap 'scripts/pg-down.sh >/dev/null 2>&1; rm -rf "${OUT:-}"' EXIT
 BASE=${ETL_TEST_DATABASE_URL%/*}
