@@ -282,7 +282,7 @@ pub fn write(args: &WriteArgs, dry_run: bool) -> WriteSettings {
         files: WriterOptions {
             max_rows_per_file: args.max_rows_per_file,
             sort_by: primary_key(&args.sort_by),
-            row_group_bytes: args.row_group_size.map(|size| usize::try_from(size.0).unwrap_or(usize::MAX)),
+            row_group_bytes: args.row_group_size.map(|size| size.0),
             ..Default::default()
         },
         mode: args.mode.as_deref().and_then(|m| m.parse().ok()),

@@ -246,7 +246,7 @@ impl Extract for CsvFile {
 impl CsvFile {
     /// A pass over the records, as [`Extract::open`] without the file's checksum: for a file that is
     /// one part of a source, whose parts have no checksum of their own to record.
-    pub fn open_unhashed(&self) -> Result<Box<dyn BatchReader>> {
+    pub(super) fn open_unhashed(&self) -> Result<Box<dyn BatchReader>> {
         self.open_reader(self.options.bad_rows == BadRows::Quarantine, false)
     }
 

@@ -148,7 +148,12 @@ fn worth_compressing(pages: &[Page], compression: CompressionOptions) -> bool {
     if probe.len() < 64 {
         return false;
     }
-    let Ok(small) = zstd_compress(probe, 1) else {
+    // At the chunk's own zstd level (the thread's context is kept for it); level 1 for other codecs.
+    let level = match compression {
+        CompressionOptions::Zstd(level) => level.map(|l| l.compression_level()).unwrap_or_default(),
+        _ => 1,
+    };
+    let Ok(small) = zstd_compress(probe, level) else {
         return true;
     };
     small.len() * 8 <= probe.len() * 7

@@ -30,7 +30,7 @@ pub struct WriterOptions {
     pub sort_by: Vec<String>,
     /// Row groups are cut at about this much data as well as at [`WriterOptions::row_group_rows`]
     /// (`--row-group-size`).
-    pub row_group_bytes: Option<usize>,
+    pub row_group_bytes: Option<u64>,
 }
 
 impl Default for WriterOptions {
@@ -79,12 +79,12 @@ struct FileSink {
 impl FileSink {
     /// Writes `rows` as row groups of at most `group_bytes` of data each (and at most the writer's
     /// usual rows), all of a size, so that the same rows always give the same groups.
-    fn write_groups(&mut self, rows: &DataFrame, group_bytes: Option<usize>) -> Result<()> {
+    fn write_groups(&mut self, rows: &DataFrame, group_bytes: Option<u64>) -> Result<()> {
         let most = WriterOptions::default().row_group_rows;
         let step = match group_bytes {
             Some(bytes) if rows.height() > 0 => {
-                let per_row = data_bytes(rows).div_ceil(rows.height()).max(1);
-                (bytes / per_row).clamp(1, most)
+                let per_row = data_bytes(rows).div_ceil(rows.height()).max(1) as u64;
+                (bytes / per_row).clamp(1, most as u64) as usize
             }
             _ => most,
         };
@@ -455,7 +455,7 @@ fn data_bytes(rows: &DataFrame) -> usize {
 #[derive(Debug, Clone)]
 struct Shape {
     sort_by: Vec<String>,
-    group_bytes: Option<usize>,
+    group_bytes: Option<u64>,
 }
 
 /// Rows in a data page of a sorted file's columns that are not dictionaries. With the page index

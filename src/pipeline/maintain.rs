@@ -544,7 +544,7 @@ async fn rewrite(
     // A sorted dataset's files stay sorted, the compacted one whole.
     let options = crate::load::parquet::WriterOptions {
         sort_by: previous.sort_by.clone(),
-        row_group_bytes: previous.row_group_bytes.map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX)),
+        row_group_bytes: previous.row_group_bytes,
         ..Default::default()
     };
     let mut writer = crate::load::parquet::PartitionedWriter::new(

@@ -64,7 +64,7 @@ pub(super) fn published(
         },
         table_format: (format != crate::load::delta::TableFormat::Hive).then(|| format.name().to_owned()),
         sort_by: request.writer.sort_by.clone(),
-        row_group_bytes: request.writer.row_group_bytes.map(|bytes| bytes as u64),
+        row_group_bytes: request.writer.row_group_bytes,
         ..run_record(request, staged, run.run_id)
     }
 }

@@ -87,7 +87,7 @@ pub(super) fn remember_layout(request: &mut LoadRequest, previous: &Manifest) ->
         ));
     }
     if let (None, Some(bytes)) = (request.writer.row_group_bytes, previous.row_group_bytes) {
-        request.writer.row_group_bytes = Some(usize::try_from(bytes).unwrap_or(usize::MAX));
+        request.writer.row_group_bytes = Some(bytes);
         request.remembered.push(format!(
             "row groups of at most {} of data, as {} has them (--row-group-size left out)",
             crate::bytesize::ByteSize(bytes),
