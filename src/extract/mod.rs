@@ -17,6 +17,7 @@ pub mod json;
 pub mod objects;
 pub mod page;
 pub mod parts;
+pub mod pgbinary;
 pub mod postgres;
 pub mod records;
 pub mod sniff;

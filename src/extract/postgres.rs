@@ -3,8 +3,9 @@
 //! timestamps as ISO 8601, `timestamptz` in UTC, arrays and JSON as JSON text) and pinned to its type
 //! (arrays of numbers, booleans and text become lists);
 //! a `numeric` column becomes a Decimal with as many decimals as its values have.
-//! Rows stream out through `COPY (...) TO STDOUT (FORMAT csv)` into a local file (never held in
-//! memory), then are read as CSV.
+//! Rows stream out through `COPY (...) TO STDOUT` into a local file (never held in memory), then are
+//! read as CSV: the COPY is binary when every column's type can be (`pgbinary` writes the CSV the
+//! server would have), else CSV.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tokio_postgres::types::Type;
 use super::csv::CsvFile;
 use super::growing::Growing;
 use super::parts::CsvParts;
+use super::pgbinary::{binary_of, BinaryToCsv, Field};
 use crate::error::{Error, Result};
 use crate::transform::values::{DateFormat, DatetimeFormat, Zone};
 use crate::transform::{ListOf, Parser, Pins};
@@ -418,6 +420,36 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
         select.push(format!("{expr} AS {col}"));
         pins = pins.pin(column.name(), parser);
     }
+    // In binary when every column's type can be (the server then formats nothing as text; the spool
+    // gets the same CSV); `ETL_PG_COPY_FORMAT=csv` copies as CSV whatever the types (for tests).
+    let binary: Option<Vec<(String, Field)>> = match std::env::var("ETL_PG_COPY_FORMAT").as_deref() {
+        Ok("csv") => None,
+        _ => statement
+            .columns()
+            .iter()
+            .map(|c| {
+                let col = quote_ident(c.name());
+                binary_of(c.type_(), &col).map(|(expr, field)| (format!("{expr} AS {col}"), field))
+            })
+            .collect(),
+    };
+    match &binary {
+        Some(_) => tracing::info!("copying the rows in binary"),
+        None => match statement.columns().iter().find(|c| binary_of(c.type_(), "c").is_none()) {
+            Some(c) => {
+                tracing::info!("copying the rows as CSV (column `{}` is of type {})", c.name(), c.type_())
+            }
+            None => tracing::info!("copying the rows as CSV (ETL_PG_COPY_FORMAT=csv)"),
+        },
+    }
+    let names: Vec<&str> = statement.columns().iter().map(|c| c.name()).collect();
+    let (select, fields) = match binary {
+        Some(columns) => {
+            let (select, fields): (Vec<String>, Vec<Field>) = columns.into_iter().unzip();
+            (select, Some(fields))
+        }
+        None => (select, None),
+    };
     if select.is_empty() {
         return Err(remote("the query returns no columns".into()));
     }
@@ -485,11 +517,12 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
         Some(table) => split_pages(&client, table).await.map_err(|e| remote(describe(&e)))?,
         None => None,
     };
+    let format = match fields {
+        Some(_) => "FORMAT binary",
+        None => "FORMAT csv, HEADER true, ENCODING 'UTF8'",
+    };
     let copy_of = |inner: &str| {
-        format!(
-            "COPY (SELECT {} FROM {inner}{filter}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')",
-            select.join(", ")
-        )
+        format!("COPY (SELECT {} FROM {inner}{filter}) TO STDOUT WITH ({format})", select.join(", "))
     };
     let mut parts = Vec::new();
     let mut tasks = Vec::new();
@@ -504,6 +537,7 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
             if of == 1 { format!("{name} (query)") } else { format!("{name} (query, part {part} of {of})") };
         let csv = CsvFile::growing(&path, growing.clone())?.named("postgres", label);
         let (name, growing_task) = (name.clone(), growing.clone());
+        let binary = fields.as_ref().map(|fields| BinaryToCsv::new(fields.clone(), &names));
         tasks.push((
             tokio::spawn(async move {
                 let stream = match canceller.unless_stopped(client.copy_out(&copy)).await {
@@ -527,7 +561,7 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
                         return Err(Error::io(&path, e));
                     }
                 };
-                spool(stream, file, growing_task, path, name, client, canceller).await
+                spool(stream, binary, file, growing_task, path, name, client, canceller).await
             }),
             growing,
         ));
@@ -593,10 +627,13 @@ async fn split_pages(
     Ok(Some((table.to_owned(), pages / 2)))
 }
 
-/// Writes the COPY's rows to `file` in chunks, telling `growing` how far the file is whole and how
-/// the COPY ended. `client` is kept until the end: the stream needs its connection.
+/// Writes the COPY's rows to `file` in chunks (as CSV, turned from `binary` if the COPY is binary),
+/// telling `growing` how far the file is whole and how the COPY ended. `client` is kept until the
+/// end: the stream needs its connection.
+#[allow(clippy::too_many_arguments)]
 async fn spool(
     stream: tokio_postgres::CopyOutStream,
+    mut binary: Option<BinaryToCsv>,
     mut file: tokio::fs::File,
     growing: Arc<Growing>,
     path: std::path::PathBuf,
@@ -604,6 +641,8 @@ async fn spool(
     client: tokio_postgres::Client,
     canceller: Canceller,
 ) -> Result<u64> {
+    let broken =
+        |message: String| Error::Remote { source_name: name.clone(), message: format!("COPY: {message}") };
     let copied = async {
         let mut chunk = Vec::with_capacity(SPOOL_CHUNK + (64 << 10));
         let mut total = 0u64;
@@ -623,10 +662,15 @@ async fn spool(
                     source_name: name.clone(),
                     message: format!("COPY: {}", describe(e)),
                 })?;
-                chunk.extend_from_slice(row);
+                match &mut binary {
+                    Some(binary) => binary.push(row, &mut chunk).map_err(&broken)?,
+                    None => chunk.extend_from_slice(row),
+                }
                 if chunk.len() < SPOOL_CHUNK {
                     continue;
                 }
+            } else if let Some(binary) = &mut binary {
+                binary.finish(&mut chunk).map_err(&broken)?;
             }
             file.write_all(&chunk).await.map_err(|e| Error::io(&path, e))?;
             // Flushed, so that the bytes are in the file (not in tokio's hands) when offered.

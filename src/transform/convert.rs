@@ -177,6 +177,8 @@ pub fn convert_column(
         Parser::Float => {
             collect_native::<Float64Type>(name, batch, col, nulls, plan.trim, |v| match parse_number(v) {
                 // Past 2^53 an integer would be rounded: inference never gets here, a pin refuses it.
+                // `-0` (as PostgreSQL writes a float's negative zero) keeps its sign.
+                Number::Int(0) if v.first() == Some(&b'-') => Some(-0.0),
                 Number::Int(i) if i.unsigned_abs() <= 1 << 53 => Some(i as f64),
                 Number::Float(f) => Some(f),
                 Number::Int(_) | Number::Big(_) | Number::No => None,

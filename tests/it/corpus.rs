@@ -502,12 +502,13 @@ fn t03_integers_past_64_bits_are_decimals_never_rounded() {
 fn t04_floats() {
     expect(
         "floats.csv",
-        b"x\n1.5\n-0.25\n1e3\n2.5E-2\n7\n",
+        b"x\n1.5\n-0.25\n1e3\n2.5E-2\n7\n-0\n",
         &[],
         &[(
             "x",
             DataType::Float64,
-            &[Some("1.5"), Some("-0.25"), Some("1000.0"), Some("0.025"), Some("7.0")],
+            // `-0` in a column of floats is negative zero, as written.
+            &[Some("1.5"), Some("-0.25"), Some("1000.0"), Some("0.025"), Some("7.0"), Some("-0.0")],
         )],
     );
 }

@@ -330,6 +330,77 @@ fn a_large_table_is_read_over_two_connections_in_one_snapshot() {
 }
 
 #[test]
+fn a_binary_copy_writes_what_a_csv_copy_writes_for_every_type_it_reads() {
+    let Some(server) = pg_url() else { return };
+    let url = pg_database(&server, "binary");
+    pg_exec(
+        &url,
+        r#"
+        CREATE TABLE v (
+            id int8, small int2, mid int4, o oid, f4 float4, f8 float8, b bool, d date,
+            ts timestamp, tz timestamptz, t text, vc varchar(20), c char(5), n name, num numeric(12, 3),
+            u uuid, j json, jb jsonb, xs int4[], ws text[]
+        );
+        INSERT INTO v VALUES
+            (1, -32768, 2147483647, 4294967295, 0.1, 0.1::float8 + 0.2::float8, true, '1999-12-31',
+             '1969-07-20 20:17:40.000001', '2000-01-01 00:00:00+00', E'say "hi", then\nleave', 'a,b', 'ab',
+             'name', -12.345, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": 1}', '{"b": [1, 2]}', '{1,NULL}',
+             '{"x,y",""}'),
+            (2, 0, -1, 0, '-0', 1e300, false, '2026-11-01', '2026-11-01 09:00:00.5',
+             '2261-12-31 23:59:59.999999+00', '', '', '', '', 0, NULL, 'null', '[]', '{}', '{}'),
+            (-9223372036854775808, NULL, NULL, NULL, 3.4028235e38, -1.5e-7, NULL, NULL, NULL, NULL, NULL,
+             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+        CREATE TABLE other (id int8, addr inet);
+        INSERT INTO other VALUES (1, '10.0.0.1');
+        CREATE TABLE bc (d date);
+        INSERT INTO bc VALUES ('2026-01-01'), ('0044-03-15 BC');
+        "#,
+    );
+    let dir = Dir::new();
+    let load = |table: &str, id: &str, format: &str| {
+        run(dir.etl().env("DATABASE_URL", &url).env("ETL_PG_COPY_FORMAT", format).args([
+            "-v",
+            "load-postgres",
+            "--table",
+            table,
+            "--dataset-id",
+            id,
+        ]))
+    };
+    let binary = load("v", "binary", "");
+    assert_eq!(binary.code, 0, "{binary:?}");
+    assert!(binary.stderr.contains("copying the rows in binary"), "{binary:?}");
+    let csv = load("v", "csv", "csv");
+    assert_eq!(csv.code, 0, "{csv:?}");
+    assert!(csv.stderr.contains("copying the rows as CSV (ETL_PG_COPY_FORMAT=csv)"), "{csv:?}");
+    let file = |id: &str| std::fs::read(dir.lake(&format!("datasets/{id}/data/part-0000.parquet"))).unwrap();
+    assert!(file("binary") == file("csv"), "the same bytes either way");
+    let df = read_parquet(&dir.lake("datasets/binary/data/part-0000.parquet"));
+    assert_eq!(i64s(&df, "id"), [Some(1), Some(2), Some(i64::MIN)]);
+    assert_eq!(i64s(&df, "o"), [Some(4_294_967_295), Some(0), None]);
+    assert_eq!(f64s(&df, "f4"), [Some(0.1), Some(-0.0), Some(3.4028235e38)], "a float4 as its shortest text");
+    assert!(f64s(&df, "f4")[1].unwrap().is_sign_negative(), "-0 keeps its sign (as CSV too)");
+    assert_eq!(f64s(&df, "f8"), [Some(0.1 + 0.2), Some(1e300), Some(-1.5e-7)]);
+    assert_eq!(micros(&df, "ts")[0], Some(utc(1969, 7, 20, 20, 17, 40, 1)));
+    assert_eq!(micros(&df, "tz")[1], Some(utc(2261, 12, 31, 23, 59, 59, 999_999)));
+    // An empty string reads as null, like NULL (as documented for this source).
+    assert_eq!(strings(&df, "t"), [Some("say \"hi\", then\nleave".into()), None, None]);
+    assert_eq!(strings(&df, "c")[0].as_deref(), Some("ab   "), "char(n) keeps its padding");
+    assert_eq!(strings(&df, "jb")[0].as_deref(), Some(r#"{"b": [1, 2]}"#));
+    assert_eq!(strings(&df, "u")[0].as_deref(), Some("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+    // A type not read in binary: the whole query as CSV, and -v says why.
+    let r = load("other", "other", "");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("copying the rows as CSV (column `addr` is of type inet)"), "{r:?}");
+    // A date BC is refused with its row the same way.
+    for format in ["", "csv"] {
+        let r = load("bc", "bc", format);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(r.stderr.contains("0044-03-15 BC"), "{r:?}");
+    }
+}
+
+#[test]
 fn sigterm_cancels_a_long_query_at_once_on_the_server_too() {
     // A scheduler stopping its task waits a grace period (Kubernetes: 30 s), then kills: a query
     // that runs for minutes must not keep the run, nor the server, busy until it ends.
