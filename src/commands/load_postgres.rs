@@ -76,7 +76,7 @@ async fn load(
         Some(start) => Some(start.end(rows.highest.clone())),
         None => None,
     };
-    let postgres::PgRows { csv, pins, copy, .. } = rows;
+    let postgres::PgRows { rows: source, pins, copy, .. } = rows;
     // Read and typed while the COPY still writes it: its size is known at the end.
     let request = LoadRequest {
         began: started,
@@ -88,7 +88,7 @@ async fn load(
         null_values: NullTokens::empty_only(),
         state: end.as_ref().and_then(|e| e.state.clone()),
         begun,
-        ..LoadRequest::new("load-postgres", Arc::new(csv), settings.dataset)
+        ..LoadRequest::new("load-postgres", source, settings.dataset)
     }
     .written_as(&settings.write, WriteMode::Merge);
     let request = match &end {

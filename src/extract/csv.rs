@@ -392,11 +392,27 @@ fn header_names(name: &str, header: &Record) -> Result<Vec<String>> {
                 i + 1
             ),
         })?;
-        let text = text.trim();
-        let candidate = if text.is_empty() { format!("column_{}", i + 1) } else { text.to_owned() };
-        names.push(candidate);
+        names.push(text.to_owned());
     }
-    Ok(dedupe(name, names))
+    Ok(column_names(name, names))
+}
+
+/// Column names as given, cleaned as a header's are: trimmed; an empty name becomes `column_<n>`, a
+/// repeated one gets `_2`, `_3`, ... (with a warning naming the source `name`).
+pub(super) fn column_names(name: &str, raw: Vec<String>) -> Vec<String> {
+    let names = raw
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let text = text.trim();
+            if text.is_empty() {
+                format!("column_{}", i + 1)
+            } else {
+                text.to_owned()
+            }
+        })
+        .collect();
+    dedupe(name, names)
 }
 
 /// `_2`, `_3`, ... for names seen before (with a warning).

@@ -3,9 +3,9 @@
 //! timestamps as ISO 8601, `timestamptz` in UTC, arrays and JSON as JSON text) and pinned to its type
 //! (arrays of numbers, booleans and text become lists);
 //! a `numeric` column becomes a Decimal with as many decimals as its values have.
-//! Rows stream out through `COPY (...) TO STDOUT` into a local file (never held in memory), then are
-//! read as CSV: the COPY is binary when every column's type can be (`pgbinary` writes the CSV the
-//! server would have), else CSV.
+//! Rows stream out through `COPY (...) TO STDOUT` into a local file (never held in memory), read
+//! while it is written: the COPY is binary when every column's type can be (see [`super::pgbinary`]:
+//! numbers and timestamps are then never text on either side), else CSV.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +17,8 @@ use tokio_postgres::types::Type;
 use super::csv::CsvFile;
 use super::growing::Growing;
 use super::parts::CsvParts;
-use super::pgbinary::{binary_of, BinaryToCsv, Field};
+use super::pgbinary::{binary_of, BinaryParts, Chunk, Field, Part};
+use super::Extract;
 use crate::error::{Error, Result};
 use crate::transform::values::{DateFormat, DatetimeFormat, Zone};
 use crate::transform::{ListOf, Parser, Pins};
@@ -340,8 +341,8 @@ fn describe(e: &tokio_postgres::Error) -> String {
 
 /// What a read produced.
 pub struct PgRows {
-    /// The rows, as a CSV source read while the COPY writes it (one file per connection).
-    pub csv: CsvParts,
+    /// The rows, a source read while the COPY writes it (one file per connection).
+    pub rows: Arc<dyn Extract>,
     /// The pins PostgreSQL's types give.
     pub pins: Pins,
     /// The incremental column's highest value read (the next checkpoint), if incremental.
@@ -350,11 +351,14 @@ pub struct PgRows {
     pub copy: Copy,
 }
 
-/// A COPY streaming into its spool file. Dropped before it ends, it is stopped, and a reader of the
-/// file fails rather than wait.
+/// The COPYs streaming to their reader. Dropped before they end, they are stopped, and their reader
+/// fails rather than wait.
 pub struct Copy {
-    tasks: Vec<(tokio::task::JoinHandle<Result<u64>>, Arc<Growing>)>,
+    tasks: Vec<CopyTask>,
 }
+
+/// A connection's COPY: its task, and its spool file's state (a CSV COPY).
+type CopyTask = (tokio::task::JoinHandle<Result<u64>>, Option<Arc<Growing>>);
 
 impl Copy {
     /// Waits for every COPY to end: the bytes they wrote, or the first error.
@@ -371,7 +375,9 @@ impl Drop for Copy {
     fn drop(&mut self) {
         for (task, growing) in &self.tasks {
             task.abort();
-            growing.finish(Err("the COPY was stopped".into()));
+            if let Some(growing) = growing {
+                growing.finish(Err("the COPY was stopped".into()));
+            }
         }
     }
 }
@@ -380,11 +386,12 @@ impl Drop for Copy {
 /// snapshot: the server's work on two cores (`ETL_PG_PARALLEL_PAGES` sets it, for tests).
 const PARALLEL_PAGES: i64 = 4096;
 
-/// Bytes of the COPY written to the spool file at a time, and then offered to its reader.
+/// Bytes of the COPY written to the spool file at a time, or handed to the reader.
 const SPOOL_CHUNK: usize = 256 << 10;
 
-/// Runs the query and streams its rows into `dir`: the rows can be read at once, while they arrive
-/// (the COPY runs on a task of its own, see [`Copy`]).
+/// Chunks of a binary COPY on their way to the reader, at most: a COPY further ahead waits.
+const CHANNEL_CHUNKS: usize = 8;
+
 /// The columns of `table`'s `PRIMARY KEY` constraint, in its order (none: the table has none).
 pub async fn primary_key(url: &str, table: &str) -> Result<Vec<String>> {
     let (client, canceller) = connect(url).await?;
@@ -399,6 +406,9 @@ pub async fn primary_key(url: &str, table: &str) -> Result<Vec<String>> {
     Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
 }
 
+/// Runs the query and streams its rows to their reader (a CSV COPY through a spool file in `dir`):
+/// the rows can be read at once, while they arrive (each COPY runs on a task of its own, see
+/// [`Copy`]).
 pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
     let name = shown(&source.url);
     let remote = |message: String| Error::Remote { source_name: name.clone(), message };
@@ -412,16 +422,21 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
         .unless_stopped(client.prepare(&format!("SELECT * FROM {inner}")))
         .await?
         .map_err(|e| remote(format!("the query: {}", describe(&e))))?;
+    // The names as the rows' reader cleans them (trimmed), so that every column is pinned.
+    let columns =
+        super::csv::column_names(&name, statement.columns().iter().map(|c| c.name().to_owned()).collect());
     let mut pins = Pins::none();
     let mut select = Vec::new();
-    for column in statement.columns() {
+    let mut parsers = Vec::new();
+    for (column, cleaned) in statement.columns().iter().zip(&columns) {
         let col = quote_ident(column.name());
         let (expr, parser) = column_of(column.type_(), &col);
         select.push(format!("{expr} AS {col}"));
-        pins = pins.pin(column.name(), parser);
+        pins = pins.pin(cleaned, parser);
+        parsers.push(parser);
     }
-    // In binary when every column's type can be (the server then formats nothing as text; the spool
-    // gets the same CSV); `ETL_PG_COPY_FORMAT=csv` copies as CSV whatever the types (for tests).
+    // In binary when every column's type can be (numbers and timestamps are then never text);
+    // `ETL_PG_COPY_FORMAT=csv` copies as CSV whatever the types (for tests).
     let binary: Option<Vec<(String, Field)>> = match std::env::var("ETL_PG_COPY_FORMAT").as_deref() {
         Ok("csv") => None,
         _ => statement
@@ -442,7 +457,6 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
             None => tracing::info!("copying the rows as CSV (ETL_PG_COPY_FORMAT=csv)"),
         },
     }
-    let names: Vec<&str> = statement.columns().iter().map(|c| c.name()).collect();
     let (select, fields) = match binary {
         Some(columns) => {
             let (select, fields): (Vec<String>, Vec<Field>) = columns.into_iter().unzip();
@@ -455,12 +469,17 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
     }
     // `numeric` has no scale of its own (or one per column that a query can lose): the values say
     // how many decimals a Decimal needs, and whether 38 digits hold them.
-    let numeric: Vec<&str> =
-        statement.columns().iter().filter(|c| *c.type_() == Type::NUMERIC).map(|c| c.name()).collect();
+    let numeric: Vec<(&str, &str)> = statement
+        .columns()
+        .iter()
+        .zip(&columns)
+        .filter(|(c, _)| *c.type_() == Type::NUMERIC)
+        .map(|(c, cleaned)| (c.name(), cleaned.as_str()))
+        .collect();
     if !numeric.is_empty() {
         let stats: Vec<String> = numeric
             .iter()
-            .map(|c| {
+            .map(|(c, _)| {
                 let c = quote_ident(c);
                 format!("max(scale({c}))::int8, max(length(trunc(abs({c}))::text))::int8")
             })
@@ -469,7 +488,7 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
             .unless_stopped(client.query_one(&format!("SELECT {} FROM {inner}", stats.join(", ")), &[]))
             .await?
             .map_err(|e| remote(format!("the scale of numeric columns: {}", describe(&e))))?;
-        for (i, name) in numeric.iter().enumerate() {
+        for (i, (_, name)) in numeric.iter().enumerate() {
             let scale = row.get::<_, Option<i64>>(2 * i).unwrap_or(0);
             let digits = row.get::<_, Option<i64>>(2 * i + 1).unwrap_or(1);
             let parser = match u8::try_from(scale) {
@@ -525,19 +544,32 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
         format!("COPY (SELECT {} FROM {inner}{filter}) TO STDOUT WITH ({format})", select.join(", "))
     };
     let mut parts = Vec::new();
+    let mut binary_parts = Vec::new();
     let mut tasks = Vec::new();
     let mut start = |client: tokio_postgres::Client,
                      canceller: Canceller,
                      copy: String,
                      part: usize,
                      of: usize| {
-        let path = dir.join(format!("rows-{part}.csv"));
-        let growing = Arc::new(Growing::default());
         let label =
             if of == 1 { format!("{name} (query)") } else { format!("{name} (query, part {part} of {of})") };
-        let csv = CsvFile::growing(&path, growing.clone())?.named("postgres", label);
-        let (name, growing_task) = (name.clone(), growing.clone());
-        let binary = fields.as_ref().map(|fields| BinaryToCsv::new(fields.clone(), &names));
+        // A binary COPY goes straight to its reader; a CSV one through a spool file read as it grows.
+        let (sink, growing) = match fields {
+            Some(_) => {
+                let (sender, chunks) = tokio::sync::mpsc::channel(CHANNEL_CHUNKS);
+                binary_parts.push(Part { chunks, label });
+                (Sink::Reader(sender), None)
+            }
+            None => {
+                let path = dir.join(format!("rows-{part}.csv"));
+                let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+                let growing = Arc::new(Growing::default());
+                parts.push(CsvFile::growing(&path, growing.clone())?.named("postgres", label));
+                let file = tokio::fs::File::from_std(file);
+                (Sink::File { file, growing: growing.clone(), path }, Some(growing))
+            }
+        };
+        let name = name.clone();
         tasks.push((
             tokio::spawn(async move {
                 let stream = match canceller.unless_stopped(client.copy_out(&copy)).await {
@@ -547,35 +579,24 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
                     }),
                     Err(stopped) => Err(stopped),
                 };
-                let stream = match stream {
-                    Ok(stream) => stream,
+                match stream {
+                    Ok(stream) => spool(stream, sink, name, client, canceller).await,
                     Err(e) => {
-                        growing_task.finish(Err(e.to_string()));
-                        return Err(e);
+                        sink.end(Err(e.to_string())).await;
+                        Err(e)
                     }
-                };
-                let file = match tokio::fs::File::create(&path).await {
-                    Ok(file) => file,
-                    Err(e) => {
-                        growing_task.finish(Err(e.to_string()));
-                        return Err(Error::io(&path, e));
-                    }
-                };
-                spool(stream, binary, file, growing_task, path, name, client, canceller).await
+                }
             }),
             growing,
         ));
-        parts.push(csv);
         Ok::<(), Error>(())
     };
     match halves {
         None => {
-            // The spool file exists before its reader opens it.
-            std::fs::File::create(dir.join("rows-1.csv"))
-                .map_err(|e| Error::io(dir.join("rows-1.csv"), e))?;
             start(client, canceller, copy_of(&inner), 1, 1)?;
         }
         Some((table, middle)) => {
+            tracing::info!("{table} is read over two connections in one snapshot, each half of its pages");
             let snapshot: String = client
                 .query_one("SELECT pg_export_snapshot()", &[])
                 .await
@@ -590,16 +611,17 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
                 .await
                 .map_err(|e| remote(format!("a second connection in the same snapshot: {}", describe(&e))))?;
             let range = |bounds: &str| format!("(SELECT * FROM {table} WHERE {bounds}) AS etl_source");
-            for part in 1..=2 {
-                std::fs::File::create(dir.join(format!("rows-{part}.csv")))
-                    .map_err(|e| Error::io(dir.join(format!("rows-{part}.csv")), e))?;
-            }
             start(client, canceller, copy_of(&range(&format!("ctid < '({middle},0)'::tid"))), 1, 2)?;
             start(second, second_canceller, copy_of(&range(&format!("ctid >= '({middle},0)'::tid"))), 2, 2)?;
         }
     }
-    let csv = CsvParts::new("postgres", source_name(source), parts);
-    Ok(PgRows { csv, pins, highest, copy: Copy { tasks } })
+    let rows: Arc<dyn Extract> = match &fields {
+        Some(fields) => {
+            Arc::new(BinaryParts::new(source_name(source), &columns, fields, &parsers, binary_parts))
+        }
+        None => Arc::new(CsvParts::new("postgres", source_name(source), parts)),
+    };
+    Ok(PgRows { rows, pins, highest, copy: Copy { tasks } })
 }
 
 /// For a plain table of at least [`PARALLEL_PAGES`] pages: a transaction (repeatable read, so that
@@ -627,22 +649,54 @@ async fn split_pages(
     Ok(Some((table.to_owned(), pages / 2)))
 }
 
-/// Writes the COPY's rows to `file` in chunks (as CSV, turned from `binary` if the COPY is binary),
-/// telling `growing` how far the file is whole and how the COPY ended. `client` is kept until the
+/// Where a COPY's bytes go.
+enum Sink {
+    /// A spool file, read as it grows (a CSV COPY).
+    File { file: tokio::fs::File, growing: Arc<Growing>, path: std::path::PathBuf },
+    /// The binary reader.
+    Reader(tokio::sync::mpsc::Sender<Chunk>),
+}
+
+impl Sink {
+    /// Hands `chunk` on (emptied); `false`: the reader is gone (it failed or was stopped, and says
+    /// why itself), so the COPY can stop.
+    async fn put(&mut self, chunk: &mut Vec<u8>, total: u64) -> Result<bool> {
+        match self {
+            Sink::File { file, growing, path } => {
+                file.write_all(chunk).await.map_err(|e| Error::io(&*path, e))?;
+                // Flushed, so that the bytes are in the file (not in tokio's hands) when offered.
+                file.flush().await.map_err(|e| Error::io(&*path, e))?;
+                chunk.clear();
+                growing.wrote(total);
+                Ok(true)
+            }
+            Sink::Reader(sender) => {
+                let bytes = std::mem::replace(chunk, Vec::with_capacity(SPOOL_CHUNK + (64 << 10)));
+                Ok(sender.send(Chunk::Bytes(bytes)).await.is_ok())
+            }
+        }
+    }
+
+    /// Tells the reader how the COPY ended.
+    async fn end(&self, result: std::result::Result<(), String>) {
+        match self {
+            Sink::File { growing, .. } => growing.finish(result),
+            Sink::Reader(sender) => {
+                let _ = sender.send(Chunk::End(result)).await;
+            }
+        }
+    }
+}
+
+/// Hands the COPY's bytes to `sink` in chunks, and then how it ended. `client` is kept until the
 /// end: the stream needs its connection.
-#[allow(clippy::too_many_arguments)]
 async fn spool(
     stream: tokio_postgres::CopyOutStream,
-    mut binary: Option<BinaryToCsv>,
-    mut file: tokio::fs::File,
-    growing: Arc<Growing>,
-    path: std::path::PathBuf,
+    mut sink: Sink,
     name: String,
     client: tokio_postgres::Client,
     canceller: Canceller,
 ) -> Result<u64> {
-    let broken =
-        |message: String| Error::Remote { source_name: name.clone(), message: format!("COPY: {message}") };
     let copied = async {
         let mut chunk = Vec::with_capacity(SPOOL_CHUNK + (64 << 10));
         let mut total = 0u64;
@@ -657,35 +711,25 @@ async fn spool(
                 signo = &mut signal => return Err(canceller.stopped(signo).await),
             };
             if let Some(row) = &next {
-                // One message is one row: gathered into chunks, written and offered a chunk at a time.
+                // One message is one row: gathered into chunks, handed on a chunk at a time.
                 let row = row.as_ref().map_err(|e| Error::Remote {
                     source_name: name.clone(),
                     message: format!("COPY: {}", describe(e)),
                 })?;
-                match &mut binary {
-                    Some(binary) => binary.push(row, &mut chunk).map_err(&broken)?,
-                    None => chunk.extend_from_slice(row),
-                }
+                chunk.extend_from_slice(row);
                 if chunk.len() < SPOOL_CHUNK {
                     continue;
                 }
-            } else if let Some(binary) = &mut binary {
-                binary.finish(&mut chunk).map_err(&broken)?;
             }
-            file.write_all(&chunk).await.map_err(|e| Error::io(&path, e))?;
-            // Flushed, so that the bytes are in the file (not in tokio's hands) when offered.
-            file.flush().await.map_err(|e| Error::io(&path, e))?;
             total += chunk.len() as u64;
-            chunk.clear();
-            growing.wrote(total);
-            if next.is_none() {
+            if !sink.put(&mut chunk, total).await? || next.is_none() {
                 return Ok(total);
             }
         }
     }
     .await;
     drop(client);
-    growing.finish(copied.as_ref().map(|_| ()).map_err(ToString::to_string));
+    sink.end(copied.as_ref().map(|_| ()).map_err(ToString::to_string)).await;
     copied
 }
 

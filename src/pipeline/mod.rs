@@ -284,6 +284,8 @@ impl Pass<'_> {
             let more = reader.next_batch(&mut batch, BATCH_ROWS)?;
             rejects.append(&mut reader.take_rejects());
             if more && infer {
+                // A vote reads text.
+                batch.write_natives_as_text(|_, _| false);
                 self.transform.observe(&batch);
                 let vote = self.transform.inferred(false);
                 match &plans {
@@ -345,6 +347,8 @@ impl Pass<'_> {
                 ROWS_TYPED.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 self.counted.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 if let Some(checks) = self.checks.as_deref_mut() {
+                    // Checks of values read their text.
+                    batch.write_natives_as_text(|_, _| false);
                     let kept = self.load.kept(&df)?;
                     let part = part.as_ref().map(|(i, name)| (*i, name.as_str()));
                     checks.observe(&df, &batch, part, kept.as_deref())?;

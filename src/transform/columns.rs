@@ -3,7 +3,7 @@
 
 use polars::prelude::DataFrame;
 
-use super::convert::{convert_batch, Converted};
+use super::convert::{convert_batch, takes, Converted};
 use super::infer::Inference;
 use super::pins::{NullTokens, Pins};
 use super::types::{ColumnPlan, Parser};
@@ -221,6 +221,11 @@ impl Transform for TypeColumns {
     }
 
     fn apply(&mut self, batch: &mut TextBatch, rejects: &mut Vec<Reject>) -> Result<DataFrame> {
+        // Values handed over typed are taken as they are only under the plan they stand for.
+        let plans = &self.plans;
+        batch.write_natives_as_text(|col, native| {
+            plans.get(col).is_some_and(|p| takes(p.parser, native.kind))
+        });
         let ready = std::mem::take(&mut self.ready);
         let (df, coerced) = match convert_batch(&self.plans, batch, &self.column_nulls, ready) {
             Ok(done) => done,

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::pins::NullTokens;
 use super::types::{ColumnPlan, ListOf, Parser, DECIMAL_PRECISION};
 use super::values::{parse_bool, parse_decimal_comma, parse_fixed, parse_number, Number, Zone};
-use crate::batch::TextBatch;
+use crate::batch::{Kind, Native, TextBatch, Values};
 use crate::error::{Error, Result};
 
 /// Counts kept while converting: values that a parser deliberately turned into null.
@@ -100,6 +100,10 @@ pub fn convert_column(
         expected: what.to_owned(),
         rows,
     };
+    if let Some(native) = batch.native(col) {
+        assert!(takes(plan.parser, native.kind), "typed values under a plan that does not take them");
+        return Ok((native_series(name, native, plan.parser).into_column(), 0));
+    }
     let mut coerced = 0u64;
     let series = match plan.parser {
         Parser::Text => StringChunked::from_iter_options(
@@ -245,6 +249,53 @@ pub fn convert_column(
         }
     };
     Ok((series.into_column(), coerced))
+}
+
+/// Whether `parser` makes of the text of values of `kind` exactly those values: then a column handed
+/// over typed is taken as it is (else it is written as text first, see
+/// [`TextBatch::write_natives_as_text`]).
+pub fn takes(parser: Parser, kind: Kind) -> bool {
+    use super::values::{DateFormat, DatetimeFormat};
+    match kind {
+        Kind::Int64 => parser == Parser::Int,
+        Kind::Float64 => parser == Parser::Float,
+        Kind::Boolean => parser == Parser::Bool,
+        Kind::Date => parser == Parser::Date(DateFormat::Iso),
+        Kind::Timestamp => parser == Parser::Datetime(DatetimeFormat::ISO, Zone::Naive),
+        Kind::TimestampUtc => parser == Parser::Datetime(DatetimeFormat::ISO, Zone::Offset),
+    }
+}
+
+/// A column handed over typed, as the values `parser` (one that [`takes`] them) would have made of
+/// its text.
+fn native_series(name: PlSmallStr, native: &Native, parser: Parser) -> Series {
+    let validity = (native.nulls > 0).then(|| {
+        let mask: polars_arrow::bitmap::MutableBitmap = native.valid.iter().copied().collect();
+        polars_arrow::bitmap::Bitmap::from(mask)
+    });
+    match (&native.values, parser) {
+        (Values::I64(v), Parser::Int) => {
+            Int64Chunked::from_vec_validity(name, v.clone(), validity).into_series()
+        }
+        (Values::I64(v), Parser::Date(_)) => {
+            let days = v.iter().map(|&d| d as i32).collect();
+            Int32Chunked::from_vec_validity(name, days, validity).into_date().into_series()
+        }
+        (Values::I64(v), Parser::Datetime(_, zone)) => {
+            Int64Chunked::from_vec_validity(name, v.clone(), validity)
+                .into_datetime(TimeUnit::Microseconds, (zone != Zone::Naive).then_some(TimeZone::UTC))
+                .into_series()
+        }
+        (Values::F64(v), Parser::Float) => {
+            Float64Chunked::from_vec_validity(name, v.clone(), validity).into_series()
+        }
+        (Values::Bool(v), Parser::Bool) => {
+            let values = polars_arrow::bitmap::Bitmap::from_iter(v.iter().copied());
+            let array = polars_arrow::array::BooleanArray::new(ArrowDataType::Boolean, values, validity);
+            BooleanChunked::with_chunk(name, array).into_series()
+        }
+        (values, parser) => unreachable!("{parser:?} values handed over as {values:?}"),
+    }
 }
 
 /// The value at `row`, `col`; without surrounding spaces when `trim` (see [`ColumnPlan::trim`]).
