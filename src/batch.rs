@@ -114,6 +114,16 @@ impl Native {
         Native { kind, values, valid: Vec::new(), nulls: 0, text }
     }
 
+    /// An empty column of the same kind.
+    pub fn empty_like(&self) -> Native {
+        let values = match self.values {
+            Values::I64(_) => Values::I64(Vec::new()),
+            Values::F64(_) => Values::F64(Vec::new()),
+            Values::Bool(_) => Values::Bool(Vec::new()),
+        };
+        Native::new(self.kind, values, self.text)
+    }
+
     /// Appends a null.
     #[inline]
     pub fn push_null(&mut self) {
@@ -177,6 +187,8 @@ pub struct TextBatch {
     raw_ends: Vec<usize>,
     /// Per column, its values when the reader handed them over typed (see [`Native`]).
     natives: Vec<Option<Native>>,
+    /// Bytes the typed columns hold per record.
+    native_bytes: usize,
 }
 
 impl TextBatch {
@@ -193,7 +205,8 @@ impl TextBatch {
     /// Whether the batch has reached `max_rows` records or [`BATCH_BYTES`] of text: memory per batch
     /// stays bounded however wide the rows are.
     pub fn is_full(&self, max_rows: usize) -> bool {
-        self.len() >= max_rows || self.data.len() + self.raw.len() >= BATCH_BYTES
+        self.len() >= max_rows
+            || self.data.len() + self.raw.len() + self.len() * self.native_bytes >= BATCH_BYTES
     }
 
     /// Whether the batch holds no record.
@@ -232,6 +245,12 @@ impl TextBatch {
             self.natives.resize_with(self.columns, || None);
         }
         self.natives[col] = native;
+        self.count_native_bytes();
+    }
+
+    /// A value and its validity: what a typed column holds per record.
+    fn count_native_bytes(&mut self) {
+        self.native_bytes = self.natives.iter().flatten().count() * (std::mem::size_of::<i64>() + 1);
     }
 
     /// Column `col`'s typed values, to push to.
@@ -271,6 +290,7 @@ impl TextBatch {
         for col in written {
             self.natives[col] = None;
         }
+        self.count_native_bytes();
     }
 
     /// Keeps the text of the record pushed next (or just pushed), as read.
@@ -369,13 +389,13 @@ impl TextBatch {
     /// Keeps only the records for which `keep(row)` holds.
     pub fn retain(&mut self, keep: impl Fn(usize) -> bool) {
         let old = std::mem::take(self);
-        let natives = old.natives.iter().map(|n| {
-            n.clone().map(|mut n| {
-                n.clear();
-                n
-            })
-        });
-        let mut kept = TextBatch { columns: old.columns, natives: natives.collect(), ..Default::default() };
+        let natives = old.natives.iter().map(|n| n.as_ref().map(Native::empty_like));
+        let mut kept = TextBatch {
+            columns: old.columns,
+            natives: natives.collect(),
+            native_bytes: old.native_bytes,
+            ..Default::default()
+        };
         for row in (0..old.len()).filter(|&r| keep(r)) {
             kept.copy_row(&old, row);
         }
@@ -389,12 +409,11 @@ impl TextBatch {
                 if self.natives.len() < self.columns {
                     self.natives.resize_with(self.columns, || None);
                 }
-                let to = self.natives[col].get_or_insert_with(|| {
-                    let mut empty = native.clone();
-                    empty.clear();
-                    empty
-                });
-                to.copy(native, row);
+                if self.natives[col].is_none() {
+                    self.natives[col] = Some(native.empty_like());
+                    self.count_native_bytes();
+                }
+                self.native_mut(col).copy(native, row);
             }
         }
         self.push((0..other.columns).map(|c| other.field(row, c)), other.line(row));
@@ -451,6 +470,17 @@ mod tests {
         let rows: Vec<(&str, &str, u64)> =
             (0..b.len()).map(|r| (b.text(r, 0), b.text(r, 1), b.line(r))).collect();
         assert_eq!(rows, [("b", "", 3), ("c", "-3", 4)]);
+        // Typed values count toward a batch's bytes: wide typed rows make short batches.
+        let mut b = batch(&[]);
+        let mut rows = 0;
+        while !b.is_full(usize::MAX) {
+            b.push_field(b"");
+            b.native_mut(1).push_i64(rows);
+            b.push_field(b"");
+            b.end_record(1);
+            rows += 1;
+        }
+        assert_eq!(rows as usize, BATCH_BYTES.div_ceil(9));
         // Cleared, a batch keeps its typed columns (empty) for the next records.
         let mut b = batch(&[("a", Some(1))]);
         b.clear();
