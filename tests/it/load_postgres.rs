@@ -421,6 +421,59 @@ fn a_binary_copy_writes_what_a_csv_copy_writes_for_every_type_it_reads() {
 }
 
 #[test]
+fn a_value_a_typed_column_cannot_hold_fails_with_its_row_as_the_text_would() {
+    // Typed straight from the binary COPY, batch after batch; one timestamp deep in the table is
+    // `infinity` (its column is text for that batch only), and a column's name has spaces around it.
+    let Some(server) = pg_url() else { return };
+    let url = pg_database(&server, "typed_rows");
+    pg_exec(
+        &url,
+        r#"CREATE TABLE t (id int8, at timestamptz, x float8, " code " text);
+           INSERT INTO t SELECT i, TIMESTAMPTZ '2026-01-01 00:00:00+00' + i * INTERVAL '1 second',
+                  i / 4.0, (i % 7)::text FROM generate_series(1, 150000) AS i;
+           UPDATE t SET at = 'infinity' WHERE id = 100000;"#,
+    );
+    let dir = Dir::new();
+    let load = |id: &str, format: &str| {
+        run(dir.etl().env("DATABASE_URL", &url).env("ETL_PG_COPY_FORMAT", format).args([
+            "load-postgres",
+            "--query",
+            "SELECT * FROM t ORDER BY id",
+            "--dataset-id",
+            id,
+        ]))
+    };
+    let refusals: Vec<String> = [("typed", ""), ("as_csv", "csv")]
+        .iter()
+        .map(|(id, format)| {
+            let r = load(id, format);
+            assert_eq!(r.code, 1, "{r:?}");
+            r.stderr.lines().find(|l| l.starts_with("error:")).expect("an error").to_owned()
+        })
+        .collect();
+    // The row is named by the line it has in the server's CSV (the header is line 1), in the same
+    // words either way, and nothing is written.
+    assert!(refusals[0].contains(":100001: column `at`: \"infinity\" is not"), "{refusals:?}");
+    assert_eq!(refusals[0], refusals[1]);
+    assert!(!dir.lake_keys().iter().any(|k| k.ends_with(".parquet")), "{:?}", dir.lake_keys());
+    pg_exec(&url, "UPDATE t SET at = NULL WHERE id = 100000");
+    for (id, format) in [("typed", ""), ("as_csv", "csv")] {
+        let r = load(id, format);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stderr.contains("150,000 rows written"), "{r:?}");
+    }
+    let file = |id: &str| std::fs::read(dir.lake(&format!("datasets/{id}/data/part-0000.parquet"))).unwrap();
+    assert!(file("typed") == file("as_csv"), "the same bytes either way");
+    let df = read_parquet(&dir.lake("datasets/typed/data/part-0000.parquet"));
+    assert_eq!(micros(&df, "at")[0], Some(utc(2026, 1, 1, 0, 0, 1, 0)));
+    assert_eq!(micros(&df, "at")[99_999], None);
+    assert_eq!(f64s(&df, "x")[149_999], Some(37_500.0));
+    // Pinned by its name as the reader cleans it: text, though its values look like numbers.
+    assert_eq!(df.column("code").unwrap().dtype(), &DataType::String);
+    assert_eq!(strings(&df, "code")[0].as_deref(), Some("1"));
+}
+
+#[test]
 fn sigterm_cancels_a_long_query_at_once_on_the_server_too() {
     // A scheduler stopping its task waits a grace period (Kubernetes: 30 s), then kills: a query
     // that runs for minutes must not keep the run, nor the server, busy until it ends.
