@@ -3,9 +3,10 @@
 //! timestamps as ISO 8601, `timestamptz` in UTC, arrays and JSON as JSON text) and pinned to its type
 //! (arrays of numbers, booleans and text become lists);
 //! a `numeric` column becomes a Decimal with as many decimals as its values have.
-//! Rows stream out through `COPY (...) TO STDOUT` into a local file (never held in memory), read
-//! while it is written: the COPY is binary when every column's type can be (see [`super::pgbinary`]:
-//! numbers and timestamps are then never text on either side), else CSV.
+//! Rows stream out through `COPY (...) TO STDOUT` and are read as they arrive (never all held in
+//! memory): the COPY is binary when every column's type can be, straight to its reader (see
+//! [`super::pgbinary`]: numbers and timestamps are then never text on either side), else CSV,
+//! through a local file read as it grows.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -341,7 +342,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
 
 /// What a read produced.
 pub struct PgRows {
-    /// The rows, a source read while the COPY writes it (one file per connection).
+    /// The rows, a source read while the COPYs run (one part per connection).
     pub rows: Arc<dyn Extract>,
     /// The pins PostgreSQL's types give.
     pub pins: Pins,
