@@ -7,8 +7,8 @@
 //! and the typing refuses it as it would have (naming its row). Messages name a row by the line it
 //! would have had in the server's CSV (the header is line 1; a line break inside a text adds one).
 //!
-//! Only columns of the types below are read in binary; a query with a column of any other type is
-//! copied as CSV (see `postgres::read`). Wherever a typed value is needed as text (a plan of another
+//! Columns of types without a binary form read here are selected as their text (see [`binary_of`]).
+//! Wherever a typed value is needed as text (a plan of another
 //! type, checks of values), it is the server's own text, as the session of
 //! `postgres::SESSION_SETTINGS` writes it: ISO dates and timestamps (`timestamptz` in UTC with
 //! `+00`, `BC` years, `infinity`), floats in their shortest exact digits (`1e-07`, `1e+21`, `3`),
@@ -40,12 +40,12 @@ pub enum Field {
     Text,
 }
 
-/// How a column of type `ty` (`col` quoted) is selected for a binary COPY, and how it arrives;
-/// `None`: this type is not read in binary (the query is copied as CSV).
-pub fn binary_of(ty: &Type, col: &str) -> Option<(String, Field)> {
-    let plain = |field| Some((col.to_owned(), field));
-    // Cast to text by the type's own output function: the text COPY would write.
-    let as_text = Some((format!("({col})::text"), Field::Text));
+/// How a column of type `ty` (`col` quoted; a domain's type, see `postgres::base_type`) is selected
+/// for a binary COPY, and how it arrives. Types not read in binary below are selected as the text
+/// their output function writes (`format('%s', ...)`: what a CSV COPY would write; NULL becomes
+/// empty text, which reads as null all the same).
+pub fn binary_of(ty: &Type, col: &str) -> (String, Field) {
+    let plain = |field| (col.to_owned(), field);
     match *ty {
         Type::BOOL => plain(Field::Bool),
         Type::INT2 => plain(Field::Int2),
@@ -59,10 +59,14 @@ pub fn binary_of(ty: &Type, col: &str) -> Option<(String, Field)> {
         Type::TIMESTAMPTZ => plain(Field::TimestampTz),
         // Sent as their text (`char(n)` padded, as its output is).
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => plain(Field::Text),
-        Type::NUMERIC | Type::UUID | Type::JSON | Type::JSONB => as_text,
-        // As CSV, arrays are selected as their JSON text (`postgres::column_of`).
-        _ if matches!(ty.kind(), PgKind::Array(_)) => Some((format!("to_json({col})::text"), Field::Text)),
-        _ => None,
+        _ => match ty.kind() {
+            // As CSV, arrays are selected as their JSON text (`postgres::column_of`).
+            PgKind::Array(_) => (format!("to_json({col})::text"), Field::Text),
+            // An enum is sent as its label.
+            PgKind::Enum(_) => plain(Field::Text),
+            // `numeric`, `uuid`, JSON, `inet`, `interval`, ...: the type's own text.
+            _ => (format!("format('%s', {col})"), Field::Text),
+        },
     }
 }
 

@@ -4,9 +4,9 @@
 //! (arrays of numbers, booleans and text become lists);
 //! a `numeric` column becomes a Decimal with as many decimals as its values have.
 //! Rows stream out through `COPY (...) TO STDOUT` and are read as they arrive (never all held in
-//! memory): the COPY is binary when every column's type can be, straight to its reader (see
-//! [`super::pgbinary`]: numbers and timestamps are then never text on either side), else CSV,
-//! through a local file read as it grows.
+//! memory): the COPY is binary, straight to its reader (see [`super::pgbinary`]: numbers and
+//! timestamps are never text on either side); with `ETL_PG_COPY_FORMAT=csv` (the tests' reference)
+//! it is the server's CSV, through a local file read as it grows.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -129,6 +129,15 @@ pub fn column_of(ty: &Type, col: &str) -> (String, Parser) {
         // Arrays of other types: their JSON text.
         _ if matches!(ty.kind(), tokio_postgres::types::Kind::Array(_)) => (json, Parser::Text),
         _ => (plain, Parser::Text),
+    }
+}
+
+/// The type a domain is of (a domain's values are its type's, in text and in binary); any other
+/// type as it is.
+fn base_type(ty: &Type) -> &Type {
+    match ty.kind() {
+        tokio_postgres::types::Kind::Domain(base) => base_type(base),
+        _ => ty,
     }
 }
 
@@ -431,32 +440,30 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
     let mut parsers = Vec::new();
     for (column, cleaned) in statement.columns().iter().zip(&columns) {
         let col = quote_ident(column.name());
-        let (expr, parser) = column_of(column.type_(), &col);
+        let (expr, parser) = column_of(base_type(column.type_()), &col);
         select.push(format!("{expr} AS {col}"));
         pins = pins.pin(cleaned, parser);
         parsers.push(parser);
     }
-    // In binary when every column's type can be (numbers and timestamps are then never text);
-    // `ETL_PG_COPY_FORMAT=csv` copies as CSV whatever the types (for tests).
+    // In binary (numbers and timestamps are then never text); `ETL_PG_COPY_FORMAT=csv` copies as
+    // CSV (for tests: the server's own CSV, to hold the binary path to).
     let binary: Option<Vec<(String, Field)>> = match std::env::var("ETL_PG_COPY_FORMAT").as_deref() {
         Ok("csv") => None,
-        _ => statement
-            .columns()
-            .iter()
-            .map(|c| {
-                let col = quote_ident(c.name());
-                binary_of(c.type_(), &col).map(|(expr, field)| (format!("{expr} AS {col}"), field))
-            })
-            .collect(),
+        _ => Some(
+            statement
+                .columns()
+                .iter()
+                .map(|c| {
+                    let col = quote_ident(c.name());
+                    let (expr, field) = binary_of(base_type(c.type_()), &col);
+                    (format!("{expr} AS {col}"), field)
+                })
+                .collect(),
+        ),
     };
     match &binary {
         Some(_) => tracing::info!("copying the rows in binary"),
-        None => match statement.columns().iter().find(|c| binary_of(c.type_(), "c").is_none()) {
-            Some(c) => {
-                tracing::info!("copying the rows as CSV (column `{}` is of type {})", c.name(), c.type_())
-            }
-            None => tracing::info!("copying the rows as CSV (ETL_PG_COPY_FORMAT=csv)"),
-        },
+        None => tracing::info!("copying the rows as CSV (ETL_PG_COPY_FORMAT=csv)"),
     }
     let (select, fields) = match binary {
         Some(columns) => {
@@ -474,7 +481,7 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
         .columns()
         .iter()
         .zip(&columns)
-        .filter(|(c, _)| *c.type_() == Type::NUMERIC)
+        .filter(|(c, _)| *base_type(c.type_()) == Type::NUMERIC)
         .map(|(c, cleaned)| (c.name(), cleaned.as_str()))
         .collect();
     if !numeric.is_empty() {
