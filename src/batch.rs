@@ -402,21 +402,35 @@ impl TextBatch {
         *self = kept;
     }
 
-    /// Appends record `row` of `other` (with its text, if kept).
+    /// Appends record `row` of `other` (with its text, if kept). A column typed in both stays
+    /// typed; typed in one only, it is text here (typed from `other` when this batch is empty).
     pub fn copy_row(&mut self, other: &TextBatch, row: usize) {
-        for (col, native) in other.natives.iter().enumerate() {
-            if let Some(native) = native {
-                if self.natives.len() < self.columns {
-                    self.natives.resize_with(self.columns, || None);
-                }
-                if self.natives[col].is_none() {
+        if self.natives.len() < self.columns {
+            self.natives.resize_with(self.columns, || None);
+        }
+        let theirs = |col: usize| other.natives.get(col).and_then(Option::as_ref);
+        for col in 0..self.columns {
+            match (&self.natives[col], theirs(col)) {
+                (None, Some(native)) if self.is_empty() => {
                     self.natives[col] = Some(native.empty_like());
                     self.count_native_bytes();
                 }
-                self.native_mut(col).copy(native, row);
+                (Some(_), None) => self.write_natives_as_text(|c, _| c != col),
+                _ => {}
             }
         }
-        self.push((0..other.columns).map(|c| other.field(row, c)), other.line(row));
+        for col in 0..self.columns {
+            match (self.natives[col].as_mut(), theirs(col)) {
+                (Some(mine), Some(native)) => mine.copy(native, row),
+                (None, Some(native)) if native.valid[row] => {
+                    (native.text)(&native.values, row, &mut self.data)
+                }
+                (None, Some(_)) => {}
+                (_, None) => self.data.extend_from_slice(other.field(row, col)),
+            }
+            self.ends.push(self.data.len());
+        }
+        self.lines.push(other.line(row));
         if let Some(raw) = other.raw_record(row) {
             self.push_raw(raw);
         }
@@ -481,6 +495,15 @@ mod tests {
             rows += 1;
         }
         assert_eq!(rows as usize, BATCH_BYTES.div_ceil(9));
+        // Copied into a batch that holds the column as text, a typed value is its text.
+        let typed = batch(&[("x", Some(5)), ("y", None)]);
+        let mut text = TextBatch::new(2);
+        text.push([&b"w"[..], b"4"], 9);
+        text.copy_row(&typed, 0);
+        text.copy_row(&typed, 1);
+        let rows: Vec<(&str, &str)> = (0..text.len()).map(|r| (text.text(r, 0), text.text(r, 1))).collect();
+        assert_eq!(rows, [("w", "4"), ("x", "5"), ("y", "")]);
+        assert!(text.native(1).is_none());
         // Cleared, a batch keeps its typed columns (empty) for the next records.
         let mut b = batch(&[("a", Some(1))]);
         b.clear();

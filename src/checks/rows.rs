@@ -453,6 +453,7 @@ impl RowChecks {
             // The next repeated row to fetch.
             let mut next = 0;
             while next < refetch.len() && reader.next_batch(&mut batch, REREAD_ROWS)? {
+                batch.write_natives_as_text(|_, _| false);
                 let part = reader.part().map(|(i, name)| (i, name.to_owned()));
                 for row in 0..batch.len() {
                     let at = unique::place(part.as_ref().map_or(0, |p| p.0), batch.line(row));

@@ -67,7 +67,9 @@ async fn load(
         None => None,
     };
     let dir = download_dir(target.as_ref())?;
-    let rows = postgres::read(&settings.source, dir.path()).await?;
+    // Checks may read the rows again, to fetch those they refuse.
+    let again = !settings.write.checks.is_empty();
+    let rows = postgres::read(&settings.source, dir.path(), again).await?;
     let end = match incremental {
         Some(start) if rows.highest.is_none() && start.checkpoint.is_some() => {
             let note = start.nothing_new();

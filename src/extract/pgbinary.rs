@@ -14,6 +14,9 @@
 //! `+00`, `BC` years, `infinity`), floats in their shortest exact digits (`1e-07`, `1e+21`, `3`),
 //! booleans as `true` / `false` (as `boolean::text` gives them).
 
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
 use tokio_postgres::types::{Kind as PgKind, Type};
 
 use super::{BatchReader, Extract, SourceInfo};
@@ -209,28 +212,42 @@ pub struct BinaryParts {
     /// The line of the first row (2, unless a column's name holds line breaks).
     first_line: u64,
     parts: std::sync::Mutex<Option<Vec<Part>>>,
+    /// Each part's label (for a pass after the first).
+    labels: Vec<String>,
+    /// Where each part's bytes are also written as they are read, for a source read again (checks
+    /// that fetch the rows they refuse): `rows-<part>.bin`.
+    spool: Option<PathBuf>,
 }
 
 impl BinaryParts {
     /// The source named `location`: columns `names` (cleaned as a CSV header's are) of `fields`,
-    /// pinned to `parsers`, in `parts`.
+    /// pinned to `parsers`, in `parts`; the first row on line `first_line` (the server's CSV header
+    /// can span lines). With `spool`, it can be read again (from the files there, each part in turn).
     pub fn new(
         location: String,
         names: &[String],
+        first_line: u64,
         fields: &[Field],
         parsers: &[Parser],
         parts: Vec<Part>,
+        spool: Option<PathBuf>,
     ) -> Self {
         let fields = fields.iter().zip(parsers).map(|(&f, &p)| (f, Decode::of(f, p), p)).collect();
-        let first_line =
-            2 + names.iter().map(|n| n.bytes().filter(|&b| b == b'\n').count() as u64).sum::<u64>();
+        let labels = parts.iter().map(|p| p.label.clone()).collect();
         BinaryParts {
             location,
             columns: names.to_vec(),
             fields,
             first_line,
             parts: std::sync::Mutex::new(Some(parts)),
+            labels,
+            spool,
         }
+    }
+
+    /// Part `index`'s spool file.
+    fn spool_file(dir: &Path, index: usize) -> PathBuf {
+        dir.join(format!("rows-{}.bin", index + 1))
     }
 }
 
@@ -239,28 +256,55 @@ impl Extract for BinaryParts {
         SourceInfo { kind: "postgres", location: self.location.clone() }
     }
 
+    /// The first pass streams from the COPYs, a batch from each part in turn; a pass after it reads
+    /// the spool files, each part to its end in turn (as a CSV source of parts is read).
     fn open(&self) -> Result<Box<dyn BatchReader>> {
-        let parts = self.parts.lock().expect("parts").take().ok_or_else(|| {
-            Error::Internal("the rows of a PostgreSQL COPY are read once (every column is pinned)".into())
-        })?;
-        let parts = parts
-            .into_iter()
-            .map(|part| PartReader {
-                chunks: part.chunks,
-                label: part.label,
-                buf: Vec::new(),
-                start: 0,
-                started: false,
-                ended: false,
-                done: false,
-                line: self.first_line,
-                consumed: 0,
-            })
-            .collect();
+        let part = |source: Source, label: String, tee: Option<std::fs::File>| PartReader {
+            source,
+            tee,
+            label,
+            buf: Vec::new(),
+            start: 0,
+            started: false,
+            ended: false,
+            done: false,
+            line: self.first_line,
+            consumed: 0,
+        };
+        let first = self.parts.lock().expect("parts").take();
+        let (parts, in_turn) = match (first, &self.spool) {
+            (Some(parts), spool) => {
+                let mut readers = Vec::new();
+                for (index, p) in parts.into_iter().enumerate() {
+                    let tee = match spool {
+                        Some(dir) => {
+                            let path = Self::spool_file(dir, index);
+                            Some(std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?)
+                        }
+                        None => None,
+                    };
+                    readers.push(part(Source::Copy(p.chunks), p.label, tee));
+                }
+                (readers, true)
+            }
+            (None, Some(dir)) => {
+                let mut readers = Vec::new();
+                for (index, label) in self.labels.iter().enumerate() {
+                    let path = Self::spool_file(dir, index);
+                    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+                    readers.push(part(Source::File(file), label.clone(), None));
+                }
+                (readers, false)
+            }
+            (None, None) => {
+                return Err(Error::Internal("the rows of a PostgreSQL COPY are read once here".into()))
+            }
+        };
         Ok(Box::new(BinaryReader {
             columns: self.columns.clone(),
             fields: self.fields.clone(),
             parts,
+            in_turn,
             current: 0,
             last: 0,
             as_text: vec![false; self.fields.len()],
@@ -268,11 +312,13 @@ impl Extract for BinaryParts {
     }
 }
 
-/// A pass over the parts, a batch from each in turn. A batch never spans two parts.
+/// A pass over the parts: a batch from each in turn, or each part to its end in turn. A batch never
+/// spans two parts.
 struct BinaryReader {
     columns: Vec<String>,
     fields: Vec<(Field, Decode, Parser)>,
     parts: Vec<PartReader>,
+    in_turn: bool,
     /// The part the next batch comes from, and the one the last came from.
     current: usize,
     last: usize,
@@ -280,9 +326,39 @@ struct BinaryReader {
     as_text: Vec<bool>,
 }
 
+/// Where a part's bytes come from.
+enum Source {
+    /// The COPY, as it arrives.
+    Copy(tokio::sync::mpsc::Receiver<Chunk>),
+    /// Its spool file, written by the first pass.
+    File(std::fs::File),
+}
+
+impl Source {
+    /// The next chunk; `None`: the COPY was stopped.
+    fn next(&mut self) -> Option<Chunk> {
+        match self {
+            Source::Copy(chunks) => chunks.blocking_recv(),
+            Source::File(file) => {
+                let mut bytes = vec![0; 256 << 10];
+                Some(match file.read(&mut bytes) {
+                    Ok(0) => Chunk::End(Ok(())),
+                    Ok(n) => {
+                        bytes.truncate(n);
+                        Chunk::Bytes(bytes)
+                    }
+                    Err(e) => Chunk::End(Err(e.to_string())),
+                })
+            }
+        }
+    }
+}
+
 /// One connection's rows, read as they arrive.
 struct PartReader {
-    chunks: tokio::sync::mpsc::Receiver<Chunk>,
+    source: Source,
+    /// The spool file the bytes are also written to (the first pass of a source read again).
+    tee: Option<std::fs::File>,
     label: String,
     /// `buf[start..]`: bytes received and not yet decoded.
     buf: Vec<u8>,
@@ -318,7 +394,12 @@ impl PartReader {
 
     /// Waits for more of the COPY; at its end, checks that it ended after a whole COPY.
     fn fill(&mut self) -> Result<()> {
-        let chunk = self.chunks.blocking_recv();
+        let chunk = self.source.next();
+        if let (Some(Chunk::Bytes(bytes)), Some(tee)) = (&chunk, &mut self.tee) {
+            if let Err(e) = tee.write_all(bytes) {
+                return Err(self.broken(format!("writing its spool file: {e}")));
+            }
+        }
         match chunk {
             Some(Chunk::Bytes(bytes)) if self.start == self.buf.len() => {
                 self.buf = bytes;
@@ -330,7 +411,7 @@ impl PartReader {
                 self.buf.extend_from_slice(&bytes);
             }
             Some(Chunk::End(Ok(()))) if self.ended && self.start == self.buf.len() => self.done = true,
-            Some(Chunk::End(Ok(()))) => return Err(self.broken("the stream ended in the middle of a row")),
+            Some(Chunk::End(Ok(()))) => return Err(self.broken("the stream ended before the COPY's end")),
             Some(Chunk::End(Err(message))) => return Err(self.broken(message)),
             None => return Err(self.broken("the COPY was stopped")),
         }
@@ -352,7 +433,9 @@ impl PartReader {
             if &data[..SIGNATURE.len()] != SIGNATURE {
                 return Err(self.broken("the stream does not start with its signature"));
             }
-            let extension = be_i32(&data[SIGNATURE.len() + 4..]) as usize;
+            let Ok(extension) = usize::try_from(be_i32(&data[SIGNATURE.len() + 4..])) else {
+                return Err(self.broken("a header extension of negative length"));
+            };
             if data.len() < SIGNATURE.len() + 8 + extension {
                 return Ok(Step::More);
             }
@@ -521,10 +604,10 @@ impl BatchReader for BinaryReader {
                 batch.set_native(col, decode.native(field));
             }
         }
-        // The next part with rows left, in turn.
-        let Some(index) = (0..self.parts.len())
-            .map(|i| (self.current + i) % self.parts.len())
-            .find(|&i| !self.parts[i].done)
+        // The next part with rows left: in turn, or the first.
+        let from = if self.in_turn { self.current } else { 0 };
+        let Some(index) =
+            (0..self.parts.len()).map(|i| (from + i) % self.parts.len()).find(|&i| !self.parts[i].done)
         else {
             return Ok(false);
         };
@@ -822,7 +905,15 @@ mod tests {
         }
         let names: Vec<String> = (0..fields.len()).map(|i| format!("c{i}")).collect();
         let (f, p): (Vec<Field>, Vec<Parser>) = fields.iter().copied().unzip();
-        BinaryParts::new("pg".into(), &names, &f, &p, vec![Part { chunks, label: "pg (query)".into() }])
+        BinaryParts::new(
+            "pg".into(),
+            &names,
+            2,
+            &f,
+            &p,
+            vec![Part { chunks, label: "pg (query)".into() }],
+            None,
+        )
     }
 
     /// Every batch of `source`, typed by `plans`, as one frame, with the lines of its rows.
@@ -1052,7 +1143,7 @@ mod tests {
         }
         // Cut short, stopped, failed: an error, never a silent end.
         let short = source(&fields, vec![copy[..copy.len() - 5].to_vec()], Some(Ok(())));
-        assert!(read_all(&short, 100).unwrap_err().to_string().contains("in the middle of a row"));
+        assert!(read_all(&short, 100).unwrap_err().to_string().contains("ended before the COPY's end"));
         let stopped = source(&fields, vec![copy.clone()], None);
         assert!(read_all(&stopped, 100).unwrap_err().to_string().contains("the COPY was stopped"));
         let failed = source(&fields, vec![copy.clone()], Some(Err("server closed".into())));
@@ -1099,7 +1190,15 @@ mod tests {
             })
         };
         let feeders = [feed(first, rows(1..6)), feed(second, rows(101..104))];
-        let s = BinaryParts::new("pg".into(), &["id".into()], &[Field::Int8], &[Parser::Int], vec![a, b]);
+        let s = BinaryParts::new(
+            "pg".into(),
+            &["id".into()],
+            2,
+            &[Field::Int8],
+            &[Parser::Int],
+            vec![a, b],
+            None,
+        );
         let mut reader = s.open().unwrap();
         let mut batch = TextBatch::new(1);
         let mut seen = Vec::new();

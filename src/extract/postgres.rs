@@ -418,8 +418,9 @@ pub async fn primary_key(url: &str, table: &str) -> Result<Vec<String>> {
 
 /// Runs the query and streams its rows to their reader (a CSV COPY through a spool file in `dir`):
 /// the rows can be read at once, while they arrive (each COPY runs on a task of its own, see
-/// [`Copy`]).
-pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
+/// [`Copy`]). `again`: the rows may be read a second time (checks that fetch the rows they refuse),
+/// so a binary COPY is also spooled in `dir` as it is read.
+pub async fn read(source: &PgSource, dir: &Path, again: bool) -> Result<PgRows> {
     let name = shown(&source.url);
     let remote = |message: String| Error::Remote { source_name: name.clone(), message };
     let (client, canceller) = connect(&source.url).await?;
@@ -625,7 +626,19 @@ pub async fn read(source: &PgSource, dir: &Path) -> Result<PgRows> {
     }
     let rows: Arc<dyn Extract> = match &fields {
         Some(fields) => {
-            Arc::new(BinaryParts::new(source_name(source), &columns, fields, &parsers, binary_parts))
+            // The line the first row has in the server's CSV, whose header holds the names as they are.
+            let breaks: usize = statement.columns().iter().map(|c| c.name().matches('\n').count()).sum();
+            let spool = again.then(|| dir.to_path_buf());
+            let first_line = 2 + breaks as u64;
+            Arc::new(BinaryParts::new(
+                source_name(source),
+                &columns,
+                first_line,
+                fields,
+                &parsers,
+                binary_parts,
+                spool,
+            ))
         }
         None => Arc::new(CsvParts::new("postgres", source_name(source), parts)),
     };

@@ -330,6 +330,15 @@ fn a_large_table_is_read_over_two_connections_in_one_snapshot() {
     let r = load(&["--dataset-id", "inc", "--incremental-column", "id"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("100 rows read"), "{r:?}");
+    // A check that fetches the rows it refuses reads the rows a second time (spooled on the first).
+    pg_exec(&url, "INSERT INTO big VALUES (7, DATE '2026-11-08', 'again')");
+    let r = load(&["--dataset-id", "checked", "--check", "unique: [id]", "--log-format", "json"]);
+    assert_eq!(r.code, 65, "{r:?}");
+    let s = summary_of(&r);
+    let rejects = dir.lake(&format!("datasets/checked/_rejects/{}.csv", s["run_id"].as_str().unwrap()));
+    let rejects = std::fs::read_to_string(rejects).unwrap();
+    assert!(rejects.contains(",unique(id),7,2026-11-08,again"), "{rejects}");
+    assert_eq!(rejects.lines().count(), 2, "{rejects}");
 }
 
 #[test]
@@ -487,6 +496,21 @@ fn a_value_a_typed_column_cannot_hold_fails_with_its_row_as_the_text_would() {
     // Pinned by its name as the reader cleans it: text, though its values look like numbers.
     assert_eq!(df.column("code").unwrap().dtype(), &DataType::String);
     assert_eq!(strings(&df, "code")[0].as_deref(), Some("1"));
+    // A row of nulls only is a row, whatever its width (the server's CSV of it is an empty line).
+    for (id, query) in [
+        ("nulls", "SELECT NULL::int8 AS a, NULL::text AS b UNION ALL SELECT 1, 'x'"),
+        ("null", "SELECT NULL::int8 AS a UNION ALL SELECT 2"),
+    ] {
+        let r = run(dir.etl().env("DATABASE_URL", &url).args([
+            "load-postgres",
+            "--query",
+            query,
+            "--dataset-id",
+            id,
+        ]));
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stderr.contains("2 rows read, 2 rows written"), "{r:?}");
+    }
 }
 
 #[test]
